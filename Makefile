@@ -1,0 +1,206 @@
+# darkstab: one GNU Makefile, module source lists written out.
+#
+#   make            build build/darkstab
+#   make deps       install the Debian packages darkstab needs (apt-get)
+#   make demo       deps + build + analyze the bundled samples
+#   make check      unit tests, end-to-end tests, unit tests under ASan+UBSan
+#   make bench      speed and memory benchmark (see README)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= cc
+
+# Debian packages: libraries, test and benchmark tools.
+DEB_PACKAGES = build-essential pkg-config clang libfixbuf-dev libglib2.0-dev libyaml-dev \
+	check libsqlite3-dev libxxhash-dev jq time tzdata nfdump
+
+PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+WARN = -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wmissing-declarations \
+	-Wshadow -Wpointer-arith -Wcast-qual -Wsign-compare
+OPT ?= -O2 -g
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -DDS_VERSION='"$(VERSION)"' $(OPT) $(WARN) -Iinclude \
+	$(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
+
+# --- modules, in pipeline order -------------------------------------------
+CORE_SRCS = \
+	src/core/rc.c \
+	src/core/log.c \
+	src/core/xmem.c \
+	src/core/strbuf.c \
+	src/core/json.c \
+	src/core/addr.c \
+	src/core/parse.c \
+	src/core/tz.c \
+	src/core/proto.c \
+	src/core/keyspec.c \
+	src/core/cfg.c
+
+INGEST_SRCS = \
+	src/ingest/ipfix_check.c \
+	src/ingest/ipfix_decode.c \
+	src/ingest/ingest_file.c
+
+NORM_SRCS = \
+	src/norm/norm.c
+
+FILTER_SRCS = \
+	src/filter/prefix.c
+
+AGG_SRCS = \
+	src/agg/key.c \
+	src/agg/slotcal.c \
+	src/agg/distinct.c \
+	src/agg/detail.c \
+	src/agg/agg.c
+
+STABILITY_SRCS = \
+	src/stability/topn.c \
+	src/stability/stability.c \
+	src/stability/result.c
+
+STORE_SRCS = \
+	src/store/store.c \
+	src/store/store_sqlite.c
+
+REPORT_SRCS = \
+	src/report/report.c \
+	src/report/report_json.c \
+	src/report/report_text.c \
+	src/report/report_csv.c
+
+PIPELINE_SRCS = \
+	src/pipeline/pipeline.c \
+	src/pipeline/series.c
+
+CLI_SRCS = \
+	src/cli/main.c \
+	src/cli/cmd_analyze.c \
+	src/cli/cmd_check_config.c
+
+MODULES = core ingest norm filter agg stability store report pipeline
+LIB_ORDER = pipeline report store stability agg filter norm ingest core
+
+core_SRCS = $(CORE_SRCS)
+ingest_SRCS = $(INGEST_SRCS)
+norm_SRCS = $(NORM_SRCS)
+filter_SRCS = $(FILTER_SRCS)
+agg_SRCS = $(AGG_SRCS)
+stability_SRCS = $(STABILITY_SRCS)
+store_SRCS = $(STORE_SRCS)
+report_SRCS = $(REPORT_SRCS)
+pipeline_SRCS = $(PIPELINE_SRCS)
+
+ALL_LIB_SRCS = $(foreach m,$(MODULES),$($(m)_SRCS))
+LIBS = $(foreach m,$(LIB_ORDER),$(BUILD)/lib$(m).a)
+
+.PHONY: all deps demo check check-unit check-integ sanitize bench install clean checksrc \
+	check-deps samples update-golden
+
+all: $(BUILD)/darkstab $(BUILD)/darkstab-gen
+
+# Schema files are compiled in, so the binary needs nothing beside it.
+$(BUILD)/gen/schema.h: src/store/schema/v1.sql
+	@mkdir -p $(dir $@)
+	@{ echo '/* generated from src/store/schema/ by make */'; \
+	   echo 'static const char *const store_schema[] = {'; \
+	   for f in $^; do printf '    '; sed -e 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$$/\\n"/' $$f; echo ','; done; \
+	   echo '};'; } > $@
+
+$(BUILD)/obj/src/store/store_sqlite.o: $(BUILD)/gen/schema.h
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -I$(BUILD)/gen -MMD -MP -c $< -o $@
+
+define module_lib
+$(BUILD)/lib$(1).a: $$(patsubst %.c,$(BUILD)/obj/%.o,$$($(1)_SRCS))
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call module_lib,$(m))))
+
+$(BUILD)/darkstab: $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS)) $(LIBS)
+	$(CC) $(CFLAGS_ALL) -o $@ $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS)) $(LIBS) $(LDLIBS_ALL)
+
+# --- samples ----------------------------------------------------------------
+GEN_SRCS = samples/gen/gen.c samples/gen/scenario.c
+$(BUILD)/darkstab-gen: $(patsubst %.c,$(BUILD)/obj/%.o,$(GEN_SRCS)) $(BUILD)/libcore.a
+	$(CC) $(CFLAGS_ALL) -o $@ $(patsubst %.c,$(BUILD)/obj/%.o,$(GEN_SRCS)) $(BUILD)/libcore.a \
+		$(LDLIBS_ALL)
+
+# --- dependencies -------------------------------------------------------------
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || \
+	        missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "all Debian packages present"; fi
+
+demo: deps
+	$(MAKE) all
+	@rm -f $(BUILD)/demo.db
+	$(BUILD)/darkstab analyze -c samples/darkstab-sample.yaml --store $(BUILD)/demo.db \
+		samples/data/*.ipfix
+
+# --- tests --------------------------------------------------------------------
+UNIT_TESTS = core cfg ingest norm filter agg stability store report
+UNIT_BINS = $(foreach t,$(UNIT_TESTS),$(BUILD)/tests/check_$(t))
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+$(BUILD)/tests/check_%: tests/unit/check_%.c tests/unit/testutil.c $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ tests/unit/check_$*.c tests/unit/testutil.c $(LIBS) \
+		$(CHECK_LIBS) $(LDLIBS_ALL)
+
+check: check-unit check-integ sanitize
+
+check-unit: $(UNIT_BINS)
+	@TZ=UTC sh tests/run-unit.sh $(UNIT_BINS)
+
+check-integ: all
+	@TZ=UTC sh tests/e2e/run.sh $(BUILD)
+
+# The unit tests once more, under AddressSanitizer and UndefinedBehaviorSanitizer.
+sanitize:
+	$(MAKE) BUILD=build/san CC=clang \
+		OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		check-unit
+
+checksrc: check-deps
+	@sh tests/checksrc.sh
+
+check-deps:
+	@sh tests/check-deps.sh
+
+bench: all
+	@sh bench/run.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/darkstab/config
+	install -m 755 $(BUILD)/darkstab $(DESTDIR)$(PREFIX)/bin/darkstab
+	install -m 755 $(BUILD)/darkstab-gen $(DESTDIR)$(PREFIX)/bin/darkstab-gen
+	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/darkstab/
+	install -m 644 config/*.yaml $(DESTDIR)$(PREFIX)/share/doc/darkstab/config/
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# --- benchmark programs -------------------------------------------------------
+$(BUILD)/bench/%: bench/%.c $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBS) $(LDLIBS_ALL)

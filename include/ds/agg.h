@@ -1,0 +1,120 @@
+/*
+ * Aggregation: flows in, time slots of group counts out (METHOD sections
+ * 2 and 3).  One struct agg per analysis.
+ *
+ * A flow's packets go to the group of its key in the slot of its start
+ * time (attribution "start"), or are divided over the slots it spans in
+ * proportion to time ("spread").  Every group keeps its packet and flow
+ * counts and, while its slot is open, a struct detail.
+ *
+ * Slots close on event time, never on the wall clock: agg_advance(w)
+ * closes every open slot that ends at or before w, keeps the detail of the
+ * groups that can be shown (a share above half the lowest threshold) and
+ * hands the slot to the on_close callback, which takes ownership.  A flow
+ * that arrives later for a closed slot is not dropped: it goes to on_late
+ * with the slot's bounds and its packets, for the owner of the closed slot
+ * to add.  agg_flush() closes what is still open, untrimmed and marked
+ * incomplete, at the end of the input.
+ *
+ * Not thread safe: one thread adds, advances and flushes.
+ */
+#ifndef DS_AGG_H
+#define DS_AGG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ds/cfg.h"
+#include "ds/detail.h"
+#include "ds/flow.h"
+#include "ds/key.h"
+#include "ds/slotcal.h"
+
+#define AGG_GROUP_PARTIAL 0x1   /* packets counted where no detail was kept */
+
+struct agg_group {
+    uint64_t packets;
+    uint64_t flows;
+    struct detail *detail;      /* owned; NULL once trimmed */
+    uint32_t hash;
+    uint32_t flags;             /* AGG_GROUP_* */
+    uint8_t key[];              /* key_layout.size bytes */
+};
+
+struct agg_slot {
+    int64_t start;              /* Unix seconds, inclusive */
+    int64_t end;                /* exclusive */
+    uint64_t packets;           /* S: every counted packet of the slot */
+    uint64_t flows;
+    uint64_t late_flows;        /* arrived after the slot was closed */
+    uint64_t late_packets;
+    bool complete;              /* closed by the watermark, not by the end of input */
+    const struct key_layout *layout;    /* borrowed; outlives the slot */
+    /* groups: entries in insertion order, and an open-addressing index */
+    uint8_t *entries;           /* owned */
+    size_t stride;
+    uint32_t n_groups;
+    uint32_t cap_groups;
+    uint32_t *index;            /* owned; entry number + 1, 0 empty */
+    uint32_t index_mask;
+};
+
+struct agg_opts {
+    /* Takes ownership of slot. */
+    void (*on_close)(void *ctx, struct agg_slot *slot);
+    /* A flow (or its share, packets) for the closed slot [start, end). */
+    void (*on_late)(void *ctx, int64_t start, int64_t end, const struct flow *f,
+                    uint64_t packets);
+    void *ctx;
+};
+
+struct agg;
+
+/* Returns an owned aggregator; a and opts are copied as needed. */
+struct agg *agg_new(const struct cfg_analysis *a, const struct agg_opts *opts);
+void agg_free(struct agg *agg);
+const struct key_layout *agg_layout(const struct agg *agg);
+
+void agg_add(struct agg *agg, const struct flow *f);
+/* agg_add() of flows[0..n) in order, faster: prefetches ahead. */
+void agg_add_batch(struct agg *agg, const struct flow *flows, size_t n);
+/* Closes every open slot ending at or before watermark_s (Unix seconds). */
+void agg_advance(struct agg *agg, int64_t watermark_s);
+/* Closes every open slot, untrimmed, complete = false. */
+void agg_flush(struct agg *agg);
+/* The watermark of the last agg_advance(), INT64_MIN before any. */
+int64_t agg_closed_upto(const struct agg *agg);
+size_t agg_open_slots(const struct agg *agg);
+/* Heap bytes held by open slots (approximate; for the benchmark). */
+size_t agg_memory(const struct agg *agg);
+
+/* ---- slots, also used by the owners of closed slots ---- */
+
+struct agg_slot *agg_slot_new(const struct key_layout *layout, int64_t start, int64_t end);
+void agg_slot_free(struct agg_slot *slot);
+/*
+ * Counts flow f with the given packets in slot: its group's counts, and its
+ * detail if the group still has one (else the group is marked partial).
+ */
+void agg_slot_add(struct agg_slot *slot, const struct flow *f, uint64_t packets);
+
+static inline struct agg_group *
+agg_slot_group(const struct agg_slot *slot, uint32_t i)
+{
+    return (struct agg_group *)(void *)(slot->entries + (size_t)i * slot->stride);
+}
+
+/* The group with packed key k, creating it (with a detail if want_detail). */
+struct agg_group *agg_slot_group_get(struct agg_slot *slot, const uint8_t *k, bool want_detail);
+/* The group with packed key k, or NULL. */
+struct agg_group *agg_slot_group_find(const struct agg_slot *slot, const uint8_t *k);
+/*
+ * Frees the detail of every group whose share is not above th/margin
+ * percent (exact integer comparison).
+ */
+void agg_slot_trim(struct agg_slot *slot, const struct decimal *th, unsigned margin);
+/* Adds src's counts and details into dst (same layout and bounds). */
+void agg_slot_merge(struct agg_slot *dst, const struct agg_slot *src);
+
+#endif

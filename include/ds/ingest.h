@@ -1,0 +1,245 @@
+/*
+ * Ingest: IPFIX messages in, decoded records out.
+ *
+ * Three steps, each usable alone (the collector feeds datagrams to the
+ * last two):
+ *   1. framing: ingest_file reads a file or standard input and cuts it into
+ *      messages, resynchronising after garbage;
+ *   2. checking: ipfix_check walks every set, template and record of a
+ *      message before libfixbuf sees it, refuses what would hang or crash
+ *      libfixbuf 2.4.1 (zero-length templates, sets that overrun, data for
+ *      unknown or withdrawn templates) and rewrites the message without it;
+ *   3. decoding: ipfix_decode hands the checked message to libfixbuf and
+ *      produces one struct ipfix_fields per record.
+ *
+ * The decoded record still carries the exporter's own time and counter
+ * fields; norm turns it into a struct flow.
+ */
+#ifndef DS_INGEST_H
+#define DS_INGEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ds/rc.h"
+
+/*
+ * The information elements darkstab reads, one bit each in
+ * ipfix_record.present.  Values are in host order, full width; an element
+ * sent with reduced-size encoding is widened by libfixbuf.
+ */
+enum ipfix_field {
+    IPF_SRC6,           /* 27 sourceIPv6Address */
+    IPF_DST6,           /* 28 destinationIPv6Address */
+    IPF_EXPORTER6,      /* 131 exporterIPv6Address */
+    IPF_PKT_DELTA,      /* 2 packetDeltaCount */
+    IPF_PKT_TOTAL,      /* 86 packetTotalCount */
+    IPF_START_MS,       /* 152 flowStartMilliseconds */
+    IPF_END_MS,         /* 153 flowEndMilliseconds */
+    IPF_START_US,       /* 154 flowStartMicroseconds (NTP format) */
+    IPF_END_US,         /* 155 flowEndMicroseconds */
+    IPF_START_NS,       /* 156 flowStartNanoseconds (NTP format) */
+    IPF_END_NS,         /* 157 flowEndNanoseconds */
+    IPF_SYSINIT_MS,     /* 160 systemInitTimeMilliseconds */
+    IPF_SELECTOR_ID,    /* 302 selectorId */
+    IPF_SAMPLING_PROB,  /* 311 samplingProbability (float64) */
+    IPF_START_S,        /* 150 flowStartSeconds */
+    IPF_END_S,          /* 151 flowEndSeconds */
+    IPF_START_UPTIME,   /* 22 flowStartSysUpTime (ms) */
+    IPF_END_UPTIME,     /* 21 flowEndSysUpTime (ms) */
+    IPF_START_DELTA_US, /* 158 flowStartDeltaMicroseconds */
+    IPF_END_DELTA_US,   /* 159 flowEndDeltaMicroseconds */
+    IPF_SRC4,           /* 8 sourceIPv4Address */
+    IPF_DST4,           /* 12 destinationIPv4Address */
+    IPF_EXPORTER4,      /* 130 exporterIPv4Address */
+    IPF_SAMPLING_INTERVAL,      /* 34 samplingInterval */
+    IPF_SAMPLER_RANDOM_INTERVAL,/* 50 samplerRandomInterval */
+    IPF_SAMPLING_PKT_INTERVAL,  /* 305 samplingPacketInterval */
+    IPF_SAMPLING_PKT_SPACE,     /* 306 samplingPacketSpace */
+    IPF_SAMPLING_SIZE,          /* 309 samplingSize */
+    IPF_SAMPLING_POPULATION,    /* 310 samplingPopulation */
+    IPF_OBS_DOMAIN,     /* 149 observationDomainId */
+    IPF_SRC_PORT,       /* 7 sourceTransportPort */
+    IPF_DST_PORT,       /* 11 destinationTransportPort */
+    IPF_ICMP_TC4,       /* 32 icmpTypeCodeIPv4 */
+    IPF_ICMP_TC6,       /* 139 icmpTypeCodeIPv6 */
+    IPF_TCP_FLAGS,      /* 6 tcpControlBits */
+    IPF_SAMPLER_ID,     /* 48 samplerId (v9 FLOW_SAMPLER_ID) */
+    IPF_PROTO,          /* 4 protocolIdentifier */
+    IPF_IP_VERSION,     /* 60 ipVersion */
+    IPF_ICMP_T4,        /* 176 icmpTypeIPv4 */
+    IPF_ICMP_C4,        /* 177 icmpCodeIPv4 */
+    IPF_ICMP_T6,        /* 178 icmpTypeIPv6 */
+    IPF_ICMP_C6,        /* 179 icmpCodeIPv6 */
+    IPF_N_FIELDS,
+};
+
+#define IPF_BIT(f) (UINT64_C(1) << (f))
+
+struct ipfix_fields {
+    uint8_t src6[16];
+    uint8_t dst6[16];
+    uint8_t exporter6[16];
+    uint64_t pkt_delta;
+    uint64_t pkt_total;
+    uint64_t start_ms;
+    uint64_t end_ms;
+    uint64_t start_us;
+    uint64_t end_us;
+    uint64_t start_ns;
+    uint64_t end_ns;
+    uint64_t sysinit_ms;
+    uint64_t selector_id;
+    double sampling_prob;
+    uint32_t start_s;
+    uint32_t end_s;
+    uint32_t start_uptime;
+    uint32_t end_uptime;
+    uint32_t start_delta_us;
+    uint32_t end_delta_us;
+    uint32_t src4;
+    uint32_t dst4;
+    uint32_t exporter4;
+    uint32_t sampling_interval;
+    uint32_t sampler_random_interval;
+    uint32_t sampling_pkt_interval;
+    uint32_t sampling_pkt_space;
+    uint32_t sampling_size;
+    uint32_t sampling_population;
+    uint32_t obs_domain;
+    uint16_t src_port;
+    uint16_t dst_port;
+    uint16_t icmp_tc4;
+    uint16_t icmp_tc6;
+    uint16_t tcp_flags;
+    uint8_t sampler_id;
+    uint8_t proto;
+    uint8_t ip_version;
+    uint8_t icmp_t4;
+    uint8_t icmp_c4;
+    uint8_t icmp_t6;
+    uint8_t icmp_c6;
+};
+
+/* One decoded record; everything is borrowed for the duration of the call. */
+struct ipfix_record {
+    const struct ipfix_fields *f;
+    uint64_t present;       /* IPF_BIT() of every element the template has */
+    uint32_t domain;        /* observation domain of the message */
+    uint32_t export_time;   /* message export time, Unix seconds */
+    bool options;           /* an options record (scope count > 0) */
+};
+
+typedef void (*ipfix_record_fn)(void *ctx, const struct ipfix_record *rec);
+
+/* Counts of what was read and what was refused, for the report. */
+struct ingest_stats {
+    uint64_t bytes;
+    uint64_t messages;
+    uint64_t records;               /* data records decoded */
+    uint64_t options_records;
+    uint64_t templates;             /* template records accepted */
+    uint64_t bad_messages;          /* not IPFIX, truncated, or lying length */
+    uint64_t bad_sets;              /* overrunning, or with an illegal set id */
+    uint64_t bad_templates;         /* template records refused */
+    uint64_t unknown_template_sets; /* data sets whose template was not known */
+    uint64_t bad_records;           /* records cut short inside their set */
+    uint64_t skipped_bytes;         /* bytes skipped to find the next message */
+};
+
+/* The sum reported as "malformed". */
+uint64_t ingest_stats_malformed(const struct ingest_stats *s);
+void ingest_stats_add(struct ingest_stats *to, const struct ingest_stats *from);
+
+/* ---- 2. checking ------------------------------------------------------- */
+
+#define IPFIX_HDR_LEN 16
+#define IPFIX_MSG_MAX 65535
+
+struct ipfix_check;
+
+/* A problem found in a message: offset from the message start, and text. */
+struct ipfix_issue {
+    uint32_t offset;
+    char text[200];
+};
+
+#define IPFIX_ISSUES_MAX 8
+
+struct ipfix_check_result {
+    const uint8_t *msg;     /* the message to decode: the input or a rewrite */
+    size_t len;             /* 0: nothing left to decode */
+    uint32_t data_records;  /* records in data sets (options included) */
+    uint32_t n_issues;      /* may exceed IPFIX_ISSUES_MAX; the rest are counted only */
+    struct ipfix_issue issues[IPFIX_ISSUES_MAX];
+};
+
+/* Returns an owned checker holding the template state of one stream. */
+struct ipfix_check *ipfix_check_new(void);
+void ipfix_check_free(struct ipfix_check *chk);
+/* Forgets every template, as at the start of a new file or session. */
+void ipfix_check_reset(struct ipfix_check *chk);
+
+/*
+ * Checks one whole message (msg[0..len), len equal to the header's length,
+ * at least IPFIX_HDR_LEN).  Fills res; res->msg points to msg itself or to
+ * the checker's own buffer, valid until the next call.  Counts refusals in
+ * stats.  Never fails: what cannot be used is dropped and reported.
+ */
+void ipfix_check_message(struct ipfix_check *chk, const uint8_t *msg, size_t len,
+                         struct ipfix_check_result *res, struct ingest_stats *stats);
+
+/* ---- 3. decoding ------------------------------------------------------- */
+
+struct ipfix_decoder;
+
+/* Returns an owned decoder (a libfixbuf session in buffer mode). */
+struct ipfix_decoder *ipfix_decoder_new(void);
+void ipfix_decoder_free(struct ipfix_decoder *dec);
+/* Forgets every template (new file or session). */
+void ipfix_decoder_reset(struct ipfix_decoder *dec);
+
+/*
+ * Decodes one checked message, calling fn for every data and options
+ * record.  msg is borrowed (libfixbuf reads it in place).  Returns DS_OK, or
+ * DS_ERR_PARSE if libfixbuf stopped early (counted in stats, what was read
+ * before stays delivered) with the reason in err.
+ */
+enum ds_rc ipfix_decoder_message(struct ipfix_decoder *dec, const uint8_t *msg, size_t len,
+                                 ipfix_record_fn fn, void *ctx, struct ingest_stats *stats,
+                                 struct ds_error *err);
+
+/* ---- 1. files -------------------------------------------------------- */
+
+struct ingest_file_opts {
+    ipfix_record_fn fn;     /* called for every record */
+    void *ctx;
+    /*
+     * Called before each message with its offset in the input; may be NULL.
+     * The collector and tests use it; analyze keeps per-file state with it.
+     */
+    void (*on_message)(void *ctx, uint64_t offset, uint32_t domain, uint32_t export_time);
+};
+
+/*
+ * Reads path ("-" for standard input) to the end: frames, checks and decodes
+ * every message.  Problems are logged as "ingest: FILE offset N: ..." and
+ * counted in stats; reading goes on with the next message.  Returns DS_OK,
+ * or DS_ERR_IO when the input cannot be opened or read at all (err names it).
+ * If digest is not NULL it receives the XXH3-128 digest of every byte read,
+ * as 32 hex digits.
+ */
+enum ds_rc ingest_file(const char *path, const struct ingest_file_opts *opts,
+                       struct ingest_stats *stats, char digest[33], struct ds_error *err);
+
+/*
+ * Digest of a regular file's contents, as ingest_file() computes it, without
+ * decoding (to recognise input already counted).  Returns DS_OK or DS_ERR_IO.
+ */
+enum ds_rc ingest_file_digest(const char *path, char digest[33], struct ds_error *err);
+
+/* Routes libfixbuf's own GLib messages to our log at debug level. */
+void ingest_quiet_libfixbuf(void);
+
+#endif

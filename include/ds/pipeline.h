@@ -1,0 +1,115 @@
+/*
+ * The pipeline: the one place that wires every stage together.
+ *
+ *   ingest (frame, check, decode) -> norm -> filter (darknet) ->
+ *   agg (one per analysis, on its own thread) -> series (merge with the
+ *   store, TopN, stability) -> store -> report
+ *
+ * "analyze" makes a pipeline, adds its inputs, finishes it and reports
+ * from the store; the collector will feed the same pipeline from sockets.
+ */
+#ifndef DS_PIPELINE_H
+#define DS_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ds/agg.h"
+#include "ds/cfg.h"
+#include "ds/ingest.h"
+#include "ds/norm.h"
+#include "ds/rc.h"
+#include "ds/store.h"
+
+/* What the inputs held, for the "input" object of the report. */
+struct pipeline_counts {
+    uint64_t files;             /* inputs named */
+    uint64_t already_counted;   /* inputs skipped: counted by an earlier run */
+    uint64_t unreadable;        /* inputs that could not be read at all */
+    uint64_t records;           /* data records decoded */
+    uint64_t counted;           /* records in the darknet, counted */
+    uint64_t outside_darknet;
+    uint64_t excluded;
+    uint64_t unusable;          /* no destination address or usable time */
+    struct ingest_stats ingest;
+    struct norm_stats norm;
+};
+
+/* One analysis' part of the run, for reporting. */
+struct pipeline_analysis {
+    const struct cfg_analysis *cfg;
+    struct key_layout layout;
+    int64_t store_id;
+    int64_t from;               /* first slot start with data in this run's inputs */
+    int64_t to;                 /* end of the last such slot; from == to: none */
+    uint64_t late;              /* flows counted into a slot already closed */
+};
+
+struct pipeline;
+
+/*
+ * Makes *out an owned pipeline for cfg (borrowed, must outlive it),
+ * storing into st (borrowed).  Registers the analyses in the store: an analysis
+ * stored with other keys, slot or time zone is a conflict (DS_ERR_CONFLICT).
+ * Starts the aggregation thread and the store transaction.
+ */
+enum ds_rc pipeline_new(const struct ds_cfg *cfg, struct store *st, struct pipeline **out,
+                        struct ds_error *err);
+
+/*
+ * Reads one input ("-" is standard input) through every analysis that has
+ * not counted it before.  Returns DS_OK, or DS_ERR_IO if it cannot be read
+ * at all (err says which; the run can go on with the next input).
+ */
+enum ds_rc pipeline_add_input(struct pipeline *p, const char *path, struct ds_error *err);
+
+/*
+ * Ends the input: closes every slot, merges with the store, computes TopN
+ * and stability, saves, commits.  After this only the accessors below may
+ * be used.
+ */
+enum ds_rc pipeline_finish(struct pipeline *p, struct ds_error *err);
+
+/* Rolls back and frees; pipeline_free(NULL) is a no-op. */
+void pipeline_free(struct pipeline *p);
+
+const struct pipeline_counts *pipeline_get_counts(const struct pipeline *p);
+size_t pipeline_analyses(const struct pipeline *p, const struct pipeline_analysis **list);
+
+/* ---- series: one analysis' slots against the store (series.c) ---- */
+
+struct series;
+
+/* st is borrowed: closed slots are saved to it as they come. */
+struct series *series_new(const struct cfg_analysis *a, const struct key_layout *layout,
+                          int64_t store_id, struct store *st);
+void series_free(struct series *s);
+/*
+ * Takes a closed slot of this run: merges it with the stored slot, saves
+ * it and its TopN and top groups, and keeps only what judging needs.  A
+ * store error is kept and returned by series_commit().
+ */
+void series_add_slot(struct series *s, struct agg_slot *slot);
+/* Counts a late flow (or its share) into the closed slot [start, end). */
+void series_add_late(struct series *s, int64_t start, int64_t end, const struct flow *f,
+                     uint64_t packets);
+/* Widens the reported range to the slots of [first_ms, last_ms]. */
+void series_cover(struct series *s, int64_t first_ms, int64_t last_ms);
+/*
+ * Saves the slots that late flows reopened, then judges every slot from the
+ * run's first on, the window reaching back into stored slots, and saves
+ * the judgements.
+ */
+enum ds_rc series_commit(struct series *s, struct ds_error *err);
+/* The reported range [*from, *to) after series_commit(). */
+void series_range(const struct series *s, int64_t *from, int64_t *to);
+
+/*
+ * Computes TopN and the top groups of one slot (no judgement): shared by
+ * the series and the tests.  r receives owned memory (slot_result_fini).
+ */
+void series_slot_result(const struct cfg_analysis *a, const struct agg_slot *slot,
+                        struct slot_result *r);
+
+#endif

@@ -1,0 +1,381 @@
+/*
+ * darkstab-gen: writes synthetic darknet flow records as IPFIX files (with
+ * libfixbuf, as YAF and collectors write them) and, optionally, the same
+ * records as CSV for tests that compute the expected results on their own.
+ */
+#include <errno.h>
+#include <fixbuf/public.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "ds/addr.h"
+#include "ds/parse.h"
+#include "ds/proto.h"
+#include "ds/tz.h"
+#include "scenario.h"
+
+#define TID_V4 256
+#define TID_V6 257
+
+/* Record layouts: internal and external templates are the same. */
+struct rec4 {
+    uint64_t start_ms;
+    uint64_t end_ms;
+    uint64_t packets;
+    uint64_t octets;
+    uint32_t src;
+    uint32_t dst;
+    uint16_t sport;
+    uint16_t dport;
+    uint16_t icmp;
+    uint8_t proto;
+    uint8_t flags;
+};
+
+struct rec6 {
+    uint8_t src[16];
+    uint8_t dst[16];
+    uint64_t start_ms;
+    uint64_t end_ms;
+    uint64_t packets;
+    uint64_t octets;
+    uint16_t sport;
+    uint16_t dport;
+    uint16_t icmp;
+    uint8_t proto;
+    uint8_t flags;
+};
+
+static fbInfoElementSpec_t spec4[] = {
+    {"flowStartMilliseconds", 8, 0},    {"flowEndMilliseconds", 8, 0},
+    {"packetDeltaCount", 8, 0},         {"octetDeltaCount", 8, 0},
+    {"sourceIPv4Address", 4, 0},        {"destinationIPv4Address", 4, 0},
+    {"sourceTransportPort", 2, 0},      {"destinationTransportPort", 2, 0},
+    {"icmpTypeCodeIPv4", 2, 0},         {"protocolIdentifier", 1, 0},
+    {"tcpControlBits", 1, 0},           FB_IESPEC_NULL,
+};
+
+static fbInfoElementSpec_t spec6[] = {
+    {"sourceIPv6Address", 16, 0},       {"destinationIPv6Address", 16, 0},
+    {"flowStartMilliseconds", 8, 0},    {"flowEndMilliseconds", 8, 0},
+    {"packetDeltaCount", 8, 0},         {"octetDeltaCount", 8, 0},
+    {"sourceTransportPort", 2, 0},      {"destinationTransportPort", 2, 0},
+    {"icmpTypeCodeIPv6", 2, 0},         {"protocolIdentifier", 1, 0},
+    {"tcpControlBits", 1, 0},           FB_IESPEC_NULL,
+};
+
+struct writer {
+    fbInfoModel_t *model;
+    fBuf_t *fbuf;
+    const char *out;        /* a file, or a directory with --split */
+    int split;
+    FILE *truth;
+    uint64_t records;
+    uint64_t files;
+    int cur_tid;
+};
+
+static int
+open_file(struct writer *w, const char *path)
+{
+    GError *err = NULL;
+    fbSession_t *s = fbSessionAlloc(w->model);
+    fbTemplate_t *t4 = fbTemplateAlloc(w->model), *t6 = fbTemplateAlloc(w->model);
+    fbTemplate_t *i4 = fbTemplateAlloc(w->model), *i6 = fbTemplateAlloc(w->model);
+    fbExporter_t *e;
+
+    if (!fbTemplateAppendSpecArray(t4, spec4, 0, &err) ||
+        !fbTemplateAppendSpecArray(t6, spec6, 0, &err) ||
+        !fbTemplateAppendSpecArray(i4, spec4, 0, &err) ||
+        !fbTemplateAppendSpecArray(i6, spec6, 0, &err) ||
+        !fbSessionAddTemplate(s, FALSE, TID_V4, t4, &err) ||
+        !fbSessionAddTemplate(s, FALSE, TID_V6, t6, &err) ||
+        !fbSessionAddTemplate(s, TRUE, TID_V4, i4, &err) ||
+        !fbSessionAddTemplate(s, TRUE, TID_V6, i6, &err)) {
+        fprintf(stderr, "darkstab-gen: templates: %s\n", err->message);
+        return -1;
+    }
+    e = fbExporterAllocFile(path);
+    w->fbuf = fBufAllocForExport(s, e);
+    if (!fbSessionExportTemplates(s, &err)) {
+        fprintf(stderr, "darkstab-gen: %s: %s\n", path, err->message);
+        return -1;
+    }
+    w->cur_tid = 0;
+    w->files++;
+    return 0;
+}
+
+static int
+close_file(struct writer *w)
+{
+    GError *err = NULL;
+    int rc = 0;
+
+    if (w->fbuf == NULL)
+        return 0;
+    if (!fBufEmit(w->fbuf, &err)) {
+        fprintf(stderr, "darkstab-gen: writing: %s\n", err->message);
+        rc = -1;
+    }
+    fBufFree(w->fbuf);
+    w->fbuf = NULL;
+    return rc;
+}
+
+static int
+set_tid(struct writer *w, int tid)
+{
+    GError *err = NULL;
+
+    if (w->cur_tid == tid)
+        return 0;
+    if (!fBufSetInternalTemplate(w->fbuf, (uint16_t)tid, &err) ||
+        !fBufSetExportTemplate(w->fbuf, (uint16_t)tid, &err)) {
+        fprintf(stderr, "darkstab-gen: %s\n", err->message);
+        return -1;
+    }
+    w->cur_tid = tid;
+    return 0;
+}
+
+static int
+on_flow(void *ctx, const struct gen_flow *f)
+{
+    struct writer *w = ctx;
+    GError *err = NULL;
+    char s[ADDR_STRLEN], d[ADDR_STRLEN];
+    uint16_t icmp = proto_is_icmp(f->proto) ? (uint16_t)(f->icmp_type << 8 | f->icmp_code) : 0;
+    int ok;
+
+    if (w->fbuf == NULL) {
+        char path[4096];
+        time_t t = (time_t)(f->start_ms / 1000);
+        struct tm tm;
+
+        localtime_r(&t, &tm);
+        snprintf(path, sizeof(path), "%s/darknet-%04d%02d%02d.ipfix", w->out, tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday);
+        if (open_file(w, path) != 0)
+            return -1;
+    }
+    fBufSetExportTime(w->fbuf, (uint32_t)(f->end_ms / 1000));
+    if (f->v6) {
+        struct rec6 r;
+
+        memset(&r, 0, sizeof(r));
+        memcpy(r.src, f->src.b, 16);
+        memcpy(r.dst, f->dst.b, 16);
+        r.start_ms = (uint64_t)f->start_ms;
+        r.end_ms = (uint64_t)f->end_ms;
+        r.packets = f->packets;
+        r.octets = f->packets * 60;
+        r.sport = f->sport;
+        r.dport = f->dport;
+        r.icmp = icmp;
+        r.proto = f->proto;
+        r.flags = f->flags;
+        if (set_tid(w, TID_V6) != 0)
+            return -1;
+        ok = fBufAppend(w->fbuf, (uint8_t *)&r, sizeof(r), &err);
+    } else {
+        struct rec4 r;
+
+        memset(&r, 0, sizeof(r));
+        r.start_ms = (uint64_t)f->start_ms;
+        r.end_ms = (uint64_t)f->end_ms;
+        r.packets = f->packets;
+        r.octets = f->packets * 60;
+        r.src = addr_v4(&f->src);
+        r.dst = addr_v4(&f->dst);
+        r.sport = f->sport;
+        r.dport = f->dport;
+        r.icmp = icmp;
+        r.proto = f->proto;
+        r.flags = f->flags;
+        if (set_tid(w, TID_V4) != 0)
+            return -1;
+        ok = fBufAppend(w->fbuf, (uint8_t *)&r, sizeof(r), &err);
+    }
+    if (!ok) {
+        fprintf(stderr, "darkstab-gen: writing: %s\n", err->message);
+        return -1;
+    }
+    w->records++;
+    if (w->truth != NULL)
+        fprintf(w->truth, "%lld,%lld,%d,%u,%s,%s,%u,%u,%u,%u,%u,%llu\n", (long long)f->start_ms,
+                (long long)f->end_ms, f->v6 ? 6 : 4, f->proto, addr_format(&f->src, s),
+                addr_format(&f->dst, d), proto_has_ports(f->proto) ? f->sport : 0,
+                proto_has_ports(f->proto) ? f->dport : 0, f->proto == PROTO_TCP ? f->flags : 0,
+                proto_is_icmp(f->proto) ? f->icmp_type : 0,
+                proto_is_icmp(f->proto) ? f->icmp_code : 0, (unsigned long long)f->packets);
+    return 0;
+}
+
+static int
+on_day(void *ctx, int day, int64_t day_start)
+{
+    struct writer *w = ctx;
+
+    (void)day;
+    (void)day_start;
+    if (w->split)
+        return close_file(w);
+    return 0;
+}
+
+static void
+usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: darkstab-gen [options] OUTPUT\n\n"
+            "Writes synthetic darknet flow records as IPFIX.  OUTPUT is a file, or with\n"
+            "--split a directory that receives one file per local day.\n\n"
+            "  --scenario NAME      paper (default): 50 days from 2013-02-15 with the paper's\n"
+            "                       cases on 2013-03-06 (DDoS, UDP 2849), 03-17 (DNS\n"
+            "                       backscatter), 03-24 (TopN increase), 03-31 (UDP 52290)\n"
+            "                       bench: 30 quiet days, 10 million records\n"
+            "  --days N             number of days\n"
+            "  --flows-per-day N    background flows per day\n"
+            "  --records N          background flows in all (sets --flows-per-day)\n"
+            "  --start YYYY-MM-DD   first day (local time)\n"
+            "  --tz ZONE            time zone of the days (default Asia/Tokyo)\n"
+            "  --seed N             random seed\n"
+            "  --no-events          background only\n"
+            "  --split              one file per day into directory OUTPUT\n"
+            "  --truth FILE         also write every record as CSV:\n"
+            "                       start_ms,end_ms,ip_version,proto,src,dst,sport,dport,\n"
+            "                       tcp_flags,icmp_type,icmp_code,packets\n"
+            "darknet: " GEN_DARKNET4 " and " GEN_DARKNET6 "; 2%% of records go outside it.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"scenario", required_argument, NULL, 'S'},
+        {"days", required_argument, NULL, 'd'},
+        {"flows-per-day", required_argument, NULL, 'f'},
+        {"records", required_argument, NULL, 'r'},
+        {"start", required_argument, NULL, 's'},
+        {"tz", required_argument, NULL, 'z'},
+        {"seed", required_argument, NULL, 'e'},
+        {"no-events", no_argument, NULL, 'n'},
+        {"split", no_argument, NULL, 'p'},
+        {"truth", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct gen_params p;
+    struct writer w;
+    const char *start = "2013-02-15", *tz = "Asia/Tokyo", *truth = NULL;
+    int64_t v, records = -1;
+    char why[256];
+    int ch, no_events = 0;
+
+    gen_params_paper(&p);
+    memset(&w, 0, sizeof(w));
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'S':
+            if (strcmp(optarg, "bench") == 0) {
+                p.days = 30;
+                records = 10000000;
+                no_events = 1;
+            } else if (strcmp(optarg, "paper") != 0) {
+                fprintf(stderr, "darkstab-gen: unknown scenario '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'd':
+            if (parse_int64(optarg, 1, 3650, &v, why, sizeof(why)) != 0)
+                goto bad;
+            p.days = (int)v;
+            break;
+        case 'f':
+            if (parse_int64(optarg, 1, 1000000000, &v, why, sizeof(why)) != 0)
+                goto bad;
+            p.flows_per_day = (uint64_t)v;
+            break;
+        case 'r':
+            if (parse_int64(optarg, 1, 10000000000LL, &records, why, sizeof(why)) != 0)
+                goto bad;
+            break;
+        case 's':
+            start = optarg;
+            break;
+        case 'z':
+            tz = optarg;
+            break;
+        case 'e':
+            if (parse_int64(optarg, 0, INT64_MAX, &v, why, sizeof(why)) != 0)
+                goto bad;
+            p.seed = (uint64_t)v;
+            break;
+        case 'n':
+            no_events = 1;
+            break;
+        case 'p':
+            w.split = 1;
+            break;
+        case 't':
+            truth = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind + 1 != argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (tz_check(tz, why, sizeof(why)) != 0)
+        goto bad;
+    tz_apply(tz);
+    if (tz_parse_time(start, &p.start_day) != 0) {
+        fprintf(stderr, "darkstab-gen: --start '%s' is not YYYY-MM-DD\n", start);
+        return 2;
+    }
+    if (records > 0)
+        p.flows_per_day = (uint64_t)records / (uint64_t)p.days;
+    if (no_events)
+        p.n_events = 0;
+    w.out = argv[optind];
+    w.model = fbInfoModelAlloc();
+    if (w.split) {
+        if (mkdir(w.out, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "darkstab-gen: %s: %s\n", w.out, strerror(errno));
+            return 1;
+        }
+    } else if (open_file(&w, w.out) != 0) {
+        return 1;
+    }
+    if (truth != NULL) {
+        w.truth = fopen(truth, "w");
+        if (w.truth == NULL) {
+            fprintf(stderr, "darkstab-gen: %s: %s\n", truth, strerror(errno));
+            return 1;
+        }
+    }
+    if (gen_run(&p, on_flow, on_day, &w) != 0 || close_file(&w) != 0)
+        return 1;
+    if (w.truth != NULL && fclose(w.truth) != 0) {
+        fprintf(stderr, "darkstab-gen: %s: %s\n", truth, strerror(errno));
+        return 1;
+    }
+    fbInfoModelFree(w.model);
+    fprintf(stderr, "darkstab-gen: %llu records in %llu file%s\n", (unsigned long long)w.records,
+            (unsigned long long)w.files, w.files == 1 ? "" : "s");
+    return 0;
+bad:
+    fprintf(stderr, "darkstab-gen: %s\n", why);
+    return 2;
+}

@@ -1,0 +1,257 @@
+/*
+ * darkstab analyze: IPFIX files in, the paper's TopN stability out, stored
+ * and reported.
+ *
+ *   1. load and check the configuration, apply its time zone;
+ *   2. open the store (migrating its schema) and start the pipeline;
+ *   3. read every input; an input that cannot be read is named and the run
+ *      goes on, to end with status 1;
+ *   4. finish: merge with the store, judge, commit;
+ *   5. report the slots of this run's inputs from the store.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ds/cfg.h"
+#include "ds/log.h"
+#include "ds/pipeline.h"
+#include "ds/report.h"
+#include "ds/store.h"
+#include "ds/tz.h"
+
+static void
+usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: darkstab analyze -c CONFIG [--format text|json|csv] [-o FILE]\n"
+            "                        [--store PATH | --no-store] [-q|-v] INPUT...\n\n"
+            "Reads IPFIX files (RFC 7011 messages back to back, as YAF or a collector writes\n"
+            "them; '-' is standard input), counts the darknet's packets into the groups of\n"
+            "every analysis of CONFIG in one pass, computes TopN and stability per slot,\n"
+            "stores everything in the store and prints a report of the slots the inputs\n"
+            "cover.  Inputs already counted into the store are skipped.\n\n"
+            "  -c, --config FILE      configuration (see config/darkstab.yaml)\n"
+            "  -f, --format FORMAT    text (default), json or csv\n"
+            "  -o, --output FILE      write the report to FILE instead of standard output\n"
+            "      --store PATH       use this store instead of store.path\n"
+            "      --no-store         keep results in memory only\n"
+            "  -q, --quiet            warnings and errors only\n"
+            "  -v, --verbose          debug messages too\n\n"
+            "exit status: 0 success, 1 an input could not be read or the store failed,\n"
+            "2 usage or configuration error\n");
+}
+
+/* Writes to a temporary file beside path, renamed into place when complete. */
+struct output {
+    FILE *fp;
+    char *path;
+    char *tmp;
+};
+
+static int
+output_open(struct output *o, const char *path)
+{
+    memset(o, 0, sizeof(*o));
+    if (path == NULL || strcmp(path, "-") == 0) {
+        o->fp = stdout;
+        return 0;
+    }
+    o->path = strdup(path);
+    if (asprintf(&o->tmp, "%s.tmp.%ld", path, (long)getpid()) < 0 || o->path == NULL)
+        return -1;
+    o->fp = fopen(o->tmp, "w");
+    return o->fp ? 0 : -1;
+}
+
+static int
+output_close(struct output *o, int keep)
+{
+    int rc = 0;
+
+    if (o->fp == stdout) {
+        rc = fflush(stdout) == 0 ? 0 : -1;
+    } else if (o->fp != NULL) {
+        rc = fclose(o->fp) == 0 ? 0 : -1;
+        if (keep && rc == 0)
+            rc = rename(o->tmp, o->path);
+        else
+            unlink(o->tmp);
+    }
+    free(o->path);
+    free(o->tmp);
+    return rc;
+}
+
+int
+cmd_analyze(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        {"store", required_argument, NULL, 'S'},
+        {"no-store", no_argument, NULL, 'N'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *out_path = NULL, *store_path = NULL;
+    enum report_format fmt = REPORT_TEXT;
+    int no_store = 0, quiet = 0, verbose = 0, ch, status = 0;
+    struct ds_cfg *cfg = NULL;
+    struct store *st = NULL;
+    struct pipeline *p = NULL;
+    struct ds_error err;
+    struct report_analysis an[CFG_ANALYSES_MAX];
+    const struct pipeline_analysis *pa;
+    const struct pipeline_counts *pc;
+    struct report_input in;
+    struct output out;
+    size_t n_an;
+    enum ds_rc rc;
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:f:o:qvh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'f':
+            if (report_format_parse(optarg, &fmt) != 0) {
+                fprintf(stderr, "darkstab analyze: --format must be text, json or csv, not '%s'\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'o':
+            out_path = optarg;
+            break;
+        case 'S':
+            store_path = optarg;
+            break;
+        case 'N':
+            no_store = 1;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (config == NULL) {
+        fprintf(stderr, "darkstab analyze: -c CONFIG is required\n");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (optind == argc) {
+        fprintf(stderr, "darkstab analyze: no INPUT given (name IPFIX files, or - for standard "
+                        "input)\n");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (no_store && store_path != NULL) {
+        fprintf(stderr, "darkstab analyze: --store and --no-store exclude each other\n");
+        return EXIT_USAGE;
+    }
+    cli_log_setup(quiet, verbose);
+
+    /* 1. configuration */
+    if (cfg_load(config, &cfg, &err) != DS_OK) {
+        fprintf(stderr, "darkstab: %s\n", err.msg);
+        return EXIT_USAGE;
+    }
+    tz_apply(cfg->timezone);
+
+    /* 2. store and pipeline */
+    st = store_open("sqlite", no_store ? ":memory:" : store_path ? store_path : cfg->store_path,
+                    &err);
+    if (st == NULL) {
+        log_msg(LOG_ERR, "%s", err.msg);
+        status = EXIT_RUN_FAILED;
+        goto out;
+    }
+    rc = pipeline_new(cfg, st, &p, &err);
+    if (rc != DS_OK) {
+        log_msg(LOG_ERR, "%s", err.msg);
+        status = rc == DS_ERR_CONFLICT ? EXIT_USAGE : EXIT_RUN_FAILED;
+        goto out;
+    }
+
+    /* 3. inputs */
+    for (int i = optind; i < argc; i++) {
+        rc = pipeline_add_input(p, argv[i], &err);
+        if (rc == DS_ERR_IO) {
+            log_msg(LOG_ERR, "analyze: %s", err.msg);
+            status = EXIT_RUN_FAILED;
+            continue;
+        }
+        if (rc != DS_OK) {
+            log_msg(LOG_ERR, "analyze: %s", err.msg);
+            status = EXIT_RUN_FAILED;
+            goto out;
+        }
+    }
+
+    /* 4. finish */
+    if (pipeline_finish(p, &err) != DS_OK) {
+        log_msg(LOG_ERR, "analyze: %s", err.msg);
+        status = EXIT_RUN_FAILED;
+        goto out;
+    }
+
+    /* 5. report */
+    pc = pipeline_get_counts(p);
+    memset(&in, 0, sizeof(in));
+    in.files = pc->files;
+    in.already_counted = pc->already_counted;
+    in.unreadable = pc->unreadable;
+    in.records = pc->records;
+    in.counted = pc->counted;
+    in.outside_darknet = pc->outside_darknet;
+    in.excluded = pc->excluded;
+    in.unusable = pc->unusable;
+    in.ingest = pc->ingest;
+    in.norm = pc->norm;
+    n_an = pipeline_analyses(p, &pa);
+    for (size_t i = 0; i < n_an; i++) {
+        an[i].cfg = pa[i].cfg;
+        an[i].layout = &pa[i].layout;
+        an[i].store_id = pa[i].store_id;
+        an[i].from = pa[i].from;
+        an[i].to = pa[i].to;
+        an[i].late = pa[i].late;
+    }
+    if (output_open(&out, out_path) != 0) {
+        log_msg(LOG_ERR, "analyze: %s: cannot write: %s", out_path, strerror(errno));
+        status = EXIT_RUN_FAILED;
+        goto out;
+    }
+    rc = report_write(fmt, out.fp, cfg, &in, an, n_an, st, &err);
+    if (rc != DS_OK)
+        log_msg(LOG_ERR, "analyze: report: %s", err.msg);
+    if (output_close(&out, rc == DS_OK) != 0 || rc != DS_OK) {
+        if (rc == DS_OK)
+            log_msg(LOG_ERR, "analyze: %s: cannot write: %s", out_path ? out_path : "output",
+                    strerror(errno));
+        status = EXIT_RUN_FAILED;
+    }
+out:
+    pipeline_free(p);
+    store_close(st);
+    cfg_free(cfg);
+    return status;
+}

@@ -1,0 +1,918 @@
+/*
+ * Configuration loading (see ds/cfg.h).
+ *
+ * The YAML file is loaded whole with libyaml's document API, which keeps
+ * the line and column of every node, and then walked against the tables
+ * below.  Every value is a YAML scalar read as text and parsed by the
+ * entry's type; nothing is converted by YAML's own typing rules, so "0.75"
+ * and 0.75 mean the same and "yes" is never silently a boolean.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "ds/cfg.h"
+#include "ds/log.h"
+#include "ds/parse.h"
+#include "ds/tz.h"
+#include "ds/xmem.h"
+
+#define CFG_FILE_MAX (4 * 1024 * 1024)
+
+enum cfg_type {
+    T_STR,
+    T_NAME,         /* an analysis name: letters, digits, '_', '-' */
+    T_TZ,
+    T_DURATION,
+    T_INT,
+    T_DECIMAL,
+    T_ENUM,
+    T_CIDRS,
+    T_KEYS,
+    T_THRESHOLDS,
+};
+
+#define F_REQUIRED 0x1      /* no default: the key must be given */
+#define F_LIST_EMPTY_OK 0x2 /* an empty list is allowed */
+
+struct cfg_entry {
+    const char *section;    /* "darknet", "store", ...; NULL at top level */
+    const char *name;
+    enum cfg_type type;
+    size_t offset;          /* into struct ds_cfg or struct cfg_analysis */
+    const char *def;        /* default as text; lists comma separated */
+    unsigned flags;
+    int64_t min, max;       /* T_INT, T_DURATION */
+    const char *const *enums;
+    double dlo, dhi;        /* T_DECIMAL, T_THRESHOLDS: bounds */
+    int lo_open, hi_open;   /* bounds excluded */
+    int decimals;
+    const char *doc;        /* one line, shown by "check-config --doc" */
+};
+
+static const char *const stddev_names[] = {"population", "sample", NULL};
+static const char *const attribution_names[] = {"start", "spread", NULL};
+
+#define CFG_OFF(f) offsetof(struct ds_cfg, f)
+#define AN_OFF(f) offsetof(struct cfg_analysis, f)
+
+static const struct cfg_entry top_entries[] = {
+    {NULL, "timezone", T_TZ, CFG_OFF(timezone), "UTC", 0, 0, 0, NULL, 0, 0, 0, 0, 0,
+     "IANA time zone in which slots are aligned and times are printed"},
+    {"darknet", "prefixes", T_CIDRS, CFG_OFF(prefixes), "0.0.0.0/0,::/0", 0, 0, 0, NULL, 0, 0,
+     0, 0, 0, "destination prefixes of the darknet; only records to them are counted"},
+    {"darknet", "exclude", T_CIDRS, CFG_OFF(exclude), "", F_LIST_EMPTY_OK, 0, 0, NULL, 0, 0, 0,
+     0, 0, "prefixes inside the darknet that are in use and not counted"},
+    {"input", "lateness", T_DURATION, CFG_OFF(input_lateness_s), "1h", 0, 0, 7 * 86400, NULL, 0,
+     0, 0, 0, 0,
+     "how far records may arrive out of time order before their slot is closed"},
+    {"store", "path", T_STR, CFG_OFF(store_path), "darkstab.db", 0, 0, 0, NULL, 0, 0, 0, 0, 0,
+     "SQLite file holding slots, group counts and results"},
+};
+
+static const struct cfg_entry analysis_entries[] = {
+    {NULL, "name", T_NAME, AN_OFF(name), NULL, F_REQUIRED, 0, 0, NULL, 0, 0, 0, 0, 0,
+     "unique name of the analysis"},
+    {NULL, "keys", T_KEYS, 0, "proto,dst_port", 0, 0, 0, NULL, 0, 0, 0, 0, 0,
+     "group keys; a group is one combination of their values"},
+    {NULL, "slot", T_DURATION, AN_OFF(slot_s), "1d", 0, 60, 7 * 86400, NULL, 0, 0, 0, 0, 0,
+     "slot length: a divisor of a day (5m, 1h, ...), 1d or 1w"},
+    {NULL, "window", T_INT, AN_OFF(window), "7", 0, 2, CFG_WINDOW_MAX, NULL, 0, 0, 0, 0, 0,
+     "T: earlier slots with data that form the band"},
+    {NULL, "k_sigma", T_DECIMAL, AN_OFF(k_sigma), "2", 0, 0, 0, NULL, 0, 100, 1, 0, 3,
+     "k: the band is mu +/- k*sigma"},
+    {NULL, "thresholds", T_THRESHOLDS, 0, "1.0,0.75,0.5", 0, 0, 0, NULL, 0, 100, 1, 1, 4,
+     "shares in percent; TopN counts groups strictly above each"},
+    {NULL, "stddev", T_ENUM, AN_OFF(stddev), "population", 0, 0, 0, stddev_names, 0, 0, 0, 0, 0,
+     "population (divide by T) or sample (divide by T-1)"},
+    {NULL, "min_stddev", T_DECIMAL, AN_OFF(min_stddev), "0", 0, 0, 0, NULL, 0, 1000000, 0, 0, 3,
+     "sigma is raised to at least this value"},
+    {NULL, "attribution", T_ENUM, AN_OFF(attribution), "start", 0, 0, 0, attribution_names, 0,
+     0, 0, 0, 0, "start: a flow counts in the slot of its start; spread: over its duration"},
+};
+
+#define N_TOP (sizeof(top_entries) / sizeof(top_entries[0]))
+#define N_ANALYSIS (sizeof(analysis_entries) / sizeof(analysis_entries[0]))
+
+static const char *const top_sections[] = {"darknet", "input", "store", NULL};
+
+/* Parsing context: where we are, for messages. */
+struct ctx {
+    const char *file;
+    yaml_document_t *doc;
+    struct ds_error *err;
+};
+
+static enum ds_rc
+fail(struct ctx *c, const yaml_node_t *node, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static enum ds_rc
+fail(struct ctx *c, const yaml_node_t *node, const char *path, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (node != NULL)
+        ds_error_set(c->err, DS_ERR_CONFIG, "%s:%zu:%zu: %s%s%s", c->file,
+                     node->start_mark.line + 1, node->start_mark.column + 1, path,
+                     *path ? ": " : "", msg);
+    else
+        ds_error_set(c->err, DS_ERR_CONFIG, "%s: %s%s%s", c->file, path, *path ? ": " : "", msg);
+    return DS_ERR_CONFIG;
+}
+
+static const char *
+node_kind(const yaml_node_t *n)
+{
+    switch (n->type) {
+    case YAML_SCALAR_NODE:
+        return "a scalar";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    case YAML_MAPPING_NODE:
+        return "a mapping";
+    default:
+        return "nothing";
+    }
+}
+
+static const char *
+scalar(const yaml_node_t *n)
+{
+    return (const char *)n->data.scalar.value;
+}
+
+/* A plain, empty scalar is YAML's null: "key:" with no value. */
+static int
+is_null(const yaml_node_t *n)
+{
+    return n->type == YAML_SCALAR_NODE && n->data.scalar.length == 0 &&
+           n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+static const char *
+type_expect(const struct cfg_entry *e)
+{
+    switch (e->type) {
+    case T_STR:
+        return "a string";
+    case T_NAME:
+        return "a name";
+    case T_TZ:
+        return "an IANA time zone name";
+    case T_DURATION:
+        return "a duration such as 5m, 1h, 1d";
+    case T_INT:
+        return "an integer";
+    case T_DECIMAL:
+        return "a number";
+    case T_ENUM:
+        return "one word";
+    case T_CIDRS:
+        return "a list of IPv4 or IPv6 prefixes";
+    case T_KEYS:
+        return "a list of group keys";
+    case T_THRESHOLDS:
+        return "a list of percentages";
+    }
+    return "a value";
+}
+
+static int
+decimal_in_range(const struct cfg_entry *e, const struct decimal *d, char *why, size_t len)
+{
+    int below = e->lo_open ? d->value <= e->dlo : d->value < e->dlo;
+    int above = e->hi_open ? d->value >= e->dhi : d->value > e->dhi;
+
+    if (below || above) {
+        snprintf(why, len, "%s is outside %s%g, %g%s", d->text, e->lo_open ? "(" : "[", e->dlo,
+                 e->dhi, e->hi_open ? ")" : "]");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+is_name(const char *s)
+{
+    if (*s == '\0' || strlen(s) > CFG_NAME_MAX)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' || *s == '.'))
+            return 0;
+    return 1;
+}
+
+/*
+ * Parses one scalar text into the field of entry e at base.  Used both for
+ * YAML values and for the defaults in the tables.
+ */
+static int
+set_scalar(const struct cfg_entry *e, void *base, const char *text, char *why, size_t len)
+{
+    char *field = (char *)base + e->offset;
+    int64_t v;
+
+    switch (e->type) {
+    case T_STR:
+        if (*text == '\0') {
+            snprintf(why, len, "expected %s, found an empty string", type_expect(e));
+            return -1;
+        }
+        free(*(char **)field);
+        *(char **)field = xstrdup(text);
+        return 0;
+    case T_NAME:
+        if (!is_name(text)) {
+            snprintf(why, len,
+                     "'%s' is not a name (1 to %d letters, digits, '_', '-' or '.')", text,
+                     CFG_NAME_MAX);
+            return -1;
+        }
+        free(*(char **)field);
+        *(char **)field = xstrdup(text);
+        return 0;
+    case T_TZ:
+        if (tz_check(text, why, len) != 0)
+            return -1;
+        free(*(char **)field);
+        *(char **)field = xstrdup(text);
+        return 0;
+    case T_DURATION:
+        if (parse_duration(text, &v, why, len) != 0)
+            return -1;
+        if (v < e->min || v > e->max) {
+            char a[16], b[16];
+
+            snprintf(why, len, "'%s' is outside %s..%s", text,
+                     format_duration(e->min, a, sizeof(a)), format_duration(e->max, b, sizeof(b)));
+            return -1;
+        }
+        *(int64_t *)field = v;
+        return 0;
+    case T_INT:
+        if (parse_int64(text, e->min, e->max, &v, why, len) != 0)
+            return -1;
+        *(int64_t *)field = v;
+        return 0;
+    case T_DECIMAL: {
+        struct decimal d;
+
+        if (parse_decimal(text, e->decimals, &d, why, len) != 0 ||
+            decimal_in_range(e, &d, why, len) != 0)
+            return -1;
+        *(struct decimal *)field = d;
+        return 0;
+    }
+    case T_ENUM:
+        for (int i = 0; e->enums[i]; i++) {
+            if (strcmp(e->enums[i], text) == 0) {
+                *(int *)field = i;
+                return 0;
+            }
+        }
+        {
+            char list[128] = "";
+
+            for (int i = 0; e->enums[i]; i++)
+                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+                         i ? " or " : "", e->enums[i]);
+            snprintf(why, len, "'%s' is not %s", text, list);
+        }
+        return -1;
+    default:
+        snprintf(why, len, "internal: not a scalar type");
+        return -1;
+    }
+}
+
+/* List types: one item at a time into the field; index for messages. */
+static int
+add_list_item(const struct cfg_entry *e, void *base, const char *text, char *why, size_t len)
+{
+    if (e->type == T_CIDRS) {
+        struct cfg_cidrs *l = (struct cfg_cidrs *)((char *)base + e->offset);
+        struct cidr c;
+
+        if (l->n >= CFG_CIDRS_MAX) {
+            snprintf(why, len, "more than %d prefixes", CFG_CIDRS_MAX);
+            return -1;
+        }
+        if (cidr_parse(text, &c, why, len) != 0)
+            return -1;
+        l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+        l->v[l->n++] = c;
+        return 0;
+    }
+    if (e->type == T_KEYS) {
+        struct cfg_analysis *a = base;
+        struct key_spec k;
+        char name[KEYSPEC_STRLEN];
+
+        if (a->n_keys >= KEYS_MAX) {
+            snprintf(why, len, "more than %d keys", KEYS_MAX);
+            return -1;
+        }
+        if (keyspec_parse(text, &k, why, len) != 0)
+            return -1;
+        for (size_t i = 0; i < a->n_keys; i++) {
+            if (a->keys[i].kind == k.kind) {
+                snprintf(why, len, "key '%s' is listed twice", keyspec_format(&k, name));
+                return -1;
+            }
+        }
+        a->keys[a->n_keys++] = k;
+        return 0;
+    }
+    if (e->type == T_THRESHOLDS) {
+        struct cfg_analysis *a = base;
+        struct decimal d;
+
+        if (a->n_thresholds >= CFG_THRESHOLDS_MAX) {
+            snprintf(why, len, "more than %d thresholds", CFG_THRESHOLDS_MAX);
+            return -1;
+        }
+        if (parse_decimal(text, e->decimals, &d, why, len) != 0 ||
+            decimal_in_range(e, &d, why, len) != 0)
+            return -1;
+        for (size_t i = 0; i < a->n_thresholds; i++) {
+            if (a->thresholds[i].num * d.den == d.num * a->thresholds[i].den) {
+                snprintf(why, len, "threshold %s is listed twice", d.text);
+                return -1;
+            }
+        }
+        a->thresholds[a->n_thresholds++] = d;
+        return 0;
+    }
+    snprintf(why, len, "internal: not a list type");
+    return -1;
+}
+
+static void
+clear_list(const struct cfg_entry *e, void *base)
+{
+    if (e->type == T_CIDRS) {
+        struct cfg_cidrs *l = (struct cfg_cidrs *)((char *)base + e->offset);
+
+        free(l->v);
+        l->v = NULL;
+        l->n = 0;
+    } else if (e->type == T_KEYS) {
+        ((struct cfg_analysis *)base)->n_keys = 0;
+    } else if (e->type == T_THRESHOLDS) {
+        ((struct cfg_analysis *)base)->n_thresholds = 0;
+    }
+}
+
+static int
+is_list_type(enum cfg_type t)
+{
+    return t == T_CIDRS || t == T_KEYS || t == T_THRESHOLDS;
+}
+
+/* Applies the table default of e (comma separated for lists). */
+static void
+set_default(const struct cfg_entry *e, void *base)
+{
+    char why[256];
+
+    if (e->def == NULL)
+        return;
+    if (!is_list_type(e->type)) {
+        if (set_scalar(e, base, e->def, why, sizeof(why)) != 0)
+            fatalx("cfg: bad built-in default for %s: %s", e->name, why);
+        return;
+    }
+    clear_list(e, base);
+    for (const char *p = e->def; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char item[64];
+
+        if (n >= sizeof(item))
+            fatalx("cfg: built-in default too long");
+        memcpy(item, p, n);
+        item[n] = '\0';
+        if (add_list_item(e, base, item, why, sizeof(why)) != 0)
+            fatalx("cfg: bad built-in default for %s: %s", e->name, why);
+        p += n + (comma ? 1 : 0);
+    }
+}
+
+static enum ds_rc
+parse_value(struct ctx *c, const struct cfg_entry *e, void *base, yaml_node_t *val,
+            const char *path)
+{
+    char why[512];
+
+    if (!is_list_type(e->type)) {
+        if (val->type != YAML_SCALAR_NODE)
+            return fail(c, val, path, "expected %s, found %s", type_expect(e), node_kind(val));
+        if (is_null(val))
+            return fail(c, val, path, "expected %s, found nothing", type_expect(e));
+        if (set_scalar(e, base, scalar(val), why, sizeof(why)) != 0)
+            return fail(c, val, path, "%s", why);
+        return DS_OK;
+    }
+    if (val->type != YAML_SEQUENCE_NODE) {
+        if (is_null(val))
+            return fail(c, val, path, "expected %s, found nothing", type_expect(e));
+        return fail(c, val, path, "expected %s, found %s", type_expect(e), node_kind(val));
+    }
+    clear_list(e, base);
+    if (val->data.sequence.items.top == val->data.sequence.items.start &&
+        !(e->flags & F_LIST_EMPTY_OK))
+        return fail(c, val, path, "the list is empty (leave the key out for the default)");
+    for (yaml_node_item_t *it = val->data.sequence.items.start; it < val->data.sequence.items.top;
+         it++) {
+        yaml_node_t *item = yaml_document_get_node(c->doc, *it);
+        char ipath[256];
+
+        snprintf(ipath, sizeof(ipath), "%s[%td]", path, it - val->data.sequence.items.start);
+        if (item->type != YAML_SCALAR_NODE || is_null(item))
+            return fail(c, item, ipath, "expected a single value, found %s",
+                        is_null(item) ? "nothing" : node_kind(item));
+        if (add_list_item(e, base, scalar(item), why, sizeof(why)) != 0)
+            return fail(c, item, ipath, "%s", why);
+    }
+    return DS_OK;
+}
+
+static const char *
+expected_names(const struct cfg_entry *tab, size_t n, const char *section, char *buf, size_t len)
+{
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if ((section == NULL) != (tab[i].section == NULL))
+            continue;
+        if (section && strcmp(section, tab[i].section) != 0)
+            continue;
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", tab[i].name);
+        if (used >= len)
+            break;
+    }
+    return buf;
+}
+
+/*
+ * Walks a mapping of keys described by entries with the given section
+ * (NULL: entries without a section).  seen[] marks entries given, to find
+ * duplicates and required keys.
+ */
+static enum ds_rc
+parse_mapping(struct ctx *c, yaml_node_t *map, const struct cfg_entry *tab, size_t n,
+              const char *section, void *base, const char *prefix, int *seen)
+{
+    char names[512];
+
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+        char path[256];
+        size_t i;
+        enum ds_rc rc;
+
+        if (k->type != YAML_SCALAR_NODE)
+            return fail(c, k, prefix, "a key must be a plain word, found %s", node_kind(k));
+        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", scalar(k));
+        for (i = 0; i < n; i++) {
+            if ((section == NULL) != (tab[i].section == NULL))
+                continue;
+            if (section && strcmp(section, tab[i].section) != 0)
+                continue;
+            if (strcmp(tab[i].name, scalar(k)) == 0)
+                break;
+        }
+        if (i == n)
+            return fail(c, k, path, "unknown key (expected %s)",
+                        expected_names(tab, n, section, names, sizeof(names)));
+        if (seen[i])
+            return fail(c, k, path, "duplicate key");
+        seen[i] = 1;
+        rc = parse_value(c, &tab[i], base, v, path);
+        if (rc != DS_OK)
+            return rc;
+    }
+    return DS_OK;
+}
+
+static int
+slot_is_valid(int64_t s)
+{
+    return (s <= 86400 && 86400 % s == 0) || s == 7 * 86400;
+}
+
+static enum ds_rc
+parse_analysis(struct ctx *c, yaml_node_t *map, struct cfg_analysis *a, const char *path)
+{
+    int seen[N_ANALYSIS] = {0};
+    enum ds_rc rc;
+
+    for (size_t i = 0; i < N_ANALYSIS; i++)
+        set_default(&analysis_entries[i], a);
+    if (map->type != YAML_MAPPING_NODE)
+        return fail(c, map, path, "expected a mapping with name, keys, slot, ..., found %s",
+                    node_kind(map));
+    rc = parse_mapping(c, map, analysis_entries, N_ANALYSIS, NULL, a, path, seen);
+    if (rc != DS_OK)
+        return rc;
+    for (size_t i = 0; i < N_ANALYSIS; i++)
+        if ((analysis_entries[i].flags & F_REQUIRED) && !seen[i])
+            return fail(c, map, path, "'%s' is required", analysis_entries[i].name);
+    if (!slot_is_valid(a->slot_s)) {
+        char d[16], p2[256];
+
+        snprintf(p2, sizeof(p2), "%s.slot", path);
+        return fail(c, map, p2,
+                    "%s does not divide a day (use a divisor of 1d such as 5m, 1h, 6h, or 1d, 1w)",
+                    format_duration(a->slot_s, d, sizeof(d)));
+    }
+    return DS_OK;
+}
+
+static void
+analysis_fini(struct cfg_analysis *a)
+{
+    free(a->name);
+}
+
+static void
+cfg_set_defaults(struct ds_cfg *cfg)
+{
+    for (size_t i = 0; i < N_TOP; i++)
+        set_default(&top_entries[i], cfg);
+}
+
+static void
+add_default_analysis(struct ds_cfg *cfg)
+{
+    cfg->analyses = xcalloc(1, sizeof(*cfg->analyses));
+    cfg->n_analyses = 1;
+    for (size_t i = 0; i < N_ANALYSIS; i++)
+        set_default(&analysis_entries[i], &cfg->analyses[0]);
+    cfg->analyses[0].name = xstrdup("ports");
+}
+
+struct ds_cfg *
+cfg_default(void)
+{
+    struct ds_cfg *cfg = xcalloc(1, sizeof(*cfg));
+
+    cfg->path = xstrdup("(defaults)");
+    cfg_set_defaults(cfg);
+    add_default_analysis(cfg);
+    return cfg;
+}
+
+static enum ds_rc
+parse_root(struct ctx *c, yaml_node_t *root, struct ds_cfg *cfg)
+{
+    int seen[N_TOP] = {0};
+    int seen_analyses = 0;
+
+    if (root == NULL || is_null(root))
+        return DS_OK; /* an empty file: every default */
+    if (root->type != YAML_MAPPING_NODE)
+        return fail(c, root, "", "the configuration must be a mapping of keys, found %s",
+                    node_kind(root));
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+        const char *name;
+        int is_section = 0;
+        enum ds_rc rc;
+
+        if (k->type != YAML_SCALAR_NODE)
+            return fail(c, k, "", "a key must be a plain word, found %s", node_kind(k));
+        name = scalar(k);
+        for (int i = 0; top_sections[i]; i++)
+            if (strcmp(top_sections[i], name) == 0)
+                is_section = 1;
+        if (is_section) {
+            int sub_seen[N_TOP] = {0};
+
+            if (v->type != YAML_MAPPING_NODE)
+                return fail(c, v, name, "expected a mapping, found %s", node_kind(v));
+            for (yaml_node_pair_t *q = p + 1; q < root->data.mapping.pairs.top; q++) {
+                yaml_node_t *k2 = yaml_document_get_node(c->doc, q->key);
+
+                if (k2->type == YAML_SCALAR_NODE && strcmp(scalar(k2), name) == 0)
+                    return fail(c, k2, name, "duplicate key");
+            }
+            rc = parse_mapping(c, v, top_entries, N_TOP, name, cfg, name, sub_seen);
+            if (rc != DS_OK)
+                return rc;
+            for (size_t i = 0; i < N_TOP; i++)
+                seen[i] |= sub_seen[i];
+            continue;
+        }
+        if (strcmp(name, "analyses") == 0) {
+            size_t n;
+
+            if (seen_analyses++)
+                return fail(c, k, "analyses", "duplicate key");
+            if (v->type != YAML_SEQUENCE_NODE)
+                return fail(c, v, "analyses", "expected a list of analyses, found %s",
+                            is_null(v) ? "nothing" : node_kind(v));
+            n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+            if (n == 0)
+                return fail(c, v, "analyses",
+                            "the list is empty (leave the key out for the default analysis)");
+            if (n > CFG_ANALYSES_MAX)
+                return fail(c, v, "analyses", "more than %d analyses", CFG_ANALYSES_MAX);
+            cfg->analyses = xcalloc(n, sizeof(*cfg->analyses));
+            for (size_t i = 0; i < n; i++) {
+                yaml_node_t *item =
+                    yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
+                char path[64];
+
+                snprintf(path, sizeof(path), "analyses[%zu]", i);
+                cfg->n_analyses = i + 1;
+                rc = parse_analysis(c, item, &cfg->analyses[i], path);
+                if (rc != DS_OK)
+                    return rc;
+                for (size_t j = 0; j < i; j++) {
+                    if (strcmp(cfg->analyses[j].name, cfg->analyses[i].name) == 0) {
+                        snprintf(path, sizeof(path), "analyses[%zu].name", i);
+                        return fail(c, item, path, "duplicate analysis name '%s' (also analyses[%zu])",
+                                    cfg->analyses[i].name, j);
+                    }
+                }
+            }
+            continue;
+        }
+        {
+            size_t i;
+
+            for (i = 0; i < N_TOP; i++)
+                if (top_entries[i].section == NULL && strcmp(top_entries[i].name, name) == 0)
+                    break;
+            if (i == N_TOP)
+                return fail(c, k, name,
+                            "unknown key (expected timezone, darknet, analyses, input, store)");
+            if (seen[i])
+                return fail(c, k, name, "duplicate key");
+            seen[i] = 1;
+            rc = parse_value(c, &top_entries[i], cfg, v, name);
+            if (rc != DS_OK)
+                return rc;
+        }
+    }
+    return DS_OK;
+}
+
+enum ds_rc
+cfg_load_string(const char *name, const char *text, struct ds_cfg **out, struct ds_error *err)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    struct ds_cfg *cfg;
+    struct ctx c = {name, &doc, err};
+    enum ds_rc rc;
+
+    *out = NULL;
+    if (!yaml_parser_initialize(&parser))
+        return ds_error_set(err, DS_ERR_NOMEM, "%s: cannot initialise the YAML parser", name);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+    if (!yaml_parser_load(&parser, &doc)) {
+        ds_error_set(err, DS_ERR_CONFIG, "%s:%zu:%zu: not valid YAML: %s%s%s", name,
+                     parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+                     parser.problem ? parser.problem : "syntax error",
+                     parser.context ? " " : "", parser.context ? parser.context : "");
+        yaml_parser_delete(&parser);
+        return DS_ERR_CONFIG;
+    }
+    cfg = xcalloc(1, sizeof(*cfg));
+    cfg->path = xstrdup(name);
+    cfg_set_defaults(cfg);
+    rc = parse_root(&c, yaml_document_get_root_node(&doc), cfg);
+    if (rc == DS_OK) {
+        /* A second document in the file is almost surely a mistake. */
+        yaml_document_t next;
+
+        if (yaml_parser_load(&parser, &next)) {
+            if (yaml_document_get_root_node(&next) != NULL) {
+                yaml_node_t *r = yaml_document_get_root_node(&next);
+
+                rc = ds_error_set(err, DS_ERR_CONFIG,
+                                  "%s:%zu:%zu: a second YAML document; put everything in one",
+                                  name, r->start_mark.line + 1, r->start_mark.column + 1);
+            }
+            yaml_document_delete(&next);
+        }
+    }
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    if (rc == DS_OK && cfg->n_analyses == 0)
+        add_default_analysis(cfg);
+    if (rc != DS_OK) {
+        cfg_free(cfg);
+        return rc;
+    }
+    *out = cfg;
+    return DS_OK;
+}
+
+enum ds_rc
+cfg_load(const char *path, struct ds_cfg **out, struct ds_error *err)
+{
+    FILE *fp;
+    char *text;
+    size_t n;
+    enum ds_rc rc;
+
+    *out = NULL;
+    fp = fopen(path, "rb");
+    if (fp == NULL)
+        return ds_error_set(err, DS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    text = xmalloc(CFG_FILE_MAX + 1);
+    n = fread(text, 1, CFG_FILE_MAX + 1, fp);
+    if (ferror(fp)) {
+        rc = ds_error_set(err, DS_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+        goto out;
+    }
+    if (n > CFG_FILE_MAX) {
+        rc = ds_error_set(err, DS_ERR_CONFIG, "%s: larger than %d bytes", path, CFG_FILE_MAX);
+        goto out;
+    }
+    if (memchr(text, '\0', n) != NULL) {
+        rc = ds_error_set(err, DS_ERR_CONFIG, "%s: not a text file (contains NUL bytes)", path);
+        goto out;
+    }
+    text[n] = '\0';
+    rc = cfg_load_string(path, text, out, err);
+out:
+    fclose(fp);
+    free(text);
+    return rc;
+}
+
+void
+cfg_free(struct ds_cfg *cfg)
+{
+    if (cfg == NULL)
+        return;
+    free(cfg->path);
+    free(cfg->timezone);
+    free(cfg->prefixes.v);
+    free(cfg->exclude.v);
+    for (size_t i = 0; i < cfg->n_analyses; i++)
+        analysis_fini(&cfg->analyses[i]);
+    free(cfg->analyses);
+    free(cfg->store_path);
+    free(cfg);
+}
+
+const struct decimal *
+cfg_lowest_threshold(const struct cfg_analysis *a)
+{
+    const struct decimal *low = &a->thresholds[0];
+
+    for (size_t i = 1; i < a->n_thresholds; i++)
+        if (a->thresholds[i].num * low->den < low->num * a->thresholds[i].den)
+            low = &a->thresholds[i];
+    return low;
+}
+
+/* YAML needs quotes for a string that would read as something else. */
+static void
+print_str(FILE *fp, const char *s)
+{
+    int plain = *s != '\0' && strpbrk(s, ":#{}[],&*!|>'\"%@`") == NULL && s[0] != '-' &&
+                s[0] != ' ' && s[strlen(s) - 1] != ' ';
+
+    if (plain)
+        fputs(s, fp);
+    else {
+        fputc('"', fp);
+        for (; *s; s++) {
+            if (*s == '"' || *s == '\\')
+                fputc('\\', fp);
+            fputc(*s, fp);
+        }
+        fputc('"', fp);
+    }
+}
+
+static void
+print_value(FILE *fp, const struct cfg_entry *e, const void *base)
+{
+    const char *field = (const char *)base + e->offset;
+    char buf[CIDR_STRLEN];
+
+    switch (e->type) {
+    case T_STR:
+    case T_NAME:
+    case T_TZ:
+        print_str(fp, *(char *const *)field);
+        break;
+    case T_DURATION:
+        fputs(format_duration(*(const int64_t *)field, buf, sizeof(buf)), fp);
+        break;
+    case T_INT:
+        fprintf(fp, "%lld", (long long)*(const int64_t *)field);
+        break;
+    case T_DECIMAL:
+        fputs(((const struct decimal *)field)->text, fp);
+        break;
+    case T_ENUM:
+        fputs(e->enums[*(const int *)field], fp);
+        break;
+    case T_CIDRS: {
+        const struct cfg_cidrs *l = (const struct cfg_cidrs *)field;
+
+        fputc('[', fp);
+        for (size_t i = 0; i < l->n; i++)
+            fprintf(fp, "%s%s", i ? ", " : "", cidr_format(&l->v[i], buf));
+        fputc(']', fp);
+        break;
+    }
+    case T_KEYS: {
+        const struct cfg_analysis *a = base;
+        char k[KEYSPEC_STRLEN];
+
+        fputc('[', fp);
+        for (size_t i = 0; i < a->n_keys; i++)
+            fprintf(fp, "%s%s", i ? ", " : "", keyspec_format(&a->keys[i], k));
+        fputc(']', fp);
+        break;
+    }
+    case T_THRESHOLDS: {
+        const struct cfg_analysis *a = base;
+
+        fputc('[', fp);
+        for (size_t i = 0; i < a->n_thresholds; i++)
+            fprintf(fp, "%s%s", i ? ", " : "", a->thresholds[i].text);
+        fputc(']', fp);
+        break;
+    }
+    }
+}
+
+void
+cfg_print(const struct ds_cfg *cfg, FILE *fp)
+{
+    const char *section = NULL;
+
+    fprintf(fp, "# effective configuration of %s\n", cfg->path);
+    for (size_t i = 0; i < N_TOP; i++) {
+        const struct cfg_entry *e = &top_entries[i];
+
+        if (e->section == NULL) {
+            fprintf(fp, "%s: ", e->name);
+        } else {
+            if (section == NULL || strcmp(section, e->section) != 0)
+                fprintf(fp, "%s:\n", e->section);
+            section = e->section;
+            fprintf(fp, "  %s: ", e->name);
+        }
+        print_value(fp, e, cfg);
+        fprintf(fp, "    # %s\n", e->doc);
+    }
+    fprintf(fp, "analyses:\n");
+    for (size_t a = 0; a < cfg->n_analyses; a++) {
+        for (size_t i = 0; i < N_ANALYSIS; i++) {
+            fprintf(fp, "%s%s: ", i == 0 ? "  - " : "    ", analysis_entries[i].name);
+            print_value(fp, &analysis_entries[i], &cfg->analyses[a]);
+            fprintf(fp, "    # %s\n", analysis_entries[i].doc);
+        }
+    }
+}
+
+const char *const *
+cfg_key_paths(void)
+{
+    static const char *paths[N_TOP + N_ANALYSIS + 1];
+    static char store[N_TOP + N_ANALYSIS][64];
+
+    if (paths[0] == NULL) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < N_TOP; i++, n++) {
+            if (top_entries[i].section)
+                snprintf(store[n], sizeof(store[n]), "%s.%s", top_entries[i].section,
+                         top_entries[i].name);
+            else
+                snprintf(store[n], sizeof(store[n]), "%s", top_entries[i].name);
+            paths[n] = store[n];
+        }
+        for (size_t i = 0; i < N_ANALYSIS; i++, n++) {
+            snprintf(store[n], sizeof(store[n]), "analyses[].%s", analysis_entries[i].name);
+            paths[n] = store[n];
+        }
+        paths[n] = NULL;
+    }
+    return paths;
+}

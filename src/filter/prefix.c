@@ -1,0 +1,181 @@
+/*
+ * Darknet prefix matching (see ds/prefix.h).
+ *
+ * Every prefix is a closed range [lo, hi] of 128-bit addresses.  All range
+ * ends cut the address space into elementary intervals; each interval gets
+ * the class of the prefixes covering it (excluded wins over darknet), and
+ * neighbours of the same class merge.  A lookup is a binary search for the
+ * last interval starting at or below the address.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ds/prefix.h"
+#include "ds/xmem.h"
+
+typedef unsigned __int128 u128;
+
+struct range {
+    u128 start;
+    enum prefix_class cls;
+};
+
+/* The same ranges cut to the IPv4-mapped space, for the common case. */
+struct range4 {
+    uint32_t start;
+    enum prefix_class cls;
+};
+
+struct prefix_set {
+    struct range *r;    /* sorted by start; r[0].start == 0 */
+    size_t n;
+    struct range4 *r4;  /* sorted; r4[0].start == 0 */
+    size_t n4;
+};
+
+static u128
+to_u128(const struct addr *a)
+{
+    uint64_t hi, lo;
+
+    memcpy(&hi, a->b, 8);
+    memcpy(&lo, a->b + 8, 8);
+    return (u128)__builtin_bswap64(hi) << 64 | __builtin_bswap64(lo);
+}
+
+#define V4_BASE ((u128)0xffff << 32)
+
+static void
+cidr_bounds(const struct cidr *c, u128 *lo, u128 *hi)
+{
+    u128 host = c->len >= 128 ? 0 : (~(u128)0 >> c->len);
+
+    *lo = to_u128(&c->net);
+    *hi = *lo | host;
+}
+
+static int
+cmp_u128(const void *a, const void *b)
+{
+    u128 x = *(const u128 *)a, y = *(const u128 *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static int
+covered(const struct cidr *list, size_t n, u128 v)
+{
+    for (size_t i = 0; i < n; i++) {
+        u128 lo, hi;
+
+        cidr_bounds(&list[i], &lo, &hi);
+        if (v >= lo && v <= hi)
+            return 1;
+    }
+    return 0;
+}
+
+struct prefix_set *
+prefix_set_new(const struct cidr *dark, size_t n_dark, const struct cidr *exclude,
+               size_t n_exclude)
+{
+    struct prefix_set *set = xcalloc(1, sizeof(*set));
+    size_t n_cuts = 0, total = n_dark + n_exclude;
+    u128 *cuts = xcalloc(2 * total + 1, sizeof(*cuts));
+
+    /* Interval starts: 0, every range start, and every range end + 1. */
+    cuts[n_cuts++] = 0;
+    for (size_t i = 0; i < total; i++) {
+        const struct cidr *c = i < n_dark ? &dark[i] : &exclude[i - n_dark];
+        u128 lo, hi;
+
+        cidr_bounds(c, &lo, &hi);
+        cuts[n_cuts++] = lo;
+        if (hi != ~(u128)0)
+            cuts[n_cuts++] = hi + 1;
+    }
+    qsort(cuts, n_cuts, sizeof(*cuts), cmp_u128);
+
+    set->r = xcalloc(n_cuts, sizeof(*set->r));
+    for (size_t i = 0; i < n_cuts; i++) {
+        enum prefix_class cls = PREFIX_OUTSIDE;
+
+        if (i > 0 && cuts[i] == cuts[i - 1])
+            continue;
+        /* The class is constant over the interval, so test its start. */
+        if (covered(dark, n_dark, cuts[i]))
+            cls = covered(exclude, n_exclude, cuts[i]) ? PREFIX_EXCLUDED : PREFIX_DARK;
+        if (set->n > 0 && set->r[set->n - 1].cls == cls)
+            continue;
+        set->r[set->n].start = cuts[i];
+        set->r[set->n].cls = cls;
+        set->n++;
+    }
+    free(cuts);
+
+    /* The IPv4-mapped slice: ::ffff:0.0.0.0 to ::ffff:255.255.255.255. */
+    set->r4 = xcalloc(set->n + 1, sizeof(*set->r4));
+    for (size_t i = 0; i < set->n; i++) {
+        u128 st = set->r[i].start;
+        u128 next = i + 1 < set->n ? set->r[i + 1].start : ~(u128)0;
+
+        if (next <= V4_BASE || st > V4_BASE + 0xffffffffu)
+            continue;
+        set->r4[set->n4].start = st <= V4_BASE ? 0 : (uint32_t)(st - V4_BASE);
+        set->r4[set->n4].cls = set->r[i].cls;
+        set->n4++;
+    }
+    return set;
+}
+
+void
+prefix_set_free(struct prefix_set *set)
+{
+    if (set == NULL)
+        return;
+    free(set->r);
+    free(set->r4);
+    free(set);
+}
+
+enum prefix_class
+prefix_set_classify(const struct prefix_set *set, const struct addr *a)
+{
+    u128 v;
+    size_t lo = 0, hi;
+
+    if (addr_is_v4(a)) {
+        uint32_t v4 = addr_v4(a);
+
+        hi = set->n4;
+        while (hi - lo > 1) {
+            size_t mid = lo + (hi - lo) / 2;
+
+            if (set->r4[mid].start <= v4)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        return set->r4[lo].cls;
+    }
+    v = to_u128(a);
+    hi = set->n;
+
+    /* Invariant: r[lo].start <= v, and every r[i] with i >= hi starts above v. */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (set->r[mid].start <= v)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return set->r[lo].cls;
+}
+
+size_t
+prefix_set_ranges(const struct prefix_set *set)
+{
+    return set->n;
+}

@@ -1,0 +1,380 @@
+/*
+ * Decoding of checked IPFIX messages with libfixbuf (see ds/ingest.h).
+ *
+ * libfixbuf transcodes a record from its external template (what the
+ * exporter sent) into an internal template (what we ask for), widening
+ * reduced-size integers and zero-filling elements the exporter did not
+ * send.  Asking for all of darkstab's forty-odd elements on every record
+ * halves the decoding rate, so each external template gets an internal
+ * template with only the elements it actually carries, built on first use
+ * and shared by every external template with the same set of elements.
+ * The packed result is then scattered into struct ipfix_fields.
+ *
+ * libfixbuf is used in buffer mode (fBufSetBuffer, no collector): framing
+ * and the structural check happen before it, in ingest_file.c and
+ * ipfix_check.c, and the collector will feed datagrams the same way.
+ */
+#include <fixbuf/public.h>
+#include <fixbuf/private.h> /* fBufRewind: back to a message boundary after an error */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ds/ingest.h"
+#include "ds/log.h"
+#include "ds/xmem.h"
+#include "ingest_int.h"
+
+#define F(id, name, field, kind)                                                               \
+    {id, name, sizeof(((struct ipfix_fields *)0)->field),                                      \
+     offsetof(struct ipfix_fields, field), kind}
+
+/* Order matters: widest first, so the packed internal record needs no padding. */
+const struct ipf_desc ipf_table[IPF_N_FIELDS] = {
+    [IPF_SRC6] = F(27, "sourceIPv6Address", src6, IPFK_ADDR),
+    [IPF_DST6] = F(28, "destinationIPv6Address", dst6, IPFK_ADDR),
+    [IPF_EXPORTER6] = F(131, "exporterIPv6Address", exporter6, IPFK_ADDR),
+    [IPF_PKT_DELTA] = F(2, "packetDeltaCount", pkt_delta, IPFK_UINT),
+    [IPF_PKT_TOTAL] = F(86, "packetTotalCount", pkt_total, IPFK_UINT),
+    [IPF_START_MS] = F(152, "flowStartMilliseconds", start_ms, IPFK_EXACT),
+    [IPF_END_MS] = F(153, "flowEndMilliseconds", end_ms, IPFK_EXACT),
+    [IPF_START_US] = F(154, "flowStartMicroseconds", start_us, IPFK_EXACT),
+    [IPF_END_US] = F(155, "flowEndMicroseconds", end_us, IPFK_EXACT),
+    [IPF_START_NS] = F(156, "flowStartNanoseconds", start_ns, IPFK_EXACT),
+    [IPF_END_NS] = F(157, "flowEndNanoseconds", end_ns, IPFK_EXACT),
+    [IPF_SYSINIT_MS] = F(160, "systemInitTimeMilliseconds", sysinit_ms, IPFK_EXACT),
+    [IPF_SELECTOR_ID] = F(302, "selectorId", selector_id, IPFK_UINT),
+    [IPF_SAMPLING_PROB] = F(311, "samplingProbability", sampling_prob, IPFK_EXACT),
+    [IPF_START_S] = F(150, "flowStartSeconds", start_s, IPFK_EXACT),
+    [IPF_END_S] = F(151, "flowEndSeconds", end_s, IPFK_EXACT),
+    [IPF_START_UPTIME] = F(22, "flowStartSysUpTime", start_uptime, IPFK_UINT),
+    [IPF_END_UPTIME] = F(21, "flowEndSysUpTime", end_uptime, IPFK_UINT),
+    [IPF_START_DELTA_US] = F(158, "flowStartDeltaMicroseconds", start_delta_us, IPFK_UINT),
+    [IPF_END_DELTA_US] = F(159, "flowEndDeltaMicroseconds", end_delta_us, IPFK_UINT),
+    [IPF_SRC4] = F(8, "sourceIPv4Address", src4, IPFK_ADDR),
+    [IPF_DST4] = F(12, "destinationIPv4Address", dst4, IPFK_ADDR),
+    [IPF_EXPORTER4] = F(130, "exporterIPv4Address", exporter4, IPFK_ADDR),
+    [IPF_SAMPLING_INTERVAL] = F(34, "samplingInterval", sampling_interval, IPFK_UINT),
+    [IPF_SAMPLER_RANDOM_INTERVAL] =
+        F(50, "samplerRandomInterval", sampler_random_interval, IPFK_UINT),
+    [IPF_SAMPLING_PKT_INTERVAL] = F(305, "samplingPacketInterval", sampling_pkt_interval, IPFK_UINT),
+    [IPF_SAMPLING_PKT_SPACE] = F(306, "samplingPacketSpace", sampling_pkt_space, IPFK_UINT),
+    [IPF_SAMPLING_SIZE] = F(309, "samplingSize", sampling_size, IPFK_UINT),
+    [IPF_SAMPLING_POPULATION] = F(310, "samplingPopulation", sampling_population, IPFK_UINT),
+    [IPF_OBS_DOMAIN] = F(149, "observationDomainId", obs_domain, IPFK_UINT),
+    [IPF_SRC_PORT] = F(7, "sourceTransportPort", src_port, IPFK_UINT),
+    [IPF_DST_PORT] = F(11, "destinationTransportPort", dst_port, IPFK_UINT),
+    [IPF_ICMP_TC4] = F(32, "icmpTypeCodeIPv4", icmp_tc4, IPFK_UINT),
+    [IPF_ICMP_TC6] = F(139, "icmpTypeCodeIPv6", icmp_tc6, IPFK_UINT),
+    [IPF_TCP_FLAGS] = F(6, "tcpControlBits", tcp_flags, IPFK_UINT),
+    [IPF_SAMPLER_ID] = F(48, "samplerId", sampler_id, IPFK_UINT),
+    [IPF_PROTO] = F(4, "protocolIdentifier", proto, IPFK_UINT),
+    [IPF_IP_VERSION] = F(60, "ipVersion", ip_version, IPFK_UINT),
+    [IPF_ICMP_T4] = F(176, "icmpTypeIPv4", icmp_t4, IPFK_UINT),
+    [IPF_ICMP_C4] = F(177, "icmpCodeIPv4", icmp_c4, IPFK_UINT),
+    [IPF_ICMP_T6] = F(178, "icmpTypeIPv6", icmp_t6, IPFK_UINT),
+    [IPF_ICMP_C6] = F(179, "icmpCodeIPv6", icmp_c6, IPFK_UINT),
+};
+
+int
+ipf_by_ie(uint16_t ie)
+{
+    static int8_t index[512];
+    static int ready;
+
+    if (!ready) {
+        memset(index, -1, sizeof(index));
+        for (int i = 0; i < IPF_N_FIELDS; i++)
+            index[ipf_table[i].ie] = (int8_t)i;
+        ready = 1;
+    }
+    return ie < 512 ? index[ie] : -1;
+}
+
+/* One internal template: the elements of a presence mask, packed. */
+struct int_tmpl {
+    uint64_t mask;
+    uint16_t tid;
+    uint16_t rec_len;
+    uint8_t n;
+    struct {
+        uint16_t rec_off;
+        uint16_t fields_off;
+        uint16_t len;
+    } copy[IPF_N_FIELDS];
+};
+
+/* Per external template, attached with fbTemplate's context pointer. */
+struct ext_ctx {
+    uint64_t mask;
+    int options;
+    struct int_tmpl *it;    /* borrowed from the decoder; NULL until first use */
+};
+
+#define INT_TMPL_MAX 1024
+#define INT_TID_BASE 0x8000
+
+struct ipfix_decoder {
+    fbInfoModel_t *model;
+    fbSession_t *session;   /* owned by fbuf */
+    fBuf_t *fbuf;
+    struct int_tmpl *its[INT_TMPL_MAX];     /* owned */
+    size_t n_its;
+    const struct int_tmpl *cur;             /* internal template set on fbuf */
+    const struct ext_ctx *last_ctx;         /* fields hold values of this layout */
+    struct ipfix_fields fields;
+    uint8_t rec[1024];
+};
+
+static void
+ctx_free(void *tmpl_ctx, void *app_ctx)
+{
+    (void)app_ctx;
+    free(tmpl_ctx);
+}
+
+/* libfixbuf calls this for every template it accepts (already checked). */
+static void
+on_new_template(fbSession_t *session, uint16_t tid, fbTemplate_t *tmpl, void *app_ctx,
+                void **tmpl_ctx, fbTemplateCtxFree_fn *free_fn)
+{
+    struct ext_ctx *c = xcalloc(1, sizeof(*c));
+    uint32_t n = fbTemplateCountElements(tmpl);
+
+    (void)session;
+    (void)tid;
+    (void)app_ctx;
+    for (uint32_t i = 0; i < n; i++) {
+        const fbInfoElement_t *ie = fbTemplateGetIndexedIE(tmpl, i);
+        int f;
+
+        if (ie == NULL || ie->ent != 0)
+            continue;
+        f = ipf_by_ie(ie->num);
+        if (f >= 0)
+            c->mask |= IPF_BIT(f);
+    }
+    c->options = fbTemplateGetOptionsScope(tmpl) > 0;
+    *tmpl_ctx = c;
+    *free_fn = ctx_free;
+}
+
+static void
+make_session(struct ipfix_decoder *dec)
+{
+    fbSession_t *session = fbSessionAlloc(dec->model);
+
+    fbSessionAddNewTemplateCallback(session, on_new_template, dec);
+    dec->fbuf = fBufAllocForCollection(session, NULL);
+    dec->session = session;
+    fBufSetAutomaticMode(dec->fbuf, FALSE);
+    dec->cur = NULL;
+    dec->last_ctx = NULL;
+}
+
+struct ipfix_decoder *
+ipfix_decoder_new(void)
+{
+    struct ipfix_decoder *dec = xcalloc(1, sizeof(*dec));
+
+    dec->model = fbInfoModelAlloc();
+    make_session(dec);
+    return dec;
+}
+
+static void
+free_its(struct ipfix_decoder *dec)
+{
+    for (size_t i = 0; i < dec->n_its; i++)
+        free(dec->its[i]);
+    dec->n_its = 0;
+}
+
+void
+ipfix_decoder_free(struct ipfix_decoder *dec)
+{
+    if (dec == NULL)
+        return;
+    fBufFree(dec->fbuf);
+    free_its(dec);
+    fbInfoModelFree(dec->model);
+    free(dec);
+}
+
+void
+ipfix_decoder_reset(struct ipfix_decoder *dec)
+{
+    fBufFree(dec->fbuf);
+    free_its(dec);
+    make_session(dec);
+}
+
+/* Finds or builds the internal template for a presence mask. */
+static struct int_tmpl *
+internal_template(struct ipfix_decoder *dec, uint64_t mask, struct ds_error *err)
+{
+    fbInfoElementSpec_t spec[IPF_N_FIELDS + 2];
+    struct int_tmpl *it;
+    fbTemplate_t *tmpl;
+    GError *gerr = NULL;
+    size_t n = 0;
+    uint16_t off = 0;
+
+    /* A record with nothing we read still needs a template to be skipped. */
+    if (mask == 0)
+        mask = IPF_BIT(IPF_PROTO);
+    for (size_t i = 0; i < dec->n_its; i++)
+        if (dec->its[i]->mask == mask)
+            return dec->its[i];
+    if (dec->n_its == INT_TMPL_MAX) {
+        ds_error_set(err, DS_ERR_LIMIT, "more than %d distinct template layouts", INT_TMPL_MAX);
+        return NULL;
+    }
+    it = xcalloc(1, sizeof(*it));
+    it->mask = mask;
+    for (int f = 0; f < IPF_N_FIELDS; f++) {
+        if (!(mask & IPF_BIT(f)))
+            continue;
+        spec[n].name = (char *)(uintptr_t)ipf_table[f].name;
+        spec[n].len_override = ipf_table[f].len;
+        spec[n].flags = 0;
+        it->copy[n].rec_off = off;
+        it->copy[n].fields_off = (uint16_t)ipf_table[f].offset;
+        it->copy[n].len = ipf_table[f].len;
+        off += ipf_table[f].len;
+        n++;
+    }
+    spec[n].name = NULL;
+    it->n = (uint8_t)n;
+    it->rec_len = off;
+    it->tid = (uint16_t)(INT_TID_BASE + dec->n_its);
+    tmpl = fbTemplateAlloc(dec->model);
+    if (!fbTemplateAppendSpecArray(tmpl, spec, 0, &gerr) ||
+        !fbSessionAddTemplate(dec->session, TRUE, it->tid, tmpl, &gerr)) {
+        ds_error_set(err, DS_ERR_INTERNAL, "libfixbuf refused an internal template: %s",
+                     gerr ? gerr->message : "?");
+        g_clear_error(&gerr);
+        fbTemplateFreeUnused(tmpl);
+        free(it);
+        return NULL;
+    }
+    dec->its[dec->n_its++] = it;
+    return it;
+}
+
+/* Copies the packed record into its fields; fixed sizes let memcpy inline. */
+static inline void
+scatter(const struct int_tmpl *it, const uint8_t *rec, uint8_t *fields)
+{
+    for (uint8_t i = 0; i < it->n; i++) {
+        uint8_t *to = fields + it->copy[i].fields_off;
+        const uint8_t *from = rec + it->copy[i].rec_off;
+
+        switch (it->copy[i].len) {
+        case 1:
+            *to = *from;
+            break;
+        case 2:
+            memcpy(to, from, 2);
+            break;
+        case 4:
+            memcpy(to, from, 4);
+            break;
+        case 8:
+            memcpy(to, from, 8);
+            break;
+        default:
+            memcpy(to, from, 16);
+            break;
+        }
+    }
+}
+
+enum ds_rc
+ipfix_decoder_message(struct ipfix_decoder *dec, const uint8_t *msg, size_t len,
+                      ipfix_record_fn fn, void *ctx, struct ingest_stats *stats,
+                      struct ds_error *err)
+{
+    struct ipfix_record rec;
+    GError *gerr = NULL;
+    enum ds_rc rc = DS_OK;
+
+    /* libfixbuf does not write to a collection buffer; the cast is its API's. */
+    fBufSetBuffer(dec->fbuf, (uint8_t *)(uintptr_t)msg, len);
+    rec.f = &dec->fields;
+    rec.domain = (uint32_t)msg[12] << 24 | (uint32_t)msg[13] << 16 | (uint32_t)msg[14] << 8 | msg[15];
+    rec.export_time = (uint32_t)msg[4] << 24 | (uint32_t)msg[5] << 16 | (uint32_t)msg[6] << 8 | msg[7];
+    stats->messages++;
+
+    for (;;) {
+        fbTemplate_t *tmpl;
+        struct ext_ctx *c;
+        size_t rlen;
+        uint16_t ext_tid;
+
+        tmpl = fBufNextCollectionTemplate(dec->fbuf, &ext_tid, &gerr);
+        if (tmpl == NULL)
+            break;
+        c = fbTemplateGetContext(tmpl);
+        if (c == NULL) {
+            rc = ds_error_set(err, DS_ERR_INTERNAL, "template %u has no context", ext_tid);
+            break;
+        }
+        if (c->it == NULL) {
+            c->it = internal_template(dec, c->mask, err);
+            if (c->it == NULL) {
+                rc = DS_ERR_LIMIT;
+                break;
+            }
+        }
+        if (c->it != dec->cur) {
+            if (!fBufSetInternalTemplate(dec->fbuf, c->it->tid, &gerr))
+                break;
+            dec->cur = c->it;
+        }
+        rlen = sizeof(dec->rec);
+        if (!fBufNext(dec->fbuf, dec->rec, &rlen, &gerr))
+            break;
+        if (c != dec->last_ctx) {
+            /* Elements this layout lacks must read as zero. */
+            memset(&dec->fields, 0, sizeof(dec->fields));
+            dec->last_ctx = c;
+        }
+        scatter(c->it, dec->rec, (uint8_t *)&dec->fields);
+        rec.present = c->mask;
+        rec.options = c->options;
+        if (rec.options)
+            stats->options_records++;
+        else
+            stats->records++;
+        fn(ctx, &rec);
+    }
+    if (gerr != NULL) {
+        if (!g_error_matches(gerr, FB_ERROR_DOMAIN, FB_ERROR_EOM)) {
+            rc = ds_error_set(err, DS_ERR_PARSE, "libfixbuf: %s", gerr->message);
+            stats->bad_messages++;
+        }
+        g_clear_error(&gerr);
+    }
+    /*
+     * Leave the buffer at a message boundary whatever happened, so that the
+     * next message starts clean.
+     */
+    fBufRewind(dec->fbuf);
+    return rc;
+}
+
+static void
+glib_log(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer user)
+{
+    (void)domain;
+    (void)level;
+    (void)user;
+    log_debug("libfixbuf: %s", message);
+}
+
+void
+ingest_quiet_libfixbuf(void)
+{
+    g_log_set_default_handler(glib_log, NULL);
+}

@@ -1,0 +1,351 @@
+/*
+ * Normalisation of decoded records into struct flow (see ds/norm.h).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ds/hash.h"
+#include "ds/norm.h"
+#include "ds/proto.h"
+#include "ds/xmem.h"
+
+#define NTP_UNIX_OFFSET 2208988800ULL
+#define MS_2000 946684800000LL
+#define FUTURE_SLACK_MS (86400LL * 1000)
+#define SAMPLERS_MAX 64
+
+struct sampler {
+    uint64_t id;
+    uint32_t rate;
+};
+
+/* What an observation domain has announced in options records. */
+struct domain_state {
+    const struct exporter *exporter;
+    uint64_t sysinit_ms;            /* 0: not announced */
+    uint32_t rate;                  /* 0: not announced */
+    uint32_t n_samplers;
+    struct sampler samplers[SAMPLERS_MAX];
+};
+
+struct norm {
+    struct addr source;             /* exporter address of the stream */
+    struct exporter **exporters;    /* owned, each allocated once */
+    size_t n_exporters;
+    struct domain_state *domains;   /* owned, for the current stream */
+    size_t n_domains;
+    struct domain_state *last;      /* cache: domain of the previous record */
+    struct norm_stats stats;
+};
+
+struct norm *
+norm_new(void)
+{
+    return xcalloc(1, sizeof(struct norm));
+}
+
+void
+norm_free(struct norm *n)
+{
+    if (n == NULL)
+        return;
+    for (size_t i = 0; i < n->n_exporters; i++)
+        free(n->exporters[i]);
+    free(n->exporters);
+    free(n->domains);
+    free(n);
+}
+
+void
+norm_begin_source(struct norm *n, const struct addr *addr)
+{
+    memset(&n->source, 0, sizeof(n->source));
+    if (addr != NULL)
+        n->source = *addr;
+    free(n->domains);
+    n->domains = NULL;
+    n->n_domains = 0;
+    n->last = NULL;
+}
+
+const struct norm_stats *
+norm_get_stats(const struct norm *n)
+{
+    return &n->stats;
+}
+
+size_t
+norm_exporters(const struct norm *n, const struct exporter *const **list)
+{
+    *list = (const struct exporter *const *)n->exporters;
+    return n->n_exporters;
+}
+
+static const struct exporter *
+exporter_get(struct norm *n, uint32_t odid)
+{
+    struct exporter *e;
+
+    for (size_t i = 0; i < n->n_exporters; i++)
+        if (n->exporters[i]->odid == odid &&
+            memcmp(&n->exporters[i]->addr, &n->source, sizeof(n->source)) == 0)
+            return n->exporters[i];
+    e = xcalloc(1, sizeof(*e));
+    e->addr = n->source;
+    e->odid = odid;
+    e->id = (uint32_t)n->n_exporters;
+    n->exporters = xreallocarray(n->exporters, n->n_exporters + 1, sizeof(*n->exporters));
+    n->exporters[n->n_exporters++] = e;
+    return e;
+}
+
+static struct domain_state *
+domain_get(struct norm *n, uint32_t odid)
+{
+    struct domain_state *d;
+
+    if (n->last != NULL && n->last->exporter->odid == odid)
+        return n->last;
+    for (size_t i = 0; i < n->n_domains; i++) {
+        if (n->domains[i].exporter->odid == odid) {
+            n->last = &n->domains[i];
+            return n->last;
+        }
+    }
+    n->domains = xreallocarray(n->domains, n->n_domains + 1, sizeof(*n->domains));
+    d = &n->domains[n->n_domains++];
+    memset(d, 0, sizeof(*d));
+    d->exporter = exporter_get(n, odid);
+    n->last = d;
+    return d;
+}
+
+#define HAS(f) (present & IPF_BIT(f))
+
+uint32_t
+norm_sampling_rate(const struct ipfix_fields *f, uint64_t present)
+{
+    /* Random n-out-of-N (RFC 5477 samplingSize, samplingPopulation). */
+    if (HAS(IPF_SAMPLING_SIZE) && HAS(IPF_SAMPLING_POPULATION) && f->sampling_size > 0 &&
+        f->sampling_population >= f->sampling_size)
+        return (uint32_t)((f->sampling_population + f->sampling_size / 2) / f->sampling_size);
+    /*
+     * Systematic count-based: samplingPacketInterval packets taken, then
+     * samplingPacketSpace skipped; 1 and 999 is 1 in 1000.  Alone, the
+     * interval is read as "1 in N", as exporters that send only it mean.
+     */
+    if (HAS(IPF_SAMPLING_PKT_INTERVAL) && f->sampling_pkt_interval > 0) {
+        if (HAS(IPF_SAMPLING_PKT_SPACE))
+            return (uint32_t)(((uint64_t)f->sampling_pkt_interval + f->sampling_pkt_space +
+                               f->sampling_pkt_interval / 2) /
+                              f->sampling_pkt_interval);
+        return f->sampling_pkt_interval;
+    }
+    if (HAS(IPF_SAMPLING_INTERVAL) && f->sampling_interval > 0)
+        return f->sampling_interval;
+    if (HAS(IPF_SAMPLER_RANDOM_INTERVAL) && f->sampler_random_interval > 0)
+        return f->sampler_random_interval;
+    if (HAS(IPF_SAMPLING_PROB) && f->sampling_prob > 0 && f->sampling_prob <= 1)
+        return (uint32_t)lround(1.0 / f->sampling_prob);
+    return 0;
+}
+
+static int
+has_sampler_id(uint64_t present)
+{
+    return HAS(IPF_SAMPLER_ID) || HAS(IPF_SELECTOR_ID);
+}
+
+static uint64_t
+sampler_id(const struct ipfix_fields *f, uint64_t present)
+{
+    return HAS(IPF_SELECTOR_ID) ? f->selector_id : f->sampler_id;
+}
+
+static void
+apply_options(struct domain_state *d, const struct ipfix_fields *f, uint64_t present)
+{
+    uint32_t rate = norm_sampling_rate(f, present);
+
+    if (HAS(IPF_SYSINIT_MS) && f->sysinit_ms > 0)
+        d->sysinit_ms = f->sysinit_ms;
+    if (rate == 0)
+        return;
+    if (!has_sampler_id(present)) {
+        d->rate = rate;
+        return;
+    }
+    for (uint32_t i = 0; i < d->n_samplers; i++) {
+        if (d->samplers[i].id == sampler_id(f, present)) {
+            d->samplers[i].rate = rate;
+            return;
+        }
+    }
+    if (d->n_samplers < SAMPLERS_MAX) {
+        d->samplers[d->n_samplers].id = sampler_id(f, present);
+        d->samplers[d->n_samplers].rate = rate;
+        d->n_samplers++;
+    }
+}
+
+static uint32_t
+record_rate(const struct domain_state *d, const struct ipfix_fields *f, uint64_t present)
+{
+    uint32_t rate;
+
+    /* Carried in the record itself (Huawei NetStream); 0 means unsampled. */
+    if (HAS(IPF_SAMPLING_INTERVAL) || HAS(IPF_SAMPLING_PKT_INTERVAL) ||
+        HAS(IPF_SAMPLING_POPULATION)) {
+        rate = norm_sampling_rate(f, present);
+        return rate ? rate : 1;
+    }
+    if (has_sampler_id(present)) {
+        uint64_t id = sampler_id(f, present);
+
+        for (uint32_t i = 0; i < d->n_samplers; i++)
+            if (d->samplers[i].id == id)
+                return d->samplers[i].rate;
+    }
+    return d->rate ? d->rate : 1;
+}
+
+static int64_t
+ntp_to_ms(uint64_t ntp)
+{
+    uint64_t sec = ntp >> 32;
+    uint64_t frac = ntp & 0xffffffffULL;
+
+    /* NTP era 1 starts in 2036: small second counts belong to it. */
+    if (sec < NTP_UNIX_OFFSET)
+        sec += 1ULL << 32;
+    return (int64_t)((sec - NTP_UNIX_OFFSET) * 1000 + ((frac * 1000) >> 32));
+}
+
+/*
+ * One end of the flow (start or end) in Unix ms, or -1 when the record
+ * does not say.  e selects the end: 0 start, 1 end.
+ */
+static int64_t
+flow_time(const struct domain_state *d, const struct ipfix_record *rec, int e)
+{
+    const struct ipfix_fields *f = rec->f;
+    uint64_t present = rec->present;
+
+    if (HAS(e ? IPF_END_MS : IPF_START_MS))
+        return (int64_t)(e ? f->end_ms : f->start_ms);
+    if (HAS(e ? IPF_END_US : IPF_START_US))
+        return ntp_to_ms(e ? f->end_us : f->start_us);
+    if (HAS(e ? IPF_END_NS : IPF_START_NS))
+        return ntp_to_ms(e ? f->end_ns : f->start_ns);
+    if (HAS(e ? IPF_END_S : IPF_START_S))
+        return (int64_t)(e ? f->end_s : f->start_s) * 1000;
+    if (HAS(e ? IPF_END_UPTIME : IPF_START_UPTIME)) {
+        uint64_t init = HAS(IPF_SYSINIT_MS) && f->sysinit_ms ? f->sysinit_ms : d->sysinit_ms;
+
+        if (init == 0)
+            return -1;
+        return (int64_t)(init + (e ? f->end_uptime : f->start_uptime));
+    }
+    if (HAS(e ? IPF_END_DELTA_US : IPF_START_DELTA_US))
+        return (int64_t)rec->export_time * 1000 -
+               (int64_t)(e ? f->end_delta_us : f->start_delta_us) / 1000;
+    return -1;
+}
+
+enum norm_result
+norm_record(struct norm *n, const struct ipfix_record *rec, struct flow *out)
+{
+    const struct ipfix_fields *f = rec->f;
+    uint64_t present = rec->present;
+    struct domain_state *d = domain_get(n, rec->domain);
+    int64_t start, end;
+    uint32_t rate;
+
+    if (rec->options) {
+        apply_options(d, f, present);
+        n->stats.options++;
+        return NORM_OPTIONS;
+    }
+
+    /* Addresses: IPv4 if the record has an IPv4 destination, else IPv6. */
+    if (HAS(IPF_DST4)) {
+        addr_from_v4(&out->dst, f->dst4);
+        if (HAS(IPF_SRC4))
+            addr_from_v4(&out->src, f->src4);
+        else
+            memset(&out->src, 0, sizeof(out->src));
+        out->ip_version = 4;
+    } else if (HAS(IPF_DST6)) {
+        memcpy(out->dst.b, f->dst6, 16);
+        if (HAS(IPF_SRC6))
+            memcpy(out->src.b, f->src6, 16);
+        else
+            memset(&out->src, 0, sizeof(out->src));
+        out->ip_version = addr_is_v4(&out->dst) ? 4 : 6;
+    } else {
+        n->stats.no_addr++;
+        return NORM_NO_ADDR;
+    }
+
+    start = flow_time(d, rec, 0);
+    if (start < 0) {
+        n->stats.no_time++;
+        return NORM_NO_TIME;
+    }
+    /*
+     * A start before 2000 is a clock or system-init time never set; a start
+     * a day after its message was sent cannot be real (an export time itself
+     * before 2000 is not trusted for this).
+     */
+    if (start < MS_2000 ||
+        (rec->export_time >= MS_2000 / 1000 &&
+         start > (int64_t)rec->export_time * 1000 + FUTURE_SLACK_MS)) {
+        n->stats.bad_time++;
+        return NORM_BAD_TIME;
+    }
+    end = flow_time(d, rec, 1);
+    if (end < start)
+        end = start;
+    out->start_ms = start;
+    out->end_ms = end;
+
+    out->packets = HAS(IPF_PKT_DELTA) ? f->pkt_delta : f->pkt_total;
+    rate = record_rate(d, f, present);
+    if (rate > 1) {
+        out->packets *= rate;
+        n->stats.sampled++;
+    }
+    out->sampling = rate;
+
+    out->proto = f->proto;
+    out->tcp_flags = f->proto == PROTO_TCP ? (uint8_t)f->tcp_flags : 0;
+    if (proto_has_ports(f->proto)) {
+        out->src_port = f->src_port;
+        out->dst_port = f->dst_port;
+    } else {
+        out->src_port = out->dst_port = 0;
+    }
+    out->icmp_type = out->icmp_code = 0;
+    if (f->proto == PROTO_ICMP || f->proto == PROTO_ICMPV6) {
+        int v6 = f->proto == PROTO_ICMPV6;
+
+        if (HAS(v6 ? IPF_ICMP_TC6 : IPF_ICMP_TC4)) {
+            uint16_t tc = v6 ? f->icmp_tc6 : f->icmp_tc4;
+
+            out->icmp_type = (uint8_t)(tc >> 8);
+            out->icmp_code = (uint8_t)tc;
+        } else if (HAS(v6 ? IPF_ICMP_T6 : IPF_ICMP_T4)) {
+            out->icmp_type = v6 ? f->icmp_t6 : f->icmp_t4;
+            out->icmp_code = v6 ? f->icmp_c6 : f->icmp_c4;
+        } else if (HAS(IPF_DST_PORT)) {
+            /* Cisco, softflowd and others: type * 256 + code in the port. */
+            out->icmp_type = (uint8_t)(f->dst_port >> 8);
+            out->icmp_code = (uint8_t)f->dst_port;
+        }
+    }
+    out->exporter = d->exporter;
+    out->src_value = addr_value(&out->src);
+    out->dst_value = addr_value(&out->dst);
+    return NORM_FLOW;
+}

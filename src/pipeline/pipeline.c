@@ -1,0 +1,450 @@
+/*
+ * The analyze pipeline (see ds/pipeline.h).
+ *
+ * Two threads, because decoding alone keeps one core busy:
+ *   - the caller's thread reads, checks and decodes the input, normalises
+ *     each record and applies the darknet filter, and fills batches of
+ *     struct flow;
+ *   - the aggregation thread counts each batch into every analysis that
+ *     has not seen the batch's input before, then advances the watermark.
+ * Batches travel through a small bounded queue, so memory does not grow
+ * with the input.  Closed slots go to the series of their analysis, which
+ * is only touched by the aggregation thread until both threads have
+ * stopped.
+ *
+ * The watermark is the latest flow start counted so far minus
+ * input.lateness: a slot ending before it receives nothing more in order,
+ * and anything that still arrives for it is late and added to the closed
+ * slot.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "ds/log.h"
+#include "ds/pipeline.h"
+#include "ds/prefix.h"
+#include "ds/xmem.h"
+
+#define BATCH_FLOWS 4096
+#define QUEUE_BATCHES 8
+
+struct batch {
+    struct flow flows[BATCH_FLOWS];
+    size_t n;
+    uint32_t mask;          /* analyses that count these flows */
+    int64_t watermark_s;
+    int end;                /* no more batches */
+};
+
+struct analysis_run {
+    struct pipeline_analysis pub;
+    struct agg *agg;
+    struct series *series;
+};
+
+struct pipeline {
+    const struct ds_cfg *cfg;
+    struct store *st;
+    struct prefix_set *dark;
+    struct norm *norm;
+    struct analysis_run *an;
+    size_t n_an;
+    struct pipeline_analysis *pub;  /* for pipeline_analyses() */
+
+    /* the queue between the two threads */
+    pthread_t thread;
+    int thread_started;
+    int sync_ready;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct batch *slots[QUEUE_BATCHES]; /* ring of full batches */
+    size_t head, count;
+    struct batch *free_list[QUEUE_BATCHES + 1];
+    size_t n_free;
+    struct batch *cur;                  /* being filled by the reader */
+
+    /* reader state */
+    uint32_t mask;                      /* analyses counting the current input */
+    int64_t max_start_ms;
+    int64_t file_first_ms, file_last_ms;
+    uint64_t file_records;
+    struct pipeline_counts counts;
+    int in_transaction;
+    int finished;
+};
+
+/* ---- the aggregation thread ------------------------------------------------ */
+
+static void
+on_close(void *ctx, struct agg_slot *slot)
+{
+    series_add_slot(((struct analysis_run *)ctx)->series, slot);
+}
+
+static void
+on_late(void *ctx, int64_t start, int64_t end, const struct flow *f, uint64_t packets)
+{
+    struct analysis_run *r = ctx;
+
+    r->pub.late++;
+    series_add_late(r->series, start, end, f, packets);
+}
+
+static void *
+agg_thread(void *arg)
+{
+    struct pipeline *p = arg;
+
+    for (;;) {
+        struct batch *b;
+
+        pthread_mutex_lock(&p->lock);
+        while (p->count == 0)
+            pthread_cond_wait(&p->cond, &p->lock);
+        b = p->slots[p->head];
+        p->head = (p->head + 1) % QUEUE_BATCHES;
+        p->count--;
+        pthread_mutex_unlock(&p->lock);
+
+        if (b->end) {
+            pthread_mutex_lock(&p->lock);
+            p->free_list[p->n_free++] = b;
+            pthread_cond_broadcast(&p->cond);
+            pthread_mutex_unlock(&p->lock);
+            break;
+        }
+        for (size_t a = 0; a < p->n_an; a++) {
+            if (!(b->mask & (1u << a)))
+                continue;
+            agg_add_batch(p->an[a].agg, b->flows, b->n);
+            agg_advance(p->an[a].agg, b->watermark_s);
+        }
+        pthread_mutex_lock(&p->lock);
+        p->free_list[p->n_free++] = b;
+        pthread_cond_broadcast(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+    }
+    return NULL;
+}
+
+/* Hands the current batch to the aggregation thread and takes a free one. */
+static void
+push_batch(struct pipeline *p, int end)
+{
+    struct batch *b = p->cur;
+
+    b->end = end;
+    b->mask = p->mask;
+    b->watermark_s = p->max_start_ms > 0 ? p->max_start_ms / 1000 - p->cfg->input_lateness_s
+                                         : INT64_MIN;
+    pthread_mutex_lock(&p->lock);
+    while (p->count == QUEUE_BATCHES)
+        pthread_cond_wait(&p->cond, &p->lock);
+    p->slots[(p->head + p->count) % QUEUE_BATCHES] = b;
+    p->count++;
+    pthread_cond_broadcast(&p->cond);
+    while (!end && p->n_free == 0)
+        pthread_cond_wait(&p->cond, &p->lock);
+    p->cur = end ? NULL : p->free_list[--p->n_free];
+    pthread_mutex_unlock(&p->lock);
+    if (p->cur != NULL)
+        p->cur->n = 0;
+}
+
+/* ---- the reader ------------------------------------------------------------- */
+
+static void
+on_record(void *ctx, const struct ipfix_record *rec)
+{
+    struct pipeline *p = ctx;
+    struct flow *f = &p->cur->flows[p->cur->n];
+
+    if (!rec->options)
+        p->counts.records++;
+    switch (norm_record(p->norm, rec, f)) {
+    case NORM_FLOW:
+        break;
+    case NORM_OPTIONS:
+        return;
+    default:
+        p->counts.unusable++;
+        return;
+    }
+    switch (prefix_set_classify(p->dark, &f->dst)) {
+    case PREFIX_DARK:
+        break;
+    case PREFIX_OUTSIDE:
+        p->counts.outside_darknet++;
+        return;
+    case PREFIX_EXCLUDED:
+        p->counts.excluded++;
+        return;
+    }
+    p->counts.counted++;
+    p->file_records++;
+    if (f->start_ms > p->max_start_ms)
+        p->max_start_ms = f->start_ms;
+    if (p->file_first_ms == 0 || f->start_ms < p->file_first_ms)
+        p->file_first_ms = f->start_ms;
+    if (f->start_ms > p->file_last_ms)
+        p->file_last_ms = f->start_ms;
+    if (++p->cur->n == BATCH_FLOWS)
+        push_batch(p, 0);
+}
+
+/* ---- lifecycle --------------------------------------------------------------- */
+
+static void
+keys_text(const struct cfg_analysis *a, char *buf, size_t len)
+{
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < a->n_keys && used < len; i++) {
+        char k[KEYSPEC_STRLEN];
+
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "," : "",
+                                 keyspec_format(&a->keys[i], k));
+    }
+}
+
+enum ds_rc
+pipeline_new(const struct ds_cfg *cfg, struct store *st, struct pipeline **out,
+             struct ds_error *err)
+{
+    struct pipeline *p = xcalloc(1, sizeof(*p));
+    enum ds_rc rc;
+
+    p->cfg = cfg;
+    p->st = st;
+    p->dark = prefix_set_new(cfg->prefixes.v, cfg->prefixes.n, cfg->exclude.v, cfg->exclude.n);
+    p->norm = norm_new();
+    p->n_an = cfg->n_analyses;
+    p->an = xcalloc(p->n_an, sizeof(*p->an));
+    p->pub = xcalloc(p->n_an, sizeof(*p->pub));
+    *out = NULL;
+    rc = store_begin(st, err);
+    if (rc != DS_OK)
+        goto fail;
+    p->in_transaction = 1;
+    for (size_t i = 0; i < p->n_an; i++) {
+        struct analysis_run *r = &p->an[i];
+        const struct cfg_analysis *a = &cfg->analyses[i];
+        struct agg_opts opts = {on_close, on_late, r};
+        struct store_analysis_def def;
+        char keys[256];
+
+        r->pub.cfg = a;
+        key_layout_init(&r->pub.layout, a->keys, a->n_keys);
+        keys_text(a, keys, sizeof(keys));
+        def.name = a->name;
+        def.keys = keys;
+        def.slot_s = a->slot_s;
+        def.timezone = cfg->timezone;
+        def.attribution = a->attribution == CFG_ATTR_SPREAD ? "spread" : "start";
+        rc = store_analysis(st, &def, &r->pub.store_id, err);
+        if (rc != DS_OK)
+            goto fail;
+        r->agg = agg_new(a, &opts);
+        r->series = series_new(a, agg_layout(r->agg), r->pub.store_id, st);
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    p->sync_ready = 1;
+    for (size_t i = 0; i < QUEUE_BATCHES; i++)
+        p->free_list[p->n_free++] = xcalloc(1, sizeof(struct batch));
+    p->cur = p->free_list[--p->n_free];
+    p->cur->n = 0;
+    if (pthread_create(&p->thread, NULL, agg_thread, p) != 0) {
+        rc = ds_error_set(err, DS_ERR_INTERNAL, "pipeline: cannot start the aggregation thread");
+        goto fail;
+    }
+    p->thread_started = 1;
+    pthread_setname_np(p->thread, "darkstab-agg");
+    *out = p;
+    return DS_OK;
+fail:
+    pipeline_free(p);
+    return rc;
+}
+
+static void
+stop_thread(struct pipeline *p)
+{
+    if (!p->thread_started)
+        return;
+    push_batch(p, 1);
+    pthread_join(p->thread, NULL);
+    p->thread_started = 0;
+}
+
+void
+pipeline_free(struct pipeline *p)
+{
+    if (p == NULL)
+        return;
+    stop_thread(p);
+    if (p->in_transaction)
+        store_rollback(p->st);
+    for (size_t i = 0; i < p->n_an; i++) {
+        agg_free(p->an[i].agg);
+        series_free(p->an[i].series);
+    }
+    free(p->an);
+    free(p->pub);
+    for (size_t i = 0; i < p->n_free; i++)
+        free(p->free_list[i]);
+    free(p->cur);
+    if (p->sync_ready) {
+        pthread_mutex_destroy(&p->lock);
+        pthread_cond_destroy(&p->cond);
+    }
+    prefix_set_free(p->dark);
+    norm_free(p->norm);
+    free(p);
+}
+
+enum ds_rc
+pipeline_add_input(struct pipeline *p, const char *path, struct ds_error *err)
+{
+    struct ingest_file_opts opts = {on_record, p, NULL};
+    struct ingest_stats stats;
+    char digest[33] = "";
+    struct store_input known[CFG_ANALYSES_MAX];
+    uint32_t mask = 0;
+    int is_stdin = strcmp(path, "-") == 0;
+    enum ds_rc rc;
+    struct stat sb;
+
+    p->counts.files++;
+    memset(&stats, 0, sizeof(stats));
+
+    /* Which analyses have counted this content already? */
+    if (!is_stdin) {
+        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            /* Not a regular file: read it anyway, identity after reading. */
+            is_stdin = 1;
+        } else {
+            rc = ingest_file_digest(path, digest, err);
+            if (rc != DS_OK) {
+                p->counts.unreadable++;
+                return rc;
+            }
+        }
+    }
+    for (size_t i = 0; i < p->n_an; i++) {
+        bool found = false;
+
+        if (!is_stdin) {
+            rc = store_input_find(p->st, p->an[i].pub.store_id, digest, &known[i],
+                                       &found, err);
+            if (rc != DS_OK)
+                return rc;
+        }
+        if (found)
+            series_cover(p->an[i].series, known[i].first_ms, known[i].last_ms);
+        else
+            mask |= 1u << i;
+    }
+    if (mask == 0) {
+        log_info("analyze: %s was counted by an earlier run (as %s); skipped", path,
+                 known[0].name);
+        p->counts.already_counted++;
+        return DS_OK;
+    }
+
+    /* A batch must not mix inputs counted by different analyses. */
+    if (p->cur->n > 0 && p->mask != mask)
+        push_batch(p, 0);
+    p->mask = mask;
+    p->file_first_ms = p->file_last_ms = 0;
+    p->file_records = 0;
+    norm_begin_source(p->norm, NULL);
+    rc = ingest_file(path, &opts, &stats, digest, err);
+    ingest_stats_add(&p->counts.ingest, &stats);
+    if (rc != DS_OK) {
+        p->counts.unreadable++;
+        return rc;
+    }
+    if (is_stdin) {
+        /*
+         * Standard input is known only once read: if an analysis had counted
+         * the same bytes before, the run cannot take them back out.
+         */
+        for (size_t i = 0; i < p->n_an; i++) {
+            struct store_input in;
+            bool found = false;
+
+            if (!(mask & (1u << i)))
+                continue;
+            rc = store_input_find(p->st, p->an[i].pub.store_id, digest, &in, &found,
+                                       err);
+            if (rc != DS_OK)
+                return rc;
+            if (found)
+                return ds_error_set(err, DS_ERR_CONFLICT,
+                                    "%s: the same content was counted before (as %s); nothing "
+                                    "stored",
+                                    strcmp(path, "-") == 0 ? "standard input" : path, in.name);
+        }
+    }
+    for (size_t i = 0; i < p->n_an; i++) {
+        struct store_input in;
+
+        if (!(mask & (1u << i)))
+            continue;
+        memset(&in, 0, sizeof(in));
+        snprintf(in.digest, sizeof(in.digest), "%s", digest);
+        snprintf(in.name, sizeof(in.name), "%s", strcmp(path, "-") == 0 ? "(standard input)" : path);
+        in.bytes = stats.bytes;
+        in.records = p->file_records;
+        in.first_ms = p->file_first_ms;
+        in.last_ms = p->file_last_ms;
+        in.analyzed_at = (int64_t)time(NULL);
+        rc = store_input_add(p->st, p->an[i].pub.store_id, &in, err);
+        if (rc != DS_OK)
+            return rc;
+        series_cover(p->an[i].series, in.first_ms, in.last_ms);
+    }
+    return DS_OK;
+}
+
+enum ds_rc
+pipeline_finish(struct pipeline *p, struct ds_error *err)
+{
+    enum ds_rc rc;
+
+    stop_thread(p);
+    p->counts.norm = *norm_get_stats(p->norm);
+    for (size_t i = 0; i < p->n_an; i++) {
+        agg_flush(p->an[i].agg);
+        rc = series_commit(p->an[i].series, err);
+        if (rc != DS_OK)
+            return rc;
+        series_range(p->an[i].series, &p->an[i].pub.from, &p->an[i].pub.to);
+    }
+    rc = store_commit(p->st, err);
+    if (rc != DS_OK)
+        return rc;
+    p->in_transaction = 0;
+    p->finished = 1;
+    return DS_OK;
+}
+
+const struct pipeline_counts *
+pipeline_get_counts(const struct pipeline *p)
+{
+    return &p->counts;
+}
+
+size_t
+pipeline_analyses(const struct pipeline *p, const struct pipeline_analysis **list)
+{
+    for (size_t i = 0; i < p->n_an; i++)
+        p->pub[i] = p->an[i].pub;
+    *list = p->pub;
+    return p->n_an;
+}

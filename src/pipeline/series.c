@@ -1,0 +1,471 @@
+/*
+ * One analysis' slots against the store (see ds/pipeline.h).
+ *
+ * The store holds the truth; a run only adds to it:
+ *   1. every slot of the run is merged with the stored slot of the same
+ *      start (another file of the same day, an earlier run of the same
+ *      hour), details included where both sides kept them;
+ *   2. TopN of each merged slot is computed for every threshold, and the
+ *      TopN groups of the lowest threshold get their detail (METHOD 6);
+ *   3. stability is judged from the first slot of the run onward, the
+ *      window reaching back into stored slots, and forward through stored
+ *      slots after the run, whose windows may have changed;
+ *   4. slots, group counts and results are saved.
+ */
+#include <glib.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ds/log.h"
+#include "ds/pipeline.h"
+#include "ds/slotcal.h"
+#include "ds/xmem.h"
+
+#define TRIM_MARGIN 2
+
+/* What the judgement needs of a slot saved by this run. */
+struct run_slot {
+    int64_t start;
+    int64_t end;
+    uint64_t packets;
+    uint32_t topn[CFG_THRESHOLDS_MAX];
+};
+
+struct series {
+    const struct cfg_analysis *a;
+    const struct key_layout *layout;
+    int64_t aid;
+    struct store *st;           /* borrowed */
+    struct slotcal cal;
+    struct run_slot *run;       /* owned, in order of closing */
+    size_t n_run, cap_run;
+    GHashTable *late;           /* gint64 start -> struct agg_slot * (owned): slots reopened */
+    int64_t from, to;           /* reported range; from == to: empty */
+    enum ds_rc error;           /* first store error met while closing slots */
+    struct ds_error err;
+};
+
+static void
+slot_destroy(gpointer p)
+{
+    agg_slot_free(p);
+}
+
+struct series *
+series_new(const struct cfg_analysis *a, const struct key_layout *layout, int64_t store_id,
+           struct store *st)
+{
+    struct series *s = xcalloc(1, sizeof(*s));
+
+    s->a = a;
+    s->layout = layout;
+    s->aid = store_id;
+    s->st = st;
+    slotcal_init(&s->cal, a->slot_s);
+    s->late = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, slot_destroy);
+    s->from = s->to = 0;
+    s->error = DS_OK;
+    return s;
+}
+
+void
+series_free(struct series *s)
+{
+    if (s == NULL)
+        return;
+    g_hash_table_destroy(s->late);
+    free(s->run);
+    free(s);
+}
+
+static void
+widen(struct series *s, int64_t start, int64_t end)
+{
+    if (s->from == s->to) {
+        s->from = start;
+        s->to = end;
+        return;
+    }
+    if (start < s->from)
+        s->from = start;
+    if (end > s->to)
+        s->to = end;
+}
+
+static void
+remember(struct series *s, const struct slot_result *r)
+{
+    struct run_slot *x = NULL;
+
+    for (size_t i = s->n_run; i > 0; i--) {
+        if (s->run[i - 1].start == r->start) {
+            x = &s->run[i - 1];
+            break;
+        }
+    }
+    if (x == NULL) {
+        if (s->n_run == s->cap_run) {
+            s->cap_run = s->cap_run ? s->cap_run * 2 : 64;
+            s->run = xreallocarray(s->run, s->cap_run, sizeof(*s->run));
+        }
+        x = &s->run[s->n_run++];
+    }
+    x->start = r->start;
+    x->end = r->end;
+    x->packets = r->packets;
+    for (size_t t = 0; t < r->n_th; t++)
+        x->topn[t] = r->th[t].topn;
+}
+
+/*
+ * 1, 2 and 4 for one slot: merge with the stored slot (unless it was loaded
+ * from the store already), trim, save the slot and its result.  Takes slot.
+ */
+static enum ds_rc
+save_slot(struct series *s, struct agg_slot *slot, bool merge, struct ds_error *err)
+{
+    struct agg_slot *stored = NULL;
+    struct slot_result r;
+    enum ds_rc rc;
+
+    if (merge) {
+        rc = store_slot_load(s->st, s->aid, s->layout, slot->start, &stored, err);
+        if (rc != DS_OK) {
+            agg_slot_free(slot);
+            return rc;
+        }
+        if (stored != NULL) {
+            agg_slot_merge(stored, slot);
+            agg_slot_free(slot);
+            slot = stored;
+        }
+    }
+    /*
+     * A complete slot keeps detail only for the groups that can be shown;
+     * one the input ended inside keeps all, for the next run.
+     */
+    if (slot->complete)
+        agg_slot_trim(slot, cfg_lowest_threshold(s->a), TRIM_MARGIN);
+    rc = store_slot_save(s->st, s->aid, slot, err);
+    if (rc == DS_OK) {
+        series_slot_result(s->a, slot, &r);
+        rc = store_result_save(s->st, s->aid, s->layout, &r, true, err);
+        if (rc == DS_OK)
+            remember(s, &r);
+        slot_result_fini(&r);
+    }
+    if (slot->packets > 0 || slot->flows > 0)
+        widen(s, slot->start, slot->end);
+    agg_slot_free(slot);
+    return rc;
+}
+
+void
+series_add_slot(struct series *s, struct agg_slot *slot)
+{
+    enum ds_rc rc;
+
+    if (s->error != DS_OK) {
+        agg_slot_free(slot);
+        return;
+    }
+    rc = save_slot(s, slot, true, &s->err);
+    if (rc != DS_OK)
+        s->error = rc;
+}
+
+void
+series_add_late(struct series *s, int64_t start, int64_t end, const struct flow *f,
+                uint64_t packets)
+{
+    gint64 key = start;
+    struct agg_slot *slot = g_hash_table_lookup(s->late, &key);
+
+    if (s->error != DS_OK)
+        return;
+    if (slot == NULL) {
+        gint64 *k;
+        enum ds_rc rc = store_slot_load(s->st, s->aid, s->layout, start, &slot, &s->err);
+
+        if (rc != DS_OK) {
+            s->error = rc;
+            return;
+        }
+        if (slot == NULL) {
+            /* Closed without ever being opened: its groups have no detail. */
+            slot = agg_slot_new(s->layout, start, end);
+            slot->complete = true;
+        }
+        k = g_new(gint64, 1);
+        *k = start;
+        g_hash_table_insert(s->late, k, slot);
+    }
+    agg_slot_add(slot, f, packets);
+    slot->late_flows++;
+    slot->late_packets += packets;
+}
+
+void
+series_cover(struct series *s, int64_t first_ms, int64_t last_ms)
+{
+    int64_t a0, a1, b0, b1;
+
+    if (first_ms <= 0 || last_ms < first_ms)
+        return;
+    slotcal_find(&s->cal, first_ms / 1000, &a0, &a1);
+    slotcal_find(&s->cal, last_ms / 1000, &b0, &b1);
+    widen(s, a0, b1);
+}
+
+void
+series_range(const struct series *s, int64_t *from, int64_t *to)
+{
+    *from = s->from;
+    *to = s->to;
+}
+
+/* Sorts top groups: packets descending, then key bytes, for a stable order. */
+static size_t sort_key_size;
+
+static int
+cmp_top(const void *x, const void *y)
+{
+    const struct top_group *a = x, *b = y;
+
+    if (a->packets != b->packets)
+        return a->packets > b->packets ? -1 : 1;
+    return memcmp(a->key, b->key, sort_key_size);
+}
+
+void
+series_slot_result(const struct cfg_analysis *a, const struct agg_slot *slot,
+                   struct slot_result *r)
+{
+    const struct decimal *low = cfg_lowest_threshold(a);
+    size_t n_top = 0;
+
+    memset(r, 0, sizeof(*r));
+    r->start = slot->start;
+    r->end = slot->end;
+    r->packets = slot->packets;
+    r->flows = slot->flows;
+    r->groups = slot->n_groups;
+    r->late_flows = slot->late_flows;
+    r->late_packets = slot->late_packets;
+    r->complete = slot->complete;
+    r->n_th = a->n_thresholds;
+    for (size_t t = 0; t < a->n_thresholds; t++) {
+        r->th[t].th = a->thresholds[t];
+        r->th[t].topn = 0;
+        r->th[t].r.status = STAB_NO_DATA;
+    }
+    if (slot->packets == 0)
+        return;
+    /* 2. TopN, one pass for every threshold */
+    for (uint32_t i = 0; i < slot->n_groups; i++) {
+        const struct agg_group *g = agg_slot_group(slot, i);
+
+        for (size_t t = 0; t < a->n_thresholds; t++)
+            if (topn_above(g->packets, slot->packets, &a->thresholds[t]))
+                r->th[t].topn++;
+        if (topn_above(g->packets, slot->packets, low))
+            n_top++;
+    }
+    if (n_top == 0)
+        return;
+    r->top = xcalloc(n_top, sizeof(*r->top));
+    for (uint32_t i = 0; i < slot->n_groups; i++) {
+        const struct agg_group *g = agg_slot_group(slot, i);
+        struct top_group *tg;
+
+        if (!topn_above(g->packets, slot->packets, low))
+            continue;
+        tg = &r->top[r->n_top++];
+        memcpy(tg->key, g->key, slot->layout->size);
+        tg->packets = g->packets;
+        tg->flows = g->flows;
+        tg->share = 100.0 * (double)g->packets / (double)slot->packets;
+        tg->partial = (g->flags & AGG_GROUP_PARTIAL) != 0;
+        tg->has_detail = g->detail != NULL;
+        if (g->detail != NULL) {
+            tg->src_addrs = distinct_count(&g->detail->src);
+            tg->src_estimated = distinct_is_estimate(&g->detail->src);
+            tg->dst_addrs = distinct_count(&g->detail->dst);
+            tg->dst_estimated = distinct_is_estimate(&g->detail->dst);
+            tg->dst_ports = distinct_count(&g->detail->dport);
+            tg->type = detail_dominant_type(g->detail);
+            tg->first_ms = g->detail->first_ms;
+            tg->last_ms = g->detail->last_ms;
+        }
+    }
+    sort_key_size = slot->layout->size;
+    qsort(r->top, r->n_top, sizeof(*r->top), cmp_top);
+}
+
+static int
+cmp_run_start(const void *x, const void *y)
+{
+    const struct run_slot *a = x, *b = y;
+
+    return a->start < b->start ? -1 : a->start > b->start;
+}
+
+static const struct run_slot *
+run_find(const struct series *s, int64_t start)
+{
+    size_t lo = 0, hi = s->n_run;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+
+        if (s->run[mid].start < start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->n_run && s->run[lo].start == start ? &s->run[lo] : NULL;
+}
+
+/* TopN of a stored slot for threshold t: stored, or recomputed from its groups. */
+static enum ds_rc
+stored_topn(struct series *s, const struct store_slot_summary *sum, size_t t, uint32_t *topn,
+            bool *recomputed, struct ds_error *err)
+{
+    const struct decimal *th = &s->a->thresholds[t];
+    bool found;
+    uint64_t *packets;
+    size_t n;
+    enum ds_rc rc;
+
+    rc = store_topn_get(s->st, s->aid, sum->start, th->text, topn, &found, err);
+    if (rc != DS_OK || found)
+        return rc;
+    /* Groups above th number at most 100/th: fetch that many, largest first. */
+    rc = store_top_packets(s->st, s->aid, s->layout, sum->start,
+                           (size_t)(100 * th->den / th->num) + 2, &packets, &n, err);
+    if (rc != DS_OK)
+        return rc;
+    topn_compute(packets, n, sum->packets, th, 1, topn);
+    free(packets);
+    *recomputed = true;
+    return DS_OK;
+}
+
+enum ds_rc
+series_commit(struct series *s, struct ds_error *err)
+{
+    struct store_slot_summary *hist = NULL, *later = NULL;
+    size_t n_hist = 0, n_later = 0, n_window = 0;
+    uint32_t *window[CFG_THRESHOLDS_MAX] = {0};
+    struct stab_params params;
+    GHashTableIter it;
+    gpointer k, v;
+    enum ds_rc rc = DS_OK;
+
+    if (s->error != DS_OK) {
+        *err = s->err;
+        return s->error;
+    }
+    /* Slots reopened by late flows were loaded whole: save them as they are. */
+    g_hash_table_iter_init(&it, s->late);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        g_hash_table_iter_steal(&it);
+        g_free(k);
+        rc = save_slot(s, v, false, err);
+        if (rc != DS_OK)
+            return rc;
+    }
+    if (s->n_run == 0)
+        return DS_OK;
+    qsort(s->run, s->n_run, sizeof(*s->run), cmp_run_start);
+
+    /* 3. the history before the run, and every stored slot from its start on */
+    rc = store_slot_last_with_data(s->st, s->aid, s->run[0].start, (size_t)s->a->window, &hist,
+                                   &n_hist, err);
+    if (rc != DS_OK)
+        goto out;
+    rc = store_slot_summaries(s->st, s->aid, s->run[0].start, INT64_MAX, &later, &n_later, err);
+    if (rc != DS_OK)
+        goto out;
+    params.window = s->a->window;
+    params.k = s->a->k_sigma;
+    params.sample = s->a->stddev == CFG_STDDEV_SAMPLE;
+    params.min_stddev = s->a->min_stddev;
+    for (size_t t = 0; t < s->a->n_thresholds; t++)
+        window[t] = xcalloc(n_hist + n_later + 1, sizeof(uint32_t));
+    for (size_t i = 0; i < n_hist; i++) {
+        for (size_t t = 0; t < s->a->n_thresholds; t++) {
+            bool recomputed = false;
+
+            rc = stored_topn(s, &hist[i], t, &window[t][n_window], &recomputed, err);
+            if (rc != DS_OK)
+                goto out;
+        }
+        n_window++;
+    }
+
+    for (size_t i = 0; i < n_later; i++) {
+        const struct store_slot_summary *sum = &later[i];
+        const struct run_slot *x = run_find(s, sum->start);
+        struct slot_result r;
+        bool recomputed = false, with_top = false;
+
+        memset(&r, 0, sizeof(r));
+        r.start = sum->start;
+        r.end = sum->end;
+        r.packets = sum->packets;
+        r.n_th = s->a->n_thresholds;
+        for (size_t t = 0; t < s->a->n_thresholds; t++) {
+            r.th[t].th = s->a->thresholds[t];
+            if (x != NULL)
+                r.th[t].topn = x->topn[t];
+            else if (sum->packets > 0) {
+                rc = stored_topn(s, sum, t, &r.th[t].topn, &recomputed, err);
+                if (rc != DS_OK)
+                    goto out;
+            }
+        }
+        if (recomputed) {
+            /* Thresholds changed since it was stored: redo its top groups too. */
+            struct agg_slot *full = NULL;
+
+            rc = store_slot_load(s->st, s->aid, s->layout, sum->start, &full, err);
+            if (rc != DS_OK)
+                goto out;
+            if (full != NULL) {
+                series_slot_result(s->a, full, &r);
+                agg_slot_free(full);
+                with_top = true;
+            }
+        }
+        /* 3. judge against the window, then let the slot join it */
+        for (size_t t = 0; t < s->a->n_thresholds; t++) {
+            struct th_result *tr = &r.th[t];
+
+            if (r.packets == 0) {
+                tr->r.status = STAB_NO_DATA;
+                tr->r.dir = STAB_DIR_NONE;
+                tr->r.mean = tr->r.stddev = tr->r.lower = tr->r.upper = NAN;
+                continue;
+            }
+            stability_judge(window[t], n_window, tr->topn, &params, &tr->r);
+        }
+        if (r.packets > 0) {
+            for (size_t t = 0; t < s->a->n_thresholds; t++)
+                window[t][n_window] = r.th[t].topn;
+            n_window++;
+        }
+        /* 4. save the judgement (top groups were saved with the slot) */
+        rc = store_result_save(s->st, s->aid, s->layout, &r, with_top, err);
+        slot_result_fini(&r);
+        if (rc != DS_OK)
+            goto out;
+    }
+out:
+    for (size_t t = 0; t < CFG_THRESHOLDS_MAX; t++)
+        free(window[t]);
+    free(hist);
+    free(later);
+    return rc;
+}

@@ -1,0 +1,23 @@
+/*
+ * Helpers of the slot result model (see ds/result.h).
+ */
+#include <stdlib.h>
+
+#include "ds/result.h"
+
+void
+slot_result_fini(struct slot_result *r)
+{
+    free(r->top);
+    r->top = NULL;
+    r->n_top = 0;
+}
+
+bool
+slot_result_unstable(const struct slot_result *r)
+{
+    for (size_t i = 0; i < r->n_th; i++)
+        if (r->th[i].r.status == STAB_UNSTABLE)
+            return true;
+    return false;
+}

@@ -1,0 +1,947 @@
+/*
+ * The SQLite store backend (see ds/store.h; schema in schema/v1.sql).
+ *
+ * One connection, prepared statements kept for the life of the store, WAL
+ * journal so that readers (a "results" command, a report) do not block a
+ * running collector.  A busy database is waited for up to 30 seconds.
+ * sqlite3_* is used in this file only.
+ */
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ds/store.h"
+#include "ds/xmem.h"
+#include "schema.h"
+
+#define SCHEMA_VERSION ((int)(sizeof(store_schema) / sizeof(store_schema[0])))
+#define BUSY_TIMEOUT_MS 30000
+
+enum stmt_id {
+    S_ANALYSIS_GET,
+    S_ANALYSIS_ADD,
+    S_INPUT_GET,
+    S_INPUT_ADD,
+    S_SLOT_GET,
+    S_SLOT_PUT,
+    S_DETAILS_GET,
+    S_DETAILS_DEL,
+    S_DETAIL_PUT,
+    S_SUMMARIES,
+    S_LAST_WITH_DATA,
+    S_TOP_PACKETS,
+    S_TOPN_GET,
+    S_TOPN_DEL,
+    S_TOPN_PUT,
+    S_TOPG_DEL,
+    S_TOPG_PUT,
+    S_RES_TOPN,
+    S_RES_TOPG,
+    S_N,
+};
+
+static const char *const stmt_sql[S_N] = {
+    [S_ANALYSIS_GET] = "SELECT id, keys, slot_seconds, timezone, attribution FROM analyses "
+                       "WHERE name = ?1",
+    [S_ANALYSIS_ADD] = "INSERT INTO analyses (name, keys, slot_seconds, timezone, attribution, "
+                       "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_INPUT_GET] = "SELECT name, bytes, records, first_ms, last_ms, analyzed_at FROM inputs "
+                    "WHERE analysis_id = ?1 AND digest = ?2",
+    [S_INPUT_ADD] = "INSERT OR REPLACE INTO inputs (analysis_id, digest, name, bytes, records, "
+                    "first_ms, last_ms, analyzed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [S_SLOT_GET] = "SELECT end, packets, flows, late_flows, late_packets, complete, "
+                   "group_counts FROM slots WHERE analysis_id = ?1 AND start = ?2",
+    [S_SLOT_PUT] = "INSERT OR REPLACE INTO slots (analysis_id, start, end, packets, flows, groups, "
+                   "late_flows, late_packets, complete, updated_at, group_counts) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [S_DETAILS_GET] = "SELECT key, detail FROM group_details "
+                      "WHERE analysis_id = ?1 AND slot_start = ?2",
+    [S_DETAILS_DEL] = "DELETE FROM group_details WHERE analysis_id = ?1 AND slot_start = ?2",
+    [S_DETAIL_PUT] = "INSERT INTO group_details (analysis_id, slot_start, key, detail) "
+                     "VALUES (?1, ?2, ?3, ?4)",
+    [S_SUMMARIES] = "SELECT start, end, packets, flows, groups FROM slots "
+                    "WHERE analysis_id = ?1 AND start >= ?2 AND start < ?3 ORDER BY start",
+    [S_LAST_WITH_DATA] = "SELECT start, end, packets, flows, groups FROM slots "
+                         "WHERE analysis_id = ?1 AND start < ?2 AND packets > 0 "
+                         "ORDER BY start DESC LIMIT ?3",
+    [S_TOP_PACKETS] = "SELECT group_counts FROM slots WHERE analysis_id = ?1 AND start = ?2",
+    [S_TOPN_GET] = "SELECT topn FROM topn WHERE analysis_id = ?1 AND slot_start = ?2 AND "
+                   "threshold = ?3",
+    [S_TOPN_DEL] = "DELETE FROM topn WHERE analysis_id = ?1 AND slot_start = ?2",
+    [S_TOPN_PUT] = "INSERT INTO topn (analysis_id, slot_start, threshold, ord, topn, status, "
+                   "direction, mean, stddev, lower, upper) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [S_TOPG_DEL] = "DELETE FROM top_groups WHERE analysis_id = ?1 AND slot_start = ?2",
+    [S_TOPG_PUT] = "INSERT INTO top_groups (analysis_id, slot_start, rank, key, key_text, "
+                   "packets, flows, share, has_detail, partial, src_addrs, src_estimated, "
+                   "dst_ports, dst_addrs, dst_estimated, type, first_ms, last_ms) VALUES "
+                   "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+                   "?17, ?18)",
+    [S_RES_TOPN] = "SELECT threshold, topn, status, direction, mean, stddev, lower, upper "
+                   "FROM topn WHERE analysis_id = ?1 AND slot_start = ?2 ORDER BY ord",
+    [S_RES_TOPG] = "SELECT key, packets, flows, share, has_detail, partial, src_addrs, "
+                   "src_estimated, dst_ports, dst_addrs, dst_estimated, type, first_ms, "
+                   "last_ms FROM top_groups WHERE analysis_id = ?1 AND slot_start = ?2 "
+                   "ORDER BY rank",
+};
+
+struct sq {
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *st[S_N];
+    uint8_t *blob;          /* scratch for serialised details */
+    size_t blob_cap;
+};
+
+static enum ds_rc
+db_error(struct sq *s, struct ds_error *err, const char *what)
+{
+    return ds_error_set(err, DS_ERR_DB, "store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+static enum ds_rc
+exec(struct sq *s, const char *sql, struct ds_error *err)
+{
+    char *msg = NULL;
+
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        ds_error_set(err, DS_ERR_DB, "store %s: %s", s->path, msg ? msg : "error");
+        sqlite3_free(msg);
+        return DS_ERR_DB;
+    }
+    return DS_OK;
+}
+
+/* A reset, bound statement; the caller steps it. */
+static sqlite3_stmt *
+stmt(struct sq *s, enum stmt_id id)
+{
+    sqlite3_reset(s->st[id]);
+    sqlite3_clear_bindings(s->st[id]);
+    return s->st[id];
+}
+
+static enum ds_rc
+step_done(struct sq *s, sqlite3_stmt *st, struct ds_error *err, const char *what)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s, err, what);
+    return DS_OK;
+}
+
+static enum ds_rc
+migrate(struct sq *s, struct ds_error *err)
+{
+    sqlite3_stmt *st;
+    int version = 0, tables = 0;
+    enum ds_rc rc;
+
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return db_error(s, err, "reading the schema version");
+    if (sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version > SCHEMA_VERSION)
+        return ds_error_set(err, DS_ERR_DB,
+                            "store %s: schema version %d is newer than this darkstab knows (%d); "
+                            "use a newer darkstab",
+                            s->path, version, SCHEMA_VERSION);
+    if (version == SCHEMA_VERSION)
+        return DS_OK;
+    if (version == 0) {
+        if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) !=
+            SQLITE_OK)
+            return db_error(s, err, "reading the schema");
+        if (sqlite3_step(st) == SQLITE_ROW)
+            tables = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        if (tables > 0)
+            return ds_error_set(err, DS_ERR_DB,
+                                "store %s: an SQLite database that is not a darkstab store",
+                                s->path);
+    }
+    rc = exec(s, "BEGIN IMMEDIATE", err);
+    if (rc != DS_OK)
+        return rc;
+    for (int v = version; v < SCHEMA_VERSION; v++) {
+        char sql[64];
+
+        rc = exec(s, store_schema[v], err);
+        if (rc != DS_OK)
+            goto fail;
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+        rc = exec(s, sql, err);
+        if (rc != DS_OK)
+            goto fail;
+    }
+    return exec(s, "COMMIT", err);
+fail:
+    exec(s, "ROLLBACK", NULL);
+    return rc;
+}
+
+static void
+sq_close(void *state)
+{
+    struct sq *s = state;
+
+    if (s == NULL)
+        return;
+    for (int i = 0; i < S_N; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    free(s->blob);
+    free(s->path);
+    free(s);
+}
+
+static enum ds_rc
+sq_open(const char *path, void **state, struct ds_error *err)
+{
+    struct sq *s = xcalloc(1, sizeof(*s));
+    enum ds_rc rc;
+
+    s->path = xstrdup(path);
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        rc = ds_error_set(err, DS_ERR_DB, "store %s: cannot open: %s", path,
+                          s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    /* A file that is not SQLite fails here, on its first read. */
+    if (strcmp(path, ":memory:") != 0) {
+        rc = exec(s, "PRAGMA journal_mode = WAL", err);
+        if (rc != DS_OK)
+            goto fail;
+    }
+    rc = exec(s, "PRAGMA synchronous = NORMAL", err);
+    if (rc != DS_OK)
+        goto fail;
+    rc = migrate(s, err);
+    if (rc != DS_OK)
+        goto fail;
+    for (int i = 0; i < S_N; i++) {
+        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                               NULL) != SQLITE_OK) {
+            rc = db_error(s, err, "preparing statements");
+            goto fail;
+        }
+    }
+    *state = s;
+    return DS_OK;
+fail:
+    sq_close(s);
+    return rc;
+}
+
+static enum ds_rc
+sq_begin(void *state, struct ds_error *err)
+{
+    return exec(state, "BEGIN IMMEDIATE", err);
+}
+
+static enum ds_rc
+sq_commit(void *state, struct ds_error *err)
+{
+    return exec(state, "COMMIT", err);
+}
+
+static void
+sq_rollback(void *state)
+{
+    exec(state, "ROLLBACK", NULL);
+}
+
+static enum ds_rc
+sq_analysis(void *state, const struct store_analysis_def *def, int64_t *id, struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_ANALYSIS_GET);
+    int rc;
+
+    sqlite3_bind_text(st, 1, def->name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *keys = (const char *)sqlite3_column_text(st, 1);
+        int64_t slot_s = sqlite3_column_int64(st, 2);
+        const char *tz = (const char *)sqlite3_column_text(st, 3);
+        const char *attr = (const char *)sqlite3_column_text(st, 4);
+        char was[256] = "", now[256] = "";
+
+        *id = sqlite3_column_int64(st, 0);
+        if (strcmp(keys, def->keys) != 0) {
+            snprintf(was, sizeof(was), "keys [%s]", keys);
+            snprintf(now, sizeof(now), "keys [%s]", def->keys);
+        } else if (slot_s != def->slot_s) {
+            snprintf(was, sizeof(was), "slot %llds", (long long)slot_s);
+            snprintf(now, sizeof(now), "slot %llds", (long long)def->slot_s);
+        } else if (strcmp(tz, def->timezone) != 0) {
+            snprintf(was, sizeof(was), "timezone %s", tz);
+            snprintf(now, sizeof(now), "timezone %s", def->timezone);
+        } else if (strcmp(attr, def->attribution) != 0) {
+            snprintf(was, sizeof(was), "attribution %s", attr);
+            snprintf(now, sizeof(now), "attribution %s", def->attribution);
+        }
+        sqlite3_reset(st);
+        if (*was)
+            return ds_error_set(err, DS_ERR_CONFLICT,
+                                "store %s: analysis '%s' was stored with %s, the configuration "
+                                "now has %s; give the analysis a new name or use another store",
+                                s->path, def->name, was, now);
+        return DS_OK;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s, err, "reading analyses");
+    st = stmt(s, S_ANALYSIS_ADD);
+    sqlite3_bind_text(st, 1, def->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, def->keys, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, def->slot_s);
+    sqlite3_bind_text(st, 4, def->timezone, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, def->attribution, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, (int64_t)time(NULL));
+    if (step_done(s, st, err, "adding an analysis") != DS_OK)
+        return DS_ERR_DB;
+    *id = sqlite3_last_insert_rowid(s->db);
+    return DS_OK;
+}
+
+static enum ds_rc
+sq_input_find(void *state, int64_t aid, const char *digest, struct store_input *in, bool *found,
+              struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_INPUT_GET);
+    int rc;
+
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_text(st, 2, digest, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    if (*found) {
+        memset(in, 0, sizeof(*in));
+        snprintf(in->digest, sizeof(in->digest), "%s", digest);
+        snprintf(in->name, sizeof(in->name), "%s", (const char *)sqlite3_column_text(st, 0));
+        in->bytes = (uint64_t)sqlite3_column_int64(st, 1);
+        in->records = (uint64_t)sqlite3_column_int64(st, 2);
+        in->first_ms = sqlite3_column_int64(st, 3);
+        in->last_ms = sqlite3_column_int64(st, 4);
+        in->analyzed_at = sqlite3_column_int64(st, 5);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(s, err, "reading inputs");
+    return DS_OK;
+}
+
+static enum ds_rc
+sq_input_add(void *state, int64_t aid, const struct store_input *in, struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_INPUT_ADD);
+
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_text(st, 2, in->digest, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, in->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (int64_t)in->bytes);
+    sqlite3_bind_int64(st, 5, (int64_t)in->records);
+    sqlite3_bind_int64(st, 6, in->first_ms);
+    sqlite3_bind_int64(st, 7, in->last_ms);
+    sqlite3_bind_int64(st, 8, in->analyzed_at);
+    return step_done(s, st, err, "recording an input");
+}
+
+/* Unsigned LEB128, as in the group_counts blob. */
+static size_t
+put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+
+    do {
+        uint8_t b = v & 0x7f;
+
+        v >>= 7;
+        p[n++] = (uint8_t)(b | (v ? 0x80 : 0));
+    } while (v);
+    return n;
+}
+
+static int
+get_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
+{
+    unsigned shift = 0;
+
+    *v = 0;
+    while (*pos < len && shift < 64) {
+        uint8_t b = p[(*pos)++];
+
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return 0;
+        shift += 7;
+    }
+    return -1;
+}
+
+static uint8_t *
+scratch(struct sq *s, size_t n)
+{
+    if (n > s->blob_cap) {
+        s->blob_cap = n * 2;
+        s->blob = xreallocarray(s->blob, s->blob_cap, 1);
+    }
+    return s->blob;
+}
+
+/*
+ * Walks a group_counts blob: fn gets every key and its counts.  Returns 0,
+ * or -1 if the blob is not a whole number of well-formed records.
+ */
+static int
+walk_groups(const uint8_t *blob, size_t len, size_t key_size,
+            void (*fn)(void *, const uint8_t *, uint64_t, uint64_t, uint64_t), void *ctx)
+{
+    size_t pos = 0;
+
+    while (pos < len) {
+        const uint8_t *key = blob + pos;
+        uint64_t packets, flows, flags;
+
+        if (len - pos < key_size)
+            return -1;
+        pos += key_size;
+        if (get_varint(blob, len, &pos, &packets) != 0 ||
+            get_varint(blob, len, &pos, &flows) != 0 || get_varint(blob, len, &pos, &flags) != 0)
+            return -1;
+        fn(ctx, key, packets, flows, flags);
+    }
+    return 0;
+}
+
+static void
+load_group(void *ctx, const uint8_t *key, uint64_t packets, uint64_t flows, uint64_t flags)
+{
+    struct agg_group *g = agg_slot_group_get(ctx, key, false);
+
+    g->packets = packets;
+    g->flows = flows;
+    g->flags = (uint32_t)flags;
+}
+
+static enum ds_rc
+sq_slot_load(void *state, int64_t aid, const struct key_layout *layout, int64_t start,
+             struct agg_slot **out, struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_SLOT_GET);
+    struct agg_slot *slot;
+    int rc;
+
+    *out = NULL;
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_int64(st, 2, start);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? DS_OK : db_error(s, err, "reading a slot");
+    }
+    slot = agg_slot_new(layout, start, sqlite3_column_int64(st, 0));
+    slot->packets = (uint64_t)sqlite3_column_int64(st, 1);
+    slot->flows = (uint64_t)sqlite3_column_int64(st, 2);
+    slot->late_flows = (uint64_t)sqlite3_column_int64(st, 3);
+    slot->late_packets = (uint64_t)sqlite3_column_int64(st, 4);
+    slot->complete = sqlite3_column_int(st, 5) != 0;
+    if (walk_groups(sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6), layout->size,
+                    load_group, slot) != 0) {
+        sqlite3_reset(st);
+        agg_slot_free(slot);
+        return ds_error_set(err, DS_ERR_DB, "store %s: slot %lld: group counts are damaged",
+                            s->path, (long long)start);
+    }
+    sqlite3_reset(st);
+
+    st = stmt(s, S_DETAILS_GET);
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_int64(st, 2, start);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const void *key = sqlite3_column_blob(st, 0);
+        struct agg_group *g;
+
+        if (key == NULL || (size_t)sqlite3_column_bytes(st, 0) != layout->size)
+            continue;
+        g = agg_slot_group_find(slot, key);
+        if (g == NULL || g->detail != NULL)
+            continue;
+        g->detail =
+            detail_deserialize(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        agg_slot_free(slot);
+        return db_error(s, err, "reading group details");
+    }
+    *out = slot;
+    return DS_OK;
+}
+
+static enum ds_rc
+sq_slot_save(void *state, int64_t aid, const struct agg_slot *slot, struct ds_error *err)
+{
+    struct sq *s = state;
+    size_t rec_max = slot->layout->size + 3 * 10;
+    uint8_t *blob = scratch(s, (size_t)slot->n_groups * rec_max + 1);
+    size_t len = 0;
+    sqlite3_stmt *st;
+    enum ds_rc rc;
+
+    for (uint32_t i = 0; i < slot->n_groups; i++) {
+        const struct agg_group *g = agg_slot_group(slot, i);
+
+        memcpy(blob + len, g->key, slot->layout->size);
+        len += slot->layout->size;
+        len += put_varint(blob + len, g->packets);
+        len += put_varint(blob + len, g->flows);
+        len += put_varint(blob + len, g->flags);
+    }
+    st = stmt(s, S_SLOT_PUT);
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_int64(st, 2, slot->start);
+    sqlite3_bind_int64(st, 3, slot->end);
+    sqlite3_bind_int64(st, 4, (int64_t)slot->packets);
+    sqlite3_bind_int64(st, 5, (int64_t)slot->flows);
+    sqlite3_bind_int64(st, 6, slot->n_groups);
+    sqlite3_bind_int64(st, 7, (int64_t)slot->late_flows);
+    sqlite3_bind_int64(st, 8, (int64_t)slot->late_packets);
+    sqlite3_bind_int(st, 9, slot->complete);
+    sqlite3_bind_int64(st, 10, (int64_t)time(NULL));
+    sqlite3_bind_blob64(st, 11, blob, len, SQLITE_STATIC);
+    rc = step_done(s, st, err, "saving a slot");
+    if (rc != DS_OK)
+        return rc;
+    st = stmt(s, S_DETAILS_DEL);
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_int64(st, 2, slot->start);
+    rc = step_done(s, st, err, "replacing group details");
+    if (rc != DS_OK)
+        return rc;
+    for (uint32_t i = 0; i < slot->n_groups; i++) {
+        const struct agg_group *g = agg_slot_group(slot, i);
+        size_t n;
+
+        if (g->detail == NULL)
+            continue;
+        blob = scratch(s, detail_serialize_bound(g->detail));
+        n = detail_serialize(g->detail, blob);
+        st = stmt(s, S_DETAIL_PUT);
+        sqlite3_bind_int64(st, 1, aid);
+        sqlite3_bind_int64(st, 2, slot->start);
+        sqlite3_bind_blob(st, 3, g->key, (int)slot->layout->size, SQLITE_STATIC);
+        sqlite3_bind_blob64(st, 4, blob, n, SQLITE_STATIC);
+        rc = step_done(s, st, err, "saving group details");
+        if (rc != DS_OK)
+            return rc;
+    }
+    return DS_OK;
+}
+
+static void
+read_summary(sqlite3_stmt *st, struct store_slot_summary *sum)
+{
+    sum->start = sqlite3_column_int64(st, 0);
+    sum->end = sqlite3_column_int64(st, 1);
+    sum->packets = (uint64_t)sqlite3_column_int64(st, 2);
+    sum->flows = (uint64_t)sqlite3_column_int64(st, 3);
+    sum->groups = (uint64_t)sqlite3_column_int64(st, 4);
+}
+
+static enum ds_rc
+collect_summaries(struct sq *s, sqlite3_stmt *st, struct store_slot_summary **out, size_t *n,
+                  struct ds_error *err)
+{
+    size_t cap = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            *out = xreallocarray(*out, cap, sizeof(**out));
+        }
+        read_summary(st, &(*out)[(*n)++]);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return db_error(s, err, "reading slots");
+    }
+    return DS_OK;
+}
+
+static enum ds_rc
+sq_slot_summaries(void *state, int64_t aid, int64_t from, int64_t to,
+                  struct store_slot_summary **out, size_t *n, struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_SUMMARIES);
+
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_int64(st, 2, from);
+    sqlite3_bind_int64(st, 3, to);
+    return collect_summaries(s, st, out, n, err);
+}
+
+static enum ds_rc
+sq_slot_last_with_data(void *state, int64_t aid, int64_t before, size_t limit,
+                       struct store_slot_summary **out, size_t *n, struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_LAST_WITH_DATA);
+    enum ds_rc rc;
+
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_int64(st, 2, before);
+    sqlite3_bind_int64(st, 3, (int64_t)limit);
+    rc = collect_summaries(s, st, out, n, err);
+    if (rc != DS_OK)
+        return rc;
+    /* Newest first from SQL; oldest first for the caller. */
+    for (size_t i = 0; i < *n / 2; i++) {
+        struct store_slot_summary t = (*out)[i];
+
+        (*out)[i] = (*out)[*n - 1 - i];
+        (*out)[*n - 1 - i] = t;
+    }
+    return DS_OK;
+}
+
+struct packets_ctx {
+    uint64_t *v;
+    size_t n, cap;
+};
+
+static void
+collect_packets(void *ctx, const uint8_t *key, uint64_t packets, uint64_t flows, uint64_t flags)
+{
+    struct packets_ctx *c = ctx;
+
+    (void)key;
+    (void)flows;
+    (void)flags;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 1024;
+        c->v = xreallocarray(c->v, c->cap, sizeof(*c->v));
+    }
+    c->v[c->n++] = packets;
+}
+
+static int
+cmp_desc(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+    return a > b ? -1 : a < b;
+}
+
+static enum ds_rc
+sq_top_packets(void *state, int64_t aid, const struct key_layout *layout, int64_t start,
+               size_t limit, uint64_t **packets, size_t *n, struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_TOP_PACKETS);
+    struct packets_ctx c = {NULL, 0, 0};
+    int rc;
+
+    *packets = NULL;
+    *n = 0;
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_int64(st, 2, start);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW &&
+        walk_groups(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+                    layout->size, collect_packets, &c) != 0) {
+        sqlite3_reset(st);
+        free(c.v);
+        return ds_error_set(err, DS_ERR_DB, "store %s: slot %lld: group counts are damaged",
+                            s->path, (long long)start);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        free(c.v);
+        return db_error(s, err, "reading group counts");
+    }
+    qsort(c.v, c.n, sizeof(*c.v), cmp_desc);
+    *packets = c.v;
+    *n = c.n < limit ? c.n : limit;
+    return DS_OK;
+}
+
+static enum ds_rc
+sq_topn_get(void *state, int64_t aid, int64_t start, const char *th, uint32_t *topn, bool *found,
+            struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_TOPN_GET);
+    int rc;
+
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_int64(st, 2, start);
+    sqlite3_bind_text(st, 3, th, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    if (*found)
+        *topn = (uint32_t)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(s, err, "reading topn");
+    return DS_OK;
+}
+
+static void
+bind_double_or_null(sqlite3_stmt *st, int i, double v)
+{
+    if (v == v)
+        sqlite3_bind_double(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static enum ds_rc
+sq_result_save(void *state, int64_t aid, const struct key_layout *layout,
+               const struct slot_result *r, bool with_top, struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_TOPN_DEL);
+    enum ds_rc rc;
+
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_int64(st, 2, r->start);
+    rc = step_done(s, st, err, "replacing topn");
+    if (rc != DS_OK)
+        return rc;
+    for (size_t i = 0; i < r->n_th; i++) {
+        const struct th_result *t = &r->th[i];
+
+        st = stmt(s, S_TOPN_PUT);
+        sqlite3_bind_int64(st, 1, aid);
+        sqlite3_bind_int64(st, 2, r->start);
+        sqlite3_bind_text(st, 3, t->th.text, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, (int64_t)i);
+        sqlite3_bind_int64(st, 5, t->topn);
+        sqlite3_bind_text(st, 6, stab_status_name(t->r.status), -1, SQLITE_STATIC);
+        if (t->r.status == STAB_UNSTABLE)
+            sqlite3_bind_text(st, 7, stab_dir_name(t->r.dir), -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, 7);
+        bind_double_or_null(st, 8, t->r.mean);
+        bind_double_or_null(st, 9, t->r.stddev);
+        bind_double_or_null(st, 10, t->r.lower);
+        bind_double_or_null(st, 11, t->r.upper);
+        rc = step_done(s, st, err, "saving topn");
+        if (rc != DS_OK)
+            return rc;
+    }
+    if (!with_top)
+        return DS_OK;
+    st = stmt(s, S_TOPG_DEL);
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_int64(st, 2, r->start);
+    rc = step_done(s, st, err, "replacing top groups");
+    if (rc != DS_OK)
+        return rc;
+    for (size_t i = 0; i < r->n_top; i++) {
+        const struct top_group *g = &r->top[i];
+        char text[256];
+
+        st = stmt(s, S_TOPG_PUT);
+        sqlite3_bind_int64(st, 1, aid);
+        sqlite3_bind_int64(st, 2, r->start);
+        sqlite3_bind_int64(st, 3, (int64_t)i);
+        sqlite3_bind_blob(st, 4, g->key, (int)layout->size, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, key_format_line(layout, g->key, text, sizeof(text)), -1,
+                          SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 6, (int64_t)g->packets);
+        sqlite3_bind_int64(st, 7, (int64_t)g->flows);
+        sqlite3_bind_double(st, 8, g->share);
+        sqlite3_bind_int(st, 9, g->has_detail);
+        sqlite3_bind_int(st, 10, g->partial);
+        if (g->has_detail) {
+            sqlite3_bind_int64(st, 11, (int64_t)g->src_addrs);
+            sqlite3_bind_int(st, 12, g->src_estimated);
+            sqlite3_bind_int64(st, 13, (int64_t)g->dst_ports);
+            sqlite3_bind_int64(st, 14, (int64_t)g->dst_addrs);
+            sqlite3_bind_int(st, 15, g->dst_estimated);
+            sqlite3_bind_int(st, 16, g->type);
+            sqlite3_bind_int64(st, 17, g->first_ms);
+            sqlite3_bind_int64(st, 18, g->last_ms);
+        }
+        rc = step_done(s, st, err, "saving top groups");
+        if (rc != DS_OK)
+            return rc;
+    }
+    return DS_OK;
+}
+
+static double
+column_double_or_nan(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+static enum stab_status
+status_from_name(const char *s)
+{
+    if (strcmp(s, "stable") == 0)
+        return STAB_STABLE;
+    if (strcmp(s, "unstable") == 0)
+        return STAB_UNSTABLE;
+    if (strcmp(s, "warmup") == 0)
+        return STAB_WARMUP;
+    return STAB_NO_DATA;
+}
+
+static enum ds_rc
+load_result(struct sq *s, int64_t aid, const struct key_layout *layout,
+            const struct store_slot_summary *sum, struct slot_result *r, struct ds_error *err)
+{
+    sqlite3_stmt *st;
+    size_t cap = 0;
+    int rc;
+
+    memset(r, 0, sizeof(*r));
+    r->start = sum->start;
+    r->end = sum->end;
+    r->packets = sum->packets;
+    r->flows = sum->flows;
+    r->groups = sum->groups;
+
+    st = stmt(s, S_RES_TOPN);
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_int64(st, 2, sum->start);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && r->n_th < CFG_THRESHOLDS_MAX) {
+        struct th_result *t = &r->th[r->n_th++];
+        char why[64];
+
+        parse_decimal((const char *)sqlite3_column_text(st, 0), 6, &t->th, why, sizeof(why));
+        t->topn = (uint32_t)sqlite3_column_int64(st, 1);
+        t->r.status = status_from_name((const char *)sqlite3_column_text(st, 2));
+        t->r.dir = STAB_DIR_NONE;
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+            const char *d = (const char *)sqlite3_column_text(st, 3);
+
+            t->r.dir = strcmp(d, "increase") == 0   ? STAB_DIR_INCREASE
+                       : strcmp(d, "decrease") == 0 ? STAB_DIR_DECREASE
+                                                    : STAB_DIR_NONE;
+        }
+        t->r.mean = column_double_or_nan(st, 4);
+        t->r.stddev = column_double_or_nan(st, 5);
+        t->r.lower = column_double_or_nan(st, 6);
+        t->r.upper = column_double_or_nan(st, 7);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_error(s, err, "reading topn");
+
+    st = stmt(s, S_RES_TOPG);
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_int64(st, 2, sum->start);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct top_group *g;
+
+        if (r->n_top == cap) {
+            cap = cap ? cap * 2 : 16;
+            r->top = xreallocarray(r->top, cap, sizeof(*r->top));
+        }
+        g = &r->top[r->n_top++];
+        memset(g, 0, sizeof(*g));
+        if ((size_t)sqlite3_column_bytes(st, 0) == layout->size)
+            memcpy(g->key, sqlite3_column_blob(st, 0), layout->size);
+        g->packets = (uint64_t)sqlite3_column_int64(st, 1);
+        g->flows = (uint64_t)sqlite3_column_int64(st, 2);
+        g->share = sqlite3_column_double(st, 3);
+        g->has_detail = sqlite3_column_int(st, 4) != 0;
+        g->partial = sqlite3_column_int(st, 5) != 0;
+        g->src_addrs = (uint64_t)sqlite3_column_int64(st, 6);
+        g->src_estimated = sqlite3_column_int(st, 7) != 0;
+        g->dst_ports = (uint64_t)sqlite3_column_int64(st, 8);
+        g->dst_addrs = (uint64_t)sqlite3_column_int64(st, 9);
+        g->dst_estimated = sqlite3_column_int(st, 10) != 0;
+        g->type = (uint16_t)sqlite3_column_int(st, 11);
+        g->first_ms = sqlite3_column_int64(st, 12);
+        g->last_ms = sqlite3_column_int64(st, 13);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        slot_result_fini(r);
+        return db_error(s, err, "reading top groups");
+    }
+    {
+        /* late and complete come from the slot row */
+        sqlite3_stmt *q = stmt(s, S_SLOT_GET);
+
+        sqlite3_bind_int64(q, 1, aid);
+        sqlite3_bind_int64(q, 2, sum->start);
+        if (sqlite3_step(q) == SQLITE_ROW) {
+            r->late_flows = (uint64_t)sqlite3_column_int64(q, 3);
+            r->late_packets = (uint64_t)sqlite3_column_int64(q, 4);
+            r->complete = sqlite3_column_int(q, 5) != 0;
+        }
+        sqlite3_reset(q);
+    }
+    return DS_OK;
+}
+
+static enum ds_rc
+sq_results(void *state, int64_t aid, const struct key_layout *layout, const struct cfg_analysis *a,
+           int64_t from, int64_t to, store_result_fn fn, void *ctx, struct ds_error *err)
+{
+    struct sq *s = state;
+    struct store_slot_summary *sums;
+    size_t n;
+    enum ds_rc rc;
+
+    (void)a;
+    rc = sq_slot_summaries(s, aid, from, to, &sums, &n, err);
+    if (rc != DS_OK)
+        return rc;
+    for (size_t i = 0; i < n && rc == DS_OK; i++) {
+        struct slot_result r;
+
+        rc = load_result(s, aid, layout, &sums[i], &r, err);
+        if (rc != DS_OK)
+            break;
+        rc = fn(ctx, &r);
+        slot_result_fini(&r);
+    }
+    free(sums);
+    return rc;
+}
+
+const struct store_backend store_sqlite_backend = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .analysis = sq_analysis,
+    .input_find = sq_input_find,
+    .input_add = sq_input_add,
+    .slot_load = sq_slot_load,
+    .slot_save = sq_slot_save,
+    .slot_summaries = sq_slot_summaries,
+    .slot_last_with_data = sq_slot_last_with_data,
+    .top_packets = sq_top_packets,
+    .topn_get = sq_topn_get,
+    .result_save = sq_result_save,
+    .results = sq_results,
+};
