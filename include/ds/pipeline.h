@@ -81,9 +81,14 @@ size_t pipeline_analyses(const struct pipeline *p, const struct pipeline_analysi
 
 struct series;
 
-/* st is borrowed: closed slots are saved to it as they come. */
+/*
+ * st is borrowed: closed slots are saved to it as they come.  changed
+ * (STORE_CHANGED_* from store_analysis()) asks series_commit() to judge
+ * every stored slot again, and to redo their top groups if the lowest
+ * threshold changed.
+ */
 struct series *series_new(const struct cfg_analysis *a, const struct key_layout *layout,
-                          int64_t store_id, struct store *st);
+                          int64_t store_id, struct store *st, unsigned changed);
 void series_free(struct series *s);
 /*
  * Takes a closed slot of this run: merges it with the stored slot, saves

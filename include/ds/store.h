@@ -26,14 +26,23 @@
 #include "ds/rc.h"
 #include "ds/result.h"
 
-/* What identifies an analysis' stored data: changing any of it is a conflict. */
+/*
+ * What identifies an analysis' stored data (changing any of it is a
+ * conflict), and how its slots are judged (which may change: stored slots
+ * are then judged again).
+ */
 struct store_analysis_def {
     const char *name;
     const char *keys;           /* "proto,dst_port" */
     int64_t slot_s;
     const char *timezone;
     const char *attribution;    /* "start" or "spread" */
+    const char *judged_with;    /* "window=7 k=2 stddev=population min=0 th=1,0.75,0.5" */
+    const char *lowest;         /* the lowest threshold, whose TopN groups are kept */
 };
+
+#define STORE_CHANGED_JUDGEMENT 0x1 /* judged_with differs from the stored one */
+#define STORE_CHANGED_LOWEST 0x2    /* so does the lowest threshold */
 
 struct store_input {
     char digest[33];
@@ -64,7 +73,7 @@ struct store_backend {
     enum ds_rc (*commit)(void *state, struct ds_error *err);
     void (*rollback)(void *state);
     enum ds_rc (*analysis)(void *state, const struct store_analysis_def *def, int64_t *id,
-                           struct ds_error *err);
+                           unsigned *changed, struct ds_error *err);
     enum ds_rc (*input_find)(void *state, int64_t aid, const char *digest,
                              struct store_input *in, bool *found, struct ds_error *err);
     enum ds_rc (*input_add)(void *state, int64_t aid, const struct store_input *in,
@@ -117,8 +126,14 @@ void store_close(struct store *st);
 enum ds_rc store_begin(struct store *st, struct ds_error *err);
 enum ds_rc store_commit(struct store *st, struct ds_error *err);
 void store_rollback(struct store *st);
+/*
+ * Registers def, or checks it against the stored analysis of that name:
+ * DS_ERR_CONFLICT if keys, slot, time zone or attribution differ.
+ * *changed (may be NULL) receives STORE_CHANGED_* flags; the stored
+ * judgement parameters are updated to def's.
+ */
 enum ds_rc store_analysis(struct store *st, const struct store_analysis_def *def, int64_t *id,
-                          struct ds_error *err);
+                          unsigned *changed, struct ds_error *err);
 enum ds_rc store_input_find(struct store *st, int64_t aid, const char *digest,
                             struct store_input *in, bool *found, struct ds_error *err);
 enum ds_rc store_input_add(struct store *st, int64_t aid, const struct store_input *in,

@@ -251,10 +251,16 @@ read_messages(struct reader *r, const struct ingest_file_opts *opts)
                 mlen = alt;
             }
         }
+        if (mlen != rd16(p + 2)) {
+            /* The buffer is ours: make the header agree for what follows. */
+            r->buf[r->pos + 2] = (uint8_t)(mlen >> 8);
+            r->buf[r->pos + 3] = (uint8_t)mlen;
+        }
         if (opts->on_message)
             opts->on_message(opts->ctx, off,
                              (uint32_t)p[12] << 24 | (uint32_t)p[13] << 16 | (uint32_t)p[14] << 8 | p[15],
                              (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7]);
+        r->stats->messages++;
         ipfix_check_message(chk, p, mlen, &res, r->stats);
         if (res.n_issues > 0)
             report_issues(r, off, &res);
@@ -289,6 +295,8 @@ ingest_file(const char *path, const struct ingest_file_opts *opts, struct ingest
     enum ds_rc rc;
     uint64_t messages_before = stats->messages;
     uint64_t bytes_before = stats->bytes;
+    uint64_t malformed_before = ingest_stats_malformed(stats);
+    struct ingest_stats before = *stats;
 
     memset(&r, 0, sizeof(r));
     r.name = strcmp(path, "-") == 0 ? "(standard input)" : path;
@@ -312,6 +320,21 @@ ingest_file(const char *path, const struct ingest_file_opts *opts, struct ingest
     XXH3_128bits_reset(r.xx);
 
     rc = read_messages(&r, opts);
+    if (rc == DS_OK && ingest_stats_malformed(stats) > malformed_before) {
+        struct ingest_stats d = *stats;
+
+        d.bad_messages -= before.bad_messages;
+        d.bad_sets -= before.bad_sets;
+        d.bad_templates -= before.bad_templates;
+        d.unknown_template_sets -= before.unknown_template_sets;
+        d.bad_records -= before.bad_records;
+        log_warnx("ingest: %s: %llu malformed: %llu messages, %llu sets, %llu templates, %llu data "
+                  "sets for unknown templates, %llu records cut short",
+                  r.name, (unsigned long long)ingest_stats_malformed(&d),
+                  (unsigned long long)d.bad_messages, (unsigned long long)d.bad_sets,
+                  (unsigned long long)d.bad_templates, (unsigned long long)d.unknown_template_sets,
+                  (unsigned long long)d.bad_records);
+    }
     if (rc == DS_OK && stats->messages == messages_before && stats->bytes > bytes_before)
         rc = ds_error_set(err, DS_ERR_IO,
                           "%s: no IPFIX message found in %llu bytes (is it an IPFIX file?)",

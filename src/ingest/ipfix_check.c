@@ -387,6 +387,9 @@ ipfix_check_message(struct ipfix_check *chk, const uint8_t *msg, size_t len,
 
     memset(res, 0, sizeof(*res));
     memcpy(out, msg, IPFIX_HDR_LEN);
+    /* libfixbuf trusts the header's length: it must be the one we walk. */
+    if (rd16(msg + 2) != len)
+        dirty = 1;
 
     while (pos < len) {
         uint16_t set_id, set_len;

@@ -304,8 +304,6 @@ ipfix_decoder_message(struct ipfix_decoder *dec, const uint8_t *msg, size_t len,
     rec.f = &dec->fields;
     rec.domain = (uint32_t)msg[12] << 24 | (uint32_t)msg[13] << 16 | (uint32_t)msg[14] << 8 | msg[15];
     rec.export_time = (uint32_t)msg[4] << 24 | (uint32_t)msg[5] << 16 | (uint32_t)msg[6] << 8 | msg[7];
-    stats->messages++;
-
     for (;;) {
         fbTemplate_t *tmpl;
         struct ext_ctx *c;

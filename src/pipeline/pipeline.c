@@ -100,6 +100,7 @@ agg_thread(void *arg)
 
     for (;;) {
         struct batch *b;
+        int end;
 
         pthread_mutex_lock(&p->lock);
         while (p->count == 0)
@@ -109,23 +110,20 @@ agg_thread(void *arg)
         p->count--;
         pthread_mutex_unlock(&p->lock);
 
-        if (b->end) {
-            pthread_mutex_lock(&p->lock);
-            p->free_list[p->n_free++] = b;
-            pthread_cond_broadcast(&p->cond);
-            pthread_mutex_unlock(&p->lock);
-            break;
-        }
+        /* The last batch carries flows too: count them before stopping. */
         for (size_t a = 0; a < p->n_an; a++) {
             if (!(b->mask & (1u << a)))
                 continue;
             agg_add_batch(p->an[a].agg, b->flows, b->n);
             agg_advance(p->an[a].agg, b->watermark_s);
         }
+        end = b->end;
         pthread_mutex_lock(&p->lock);
         p->free_list[p->n_free++] = b;
         pthread_cond_broadcast(&p->cond);
         pthread_mutex_unlock(&p->lock);
+        if (end)
+            break;
     }
     return NULL;
 }
@@ -197,6 +195,20 @@ on_record(void *ctx, const struct ipfix_record *rec)
 
 /* ---- lifecycle --------------------------------------------------------------- */
 
+/* The parameters slots are judged with, as stored with the analysis. */
+static void
+judged_text(const struct cfg_analysis *a, char *buf, size_t len)
+{
+    size_t used = (size_t)snprintf(buf, len, "window=%lld k=%s stddev=%s min_stddev=%s th=",
+                                   (long long)a->window, a->k_sigma.text,
+                                   a->stddev == CFG_STDDEV_SAMPLE ? "sample" : "population",
+                                   a->min_stddev.text);
+
+    for (size_t i = 0; i < a->n_thresholds && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "," : "",
+                                 a->thresholds[i].text);
+}
+
 static void
 keys_text(const struct cfg_analysis *a, char *buf, size_t len)
 {
@@ -235,7 +247,8 @@ pipeline_new(const struct ds_cfg *cfg, struct store *st, struct pipeline **out,
         const struct cfg_analysis *a = &cfg->analyses[i];
         struct agg_opts opts = {on_close, on_late, r};
         struct store_analysis_def def;
-        char keys[256];
+        char keys[256], judged[512];
+        unsigned changed = 0;
 
         r->pub.cfg = a;
         key_layout_init(&r->pub.layout, a->keys, a->n_keys);
@@ -245,11 +258,17 @@ pipeline_new(const struct ds_cfg *cfg, struct store *st, struct pipeline **out,
         def.slot_s = a->slot_s;
         def.timezone = cfg->timezone;
         def.attribution = a->attribution == CFG_ATTR_SPREAD ? "spread" : "start";
-        rc = store_analysis(st, &def, &r->pub.store_id, err);
+        judged_text(a, judged, sizeof(judged));
+        def.judged_with = judged;
+        def.lowest = cfg_lowest_threshold(a)->text;
+        rc = store_analysis(st, &def, &r->pub.store_id, &changed, err);
         if (rc != DS_OK)
             goto fail;
+        if (changed & STORE_CHANGED_JUDGEMENT)
+            log_info("analyze: %s: window, k or thresholds changed; every stored slot is judged "
+                     "again", a->name);
         r->agg = agg_new(a, &opts);
-        r->series = series_new(a, agg_layout(r->agg), r->pub.store_id, st);
+        r->series = series_new(a, agg_layout(r->agg), r->pub.store_id, st, changed);
     }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);

@@ -44,6 +44,7 @@ struct series {
     int64_t from, to;           /* reported range; from == to: empty */
     enum ds_rc error;           /* first store error met while closing slots */
     struct ds_error err;
+    unsigned changed;           /* STORE_CHANGED_*: judge every stored slot again */
 };
 
 static void
@@ -54,10 +55,11 @@ slot_destroy(gpointer p)
 
 struct series *
 series_new(const struct cfg_analysis *a, const struct key_layout *layout, int64_t store_id,
-           struct store *st)
+           struct store *st, unsigned changed)
 {
     struct series *s = xcalloc(1, sizeof(*s));
 
+    s->changed = changed;
     s->a = a;
     s->layout = layout;
     s->aid = store_id;
@@ -361,6 +363,7 @@ series_commit(struct series *s, struct ds_error *err)
     struct stab_params params;
     GHashTableIter it;
     gpointer k, v;
+    int64_t from;
     enum ds_rc rc = DS_OK;
 
     if (s->error != DS_OK) {
@@ -376,16 +379,25 @@ series_commit(struct series *s, struct ds_error *err)
         if (rc != DS_OK)
             return rc;
     }
-    if (s->n_run == 0)
+    if (s->n_run == 0 && !(s->changed & STORE_CHANGED_JUDGEMENT))
         return DS_OK;
     qsort(s->run, s->n_run, sizeof(*s->run), cmp_run_start);
 
-    /* 3. the history before the run, and every stored slot from its start on */
-    rc = store_slot_last_with_data(s->st, s->aid, s->run[0].start, (size_t)s->a->window, &hist,
-                                   &n_hist, err);
-    if (rc != DS_OK)
-        goto out;
-    rc = store_slot_summaries(s->st, s->aid, s->run[0].start, INT64_MAX, &later, &n_later, err);
+    /*
+     * 3. the history before the run, and every stored slot from its start
+     * on; when the judgement changed (window, k, thresholds), every stored
+     * slot from the first.
+     */
+    if (s->changed & STORE_CHANGED_JUDGEMENT) {
+        from = INT64_MIN;
+    } else {
+        from = s->run[0].start;
+        rc = store_slot_last_with_data(s->st, s->aid, from, (size_t)s->a->window, &hist, &n_hist,
+                                       err);
+        if (rc != DS_OK)
+            goto out;
+    }
+    rc = store_slot_summaries(s->st, s->aid, from, INT64_MAX, &later, &n_later, err);
     if (rc != DS_OK)
         goto out;
     params.window = s->a->window;
@@ -426,7 +438,7 @@ series_commit(struct series *s, struct ds_error *err)
                     goto out;
             }
         }
-        if (recomputed) {
+        if (x == NULL && (recomputed || (s->changed & STORE_CHANGED_LOWEST))) {
             /* Thresholds changed since it was stored: redo its top groups too. */
             struct agg_slot *full = NULL;
 

@@ -83,9 +83,11 @@ store_rollback(struct store *st)
 
 enum ds_rc
 store_analysis(struct store *st, const struct store_analysis_def *def, int64_t *id,
-               struct ds_error *err)
+               unsigned *changed, struct ds_error *err)
 {
-    LOCKED(st->be->analysis(st->state, def, id, err));
+    unsigned ignored;
+
+    LOCKED(st->be->analysis(st->state, def, id, changed ? changed : &ignored, err));
 }
 
 enum ds_rc

@@ -23,6 +23,7 @@
 enum stmt_id {
     S_ANALYSIS_GET,
     S_ANALYSIS_ADD,
+    S_ANALYSIS_JUDGED,
     S_INPUT_GET,
     S_INPUT_ADD,
     S_SLOT_GET,
@@ -44,10 +45,13 @@ enum stmt_id {
 };
 
 static const char *const stmt_sql[S_N] = {
-    [S_ANALYSIS_GET] = "SELECT id, keys, slot_seconds, timezone, attribution FROM analyses "
-                       "WHERE name = ?1",
+    [S_ANALYSIS_GET] = "SELECT id, keys, slot_seconds, timezone, attribution, judged_with, "
+                       "lowest_threshold FROM analyses WHERE name = ?1",
     [S_ANALYSIS_ADD] = "INSERT INTO analyses (name, keys, slot_seconds, timezone, attribution, "
-                       "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                       "judged_with, lowest_threshold, created_at) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [S_ANALYSIS_JUDGED] = "UPDATE analyses SET judged_with = ?2, lowest_threshold = ?3 "
+                          "WHERE id = ?1",
     [S_INPUT_GET] = "SELECT name, bytes, records, first_ms, last_ms, analyzed_at FROM inputs "
                     "WHERE analysis_id = ?1 AND digest = ?2",
     [S_INPUT_ADD] = "INSERT OR REPLACE INTO inputs (analysis_id, digest, name, bytes, records, "
@@ -260,7 +264,8 @@ sq_rollback(void *state)
 }
 
 static enum ds_rc
-sq_analysis(void *state, const struct store_analysis_def *def, int64_t *id, struct ds_error *err)
+sq_analysis(void *state, const struct store_analysis_def *def, int64_t *id, unsigned *changed,
+            struct ds_error *err)
 {
     struct sq *s = state;
     sqlite3_stmt *st = stmt(s, S_ANALYSIS_GET);
@@ -276,6 +281,11 @@ sq_analysis(void *state, const struct store_analysis_def *def, int64_t *id, stru
         char was[256] = "", now[256] = "";
 
         *id = sqlite3_column_int64(st, 0);
+        *changed = 0;
+        if (strcmp((const char *)sqlite3_column_text(st, 5), def->judged_with) != 0)
+            *changed |= STORE_CHANGED_JUDGEMENT;
+        if (strcmp((const char *)sqlite3_column_text(st, 6), def->lowest) != 0)
+            *changed |= STORE_CHANGED_LOWEST;
         if (strcmp(keys, def->keys) != 0) {
             snprintf(was, sizeof(was), "keys [%s]", keys);
             snprintf(now, sizeof(now), "keys [%s]", def->keys);
@@ -295,7 +305,13 @@ sq_analysis(void *state, const struct store_analysis_def *def, int64_t *id, stru
                                 "store %s: analysis '%s' was stored with %s, the configuration "
                                 "now has %s; give the analysis a new name or use another store",
                                 s->path, def->name, was, now);
-        return DS_OK;
+        if (*changed == 0)
+            return DS_OK;
+        st = stmt(s, S_ANALYSIS_JUDGED);
+        sqlite3_bind_int64(st, 1, *id);
+        sqlite3_bind_text(st, 2, def->judged_with, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, def->lowest, -1, SQLITE_STATIC);
+        return step_done(s, st, err, "updating an analysis");
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -306,7 +322,10 @@ sq_analysis(void *state, const struct store_analysis_def *def, int64_t *id, stru
     sqlite3_bind_int64(st, 3, def->slot_s);
     sqlite3_bind_text(st, 4, def->timezone, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, def->attribution, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, (int64_t)time(NULL));
+    sqlite3_bind_text(st, 6, def->judged_with, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, def->lowest, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, (int64_t)time(NULL));
+    *changed = 0;
     if (step_done(s, st, err, "adding an analysis") != DS_OK)
         return DS_ERR_DB;
     *id = sqlite3_last_insert_rowid(s->db);

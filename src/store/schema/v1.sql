@@ -8,6 +8,10 @@ CREATE TABLE analyses (
     slot_seconds INTEGER NOT NULL,
     timezone TEXT NOT NULL,
     attribution TEXT NOT NULL,
+    -- How slots were judged (window, k, thresholds, ...): when it changes,
+    -- every stored slot is judged again from its stored group counts.
+    judged_with TEXT NOT NULL,
+    lowest_threshold TEXT NOT NULL,
     created_at INTEGER NOT NULL     -- Unix seconds
 );
 -- Inputs already counted, by content digest, so a second run skips them.

@@ -1,0 +1,418 @@
+/*
+ * Tests of the SQLite store and of the series that merges a run into it:
+ * schema and migration, conflicts, slot round trips, and stability judged
+ * across runs (window reaching back into stored slots, no-data gaps
+ * skipped, later slots judged again, thresholds changed).
+ */
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ds/agg.h"
+#include "ds/pipeline.h"
+#include "ds/proto.h"
+#include "ds/store.h"
+#include "ds/tz.h"
+#include "testutil.h"
+
+#define DAY 86400
+#define D0 1450051200 /* 2015-12-14T00:00:00Z */
+
+static struct store *
+open_store(const char *path)
+{
+    struct ds_error err;
+    struct store *st = store_open("sqlite", path, &err);
+
+    ck_assert_msg(st != NULL, "%s", err.msg);
+    return st;
+}
+
+START_TEST(test_schema_created_and_versioned)
+{
+    const char *path = tu_path("a.db");
+    struct store *st = open_store(path);
+    sqlite3 *db;
+    sqlite3_stmt *q;
+
+    store_close(st);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 1);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    /* opening again migrates nothing and works */
+    st = open_store(path);
+    store_close(st);
+}
+END_TEST
+
+START_TEST(test_schema_newer_or_foreign_refused)
+{
+    const char *path = tu_path("b.db");
+    struct ds_error err;
+    sqlite3 *db;
+
+    store_close(open_store(path));
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    ck_assert_ptr_null(store_open("sqlite", path, &err));
+    ck_assert_ptr_nonnull(strstr(err.msg, "schema version 99 is newer"));
+
+    path = tu_path("c.db");
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "CREATE TABLE x (y)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    ck_assert_ptr_null(store_open("sqlite", path, &err));
+    ck_assert_ptr_nonnull(strstr(err.msg, "not a darkstab store"));
+
+    path = tu_path("d.db");
+    tu_write_file(path, "this is a text file, not a database, and long enough to be read", 64);
+    ck_assert_ptr_null(store_open("sqlite", path, &err));
+    ck_assert_ptr_nonnull(strstr(err.msg, path));
+
+    ck_assert_ptr_null(store_open("nosuch", ":memory:", &err));
+    ck_assert_str_eq(err.msg, "store: unknown backend 'nosuch'");
+}
+END_TEST
+
+START_TEST(test_analysis_conflict)
+{
+    struct store *st = open_store(":memory:");
+    struct store_analysis_def def = {"ports", "proto,dst_port", DAY, "UTC", "start", "j", "1"};
+    struct ds_error err;
+    int64_t id1, id2;
+
+    ck_assert_int_eq(store_analysis(st, &def, &id1, NULL, &err), DS_OK);
+    ck_assert_int_eq(store_analysis(st, &def, &id2, NULL, &err), DS_OK);
+    ck_assert_int_eq(id1, id2);
+    def.keys = "dst_port";
+    ck_assert_int_eq(store_analysis(st, &def, &id2, NULL, &err), DS_ERR_CONFLICT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "analysis 'ports' was stored with keys [proto,dst_port], "
+                                          "the configuration now has keys [dst_port]"));
+    def.keys = "proto,dst_port";
+    def.slot_s = 3600;
+    ck_assert_int_eq(store_analysis(st, &def, &id2, NULL, &err), DS_ERR_CONFLICT);
+    def.slot_s = DAY;
+    def.timezone = "Asia/Tokyo";
+    ck_assert_int_eq(store_analysis(st, &def, &id2, NULL, &err), DS_ERR_CONFLICT);
+    store_close(st);
+}
+END_TEST
+
+/* A layout and a slot of groups by destination port. */
+static struct key_layout layout;
+
+static void
+init_layout(void)
+{
+    struct key_spec k[2] = {{KEY_PROTO, 0, 0}, {KEY_DST_PORT, 0, 0}};
+
+    key_layout_init(&layout, k, 2);
+}
+
+/* n groups (ports 1..n) of 10 packets each, from src_hosts sources each. */
+static struct agg_slot *
+make_slot(int64_t start, int n, int src_hosts)
+{
+    struct agg_slot *s = agg_slot_new(&layout, start, start + DAY);
+
+    for (int g = 0; g < n; g++) {
+        for (int i = 0; i < 10; i++) {
+            char src[32];
+            struct flow f;
+
+            snprintf(src, sizeof(src), "192.0.2.%d", 1 + i % src_hosts);
+            f = tu_flow((start + 60 * i) * 1000, 1, src, "198.18.0.1", PROTO_UDP, 999,
+                        (uint16_t)(1 + g));
+            agg_slot_add(s, &f, 1);
+        }
+    }
+    return s;
+}
+
+START_TEST(test_slot_round_trip)
+{
+    struct store *st = open_store(":memory:");
+    struct store_analysis_def def = {"ports", "proto,dst_port", DAY, "UTC", "start", "j", "1"};
+    struct agg_slot *s, *back = NULL;
+    struct ds_error err;
+    int64_t id;
+
+    init_layout();
+    ck_assert_int_eq(store_analysis(st, &def, &id, NULL, &err), DS_OK);
+    s = make_slot(D0, 40, 3);
+    s->late_flows = 2;
+    s->complete = true;
+    agg_slot_group(s, 5)->flags |= AGG_GROUP_PARTIAL;
+    detail_free(agg_slot_group(s, 6)->detail);
+    agg_slot_group(s, 6)->detail = NULL;
+    ck_assert_int_eq(store_slot_save(st, id, s, &err), DS_OK);
+    ck_assert_int_eq(store_slot_load(st, id, &layout, D0, &back, &err), DS_OK);
+    ck_assert_ptr_nonnull(back);
+    ck_assert_uint_eq(back->packets, 400);
+    ck_assert_uint_eq(back->flows, 400);
+    ck_assert_uint_eq(back->n_groups, 40);
+    ck_assert_uint_eq(back->late_flows, 2);
+    ck_assert(back->complete);
+    for (uint32_t i = 0; i < s->n_groups; i++) {
+        struct agg_group *a = agg_slot_group(s, i), *b = agg_slot_group_find(back, a->key);
+
+        ck_assert_ptr_nonnull(b);
+        ck_assert_uint_eq(a->packets, b->packets);
+        ck_assert_uint_eq(a->flags, b->flags);
+        ck_assert_int_eq(a->detail == NULL, b->detail == NULL);
+        if (a->detail)
+            ck_assert_uint_eq(distinct_count(&b->detail->src), 3);
+    }
+    agg_slot_free(back);
+    ck_assert_int_eq(store_slot_load(st, id, &layout, D0 + DAY, &back, &err), DS_OK);
+    ck_assert_ptr_null(back);
+    agg_slot_free(s);
+    store_close(st);
+}
+END_TEST
+
+START_TEST(test_inputs_recorded)
+{
+    struct store *st = open_store(":memory:");
+    struct store_analysis_def def = {"ports", "proto,dst_port", DAY, "UTC", "start", "j", "1"};
+    struct store_input in, out;
+    struct ds_error err;
+    bool found;
+    int64_t id;
+
+    ck_assert_int_eq(store_analysis(st, &def, &id, NULL, &err), DS_OK);
+    memset(&in, 0, sizeof(in));
+    snprintf(in.digest, sizeof(in.digest), "00112233445566778899aabbccddeeff");
+    snprintf(in.name, sizeof(in.name), "day1.ipfix");
+    in.records = 5;
+    in.first_ms = 1000;
+    in.last_ms = 2000;
+    ck_assert_int_eq(store_input_find(st, id, in.digest, &out, &found, &err), DS_OK);
+    ck_assert(!found);
+    ck_assert_int_eq(store_input_add(st, id, &in, &err), DS_OK);
+    ck_assert_int_eq(store_input_find(st, id, in.digest, &out, &found, &err), DS_OK);
+    ck_assert(found);
+    ck_assert_str_eq(out.name, "day1.ipfix");
+    ck_assert_int_eq(out.last_ms, 2000);
+    store_close(st);
+}
+END_TEST
+
+/* ---- series: stability across runs ---- */
+
+struct collected {
+    struct slot_result r[64];
+    size_t n;
+};
+
+static enum ds_rc
+collect(void *ctx, const struct slot_result *r)
+{
+    struct collected *c = ctx;
+
+    ck_assert_uint_lt(c->n, 64);
+    c->r[c->n] = *r;
+    c->r[c->n].top = NULL;
+    c->r[c->n].n_top = r->n_top;
+    c->n++;
+    return DS_OK;
+}
+
+static const char *yaml_w3 = "analyses:\n  - name: ports\n    window: 3\n    thresholds: [1.0]\n";
+
+/* Runs one "run": the slots (start day, groups) through a series, committed. */
+static void
+run_days(struct store *st, const struct cfg_analysis *a, int64_t id, const int *days,
+         const int *groups, size_t n)
+{
+    struct series *s;
+    struct store_analysis_def def = {"ports", "proto,dst_port", DAY, "UTC", "start", "", ""};
+    char judged[256];
+    unsigned changed;
+    struct ds_error err0;
+    int64_t id2;
+
+    /* as the pipeline does: the judgement parameters, to judge again on change */
+    snprintf(judged, sizeof(judged), "window=%lld k=%s th=%s", (long long)a->window,
+             a->k_sigma.text, a->thresholds[0].text);
+    def.judged_with = judged;
+    def.lowest = cfg_lowest_threshold(a)->text;
+    ck_assert_int_eq(store_analysis(st, &def, &id2, &changed, &err0), DS_OK);
+    ck_assert_int_eq(id, id2);
+    s = series_new(a, &layout, id, st, changed);
+    struct ds_error err;
+
+    ck_assert_int_eq(store_begin(st, &err), DS_OK);
+    for (size_t i = 0; i < n; i++) {
+        struct agg_slot *slot = make_slot(D0 + (int64_t)days[i] * DAY, groups[i], 2);
+
+        slot->complete = true;
+        series_add_slot(s, slot);
+    }
+    ck_assert_msg(series_commit(s, &err) == DS_OK, "%s", err.msg);
+    ck_assert_int_eq(store_commit(st, &err), DS_OK);
+    series_free(s);
+}
+
+static int64_t
+analysis_id(struct store *st, const struct ds_cfg *cfg)
+{
+    struct store_analysis_def def = {"ports", "proto,dst_port", DAY, "UTC", "start", "", ""};
+    struct ds_error err;
+    char judged[256];
+    int64_t id;
+
+    snprintf(judged, sizeof(judged), "window=%lld k=%s th=%s",
+             (long long)cfg->analyses[0].window, cfg->analyses[0].k_sigma.text,
+             cfg->analyses[0].thresholds[0].text);
+    def.judged_with = judged;
+    def.lowest = cfg_lowest_threshold(&cfg->analyses[0])->text;
+    ck_assert_int_eq(store_analysis(st, &def, &id, NULL, &err), DS_OK);
+    return id;
+}
+
+START_TEST(test_series_warmup_gap_and_window_across_runs)
+{
+    struct ds_cfg *cfg = tu_cfg(yaml_w3);
+    struct store *st = open_store(":memory:");
+    struct collected c = {.n = 0};
+    struct ds_error err;
+    int64_t id;
+    /* run 1: days 0, 1, 2 (TopN 10, 12, 10); day 3 has no data; day 4: TopN 13 */
+    static const int d1[] = {0, 1, 2, 4}, g1[] = {10, 12, 10, 13};
+    /* run 2: days 5 and 6 */
+    static const int d2[] = {5, 6}, g2[] = {3, 12};
+
+    init_layout();
+    id = analysis_id(st, cfg);
+    run_days(st, &cfg->analyses[0], id, d1, g1, 4);
+    run_days(st, &cfg->analyses[0], id, d2, g2, 2);
+    ck_assert_int_eq(store_results(st, id, &layout, &cfg->analyses[0], D0, D0 + 7 * DAY, collect, &c,
+                                   &err),
+                     DS_OK);
+    /* the store has no row for day 3 */
+    ck_assert_uint_eq(c.n, 6);
+    ck_assert_int_eq(c.r[0].th[0].r.status, STAB_WARMUP);
+    ck_assert_int_eq(c.r[2].th[0].r.status, STAB_WARMUP);
+    /* day 4: window 10, 12, 10 (day 3 skipped): mu 10.67, sigma 0.94, band (8.78, 12.55) */
+    ck_assert_int_eq(c.r[3].start, D0 + 4 * DAY);
+    ck_assert_uint_eq(c.r[3].th[0].topn, 13);
+    ck_assert_int_eq(c.r[3].th[0].r.status, STAB_UNSTABLE);
+    ck_assert_int_eq(c.r[3].th[0].r.dir, STAB_DIR_INCREASE);
+    ck_assert_double_eq_tol(c.r[3].th[0].r.mean, 32.0 / 3, 1e-9);
+    /* day 5, from the second run: window 12, 10, 13 reaches back into the store */
+    ck_assert_uint_eq(c.r[4].th[0].topn, 3);
+    ck_assert_double_eq_tol(c.r[4].th[0].r.mean, 35.0 / 3, 1e-9);
+    ck_assert_int_eq(c.r[4].th[0].r.status, STAB_UNSTABLE);
+    ck_assert_int_eq(c.r[4].th[0].r.dir, STAB_DIR_DECREASE);
+    /* day 6: the unstable day 5 stays in the window (10, 13, 3) */
+    ck_assert_double_eq_tol(c.r[5].th[0].r.mean, 26.0 / 3, 1e-9);
+    ck_assert_int_eq(c.r[5].th[0].r.status, STAB_STABLE);
+    store_close(st);
+    cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(test_series_merge_into_stored_slot_and_rejudge_later)
+{
+    struct ds_cfg *cfg = tu_cfg(yaml_w3);
+    struct store *st = open_store(":memory:");
+    struct collected c = {.n = 0};
+    struct agg_slot *back = NULL;
+    struct ds_error err;
+    int64_t id;
+    static const int d1[] = {0, 1, 2, 3}, g1[] = {10, 10, 10, 10};
+    /* a second file for day 1 adds 90 more groups: day 1 TopN 100 -> 0 at 1% */
+    static const int d2[] = {1}, g2[] = {90};
+
+    init_layout();
+    id = analysis_id(st, cfg);
+    run_days(st, &cfg->analyses[0], id, d1, g1, 4);
+    ck_assert_int_eq(store_results(st, id, &layout, &cfg->analyses[0], D0, D0 + 4 * DAY, collect,
+                                   &c, &err),
+                     DS_OK);
+    ck_assert_int_eq(c.r[3].th[0].r.status, STAB_STABLE); /* sigma 0, 10 == 10 */
+    run_days(st, &cfg->analyses[0], id, d2, g2, 1);
+    ck_assert_int_eq(store_slot_load(st, id, &layout, D0 + DAY, &back, &err), DS_OK);
+    /* groups 1..10 met groups 1..90: 90 groups, 100 + 900 packets */
+    ck_assert_uint_eq(back->n_groups, 90);
+    ck_assert_uint_eq(back->packets, 1000);
+    ck_assert_uint_eq(agg_slot_group(back, 0)->packets, 20);
+    agg_slot_free(back);
+    c.n = 0;
+    ck_assert_int_eq(store_results(st, id, &layout, &cfg->analyses[0], D0, D0 + 4 * DAY, collect,
+                                   &c, &err),
+                     DS_OK);
+    /* 10 groups of 2% and 80 of 1%: TopN 10 at 1% (1% itself does not count) */
+    ck_assert_uint_eq(c.r[1].th[0].topn, 10);
+    ck_assert_uint_eq(c.r[1].packets, 1000);
+    /* day 3 was judged again with the merged day 1 in its window: still 10 */
+    ck_assert_int_eq(c.r[3].th[0].r.status, STAB_STABLE);
+    store_close(st);
+    cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(test_series_thresholds_changed_later)
+{
+    struct ds_cfg *cfg = tu_cfg(yaml_w3);
+    struct ds_cfg *cfg2 = tu_cfg("analyses:\n  - name: ports\n    window: 3\n    thresholds: [5, 1]\n");
+    struct store *st = open_store(":memory:");
+    struct collected c = {.n = 0};
+    struct ds_error err;
+    int64_t id;
+    static const int d1[] = {0, 1, 2}, g1[] = {10, 30, 10};
+    static const int d2[] = {3}, g2[] = {10};
+
+    init_layout();
+    id = analysis_id(st, cfg);
+    run_days(st, &cfg->analyses[0], id, d1, g1, 3);
+    /* the next run asks for 5% as well: the stored days get it from their groups */
+    run_days(st, &cfg2->analyses[0], id, d2, g2, 1);
+    ck_assert_int_eq(store_results(st, id, &layout, &cfg2->analyses[0], D0, D0 + 4 * DAY, collect,
+                                   &c, &err),
+                     DS_OK);
+    ck_assert_uint_eq(c.n, 4);
+    /* day 3: TopN at 5% is 10 (10% each); window at 5%: 10, 0 (30 groups of 3.3%), 10 */
+    ck_assert_uint_eq(c.r[3].n_th, 2);
+    ck_assert_uint_eq(c.r[3].th[0].topn, 10);
+    ck_assert_double_eq_tol(c.r[3].th[0].r.mean, 20.0 / 3, 1e-9);
+    ck_assert_uint_eq(c.r[1].th[0].topn, 0);
+    ck_assert_uint_eq(c.r[1].th[1].topn, 30);
+    store_close(st);
+    cfg_free(cfg);
+    cfg_free(cfg2);
+}
+END_TEST
+
+static Suite *
+store_suite(void)
+{
+    Suite *s = suite_create("store");
+    TCase *tc = tcase_create("sqlite");
+
+    tcase_add_test(tc, test_schema_created_and_versioned);
+    tcase_add_test(tc, test_schema_newer_or_foreign_refused);
+    tcase_add_test(tc, test_analysis_conflict);
+    tcase_add_test(tc, test_slot_round_trip);
+    tcase_add_test(tc, test_inputs_recorded);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("series");
+    tcase_add_test(tc, test_series_warmup_gap_and_window_across_runs);
+    tcase_add_test(tc, test_series_merge_into_stored_slot_and_rejudge_later);
+    tcase_add_test(tc, test_series_thresholds_changed_later);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    tz_apply("UTC");
+    return tu_run(store_suite()) == 0 ? 0 : 1;
+}
