@@ -51,6 +51,9 @@ void norm_free(struct norm *n);
  */
 void norm_begin_source(struct norm *n, const struct addr *addr);
 
+/* Sets the clock used to refuse times in the future (default: time at norm_new). */
+void norm_set_clock(struct norm *n, int64_t now_s);
+
 /* Normalises rec into out; out is written only for NORM_FLOW. */
 enum norm_result norm_record(struct norm *n, const struct ipfix_record *rec, struct flow *out);
 

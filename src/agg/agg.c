@@ -140,8 +140,11 @@ agg_slot_add(struct agg_slot *slot, const struct flow *f, uint64_t packets)
     struct agg_group *g;
 
     key_extract(slot->layout, f, k);
-    /* A group first seen after trimming gets no detail: it is partial. */
-    g = group_lookup(slot, k, (uint32_t)hash_bytes(k, slot->layout->size), true, !slot->complete);
+    /*
+     * A new group gets a detail even in a closed slot: none of its packets
+     * went uncounted.  A group whose detail was trimmed becomes partial.
+     */
+    g = group_lookup(slot, k, (uint32_t)hash_bytes(k, slot->layout->size), true, true);
     g->packets += packets;
     g->flows++;
     if (g->detail != NULL)
@@ -438,7 +441,7 @@ stage_b(struct pipe_item *it)
 
     if (it->slot == NULL)
         return;
-    g = group_lookup(it->slot, it->key, it->hash, true, !it->slot->complete);
+    g = group_lookup(it->slot, it->key, it->hash, true, true);
     it->gi = (uint32_t)(((uint8_t *)g - it->slot->entries) / it->slot->stride);
     if (g->detail != NULL)
         __builtin_prefetch(g->detail, 1);

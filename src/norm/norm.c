@@ -2,6 +2,7 @@
  * Normalisation of decoded records into struct flow (see ds/norm.h).
  */
 #include <math.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,12 +38,22 @@ struct norm {
     size_t n_domains;
     struct domain_state *last;      /* cache: domain of the previous record */
     struct norm_stats stats;
+    int64_t now_s;                  /* the clock, for the sanity check of times */
 };
 
 struct norm *
 norm_new(void)
 {
-    return xcalloc(1, sizeof(struct norm));
+    struct norm *n = xcalloc(1, sizeof(struct norm));
+
+    n->now_s = (int64_t)time(NULL);
+    return n;
+}
+
+void
+norm_set_clock(struct norm *n, int64_t now_s)
+{
+    n->now_s = now_s;
 }
 
 void
@@ -295,12 +306,15 @@ norm_record(struct norm *n, const struct ipfix_record *rec, struct flow *out)
     }
     /*
      * A start before 2000 is a clock or system-init time never set; a start
-     * a day after its message was sent cannot be real (an export time itself
-     * before 2000 is not trusted for this).
+     * a day after both the message's export time and our own clock cannot
+     * be real.  (Files written offline carry export times long after their
+     * flows, or, written by libfixbuf, the time their message was begun,
+     * which the flows that fill it follow: neither bound alone will do.)
      */
     if (start < MS_2000 ||
-        (rec->export_time >= MS_2000 / 1000 &&
-         start > (int64_t)rec->export_time * 1000 + FUTURE_SLACK_MS)) {
+        start > ((int64_t)rec->export_time > n->now_s ? (int64_t)rec->export_time : n->now_s) *
+                        1000 +
+                    FUTURE_SLACK_MS) {
         n->stats.bad_time++;
         return NORM_BAD_TIME;
     }

@@ -40,17 +40,33 @@ struct series {
     struct slotcal cal;
     struct run_slot *run;       /* owned, in order of closing */
     size_t n_run, cap_run;
-    GHashTable *late;           /* gint64 start -> struct agg_slot * (owned): slots reopened */
+    GHashTable *late;           /* gint64 start -> struct late_slot * (owned): slots reopened */
+    uint64_t late_clock;        /* for evicting the slot least recently reopened */
     int64_t from, to;           /* reported range; from == to: empty */
     enum ds_rc error;           /* first store error met while closing slots */
     struct ds_error err;
     unsigned changed;           /* STORE_CHANGED_*: judge every stored slot again */
 };
 
+/*
+ * Slots reopened by late flows, at most LATE_SLOTS_MAX at once: input read
+ * out of order (files given newest first) reopens one slot after another,
+ * and each goes back to the store when it has not been used for longest.
+ */
+#define LATE_SLOTS_MAX 4
+
+struct late_slot {
+    struct agg_slot *slot;      /* owned */
+    uint64_t used;
+};
+
 static void
-slot_destroy(gpointer p)
+late_destroy(gpointer p)
 {
-    agg_slot_free(p);
+    struct late_slot *l = p;
+
+    agg_slot_free(l->slot);
+    free(l);
 }
 
 struct series *
@@ -65,7 +81,7 @@ series_new(const struct cfg_analysis *a, const struct key_layout *layout, int64_
     s->aid = store_id;
     s->st = st;
     slotcal_init(&s->cal, a->slot_s);
-    s->late = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, slot_destroy);
+    s->late = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, late_destroy);
     s->from = s->to = 0;
     s->error = DS_OK;
     return s;
@@ -177,35 +193,72 @@ series_add_slot(struct series *s, struct agg_slot *slot)
         s->error = rc;
 }
 
+/* Saves and forgets the reopened slot used least recently. */
+static void
+evict_late(struct series *s)
+{
+    GHashTableIter it;
+    gpointer k, v;
+    gint64 oldest_key = 0;
+    uint64_t oldest = UINT64_MAX;
+    struct late_slot *l;
+    enum ds_rc rc;
+
+    g_hash_table_iter_init(&it, s->late);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        if (((struct late_slot *)v)->used < oldest) {
+            oldest = ((struct late_slot *)v)->used;
+            oldest_key = *(gint64 *)k;
+        }
+    }
+    l = g_hash_table_lookup(s->late, &oldest_key);
+    rc = save_slot(s, l->slot, false, &s->err);
+    l->slot = NULL;
+    g_hash_table_remove(s->late, &oldest_key);
+    if (rc != DS_OK)
+        s->error = rc;
+}
+
 void
 series_add_late(struct series *s, int64_t start, int64_t end, const struct flow *f,
                 uint64_t packets)
 {
     gint64 key = start;
-    struct agg_slot *slot = g_hash_table_lookup(s->late, &key);
+    struct late_slot *l;
 
     if (s->error != DS_OK)
         return;
-    if (slot == NULL) {
+    l = g_hash_table_lookup(s->late, &key);
+    if (l == NULL) {
+        struct agg_slot *slot = NULL;
         gint64 *k;
-        enum ds_rc rc = store_slot_load(s->st, s->aid, s->layout, start, &slot, &s->err);
+        enum ds_rc rc;
 
+        if (g_hash_table_size(s->late) >= LATE_SLOTS_MAX) {
+            evict_late(s);
+            if (s->error != DS_OK)
+                return;
+        }
+        rc = store_slot_load(s->st, s->aid, s->layout, start, &slot, &s->err);
         if (rc != DS_OK) {
             s->error = rc;
             return;
         }
         if (slot == NULL) {
-            /* Closed without ever being opened: its groups have no detail. */
+            /* Closed before any of its flows came: every group starts now. */
             slot = agg_slot_new(s->layout, start, end);
             slot->complete = true;
         }
+        l = xcalloc(1, sizeof(*l));
+        l->slot = slot;
         k = g_new(gint64, 1);
         *k = start;
-        g_hash_table_insert(s->late, k, slot);
+        g_hash_table_insert(s->late, k, l);
     }
-    agg_slot_add(slot, f, packets);
-    slot->late_flows++;
-    slot->late_packets += packets;
+    l->used = ++s->late_clock;
+    agg_slot_add(l->slot, f, packets);
+    l->slot->late_flows++;
+    l->slot->late_packets += packets;
 }
 
 void
@@ -373,9 +426,13 @@ series_commit(struct series *s, struct ds_error *err)
     /* Slots reopened by late flows were loaded whole: save them as they are. */
     g_hash_table_iter_init(&it, s->late);
     while (g_hash_table_iter_next(&it, &k, &v)) {
+        struct late_slot *l = v;
+        struct agg_slot *slot = l->slot;
+
         g_hash_table_iter_steal(&it);
         g_free(k);
-        rc = save_slot(s, v, false, err);
+        free(l);
+        rc = save_slot(s, slot, false, err);
         if (rc != DS_OK)
             return rc;
     }
