@@ -53,6 +53,10 @@ const char *addr_format(const struct addr *a, char *buf);
 int cidr_parse(const char *s, struct cidr *c, char *why, size_t whylen);
 /* buf must hold CIDR_STRLEN bytes. */
 const char *cidr_format(const struct cidr *c, char *buf);
+/*
+ * Is a in c?  An IPv6 prefix wider than the IPv4-mapped space (::/0, ::/64)
+ * contains no IPv4 address: the families stay apart as users write them.
+ */
 bool cidr_contains(const struct cidr *c, const struct addr *a);
 /* Clears the bits of a after the first len bits (len in 0..128). */
 void addr_mask(struct addr *a, unsigned len);

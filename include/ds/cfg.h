@@ -1,7 +1,7 @@
 /*
  * The configuration: one YAML file, parsed with libyaml into struct ds_cfg.
  *
- * One table per section (src/core/cfg_table.c) drives parsing, validation,
+ * One table per section (in src/core/cfg.c) drives parsing, validation,
  * defaults and printing, so that the keys accepted, the keys printed by
  * "check-config" and the keys documented in config/darkstab.yaml cannot
  * drift apart (tests/unit/check_cfg.c compares them).

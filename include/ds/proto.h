@@ -55,7 +55,7 @@ enum ptype_class {
 
 uint16_t ptype_of(uint8_t proto, uint8_t tcp_flags, uint8_t icmp_type);
 #define PTYPE_STRLEN 48
-/* "TCP SYN", "UDP", "ICMP echo-request", "proto 47 (gre)" ... */
+/* "TCP SYN", "UDP", "ICMP echo-request", "GRE" (a named protocol), "proto 253" ... */
 const char *ptype_format(uint16_t type, char *buf);
 
 #endif

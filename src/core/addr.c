@@ -2,6 +2,7 @@
  * IP address and CIDR parsing and formatting (see ds/addr.h).
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +67,7 @@ int
 cidr_parse(const char *s, struct cidr *c, char *why, size_t whylen)
 {
     char host[ADDR_STRLEN + 8];
-    char text[ADDR_STRLEN];
+    char text[CIDR_STRLEN];
     const char *slash = strchr(s, '/');
     size_t hostlen = slash ? (size_t)(slash - s) : strlen(s);
     long len;
@@ -92,7 +93,7 @@ cidr_parse(const char *s, struct cidr *c, char *why, size_t whylen)
 
         errno = 0;
         len = strtol(slash + 1, &end, 10);
-        if (slash[1] == '\0' || *end != '\0' || errno != 0 || len < 0) {
+        if (!isdigit((unsigned char)slash[1]) || *end != '\0' || errno != 0 || len < 0) {
             snprintf(why, whylen, "prefix length '%s' is not a number", slash + 1);
             return -1;
         }
@@ -105,8 +106,10 @@ cidr_parse(const char *s, struct cidr *c, char *why, size_t whylen)
     masked = c->net;
     addr_mask(&masked, c->len);
     if (memcmp(&masked, &c->net, sizeof(masked)) != 0) {
-        snprintf(why, whylen, "host bits are set (did you mean %s/%ld?)",
-                 addr_format(&masked, text), len);
+        struct cidr m = *c;
+
+        m.net = masked;
+        snprintf(why, whylen, "host bits are set (did you mean %s?)", cidr_format(&m, text));
         return -1;
     }
     return 0;
@@ -116,9 +119,14 @@ const char *
 cidr_format(const struct cidr *c, char *buf)
 {
     char text[ADDR_STRLEN];
+    const char *a = text;
 
-    snprintf(buf, CIDR_STRLEN, "%s/%u", addr_format(&c->net, text),
-             c->v4 ? c->len - 96u : c->len);
+    /* An IPv6 prefix of the mapped space keeps its IPv6 form: "192.0.2.0/120" would not parse. */
+    if (c->v4 || !addr_is_v4(&c->net))
+        addr_format(&c->net, text);
+    else if (inet_ntop(AF_INET6, c->net.b, text, sizeof(text)) == NULL)
+        a = "?";
+    snprintf(buf, CIDR_STRLEN, "%s/%u", a, c->v4 ? c->len - 96u : c->len);
     return buf;
 }
 
@@ -127,6 +135,9 @@ cidr_contains(const struct cidr *c, const struct addr *a)
 {
     struct addr masked = *a;
 
+    /* IPv4 is a family of its own: ::/0 is every IPv6 address, not IPv4 too. */
+    if (!c->v4 && c->len < 96 && addr_is_v4(a))
+        return false;
     addr_mask(&masked, c->len);
     return memcmp(&masked, &c->net, sizeof(masked)) == 0;
 }

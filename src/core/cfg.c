@@ -157,6 +157,20 @@ is_null(const yaml_node_t *n)
            n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 }
 
+/* The value of key in a mapping, or the mapping itself if the key is not there. */
+static yaml_node_t *
+map_value(struct ctx *c, yaml_node_t *map, const char *key)
+{
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+
+        if (k->type == YAML_SCALAR_NODE && strcmp(scalar(k), key) == 0)
+            return yaml_document_get_node(c->doc, p->value);
+    }
+    return map;
+}
+
 static const char *
 type_expect(const struct cfg_entry *e)
 {
@@ -192,8 +206,9 @@ decimal_in_range(const struct cfg_entry *e, const struct decimal *d, char *why, 
     int above = e->hi_open ? d->value >= e->dhi : d->value > e->dhi;
 
     if (below || above) {
-        snprintf(why, len, "%s is outside %s%g, %g%s", d->text, e->lo_open ? "(" : "[", e->dlo,
-                 e->dhi, e->hi_open ? ")" : "]");
+        /* %.15g, not %g: the bound of min_stddev is 1000000, not 1e+06 */
+        snprintf(why, len, "%s is outside %s%.15g, %.15g%s", d->text, e->lo_open ? "(" : "[",
+                 e->dlo, e->dhi, e->hi_open ? ")" : "]");
         return -1;
     }
     return 0;
@@ -324,10 +339,16 @@ add_list_item(const struct cfg_entry *e, void *base, const char *text, char *why
         if (keyspec_parse(text, &k, why, len) != 0)
             return -1;
         for (size_t i = 0; i < a->n_keys; i++) {
-            if (a->keys[i].kind == k.kind) {
-                snprintf(why, len, "key '%s' is listed twice", keyspec_format(&k, name));
-                return -1;
-            }
+            char other[KEYSPEC_STRLEN];
+
+            if (a->keys[i].kind != k.kind)
+                continue;
+            keyspec_format(&a->keys[i], other);
+            if (strcmp(other, keyspec_format(&k, name)) == 0)
+                snprintf(why, len, "key '%s' is listed twice", name);
+            else
+                snprintf(why, len, "key '%s' repeats '%s' (one key of each kind)", name, other);
+            return -1;
         }
         a->keys[a->n_keys++] = k;
         return 0;
@@ -534,7 +555,7 @@ parse_analysis(struct ctx *c, yaml_node_t *map, struct cfg_analysis *a, const ch
         char d[16], p2[256];
 
         snprintf(p2, sizeof(p2), "%s.slot", path);
-        return fail(c, map, p2,
+        return fail(c, map_value(c, map, "slot"), p2,
                     "%s does not divide a day (use a divisor of 1d such as 5m, 1h, 6h, or 1d, 1w)",
                     format_duration(a->slot_s, d, sizeof(d)));
     }
@@ -604,7 +625,8 @@ parse_root(struct ctx *c, yaml_node_t *root, struct ds_cfg *cfg)
             int sub_seen[N_TOP] = {0};
 
             if (v->type != YAML_MAPPING_NODE)
-                return fail(c, v, name, "expected a mapping, found %s", node_kind(v));
+                return fail(c, v, name, "expected a mapping, found %s",
+                            is_null(v) ? "nothing" : node_kind(v));
             for (yaml_node_pair_t *q = p + 1; q < root->data.mapping.pairs.top; q++) {
                 yaml_node_t *k2 = yaml_document_get_node(c->doc, q->key);
 
@@ -646,7 +668,8 @@ parse_root(struct ctx *c, yaml_node_t *root, struct ds_cfg *cfg)
                 for (size_t j = 0; j < i; j++) {
                     if (strcmp(cfg->analyses[j].name, cfg->analyses[i].name) == 0) {
                         snprintf(path, sizeof(path), "analyses[%zu].name", i);
-                        return fail(c, item, path, "duplicate analysis name '%s' (also analyses[%zu])",
+                        return fail(c, map_value(c, item, "name"), path,
+                                    "duplicate analysis name '%s' (also analyses[%zu])",
                                     cfg->analyses[i].name, j);
                     }
                 }
@@ -673,6 +696,15 @@ parse_root(struct ctx *c, yaml_node_t *root, struct ds_cfg *cfg)
     return DS_OK;
 }
 
+static enum ds_rc
+yaml_fail(struct ds_error *err, const char *name, const yaml_parser_t *parser)
+{
+    return ds_error_set(err, DS_ERR_CONFIG, "%s:%zu:%zu: not valid YAML: %s%s%s", name,
+                        parser->problem_mark.line + 1, parser->problem_mark.column + 1,
+                        parser->problem ? parser->problem : "syntax error",
+                        parser->context ? " " : "", parser->context ? parser->context : "");
+}
+
 enum ds_rc
 cfg_load_string(const char *name, const char *text, struct ds_cfg **out, struct ds_error *err)
 {
@@ -687,10 +719,7 @@ cfg_load_string(const char *name, const char *text, struct ds_cfg **out, struct 
         return ds_error_set(err, DS_ERR_NOMEM, "%s: cannot initialise the YAML parser", name);
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
     if (!yaml_parser_load(&parser, &doc)) {
-        ds_error_set(err, DS_ERR_CONFIG, "%s:%zu:%zu: not valid YAML: %s%s%s", name,
-                     parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                     parser.problem ? parser.problem : "syntax error",
-                     parser.context ? " " : "", parser.context ? parser.context : "");
+        yaml_fail(err, name, &parser);
         yaml_parser_delete(&parser);
         return DS_ERR_CONFIG;
     }
@@ -711,6 +740,8 @@ cfg_load_string(const char *name, const char *text, struct ds_cfg **out, struct 
                                   name, r->start_mark.line + 1, r->start_mark.column + 1);
             }
             yaml_document_delete(&next);
+        } else {
+            rc = yaml_fail(err, name, &parser);
         }
     }
     yaml_document_delete(&doc);
@@ -791,16 +822,28 @@ static void
 print_str(FILE *fp, const char *s)
 {
     int plain = *s != '\0' && strpbrk(s, ":#{}[],&*!|>'\"%@`") == NULL && s[0] != '-' &&
-                s[0] != ' ' && s[strlen(s) - 1] != ' ';
+                s[0] != '?' && s[0] != ' ' && s[strlen(s) - 1] != ' ';
 
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            plain = 0;
     if (plain)
         fputs(s, fp);
     else {
         fputc('"', fp);
         for (; *s; s++) {
-            if (*s == '"' || *s == '\\')
-                fputc('\\', fp);
-            fputc(*s, fp);
+            /* a raw line break inside quotes would read back as a space */
+            if (*s == '\n')
+                fputs("\\n", fp);
+            else if (*s == '\t')
+                fputs("\\t", fp);
+            else if ((unsigned char)*s < 0x20 || *s == 0x7f)
+                fprintf(fp, "\\x%02x", (unsigned char)*s);
+            else {
+                if (*s == '"' || *s == '\\')
+                    fputc('\\', fp);
+                fputc(*s, fp);
+            }
         }
         fputc('"', fp);
     }
@@ -834,8 +877,11 @@ print_value(FILE *fp, const struct cfg_entry *e, const void *base)
         const struct cfg_cidrs *l = (const struct cfg_cidrs *)field;
 
         fputc('[', fp);
-        for (size_t i = 0; i < l->n; i++)
-            fprintf(fp, "%s%s", i ? ", " : "", cidr_format(&l->v[i], buf));
+        for (size_t i = 0; i < l->n; i++) {
+            fputs(i ? ", " : "", fp);
+            /* "::/0" must be quoted in a flow list */
+            print_str(fp, cidr_format(&l->v[i], buf));
+        }
         fputc(']', fp);
         break;
     }

@@ -1,6 +1,7 @@
 /*
  * Group key names (see ds/keyspec.h).
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ parse_len(const char *s, unsigned max, uint8_t *out)
     char *end;
     long v = strtol(s, &end, 10);
 
-    if (*s == '\0' || *end != '\0' || v < 0 || v > (long)max)
+    if (!isdigit((unsigned char)*s) || *end != '\0' || v < 0 || v > (long)max)
         return -1;
     *out = (uint8_t)v;
     return 0;

@@ -69,6 +69,8 @@ parse_decimal(const char *s, int max_decimals, struct decimal *out, char *why, s
         num /= 10;
         den /= 10;
     }
+    if (num == 0)
+        neg = false;
     out->num = neg ? -num : num;
     out->den = den;
     out->value = (double)out->num / (double)den;
@@ -96,7 +98,7 @@ parse_duration(const char *s, int64_t *seconds, char *why, size_t whylen)
 
     errno = 0;
     v = strtoll(s, &end, 10);
-    if (end == s || v <= 0 || errno == ERANGE) {
+    if (end == s || v < 0 || errno == ERANGE || !isdigit((unsigned char)*s)) {
         snprintf(why, whylen, "'%s' is not a duration such as 30s, 5m, 1h, 1d", s);
         return -1;
     }

@@ -163,6 +163,15 @@ tz_format_rfc3339_ms(int64_t t_ms, char *buf)
     return format(s, ms, buf);
 }
 
+static int
+days_in_month(int y, int mo)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    return days[mo - 1] + (mo == 2 && leap);
+}
+
 int
 tz_parse_time(const char *s, int64_t *t)
 {
@@ -187,7 +196,9 @@ tz_parse_time(const char *s, int64_t *t)
             rest += 1 + m;
         }
     }
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    /* mktime() would quietly move 2015-02-30 to March */
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h < 0 || h > 23 || mi < 0 ||
+        mi > 59 || sec < 0 || sec > 60)
         return -1;
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;
@@ -205,7 +216,7 @@ tz_parse_time(const char *s, int64_t *t)
         return 0;
     }
     if (sscanf(rest, "%c%2d:%2d%n", &sep, &oh, &om, &n) == 3 && rest[n] == '\0' &&
-        (sep == '+' || sep == '-')) {
+        (sep == '+' || sep == '-') && oh >= 0 && oh <= 23 && om >= 0 && om <= 59) {
         int64_t off = (int64_t)oh * 3600 + om * 60;
 
         *t = (int64_t)timegm(&tm) - (sep == '+' ? off : -off);

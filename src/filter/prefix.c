@@ -34,14 +34,15 @@ struct prefix_set {
     size_t n4;
 };
 
+/* Byte by byte, so that it holds on a big-endian host too. */
 static u128
 to_u128(const struct addr *a)
 {
-    uint64_t hi, lo;
+    u128 v = 0;
 
-    memcpy(&hi, a->b, 8);
-    memcpy(&lo, a->b + 8, 8);
-    return (u128)__builtin_bswap64(hi) << 64 | __builtin_bswap64(lo);
+    for (int i = 0; i < 16; i++)
+        v = v << 8 | a->b[i];
+    return v;
 }
 
 #define V4_BASE ((u128)0xffff << 32)
@@ -63,14 +64,17 @@ cmp_u128(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* As cidr_contains(): an IPv6 prefix wider than the mapped space (::/0) takes no IPv4. */
 static int
 covered(const struct cidr *list, size_t n, u128 v)
 {
+    int v4 = v >= V4_BASE && v <= V4_BASE + 0xffffffffu;
+
     for (size_t i = 0; i < n; i++) {
         u128 lo, hi;
 
         cidr_bounds(&list[i], &lo, &hi);
-        if (v >= lo && v <= hi)
+        if (v >= lo && v <= hi && !(v4 && !list[i].v4 && list[i].len < 96))
             return 1;
     }
     return 0;
@@ -82,10 +86,15 @@ prefix_set_new(const struct cidr *dark, size_t n_dark, const struct cidr *exclud
 {
     struct prefix_set *set = xcalloc(1, sizeof(*set));
     size_t n_cuts = 0, total = n_dark + n_exclude;
-    u128 *cuts = xcalloc(2 * total + 1, sizeof(*cuts));
+    u128 *cuts = xcalloc(2 * total + 3, sizeof(*cuts));
 
-    /* Interval starts: 0, every range start, and every range end + 1. */
+    /*
+     * Interval starts: 0, every range start and end + 1, and both ends of the
+     * IPv4-mapped space, where a wide IPv6 prefix stops and resumes.
+     */
     cuts[n_cuts++] = 0;
+    cuts[n_cuts++] = V4_BASE;
+    cuts[n_cuts++] = V4_BASE + ((u128)1 << 32);
     for (size_t i = 0; i < total; i++) {
         const struct cidr *c = i < n_dark ? &dark[i] : &exclude[i - n_dark];
         u128 lo, hi;
