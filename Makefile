@@ -165,17 +165,23 @@ $(BUILD)/tests/check_%: tests/unit/check_%.c tests/unit/testutil.c $(LIBS)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ tests/unit/check_$*.c tests/unit/testutil.c $(LIBS) \
 		$(CHECK_LIBS) $(LDLIBS_ALL)
 
-check: check-unit check-integ sanitize
+# Each stage appends "passed failed" to $(RESULTS); the last line sums them.
+RESULTS ?= $(abspath $(BUILD))/test-results
+
+check:
+	@mkdir -p $(BUILD) && rm -f $(RESULTS)
+	@$(MAKE) -k --no-print-directory RESULTS=$(RESULTS) check-unit check-integ sanitize; \
+	    status=$$?; sh tests/summary.sh $(RESULTS) && exit $$status
 
 check-unit: $(UNIT_BINS)
-	@TZ=UTC sh tests/run-unit.sh $(UNIT_BINS)
+	@RESULTS=$(RESULTS) TZ=UTC sh tests/run-unit.sh $(UNIT_BINS)
 
 check-integ: all
-	@TZ=UTC sh tests/e2e/run.sh $(BUILD)
+	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/run.sh $(BUILD)
 
 # The unit tests once more, under AddressSanitizer and UndefinedBehaviorSanitizer.
 sanitize:
-	$(MAKE) BUILD=build/san CC=clang \
+	@$(MAKE) --no-print-directory BUILD=build/san CC=clang RESULTS=$(RESULTS) \
 		OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		check-unit
 
@@ -185,7 +191,9 @@ checksrc: check-deps
 check-deps:
 	@sh tests/check-deps.sh
 
-bench: all
+BENCH_BINS = $(BUILD)/bench/fixbuf_floor $(BUILD)/bench/ingest_only $(BUILD)/bench/agg_only
+
+bench: all $(BENCH_BINS)
 	@sh bench/run.sh $(BUILD)
 
 install: all

@@ -78,6 +78,7 @@ struct store_backend {
                              struct store_input *in, bool *found, struct ds_error *err);
     enum ds_rc (*input_add)(void *state, int64_t aid, const struct store_input *in,
                             struct ds_error *err);
+    enum ds_rc (*input_any)(void *state, int64_t aid, bool *any, struct ds_error *err);
     enum ds_rc (*slot_load)(void *state, int64_t aid, const struct key_layout *layout,
                             int64_t start, struct agg_slot **slot, struct ds_error *err);
     enum ds_rc (*slot_save)(void *state, int64_t aid, const struct agg_slot *slot,
@@ -138,6 +139,8 @@ enum ds_rc store_input_find(struct store *st, int64_t aid, const char *digest,
                             struct store_input *in, bool *found, struct ds_error *err);
 enum ds_rc store_input_add(struct store *st, int64_t aid, const struct store_input *in,
                            struct ds_error *err);
+/* Has any input been recorded for the analysis? */
+enum ds_rc store_input_any(struct store *st, int64_t aid, bool *any, struct ds_error *err);
 enum ds_rc store_slot_load(struct store *st, int64_t aid, const struct key_layout *layout,
                            int64_t start, struct agg_slot **slot, struct ds_error *err);
 enum ds_rc store_slot_save(struct store *st, int64_t aid, const struct agg_slot *slot,

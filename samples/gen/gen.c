@@ -77,16 +77,19 @@ struct writer {
     uint64_t records;
     uint64_t files;
     int cur_tid;
+    /* --send: IPFIX over UDP at --rate records a second */
+    char *host, *port;
+    double rate;
+    struct timespec t0;
 };
 
 static int
-open_file(struct writer *w, const char *path)
+open_exporter(struct writer *w, fbExporter_t *e, const char *what)
 {
     GError *err = NULL;
     fbSession_t *s = fbSessionAlloc(w->model);
     fbTemplate_t *t4 = fbTemplateAlloc(w->model), *t6 = fbTemplateAlloc(w->model);
     fbTemplate_t *i4 = fbTemplateAlloc(w->model), *i6 = fbTemplateAlloc(w->model);
-    fbExporter_t *e;
 
     if (!fbTemplateAppendSpecArray(t4, spec4, 0, &err) ||
         !fbTemplateAppendSpecArray(t6, spec6, 0, &err) ||
@@ -99,15 +102,56 @@ open_file(struct writer *w, const char *path)
         fprintf(stderr, "darkstab-gen: templates: %s\n", err->message);
         return -1;
     }
-    e = fbExporterAllocFile(path);
     w->fbuf = fBufAllocForExport(s, e);
     if (!fbSessionExportTemplates(s, &err)) {
-        fprintf(stderr, "darkstab-gen: %s: %s\n", path, err->message);
+        fprintf(stderr, "darkstab-gen: %s: %s\n", what, err->message);
         return -1;
     }
     w->cur_tid = 0;
     w->files++;
     return 0;
+}
+
+static int
+open_file(struct writer *w, const char *path)
+{
+    return open_exporter(w, fbExporterAllocFile(path), path);
+}
+
+/* IPFIX over UDP to host:port; libfixbuf sizes messages for the path MTU. */
+static int
+open_udp(struct writer *w)
+{
+    fbConnSpec_t spec;
+
+    memset(&spec, 0, sizeof(spec));
+    spec.transport = FB_UDP;
+    spec.host = w->host;
+    spec.svc = w->port;
+    clock_gettime(CLOCK_MONOTONIC, &w->t0);
+    return open_exporter(w, fbExporterAllocNet(&spec), w->host);
+}
+
+/* Holds the sending to --rate records a second. */
+static void
+pace(struct writer *w)
+{
+    struct timespec now;
+    double due, elapsed;
+
+    if (w->rate <= 0 || w->records % 64 != 0)
+        return;
+    due = (double)w->records / w->rate;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    elapsed = (double)(now.tv_sec - w->t0.tv_sec) + (double)(now.tv_nsec - w->t0.tv_nsec) / 1e9;
+    if (due > elapsed) {
+        struct timespec ts;
+        double d = due - elapsed;
+
+        ts.tv_sec = (time_t)d;
+        ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
+        nanosleep(&ts, NULL);
+    }
 }
 
 static int
@@ -206,6 +250,16 @@ on_flow(void *ctx, const struct gen_flow *f)
         return -1;
     }
     w->records++;
+    if (w->host != NULL) {
+        GError *e2 = NULL;
+
+        /* UDP loses templates with their datagram: send them again now and then. */
+        if (w->records % 20000 == 0 && !fbSessionExportTemplates(fBufGetSession(w->fbuf), &e2)) {
+            fprintf(stderr, "darkstab-gen: templates: %s\n", e2->message);
+            return -1;
+        }
+        pace(w);
+    }
     if (w->truth != NULL)
         fprintf(w->truth, "%lld,%lld,%d,%u,%s,%s,%u,%u,%u,%u,%u,%llu\n", (long long)f->start_ms,
                 (long long)f->end_ms, f->v6 ? 6 : 4, f->proto, addr_format(&f->src, s),
@@ -232,7 +286,8 @@ static void
 usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: darkstab-gen [options] OUTPUT\n\n"
+            "usage: darkstab-gen [options] OUTPUT\n"
+            "       darkstab-gen [options] --send HOST:PORT [--rate N]\n\n"
             "Writes synthetic darknet flow records as IPFIX.  OUTPUT is a file, or with\n"
             "--split a directory that receives one file per local day.\n\n"
             "  --scenario NAME      paper (default): 50 days from 2013-02-15 with the paper's\n"
@@ -247,6 +302,8 @@ usage(FILE *fp)
             "  --seed N             random seed\n"
             "  --no-events          background only\n"
             "  --split              one file per day into directory OUTPUT\n"
+            "  --send HOST:PORT     send IPFIX over UDP instead of writing OUTPUT\n"
+            "  --rate N             with --send: N records a second (default 100000)\n"
             "  --truth FILE         also write every record as CSV:\n"
             "                       start_ms,end_ms,ip_version,proto,src,dst,sport,dport,\n"
             "                       tcp_flags,icmp_type,icmp_code,packets\n"
@@ -267,6 +324,8 @@ main(int argc, char **argv)
         {"no-events", no_argument, NULL, 'n'},
         {"split", no_argument, NULL, 'p'},
         {"truth", required_argument, NULL, 't'},
+        {"send", required_argument, NULL, 'u'},
+        {"rate", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -325,6 +384,22 @@ main(int argc, char **argv)
         case 't':
             truth = optarg;
             break;
+        case 'u': {
+            char *colon = strrchr(optarg, ':');
+
+            if (colon == NULL || colon == optarg || colon[1] == '\0') {
+                fprintf(stderr, "darkstab-gen: --send wants HOST:PORT, not '%s'\n", optarg);
+                return 2;
+            }
+            w.host = strndup(optarg, (size_t)(colon - optarg));
+            w.port = strdup(colon + 1);
+            break;
+        }
+        case 'R':
+            if (parse_int64(optarg, 0, 100000000, &v, why, sizeof(why)) != 0)
+                goto bad;
+            w.rate = (double)v;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -333,10 +408,12 @@ main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind + 1 != argc) {
+    if (optind + (w.host ? 0 : 1) != argc || (w.host && w.split)) {
         usage(stderr);
         return 2;
     }
+    if (w.host != NULL && w.rate == 0)
+        w.rate = 100000;
     if (tz_check(tz, why, sizeof(why)) != 0)
         goto bad;
     tz_apply(tz);
@@ -348,9 +425,12 @@ main(int argc, char **argv)
         p.flows_per_day = (uint64_t)records / (uint64_t)p.days;
     if (no_events)
         p.n_events = 0;
-    w.out = argv[optind];
+    w.out = w.host ? "(udp)" : argv[optind];
     w.model = fbInfoModelAlloc();
-    if (w.split) {
+    if (w.host != NULL) {
+        if (open_udp(&w) != 0)
+            return 1;
+    } else if (w.split) {
         if (mkdir(w.out, 0755) != 0 && errno != EEXIST) {
             fprintf(stderr, "darkstab-gen: %s: %s\n", w.out, strerror(errno));
             return 1;

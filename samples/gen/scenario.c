@@ -65,19 +65,19 @@ static const struct {
     {1433, PROTO_TCP, 5.5},  {3389, PROTO_TCP, 4.8},  {80, PROTO_TCP, 4.3},
     {8080, PROTO_TCP, 3.6},  {5900, PROTO_TCP, 2.9},  {443, PROTO_TCP, 2.4},
     {21, PROTO_TCP, 2.0},    {25, PROTO_TCP, 1.7},    {3306, PROTO_TCP, 1.45},
-    {139, PROTO_TCP, 1.25},  {135, PROTO_TCP, 1.15}, {2323, PROTO_TCP, 1.08},
-    {53, PROTO_UDP, 1.02},   {8443, PROTO_TCP, 0.97}, {123, PROTO_UDP, 0.93},
-    {161, PROTO_UDP, 0.90},  {1900, PROTO_UDP, 0.85}, {5060, PROTO_UDP, 0.82},
-    {110, PROTO_TCP, 0.75},  {143, PROTO_TCP, 0.70},  {6379, PROTO_TCP, 0.62},
-    {81, PROTO_TCP, 0.55},   {8888, PROTO_TCP, 0.50}, {7547, PROTO_TCP, 0.48},
-    {5555, PROTO_TCP, 0.45}, {37215, PROTO_TCP, 0.42}, {11211, PROTO_UDP, 0.40},
+    {139, PROTO_TCP, 1.2},   {135, PROTO_TCP, 1.1},   {2323, PROTO_TCP, 0.98},
+    {53, PROTO_UDP, 0.9},    {8443, PROTO_TCP, 0.85}, {123, PROTO_UDP, 0.8},
+    {161, PROTO_UDP, 0.75},  {1900, PROTO_UDP, 0.72}, {5060, PROTO_UDP, 0.68},
+    {110, PROTO_TCP, 0.62},  {143, PROTO_TCP, 0.58},  {6379, PROTO_TCP, 0.55},
+    {81, PROTO_TCP, 0.5},    {8888, PROTO_TCP, 0.48}, {7547, PROTO_TCP, 0.45},
+    {5555, PROTO_TCP, 0.42}, {37215, PROTO_TCP, 0.4}, {11211, PROTO_UDP, 0.38},
 };
 
 #define N_POPULAR (sizeof(popular) / sizeof(popular[0]))
 /* The rest of the background: random ports, backscatter, ICMP. */
-#define TAIL_SHARE 11.0
+#define TAIL_SHARE 13.0
 #define BACKSCATTER_SHARE 3.0
-#define ICMP_SHARE 2.0
+#define ICMP_SHARE 0.9
 
 struct day_buf {
     struct gen_flow *v;
@@ -121,6 +121,7 @@ struct world {
     const struct gen_params *p;
     struct rng r;
     int64_t day_start, day_len_ms;
+    double drift[64];       /* log of each popular port's share factor */
 };
 
 static void
@@ -173,9 +174,13 @@ background(struct world *w, struct day_buf *b, int day, uint64_t flows)
     double share[N_POPULAR], total = 0, cum[N_POPULAR + 3];
     size_t k;
 
-    /* Daily drift of each port's share: what makes TopN move. */
+    /*
+     * Each port's share drifts from day to day, slowly (an AR(1) walk of its
+     * logarithm), as scanning campaigns wax and wane: what makes TopN move.
+     */
     for (k = 0; k < N_POPULAR; k++) {
-        share[k] = popular[k].share * exp(0.16 * gauss(&w->r));
+        w->drift[k] = 0.75 * w->drift[k] + 0.09 * gauss(&w->r);
+        share[k] = popular[k].share * exp(w->drift[k]) * exp(0.04 * gauss(&w->r));
         total += share[k];
     }
     total += TAIL_SHARE + BACKSCATTER_SHARE + ICMP_SHARE;
@@ -383,7 +388,7 @@ gen_params_paper(struct gen_params *p)
 {
     memset(p, 0, sizeof(*p));
     p->days = 50;
-    p->flows_per_day = 2200;
+    p->flows_per_day = 1800;
     p->seed = 20130306;
     p->outside_share = 0.02;
     p->excluded_share = 0;

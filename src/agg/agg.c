@@ -307,28 +307,31 @@ add_spread(struct agg *agg, const struct flow *f)
         count_in(agg, s, e, f, f->packets);
         return;
     }
-    /* Count the slots first, so a very long flow is bounded. */
-    for (t = s; t * 1000 <= f->end_ms && total_parts < SPREAD_SLOTS_MAX; total_parts++)
+    /*
+     * Count the slots first, so a very long flow is bounded.  Only slots
+     * that start before the flow ends overlap it.
+     */
+    for (t = s; t * 1000 < f->end_ms && total_parts < SPREAD_SLOTS_MAX; total_parts++)
         t = slotcal_next(&agg->cal, t);
     if (total_parts > 64) {
-        /* Too many to balance remainders in place: even split by time. */
+        /*
+         * Too many to balance remainders in place: a slot gets the rounded
+         * down share of the time up to its end, less what the slots before
+         * it got, which is within one packet of its exact share.
+         */
         int64_t cur = s;
-        uint64_t left = f->packets;
 
-        for (size_t i = 0; i < total_parts && left > 0; i++) {
+        for (size_t i = 0; i < total_parts && given < f->packets; i++) {
             int64_t next = slotcal_next(&agg->cal, cur);
-            int64_t a = f->start_ms > cur * 1000 ? f->start_ms : cur * 1000;
             int64_t b = f->end_ms < next * 1000 ? f->end_ms : next * 1000;
-            uint64_t share = (i + 1 == total_parts)
-                                 ? left
-                                 : (uint64_t)((unsigned __int128)f->packets * (uint64_t)(b - a) /
-                                              (uint64_t)dur);
+            uint64_t upto = (i + 1 == total_parts)
+                                ? f->packets
+                                : (uint64_t)((unsigned __int128)f->packets *
+                                             (uint64_t)(b - f->start_ms) / (uint64_t)dur);
 
-            if (share > left)
-                share = left;
-            if (share > 0)
-                count_in(agg, cur, next, f, share);
-            left -= share;
+            if (upto > given)
+                count_in(agg, cur, next, f, upto - given);
+            given = upto;
             cur = next;
         }
         return;

@@ -120,10 +120,11 @@ for_each_value(const struct distinct *d, void (*fn)(void *, uint64_t), void *ctx
     if (d->mode == DISTINCT_EXACT) {
         for_each_exact(d, fn, ctx);
     } else if (d->mode == DISTINCT_BITMAP) {
+        /* bit 0 is the truth for 0 here: it may have been added after the bitmap */
         for (uint32_t w = 0; w < BITMAP_WORDS; w++)
             for (uint64_t bits = d->tab[w]; bits; bits &= bits - 1)
-                if (w * 64 + (uint32_t)__builtin_ctzll(bits) != 0)
-                    fn(ctx, w * 64 + (uint64_t)__builtin_ctzll(bits));
+                fn(ctx, w * 64 + (uint64_t)__builtin_ctzll(bits));
+        return;
     } else if (d->mode == DISTINCT_BLOCKS) {
         for (uint8_t b = 0; b < d->n_blocks; b++)
             for (uint32_t w = 0; w < BITMAP_WORDS; w++)
@@ -155,11 +156,12 @@ to_bitmap_cb(void *ctx, uint64_t v)
 static void
 to_hll(struct distinct *d)
 {
-    uint8_t *regs = xcalloc(HLL_M, 1);
+    uint8_t *regs;
     struct distinct old = *d;
 
     if (d->mode == DISTINCT_HLL)
         return;
+    regs = xcalloc(HLL_M, 1);
     for_each_value(&old, to_hll_cb, regs);
     if (old.aux != NULL && old.aux->mode == DISTINCT_HLL) {
         const uint8_t *a = (const uint8_t *)(const void *)old.aux->tab;
@@ -725,6 +727,9 @@ distinct_deserialize(struct distinct *d, const uint8_t *buf, size_t len)
     case DISTINCT_HLL:
         if (len < 8 + HLL_M)
             return 0;
+        for (uint32_t i = 0; i < HLL_M; i++)
+            if (buf[8 + i] > HLL_Q + 1)
+                return 0;
         d->tab = xmalloc(HLL_M);
         memcpy(d->tab, buf + 8, HLL_M);
         d->mode = DISTINCT_HLL;
@@ -752,7 +757,9 @@ distinct_deserialize(struct distinct *d, const uint8_t *buf, size_t len)
         if (n == 1) {
             size_t used;
 
+            /* initialised: a short buffer returns before the nested init */
             d->aux = xmalloc(sizeof(*d->aux));
+            distinct_init(d->aux, false);
             used = distinct_deserialize(d->aux, buf + pos, len - pos);
             if (used == 0 || d->aux->ports || d->aux->mode == DISTINCT_BLOCKS) {
                 distinct_fini(d);

@@ -224,10 +224,9 @@ key_write_json(const struct key_layout *l, const uint8_t *k, struct json_w *w)
 
     json_obj_begin(w);
     for (size_t i = 0; i < l->n; i++) {
-        char field[KEYSPEC_STRLEN];
-
+        /* "dst_net", not "dst_net/24": the value carries the length */
         key_value_format(l, k, i, buf, &num);
-        json_key(w, keyspec_format(&l->keys[i], field));
+        json_key(w, keyspec_field(&l->keys[i]));
         if (num)
             json_uint(w, (uint64_t)strtoull(buf, NULL, 10));
         else

@@ -39,10 +39,31 @@ struct batch {
     int end;                /* no more batches */
 };
 
+/*
+ * Work for the store thread, in the order the aggregation produced it: a
+ * closed slot, or the late flows of one batch for one analysis.
+ */
+struct work {
+    struct work *next;
+    size_t an;                  /* analysis index */
+    struct agg_slot *slot;      /* a closed slot (taken), or NULL */
+    size_t n_late;
+    struct late_flow {
+        int64_t start, end;
+        uint64_t packets;
+        struct flow f;
+    } *late;                    /* owned */
+};
+
+#define WORK_SLOTS_MAX 8        /* closed slots waiting: the aggregation waits beyond */
+
 struct analysis_run {
     struct pipeline_analysis pub;
     struct agg *agg;
     struct series *series;
+    struct pipeline *p;
+    struct late_flow *late;     /* late flows of the batch being counted */
+    size_t n_late, cap_late;
 };
 
 struct pipeline {
@@ -66,6 +87,14 @@ struct pipeline {
     size_t n_free;
     struct batch *cur;                  /* being filled by the reader */
 
+    /* the queue between aggregation and the store thread */
+    pthread_t writer;
+    int writer_started;
+    pthread_cond_t work_cond;
+    struct work *work_head, *work_tail;
+    size_t work_slots;
+    int work_end;
+
     /* reader state */
     uint32_t mask;                      /* analyses counting the current input */
     int64_t max_start_ms;
@@ -74,23 +103,117 @@ struct pipeline {
     struct pipeline_counts counts;
     int in_transaction;
     int finished;
+    bool store_has_inputs;              /* some analysis counted inputs before */
+    uint64_t *sizes;                    /* of the regular files read in this run */
+    size_t n_sizes;
 };
+
+/* ---- the store thread -------------------------------------------------------- */
+
+/*
+ * Saving closed slots (merge with the store, serialise, SQLite) costs as
+ * much as a fifth of the aggregation: a thread of its own keeps it off the
+ * aggregation's core whenever the reader leaves room.
+ */
+static void
+work_push(struct pipeline *p, struct work *w)
+{
+    pthread_mutex_lock(&p->lock);
+    while (w->slot != NULL && p->work_slots >= WORK_SLOTS_MAX)
+        pthread_cond_wait(&p->work_cond, &p->lock);
+    if (w->slot != NULL)
+        p->work_slots++;
+    w->next = NULL;
+    if (p->work_tail)
+        p->work_tail->next = w;
+    else
+        p->work_head = w;
+    p->work_tail = w;
+    pthread_cond_broadcast(&p->work_cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void *
+store_thread(void *arg)
+{
+    struct pipeline *p = arg;
+
+    for (;;) {
+        struct work *w;
+
+        pthread_mutex_lock(&p->lock);
+        while (p->work_head == NULL && !p->work_end)
+            pthread_cond_wait(&p->work_cond, &p->lock);
+        w = p->work_head;
+        if (w == NULL) {
+            pthread_mutex_unlock(&p->lock);
+            break;
+        }
+        p->work_head = w->next;
+        if (p->work_head == NULL)
+            p->work_tail = NULL;
+        if (w->slot != NULL)
+            p->work_slots--;
+        pthread_cond_broadcast(&p->work_cond);
+        pthread_mutex_unlock(&p->lock);
+
+        if (w->slot != NULL)
+            series_add_slot(p->an[w->an].series, w->slot);
+        for (size_t i = 0; i < w->n_late; i++)
+            series_add_late(p->an[w->an].series, w->late[i].start, w->late[i].end,
+                            &w->late[i].f, w->late[i].packets);
+        free(w->late);
+        free(w);
+    }
+    return NULL;
+}
 
 /* ---- the aggregation thread ------------------------------------------------ */
 
 static void
 on_close(void *ctx, struct agg_slot *slot)
 {
-    series_add_slot(((struct analysis_run *)ctx)->series, slot);
+    struct analysis_run *r = ctx;
+    struct work *w = xcalloc(1, sizeof(*w));
+
+    w->an = (size_t)(r - r->p->an);
+    w->slot = slot;
+    work_push(r->p, w);
 }
 
 static void
 on_late(void *ctx, int64_t start, int64_t end, const struct flow *f, uint64_t packets)
 {
     struct analysis_run *r = ctx;
+    struct late_flow *l;
 
     r->pub.late++;
-    series_add_late(r->series, start, end, f, packets);
+    if (r->n_late == r->cap_late) {
+        r->cap_late = r->cap_late ? r->cap_late * 2 : 256;
+        r->late = xreallocarray(r->late, r->cap_late, sizeof(*r->late));
+    }
+    l = &r->late[r->n_late++];
+    l->start = start;
+    l->end = end;
+    l->packets = packets;
+    l->f = *f;
+}
+
+/* Hands the late flows gathered so far to the store thread. */
+static void
+flush_late(struct analysis_run *r)
+{
+    struct work *w;
+
+    if (r->n_late == 0)
+        return;
+    w = xcalloc(1, sizeof(*w));
+    w->an = (size_t)(r - r->p->an);
+    w->late = r->late;
+    w->n_late = r->n_late;
+    r->late = NULL;
+    r->n_late = r->cap_late = 0;
+    work_push(r->p, w);
 }
 
 static void *
@@ -115,6 +238,8 @@ agg_thread(void *arg)
             if (!(b->mask & (1u << a)))
                 continue;
             agg_add_batch(p->an[a].agg, b->flows, b->n);
+            /* late flows of this batch go before the slots it closes */
+            flush_late(&p->an[a]);
             agg_advance(p->an[a].agg, b->watermark_s);
         }
         end = b->end;
@@ -246,6 +371,8 @@ pipeline_new(const struct ds_cfg *cfg, struct store *st, struct pipeline **out,
         struct analysis_run *r = &p->an[i];
         const struct cfg_analysis *a = &cfg->analyses[i];
         struct agg_opts opts = {on_close, on_late, r};
+
+        r->p = p;
         struct store_analysis_def def;
         char keys[256], judged[512];
         unsigned changed = 0;
@@ -267,11 +394,20 @@ pipeline_new(const struct ds_cfg *cfg, struct store *st, struct pipeline **out,
         if (changed & STORE_CHANGED_JUDGEMENT)
             log_info("analyze: %s: window, k or thresholds changed; every stored slot is judged "
                      "again", a->name);
+        {
+            bool any = false;
+
+            rc = store_input_any(st, r->pub.store_id, &any, err);
+            if (rc != DS_OK)
+                goto fail;
+            p->store_has_inputs |= any;
+        }
         r->agg = agg_new(a, &opts);
         r->series = series_new(a, agg_layout(r->agg), r->pub.store_id, st, changed);
     }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
+    pthread_cond_init(&p->work_cond, NULL);
     p->sync_ready = 1;
     for (size_t i = 0; i < QUEUE_BATCHES; i++)
         p->free_list[p->n_free++] = xcalloc(1, sizeof(struct batch));
@@ -283,6 +419,12 @@ pipeline_new(const struct ds_cfg *cfg, struct store *st, struct pipeline **out,
     }
     p->thread_started = 1;
     pthread_setname_np(p->thread, "darkstab-agg");
+    if (pthread_create(&p->writer, NULL, store_thread, p) != 0) {
+        rc = ds_error_set(err, DS_ERR_INTERNAL, "pipeline: cannot start the store thread");
+        goto fail;
+    }
+    p->writer_started = 1;
+    pthread_setname_np(p->writer, "darkstab-store");
     *out = p;
     return DS_OK;
 fail:
@@ -300,17 +442,33 @@ stop_thread(struct pipeline *p)
     p->thread_started = 0;
 }
 
+/* Waits until the store thread has done everything queued, then stops it. */
+static void
+stop_writer(struct pipeline *p)
+{
+    if (!p->writer_started)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->work_end = 1;
+    pthread_cond_broadcast(&p->work_cond);
+    pthread_mutex_unlock(&p->lock);
+    pthread_join(p->writer, NULL);
+    p->writer_started = 0;
+}
+
 void
 pipeline_free(struct pipeline *p)
 {
     if (p == NULL)
         return;
     stop_thread(p);
+    stop_writer(p);
     if (p->in_transaction)
         store_rollback(p->st);
     for (size_t i = 0; i < p->n_an; i++) {
         agg_free(p->an[i].agg);
         series_free(p->an[i].series);
+        free(p->an[i].late);
     }
     free(p->an);
     free(p->pub);
@@ -320,9 +478,11 @@ pipeline_free(struct pipeline *p)
     if (p->sync_ready) {
         pthread_mutex_destroy(&p->lock);
         pthread_cond_destroy(&p->cond);
+        pthread_cond_destroy(&p->work_cond);
     }
     prefix_set_free(p->dark);
     norm_free(p->norm);
+    free(p->sizes);
     free(p);
 }
 
@@ -334,30 +494,46 @@ pipeline_add_input(struct pipeline *p, const char *path, struct ds_error *err)
     char digest[33] = "";
     struct store_input known[CFG_ANALYSES_MAX];
     uint32_t mask = 0;
-    int is_stdin = strcmp(path, "-") == 0;
+    int is_stdin = strcmp(path, "-") == 0, skip_lookup = 0;
     enum ds_rc rc;
     struct stat sb;
 
     p->counts.files++;
     memset(&stats, 0, sizeof(stats));
 
-    /* Which analyses have counted this content already? */
+    /*
+     * Which analyses have counted this content already?  The digest of a
+     * regular file is taken first, in a pass of its own, when the answer
+     * can be yes: the store holds inputs, or a file of the same size was
+     * read in this run.  Otherwise it is taken while the file is read.
+     */
     if (!is_stdin) {
+        bool need = p->store_has_inputs;
+
         if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
             /* Not a regular file: read it anyway, identity after reading. */
             is_stdin = 1;
         } else {
-            rc = ingest_file_digest(path, digest, err);
-            if (rc != DS_OK) {
-                p->counts.unreadable++;
-                return rc;
+            for (size_t i = 0; i < p->n_sizes; i++)
+                if (p->sizes[i] == (uint64_t)sb.st_size)
+                    need = true;
+            p->sizes = xreallocarray(p->sizes, p->n_sizes + 1, sizeof(*p->sizes));
+            p->sizes[p->n_sizes++] = (uint64_t)sb.st_size;
+            if (need) {
+                rc = ingest_file_digest(path, digest, err);
+                if (rc != DS_OK) {
+                    p->counts.unreadable++;
+                    return rc;
+                }
+            } else {
+                skip_lookup = 1;
             }
         }
     }
     for (size_t i = 0; i < p->n_an; i++) {
         bool found = false;
 
-        if (!is_stdin) {
+        if (!is_stdin && !skip_lookup) {
             rc = store_input_find(p->st, p->an[i].pub.store_id, digest, &known[i],
                                        &found, err);
             if (rc != DS_OK)
@@ -438,8 +614,10 @@ pipeline_finish(struct pipeline *p, struct ds_error *err)
 
     stop_thread(p);
     p->counts.norm = *norm_get_stats(p->norm);
-    for (size_t i = 0; i < p->n_an; i++) {
+    for (size_t i = 0; i < p->n_an; i++)
         agg_flush(p->an[i].agg);
+    stop_writer(p);
+    for (size_t i = 0; i < p->n_an; i++) {
         rc = series_commit(p->an[i].series, err);
         if (rc != DS_OK)
             return rc;

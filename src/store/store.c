@@ -105,6 +105,12 @@ store_input_add(struct store *st, int64_t aid, const struct store_input *in,
 }
 
 enum ds_rc
+store_input_any(struct store *st, int64_t aid, bool *any, struct ds_error *err)
+{
+    LOCKED(st->be->input_any(st->state, aid, any, err));
+}
+
+enum ds_rc
 store_slot_load(struct store *st, int64_t aid, const struct key_layout *layout, int64_t start,
                 struct agg_slot **slot, struct ds_error *err)
 {

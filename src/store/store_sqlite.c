@@ -26,6 +26,7 @@ enum stmt_id {
     S_ANALYSIS_JUDGED,
     S_INPUT_GET,
     S_INPUT_ADD,
+    S_INPUT_ANY,
     S_SLOT_GET,
     S_SLOT_PUT,
     S_DETAILS_GET,
@@ -56,6 +57,7 @@ static const char *const stmt_sql[S_N] = {
                     "WHERE analysis_id = ?1 AND digest = ?2",
     [S_INPUT_ADD] = "INSERT OR REPLACE INTO inputs (analysis_id, digest, name, bytes, records, "
                     "first_ms, last_ms, analyzed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [S_INPUT_ANY] = "SELECT 1 FROM inputs WHERE analysis_id = ?1 LIMIT 1",
     [S_SLOT_GET] = "SELECT end, packets, flows, late_flows, late_packets, complete, "
                    "group_counts FROM slots WHERE analysis_id = ?1 AND start = ?2",
     [S_SLOT_PUT] = "INSERT OR REPLACE INTO slots (analysis_id, start, end, packets, flows, groups, "
@@ -452,6 +454,22 @@ load_group(void *ctx, const uint8_t *key, uint64_t packets, uint64_t flows, uint
     g->packets = packets;
     g->flows = flows;
     g->flags = (uint32_t)flags;
+}
+
+static enum ds_rc
+sq_input_any(void *state, int64_t aid, bool *any, struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_INPUT_ANY);
+    int rc;
+
+    sqlite3_bind_int64(st, 1, aid);
+    rc = sqlite3_step(st);
+    *any = rc == SQLITE_ROW;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(s, err, "reading inputs");
+    return DS_OK;
 }
 
 static enum ds_rc
@@ -955,6 +973,7 @@ const struct store_backend store_sqlite_backend = {
     .analysis = sq_analysis,
     .input_find = sq_input_find,
     .input_add = sq_input_add,
+    .input_any = sq_input_any,
     .slot_load = sq_slot_load,
     .slot_save = sq_slot_save,
     .slot_summaries = sq_slot_summaries,

@@ -1,0 +1,80 @@
+#!/bin/sh
+# make bench: speed and memory of "darkstab analyze", beside the floor of
+# decoding (a bare libfixbuf loop) and nfdump over the same flows.
+#
+#   sh bench/run.sh BUILD_DIR
+#
+# The generated input (30 days, 10 million records) and its nfdump copy are
+# kept in BUILD_DIR/bench-data; delete it to start afresh.  Each timing is
+# the best of three runs (the machine is shared: the best is the least
+# disturbed).
+set -u
+BUILD=${1:-build}
+D="$BUILD/bench-data"
+mkdir -p "$D"
+IN="$D/bench.ipfix"
+NF="$D/nfcapd"
+
+best() { sort -n | head -n 1; }
+
+if [ ! -s "$IN" ]; then
+    echo "generating $IN (30 days, 10 million records)..."
+    "$BUILD/darkstab-gen" --scenario bench "$IN" || exit 1
+fi
+size=$(du -m "$IN" | cut -f1)
+
+# 1. the floor: a bare libfixbuf loop reading each record into a struct
+floor_out=$(for i in 1 2 3; do "$BUILD/bench/fixbuf_floor" "$IN"; done)
+records=$(echo "$floor_out" | head -n 1 | awk '{print $2}')
+floor=$(echo "$floor_out" | awk '{print $(NF-2)}' | sort -rn | head -n 1)
+
+# 2. darkstab's reader alone (check, decode, normalise, filter)
+reader=$(for i in 1 2 3; do "$BUILD/bench/ingest_only" "$IN"; done | awk '{print $(NF-2)}' | sort -rn | head -n 1)
+
+# 3. darkstab analyze: two analyses, three thresholds each, distinct counts, SQLite store
+runs=""
+for i in 1 2 3; do
+    rm -f "$D"/bench.db*
+    /usr/bin/time -f "%e %M" -o "$D/time" "$BUILD/darkstab" analyze -q -c bench/bench.yaml \
+        --store "$D/bench.db" -f json -o "$D/bench.json" "$IN" || exit 1
+    runs="$runs$(cat "$D/time")
+"
+done
+secs=$(echo "$runs" | awk 'NF == 2 {print $1}' | best)
+rss=$(echo "$runs" | awk 'NF == 2 {print $2}' | sort -n | tail -n 1)
+rate=$(awk -v r="$records" -v s="$secs" 'BEGIN { printf "%.2f", r / s / 1e6 }')
+dbsize=$(du -m "$D/bench.db" | cut -f1)
+
+# 4. nfdump -s dstport/packets over the same flows, in nfdump's own format:
+#    darkstab-gen sends them to nfcapd over UDP on 127.0.0.1 once.
+nf=""
+if command -v nfcapd > /dev/null && command -v nfdump > /dev/null; then
+    if [ ! -d "$NF" ] || [ -z "$(ls "$NF" 2> /dev/null)" ]; then
+        echo "sending the flows to nfcapd on 127.0.0.1:9995 (about a minute)..."
+        mkdir -p "$NF"
+        nfcapd -w "$NF" -b 127.0.0.1 -p 9995 -t 86400 -B 16000000 > "$D/nfcapd.log" 2>&1 &
+        pid=$!
+        sleep 1
+        "$BUILD/darkstab-gen" --scenario bench --send 127.0.0.1:9995 --rate 250000 2> /dev/null
+        sleep 1
+        kill "$pid"
+        wait "$pid" 2> /dev/null
+    fi
+    nf=$(for i in 1 2 3; do nfdump -R "$NF" -s dstport/packets -n 10 2>&1 | grep 'flows/second'; done |
+         sed 's/.*flows\/second: \([0-9.]*\).*/\1/' | sort -rn | head -n 1)
+    nfflows=$(nfdump -R "$NF" -s dstport/packets -n 1 2>&1 | grep 'Total flows processed' |
+              sed 's/Total flows processed: \([0-9]*\).*/\1/')
+fi
+
+echo
+echo "input: $records records, ${size} MB, 30 days (darkstab-gen --scenario bench)"
+echo "machine: $(nproc) cores, $(awk '/model name/ {sub(/.*: /, ""); print; exit}' /proc/cpuinfo)"
+printf '%-58s %12s\n' "" "records/s"
+printf '%-58s %10s M\n' "libfixbuf bare loop (bench/fixbuf_floor.c)" "$floor"
+printf '%-58s %10s M\n' "darkstab reader alone (bench/ingest_only.c)" "$reader"
+printf '%-58s %10s M\n' "darkstab analyze, 2 analyses x 3 thresholds (bench.yaml)" "$rate"
+[ -n "$nf" ] && printf '%-58s %10.2f M\n' "nfdump -s dstport/packets ($nfflows flows, nfcapd files)" \
+    "$(awk -v n="$nf" 'BEGIN { print n / 1e6 }')"
+echo
+echo "darkstab analyze: ${secs} s, peak memory $((rss / 1024)) MB, store ${dbsize} MB"
+awk -v r="$rate" -v f="$floor" 'BEGIN { printf "darkstab / bare libfixbuf loop: %.0f%%\n", 100 * r / f }'
