@@ -9,7 +9,7 @@
  *
  * Slots close on event time, never on the wall clock: agg_advance(w)
  * closes every open slot that ends at or before w, keeps the detail of the
- * groups that can be shown (a share above half the lowest threshold) and
+ * groups that can be shown (a share above the lowest threshold) and
  * hands the slot to the on_close callback, which takes ownership.  A flow
  * that arrives later for a closed slot is not dropped: it goes to on_late
  * with the slot's bounds and its packets, for the owner of the closed slot
@@ -32,6 +32,13 @@
 #include "ds/slotcal.h"
 
 #define AGG_GROUP_PARTIAL 0x1   /* packets counted where no detail was kept */
+
+/*
+ * A closed slot keeps the detail of the groups above the lowest threshold
+ * divided by this: the groups a report shows.  A later run that adds to the
+ * slot merges their distinct counts exactly; others it marks partial.
+ */
+#define AGG_TRIM_MARGIN 1
 
 struct agg_group {
     uint64_t packets;

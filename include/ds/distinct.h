@@ -36,7 +36,8 @@ enum distinct_mode {
 struct distinct_block;
 
 struct distinct {
-    uint64_t *tab;      /* owned; exact set (cap slots), HLL registers or port bitmap */
+    uint64_t *tab;      /* owned; exact set (cap slots, of 32 bits when narrow),
+                           HLL registers or port bitmap */
     uint32_t n;         /* values in the exact set */
     uint32_t cap;       /* table slots; 0 while the values are inline */
     uint64_t inl[DISTINCT_INLINE];
@@ -48,6 +49,13 @@ struct distinct {
     uint8_t has_zero;   /* 0 was added (the table cannot hold it) */
     uint8_t has_last;
     uint8_t n_blocks;
+    /*
+     * The exact table holds 32-bit entries while every value fits: ports,
+     * or IPv4 addresses (their low 32 bits; 0.0.0.0 is held by v4_zero).
+     * Half the memory of a busy group's set is half its cache misses.
+     */
+    uint8_t narrow;
+    uint8_t v4_zero;
 };
 
 /* ports: the values are ports. */
@@ -55,11 +63,35 @@ void distinct_init(struct distinct *d, bool ports);
 void distinct_fini(struct distinct *d);
 void distinct_add_slow(struct distinct *d, uint64_t v);
 
+/*
+ * The common case inline: a repeat of the last value, or a value already in
+ * (or a free slot of) an exact table that has room.
+ */
+static inline uint32_t
+distinct_slot(uint64_t v, uint32_t cap)
+{
+    return (uint32_t)((v * 0x9E3779B97F4A7C15ULL) >> 32) & (cap - 1);
+}
+
 static inline void
 distinct_add(struct distinct *d, uint64_t v)
 {
     if (d->has_last && d->last == v)
         return;
+    if (d->mode == DISTINCT_EXACT && d->cap > 0 && d->narrow && (uint32_t)v != 0 &&
+        (d->ports || (v >> 32) == 0xffff)) {
+        const uint32_t *t = (const uint32_t *)(const void *)d->tab;
+        uint32_t x = (uint32_t)v, i = distinct_slot(x, d->cap);
+
+        while (t[i] != 0) {
+            if (t[i] == x) {
+                d->last = v;
+                d->has_last = 1;
+                return;
+            }
+            i = (i + 1) & (d->cap - 1);
+        }
+    }
     distinct_add_slow(d, v);
 }
 

@@ -18,13 +18,14 @@
 #include "ds/json.h"
 #include "ds/keyspec.h"
 
-#define KEY_BYTES_MAX 176
+#define KEY_BYTES_MAX 184
 
 struct key_layout {
     struct key_spec keys[KEYS_MAX];
     uint8_t offset[KEYS_MAX];
     size_t n;
-    size_t size;        /* bytes of a packed key */
+    size_t size;        /* bytes of a packed key in memory: a multiple of 8, zero padded */
+    size_t stored;      /* bytes that carry values: what the store keeps */
 };
 
 void key_layout_init(struct key_layout *l, const struct key_spec *keys, size_t n);

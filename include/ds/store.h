@@ -61,6 +61,9 @@ struct store_slot_summary {
     uint64_t packets;
     uint64_t flows;
     uint64_t groups;
+    uint64_t late_flows;
+    uint64_t late_packets;
+    bool complete;
 };
 
 typedef enum ds_rc (*store_result_fn)(void *ctx, const struct slot_result *r);

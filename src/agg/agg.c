@@ -15,7 +15,6 @@
 #include "ds/xmem.h"
 
 #define SPREAD_SLOTS_MAX 10000
-#define TRIM_MARGIN 2
 
 struct agg {
     struct cfg_analysis cfg;            /* copy; name and strings borrowed */
@@ -30,6 +29,19 @@ struct agg {
 };
 
 /* ---- slots ---------------------------------------------------------------- */
+
+/* Keys of up to 8 bytes (proto and port, say) hash with one multiply-mix. */
+static inline uint32_t
+key_hash(const uint8_t *k, size_t size)
+{
+    if (size <= 8) {
+        uint64_t v = 0;
+
+        memcpy(&v, k, size);
+        return (uint32_t)hash_mix64(v ^ size);
+    }
+    return (uint32_t)hash_bytes(k, size);
+}
 
 static size_t
 entry_stride(const struct key_layout *l)
@@ -83,6 +95,21 @@ index_grow(struct agg_slot *s)
     s->index_mask = mask;
 }
 
+/* Keys are whole 8-byte words (key_layout_init). */
+static inline bool
+key_equal(const uint8_t *a, const uint8_t *b, size_t size)
+{
+    for (size_t i = 0; i < size; i += 8) {
+        uint64_t x, y;
+
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            return false;
+    }
+    return true;
+}
+
 static struct agg_group *
 group_lookup(struct agg_slot *s, const uint8_t *k, uint32_t hash, bool create, bool want_detail)
 {
@@ -96,7 +123,7 @@ group_lookup(struct agg_slot *s, const uint8_t *k, uint32_t hash, bool create, b
         if (e == 0)
             break;
         g = agg_slot_group(s, e - 1);
-        if (g->hash == hash && memcmp(g->key, k, ksize) == 0)
+        if (g->hash == hash && key_equal(g->key, k, ksize))
             return g;
         i = (i + 1) & s->index_mask;
     }
@@ -123,14 +150,14 @@ group_lookup(struct agg_slot *s, const uint8_t *k, uint32_t hash, bool create, b
 struct agg_group *
 agg_slot_group_get(struct agg_slot *slot, const uint8_t *k, bool want_detail)
 {
-    return group_lookup(slot, k, (uint32_t)hash_bytes(k, slot->layout->size), true, want_detail);
+    return group_lookup(slot, k, key_hash(k, slot->layout->size), true, want_detail);
 }
 
 struct agg_group *
 agg_slot_group_find(const struct agg_slot *slot, const uint8_t *k)
 {
     return group_lookup((struct agg_slot *)(uintptr_t)slot, k,
-                        (uint32_t)hash_bytes(k, slot->layout->size), false, false);
+                        key_hash(k, slot->layout->size), false, false);
 }
 
 void
@@ -144,7 +171,7 @@ agg_slot_add(struct agg_slot *slot, const struct flow *f, uint64_t packets)
      * A new group gets a detail even in a closed slot: none of its packets
      * went uncounted.  A group whose detail was trimmed becomes partial.
      */
-    g = group_lookup(slot, k, (uint32_t)hash_bytes(k, slot->layout->size), true, true);
+    g = group_lookup(slot, k, key_hash(k, slot->layout->size), true, true);
     g->packets += packets;
     g->flows++;
     if (g->detail != NULL)
@@ -386,16 +413,21 @@ agg_add(struct agg *agg, const struct flow *f)
 /*
  * The batch path of agg_add() for attribution "start", software pipelined
  * because the time goes to cache misses on random groups and counters:
- *   A. (flow i + 4) find the slot, pack the key, hash it, prefetch the index
+ *   A. (flow i + 6) find the slot, pack the key, hash it, prefetch the index
  *      bucket;
- *   B. (flow i + 2) find or create the group, prefetch its entry and detail;
- *   C. (flow i + 1) prefetch the counters' table slots for its addresses;
+ *   B. (flow i + 4) find or create the group, prefetch its entry and detail;
+ *   C. (flow i + 2) prefetch the counters' table slots for its addresses;
  *   D. (flow i)     count it.
  * Groups are kept as entry numbers between stages: creating one may move
  * the entry array.  Results are those of agg_add() flow by flow.
  */
 #define PIPE 8
 #define PIPE_MASK (PIPE - 1)
+/* How many flows behind stage A each later stage runs (DIST_D < PIPE). */
+#define DIST_A2 2
+#define DIST_B 3
+#define DIST_C 5
+#define DIST_D 7
 
 struct pipe_item {
     struct agg_slot *slot;      /* NULL: late, already handed to on_late */
@@ -407,9 +439,12 @@ struct pipe_item {
 static inline void
 prefetch_counter(const struct distinct *d, uint64_t v)
 {
-    if (d->mode == DISTINCT_EXACT && d->cap > 0)
-        __builtin_prefetch(&d->tab[(uint32_t)((v * 0x9E3779B97F4A7C15ULL) >> 32) & (d->cap - 1)],
+    if (d->mode == DISTINCT_EXACT && d->cap > 0 && d->narrow)
+        __builtin_prefetch((const uint32_t *)(const void *)d->tab +
+                               distinct_slot((uint32_t)v, d->cap),
                            1);
+    else if (d->mode == DISTINCT_EXACT && d->cap > 0)
+        __builtin_prefetch(&d->tab[distinct_slot(v, d->cap)], 1);
     else if (d->mode == DISTINCT_HLL)
         __builtin_prefetch((const uint8_t *)(const void *)d->tab + (hash_mix64(v) >> 48), 1);
 }
@@ -433,8 +468,21 @@ stage_a(struct agg *agg, const struct flow *f, struct pipe_item *it)
         it->slot = open_slot(agg, s, e);
     }
     key_extract(&agg->layout, f, it->key);
-    it->hash = (uint32_t)hash_bytes(it->key, agg->layout.size);
+    it->hash = key_hash(it->key, agg->layout.size);
     __builtin_prefetch(&it->slot->index[it->hash & it->slot->index_mask]);
+}
+
+/* A2: the index bucket is in cache by now: prefetch the entry it points to. */
+static void
+stage_a2(const struct pipe_item *it)
+{
+    uint32_t e;
+
+    if (it->slot == NULL)
+        return;
+    e = it->slot->index[it->hash & it->slot->index_mask];
+    if (e != 0)
+        __builtin_prefetch(it->slot->entries + (size_t)(e - 1) * it->slot->stride);
 }
 
 static void
@@ -446,8 +494,13 @@ stage_b(struct pipe_item *it)
         return;
     g = group_lookup(it->slot, it->key, it->hash, true, true);
     it->gi = (uint32_t)(((uint8_t *)g - it->slot->entries) / it->slot->stride);
-    if (g->detail != NULL)
-        __builtin_prefetch(g->detail, 1);
+    if (g->detail != NULL) {
+        /* every line of the detail: the three counters and the types */
+        const uint8_t *d = (const uint8_t *)g->detail;
+
+        for (size_t off = 0; off < sizeof(struct detail); off += 64)
+            __builtin_prefetch(d + off, 1);
+    }
 }
 
 static void
@@ -493,15 +546,17 @@ agg_add_batch(struct agg *agg, const struct flow *flows, size_t n)
             add_spread(agg, &flows[i]);
         return;
     }
-    for (size_t i = 0; i < n + 4; i++) {
+    for (size_t i = 0; i < n + DIST_D; i++) {
         if (i < n)
             stage_a(agg, &flows[i], &ring[i & PIPE_MASK]);
-        if (i >= 2 && i - 2 < n)
-            stage_b(&ring[(i - 2) & PIPE_MASK]);
-        if (i >= 3 && i - 3 < n)
-            stage_c(&flows[i - 3], &ring[(i - 3) & PIPE_MASK]);
-        if (i >= 4)
-            stage_d(&flows[i - 4], &ring[(i - 4) & PIPE_MASK]);
+        if (i >= DIST_A2 && i - DIST_A2 < n)
+            stage_a2(&ring[(i - DIST_A2) & PIPE_MASK]);
+        if (i >= DIST_B && i - DIST_B < n)
+            stage_b(&ring[(i - DIST_B) & PIPE_MASK]);
+        if (i >= DIST_C && i - DIST_C < n)
+            stage_c(&flows[i - DIST_C], &ring[(i - DIST_C) & PIPE_MASK]);
+        if (i >= DIST_D)
+            stage_d(&flows[i - DIST_D], &ring[(i - DIST_D) & PIPE_MASK]);
     }
 }
 
@@ -510,7 +565,7 @@ close_slot(struct agg *agg, struct agg_slot *slot, bool complete)
 {
     slot->complete = complete;
     if (complete)
-        agg_slot_trim(slot, &agg->th_min, TRIM_MARGIN);
+        agg_slot_trim(slot, &agg->th_min, AGG_TRIM_MARGIN);
     if (agg->last == slot)
         agg->last = NULL;
     if (agg->opts.on_close)

@@ -43,17 +43,27 @@ is_v4_value(uint64_t v)
     return (v >> 32) == 0xffff;
 }
 
-static inline uint32_t
-slot_of(uint64_t v, uint32_t cap)
-{
-    return (uint32_t)((v * 0x9E3779B97F4A7C15ULL) >> 32) & (cap - 1);
-}
+#define slot_of distinct_slot
 
 void
 distinct_init(struct distinct *d, bool ports)
 {
     memset(d, 0, sizeof(*d));
     d->ports = ports;
+    d->narrow = 1;
+}
+
+/* Can v be held in a narrow (32-bit) table? */
+static inline bool
+fits_narrow(const struct distinct *d, uint64_t v)
+{
+    return d->ports || is_v4_value(v);
+}
+
+static inline uint64_t
+from_narrow(const struct distinct *d, uint32_t x)
+{
+    return d->ports ? x : V4_TAG | x;
 }
 
 void
@@ -73,17 +83,31 @@ distinct_fini(struct distinct *d)
     d->n_blocks = 0;
 }
 
-static void
-table_insert(uint64_t *tab, uint32_t cap, uint64_t v)
+/* Puts v in a table of cap entries (narrow: 32 bits); returns 1 if it was new. */
+static int
+table_put(uint64_t *tab, uint32_t cap, bool narrow, uint64_t v)
 {
-    uint32_t i = slot_of(v, cap);
+    if (narrow) {
+        uint32_t *t = (uint32_t *)(void *)tab, x = (uint32_t)v, i = slot_of(x, cap);
 
-    while (tab[i] != 0) {
-        if (tab[i] == v)
-            return;
-        i = (i + 1) & (cap - 1);
+        while (t[i] != 0) {
+            if (t[i] == x)
+                return 0;
+            i = (i + 1) & (cap - 1);
+        }
+        t[i] = x;
+        return 1;
+    } else {
+        uint32_t i = slot_of(v, cap);
+
+        while (tab[i] != 0) {
+            if (tab[i] == v)
+                return 0;
+            i = (i + 1) & (cap - 1);
+        }
+        tab[i] = v;
+        return 1;
     }
-    tab[i] = v;
 }
 
 static void
@@ -99,18 +123,26 @@ hll_add(uint8_t *regs, uint64_t h)
         regs[idx] = rho;
 }
 
-/* Every exact value, including inline ones, through fn. */
+/* Every exact value but 0, including inline ones and 0.0.0.0, through fn. */
 static void
 for_each_exact(const struct distinct *d, void (*fn)(void *, uint64_t), void *ctx)
 {
     if (d->cap == 0) {
         for (uint32_t i = 0; i < d->n; i++)
             fn(ctx, d->inl[i]);
+    } else if (d->narrow) {
+        const uint32_t *t = (const uint32_t *)(const void *)d->tab;
+
+        for (uint32_t i = 0; i < d->cap; i++)
+            if (t[i] != 0)
+                fn(ctx, from_narrow(d, t[i]));
     } else {
         for (uint32_t i = 0; i < d->cap; i++)
             if (d->tab[i] != 0)
                 fn(ctx, d->tab[i]);
     }
+    if (d->v4_zero)
+        fn(ctx, V4_TAG);
 }
 
 /* Every value of a non-HLL counter through fn (zero included). */
@@ -178,6 +210,7 @@ to_hll(struct distinct *d)
     d->cap = 0;
     d->n = 0;
     d->has_zero = 0;
+    d->v4_zero = 0;
     d->mode = DISTINCT_HLL;
 }
 
@@ -191,6 +224,7 @@ to_port_bitmap(struct distinct *d)
     d->tab = bits;
     d->cap = 0;
     d->n = 0;
+    d->v4_zero = 0;
     d->mode = DISTINCT_BITMAP;
 }
 
@@ -240,6 +274,7 @@ try_blocks(struct distinct *d, size_t table_bytes)
     d->tab = NULL;
     d->cap = 0;
     d->n = 0;
+    d->v4_zero = 0;
     d->mode = DISTINCT_BLOCKS;
     d->blocks = xcalloc(scan.n, sizeof(struct distinct_block));
     for (unsigned i = 0; i < scan.n; i++)
@@ -250,26 +285,59 @@ try_blocks(struct distinct *d, size_t table_bytes)
     return true;
 }
 
+/* Adds v to the table being built by rehash(); counts it in *n or the flag. */
 static void
-grow(struct distinct *d)
+rehash_put(struct distinct *d, uint64_t *tab, uint32_t cap, bool narrow, uint64_t v,
+           uint32_t *n, uint8_t *v4_zero)
 {
-    uint32_t cap = d->cap ? d->cap * 2 : 16;
-    uint64_t *tab;
+    if (narrow && (uint32_t)v == 0)
+        *v4_zero = 1;
+    else
+        *n += (uint32_t)table_put(tab, cap, narrow, v);
+    (void)d;
+}
 
-    if (!d->ports && d->cap >= 256 && try_blocks(d, (size_t)cap * 8))
-        return;
-    tab = xcalloc(cap, sizeof(uint64_t));
+/* The exact set into a new table of cap entries, narrow or not. */
+static void
+rehash(struct distinct *d, uint32_t cap, bool narrow)
+{
+    uint64_t *tab = xcalloc(cap, narrow ? sizeof(uint32_t) : sizeof(uint64_t));
+    uint32_t n = 0;
+    uint8_t v4_zero = 0;
+
     if (d->cap == 0) {
         for (uint32_t i = 0; i < d->n; i++)
-            table_insert(tab, cap, d->inl[i]);
+            rehash_put(d, tab, cap, narrow, d->inl[i], &n, &v4_zero);
+    } else if (d->narrow) {
+        const uint32_t *t = (const uint32_t *)(const void *)d->tab;
+
+        for (uint32_t i = 0; i < d->cap; i++)
+            if (t[i] != 0)
+                rehash_put(d, tab, cap, narrow, from_narrow(d, t[i]), &n, &v4_zero);
     } else {
         for (uint32_t i = 0; i < d->cap; i++)
             if (d->tab[i] != 0)
-                table_insert(tab, cap, d->tab[i]);
-        free(d->tab);
+                rehash_put(d, tab, cap, narrow, d->tab[i], &n, &v4_zero);
     }
+    if (d->v4_zero)
+        rehash_put(d, tab, cap, narrow, V4_TAG, &n, &v4_zero);
+    free(d->tab);
     d->tab = tab;
     d->cap = cap;
+    d->n = n;
+    d->v4_zero = v4_zero;
+    d->narrow = narrow;
+}
+
+static void
+grow(struct distinct *d)
+{
+    /* Small sets grow four-fold: most groups stay small, and rehashing is the cost. */
+    uint32_t cap = d->cap == 0 ? 32 : d->cap < 1024 ? d->cap * 4 : d->cap * 2;
+
+    if (!d->ports && d->cap >= 256 && try_blocks(d, (size_t)cap * (d->narrow ? 4 : 8)))
+        return;
+    rehash(d, cap, d->narrow);
 }
 
 static void
@@ -333,6 +401,8 @@ distinct_add_slow(struct distinct *d, uint64_t v)
         for (uint32_t i = 0; i < d->n; i++)
             if (d->inl[i] == v)
                 return;
+        if (d->narrow && !fits_narrow(d, v))
+            d->narrow = 0;
         if (d->n < DISTINCT_INLINE) {
             d->inl[d->n++] = v;
             return;
@@ -343,18 +413,19 @@ distinct_add_slow(struct distinct *d, uint64_t v)
             return;
         }
     }
-    {
-        uint32_t i = slot_of(v, d->cap);
-
-        while (d->tab[i] != 0) {
-            if (d->tab[i] == v)
-                return;
-            i = (i + 1) & (d->cap - 1);
-        }
-        d->tab[i] = v;
+    if (d->narrow && !fits_narrow(d, v))
+        rehash(d, d->cap, false);
+    if (d->narrow && (uint32_t)v == 0) {
+        /* 0.0.0.0: a narrow table cannot hold it */
+        if (d->v4_zero)
+            return;
+        d->v4_zero = 1;
+    } else if (!table_put(d->tab, d->cap, d->narrow, v)) {
+        return;
+    } else {
         d->n++;
     }
-    if (d->n + d->has_zero > (d->ports ? PORTS_TO_BITMAP : DISTINCT_EXACT_MAX)) {
+    if (d->n + d->has_zero + d->v4_zero > (d->ports ? PORTS_TO_BITMAP : DISTINCT_EXACT_MAX)) {
         if (d->ports)
             to_port_bitmap(d);
         else if (!try_blocks(d, (size_t)DISTINCT_BLOCKS_MAX * sizeof(struct distinct_block)))
@@ -441,7 +512,7 @@ distinct_count(const struct distinct *d)
             n += distinct_count(d->aux);
         return n;
     default:
-        return d->n + d->has_zero;
+        return d->n + d->has_zero + d->v4_zero;
     }
 }
 
@@ -500,7 +571,7 @@ distinct_memory(const struct distinct *d)
         return d->n_blocks * sizeof(struct distinct_block) +
                (d->aux ? sizeof(*d->aux) + distinct_memory(d->aux) : 0);
     default:
-        return (size_t)d->cap * 8;
+        return (size_t)d->cap * (d->narrow ? 4 : 8);
     }
 }
 
@@ -695,11 +766,17 @@ distinct_serialize(const struct distinct *d, uint8_t *buf)
         break;
     }
     {
-        uint64_t inl[DISTINCT_INLINE];
-        struct collect_ctx c = {d->cap ? xcalloc(d->n ? d->n : 1, sizeof(uint64_t)) : inl, 0};
+        uint64_t inl[DISTINCT_INLINE + 1];
+        struct collect_ctx c = {d->cap ? xcalloc(d->n + 1, sizeof(uint64_t)) : inl, 0};
         uint64_t prev = 0;
 
         for_each_exact(d, collect_cb, &c);
+        if (buf != NULL) {
+            buf[4] = (uint8_t)c.n;
+            buf[5] = (uint8_t)(c.n >> 8);
+            buf[6] = (uint8_t)(c.n >> 16);
+            buf[7] = (uint8_t)(c.n >> 24);
+        }
         sort_u64(c.v, c.n);
         for (size_t i = 0; i < c.n; i++) {
             n += put_varint(buf ? buf + n : NULL, c.v[i] - prev);

@@ -45,7 +45,9 @@ key_layout_init(struct key_layout *l, const struct key_spec *keys, size_t n)
         l->offset[i] = (uint8_t)off;
         off += key_width(keys[i].kind);
     }
-    l->size = off;
+    /* Whole 8-byte words: keys are cleared and compared a word at a time. */
+    l->stored = off;
+    l->size = (off + 7) & ~(size_t)7;
 }
 
 static void
@@ -58,16 +60,31 @@ put16(uint8_t *p, uint16_t v)
 static void
 put_net(uint8_t *p, const struct addr *a, const struct key_spec *k)
 {
-    struct addr m = *a;
+    if (addr_is_v4(a)) {
+        /* the common case, without the general 16-byte mask */
+        uint32_t v = addr_v4(a), mask = k->v4_len ? ~0u << (32 - k->v4_len) : 0;
 
-    addr_mask(&m, addr_is_v4(a) ? 96u + k->v4_len : k->v6_len);
-    memcpy(p, m.b, 16);
+        memcpy(p, a->b, 12);
+        v &= mask;
+        p[12] = (uint8_t)(v >> 24);
+        p[13] = (uint8_t)(v >> 16);
+        p[14] = (uint8_t)(v >> 8);
+        p[15] = (uint8_t)v;
+        return;
+    }
+    {
+        struct addr m = *a;
+
+        addr_mask(&m, k->v6_len);
+        memcpy(p, m.b, 16);
+    }
 }
 
 void
 key_extract(const struct key_layout *l, const struct flow *f, uint8_t *out)
 {
-    memset(out, 0, l->size);
+    for (size_t w = 0; w < l->size; w += 8)
+        memset(out + w, 0, 8);
     for (size_t i = 0; i < l->n; i++) {
         uint8_t *p = out + l->offset[i];
         int none = 0;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -87,6 +88,15 @@ output_close(struct output *o, int keep)
     return rc;
 }
 
+static double
+elapsed(const struct timespec *t0)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 int
 cmd_analyze(int argc, char **argv)
 {
@@ -115,7 +125,9 @@ cmd_analyze(int argc, char **argv)
     struct output out;
     size_t n_an;
     enum ds_rc rc;
+    struct timespec t0;
 
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:f:o:qvh", longopts, NULL)) != -1) {
         switch (ch) {
@@ -206,6 +218,7 @@ cmd_analyze(int argc, char **argv)
         }
     }
 
+    log_debug("analyze: inputs read after %.3f s", elapsed(&t0));
     /* 4. finish */
     if (pipeline_finish(p, &err) != DS_OK) {
         log_msg(LOG_ERR, "analyze: %s", err.msg);
@@ -213,6 +226,7 @@ cmd_analyze(int argc, char **argv)
         goto out;
     }
 
+    log_debug("analyze: stored and judged after %.3f s", elapsed(&t0));
     /* 5. report */
     pc = pipeline_get_counts(p);
     memset(&in, 0, sizeof(in));
@@ -249,6 +263,7 @@ cmd_analyze(int argc, char **argv)
                     strerror(errno));
         status = EXIT_RUN_FAILED;
     }
+    log_debug("analyze: reported after %.3f s", elapsed(&t0));
 out:
     pipeline_free(p);
     store_close(st);

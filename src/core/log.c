@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ds/log.h"
@@ -109,7 +110,15 @@ log_vmsg(int level, const char *fmt, va_list ap)
         vsyslog(level, fmt, ap);
         return;
     }
-    n = snprintf(line, sizeof(line), "darkstab: %s: ", level_word(level));
+    if (log_level >= LOG_DEBUG) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        n = snprintf(line, sizeof(line), "darkstab: %lld.%03ld %s: ", (long long)ts.tv_sec,
+                     ts.tv_nsec / 1000000, level_word(level));
+    } else {
+        n = snprintf(line, sizeof(line), "darkstab: %s: ", level_word(level));
+    }
     if (n < 0)
         return;
     n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);

@@ -1,16 +1,17 @@
 /*
  * The analyze pipeline (see ds/pipeline.h).
  *
- * Two threads, because decoding alone keeps one core busy:
+ * Threads, because decoding alone keeps one core busy:
  *   - the caller's thread reads, checks and decodes the input, normalises
  *     each record and applies the darknet filter, and fills batches of
  *     struct flow;
- *   - the aggregation thread counts each batch into every analysis that
- *     has not seen the batch's input before, then advances the watermark.
- * Batches travel through a small bounded queue, so memory does not grow
- * with the input.  Closed slots go to the series of their analysis, which
- * is only touched by the aggregation thread until both threads have
- * stopped.
+ *   - aggregation threads, one per analysis up to the number of cores, each
+ *     count every batch into their analyses (those that have not seen the
+ *     batch's input before), then advance the watermark;
+ *   - a store thread saves the slots the aggregation closes.
+ * Batches sit in a small ring that every aggregation thread reads in turn;
+ * a batch is refilled once all of them have passed it, so memory does not
+ * grow with the input.
  *
  * The watermark is the latest flow start counted so far minus
  * input.lateness: a slot ending before it receives nothing more in order,
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ds/log.h"
 #include "ds/pipeline.h"
@@ -29,7 +31,8 @@
 #include "ds/xmem.h"
 
 #define BATCH_FLOWS 4096
-#define QUEUE_BATCHES 8
+#define RING_BATCHES 32
+#define AGG_THREADS_MAX 8
 
 struct batch {
     struct flow flows[BATCH_FLOWS];
@@ -57,6 +60,11 @@ struct work {
 
 #define WORK_SLOTS_MAX 8        /* closed slots waiting: the aggregation waits beyond */
 
+struct agg_worker {
+    struct pipeline *p;
+    size_t t;                   /* thread index: analyses t, t + n, t + 2n, ... */
+};
+
 struct analysis_run {
     struct pipeline_analysis pub;
     struct agg *agg;
@@ -75,17 +83,18 @@ struct pipeline {
     size_t n_an;
     struct pipeline_analysis *pub;  /* for pipeline_analyses() */
 
-    /* the queue between the two threads */
-    pthread_t thread;
-    int thread_started;
+    /* the ring between the reader and the aggregation threads */
+    pthread_t agg[AGG_THREADS_MAX];
+    struct agg_worker workers[AGG_THREADS_MAX];
+    size_t n_agg;                       /* threads started */
+    size_t agg_threads;                 /* threads wanted */
     int sync_ready;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    struct batch *slots[QUEUE_BATCHES]; /* ring of full batches */
-    size_t head, count;
-    struct batch *free_list[QUEUE_BATCHES + 1];
-    size_t n_free;
-    struct batch *cur;                  /* being filled by the reader */
+    struct batch *ring[RING_BATCHES];   /* owned */
+    uint64_t produced;                  /* batches handed over */
+    uint64_t consumed[AGG_THREADS_MAX]; /* batches each thread is done with */
+    struct batch *cur;                  /* ring[produced % RING_BATCHES], being filled */
 
     /* the queue between aggregation and the store thread */
     pthread_t writer;
@@ -219,22 +228,22 @@ flush_late(struct analysis_run *r)
 static void *
 agg_thread(void *arg)
 {
-    struct pipeline *p = arg;
+    struct agg_worker *wk = arg;
+    struct pipeline *p = wk->p;
+    size_t t = wk->t;
 
     for (;;) {
         struct batch *b;
         int end;
 
         pthread_mutex_lock(&p->lock);
-        while (p->count == 0)
+        while (p->consumed[t] == p->produced)
             pthread_cond_wait(&p->cond, &p->lock);
-        b = p->slots[p->head];
-        p->head = (p->head + 1) % QUEUE_BATCHES;
-        p->count--;
+        b = p->ring[p->consumed[t] % RING_BATCHES];
         pthread_mutex_unlock(&p->lock);
 
         /* The last batch carries flows too: count them before stopping. */
-        for (size_t a = 0; a < p->n_an; a++) {
+        for (size_t a = t; a < p->n_an; a += p->agg_threads) {
             if (!(b->mask & (1u << a)))
                 continue;
             agg_add_batch(p->an[a].agg, b->flows, b->n);
@@ -244,7 +253,7 @@ agg_thread(void *arg)
         }
         end = b->end;
         pthread_mutex_lock(&p->lock);
-        p->free_list[p->n_free++] = b;
+        p->consumed[t]++;
         pthread_cond_broadcast(&p->cond);
         pthread_mutex_unlock(&p->lock);
         if (end)
@@ -253,7 +262,19 @@ agg_thread(void *arg)
     return NULL;
 }
 
-/* Hands the current batch to the aggregation thread and takes a free one. */
+/* The batch every aggregation thread has passed, or UINT64_MAX. */
+static uint64_t
+slowest(const struct pipeline *p)
+{
+    uint64_t min = UINT64_MAX;
+
+    for (size_t t = 0; t < p->n_agg; t++)
+        if (p->consumed[t] < min)
+            min = p->consumed[t];
+    return min;
+}
+
+/* Hands the current batch to the aggregation threads and takes the next. */
 static void
 push_batch(struct pipeline *p, int end)
 {
@@ -264,14 +285,12 @@ push_batch(struct pipeline *p, int end)
     b->watermark_s = p->max_start_ms > 0 ? p->max_start_ms / 1000 - p->cfg->input_lateness_s
                                          : INT64_MIN;
     pthread_mutex_lock(&p->lock);
-    while (p->count == QUEUE_BATCHES)
-        pthread_cond_wait(&p->cond, &p->lock);
-    p->slots[(p->head + p->count) % QUEUE_BATCHES] = b;
-    p->count++;
+    p->produced++;
     pthread_cond_broadcast(&p->cond);
-    while (!end && p->n_free == 0)
+    /* the next slot of the ring must have been read by every thread */
+    while (!end && p->produced - slowest(p) >= RING_BATCHES)
         pthread_cond_wait(&p->cond, &p->lock);
-    p->cur = end ? NULL : p->free_list[--p->n_free];
+    p->cur = end ? NULL : p->ring[p->produced % RING_BATCHES];
     pthread_mutex_unlock(&p->lock);
     if (p->cur != NULL)
         p->cur->n = 0;
@@ -409,16 +428,34 @@ pipeline_new(const struct ds_cfg *cfg, struct store *st, struct pipeline **out,
     pthread_cond_init(&p->cond, NULL);
     pthread_cond_init(&p->work_cond, NULL);
     p->sync_ready = 1;
-    for (size_t i = 0; i < QUEUE_BATCHES; i++)
-        p->free_list[p->n_free++] = xcalloc(1, sizeof(struct batch));
-    p->cur = p->free_list[--p->n_free];
+    for (size_t i = 0; i < RING_BATCHES; i++)
+        p->ring[i] = xcalloc(1, sizeof(struct batch));
+    p->cur = p->ring[0];
     p->cur->n = 0;
-    if (pthread_create(&p->thread, NULL, agg_thread, p) != 0) {
-        rc = ds_error_set(err, DS_ERR_INTERNAL, "pipeline: cannot start the aggregation thread");
-        goto fail;
+    /* One thread per analysis, as many as there are cores. */
+    {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+        p->agg_threads = p->n_an;
+        if (cores > 0 && p->agg_threads > (size_t)cores)
+            p->agg_threads = (size_t)cores;
+        if (p->agg_threads > AGG_THREADS_MAX)
+            p->agg_threads = AGG_THREADS_MAX;
     }
-    p->thread_started = 1;
-    pthread_setname_np(p->thread, "darkstab-agg");
+    for (size_t t = 0; t < p->agg_threads; t++) {
+        char name[16];
+
+        p->workers[t].p = p;
+        p->workers[t].t = t;
+        if (pthread_create(&p->agg[t], NULL, agg_thread, &p->workers[t]) != 0) {
+            rc = ds_error_set(err, DS_ERR_INTERNAL,
+                              "pipeline: cannot start an aggregation thread");
+            goto fail;
+        }
+        p->n_agg++;
+        snprintf(name, sizeof(name), "darkstab-agg%zu", t);
+        pthread_setname_np(p->agg[t], name);
+    }
     if (pthread_create(&p->writer, NULL, store_thread, p) != 0) {
         rc = ds_error_set(err, DS_ERR_INTERNAL, "pipeline: cannot start the store thread");
         goto fail;
@@ -435,11 +472,12 @@ fail:
 static void
 stop_thread(struct pipeline *p)
 {
-    if (!p->thread_started)
+    if (p->n_agg == 0)
         return;
     push_batch(p, 1);
-    pthread_join(p->thread, NULL);
-    p->thread_started = 0;
+    for (size_t t = 0; t < p->n_agg; t++)
+        pthread_join(p->agg[t], NULL);
+    p->n_agg = 0;
 }
 
 /* Waits until the store thread has done everything queued, then stops it. */
@@ -472,9 +510,8 @@ pipeline_free(struct pipeline *p)
     }
     free(p->an);
     free(p->pub);
-    for (size_t i = 0; i < p->n_free; i++)
-        free(p->free_list[i]);
-    free(p->cur);
+    for (size_t i = 0; i < RING_BATCHES; i++)
+        free(p->ring[i]);
     if (p->sync_ready) {
         pthread_mutex_destroy(&p->lock);
         pthread_cond_destroy(&p->cond);
@@ -617,13 +654,16 @@ pipeline_finish(struct pipeline *p, struct ds_error *err)
     for (size_t i = 0; i < p->n_an; i++)
         agg_flush(p->an[i].agg);
     stop_writer(p);
+    log_debug("pipeline: last slots saved");
     for (size_t i = 0; i < p->n_an; i++) {
         rc = series_commit(p->an[i].series, err);
         if (rc != DS_OK)
             return rc;
         series_range(p->an[i].series, &p->an[i].pub.from, &p->an[i].pub.to);
     }
+    log_debug("pipeline: judged");
     rc = store_commit(p->st, err);
+    log_debug("pipeline: committed");
     if (rc != DS_OK)
         return rc;
     p->in_transaction = 0;

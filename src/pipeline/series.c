@@ -22,7 +22,6 @@
 #include "ds/slotcal.h"
 #include "ds/xmem.h"
 
-#define TRIM_MARGIN 2
 
 /* What the judgement needs of a slot saved by this run. */
 struct run_slot {
@@ -164,7 +163,7 @@ save_slot(struct series *s, struct agg_slot *slot, bool merge, struct ds_error *
      * one the input ended inside keeps all, for the next run.
      */
     if (slot->complete)
-        agg_slot_trim(slot, cfg_lowest_threshold(s->a), TRIM_MARGIN);
+        agg_slot_trim(slot, cfg_lowest_threshold(s->a), AGG_TRIM_MARGIN);
     rc = store_slot_save(s->st, s->aid, slot, err);
     if (rc == DS_OK) {
         series_slot_result(s->a, slot, &r);

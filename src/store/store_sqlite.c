@@ -29,9 +29,6 @@ enum stmt_id {
     S_INPUT_ANY,
     S_SLOT_GET,
     S_SLOT_PUT,
-    S_DETAILS_GET,
-    S_DETAILS_DEL,
-    S_DETAIL_PUT,
     S_SUMMARIES,
     S_LAST_WITH_DATA,
     S_TOP_PACKETS,
@@ -59,20 +56,16 @@ static const char *const stmt_sql[S_N] = {
                     "first_ms, last_ms, analyzed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [S_INPUT_ANY] = "SELECT 1 FROM inputs WHERE analysis_id = ?1 LIMIT 1",
     [S_SLOT_GET] = "SELECT end, packets, flows, late_flows, late_packets, complete, "
-                   "group_counts FROM slots WHERE analysis_id = ?1 AND start = ?2",
+                   "group_counts, group_details FROM slots WHERE analysis_id = ?1 AND start = ?2",
     [S_SLOT_PUT] = "INSERT OR REPLACE INTO slots (analysis_id, start, end, packets, flows, groups, "
-                   "late_flows, late_packets, complete, updated_at, group_counts) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    [S_DETAILS_GET] = "SELECT key, detail FROM group_details "
-                      "WHERE analysis_id = ?1 AND slot_start = ?2",
-    [S_DETAILS_DEL] = "DELETE FROM group_details WHERE analysis_id = ?1 AND slot_start = ?2",
-    [S_DETAIL_PUT] = "INSERT INTO group_details (analysis_id, slot_start, key, detail) "
-                     "VALUES (?1, ?2, ?3, ?4)",
-    [S_SUMMARIES] = "SELECT start, end, packets, flows, groups FROM slots "
-                    "WHERE analysis_id = ?1 AND start >= ?2 AND start < ?3 ORDER BY start",
-    [S_LAST_WITH_DATA] = "SELECT start, end, packets, flows, groups FROM slots "
-                         "WHERE analysis_id = ?1 AND start < ?2 AND packets > 0 "
-                         "ORDER BY start DESC LIMIT ?3",
+                   "late_flows, late_packets, complete, updated_at, group_counts, group_details) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [S_SUMMARIES] = "SELECT start, end, packets, flows, groups, late_flows, late_packets, "
+                    "complete FROM slots WHERE analysis_id = ?1 AND start >= ?2 AND start < ?3 "
+                    "ORDER BY start",
+    [S_LAST_WITH_DATA] = "SELECT start, end, packets, flows, groups, late_flows, late_packets, "
+                         "complete FROM slots WHERE analysis_id = ?1 AND start < ?2 "
+                         "AND packets > 0 ORDER BY start DESC LIMIT ?3",
     [S_TOP_PACKETS] = "SELECT group_counts FROM slots WHERE analysis_id = ?1 AND start = ?2",
     [S_TOPN_GET] = "SELECT topn FROM topn WHERE analysis_id = ?1 AND slot_start = ?2 AND "
                    "threshold = ?3",
@@ -426,18 +419,21 @@ scratch(struct sq *s, size_t n)
  * or -1 if the blob is not a whole number of well-formed records.
  */
 static int
-walk_groups(const uint8_t *blob, size_t len, size_t key_size,
+walk_groups(const uint8_t *blob, size_t len, const struct key_layout *layout,
             void (*fn)(void *, const uint8_t *, uint64_t, uint64_t, uint64_t), void *ctx)
 {
+    uint8_t key[KEY_BYTES_MAX];
     size_t pos = 0;
 
+    memset(key, 0, sizeof(key));
     while (pos < len) {
-        const uint8_t *key = blob + pos;
         uint64_t packets, flows, flags;
 
-        if (len - pos < key_size)
+        if (len - pos < layout->stored)
             return -1;
-        pos += key_size;
+        /* stored without the padding of the in-memory form */
+        memcpy(key, blob + pos, layout->stored);
+        pos += layout->stored;
         if (get_varint(blob, len, &pos, &packets) != 0 ||
             get_varint(blob, len, &pos, &flows) != 0 || get_varint(blob, len, &pos, &flags) != 0)
             return -1;
@@ -495,35 +491,43 @@ sq_slot_load(void *state, int64_t aid, const struct key_layout *layout, int64_t 
     slot->late_flows = (uint64_t)sqlite3_column_int64(st, 3);
     slot->late_packets = (uint64_t)sqlite3_column_int64(st, 4);
     slot->complete = sqlite3_column_int(st, 5) != 0;
-    if (walk_groups(sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6), layout->size,
+    if (walk_groups(sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6), layout,
                     load_group, slot) != 0) {
         sqlite3_reset(st);
         agg_slot_free(slot);
         return ds_error_set(err, DS_ERR_DB, "store %s: slot %lld: group counts are damaged",
                             s->path, (long long)start);
     }
-    sqlite3_reset(st);
 
-    st = stmt(s, S_DETAILS_GET);
-    sqlite3_bind_int64(st, 1, aid);
-    sqlite3_bind_int64(st, 2, start);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const void *key = sqlite3_column_blob(st, 0);
-        struct agg_group *g;
+    {
+        const uint8_t *d = sqlite3_column_blob(st, 7);
+        size_t len = (size_t)sqlite3_column_bytes(st, 7), pos = 0;
 
-        if (key == NULL || (size_t)sqlite3_column_bytes(st, 0) != layout->size)
-            continue;
-        g = agg_slot_group_find(slot, key);
-        if (g == NULL || g->detail != NULL)
-            continue;
-        g->detail =
-            detail_deserialize(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+        while (pos < len) {
+            uint64_t dlen;
+            struct agg_group *g;
+            uint8_t key[KEY_BYTES_MAX];
+
+            if (len - pos < layout->stored)
+                break;
+            memset(key, 0, layout->size);
+            memcpy(key, d + pos, layout->stored);
+            g = agg_slot_group_find(slot, key);
+            pos += layout->stored;
+            if (get_varint(d, len, &pos, &dlen) != 0 || dlen > len - pos)
+                break;
+            if (g != NULL && g->detail == NULL)
+                g->detail = detail_deserialize(d + pos, (size_t)dlen);
+            pos += (size_t)dlen;
+        }
+        if (pos != len) {
+            sqlite3_reset(st);
+            agg_slot_free(slot);
+            return ds_error_set(err, DS_ERR_DB, "store %s: slot %lld: group details are damaged",
+                                s->path, (long long)start);
+        }
     }
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        agg_slot_free(slot);
-        return db_error(s, err, "reading group details");
-    }
     *out = slot;
     return DS_OK;
 }
@@ -532,20 +536,44 @@ static enum ds_rc
 sq_slot_save(void *state, int64_t aid, const struct agg_slot *slot, struct ds_error *err)
 {
     struct sq *s = state;
-    size_t rec_max = slot->layout->size + 3 * 10;
-    uint8_t *blob = scratch(s, (size_t)slot->n_groups * rec_max + 1);
-    size_t len = 0;
+    size_t ks = slot->layout->stored;
+    size_t rec_max = ks + 3 * 10, counts_len = 0, details_len = 0, bound;
+    uint8_t *blob;
     sqlite3_stmt *st;
-    enum ds_rc rc;
 
+    /* group_counts, then group_details after it in the same scratch */
+    bound = (size_t)slot->n_groups * rec_max;
     for (uint32_t i = 0; i < slot->n_groups; i++) {
         const struct agg_group *g = agg_slot_group(slot, i);
 
-        memcpy(blob + len, g->key, slot->layout->size);
-        len += slot->layout->size;
-        len += put_varint(blob + len, g->packets);
-        len += put_varint(blob + len, g->flows);
-        len += put_varint(blob + len, g->flags);
+        if (g->detail != NULL)
+            bound += ks + 10 + detail_serialize_bound(g->detail);
+    }
+    blob = scratch(s, bound + 1);
+    for (uint32_t i = 0; i < slot->n_groups; i++) {
+        const struct agg_group *g = agg_slot_group(slot, i);
+
+        memcpy(blob + counts_len, g->key, ks);
+        counts_len += ks;
+        counts_len += put_varint(blob + counts_len, g->packets);
+        counts_len += put_varint(blob + counts_len, g->flows);
+        counts_len += put_varint(blob + counts_len, g->flags);
+    }
+    for (uint32_t i = 0; i < slot->n_groups; i++) {
+        const struct agg_group *g = agg_slot_group(slot, i);
+        uint8_t *at = blob + counts_len + details_len;
+        uint8_t lenbuf[10];
+        size_t n, lv;
+
+        if (g->detail == NULL)
+            continue;
+        memcpy(at, g->key, ks);
+        /* the detail goes after room for its length, then moves up to it */
+        n = detail_serialize(g->detail, at + ks + 10);
+        lv = put_varint(lenbuf, n);
+        memmove(at + ks + lv, at + ks + 10, n);
+        memcpy(at + ks, lenbuf, lv);
+        details_len += ks + lv + n;
     }
     st = stmt(s, S_SLOT_PUT);
     sqlite3_bind_int64(st, 1, aid);
@@ -558,34 +586,9 @@ sq_slot_save(void *state, int64_t aid, const struct agg_slot *slot, struct ds_er
     sqlite3_bind_int64(st, 8, (int64_t)slot->late_packets);
     sqlite3_bind_int(st, 9, slot->complete);
     sqlite3_bind_int64(st, 10, (int64_t)time(NULL));
-    sqlite3_bind_blob64(st, 11, blob, len, SQLITE_STATIC);
-    rc = step_done(s, st, err, "saving a slot");
-    if (rc != DS_OK)
-        return rc;
-    st = stmt(s, S_DETAILS_DEL);
-    sqlite3_bind_int64(st, 1, aid);
-    sqlite3_bind_int64(st, 2, slot->start);
-    rc = step_done(s, st, err, "replacing group details");
-    if (rc != DS_OK)
-        return rc;
-    for (uint32_t i = 0; i < slot->n_groups; i++) {
-        const struct agg_group *g = agg_slot_group(slot, i);
-        size_t n;
-
-        if (g->detail == NULL)
-            continue;
-        blob = scratch(s, detail_serialize_bound(g->detail));
-        n = detail_serialize(g->detail, blob);
-        st = stmt(s, S_DETAIL_PUT);
-        sqlite3_bind_int64(st, 1, aid);
-        sqlite3_bind_int64(st, 2, slot->start);
-        sqlite3_bind_blob(st, 3, g->key, (int)slot->layout->size, SQLITE_STATIC);
-        sqlite3_bind_blob64(st, 4, blob, n, SQLITE_STATIC);
-        rc = step_done(s, st, err, "saving group details");
-        if (rc != DS_OK)
-            return rc;
-    }
-    return DS_OK;
+    sqlite3_bind_blob64(st, 11, blob, counts_len, SQLITE_STATIC);
+    sqlite3_bind_blob64(st, 12, blob + counts_len, details_len, SQLITE_STATIC);
+    return step_done(s, st, err, "saving a slot");
 }
 
 static void
@@ -596,6 +599,9 @@ read_summary(sqlite3_stmt *st, struct store_slot_summary *sum)
     sum->packets = (uint64_t)sqlite3_column_int64(st, 2);
     sum->flows = (uint64_t)sqlite3_column_int64(st, 3);
     sum->groups = (uint64_t)sqlite3_column_int64(st, 4);
+    sum->late_flows = (uint64_t)sqlite3_column_int64(st, 5);
+    sum->late_packets = (uint64_t)sqlite3_column_int64(st, 6);
+    sum->complete = sqlite3_column_int(st, 7) != 0;
 }
 
 static enum ds_rc
@@ -704,8 +710,8 @@ sq_top_packets(void *state, int64_t aid, const struct key_layout *layout, int64_
     sqlite3_bind_int64(st, 2, start);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW &&
-        walk_groups(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
-                    layout->size, collect_packets, &c) != 0) {
+        walk_groups(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), layout,
+                    collect_packets, &c) != 0) {
         sqlite3_reset(st);
         free(c.v);
         return ds_error_set(err, DS_ERR_DB, "store %s: slot %lld: group counts are damaged",
@@ -803,7 +809,7 @@ sq_result_save(void *state, int64_t aid, const struct key_layout *layout,
         sqlite3_bind_int64(st, 1, aid);
         sqlite3_bind_int64(st, 2, r->start);
         sqlite3_bind_int64(st, 3, (int64_t)i);
-        sqlite3_bind_blob(st, 4, g->key, (int)layout->size, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 4, g->key, (int)layout->stored, SQLITE_STATIC);
         sqlite3_bind_text(st, 5, key_format_line(layout, g->key, text, sizeof(text)), -1,
                           SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 6, (int64_t)g->packets);
@@ -900,8 +906,8 @@ load_result(struct sq *s, int64_t aid, const struct key_layout *layout,
         }
         g = &r->top[r->n_top++];
         memset(g, 0, sizeof(*g));
-        if ((size_t)sqlite3_column_bytes(st, 0) == layout->size)
-            memcpy(g->key, sqlite3_column_blob(st, 0), layout->size);
+        if ((size_t)sqlite3_column_bytes(st, 0) == layout->stored)
+            memcpy(g->key, sqlite3_column_blob(st, 0), layout->stored);
         g->packets = (uint64_t)sqlite3_column_int64(st, 1);
         g->flows = (uint64_t)sqlite3_column_int64(st, 2);
         g->share = sqlite3_column_double(st, 3);
@@ -921,19 +927,9 @@ load_result(struct sq *s, int64_t aid, const struct key_layout *layout,
         slot_result_fini(r);
         return db_error(s, err, "reading top groups");
     }
-    {
-        /* late and complete come from the slot row */
-        sqlite3_stmt *q = stmt(s, S_SLOT_GET);
-
-        sqlite3_bind_int64(q, 1, aid);
-        sqlite3_bind_int64(q, 2, sum->start);
-        if (sqlite3_step(q) == SQLITE_ROW) {
-            r->late_flows = (uint64_t)sqlite3_column_int64(q, 3);
-            r->late_packets = (uint64_t)sqlite3_column_int64(q, 4);
-            r->complete = sqlite3_column_int(q, 5) != 0;
-        }
-        sqlite3_reset(q);
-    }
+    r->late_flows = sum->late_flows;
+    r->late_packets = sum->late_packets;
+    r->complete = sum->complete;
     return DS_OK;
 }
 

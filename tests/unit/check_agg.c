@@ -1147,8 +1147,8 @@ END_TEST
 
 /*
  * One slot of 1000 packets; thresholds [2, 1]: details are kept where the
- * share is above 0.5 % (half the lowest threshold), so 5 packets (exactly
- * 0.5 %) lose theirs and 6 keep it.
+ * share is above 1 % (the lowest threshold: the groups a report shows), so
+ * 10 packets (exactly 1 %) lose theirs and 11 keep it.
  */
 static void
 fill_trim_slot(struct agg *agg, const uint64_t *packets, size_t n)
@@ -1170,7 +1170,7 @@ fill_trim_slot(struct agg *agg, const uint64_t *packets, size_t n)
 
 START_TEST(test_agg_trim_boundary)
 {
-    static const uint64_t packets[] = {5, 6, 4, 985};
+    static const uint64_t packets[] = {10, 11, 4, 975};
     static const bool kept[] = {false, true, false, true};
     struct sink sink = {0};
     struct ds_cfg *cfg;
@@ -1201,10 +1201,10 @@ START_TEST(test_agg_trim_boundary)
 }
 END_TEST
 
-/* The lowest threshold counts, wherever it is written: 0.5 % keeps above 0.25 %. */
+/* The lowest threshold counts, wherever it is written: 0.5 % keeps above 0.5 %. */
 START_TEST(test_agg_trim_lowest_threshold)
 {
-    static const uint64_t packets[] = {25, 26, 9949};
+    static const uint64_t packets[] = {50, 51, 9899};
     static const bool kept[] = {false, true, true};
     struct sink sink = {0};
     struct ds_cfg *cfg;

@@ -42,17 +42,13 @@ CREATE TABLE slots (
     -- unsigned LEB128 varints.  One blob per slot keeps a month of hourly
     -- slots with 40,000 groups each to one row per slot.
     group_counts BLOB NOT NULL,
+    -- The serialised detail (distinct counters, types, first and last
+    -- seen) of the groups that keep one: those that can be shown, and every
+    -- group of a slot the input ended inside, so that a later run merges
+    -- exactly.  One record per group: the packed key, the detail's length
+    -- as a varint, the detail (src/agg/detail.c).
+    group_details BLOB NOT NULL,
     PRIMARY KEY (analysis_id, start)
-) WITHOUT ROWID;
--- The serialised detail (distinct counters, types, first and last seen) of
--- the groups that keep one: those that can be shown, and every group of a
--- slot the input ended inside, so that a later run merges exactly.
-CREATE TABLE group_details (
-    analysis_id INTEGER NOT NULL,
-    slot_start INTEGER NOT NULL,
-    key BLOB NOT NULL,
-    detail BLOB NOT NULL,
-    PRIMARY KEY (analysis_id, slot_start, key)
 ) WITHOUT ROWID;
 CREATE TABLE topn (
     analysis_id INTEGER NOT NULL,
