@@ -343,7 +343,7 @@ main(int argc, char **argv)
         case 'S':
             if (strcmp(optarg, "bench") == 0) {
                 p.days = 30;
-                records = 10000000;
+                records = 10500000;
                 no_events = 1;
             } else if (strcmp(optarg, "paper") != 0) {
                 fprintf(stderr, "darkstab-gen: unknown scenario '%s'\n", optarg);

@@ -121,7 +121,7 @@ struct ipfix_decoder {
     struct int_tmpl *its[INT_TMPL_MAX];     /* owned */
     size_t n_its;
     const struct int_tmpl *cur;             /* internal template set on fbuf */
-    const struct ext_ctx *last_ctx;         /* fields hold values of this layout */
+    uint64_t fields_mask;                   /* fields may be non-zero for these elements */
     struct ipfix_fields fields;
     uint8_t rec[1024];
 };
@@ -169,7 +169,6 @@ make_session(struct ipfix_decoder *dec)
     dec->session = session;
     fBufSetAutomaticMode(dec->fbuf, FALSE);
     dec->cur = NULL;
-    dec->last_ctx = NULL;
 }
 
 struct ipfix_decoder *
@@ -333,10 +332,14 @@ ipfix_decoder_message(struct ipfix_decoder *dec, const uint8_t *msg, size_t len,
         rlen = sizeof(dec->rec);
         if (!fBufNext(dec->fbuf, dec->rec, &rlen, &gerr))
             break;
-        if (c != dec->last_ctx) {
-            /* Elements this layout lacks must read as zero. */
-            memset(&dec->fields, 0, sizeof(dec->fields));
-            dec->last_ctx = c;
+        if (c->it->mask != dec->fields_mask) {
+            /* Elements this layout lacks must read as zero: clear what the last one set. */
+            for (uint64_t stale = dec->fields_mask & ~c->it->mask; stale; stale &= stale - 1) {
+                int f = __builtin_ctzll(stale);
+
+                memset((uint8_t *)&dec->fields + ipf_table[f].offset, 0, ipf_table[f].len);
+            }
+            dec->fields_mask = c->it->mask;
         }
         scatter(c->it, dec->rec, (uint8_t *)&dec->fields);
         rec.present = c->mask;
