@@ -191,7 +191,8 @@ checksrc: check-deps
 check-deps:
 	@sh tests/check-deps.sh
 
-BENCH_BINS = $(BUILD)/bench/fixbuf_floor $(BUILD)/bench/ingest_only $(BUILD)/bench/agg_only
+BENCH_BINS = $(BUILD)/bench/fixbuf_floor $(BUILD)/bench/ingest_only $(BUILD)/bench/agg_only \
+	$(BUILD)/bench/hashtable
 
 bench: all $(BENCH_BINS)
 	@sh bench/run.sh $(BUILD)

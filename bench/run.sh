@@ -18,8 +18,9 @@ NF="$D/nfcapd"
 best() { sort -n | head -n 1; }
 
 if [ ! -s "$IN" ]; then
-    echo "generating $IN (30 days, 10 million records)..."
+    echo "generating $IN (30 days, 10.5 million records)..."
     "$BUILD/darkstab-gen" --scenario bench "$IN" || exit 1
+    rm -rf "$NF"
 fi
 size=$(du -m "$IN" | cut -f1)
 
@@ -77,4 +78,7 @@ printf '%-58s %10s M\n' "darkstab analyze, 2 analyses x 3 thresholds (bench.yaml
     "$(awk -v n="$nf" 'BEGIN { print n / 1e6 }')"
 echo
 echo "darkstab analyze: ${secs} s, peak memory $((rss / 1024)) MB, store ${dbsize} MB"
+"$BUILD/bench/agg_only" "$IN" 4000000 proto,dst_port 1d
+"$BUILD/bench/agg_only" "$IN" 4000000 proto,dst_net/24 1h
+"$BUILD/bench/hashtable"
 awk -v r="$rate" -v f="$floor" 'BEGIN { printf "darkstab / bare libfixbuf loop: %.0f%%\n", 100 * r / f }'
