@@ -413,21 +413,21 @@ agg_add(struct agg *agg, const struct flow *f)
 /*
  * The batch path of agg_add() for attribution "start", software pipelined
  * because the time goes to cache misses on random groups and counters:
- *   A. (flow i + 6) find the slot, pack the key, hash it, prefetch the index
+ *   A. (flow i + 13) find the slot, pack the key, hash it, prefetch the index
  *      bucket;
- *   B. (flow i + 4) find or create the group, prefetch its entry and detail;
- *   C. (flow i + 2) prefetch the counters' table slots for its addresses;
+ *   B. (flow i + 7) find or create the group, prefetch its entry and detail;
+ *   C. (flow i + 4) prefetch the counters' table slots for its addresses;
  *   D. (flow i)     count it.
  * Groups are kept as entry numbers between stages: creating one may move
  * the entry array.  Results are those of agg_add() flow by flow.
  */
-#define PIPE 8
+#define PIPE 16
 #define PIPE_MASK (PIPE - 1)
 /* How many flows behind stage A each later stage runs (DIST_D < PIPE). */
-#define DIST_A2 2
-#define DIST_B 3
-#define DIST_C 5
-#define DIST_D 7
+#define DIST_A2 3
+#define DIST_B 6
+#define DIST_C 9
+#define DIST_D 13
 
 struct pipe_item {
     struct agg_slot *slot;      /* NULL: late, already handed to on_late */

@@ -29,7 +29,7 @@
 #include "ds/log.h"
 #include "ds/xmem.h"
 
-#define READ_BUF (4 * 1024 * 1024)
+#define READ_BUF (512 * 1024)
 
 uint64_t
 ingest_stats_malformed(const struct ingest_stats *s)

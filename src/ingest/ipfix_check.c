@@ -375,6 +375,16 @@ cut:
     return pos;
 }
 
+/* Leaves lazy mode: out gets the first n bytes of msg, all unchanged so far. */
+static void
+copy_prefix(uint8_t *out, const uint8_t *msg, size_t n, int *lazy)
+{
+    if (*lazy) {
+        memcpy(out, msg, n);
+        *lazy = 0;
+    }
+}
+
 void
 ipfix_check_message(struct ipfix_check *chk, const uint8_t *msg, size_t len,
                     struct ipfix_check_result *res, struct ingest_stats *stats)
@@ -383,10 +393,15 @@ ipfix_check_message(struct ipfix_check *chk, const uint8_t *msg, size_t len,
     size_t pos = IPFIX_HDR_LEN;
     size_t opos = IPFIX_HDR_LEN;
     int dirty = 0;
+    /*
+     * Most messages pass unchanged: out stays unwritten (lazy) until the
+     * first set that differs, when the sets before it are copied at once.
+     * While lazy, opos equals pos at every set boundary.
+     */
+    int lazy = 1;
     uint8_t *out = chk->out;
 
     memset(res, 0, sizeof(*res));
-    memcpy(out, msg, IPFIX_HDR_LEN);
     /* libfixbuf trusts the header's length: it must be the one we walk. */
     if (rd16(msg + 2) != len)
         dirty = 1;
@@ -423,6 +438,7 @@ ipfix_check_message(struct ipfix_check *chk, const uint8_t *msg, size_t len,
         pos += set_len;
 
         if (set_id == SET_TEMPLATE || set_id == SET_OPTIONS_TEMPLATE) {
+            copy_prefix(out, msg, set_ostart, &lazy);
             /* 2. template records, rewritten into out */
             size_t tpos = set_start + 4;
             size_t tend = set_start + set_len;
@@ -457,6 +473,7 @@ ipfix_check_message(struct ipfix_check *chk, const uint8_t *msg, size_t len,
             continue;
         }
         if (set_id < SET_DATA_MIN) {
+            copy_prefix(out, msg, set_ostart, &lazy);
             issue(res, set_start, "set id %u is reserved; set dropped", set_id);
             stats->bad_sets++;
             dirty = 1;
@@ -470,6 +487,7 @@ ipfix_check_message(struct ipfix_check *chk, const uint8_t *msg, size_t len,
             int cut;
 
             if (t == NULL) {
+                copy_prefix(out, msg, set_ostart, &lazy);
                 issue(res, set_start, "data set for unknown template %u (domain %u), %u bytes skipped",
                       set_id, domain, set_len);
                 stats->unknown_template_sets++;
@@ -483,6 +501,11 @@ ipfix_check_message(struct ipfix_check *chk, const uint8_t *msg, size_t len,
                       res->data_records - before + 1, set_id);
                 stats->bad_records++;
             }
+            if (lazy && used == body) {
+                opos += 4 + used;
+                continue;
+            }
+            copy_prefix(out, msg, set_ostart, &lazy);
             if (used == 0) {
                 dirty = 1;
                 continue;
@@ -502,6 +525,7 @@ ipfix_check_message(struct ipfix_check *chk, const uint8_t *msg, size_t len,
         res->len = len;
         return;
     }
+    copy_prefix(out, msg, opos, &lazy);
     if (opos == IPFIX_HDR_LEN) {
         res->msg = NULL;
         res->len = 0;
