@@ -45,7 +45,7 @@ int
 main(int argc, char **argv)
 {
     struct ctx c = {0};
-    struct ingest_file_opts opts = {on_record, &c, NULL};
+    struct ingest_file_opts opts = {.fn = on_record, .ctx = &c};
     struct ingest_stats st = {0};
     struct ds_error err;
     struct cfg_analysis a;

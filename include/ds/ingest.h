@@ -202,13 +202,20 @@ void ipfix_decoder_reset(struct ipfix_decoder *dec);
 
 /*
  * Decodes one checked message, calling fn for every data and options
- * record.  msg is borrowed (libfixbuf reads it in place).  Returns DS_OK, or
- * DS_ERR_PARSE if libfixbuf stopped early (counted in stats, what was read
- * before stays delivered) with the reason in err.
+ * record in order.  msg is borrowed.  Returns DS_OK, or DS_ERR_PARSE if
+ * libfixbuf stopped early in a set (counted in stats; what was read before
+ * stays delivered, the next sets are still read) with the reason in err.
  */
 enum ds_rc ipfix_decoder_message(struct ipfix_decoder *dec, const uint8_t *msg, size_t len,
                                  ipfix_record_fn fn, void *ctx, struct ingest_stats *stats,
                                  struct ds_error *err);
+
+/*
+ * Decodes every record with libfixbuf's fBufNext, the reference, instead of
+ * the fast path for fixed-length templates (for tests and benchmarks: both
+ * give the same records).
+ */
+void ipfix_decoder_use_libfixbuf(struct ipfix_decoder *dec, bool on);
 
 /* ---- 1. files -------------------------------------------------------- */
 
@@ -220,6 +227,8 @@ struct ingest_file_opts {
      * The collector and tests use it; analyze keeps per-file state with it.
      */
     void (*on_message)(void *ctx, uint64_t offset, uint32_t domain, uint32_t export_time);
+    /* Decode every record with libfixbuf (ipfix_decoder_use_libfixbuf). */
+    bool use_libfixbuf;
 };
 
 /*

@@ -161,7 +161,8 @@ static int64_t
 when(struct world *w, double from_h, double to_h)
 {
     double span = (to_h - from_h) * 3600000.0;
-    int64_t at = w->day_start * 1000 + (int64_t)(from_h * 3600000.0) + (int64_t)(unif(&w->r) * span);
+    int64_t at =
+        w->day_start * 1000 + (int64_t)(from_h * 3600000.0) + (int64_t)(unif(&w->r) * span);
 
     if (at >= w->day_start * 1000 + w->day_len_ms)
         at = w->day_start * 1000 + w->day_len_ms - 1;

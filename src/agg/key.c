@@ -216,7 +216,8 @@ key_value_format(const struct key_layout *l, const uint8_t *k, size_t i, char *b
     }
     case KEY_EXPORTER: {
         char text[ADDR_STRLEN];
-        uint32_t odid = (uint32_t)p[16] << 24 | (uint32_t)p[17] << 16 | (uint32_t)p[18] << 8 | p[19];
+        uint32_t odid =
+            (uint32_t)p[16] << 24 | (uint32_t)p[17] << 16 | (uint32_t)p[18] << 8 | p[19];
         static const uint8_t zero[16];
 
         memcpy(a.b, p, 16);

@@ -28,6 +28,7 @@
 #include "ds/ingest.h"
 #include "ds/log.h"
 #include "ds/xmem.h"
+#include "ingest_int.h"
 
 #define READ_BUF (512 * 1024)
 
@@ -52,12 +53,6 @@ ingest_stats_add(struct ingest_stats *to, const struct ingest_stats *from)
     to->unknown_template_sets += from->unknown_template_sets;
     to->bad_records += from->bad_records;
     to->skipped_bytes += from->skipped_bytes;
-}
-
-static inline uint16_t
-rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
 }
 
 /* End offset of the last whole, plausible set of the message at p. */
@@ -200,6 +195,7 @@ read_messages(struct reader *r, const struct ingest_file_opts *opts)
     struct ds_error derr;
     enum ds_rc rc = DS_OK;
 
+    ipfix_decoder_use_libfixbuf(dec, opts->use_libfixbuf);
     for (;;) {
         const uint8_t *p;
         size_t avail, mlen;
@@ -257,9 +253,7 @@ read_messages(struct reader *r, const struct ingest_file_opts *opts)
             r->buf[r->pos + 3] = (uint8_t)mlen;
         }
         if (opts->on_message)
-            opts->on_message(opts->ctx, off,
-                             (uint32_t)p[12] << 24 | (uint32_t)p[13] << 16 | (uint32_t)p[14] << 8 | p[15],
-                             (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7]);
+            opts->on_message(opts->ctx, off, rd32(p + 12), rd32(p + 4));
         r->stats->messages++;
         ipfix_check_message(chk, p, mlen, &res, r->stats);
         if (res.n_issues > 0)

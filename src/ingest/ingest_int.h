@@ -11,6 +11,19 @@
 
 #include "ds/ingest.h"
 
+/* Network byte order, as every IPFIX header and set header is. */
+static inline uint16_t
+rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t
+rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 enum ipf_kind {
     IPFK_UINT,      /* unsigned integer: reduced-size encoding allowed */
     IPFK_ADDR,      /* address: exact length */

@@ -87,18 +87,6 @@ ipfix_check_reset(struct ipfix_check *chk)
     g_hash_table_remove_all(chk->tmpls);
 }
 
-static inline uint16_t
-rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t
-rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static inline void
 wr16(uint8_t *p, uint16_t v)
 {
@@ -488,7 +476,8 @@ ipfix_check_message(struct ipfix_check *chk, const uint8_t *msg, size_t len,
 
             if (t == NULL) {
                 copy_prefix(out, msg, set_ostart, &lazy);
-                issue(res, set_start, "data set for unknown template %u (domain %u), %u bytes skipped",
+                issue(res, set_start,
+                      "data set for unknown template %u (domain %u), %u bytes skipped",
                       set_id, domain, set_len);
                 stats->unknown_template_sets++;
                 dirty = 1;

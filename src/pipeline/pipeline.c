@@ -526,7 +526,7 @@ pipeline_free(struct pipeline *p)
 enum ds_rc
 pipeline_add_input(struct pipeline *p, const char *path, struct ds_error *err)
 {
-    struct ingest_file_opts opts = {on_record, p, NULL};
+    struct ingest_file_opts opts = {.fn = on_record, .ctx = p};
     struct ingest_stats stats;
     char digest[33] = "";
     struct store_input known[CFG_ANALYSES_MAX];
@@ -630,7 +630,8 @@ pipeline_add_input(struct pipeline *p, const char *path, struct ds_error *err)
             continue;
         memset(&in, 0, sizeof(in));
         snprintf(in.digest, sizeof(in.digest), "%s", digest);
-        snprintf(in.name, sizeof(in.name), "%s", strcmp(path, "-") == 0 ? "(standard input)" : path);
+        snprintf(in.name, sizeof(in.name), "%s",
+                 strcmp(path, "-") == 0 ? "(standard input)" : path);
         in.bytes = stats.bytes;
         in.records = p->file_records;
         in.first_ms = p->file_first_ms;

@@ -500,7 +500,8 @@ START_TEST(test_err_duplicates_in_lists)
     ck_assert_str_eq(load_err("analyses:\n  - name: a\n    keys: [proto, dst_port, proto]\n"),
                      "test.yaml:3:29: analyses[0].keys[2]: key 'proto' is listed twice");
     ck_assert_str_eq(load_err("analyses:\n  - name: a\n    keys: [dst_net/24, dst_net/16]\n"),
-                     "test.yaml:3:24: analyses[0].keys[1]: key 'dst_net/16' repeats 'dst_net/24' (one key of each kind)");
+                     "test.yaml:3:24: analyses[0].keys[1]: key 'dst_net/16' repeats 'dst_net/24' "
+                     "(one key of each kind)");
 }
 END_TEST
 

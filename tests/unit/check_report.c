@@ -121,9 +121,11 @@ START_TEST(test_json_contract)
 
     ck_assert_ptr_nonnull(strstr(j, "\"version\": 1"));
     ck_assert_ptr_nonnull(strstr(j, "\"name\": \"ports\""));
-    ck_assert_ptr_nonnull(strstr(j, "\"keys\": [\n        \"proto\",\n        \"dst_port\"\n      ]"));
+    ck_assert_ptr_nonnull(
+        strstr(j, "\"keys\": [\n        \"proto\",\n        \"dst_port\"\n      ]"));
     ck_assert_ptr_nonnull(strstr(j, "\"slot_seconds\": 86400"));
-    ck_assert_ptr_nonnull(strstr(j, "\"thresholds\": [\n        1.0,\n        0.75,\n        0.5\n"));
+    ck_assert_ptr_nonnull(
+        strstr(j, "\"thresholds\": [\n        1.0,\n        0.75,\n        0.5\n"));
     /* ten slots from the first to the last day with data, the gap included */
     ck_assert_int_eq(count(j, "\"start\": \"2015-12-"), 10);
     ck_assert_ptr_nonnull(strstr(j, "\"start\": \"2015-12-22T00:00:00Z\",\n          \"end\": "
@@ -133,13 +135,15 @@ START_TEST(test_json_contract)
     /* day 7 judged stable with sigma 0; day 9 unstable, decrease */
     ck_assert_int_eq(count(j, "\"status\": \"stable\""), 3);
     ck_assert_int_eq(count(j, "\"direction\": \"decrease\""), 3);
-    ck_assert_ptr_nonnull(strstr(j, "\"mean\": 20.0,\n              \"stddev\": 0.0,\n              "
-                                    "\"lower\": 20.0,\n              \"upper\": 20.0"));
+    ck_assert_ptr_nonnull(strstr(j, "\"mean\": 20.0,\n              \"stddev\": 0.0,\n"
+                                    "              \"lower\": 20.0,\n"
+                                    "              \"upper\": 20.0"));
     /* the top group of day 9 */
     ck_assert_ptr_nonnull(strstr(j, "\"key\": {\n                \"proto\": \"udp\",\n"
                                     "                \"dst_port\": 2849\n              }"));
     ck_assert_ptr_nonnull(strstr(j, "\"packets\": 900,\n              \"flows\": 9,\n"
-                                    "              \"share\": 90.0,\n              \"src_addrs\": 3"));
+                                    "              \"share\": 90.0,\n"
+                                    "              \"src_addrs\": 3"));
     ck_assert_ptr_nonnull(strstr(j, "\"type\": \"UDP\""));
     ck_assert_ptr_nonnull(strstr(j, "\"type\": \"TCP SYN\""));
     ck_assert_ptr_nonnull(strstr(j, "\"first_seen\": \"2015-12-23T01:00:00.000Z\""));
@@ -156,10 +160,11 @@ START_TEST(test_csv_rows)
 
     ck_assert_int_eq(strncmp(c, header, strlen(header)), 0);
     ck_assert_int_eq(count(c, "\n"), 1 + 10 * 3);
-    ck_assert_ptr_nonnull(strstr(c, "ports,2015-12-22T00:00:00Z,2015-12-23T00:00:00Z,0,0,0,1,0,no-data,"
-                                    ",,,,\n"));
-    ck_assert_ptr_nonnull(strstr(c, "ports,2015-12-23T00:00:00Z,2015-12-24T00:00:00Z,1000,29,21,1,1,"
-                                    "unstable,decrease,20.000000,0.000000,20.000000,20.000000\n"));
+    ck_assert_ptr_nonnull(strstr(c, "ports,2015-12-22T00:00:00Z,2015-12-23T00:00:00Z,"
+                                    "0,0,0,1,0,no-data,,,,,\n"));
+    ck_assert_ptr_nonnull(strstr(c, "ports,2015-12-23T00:00:00Z,2015-12-24T00:00:00Z,"
+                                    "1000,29,21,1,1,unstable,decrease,"
+                                    "20.000000,0.000000,20.000000,20.000000\n"));
     free(c);
 }
 END_TEST

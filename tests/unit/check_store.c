@@ -291,9 +291,9 @@ START_TEST(test_series_warmup_gap_and_window_across_runs)
     id = analysis_id(st, cfg);
     run_days(st, &cfg->analyses[0], id, d1, g1, 4);
     run_days(st, &cfg->analyses[0], id, d2, g2, 2);
-    ck_assert_int_eq(store_results(st, id, &layout, &cfg->analyses[0], D0, D0 + 7 * DAY, collect, &c,
-                                   &err),
-                     DS_OK);
+    ck_assert_int_eq(
+        store_results(st, id, &layout, &cfg->analyses[0], D0, D0 + 7 * DAY, collect, &c, &err),
+        DS_OK);
     /* the store has no row for day 3 */
     ck_assert_uint_eq(c.n, 6);
     ck_assert_int_eq(c.r[0].th[0].r.status, STAB_WARMUP);
@@ -360,7 +360,8 @@ END_TEST
 START_TEST(test_series_thresholds_changed_later)
 {
     struct ds_cfg *cfg = tu_cfg(yaml_w3);
-    struct ds_cfg *cfg2 = tu_cfg("analyses:\n  - name: ports\n    window: 3\n    thresholds: [5, 1]\n");
+    struct ds_cfg *cfg2 =
+        tu_cfg("analyses:\n  - name: ports\n    window: 3\n    thresholds: [5, 1]\n");
     struct store *st = open_store(":memory:");
     struct collected c = {.n = 0};
     struct ds_error err;

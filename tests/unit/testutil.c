@@ -11,6 +11,7 @@
 #include "ds/hash.h"
 #include "ds/log.h"
 #include "ds/xmem.h"
+#include "pcap.h"
 #include "testutil.h"
 
 static char tmpdir[256];
@@ -236,11 +237,30 @@ tu_fb_close(struct tu_fb *w)
 
 /* ---- decoding ---- */
 
+/* The records of one pass, as a hash each, to compare the two decoders. */
+struct raw_pass {
+    uint64_t *hash;
+    size_t n, cap;
+};
+
 struct dec_ctx {
-    struct norm *norm;
+    struct norm *norm;      /* NULL: the reference pass, records hashed only */
     struct tu_decoded *d;
+    struct raw_pass *raw;
     size_t cap;
 };
+
+static uint64_t
+record_hash(const struct ipfix_record *rec)
+{
+    struct {
+        uint64_t present;
+        uint32_t domain, export_time;
+        uint64_t options;
+    } head = {rec->present, rec->domain, rec->export_time, rec->options};
+
+    return XXH3_64bits_withSeed(rec->f, sizeof(*rec->f), XXH3_64bits(&head, sizeof(head)));
+}
 
 static void
 on_record(void *arg, const struct ipfix_record *rec)
@@ -248,6 +268,24 @@ on_record(void *arg, const struct ipfix_record *rec)
     struct dec_ctx *c = arg;
     struct flow f;
 
+    if (c->raw->n == c->raw->cap) {
+        c->raw->cap = c->raw->cap ? c->raw->cap * 2 : 256;
+        c->raw->hash = xreallocarray(c->raw->hash, c->raw->cap, sizeof(uint64_t));
+    }
+    c->raw->hash[c->raw->n++] = record_hash(rec);
+    if (c->norm == NULL)
+        return;
+    if (!rec->options) {
+        c->d->raw_records++;
+        if (rec->present & IPF_BIT(IPF_PKT_DELTA)) {
+            c->d->raw_pkt_delta += rec->f->pkt_delta;
+            c->d->raw_with_delta++;
+        }
+        if (rec->present & IPF_BIT(IPF_PKT_TOTAL)) {
+            c->d->raw_pkt_total += rec->f->pkt_total;
+            c->d->raw_with_total++;
+        }
+    }
     if (norm_record(c->norm, rec, &f) != NORM_FLOW)
         return;
     if (c->d->n == c->cap) {
@@ -263,15 +301,29 @@ void
 tu_decode(const char *path, struct tu_decoded *d)
 {
     struct dec_ctx c;
-    struct ingest_file_opts opts = {on_record, &c, NULL};
+    struct ingest_file_opts opts = {.fn = on_record, .ctx = &c};
+    struct raw_pass fast = {0}, ref = {0};
+    struct ingest_stats ref_stats = {0};
     struct ds_error err;
+    enum ds_rc ref_rc;
+
+    log_init(0, getenv("TU_VERBOSE") ? LOG_DEBUG : LOG_ERR, "test");
+    ingest_quiet_libfixbuf();
+
+    /* the reference: libfixbuf decodes every record */
+    memset(d, 0, sizeof(*d));
+    memset(&c, 0, sizeof(c));
+    c.d = d;
+    c.raw = &ref;
+    opts.use_libfixbuf = true;
+    ref_rc = ingest_file(path, &opts, &ref_stats, NULL, &err);
 
     memset(d, 0, sizeof(*d));
     memset(&c, 0, sizeof(c));
     c.norm = norm_new();
     c.d = d;
-    log_init(0, getenv("TU_VERBOSE") ? LOG_DEBUG : LOG_ERR, "test");
-    ingest_quiet_libfixbuf();
+    c.raw = &fast;
+    opts.use_libfixbuf = false;
     d->rc = ingest_file(path, &opts, &d->stats, NULL, &err);
     if (d->rc != DS_OK)
         snprintf(d->err, sizeof(d->err), "%s", err.msg);
@@ -279,6 +331,48 @@ tu_decode(const char *path, struct tu_decoded *d)
     /* flows point into the normaliser's exporters: keep it for the test */
     norm_free(live_norm);
     live_norm = c.norm;
+
+    ck_assert_msg(ref_rc == d->rc, "%s: libfixbuf alone returns %d, the fast path %d", path,
+                  ref_rc, d->rc);
+    ck_assert_msg(ref.n == fast.n, "%s: libfixbuf alone decodes %zu records, the fast path %zu",
+                  path, ref.n, fast.n);
+    for (size_t i = 0; i < ref.n; i++)
+        ck_assert_msg(ref.hash[i] == fast.hash[i],
+                      "%s: record %zu differs between libfixbuf alone and the fast path", path,
+                      i);
+    ck_assert_uint_eq(ref_stats.records, d->stats.records);
+    ck_assert_uint_eq(ref_stats.options_records, d->stats.options_records);
+    free(ref.hash);
+    free(fast.hash);
+}
+
+struct to_ipfix {
+    FILE *out;
+    long n;
+};
+
+static int
+write_ipfix(void *arg, const struct pcap_udp *u)
+{
+    struct to_ipfix *t = arg;
+
+    if (u->len >= 16 && u->payload[0] == 0 && u->payload[1] == 10) {
+        ck_assert_uint_eq(fwrite(u->payload, 1, u->len, t->out), u->len);
+        t->n++;
+    }
+    return 0;
+}
+
+long
+tu_pcap_to_ipfix(const char *pcap_path, const char *out_path)
+{
+    struct to_ipfix t = {fopen(out_path, "wb"), 0};
+    char err[256];
+
+    ck_assert_msg(t.out != NULL, "%s: %s", out_path, strerror(errno));
+    ck_assert_msg(pcap_each_udp(pcap_path, write_ipfix, &t, err, sizeof(err)) >= 0, "%s", err);
+    ck_assert_int_eq(fclose(t.out), 0);
+    return t.n;
 }
 
 void

@@ -77,11 +77,29 @@ struct tu_decoded {
     struct norm_stats norm;
     enum ds_rc rc;
     char err[1024];
+    /* the raw data records (options records aside), before norm */
+    uint64_t raw_records;
+    uint64_t raw_pkt_delta;     /* sum of packetDeltaCount */
+    uint64_t raw_pkt_total;     /* sum of packetTotalCount */
+    uint64_t raw_with_delta;    /* records that have packetDeltaCount */
+    uint64_t raw_with_total;
 };
 
-/* Reads path through ingest and norm; the exporters stay valid until tu_free(). */
+/*
+ * Reads path through ingest and norm; the exporters stay valid until the
+ * next call.  Decodes the file twice, on the fast path and with libfixbuf
+ * alone, and fails the test unless both give the same records (every field,
+ * in order) and the same counts.
+ */
 void tu_decode(const char *path, struct tu_decoded *d);
 void tu_decoded_free(struct tu_decoded *d);
+
+/*
+ * Writes the IPFIX messages among the UDP datagrams of a pcap capture back
+ * to back into out_path (as an IPFIX file).  Returns how many; fails the
+ * test if the capture cannot be read.
+ */
+long tu_pcap_to_ipfix(const char *pcap_path, const char *out_path);
 
 /* A configuration from YAML text; fails the test on error. */
 struct ds_cfg *tu_cfg(const char *yaml);
