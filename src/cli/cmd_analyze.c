@@ -218,6 +218,11 @@ cmd_analyze(int argc, char **argv)
         }
     }
 
+    pc = pipeline_get_counts(p);
+    if (pc->already_counted > 0)
+        log_info("analyze: %llu of %d inputs were counted by earlier runs and are reported from "
+                 "the store (-v names them)",
+                 (unsigned long long)pc->already_counted, argc - optind);
     log_debug("analyze: inputs read after %.3f s", elapsed(&t0));
     /* 4. finish */
     if (pipeline_finish(p, &err) != DS_OK) {

@@ -582,8 +582,8 @@ pipeline_add_input(struct pipeline *p, const char *path, struct ds_error *err)
             mask |= 1u << i;
     }
     if (mask == 0) {
-        log_info("analyze: %s was counted by an earlier run (as %s); skipped", path,
-                 known[0].name);
+        log_debug("analyze: %s was counted by an earlier run (as %s); skipped", path,
+                  known[0].name);
         p->counts.already_counted++;
         return DS_OK;
     }
