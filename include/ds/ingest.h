@@ -129,6 +129,13 @@ struct ipfix_record {
     uint32_t domain;        /* observation domain of the message */
     uint32_t export_time;   /* message export time, Unix seconds */
     bool options;           /* an options record (scope count > 0) */
+    /*
+     * NetFlow v5 and v9 headers: the exporter's system init time (Unix
+     * milliseconds; 0: none) and its uptime when it sent the message, for
+     * flowStart/EndSysUpTime (uptimes are 32-bit and wrap after 49.7 days).
+     */
+    int64_t sysinit_ms;
+    uint32_t uptime_ms;
 };
 
 typedef void (*ipfix_record_fn)(void *ctx, const struct ipfix_record *rec);
@@ -217,6 +224,13 @@ enum ds_rc ipfix_decoder_message(struct ipfix_decoder *dec, const uint8_t *msg, 
  */
 void ipfix_decoder_use_libfixbuf(struct ipfix_decoder *dec, bool on);
 
+/*
+ * The system init time and uptime that the records of the next messages
+ * carry in rec->sysinit_ms and rec->uptime_ms (a NetFlow v9 header's,
+ * converted to IPFIX); 0, 0 (the default) for IPFIX.
+ */
+void ipfix_decoder_set_uptime(struct ipfix_decoder *dec, int64_t sysinit_ms, uint32_t uptime_ms);
+
 /* ---- 1. files -------------------------------------------------------- */
 
 struct ingest_file_opts {
@@ -247,6 +261,79 @@ enum ds_rc ingest_file(const char *path, const struct ingest_file_opts *opts,
  * decoding (to recognise input already counted).  Returns DS_OK or DS_ERR_IO.
  */
 enum ds_rc ingest_file_digest(const char *path, char digest[33], struct ds_error *err);
+
+/* ---- 4. formats without templates: NetFlow v5 and sFlow v5 -------------- */
+
+#define NF5_HDR_LEN 24
+#define NF5_REC_LEN 48
+
+/* A NetFlow v5 header, for sequence and sampling accounting. */
+struct nf5_header {
+    uint16_t count;             /* records in the datagram */
+    uint32_t uptime_ms;         /* sysUptime */
+    uint32_t unix_secs;
+    uint32_t unix_nsecs;
+    uint32_t flow_sequence;     /* flows the exporter sent before this datagram */
+    uint8_t engine_type;
+    uint8_t engine_id;
+    uint8_t sampling_mode;      /* top 2 bits of the sampling field: 0 none, 1, 2 */
+    uint16_t sampling_interval; /* low 14 bits; 0 or 1: not sampled */
+};
+
+/*
+ * Decodes one NetFlow v5 datagram (24-byte header, count 48-byte records)
+ * and calls fn for every record with: src4, dst4, src_port, dst_port, proto,
+ * tcp_flags, pkt_delta (dPkts), start_uptime/end_uptime (First, Last), and
+ * sampling_interval when the header announces sampling; rec->sysinit_ms and
+ * rec->uptime_ms from the header; domain engine_type << 8 | engine_id;
+ * export_time unix_secs.  *hdr receives the header.  Returns DS_OK, or
+ * DS_ERR_PARSE for a datagram that is not v5 or whose length does not match
+ * its count (nothing delivered; err says why, with the byte offset).
+ * Counts messages, records and bad_messages in stats.
+ */
+enum ds_rc nf5_decode(const uint8_t *dgram, size_t len, ipfix_record_fn fn, void *ctx,
+                      struct nf5_header *hdr, struct ingest_stats *stats, struct ds_error *err);
+
+/* An sFlow v5 datagram's header, for sequence accounting. */
+struct sflow_header {
+    uint8_t agent[16];          /* agent address: IPv4 in the first 4 bytes, or IPv6 */
+    int agent_family;           /* 4 or 6 */
+    uint32_t sub_agent;
+    uint32_t sequence;          /* datagram sequence number of (agent, sub_agent) */
+    uint32_t uptime_ms;
+    uint32_t samples;           /* samples of any kind in the datagram */
+    uint32_t flow_samples;      /* flow and expanded flow samples */
+    uint32_t counter_samples;   /* counter and expanded counter samples */
+};
+
+/* One flow sample's accounting fields. */
+struct sflow_sample {
+    uint32_t source_id;         /* source_id_type << 24 | source_id_index */
+    uint32_t sequence;          /* sample sequence number of that source */
+    uint32_t sampling_rate;
+    uint32_t sample_pool;
+    uint32_t drops;             /* samples the agent dropped, cumulative */
+};
+
+typedef void (*sflow_sample_fn)(void *ctx, const struct sflow_sample *s);
+
+/*
+ * Decodes one sFlow v5 datagram.  Every flow sample and expanded flow
+ * sample whose flow records describe a packet (a raw packet header of
+ * Ethernet, IPv4 or IPv6, or a sampled IPv4 or IPv6 record) gives one
+ * record for fn: src4/dst4 or src6/dst6, ip_version, proto, ports, tcp_flags,
+ * ICMP type and code, pkt_delta 1, sampling_interval the sample's sampling
+ * rate, and start_ms = end_ms = recv_ms (sFlow carries no flow times: the
+ * datagram's arrival stands for them); domain sub_agent; export_time
+ * recv_ms / 1000.  on_sample (may be NULL) gets every flow sample's
+ * accounting fields.  *hdr receives the header.  Returns DS_OK, or
+ * DS_ERR_PARSE for a malformed datagram (err says why, with the byte
+ * offset); samples before the malformed part stay delivered.  Counts
+ * messages, records and bad_messages in stats.
+ */
+enum ds_rc sflow_decode(const uint8_t *dgram, size_t len, int64_t recv_ms, ipfix_record_fn fn,
+                        sflow_sample_fn on_sample, void *ctx, struct sflow_header *hdr,
+                        struct ingest_stats *stats, struct ds_error *err);
 
 /* Routes libfixbuf's own GLib messages to our log at debug level. */
 void ingest_quiet_libfixbuf(void);

@@ -152,6 +152,8 @@ struct ipfix_decoder {
     const struct int_tmpl *cur;             /* internal template set on fbuf */
     uint64_t fields_mask;                   /* fields may be non-zero for these elements */
     int libfixbuf_only;                     /* no fast path */
+    int64_t sysinit_ms;                     /* of the next messages (NetFlow v9), or 0 */
+    uint32_t uptime_ms;
     struct ipfix_fields fields;
     uint8_t rec[1024];
     uint8_t part[IPFIX_MSG_MAX];            /* one set of a message, with its header */
@@ -368,6 +370,8 @@ libfixbuf_message(struct ipfix_decoder *dec, const uint8_t *msg, size_t len, ipf
     rec.f = &dec->fields;
     rec.domain = rd32(msg + 12);
     rec.export_time = rd32(msg + 4);
+    rec.sysinit_ms = dec->sysinit_ms;
+    rec.uptime_ms = dec->uptime_ms;
     for (;;) {
         fbTemplate_t *tmpl;
         struct ext_ctx *c;
@@ -541,6 +545,8 @@ ipfix_decoder_message(struct ipfix_decoder *dec, const uint8_t *msg, size_t len,
     rec.f = &dec->fields;
     rec.domain = rd32(msg + 12);
     rec.export_time = rd32(msg + 4);
+    rec.sysinit_ms = dec->sysinit_ms;
+    rec.uptime_ms = dec->uptime_ms;
     /*
      * Set by set, in order: a template set may redefine a template that an
      * earlier data set of the same message used.
@@ -574,6 +580,13 @@ void
 ipfix_decoder_use_libfixbuf(struct ipfix_decoder *dec, bool on)
 {
     dec->libfixbuf_only = on;
+}
+
+void
+ipfix_decoder_set_uptime(struct ipfix_decoder *dec, int64_t sysinit_ms, uint32_t uptime_ms)
+{
+    dec->sysinit_ms = sysinit_ms;
+    dec->uptime_ms = uptime_ms;
 }
 
 static void
