@@ -64,8 +64,14 @@ main(int argc, char **argv)
         return 0;
     }
     for (size_t i = 0; i < N_COMMANDS; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            char name[64];
+
+            /* getopt names argv[0] in its messages: "darkstab analyze: ..." */
+            snprintf(name, sizeof(name), "darkstab %s", commands[i].name);
+            argv[1] = name;
             return commands[i].fn(argc - 1, argv + 1);
+        }
     fprintf(stderr, "darkstab: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return EXIT_USAGE;

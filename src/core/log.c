@@ -112,10 +112,14 @@ log_vmsg(int level, const char *fmt, va_list ap)
     }
     if (log_level >= LOG_DEBUG) {
         struct timespec ts;
+        struct tm tm;
+        char when[32];
 
         clock_gettime(CLOCK_REALTIME, &ts);
-        n = snprintf(line, sizeof(line), "darkstab: %lld.%03ld %s: ", (long long)ts.tv_sec,
-                     ts.tv_nsec / 1000000, level_word(level));
+        localtime_r(&ts.tv_sec, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+        n = snprintf(line, sizeof(line), "darkstab: %s.%03ld %s: ", when, ts.tv_nsec / 1000000,
+                     level_word(level));
     } else {
         n = snprintf(line, sizeof(line), "darkstab: %s: ", level_word(level));
     }

@@ -322,13 +322,16 @@ ingest_file(const char *path, const struct ingest_file_opts *opts, struct ingest
         d.bad_templates -= before.bad_templates;
         d.unknown_template_sets -= before.unknown_template_sets;
         d.bad_records -= before.bad_records;
-        log_warnx("ingest: %s: %llu malformed: %llu messages, %llu sets, %llu templates, %llu data "
-                  "sets for unknown templates, %llu records cut short",
+        log_warnx("ingest: %s: %llu malformed (messages %llu, sets %llu, templates %llu, data "
+                  "sets for unknown templates %llu, records cut short %llu)",
                   r.name, (unsigned long long)ingest_stats_malformed(&d),
                   (unsigned long long)d.bad_messages, (unsigned long long)d.bad_sets,
                   (unsigned long long)d.bad_templates, (unsigned long long)d.unknown_template_sets,
                   (unsigned long long)d.bad_records);
     }
+    /* An empty file is a day without traffic, not a broken input: said, not failed. */
+    if (rc == DS_OK && stats->bytes == bytes_before)
+        log_warnx("ingest: %s: empty, no records", r.name);
     if (rc == DS_OK && stats->messages == messages_before && stats->bytes > bytes_before)
         rc = ds_error_set(err, DS_ERR_IO,
                           "%s: no IPFIX message found in %llu bytes (is it an IPFIX file?)",

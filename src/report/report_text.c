@@ -115,20 +115,28 @@ slot_line(void *ctx, const struct slot_result *r)
     if (first->r.status == STAB_STABLE || first->r.status == STAB_UNSTABLE)
         snprintf(band, sizeof(band), "[%.1f, %.1f]", first->r.lower, first->r.upper);
     if (unstable) {
-        char which[128] = "";
+        char which[256] = "";
         size_t used = 0;
-        enum stab_dir dir = STAB_DIR_NONE;
 
         c->unstable++;
-        for (size_t t = 0; t < r->n_th; t++) {
-            if (r->th[t].r.status != STAB_UNSTABLE)
-                continue;
-            if (dir == STAB_DIR_NONE)
-                dir = r->th[t].r.dir;
-            used += (size_t)snprintf(which + used, sizeof(which) - used, "%s>%s%%",
-                                     used ? " " : "", r->th[t].th.text);
+        /* "decrease (>1% >0.5%)", then "increase (>0.75%)" if directions differ */
+        for (int d = 0; d < 2; d++) {
+            enum stab_dir dir = d == 0 ? STAB_DIR_DECREASE : STAB_DIR_INCREASE;
+            int any = 0;
+
+            for (size_t t = 0; t < r->n_th && used < sizeof(which); t++) {
+                if (r->th[t].r.status != STAB_UNSTABLE || r->th[t].r.dir != dir)
+                    continue;
+                used += (size_t)snprintf(which + used, sizeof(which) - used, "%s%s>%s%%",
+                                         any ? " " : used ? "), " : "",
+                                         any ? "" : d == 0 ? "decrease (" : "increase (",
+                                         r->th[t].th.text);
+                any = 1;
+            }
         }
-        fprintf(fp, "  %-22s ** UNSTABLE %s (%s)\n", band, stab_dir_name(dir), which);
+        if (used < sizeof(which) - 1)
+            snprintf(which + used, sizeof(which) - used, ")");
+        fprintf(fp, "  %-22s ** UNSTABLE %s\n", band, which);
     } else {
         fprintf(fp, "  %-22s %s\n", band, stab_status_name(first->r.status));
     }
