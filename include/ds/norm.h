@@ -45,11 +45,32 @@ struct norm *norm_new(void);
 void norm_free(struct norm *n);
 
 /*
- * Starts a new stream (a file, a transport session) from the exporter at
- * addr (NULL when unknown): sampling and system-init times announced
+ * Starts a new stream (a file) from the exporter at addr (NULL when
+ * unknown) for norm_record(): sampling and system-init times announced
  * before are forgotten, as templates are.
  */
 void norm_begin_source(struct norm *n, const struct addr *addr);
+
+/*
+ * A stream of its own, for many at once (the collector: one per exporter
+ * session).  Returns an owned source; n is borrowed and must outlive it.
+ */
+struct norm_source;
+struct norm_source *norm_source_new(struct norm *n, const struct addr *addr);
+void norm_source_free(struct norm_source *s);
+/*
+ * Sampling overrides: default_rate applies where the exporter announces
+ * nothing (0: unsampled), forced_rate replaces whatever it announces (0:
+ * none).
+ */
+void norm_source_set_sampling(struct norm_source *s, uint32_t default_rate,
+                              uint32_t forced_rate);
+/* norm_record() for the records of stream s. */
+enum norm_result norm_source_record(struct norm_source *s, const struct ipfix_record *rec,
+                                    struct flow *out);
+
+/* The exporter (addr, odid), registered on first use; never freed before n. */
+const struct exporter *norm_exporter(struct norm *n, const struct addr *addr, uint32_t odid);
 
 /* Sets the clock used to refuse times in the future (default: time at norm_new). */
 void norm_set_clock(struct norm *n, int64_t now_s);

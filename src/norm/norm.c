@@ -30,13 +30,21 @@ struct domain_state {
     struct sampler samplers[SAMPLERS_MAX];
 };
 
-struct norm {
-    struct addr source;             /* exporter address of the stream */
-    struct exporter **exporters;    /* owned, each allocated once */
-    size_t n_exporters;
-    struct domain_state *domains;   /* owned, for the current stream */
+/* One stream: a file, or an exporter's transport session. */
+struct norm_source {
+    struct norm *n;                 /* borrowed */
+    struct addr addr;               /* exporter address of the stream */
+    struct domain_state *domains;   /* owned */
     size_t n_domains;
     struct domain_state *last;      /* cache: domain of the previous record */
+    uint32_t default_rate;          /* where nothing is announced; 0: 1 */
+    uint32_t forced_rate;           /* whatever is announced; 0: none */
+};
+
+struct norm {
+    struct exporter **exporters;    /* owned, each allocated once */
+    size_t n_exporters;
+    struct norm_source *file;       /* owned: the source of norm_begin_source() */
     struct norm_stats stats;
     int64_t now_s;                  /* the clock, for the sanity check of times */
 };
@@ -47,7 +55,35 @@ norm_new(void)
     struct norm *n = xcalloc(1, sizeof(struct norm));
 
     n->now_s = (int64_t)time(NULL);
+    n->file = norm_source_new(n, NULL);
     return n;
+}
+
+struct norm_source *
+norm_source_new(struct norm *n, const struct addr *addr)
+{
+    struct norm_source *s = xcalloc(1, sizeof(*s));
+
+    s->n = n;
+    if (addr != NULL)
+        s->addr = *addr;
+    return s;
+}
+
+void
+norm_source_free(struct norm_source *s)
+{
+    if (s == NULL)
+        return;
+    free(s->domains);
+    free(s);
+}
+
+void
+norm_source_set_sampling(struct norm_source *s, uint32_t default_rate, uint32_t forced_rate)
+{
+    s->default_rate = default_rate;
+    s->forced_rate = forced_rate;
 }
 
 void
@@ -64,20 +100,15 @@ norm_free(struct norm *n)
     for (size_t i = 0; i < n->n_exporters; i++)
         free(n->exporters[i]);
     free(n->exporters);
-    free(n->domains);
+    norm_source_free(n->file);
     free(n);
 }
 
 void
 norm_begin_source(struct norm *n, const struct addr *addr)
 {
-    memset(&n->source, 0, sizeof(n->source));
-    if (addr != NULL)
-        n->source = *addr;
-    free(n->domains);
-    n->domains = NULL;
-    n->n_domains = 0;
-    n->last = NULL;
+    norm_source_free(n->file);
+    n->file = norm_source_new(n, addr);
 }
 
 const struct norm_stats *
@@ -93,17 +124,17 @@ norm_exporters(const struct norm *n, const struct exporter *const **list)
     return n->n_exporters;
 }
 
-static const struct exporter *
-exporter_get(struct norm *n, uint32_t odid)
+const struct exporter *
+norm_exporter(struct norm *n, const struct addr *addr, uint32_t odid)
 {
     struct exporter *e;
 
     for (size_t i = 0; i < n->n_exporters; i++)
         if (n->exporters[i]->odid == odid &&
-            memcmp(&n->exporters[i]->addr, &n->source, sizeof(n->source)) == 0)
+            memcmp(&n->exporters[i]->addr, addr, sizeof(*addr)) == 0)
             return n->exporters[i];
     e = xcalloc(1, sizeof(*e));
-    e->addr = n->source;
+    e->addr = *addr;
     e->odid = odid;
     e->id = (uint32_t)n->n_exporters;
     n->exporters = xreallocarray(n->exporters, n->n_exporters + 1, sizeof(*n->exporters));
@@ -112,23 +143,23 @@ exporter_get(struct norm *n, uint32_t odid)
 }
 
 static struct domain_state *
-domain_get(struct norm *n, uint32_t odid)
+domain_get(struct norm_source *s, uint32_t odid)
 {
     struct domain_state *d;
 
-    if (n->last != NULL && n->last->exporter->odid == odid)
-        return n->last;
-    for (size_t i = 0; i < n->n_domains; i++) {
-        if (n->domains[i].exporter->odid == odid) {
-            n->last = &n->domains[i];
-            return n->last;
+    if (s->last != NULL && s->last->exporter->odid == odid)
+        return s->last;
+    for (size_t i = 0; i < s->n_domains; i++) {
+        if (s->domains[i].exporter->odid == odid) {
+            s->last = &s->domains[i];
+            return s->last;
         }
     }
-    n->domains = xreallocarray(n->domains, n->n_domains + 1, sizeof(*n->domains));
-    d = &n->domains[n->n_domains++];
+    s->domains = xreallocarray(s->domains, s->n_domains + 1, sizeof(*s->domains));
+    d = &s->domains[s->n_domains++];
     memset(d, 0, sizeof(*d));
-    d->exporter = exporter_get(n, odid);
-    n->last = d;
+    d->exporter = norm_exporter(s->n, &s->addr, odid);
+    s->last = d;
     return d;
 }
 
@@ -201,11 +232,14 @@ apply_options(struct domain_state *d, const struct ipfix_fields *f, uint64_t pre
 }
 
 static uint32_t
-record_rate(const struct domain_state *d, const struct ipfix_fields *f, uint64_t present)
+record_rate(const struct norm_source *s, const struct domain_state *d,
+            const struct ipfix_fields *f, uint64_t present)
 {
     uint32_t rate;
 
-    /* Carried in the record itself (Huawei NetStream); 0 means unsampled. */
+    if (s->forced_rate > 0)
+        return s->forced_rate;
+    /* Carried in the record itself (Huawei NetStream, sFlow); 0 means unsampled. */
     if (HAS(IPF_SAMPLING_INTERVAL) || HAS(IPF_SAMPLING_PKT_INTERVAL) ||
         HAS(IPF_SAMPLING_POPULATION)) {
         rate = norm_sampling_rate(f, present);
@@ -218,7 +252,22 @@ record_rate(const struct domain_state *d, const struct ipfix_fields *f, uint64_t
             if (d->samplers[i].id == id)
                 return d->samplers[i].rate;
     }
-    return d->rate ? d->rate : 1;
+    if (d->rate)
+        return d->rate;
+    return s->default_rate ? s->default_rate : 1;
+}
+
+/* Uptimes are 32-bit milliseconds: a flow time far above the header's is from before a wrap. */
+#define UPTIME_WRAP (UINT64_C(1) << 32)
+#define UPTIME_SLACK_MS (3600 * 1000)
+
+static int64_t
+uptime_to_ms(const struct ipfix_record *rec, uint64_t init, uint32_t uptime)
+{
+    if (rec->sysinit_ms > 0 && (uint64_t)init == (uint64_t)rec->sysinit_ms &&
+        uptime > (uint64_t)rec->uptime_ms + UPTIME_SLACK_MS)
+        return (int64_t)init + (int64_t)uptime - (int64_t)UPTIME_WRAP;
+    return (int64_t)(init + uptime);
 }
 
 static int64_t
@@ -252,11 +301,14 @@ flow_time(const struct domain_state *d, const struct ipfix_record *rec, int e)
     if (HAS(e ? IPF_END_S : IPF_START_S))
         return (int64_t)(e ? f->end_s : f->start_s) * 1000;
     if (HAS(e ? IPF_END_UPTIME : IPF_START_UPTIME)) {
-        uint64_t init = HAS(IPF_SYSINIT_MS) && f->sysinit_ms ? f->sysinit_ms : d->sysinit_ms;
+        /* The record's own element, the message header's (NetFlow), then an options record's. */
+        uint64_t init = HAS(IPF_SYSINIT_MS) && f->sysinit_ms ? f->sysinit_ms
+                        : rec->sysinit_ms > 0                ? (uint64_t)rec->sysinit_ms
+                                                             : d->sysinit_ms;
 
         if (init == 0)
             return -1;
-        return (int64_t)(init + (e ? f->end_uptime : f->start_uptime));
+        return uptime_to_ms(rec, init, e ? f->end_uptime : f->start_uptime);
     }
     if (HAS(e ? IPF_END_DELTA_US : IPF_START_DELTA_US))
         return (int64_t)rec->export_time * 1000 -
@@ -267,9 +319,16 @@ flow_time(const struct domain_state *d, const struct ipfix_record *rec, int e)
 enum norm_result
 norm_record(struct norm *n, const struct ipfix_record *rec, struct flow *out)
 {
+    return norm_source_record(n->file, rec, out);
+}
+
+enum norm_result
+norm_source_record(struct norm_source *s, const struct ipfix_record *rec, struct flow *out)
+{
+    struct norm *n = s->n;
     const struct ipfix_fields *f = rec->f;
     uint64_t present = rec->present;
-    struct domain_state *d = domain_get(n, rec->domain);
+    struct domain_state *d = domain_get(s, rec->domain);
     int64_t start, end;
     uint32_t rate;
 
@@ -325,7 +384,7 @@ norm_record(struct norm *n, const struct ipfix_record *rec, struct flow *out)
     out->end_ms = end;
 
     out->packets = HAS(IPF_PKT_DELTA) ? f->pkt_delta : f->pkt_total;
-    rate = record_rate(d, f, present);
+    rate = record_rate(s, d, f, present);
     if (rate > 1) {
         out->packets *= rate;
         n->stats.sampled++;

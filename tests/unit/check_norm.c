@@ -71,7 +71,7 @@ static enum norm_result
 run(const struct ipfix_fields *f, uint64_t present, uint32_t domain, uint32_t export_time,
     struct flow *out)
 {
-    struct ipfix_record rec = {f, present, domain, export_time, false};
+    struct ipfix_record rec = {f, present, domain, export_time, false, 0, 0};
 
     return norm_record(nm, &rec, out);
 }
@@ -91,7 +91,7 @@ flow_of(const struct ipfix_fields *f, uint64_t present, uint32_t domain)
 static void
 announce(const struct ipfix_fields *f, uint64_t present, uint32_t domain)
 {
-    struct ipfix_record rec = {f, present, domain, EXPORT_S, true};
+    struct ipfix_record rec = {f, present, domain, EXPORT_S, true, 0, 0};
     struct flow out;
 
     memset(&out, 0xa5, sizeof(out));
@@ -890,6 +890,82 @@ END_TEST
 
 /* ---- the suite ------------------------------------------------------------------ */
 
+START_TEST(test_netflow_header_uptime_and_wrap)
+{
+    /*
+     * NetFlow v5/v9: flow times are uptimes; the header gives the system
+     * init time.  The exporter booted 50 days ago, so its 32-bit uptime
+     * wrapped: the header says 4,000 ms since the wrap, and a flow that
+     * started 10 s before the wrap carries an uptime near 2^32.
+     */
+    struct ipfix_fields f;
+    uint64_t present = base_fields(&f);
+    int64_t wrap_ms = MS(START_S) - 2000;   /* the moment the uptime wrapped */
+    struct ipfix_record rec = {&f, 0, 0, EXPORT_S, false, 0, 0};
+    struct flow out;
+
+    rec.present = present | IPF_BIT(IPF_START_UPTIME) | IPF_BIT(IPF_END_UPTIME);
+    rec.sysinit_ms = wrap_ms;           /* init as the header computes it after the wrap */
+    rec.uptime_ms = 4000;
+    f.start_uptime = 3000;
+    f.end_uptime = 3500;
+    ck_assert_int_eq(norm_record(nm, &rec, &out), NORM_FLOW);
+    ck_assert_int_eq(out.start_ms, wrap_ms + 3000);
+    ck_assert_int_eq(out.end_ms, wrap_ms + 3500);
+    f.start_uptime = (uint32_t)(UINT64_C(4294967296) - 10000);
+    f.end_uptime = 1000;
+    ck_assert_int_eq(norm_record(nm, &rec, &out), NORM_FLOW);
+    ck_assert_int_eq(out.start_ms, wrap_ms - 10000);
+    ck_assert_int_eq(out.end_ms, wrap_ms + 1000);
+    /* the record's own systemInitTimeMilliseconds wins over the header */
+    f.sysinit_ms = (uint64_t)MS(START_S - 100);
+    f.start_uptime = 5000;
+    rec.present |= IPF_BIT(IPF_SYSINIT_MS);
+    ck_assert_int_eq(norm_record(nm, &rec, &out), NORM_FLOW);
+    ck_assert_int_eq(out.start_ms, MS(START_S - 100) + 5000);
+}
+END_TEST
+
+START_TEST(test_sampling_overrides_per_source)
+{
+    /* collector.sampling: a default where nothing is announced, a forced rate over anything */
+    struct ipfix_fields f;
+    uint64_t present = timed_fields(&f);
+    struct addr a;
+    struct norm_source *quiet, *forced;
+    struct ipfix_record rec = {&f, present, 1, EXPORT_S, false, 0, 0};
+    struct ipfix_fields o;
+    struct ipfix_record opt = {&o, IPF_BIT(IPF_SAMPLING_INTERVAL), 1, EXPORT_S, true, 0, 0};
+    struct flow out;
+
+    addr_parse("192.0.2.200", &a);
+    quiet = norm_source_new(nm, &a);
+    addr_parse("192.0.2.201", &a);
+    forced = norm_source_new(nm, &a);
+    norm_source_set_sampling(quiet, 100, 0);
+    norm_source_set_sampling(forced, 0, 512);
+    ck_assert_int_eq(norm_source_record(quiet, &rec, &out), NORM_FLOW);
+    ck_assert_uint_eq(out.packets, 1000);
+    ck_assert_uint_eq(out.sampling, 100);
+    ck_assert_int_eq(norm_source_record(forced, &rec, &out), NORM_FLOW);
+    ck_assert_uint_eq(out.packets, 5120);
+    /* an announcement beats the default, never the forced rate */
+    memset(&o, 0, sizeof(o));
+    o.sampling_interval = 10;
+    ck_assert_int_eq(norm_source_record(quiet, &opt, &out), NORM_OPTIONS);
+    ck_assert_int_eq(norm_source_record(forced, &opt, &out), NORM_OPTIONS);
+    ck_assert_int_eq(norm_source_record(quiet, &rec, &out), NORM_FLOW);
+    ck_assert_uint_eq(out.packets, 100);
+    ck_assert_int_eq(norm_source_record(forced, &rec, &out), NORM_FLOW);
+    ck_assert_uint_eq(out.packets, 5120);
+    /* two sources, two exporters: each flow names its own */
+    ck_assert_ptr_ne(out.exporter, NULL);
+    ck_assert_str_eq(addr_format(&out.exporter->addr, (char[ADDR_STRLEN]){0}), "192.0.2.201");
+    norm_source_free(quiet);
+    norm_source_free(forced);
+}
+END_TEST
+
 static Suite *
 norm_suite(void)
 {
@@ -941,6 +1017,8 @@ norm_suite(void)
     tcase_add_test(tc, test_exporters_per_domain);
     tcase_add_test(tc, test_exporters_stable);
     tcase_add_test(tc, test_stats);
+    tcase_add_test(tc, test_netflow_header_uptime_and_wrap);
+    tcase_add_test(tc, test_sampling_overrides_per_source);
     suite_add_tcase(s, tc);
     return s;
 }
