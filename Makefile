@@ -46,6 +46,8 @@ CORE_SRCS = \
 INGEST_SRCS = \
 	src/ingest/ipfix_check.c \
 	src/ingest/ipfix_decode.c \
+	src/ingest/nf9.c \
+	src/ingest/session.c \
 	src/ingest/ingest_file.c
 
 NORM_SRCS = \

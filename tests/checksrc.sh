@@ -35,7 +35,7 @@ out=$(grep -nE '[[:space:]]+$' $SRC)
 keys=$(sed -n 's/^[[:space:]]*{\(NULL\|"[a-z_]*"\), "\([a-z_]*\)", T_.*/\2/p' src/core/cfg.c)
 [ -z "$keys" ] && { echo "src/core/cfg.c: no config table entries found (pattern out of date?)"; bad=1; }
 for k in $keys; do
-    if ! grep -qE "^[#[:space:]-]*$k:" config/darkstab.yaml; then
+    if ! grep -qE "(^|[^a-z_])$k:" config/darkstab.yaml; then
         echo "config/darkstab.yaml: key '$k' of src/core/cfg.c is not documented"
         bad=1
     fi

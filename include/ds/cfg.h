@@ -43,6 +43,44 @@ struct cfg_cidrs {
     size_t n;
 };
 
+/* collector.listen[]: protocol in the order of enum ingest_proto. */
+enum cfg_protocol {
+    CFG_PROTO_IPFIX,
+    CFG_PROTO_NETFLOW9,
+    CFG_PROTO_NETFLOW5,
+    CFG_PROTO_SFLOW,
+};
+
+enum cfg_transport {
+    CFG_TRANSPORT_UDP,
+    CFG_TRANSPORT_TCP,
+    CFG_TRANSPORT_SCTP,
+};
+
+#define CFG_LISTEN_MAX 64
+#define CFG_SAMPLING_MAX 4096
+
+struct cfg_listener {
+    int protocol;                           /* enum cfg_protocol */
+    int transport;                          /* enum cfg_transport */
+    char *address;                          /* owned; an IPv4 or IPv6 address */
+    int64_t port;                           /* 0 in the file: the protocol's usual port */
+};
+
+/* collector.sampling[]: rates for the exporters inside a prefix. */
+struct cfg_sampling {
+    struct cidr exporter;
+    int64_t default_rate;                   /* where the exporter announces none; 0: unset */
+    int64_t rate;                           /* forced, whatever is announced; 0: unset */
+};
+
+enum cfg_log_level {
+    CFG_LOG_ERROR,
+    CFG_LOG_WARNING,
+    CFG_LOG_INFO,
+    CFG_LOG_DEBUG,
+};
+
 struct cfg_analysis {
     char *name;                             /* owned */
     struct key_spec keys[KEYS_MAX];
@@ -66,7 +104,45 @@ struct ds_cfg {
     size_t n_analyses;
     char *store_path;                       /* owned; store.path */
     int64_t input_lateness_s;               /* input.lateness */
+
+    /* collect */
+    struct cfg_listener *listen;            /* owned array; collector.listen */
+    size_t n_listen;
+    struct cfg_cidrs allow;                 /* collector.allow */
+    struct cfg_sampling *sampling;          /* owned array; collector.sampling */
+    size_t n_sampling;
+    int64_t collector_lateness_s;           /* collector.lateness */
+    int64_t idle_close_s;                   /* collector.idle_close */
+    int64_t silence_s;                      /* collector.silence */
+    struct decimal max_loss;                /* collector.max_loss, percent */
+    int64_t checkpoint_s;                   /* collector.checkpoint */
+    int64_t receive_buffer;                 /* collector.receive_buffer, bytes */
+    char *user;                             /* owned; collector.user, "" for none */
+    char *metrics_listen;                   /* owned; metrics.listen, "" for off */
+    char *archive_dir;                      /* owned; archive.dir, "" for off */
+    int64_t archive_rotate_s;               /* archive.rotate */
+    int log_level;                          /* enum cfg_log_level; log.level */
 };
+
+/* Parses "address:port" or "[IPv6]:port"; returns 0, or -1 with why. */
+int cfg_parse_endpoint(const char *text, struct addr *a, uint16_t *port, char *why, size_t len);
+
+/* The port a listener uses: its own, or the protocol's usual one. */
+uint16_t cfg_listener_port(const struct cfg_listener *l);
+const char *cfg_protocol_name(int protocol);
+const char *cfg_transport_name(int transport);
+
+/*
+ * The sampling overrides for an exporter: the most specific prefix of
+ * collector.sampling that holds addr, or NULL.
+ */
+const struct cfg_sampling *cfg_sampling_for(const struct ds_cfg *cfg, const struct addr *addr);
+
+/*
+ * What a reload (SIGHUP) from old to new cannot apply without a restart:
+ * the first such key path into why (empty: none), returns 1 if there is one.
+ */
+int cfg_needs_restart(const struct ds_cfg *old, const struct ds_cfg *new, char *why, size_t len);
 
 /*
  * Loads and checks path.  On success *out is a new, owned configuration

@@ -197,6 +197,18 @@ void ipfix_check_reset(struct ipfix_check *chk);
 void ipfix_check_message(struct ipfix_check *chk, const uint8_t *msg, size_t len,
                          struct ipfix_check_result *res, struct ingest_stats *stats);
 
+typedef void (*ipfix_check_msg_fn)(void *ctx, const uint8_t *msg, size_t len);
+
+/*
+ * Every template the checker holds, as it passed them on, in IPFIX
+ * messages of template sets (a domain per message, export time 0), for fn;
+ * checking and decoding those messages in a fresh checker and decoder
+ * restores the templates.  Returns the number of templates.
+ */
+size_t ipfix_check_templates(const struct ipfix_check *chk, ipfix_check_msg_fn fn, void *ctx);
+/* Templates held. */
+size_t ipfix_check_count(const struct ipfix_check *chk);
+
 /* ---- 3. decoding ------------------------------------------------------- */
 
 struct ipfix_decoder;
@@ -261,6 +273,31 @@ enum ds_rc ingest_file(const char *path, const struct ingest_file_opts *opts,
  * decoding (to recognise input already counted).  Returns DS_OK or DS_ERR_IO.
  */
 enum ds_rc ingest_file_digest(const char *path, char digest[33], struct ds_error *err);
+
+/* ---- 4. NetFlow v9 ------------------------------------------------------ */
+
+/* A NetFlow v9 header, for sequence accounting. */
+struct nf9_header {
+    uint16_t count;             /* records and templates, as the exporter counted them */
+    uint32_t uptime_ms;
+    uint32_t unix_secs;
+    uint32_t sequence;          /* datagrams of this source id sent before this one */
+    uint32_t source_id;
+};
+
+/*
+ * Converts one NetFlow v9 datagram into an IPFIX message in out (room for
+ * IPFIX_MSG_MAX bytes) for ipfix_check and the decoder; the records keep
+ * their times as uptimes, to be read with the header's system init time
+ * (unix_secs * 1000 - uptime_ms, see ipfix_decoder_set_uptime).  *hdr
+ * receives the header.  Returns DS_OK; or DS_ERR_PARSE with err saying why
+ * (byte offset included): for a datagram that is not v9 (*out_len 0), or
+ * for a flowset whose length cannot be right, where *out_len > 0 still
+ * gives the message of the flowsets before it.  Counts in stats.
+ */
+enum ds_rc nf9_to_ipfix(const uint8_t *dgram, size_t len, uint8_t *out, size_t *out_len,
+                        struct nf9_header *hdr, struct ingest_stats *stats,
+                        struct ds_error *err);
 
 /* ---- 4. formats without templates: NetFlow v5 and sFlow v5 -------------- */
 
@@ -334,6 +371,86 @@ typedef void (*sflow_sample_fn)(void *ctx, const struct sflow_sample *s);
 enum ds_rc sflow_decode(const uint8_t *dgram, size_t len, int64_t recv_ms, ipfix_record_fn fn,
                         sflow_sample_fn on_sample, void *ctx, struct sflow_header *hdr,
                         struct ingest_stats *stats, struct ds_error *err);
+
+/* ---- 5. sessions: one exporter's stream, whatever its protocol -------- */
+
+enum ingest_proto {
+    INGEST_IPFIX,
+    INGEST_NETFLOW9,
+    INGEST_NETFLOW5,
+    INGEST_SFLOW,
+};
+
+/*
+ * The protocol of a datagram by its version field (IPFIX 10, NetFlow 9 and
+ * 5 in 16 bits, sFlow 5 in 32 bits), or -1.
+ */
+int ingest_detect(const uint8_t *p, size_t len);
+
+/* "ipfix", "netflow9", "netflow5", "sflow". */
+const char *ingest_proto_name(enum ingest_proto p);
+int ingest_proto_parse(const char *s, enum ingest_proto *p);
+
+/*
+ * Accounting of one session, cumulative.  missed is an estimate of the
+ * records the exporter sent that never arrived, from its sequence numbers:
+ * exact for IPFIX (records, unknown-template data included) and NetFlow v5
+ * (flows); datagrams times the records per datagram seen so far for NetFlow
+ * v9 and sFlow.  Sequence numbers that jump back (or far ahead) are an
+ * exporter restart: counted in resets, not as loss.
+ */
+struct ingest_session_stats {
+    uint64_t datagrams;
+    uint64_t records;           /* data records decoded (options records aside) */
+    uint64_t missed;
+    uint64_t resets;
+    uint64_t reordered;         /* datagrams that arrived after a later one */
+};
+
+struct ingest_session;
+
+/*
+ * Returns an owned session for the datagrams (or stream) of one exporter
+ * in one protocol: template state per observation domain (source id) and
+ * sequence accounting per domain.
+ */
+struct ingest_session *ingest_session_new(enum ingest_proto proto);
+void ingest_session_free(struct ingest_session *s);
+
+/*
+ * One datagram (or one framed message of a stream), received at recv_ms:
+ * checked, converted and decoded; fn gets every record.  Returns DS_OK, or
+ * DS_ERR_PARSE with the first problem in err (what could be read is still
+ * delivered; the rest is counted in stats).
+ */
+enum ds_rc ingest_session_datagram(struct ingest_session *s, const uint8_t *p, size_t len,
+                                   int64_t recv_ms, ipfix_record_fn fn, void *ctx,
+                                   struct ingest_stats *stats, struct ds_error *err);
+
+/*
+ * A stream transport (IPFIX over TCP): appends bytes and decodes every
+ * whole message, keeping the rest for the next call.  A message length
+ * below 16 or a version other than 10 cannot be framed: DS_ERR_PARSE, and
+ * the caller should close the connection.
+ */
+enum ds_rc ingest_session_stream(struct ingest_session *s, const uint8_t *p, size_t len,
+                                 int64_t recv_ms, ipfix_record_fn fn, void *ctx,
+                                 struct ingest_stats *stats, struct ds_error *err);
+
+const struct ingest_session_stats *ingest_session_get_stats(const struct ingest_session *s);
+enum ingest_proto ingest_session_proto(const struct ingest_session *s);
+/* Templates held (IPFIX and NetFlow v9). */
+size_t ingest_session_templates(const struct ingest_session *s);
+
+/*
+ * Checkpoints: the session's templates and sequence state as an owned blob
+ * (*len bytes; free() it), and back into a fresh session.  Restore returns
+ * DS_OK, or DS_ERR_PARSE for a blob that is not one (the session then
+ * starts empty).
+ */
+uint8_t *ingest_session_save(const struct ingest_session *s, size_t *len);
+enum ds_rc ingest_session_restore(struct ingest_session *s, const uint8_t *blob, size_t len,
+                                  struct ds_error *err);
 
 /* Routes libfixbuf's own GLib messages to our log at debug level. */
 void ingest_quiet_libfixbuf(void);

@@ -30,5 +30,9 @@ int parse_decimal(const char *s, int max_decimals, struct decimal *out, char *wh
 int parse_duration(const char *s, int64_t *seconds, char *why, size_t whylen);
 /* Writes the shortest of "90s", "5m", "1h", "1d", "1w" for seconds. */
 const char *format_duration(int64_t seconds, char *buf, size_t len);
+/* A size in bytes: "65536", "64K", "32M", "1G" (binary multiples; "MB" too). */
+int parse_size(const char *s, int64_t *bytes, char *why, size_t whylen);
+/* The shortest of "1G", "32M", "64K", or bytes. */
+const char *format_size(int64_t bytes, char *buf, size_t len);
 
 #endif

@@ -33,10 +33,17 @@ enum cfg_type {
     T_CIDRS,
     T_KEYS,
     T_THRESHOLDS,
+    T_SIZE,         /* bytes, with K, M or G */
+    T_CIDR,         /* one prefix; an address alone is a host */
+    T_ENDPOINT,     /* address:port, [v6]:port */
+    T_LISTEN,       /* collector.listen: a list of mappings */
+    T_SAMPLING,     /* collector.sampling: a list of mappings */
 };
 
 #define F_REQUIRED 0x1      /* no default: the key must be given */
 #define F_LIST_EMPTY_OK 0x2 /* an empty list is allowed */
+#define F_EMPTY_OK 0x4      /* an empty string is allowed (it means "off") */
+#define F_RESTART 0x8       /* a reload cannot change it: restart darkstab */
 
 struct cfg_entry {
     const char *section;    /* "darknet", "store", ...; NULL at top level */
@@ -55,9 +62,14 @@ struct cfg_entry {
 
 static const char *const stddev_names[] = {"population", "sample", NULL};
 static const char *const attribution_names[] = {"start", "spread", NULL};
+static const char *const protocol_names[] = {"ipfix", "netflow9", "netflow5", "sflow", NULL};
+static const char *const transport_names[] = {"udp", "tcp", "sctp", NULL};
+static const char *const level_names[] = {"error", "warning", "info", "debug", NULL};
 
 #define CFG_OFF(f) offsetof(struct ds_cfg, f)
 #define AN_OFF(f) offsetof(struct cfg_analysis, f)
+#define LS_OFF(f) offsetof(struct cfg_listener, f)
+#define SM_OFF(f) offsetof(struct cfg_sampling, f)
 
 static const struct cfg_entry top_entries[] = {
     {NULL, "timezone", T_TZ, CFG_OFF(timezone), "UTC", 0, 0, 0, NULL, 0, 0, 0, 0, 0,
@@ -69,9 +81,60 @@ static const struct cfg_entry top_entries[] = {
     {"input", "lateness", T_DURATION, CFG_OFF(input_lateness_s), "1h", 0, 0, 7 * 86400, NULL, 0,
      0, 0, 0, 0,
      "how far records may arrive out of time order before their slot is closed"},
-    {"store", "path", T_STR, CFG_OFF(store_path), "darkstab.db", 0, 0, 0, NULL, 0, 0, 0, 0, 0,
-     "SQLite file holding slots, group counts and results"},
+    {"store", "path", T_STR, CFG_OFF(store_path), "darkstab.db", F_RESTART, 0, 0, NULL, 0, 0, 0,
+     0, 0, "SQLite file holding slots, group counts and results"},
+    {"collector", "listen", T_LISTEN, 0, NULL, F_RESTART, 0, 0, NULL, 0, 0, 0, 0, 0,
+     "where exporters send: {protocol, transport, address, port} each"},
+    {"collector", "allow", T_CIDRS, CFG_OFF(allow), "0.0.0.0/0,::/0", F_LIST_EMPTY_OK, 0, 0,
+     NULL, 0, 0, 0, 0, 0, "exporters allowed to send; the others are dropped and counted"},
+    {"collector", "sampling", T_SAMPLING, 0, NULL, 0, 0, 0, NULL, 0, 0, 0, 0, 0,
+     "per exporter prefix: a default rate, or a rate forced over what is announced"},
+    {"collector", "lateness", T_DURATION, CFG_OFF(collector_lateness_s), "5m", 0, 0, 86400,
+     NULL, 0, 0, 0, 0, 0, "how long past its end a slot waits for every active exporter"},
+    {"collector", "idle_close", T_DURATION, CFG_OFF(idle_close_s), "15m", 0, 10, 7 * 86400,
+     NULL, 0, 0, 0, 0, 0, "an exporter silent this long (wall clock) no longer holds slots open"},
+    {"collector", "silence", T_DURATION, CFG_OFF(silence_s), "2m", 0, 1, 86400, NULL, 0, 0, 0,
+     0, 0, "a pause this long of an active exporter makes its slot's data suspect"},
+    {"collector", "max_loss", T_DECIMAL, CFG_OFF(max_loss), "1", 0, 0, 0, NULL, 0, 100, 0, 0, 3,
+     "estimated loss (percent of records) above which a slot is incomplete, not judged"},
+    {"collector", "checkpoint", T_DURATION, CFG_OFF(checkpoint_s), "30s", 0, 1, 3600, NULL, 0,
+     0, 0, 0, 0, "how often open slots, templates and sampling rates are saved"},
+    {"collector", "receive_buffer", T_SIZE, CFG_OFF(receive_buffer), "32M", F_RESTART, 65536,
+     INT64_C(1) << 31, NULL, 0, 0, 0, 0, 0, "socket receive buffer (SO_RCVBUF) of each listener"},
+    {"collector", "user", T_STR, CFG_OFF(user), "", F_EMPTY_OK | F_RESTART, 0, 0, NULL, 0, 0, 0,
+     0, 0, "started as root: the user to switch to once the sockets are bound"},
+    {"metrics", "listen", T_ENDPOINT, CFG_OFF(metrics_listen), "", F_EMPTY_OK, 0, 0, NULL, 0, 0,
+     0, 0, 0, "address:port of the Prometheus metrics endpoint; empty: none"},
+    {"archive", "dir", T_STR, CFG_OFF(archive_dir), "", F_EMPTY_OK, 0, 0, NULL, 0, 0, 0, 0, 0,
+     "directory for IPFIX files of the darknet records received; empty: no archive"},
+    {"archive", "rotate", T_DURATION, CFG_OFF(archive_rotate_s), "1h", 0, 60, 86400, NULL, 0, 0,
+     0, 0, 0, "a new archive file this often"},
+    {"log", "level", T_ENUM, CFG_OFF(log_level), "info", 0, 0, 0, level_names, 0, 0, 0, 0, 0,
+     "error, warning, info or debug"},
 };
+
+static const struct cfg_entry listen_entries[] = {
+    {NULL, "protocol", T_ENUM, LS_OFF(protocol), NULL, F_REQUIRED, 0, 0, protocol_names, 0, 0, 0,
+     0, 0, "ipfix, netflow9, netflow5 or sflow"},
+    {NULL, "transport", T_ENUM, LS_OFF(transport), "udp", 0, 0, 0, transport_names, 0, 0, 0, 0,
+     0, "udp, tcp or sctp (IPFIX only)"},
+    {NULL, "address", T_STR, LS_OFF(address), "0.0.0.0", 0, 0, 0, NULL, 0, 0, 0, 0, 0,
+     "IPv4 or IPv6 address to bind (:: takes IPv4 too)"},
+    {NULL, "port", T_INT, LS_OFF(port), "0", 0, 0, 65535, NULL, 0, 0, 0, 0, 0,
+     "0: the usual port (4739 IPFIX, 2055 NetFlow, 6343 sFlow)"},
+};
+
+static const struct cfg_entry sampling_entries[] = {
+    {NULL, "exporter", T_CIDR, SM_OFF(exporter), NULL, F_REQUIRED, 0, 0, NULL, 0, 0, 0, 0, 0,
+     "an exporter address or prefix"},
+    {NULL, "default", T_INT, SM_OFF(default_rate), "0", 0, 0, INT64_C(1) << 30, NULL, 0, 0, 0,
+     0, 0, "1 in N, where the exporter announces no rate; 0: unset"},
+    {NULL, "rate", T_INT, SM_OFF(rate), "0", 0, 0, INT64_C(1) << 30, NULL, 0, 0, 0, 0, 0,
+     "1 in N, whatever the exporter announces; 0: unset"},
+};
+
+#define N_LISTEN (sizeof(listen_entries) / sizeof(listen_entries[0]))
+#define N_SAMPLING_ENTRIES (sizeof(sampling_entries) / sizeof(sampling_entries[0]))
 
 static const struct cfg_entry analysis_entries[] = {
     {NULL, "name", T_NAME, AN_OFF(name), NULL, F_REQUIRED, 0, 0, NULL, 0, 0, 0, 0, 0,
@@ -97,7 +160,8 @@ static const struct cfg_entry analysis_entries[] = {
 #define N_TOP (sizeof(top_entries) / sizeof(top_entries[0]))
 #define N_ANALYSIS (sizeof(analysis_entries) / sizeof(analysis_entries[0]))
 
-static const char *const top_sections[] = {"darknet", "input", "store", NULL};
+static const char *const top_sections[] = {"darknet", "input",   "store", "collector",
+                                           "metrics", "archive", "log",   NULL};
 
 /* Parsing context: where we are, for messages. */
 struct ctx {
@@ -195,6 +259,16 @@ type_expect(const struct cfg_entry *e)
         return "a list of group keys";
     case T_THRESHOLDS:
         return "a list of percentages";
+    case T_SIZE:
+        return "a size such as 64K, 32M, 1G";
+    case T_CIDR:
+        return "an address or a prefix";
+    case T_ENDPOINT:
+        return "address:port (or [IPv6]:port)";
+    case T_LISTEN:
+        return "a list of listeners";
+    case T_SAMPLING:
+        return "a list of sampling overrides";
     }
     return "a value";
 }
@@ -238,13 +312,44 @@ set_scalar(const struct cfg_entry *e, void *base, const char *text, char *why, s
 
     switch (e->type) {
     case T_STR:
-        if (*text == '\0') {
+        if (*text == '\0' && !(e->flags & F_EMPTY_OK)) {
             snprintf(why, len, "expected %s, found an empty string", type_expect(e));
             return -1;
         }
         free(*(char **)field);
         *(char **)field = xstrdup(text);
         return 0;
+    case T_ENDPOINT:
+        if (!(*text == '\0' && (e->flags & F_EMPTY_OK))) {
+            struct addr a;
+            uint16_t port;
+
+            if (cfg_parse_endpoint(text, &a, &port, why, len) != 0)
+                return -1;
+        }
+        free(*(char **)field);
+        *(char **)field = xstrdup(text);
+        return 0;
+    case T_SIZE:
+        if (parse_size(text, &v, why, len) != 0)
+            return -1;
+        if (v < e->min || v > e->max) {
+            snprintf(why, len, "'%s' is outside %lld..%lld bytes", text, (long long)e->min,
+                     (long long)e->max);
+            return -1;
+        }
+        *(int64_t *)field = v;
+        return 0;
+    case T_CIDR: {
+        char with_len[ADDR_STRLEN + 8];
+
+        /* an address alone is the host itself */
+        if (strchr(text, '/') == NULL && strlen(text) < ADDR_STRLEN) {
+            snprintf(with_len, sizeof(with_len), "%s/%d", text, strchr(text, ':') ? 128 : 32);
+            text = with_len;
+        }
+        return cidr_parse(text, (struct cidr *)field, why, len);
+    }
     case T_NAME:
         if (!is_name(text)) {
             snprintf(why, len,
@@ -428,12 +533,109 @@ set_default(const struct cfg_entry *e, void *base)
     }
 }
 
+static enum ds_rc parse_mapping(struct ctx *c, yaml_node_t *map, const struct cfg_entry *tab,
+                                size_t n, const char *section, void *base, const char *prefix,
+                                int *seen);
+
+static void
+listener_fini(struct cfg_listener *l)
+{
+    free(l->address);
+}
+
+/* collector.listen and collector.sampling: lists of small mappings. */
+static enum ds_rc
+parse_map_list(struct ctx *c, const struct cfg_entry *e, struct ds_cfg *cfg, yaml_node_t *val,
+               const char *path)
+{
+    int listen = e->type == T_LISTEN;
+    const struct cfg_entry *tab = listen ? listen_entries : sampling_entries;
+    size_t ntab = listen ? N_LISTEN : N_SAMPLING_ENTRIES;
+    size_t n, max = listen ? CFG_LISTEN_MAX : CFG_SAMPLING_MAX;
+
+    if (val->type != YAML_SEQUENCE_NODE)
+        return fail(c, val, path, "expected %s, found %s", type_expect(e),
+                    is_null(val) ? "nothing" : node_kind(val));
+    n = (size_t)(val->data.sequence.items.top - val->data.sequence.items.start);
+    if (n == 0 && listen)
+        return fail(c, val, path, "the list is empty (leave the key out for the default)");
+    if (n > max)
+        return fail(c, val, path, "more than %zu entries", max);
+    if (listen) {
+        for (size_t i = 0; i < cfg->n_listen; i++)
+            listener_fini(&cfg->listen[i]);
+        free(cfg->listen);
+        cfg->listen = n ? xcalloc(n, sizeof(*cfg->listen)) : NULL;
+        cfg->n_listen = 0;
+    } else {
+        free(cfg->sampling);
+        cfg->sampling = n ? xcalloc(n, sizeof(*cfg->sampling)) : NULL;
+        cfg->n_sampling = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = yaml_document_get_node(c->doc, val->data.sequence.items.start[i]);
+        void *base = listen ? (void *)&cfg->listen[i] : (void *)&cfg->sampling[i];
+        int seen[8] = {0};
+        char ipath[256];
+        enum ds_rc rc;
+
+        snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+        if (listen)
+            cfg->n_listen = i + 1;
+        else
+            cfg->n_sampling = i + 1;
+        for (size_t j = 0; j < ntab; j++)
+            set_default(&tab[j], base);
+        if (item->type != YAML_MAPPING_NODE)
+            return fail(c, item, ipath, "expected a mapping (%s), found %s",
+                        listen ? "protocol, transport, address, port" : "exporter, default, rate",
+                        is_null(item) ? "nothing" : node_kind(item));
+        rc = parse_mapping(c, item, tab, ntab, NULL, base, ipath, seen);
+        if (rc != DS_OK)
+            return rc;
+        for (size_t j = 0; j < ntab; j++)
+            if ((tab[j].flags & F_REQUIRED) && !seen[j])
+                return fail(c, item, ipath, "'%s' is required", tab[j].name);
+        if (listen) {
+            struct cfg_listener *l = &cfg->listen[i];
+            struct addr a;
+            char p2[300];
+
+            snprintf(p2, sizeof(p2), "%s.address", ipath);
+            if (addr_parse(l->address, &a) != 0)
+                return fail(c, map_value(c, item, "address"), p2,
+                            "'%s' is not an IPv4 or IPv6 address", l->address);
+            if (l->transport != CFG_TRANSPORT_UDP && l->protocol != CFG_PROTO_IPFIX)
+                return fail(c, map_value(c, item, "transport"), ipath,
+                            "%s is carried over UDP only (TCP and SCTP are for IPFIX)",
+                            protocol_names[l->protocol]);
+            for (size_t j = 0; j < i; j++) {
+                struct addr b;
+
+                addr_parse(cfg->listen[j].address, &b);
+                if (cfg->listen[j].transport == l->transport &&
+                    cfg_listener_port(&cfg->listen[j]) == cfg_listener_port(l) &&
+                    memcmp(&a, &b, sizeof(a)) == 0)
+                    return fail(c, item, ipath, "listens where %s[%zu] already does", path, j);
+            }
+        } else {
+            struct cfg_sampling *sm = &cfg->sampling[i];
+
+            if (sm->default_rate == 0 && sm->rate == 0)
+                return fail(c, item, ipath, "give 'default' or 'rate' (or both)");
+        }
+    }
+    return DS_OK;
+}
+
 static enum ds_rc
 parse_value(struct ctx *c, const struct cfg_entry *e, void *base, yaml_node_t *val,
             const char *path)
 {
     char why[512];
 
+    if (e->type == T_LISTEN || e->type == T_SAMPLING)
+        return parse_map_list(c, e, base, val, path);
     if (!is_list_type(e->type)) {
         if (val->type != YAML_SCALAR_NODE)
             return fail(c, val, path, "expected %s, found %s", type_expect(e), node_kind(val));
@@ -573,6 +775,12 @@ cfg_set_defaults(struct ds_cfg *cfg)
 {
     for (size_t i = 0; i < N_TOP; i++)
         set_default(&top_entries[i], cfg);
+    /* one IPFIX listener on UDP 4739, all addresses */
+    cfg->listen = xcalloc(1, sizeof(*cfg->listen));
+    cfg->n_listen = 1;
+    for (size_t i = 0; i < N_LISTEN; i++)
+        set_default(&listen_entries[i], &cfg->listen[0]);
+    cfg->listen[0].protocol = CFG_PROTO_IPFIX;
 }
 
 static void
@@ -684,7 +892,8 @@ parse_root(struct ctx *c, yaml_node_t *root, struct ds_cfg *cfg)
                     break;
             if (i == N_TOP)
                 return fail(c, k, name,
-                            "unknown key (expected timezone, darknet, analyses, input, store)");
+                            "unknown key (expected timezone, darknet, analyses, input, store, "
+                            "collector, metrics, archive, log)");
             if (seen[i])
                 return fail(c, k, name, "duplicate key");
             seen[i] = 1;
@@ -803,6 +1012,14 @@ cfg_free(struct ds_cfg *cfg)
         analysis_fini(&cfg->analyses[i]);
     free(cfg->analyses);
     free(cfg->store_path);
+    for (size_t i = 0; i < cfg->n_listen; i++)
+        listener_fini(&cfg->listen[i]);
+    free(cfg->listen);
+    free(cfg->allow.v);
+    free(cfg->sampling);
+    free(cfg->user);
+    free(cfg->metrics_listen);
+    free(cfg->archive_dir);
     free(cfg);
 }
 
@@ -859,8 +1076,48 @@ print_value(FILE *fp, const struct cfg_entry *e, const void *base)
     case T_STR:
     case T_NAME:
     case T_TZ:
+    case T_ENDPOINT:
         print_str(fp, *(char *const *)field);
         break;
+    case T_SIZE:
+        fputs(format_size(*(const int64_t *)field, buf, sizeof(buf)), fp);
+        break;
+    case T_CIDR:
+        print_str(fp, cidr_format((const struct cidr *)field, buf));
+        break;
+    case T_LISTEN: {
+        const struct ds_cfg *cfg = base;
+
+        fputc('[', fp);
+        for (size_t i = 0; i < cfg->n_listen; i++) {
+            const struct cfg_listener *l = &cfg->listen[i];
+
+            fprintf(fp, "%s{protocol: %s, transport: %s, address: ", i ? ", " : "",
+                    protocol_names[l->protocol], transport_names[l->transport]);
+            print_str(fp, l->address);
+            fprintf(fp, ", port: %u}", cfg_listener_port(l));
+        }
+        fputc(']', fp);
+        break;
+    }
+    case T_SAMPLING: {
+        const struct ds_cfg *cfg = base;
+
+        fputc('[', fp);
+        for (size_t i = 0; i < cfg->n_sampling; i++) {
+            const struct cfg_sampling *sm = &cfg->sampling[i];
+
+            fprintf(fp, "%s{exporter: ", i ? ", " : "");
+            print_str(fp, cidr_format(&sm->exporter, buf));
+            if (sm->default_rate)
+                fprintf(fp, ", default: %lld", (long long)sm->default_rate);
+            if (sm->rate)
+                fprintf(fp, ", rate: %lld", (long long)sm->rate);
+            fputc('}', fp);
+        }
+        fputc(']', fp);
+        break;
+    }
     case T_DURATION:
         fputs(format_duration(*(const int64_t *)field, buf, sizeof(buf)), fp);
         break;
@@ -940,8 +1197,8 @@ cfg_print(const struct ds_cfg *cfg, FILE *fp)
 const char *const *
 cfg_key_paths(void)
 {
-    static const char *paths[N_TOP + N_ANALYSIS + 1];
-    static char store[N_TOP + N_ANALYSIS][64];
+    static const char *paths[N_TOP + N_ANALYSIS + N_LISTEN + N_SAMPLING_ENTRIES + 1];
+    static char store[N_TOP + N_ANALYSIS + N_LISTEN + N_SAMPLING_ENTRIES][64];
 
     if (paths[0] == NULL) {
         size_t n = 0;
@@ -958,7 +1215,147 @@ cfg_key_paths(void)
             snprintf(store[n], sizeof(store[n]), "analyses[].%s", analysis_entries[i].name);
             paths[n] = store[n];
         }
+        for (size_t i = 0; i < N_LISTEN; i++, n++) {
+            snprintf(store[n], sizeof(store[n]), "collector.listen[].%s", listen_entries[i].name);
+            paths[n] = store[n];
+        }
+        for (size_t i = 0; i < N_SAMPLING_ENTRIES; i++, n++) {
+            snprintf(store[n], sizeof(store[n]), "collector.sampling[].%s",
+                     sampling_entries[i].name);
+            paths[n] = store[n];
+        }
         paths[n] = NULL;
     }
     return paths;
+}
+
+uint16_t
+cfg_listener_port(const struct cfg_listener *l)
+{
+    if (l->port != 0)
+        return (uint16_t)l->port;
+    switch (l->protocol) {
+    case CFG_PROTO_IPFIX:
+        return 4739;
+    case CFG_PROTO_SFLOW:
+        return 6343;
+    default:
+        return 2055;
+    }
+}
+
+const char *
+cfg_protocol_name(int protocol)
+{
+    return protocol >= 0 && protocol < 4 ? protocol_names[protocol] : "?";
+}
+
+const char *
+cfg_transport_name(int transport)
+{
+    return transport >= 0 && transport < 3 ? transport_names[transport] : "?";
+}
+
+const struct cfg_sampling *
+cfg_sampling_for(const struct ds_cfg *cfg, const struct addr *addr)
+{
+    const struct cfg_sampling *best = NULL;
+
+    for (size_t i = 0; i < cfg->n_sampling; i++) {
+        const struct cfg_sampling *sm = &cfg->sampling[i];
+
+        if (cidr_contains(&sm->exporter, addr) &&
+            (best == NULL || sm->exporter.len > best->exporter.len))
+            best = sm;
+    }
+    return best;
+}
+
+int
+cfg_parse_endpoint(const char *text, struct addr *a, uint16_t *port, char *why, size_t len)
+{
+    char host[ADDR_STRLEN];
+    const char *colon;
+    size_t hl;
+    int64_t p;
+
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+
+        if (close == NULL || close[1] != ':') {
+            snprintf(why, len, "'%s' is not [IPv6 address]:port", text);
+            return -1;
+        }
+        hl = (size_t)(close - text - 1);
+        colon = close + 1;
+        text++;
+    } else {
+        colon = strrchr(text, ':');
+        if (colon == NULL || strchr(text, ':') != colon) {
+            snprintf(why, len, "'%s' is not address:port (write an IPv6 address as [::1]:port)",
+                     text);
+            return -1;
+        }
+        hl = (size_t)(colon - text);
+    }
+    if (hl == 0 || hl >= sizeof(host)) {
+        snprintf(why, len, "no address before the port");
+        return -1;
+    }
+    memcpy(host, text, hl);
+    host[hl] = '\0';
+    if (addr_parse(host, a) != 0) {
+        snprintf(why, len, "'%s' is not an IPv4 or IPv6 address", host);
+        return -1;
+    }
+    if (parse_int64(colon + 1, 1, 65535, &p, why, len) != 0)
+        return -1;
+    *port = (uint16_t)p;
+    return 0;
+}
+
+static int
+listeners_equal(const struct ds_cfg *a, const struct ds_cfg *b)
+{
+    if (a->n_listen != b->n_listen)
+        return 0;
+    for (size_t i = 0; i < a->n_listen; i++) {
+        const struct cfg_listener *x = &a->listen[i], *y = &b->listen[i];
+
+        if (x->protocol != y->protocol || x->transport != y->transport ||
+            cfg_listener_port(x) != cfg_listener_port(y) || strcmp(x->address, y->address) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+int
+cfg_needs_restart(const struct ds_cfg *old, const struct ds_cfg *new, char *why, size_t len)
+{
+    why[0] = '\0';
+    if (strcmp(old->timezone, new->timezone) != 0)
+        snprintf(why, len, "timezone");
+    else if (strcmp(old->store_path, new->store_path) != 0)
+        snprintf(why, len, "store.path");
+    else if (!listeners_equal(old, new))
+        snprintf(why, len, "collector.listen");
+    else if (old->receive_buffer != new->receive_buffer)
+        snprintf(why, len, "collector.receive_buffer");
+    else if (strcmp(old->user, new->user) != 0)
+        snprintf(why, len, "collector.user");
+    else if (old->n_analyses != new->n_analyses)
+        snprintf(why, len, "analyses (one added or removed)");
+    for (size_t i = 0; why[0] == '\0' && i < old->n_analyses; i++) {
+        const struct cfg_analysis *a = &old->analyses[i], *b = &new->analyses[i];
+
+        if (strcmp(a->name, b->name) != 0)
+            snprintf(why, len, "analyses[%zu].name", i);
+        else if (a->n_keys != b->n_keys || memcmp(a->keys, b->keys, sizeof(a->keys)) != 0)
+            snprintf(why, len, "analyses[%zu].keys", i);
+        else if (a->slot_s != b->slot_s)
+            snprintf(why, len, "analyses[%zu].slot", i);
+        else if (a->attribution != b->attribution)
+            snprintf(why, len, "analyses[%zu].attribution", i);
+    }
+    return why[0] != '\0';
 }

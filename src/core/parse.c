@@ -150,3 +150,61 @@ format_duration(int64_t seconds, char *buf, size_t len)
         snprintf(buf, len, "%llds", (long long)seconds);
     return buf;
 }
+
+int
+parse_size(const char *s, int64_t *bytes, char *why, size_t whylen)
+{
+    char *end;
+    long long v;
+    int shift = 0;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (end == s || v < 0 || errno == ERANGE || !isdigit((unsigned char)*s)) {
+        snprintf(why, whylen, "'%s' is not a size such as 64K, 32M, 1G", s);
+        return -1;
+    }
+    switch (*end) {
+    case '\0':
+        break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        break;
+    default:
+        snprintf(why, whylen, "'%s' has an unknown unit (use K, M or G)", s);
+        return -1;
+    }
+    if (*end != '\0' && end[1] != '\0' && !(end[1] == 'B' && end[2] == '\0')) {
+        snprintf(why, whylen, "'%s' is not a size such as 64K, 32M, 1G", s);
+        return -1;
+    }
+    if (v > (INT64_MAX >> shift)) {
+        snprintf(why, whylen, "'%s' is too large", s);
+        return -1;
+    }
+    *bytes = (int64_t)v << shift;
+    return 0;
+}
+
+const char *
+format_size(int64_t bytes, char *buf, size_t len)
+{
+    if (bytes > 0 && bytes % (INT64_C(1) << 30) == 0)
+        snprintf(buf, len, "%lldG", (long long)(bytes >> 30));
+    else if (bytes > 0 && bytes % (INT64_C(1) << 20) == 0)
+        snprintf(buf, len, "%lldM", (long long)(bytes >> 20));
+    else if (bytes > 0 && bytes % 1024 == 0)
+        snprintf(buf, len, "%lldK", (long long)(bytes >> 10));
+    else
+        snprintf(buf, len, "%lld", (long long)bytes);
+    return buf;
+}

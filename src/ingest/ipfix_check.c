@@ -44,6 +44,8 @@ struct tmpl_info {
     uint16_t n_varlen;
     uint8_t options;
     uint16_t *lens;         /* owned; per field, IE_VARLEN for variable */
+    uint8_t *raw;           /* owned: the template record as passed on */
+    uint16_t raw_len;
 };
 
 struct ipfix_check {
@@ -60,6 +62,7 @@ tmpl_free(gpointer p)
     if (t == NULL)
         return;
     free(t->lens);
+    free(t->raw);
     free(t);
 }
 
@@ -183,6 +186,7 @@ walk_template(struct ipfix_check *chk, uint32_t domain, int options, const uint8
               struct ipfix_check_result *res, struct ingest_stats *stats)
 {
     uint16_t tid, count, scope = 0, scope_kept = 0, kept = 0;
+    struct tmpl_info *t;
     size_t pos = 4, hdr = 4;
     uint32_t fixed = 0;
     uint16_t n_varlen = 0;
@@ -292,17 +296,14 @@ walk_template(struct ipfix_check *chk, uint32_t domain, int options, const uint8
         tmpl_withdraw(chk, domain, tid);
         return pos;
     }
-    {
-        struct tmpl_info *t = xcalloc(1, sizeof(*t));
-
-        t->n_fields = kept;
-        t->fixed_len = (uint16_t)fixed;
-        t->n_varlen = n_varlen;
-        t->options = (uint8_t)options;
-        t->lens = xcalloc(kept, sizeof(*t->lens));
-        memcpy(t->lens, chk->lens, kept * sizeof(*t->lens));
-        g_hash_table_replace(chk->tmpls, tkey(domain, tid), t);
-    }
+    t = xcalloc(1, sizeof(*t));
+    t->n_fields = kept;
+    t->fixed_len = (uint16_t)fixed;
+    t->n_varlen = n_varlen;
+    t->options = (uint8_t)options;
+    t->lens = xcalloc(kept, sizeof(*t->lens));
+    memcpy(t->lens, chk->lens, kept * sizeof(*t->lens));
+    g_hash_table_replace(chk->tmpls, tkey(domain, tid), t);
     stats->templates++;
     if (out != NULL) {
         wr16(out, tid);
@@ -311,6 +312,10 @@ walk_template(struct ipfix_check *chk, uint32_t domain, int options, const uint8
         if (options)
             wr16(out + 4, scope_kept ? scope_kept : 1);
         *out_len = opos;
+        /* kept for checkpoints: a restarted collector decodes without waiting for a refresh */
+        t->raw = xmalloc(opos);
+        memcpy(t->raw, out, opos);
+        t->raw_len = (uint16_t)opos;
     }
     return pos;
 }
@@ -523,4 +528,99 @@ ipfix_check_message(struct ipfix_check *chk, const uint8_t *msg, size_t len,
     wr16(out + 2, (uint16_t)opos);
     res->msg = out;
     res->len = opos;
+}
+
+/* ---- templates out, for checkpoints ---- */
+
+struct held {
+    uint32_t domain;
+    uint16_t tid;
+    const struct tmpl_info *t;
+};
+
+static void
+collect_held(gpointer key, gpointer value, gpointer user)
+{
+    GArray *a = user;
+    uint64_t k = (uint64_t)*(gint64 *)key;
+    struct held h = {(uint32_t)(k >> 16), (uint16_t)k, value};
+
+    if (h.t->raw != NULL)
+        g_array_append_val(a, h);
+}
+
+static gint
+held_cmp(gconstpointer a, gconstpointer b)
+{
+    const struct held *x = a, *y = b;
+
+    if (x->domain != y->domain)
+        return x->domain < y->domain ? -1 : 1;
+    if (x->t->options != y->t->options)
+        return x->t->options < y->t->options ? -1 : 1;
+    return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+/* Ends the open set and the message, and hands it to fn. */
+static void
+emit(uint8_t *msg, size_t *len, size_t *set_at, ipfix_check_msg_fn fn, void *ctx)
+{
+    if (*set_at != 0)
+        wr16(msg + *set_at + 2, (uint16_t)(*len - *set_at));
+    *set_at = 0;
+    if (*len > IPFIX_HDR_LEN) {
+        wr16(msg + 2, (uint16_t)*len);
+        fn(ctx, msg, *len);
+    }
+    *len = IPFIX_HDR_LEN;
+}
+
+size_t
+ipfix_check_templates(const struct ipfix_check *chk, ipfix_check_msg_fn fn, void *ctx)
+{
+    GArray *a = g_array_new(FALSE, FALSE, sizeof(struct held));
+    uint8_t *msg = xmalloc(IPFIX_MSG_MAX);
+    size_t len = IPFIX_HDR_LEN, set_at = 0, n;
+    uint32_t domain = 0;
+    int set_options = -1;
+
+    g_hash_table_foreach(chk->tmpls, collect_held, a);
+    g_array_sort(a, held_cmp);
+    memset(msg, 0, IPFIX_HDR_LEN);
+    wr16(msg, 10);
+    for (guint i = 0; i < a->len; i++) {
+        const struct held *h = &g_array_index(a, struct held, i);
+
+        if (len > IPFIX_HDR_LEN &&
+            (h->domain != domain || len + 4 + h->t->raw_len > IPFIX_MSG_MAX)) {
+            emit(msg, &len, &set_at, fn, ctx);
+            set_options = -1;
+        }
+        domain = h->domain;
+        msg[12] = (uint8_t)(domain >> 24);
+        msg[13] = (uint8_t)(domain >> 16);
+        msg[14] = (uint8_t)(domain >> 8);
+        msg[15] = (uint8_t)domain;
+        if (set_options != h->t->options) {
+            if (set_at != 0)
+                wr16(msg + set_at + 2, (uint16_t)(len - set_at));
+            set_at = len;
+            wr16(msg + len, h->t->options ? SET_OPTIONS_TEMPLATE : SET_TEMPLATE);
+            len += 4;
+            set_options = h->t->options;
+        }
+        memcpy(msg + len, h->t->raw, h->t->raw_len);
+        len += h->t->raw_len;
+    }
+    emit(msg, &len, &set_at, fn, ctx);
+    n = a->len;
+    g_array_free(a, TRUE);
+    free(msg);
+    return n;
+}
+
+size_t
+ipfix_check_count(const struct ipfix_check *chk)
+{
+    return g_hash_table_size(chk->tmpls);
 }

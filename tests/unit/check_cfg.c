@@ -316,15 +316,133 @@ END_TEST
 
 /* ---- errors: unknown keys and wrong types ---- */
 
+START_TEST(test_collector_config)
+{
+    struct ds_cfg *cfg = tu_cfg("collector:\n"
+                                "  listen:\n"
+                                "    - {protocol: ipfix, transport: tcp, address: \"::\"}\n"
+                                "    - {protocol: netflow9, port: 9995}\n"
+                                "    - {protocol: sflow}\n"
+                                "  allow: [192.0.2.0/24]\n"
+                                "  sampling:\n"
+                                "    - {exporter: 192.0.2.0/24, default: 100}\n"
+                                "    - {exporter: 192.0.2.7, rate: 512}\n"
+                                "  max_loss: 0.5\n"
+                                "  receive_buffer: 64M\n"
+                                "metrics:\n"
+                                "  listen: \"[::1]:9464\"\n"
+                                "archive: {dir: /var/spool/ds, rotate: 10m}\n"
+                                "log: {level: debug}\n");
+    struct addr a;
+
+    ck_assert_uint_eq(cfg->n_listen, 3);
+    ck_assert_int_eq(cfg->listen[0].transport, CFG_TRANSPORT_TCP);
+    ck_assert_uint_eq(cfg_listener_port(&cfg->listen[0]), 4739);
+    ck_assert_uint_eq(cfg_listener_port(&cfg->listen[1]), 9995);
+    ck_assert_uint_eq(cfg_listener_port(&cfg->listen[2]), 6343);
+    ck_assert_str_eq(cfg->listen[2].address, "0.0.0.0");
+    ck_assert_uint_eq(cfg->allow.n, 1);
+    ck_assert_int_eq(cfg->receive_buffer, 64 << 20);
+    ck_assert_str_eq(cfg->max_loss.text, "0.5");
+    ck_assert_str_eq(cfg->metrics_listen, "[::1]:9464");
+    ck_assert_str_eq(cfg->archive_dir, "/var/spool/ds");
+    ck_assert_int_eq(cfg->archive_rotate_s, 600);
+    ck_assert_int_eq(cfg->log_level, CFG_LOG_DEBUG);
+    /* the most specific prefix wins */
+    addr_parse("192.0.2.7", &a);
+    ck_assert_int_eq(cfg_sampling_for(cfg, &a)->rate, 512);
+    addr_parse("192.0.2.8", &a);
+    ck_assert_int_eq(cfg_sampling_for(cfg, &a)->default_rate, 100);
+    addr_parse("198.51.100.1", &a);
+    ck_assert_ptr_null(cfg_sampling_for(cfg, &a));
+    cfg_free(cfg);
+    /* defaults: one IPFIX listener on UDP 4739, every exporter allowed, no metrics */
+    cfg = tu_cfg("timezone: UTC\n");
+    ck_assert_uint_eq(cfg->n_listen, 1);
+    ck_assert_int_eq(cfg->listen[0].protocol, CFG_PROTO_IPFIX);
+    ck_assert_uint_eq(cfg_listener_port(&cfg->listen[0]), 4739);
+    ck_assert_uint_eq(cfg->allow.n, 2);
+    ck_assert_str_eq(cfg->metrics_listen, "");
+    ck_assert_int_eq(cfg->collector_lateness_s, 300);
+    ck_assert_int_eq(cfg->checkpoint_s, 30);
+    cfg_free(cfg);
+}
+END_TEST
+
+START_TEST(test_collector_config_errors)
+{
+    ck_assert_str_eq(
+        load_err("collector:\n  listen:\n    - {protocol: netflow5, transport: tcp}\n"),
+                     "test.yaml:3:39: collector.listen[0]: netflow5 is carried over UDP only (TCP "
+                     "and SCTP are for IPFIX)");
+    ck_assert_str_eq(load_err("collector:\n  listen:\n    - {transport: udp}\n"),
+                     "test.yaml:3:7: collector.listen[0]: 'protocol' is required");
+    ck_assert_str_eq(load_err("collector:\n  listen:\n    - {protocol: ipfx}\n"),
+                     "test.yaml:3:18: collector.listen[0].protocol: 'ipfx' is not ipfix or "
+                     "netflow9 or netflow5 or sflow");
+    ck_assert_str_eq(load_err("collector:\n  listen:\n    - {protocol: ipfix}\n"
+                              "    - {protocol: ipfix, port: 4739}\n"),
+                     "test.yaml:4:7: collector.listen[1]: listens where collector.listen[0] "
+                     "already does");
+    ck_assert_str_eq(load_err("collector:\n  listen:\n    - {protocol: sflow, address: eth0}\n"),
+                     "test.yaml:3:34: collector.listen[0].address: 'eth0' is not an IPv4 or IPv6 "
+                     "address");
+    ck_assert_str_eq(load_err("collector:\n  listen: []\n"),
+                     "test.yaml:2:11: collector.listen: the list is empty (leave the key out for "
+                     "the default)");
+    ck_assert_str_eq(load_err("collector:\n  sampling:\n    - {exporter: 192.0.2.1}\n"),
+                     "test.yaml:3:7: collector.sampling[0]: give 'default' or 'rate' (or both)");
+    ck_assert_str_eq(load_err("collector:\n  sampling:\n    - {exporter: 192.0.2.1/33, rate: 2}\n"),
+                     "test.yaml:3:18: collector.sampling[0].exporter: prefix length 33 is above "
+                     "32");
+    ck_assert_str_eq(load_err("collector:\n  receive_buffer: 3Q\n"),
+                     "test.yaml:2:19: collector.receive_buffer: '3Q' has an unknown unit (use K, M "
+                     "or G)");
+    ck_assert_str_eq(load_err("collector:\n  receive_buffer: 1K\n"),
+                     "test.yaml:2:19: collector.receive_buffer: '1K' is outside 65536..2147483648 "
+                     "bytes");
+    ck_assert_str_eq(load_err("metrics:\n  listen: \"::1:9464\"\n"),
+                     "test.yaml:2:11: metrics.listen: '::1:9464' is not address:port (write an "
+                     "IPv6 address as [::1]:port)");
+    ck_assert_str_eq(load_err("metrics:\n  listen: 127.0.0.1:0\n"),
+                     "test.yaml:2:11: metrics.listen: 0 is outside 1..65535");
+    ck_assert_str_eq(load_err("log:\n  level: verbose\n"),
+                     "test.yaml:2:10: log.level: 'verbose' is not error or warning or info or "
+                     "debug");
+}
+END_TEST
+
+START_TEST(test_reload_what_needs_a_restart)
+{
+    struct ds_cfg *a = tu_cfg("collector:\n  lateness: 5m\n");
+    struct ds_cfg *b = tu_cfg("collector:\n  lateness: 10m\n  allow: [10.0.0.0/8]\n"
+                              "analyses:\n  - {name: ports, window: 14, thresholds: [2]}\n");
+    struct ds_cfg *c = tu_cfg("collector:\n  listen: [{protocol: netflow9}]\n");
+    struct ds_cfg *d = tu_cfg("analyses:\n  - {name: ports, slot: 1h}\n");
+    char why[128];
+
+    ck_assert_int_eq(cfg_needs_restart(a, b, why, sizeof(why)), 0);
+    ck_assert_str_eq(why, "");
+    ck_assert_int_eq(cfg_needs_restart(a, c, why, sizeof(why)), 1);
+    ck_assert_str_eq(why, "collector.listen");
+    ck_assert_int_eq(cfg_needs_restart(a, d, why, sizeof(why)), 1);
+    ck_assert_str_eq(why, "analyses[0].slot");
+    cfg_free(a);
+    cfg_free(b);
+    cfg_free(c);
+    cfg_free(d);
+}
+END_TEST
+
 START_TEST(test_err_unknown_key)
 {
     ck_assert_str_eq(load_err("timezon: UTC\n"),
                      "test.yaml:1:1: timezon: unknown key (expected timezone, darknet, analyses, "
-                     "input, store)");
+                     "input, store, collector, metrics, archive, log)");
     /* a key of a section is unknown at the top */
     ck_assert_str_eq(load_err("timezone: UTC\nprefixes: [10.0.0.0/8]\n"),
                      "test.yaml:2:1: prefixes: unknown key (expected timezone, darknet, analyses, "
-                     "input, store)");
+                     "input, store, collector, metrics, archive, log)");
     ck_assert_str_eq(load_err("timezone: UTC\ndarknet:\n  prefix: [10.0.0.0/8]\n"),
                      "test.yaml:3:3: darknet.prefix: unknown key (expected prefixes, exclude)");
     ck_assert_str_eq(load_err("input:\n  late: 1h\n"),
@@ -810,7 +928,8 @@ START_TEST(test_load_file_names_itself)
     ck_assert_int_eq(cfg_load(path, &cfg, &err), DS_ERR_CONFIG);
     ck_assert_ptr_null(cfg);
     snprintf(want, sizeof(want),
-             "%s:3:1: window: unknown key (expected timezone, darknet, analyses, input, store)",
+             "%s:3:1: window: unknown key (expected timezone, darknet, analyses, input, store, "
+             "collector, metrics, archive, log)",
              path);
     ck_assert_str_eq(err.msg, want);
 }
@@ -1016,6 +1135,19 @@ in_block(const struct lines *l, long top, const char *key)
     return 0;
 }
 
+/* Does the block of the top-level key at top mention "word" as a key ("word:") anywhere? */
+static int
+block_mentions(const struct lines *l, long top, const char *word)
+{
+    char pat[80];
+
+    snprintf(pat, sizeof(pat), "%s:", word);
+    for (size_t i = (size_t)top + 1; i < l->n && !is_top_level(l->v[i]); i++)
+        if (strstr(l->v[i], pat) != NULL)
+            return 1;
+    return 0;
+}
+
 START_TEST(test_every_key_is_documented)
 {
     const char *const *paths = cfg_key_paths();
@@ -1034,6 +1166,17 @@ START_TEST(test_every_key_is_documented)
 
             ck_assert_msg(at >= 0, "no analyses: in config/darkstab.yaml");
             ck_assert_msg(in_block(&l, at, p + 11), "%s is not in config/darkstab.yaml", p);
+        } else if (strstr(p, "[].") != NULL) {
+            /* collector.listen[].port: "port" must be documented in collector's block */
+            long at;
+
+            ck_assert_uint_lt((size_t)(dot - p), sizeof(top));
+            memcpy(top, p, (size_t)(dot - p));
+            top[dot - p] = '\0';
+            at = find_top(&l, top);
+            ck_assert_msg(at >= 0, "%s: no line '%s:' in config/darkstab.yaml", p, top);
+            ck_assert_msg(block_mentions(&l, at, strstr(p, "[].") + 3),
+                          "%s is not in config/darkstab.yaml", p);
         } else if (dot != NULL) {
             long at;
 
@@ -1048,21 +1191,25 @@ START_TEST(test_every_key_is_documented)
         }
     }
     /* the paths are the table's: all of them, nothing else */
-    ck_assert_uint_eq(n, 14);
+    ck_assert_uint_eq(n, 14 + 14 + 7);
     ck_assert_str_eq(paths[0], "timezone");
     ck_assert_str_eq(paths[1], "darknet.prefixes");
     ck_assert_str_eq(paths[2], "darknet.exclude");
     ck_assert_str_eq(paths[3], "input.lateness");
     ck_assert_str_eq(paths[4], "store.path");
-    ck_assert_str_eq(paths[5], "analyses[].name");
-    ck_assert_str_eq(paths[6], "analyses[].keys");
-    ck_assert_str_eq(paths[7], "analyses[].slot");
-    ck_assert_str_eq(paths[8], "analyses[].window");
-    ck_assert_str_eq(paths[9], "analyses[].k_sigma");
-    ck_assert_str_eq(paths[10], "analyses[].thresholds");
-    ck_assert_str_eq(paths[11], "analyses[].stddev");
-    ck_assert_str_eq(paths[12], "analyses[].min_stddev");
-    ck_assert_str_eq(paths[13], "analyses[].attribution");
+    ck_assert_str_eq(paths[5], "collector.listen");
+    ck_assert_str_eq(paths[18], "log.level");
+    ck_assert_str_eq(paths[19], "analyses[].name");
+    ck_assert_str_eq(paths[20], "analyses[].keys");
+    ck_assert_str_eq(paths[21], "analyses[].slot");
+    ck_assert_str_eq(paths[22], "analyses[].window");
+    ck_assert_str_eq(paths[23], "analyses[].k_sigma");
+    ck_assert_str_eq(paths[24], "analyses[].thresholds");
+    ck_assert_str_eq(paths[25], "analyses[].stddev");
+    ck_assert_str_eq(paths[26], "analyses[].min_stddev");
+    ck_assert_str_eq(paths[27], "analyses[].attribution");
+    ck_assert_str_eq(paths[28], "collector.listen[].protocol");
+    ck_assert_str_eq(paths[34], "collector.sampling[].rate");
     /* the same pointer each time */
     ck_assert_ptr_eq(cfg_key_paths(), paths);
     free(l.v);
@@ -1164,6 +1311,9 @@ main(void)
 
     tc = tcase_create("errors");
     tcase_add_test(tc, test_err_unknown_key);
+    tcase_add_test(tc, test_collector_config);
+    tcase_add_test(tc, test_collector_config_errors);
+    tcase_add_test(tc, test_reload_what_needs_a_restart);
     tcase_add_test(tc, test_err_list_where_scalar_expected);
     tcase_add_test(tc, test_err_scalar_where_list_expected);
     tcase_add_test(tc, test_err_sections_and_analyses_shape);
