@@ -46,7 +46,8 @@ CORE_SRCS = \
 INGEST_SRCS = \
 	src/ingest/ipfix_check.c \
 	src/ingest/ipfix_decode.c \
-	src/ingest/ingest_file.c
+	src/ingest/ingest_file.c \
+	src/ingest/nf5.c
 
 NORM_SRCS = \
 	src/norm/norm.c
@@ -156,7 +157,7 @@ demo: deps
 		samples/data/*.ipfix
 
 # --- tests --------------------------------------------------------------------
-UNIT_TESTS = core cfg ingest norm filter agg stability store report
+UNIT_TESTS = core cfg ingest flows norm filter agg stability store report
 UNIT_BINS = $(foreach t,$(UNIT_TESTS),$(BUILD)/tests/check_$(t))
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
