@@ -47,7 +47,8 @@ INGEST_SRCS = \
 	src/ingest/ipfix_check.c \
 	src/ingest/ipfix_decode.c \
 	src/ingest/ingest_file.c \
-	src/ingest/nf5.c
+	src/ingest/nf5.c \
+	src/ingest/sflow.c
 
 NORM_SRCS = \
 	src/norm/norm.c

@@ -1,7 +1,7 @@
 /*
- * Tests of the decoders for formats without templates: NetFlow v5
- * (src/ingest/nf5.c), datagrams built field by field here (the comment
- * above each says what it holds).
+ * Tests of the decoders for formats without templates, NetFlow v5 and
+ * sFlow v5 (src/ingest/nf5.c and sflow.c): datagrams built field by field
+ * here (the comment above each says what it holds).
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 #include "testutil.h"
 
 #define T0_S 1450000000u            /* 2015-12-13T09:46:40Z */
+#define RECV_MS 1450000123456LL
 #define REC_MAX 64
 
 static uint32_t
@@ -23,11 +24,19 @@ ip4(const char *s)
     return ntohl(a.s_addr);
 }
 
-/* What a decoder delivered: records with their fields copied. */
+static void
+ip6(const char *s, uint8_t out[16])
+{
+    ck_assert_int_eq(inet_pton(AF_INET6, s, out), 1);
+}
+
+/* What a decoder delivered: records with their fields copied, and sample accounting. */
 struct got {
     size_t n;
     struct ipfix_fields f[REC_MAX];
     struct ipfix_record rec[REC_MAX];
+    size_t n_samples;
+    struct sflow_sample samples[REC_MAX];
     struct ingest_stats stats;
     struct ds_error err;
 };
@@ -44,6 +53,15 @@ collect(void *ctx, const struct ipfix_record *rec)
     g->rec[g->n] = *rec;
     g->rec[g->n].f = &g->f[g->n];
     g->n++;
+}
+
+static void
+collect_sample(void *ctx, const struct sflow_sample *s)
+{
+    struct got *g = ctx;
+
+    ck_assert_uint_lt(g->n_samples, REC_MAX);
+    g->samples[g->n_samples++] = *s;
 }
 
 /*
@@ -64,6 +82,21 @@ decode_v5(const struct tu_msg *m, struct nf5_header *h)
     return rc;
 }
 
+static enum ds_rc
+decode_sf(const struct tu_msg *m, struct sflow_header *h)
+{
+    uint8_t *copy = malloc(m->len ? m->len : 1);
+    enum ds_rc rc;
+
+    ck_assert_ptr_nonnull(copy);
+    memcpy(copy, m->b, m->len);
+    memset(&got, 0, sizeof(got));
+    rc = sflow_decode(copy, m->len, RECV_MS, collect, collect_sample, &got, h, &got.stats,
+                      &got.err);
+    free(copy);
+    return rc;
+}
+
 static void
 put32_at(struct tu_msg *m, size_t at, uint32_t v)
 {
@@ -74,6 +107,7 @@ put32_at(struct tu_msg *m, size_t at, uint32_t v)
 }
 
 static struct tu_msg dg;    /* the datagram being built */
+static struct tu_msg pkt;   /* a sampled packet header being built */
 
 /* ---- NetFlow v5 ---- */
 
@@ -303,6 +337,810 @@ START_TEST(test_nf5_malformed)
 }
 END_TEST
 
+/* ---- sFlow v5 ---- */
+
+/* Datagram header: version 5, agent 192.0.2.10, sub_agent, sequence, uptime 123456. */
+static void
+sf_header(struct tu_msg *m, uint32_t sub_agent, uint32_t n_samples)
+{
+    m->len = 0;
+    tu_u32(m, 5);
+    tu_u32(m, 1);
+    tu_u32(m, ip4("192.0.2.10"));
+    tu_u32(m, sub_agent);
+    tu_u32(m, 900);         /* sequence */
+    tu_u32(m, 123456);      /* uptime */
+    tu_u32(m, n_samples);
+}
+
+#define SF_HDR_LEN 28
+
+/* Opens a sample or flow record: data_format, then the length sf_close() writes. */
+static size_t
+sf_open(struct tu_msg *m, uint32_t enterprise, uint32_t format)
+{
+    tu_u32(m, enterprise << 12 | format);
+    tu_u32(m, 0);
+    return m->len;
+}
+
+static void
+sf_close(struct tu_msg *m, size_t at)
+{
+    while ((m->len - at) % 4 != 0)
+        tu_u8(m, 0);
+    put32_at(m, at - 4, (uint32_t)(m->len - at));
+}
+
+/* Flow sample 0:1: sequence 77, source 0:5, rate, pool, drops 3, in 5, out 6. */
+static size_t
+sf_flow_sample(struct tu_msg *m, uint32_t rate, uint32_t n_records)
+{
+    size_t at = sf_open(m, 0, 1);
+
+    tu_u32(m, 77);
+    tu_u32(m, 0 << 24 | 5);
+    tu_u32(m, rate);
+    tu_u32(m, rate * 1000);
+    tu_u32(m, 3);
+    tu_u32(m, 5);
+    tu_u32(m, 6);
+    tu_u32(m, n_records);
+    return at;
+}
+
+/* Flow record 0:1, a sampled header of protocol proto holding p. */
+static void
+sf_raw_header(struct tu_msg *m, uint32_t proto, const struct tu_msg *p)
+{
+    size_t at = sf_open(m, 0, 1);
+
+    tu_u32(m, proto);
+    tu_u32(m, (uint32_t)p->len + 200);  /* frame_length: the frame was longer */
+    tu_u32(m, 4);                       /* stripped (the FCS) */
+    tu_u32(m, (uint32_t)p->len);
+    tu_bytes(m, p->b, p->len);
+    sf_close(m, at);
+}
+
+#define HDR_ETHERNET 1
+#define HDR_IPV4 11
+#define HDR_IPV6 12
+
+/* A datagram of one flow sample (rate 512) with one sampled header. */
+static void
+sf_one(uint32_t proto, const struct tu_msg *p)
+{
+    size_t s;
+
+    sf_header(&dg, 3, 1);
+    s = sf_flow_sample(&dg, 512, 1);
+    sf_raw_header(&dg, proto, p);
+    sf_close(&dg, s);
+}
+
+/* Ethernet: MACs, then (TPID, TCI) per tag, then the type. */
+static void
+eth(struct tu_msg *p, const uint16_t *tpids, size_t n_tags, uint16_t type)
+{
+    p->len = 0;
+    tu_bytes(p, "\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb", 12);
+    for (size_t i = 0; i < n_tags; i++) {
+        tu_u16(p, tpids[i]);
+        tu_u16(p, (uint16_t)(100 + i));
+    }
+    tu_u16(p, type);
+}
+
+/* IPv4 header with opt_words words of options (NOPs) and the fragment field frag. */
+static void
+ipv4_hdr(struct tu_msg *p, uint8_t proto, const char *src, const char *dst, int opt_words,
+         uint16_t frag)
+{
+    tu_u8(p, (uint8_t)(0x45 + opt_words));
+    tu_u8(p, 0);
+    tu_u16(p, 60);
+    tu_u16(p, 1);
+    tu_u16(p, frag);
+    tu_u8(p, 64);
+    tu_u8(p, proto);
+    tu_u16(p, 0);
+    tu_u32(p, ip4(src));
+    tu_u32(p, ip4(dst));
+    for (int i = 0; i < opt_words; i++)
+        tu_u32(p, 0x01010101);
+}
+
+static void
+ipv6_hdr(struct tu_msg *p, uint8_t next, const char *src, const char *dst)
+{
+    uint8_t a[16];
+
+    tu_u32(p, 0x60000000);
+    tu_u16(p, 40);
+    tu_u8(p, next);
+    tu_u8(p, 64);
+    ip6(src, a);
+    tu_bytes(p, a, 16);
+    ip6(dst, a);
+    tu_bytes(p, a, 16);
+}
+
+/* TCP header; offset_flags is the 16-bit word of data offset and flags. */
+static void
+tcp_hdr(struct tu_msg *p, uint16_t sport, uint16_t dport, uint16_t offset_flags)
+{
+    tu_u16(p, sport);
+    tu_u16(p, dport);
+    tu_u32(p, 1000);
+    tu_u32(p, 0);
+    tu_u16(p, offset_flags);
+    tu_u16(p, 1024);
+    tu_u16(p, 0);
+    tu_u16(p, 0);
+}
+
+static void
+udp_hdr(struct tu_msg *p, uint16_t sport, uint16_t dport)
+{
+    tu_u16(p, sport);
+    tu_u16(p, dport);
+    tu_u16(p, 8);
+    tu_u16(p, 0);
+}
+
+static void
+icmp_hdr(struct tu_msg *p, uint8_t type, uint8_t code)
+{
+    tu_u8(p, type);
+    tu_u8(p, code);
+    tu_u16(p, 0);
+    tu_u32(p, 0);
+}
+
+#define SF_BASE                                                                                \
+    (IPF_BIT(IPF_PKT_DELTA) | IPF_BIT(IPF_SAMPLING_INTERVAL) | IPF_BIT(IPF_START_MS) |         \
+     IPF_BIT(IPF_END_MS))
+#define SF_V4 (IPF_BIT(IPF_IP_VERSION) | IPF_BIT(IPF_PROTO) | IPF_BIT(IPF_SRC4) | IPF_BIT(IPF_DST4))
+#define SF_V6 (IPF_BIT(IPF_IP_VERSION) | IPF_BIT(IPF_PROTO) | IPF_BIT(IPF_SRC6) | IPF_BIT(IPF_DST6))
+#define SF_PORTS (IPF_BIT(IPF_SRC_PORT) | IPF_BIT(IPF_DST_PORT))
+
+START_TEST(test_sflow_ipv4_tcp_flags)
+{
+    /*
+     * Ethernet, IPv4 with one word of options (IHL 6) from 192.0.2.1 to
+     * 198.51.100.7, TCP 40000 -> 23 with NS, CWR, ECE and SYN set
+     * (0x5 data offset, flags 0x1c2)
+     */
+    struct sflow_header h;
+    uint8_t agent[16] = {192, 0, 2, 10};
+
+    eth(&pkt, NULL, 0, 0x0800);
+    ipv4_hdr(&pkt, PROTO_TCP, "192.0.2.1", "198.51.100.7", 1, 0);
+    tcp_hdr(&pkt, 40000, 23, 0x51c2);
+    sf_one(HDR_ETHERNET, &pkt);
+    ck_assert_int_eq(decode_sf(&dg, &h), DS_OK);
+    ck_assert_uint_eq(got.n, 1);
+    ck_assert_uint_eq(got.rec[0].present,
+                      SF_BASE | SF_V4 | SF_PORTS | IPF_BIT(IPF_TCP_FLAGS));
+    ck_assert_uint_eq(got.f[0].ip_version, 4);
+    ck_assert_uint_eq(got.f[0].src4, ip4("192.0.2.1"));
+    ck_assert_uint_eq(got.f[0].dst4, ip4("198.51.100.7"));
+    ck_assert_uint_eq(got.f[0].proto, PROTO_TCP);
+    ck_assert_uint_eq(got.f[0].src_port, 40000);
+    ck_assert_uint_eq(got.f[0].dst_port, 23);
+    ck_assert_uint_eq(got.f[0].tcp_flags, 0x1c2);
+    ck_assert_uint_eq(got.f[0].pkt_delta, 1);
+    ck_assert_uint_eq(got.f[0].sampling_interval, 512);
+    ck_assert_uint_eq(got.f[0].start_ms, RECV_MS);
+    ck_assert_uint_eq(got.f[0].end_ms, RECV_MS);
+    ck_assert_uint_eq(got.rec[0].domain, 3);
+    ck_assert_uint_eq(got.rec[0].export_time, RECV_MS / 1000);
+    ck_assert_int_eq(got.rec[0].sysinit_ms, 0);
+    ck_assert_uint_eq(got.rec[0].uptime_ms, 0);
+    ck_assert(!got.rec[0].options);
+    /* the header and the sample's accounting */
+    ck_assert_int_eq(h.agent_family, 4);
+    ck_assert_mem_eq(h.agent, agent, 16);
+    ck_assert_uint_eq(h.sub_agent, 3);
+    ck_assert_uint_eq(h.sequence, 900);
+    ck_assert_uint_eq(h.uptime_ms, 123456);
+    ck_assert_uint_eq(h.samples, 1);
+    ck_assert_uint_eq(h.flow_samples, 1);
+    ck_assert_uint_eq(h.counter_samples, 0);
+    ck_assert_uint_eq(got.n_samples, 1);
+    ck_assert_uint_eq(got.samples[0].source_id, 5);
+    ck_assert_uint_eq(got.samples[0].sequence, 77);
+    ck_assert_uint_eq(got.samples[0].sampling_rate, 512);
+    ck_assert_uint_eq(got.samples[0].sample_pool, 512000);
+    ck_assert_uint_eq(got.samples[0].drops, 3);
+    ck_assert_uint_eq(got.stats.messages, 1);
+    ck_assert_uint_eq(got.stats.records, 1);
+    ck_assert_uint_eq(got.stats.bad_messages, 0);
+}
+END_TEST
+
+START_TEST(test_sflow_ipv6_udp_extension_headers)
+{
+    /*
+     * IPv6 2001:db8::1 -> 2001:db8:dead::42 over an IPv6 agent; hop-by-hop
+     * (8 bytes), destination options (16 bytes), fragment with offset 0,
+     * then UDP 5353 -> 53
+     */
+    struct sflow_header h;
+    uint8_t a[16];
+
+    eth(&pkt, NULL, 0, 0x86dd);
+    ipv6_hdr(&pkt, 0, "2001:db8::1", "2001:db8:dead::42");
+    tu_u8(&pkt, 60);            /* hop-by-hop: next destination options, 8 bytes */
+    tu_u8(&pkt, 0);
+    tu_bytes(&pkt, "\x01\x04\0\0\0\0", 6);
+    tu_u8(&pkt, 44);            /* destination options: next fragment, 16 bytes */
+    tu_u8(&pkt, 1);
+    tu_bytes(&pkt, "\x01\x0c\0\0\0\0\0\0\0\0\0\0\0\0", 14);
+    tu_u8(&pkt, PROTO_UDP);     /* fragment: offset 0, more fragments */
+    tu_u8(&pkt, 0);
+    tu_u16(&pkt, 0x0001);
+    tu_u32(&pkt, 0xabcd);
+    udp_hdr(&pkt, 5353, 53);
+    sf_one(HDR_ETHERNET, &pkt);
+    /* the agent address becomes IPv6: type 2 and 16 bytes instead of 4 */
+    memmove(dg.b + 24, dg.b + 12, dg.len - 12);
+    dg.len += 12;
+    put32_at(&dg, 4, 2);
+    ip6("2001:db8::a", dg.b + 8);
+    ck_assert_int_eq(decode_sf(&dg, &h), DS_OK);
+    ck_assert_int_eq(h.agent_family, 6);
+    ip6("2001:db8::a", a);
+    ck_assert_mem_eq(h.agent, a, 16);
+    ck_assert_uint_eq(h.sub_agent, 3);
+    ck_assert_uint_eq(got.n, 1);
+    ck_assert_uint_eq(got.rec[0].present, SF_BASE | SF_V6 | SF_PORTS);
+    ck_assert_uint_eq(got.f[0].ip_version, 6);
+    ip6("2001:db8::1", a);
+    ck_assert_mem_eq(got.f[0].src6, a, 16);
+    ip6("2001:db8:dead::42", a);
+    ck_assert_mem_eq(got.f[0].dst6, a, 16);
+    ck_assert_uint_eq(got.f[0].proto, PROTO_UDP);
+    ck_assert_uint_eq(got.f[0].src_port, 5353);
+    ck_assert_uint_eq(got.f[0].dst_port, 53);
+}
+END_TEST
+
+START_TEST(test_sflow_fragments_have_no_ports)
+{
+    /*
+     * Two samples: an IPv4 fragment at offset 1480 (185 * 8) of a UDP
+     * datagram, and an IPv6 fragment at offset 1448 of a TCP segment;
+     * what follows the IP header is payload, not ports
+     */
+    size_t s;
+
+    sf_header(&dg, 0, 2);
+    s = sf_flow_sample(&dg, 1, 1);
+    eth(&pkt, NULL, 0, 0x0800);
+    ipv4_hdr(&pkt, PROTO_UDP, "192.0.2.1", "198.51.100.7", 0, 185);
+    udp_hdr(&pkt, 1111, 2222);
+    sf_raw_header(&dg, HDR_ETHERNET, &pkt);
+    sf_close(&dg, s);
+    s = sf_flow_sample(&dg, 1, 1);
+    eth(&pkt, NULL, 0, 0x86dd);
+    ipv6_hdr(&pkt, 44, "2001:db8::1", "2001:db8::2");
+    tu_u8(&pkt, PROTO_TCP);
+    tu_u8(&pkt, 0);
+    tu_u16(&pkt, 181 << 3);
+    tu_u32(&pkt, 7);
+    tcp_hdr(&pkt, 3333, 4444, 0x5002);
+    sf_raw_header(&dg, HDR_ETHERNET, &pkt);
+    sf_close(&dg, s);
+    ck_assert_int_eq(decode_sf(&dg, NULL), DS_OK);
+    ck_assert_uint_eq(got.n, 2);
+    ck_assert_uint_eq(got.rec[0].present, SF_BASE | SF_V4);
+    ck_assert_uint_eq(got.f[0].proto, PROTO_UDP);
+    ck_assert_uint_eq(got.f[0].dst_port, 0);
+    ck_assert_uint_eq(got.rec[1].present, SF_BASE | SF_V6);
+    ck_assert_uint_eq(got.f[1].proto, PROTO_TCP);
+    ck_assert_uint_eq(got.f[1].dst_port, 0);
+    ck_assert_uint_eq(got.f[1].tcp_flags, 0);
+}
+END_TEST
+
+START_TEST(test_sflow_icmp_type_code)
+{
+    /* ICMP port unreachable (3/3) over IPv4; ICMPv6 echo request (128/0) */
+    size_t s;
+
+    sf_header(&dg, 0, 2);
+    s = sf_flow_sample(&dg, 1, 1);
+    eth(&pkt, NULL, 0, 0x0800);
+    ipv4_hdr(&pkt, PROTO_ICMP, "192.0.2.1", "198.51.100.7", 0, 0);
+    icmp_hdr(&pkt, 3, 3);
+    sf_raw_header(&dg, HDR_ETHERNET, &pkt);
+    sf_close(&dg, s);
+    s = sf_flow_sample(&dg, 1, 1);
+    eth(&pkt, NULL, 0, 0x86dd);
+    ipv6_hdr(&pkt, PROTO_ICMPV6, "2001:db8::1", "2001:db8::2");
+    icmp_hdr(&pkt, 128, 0);
+    sf_raw_header(&dg, HDR_ETHERNET, &pkt);
+    sf_close(&dg, s);
+    ck_assert_int_eq(decode_sf(&dg, NULL), DS_OK);
+    ck_assert_uint_eq(got.n, 2);
+    ck_assert_uint_eq(got.rec[0].present,
+                      SF_BASE | SF_V4 | IPF_BIT(IPF_ICMP_T4) | IPF_BIT(IPF_ICMP_C4));
+    ck_assert_uint_eq(got.f[0].icmp_t4, 3);
+    ck_assert_uint_eq(got.f[0].icmp_c4, 3);
+    ck_assert_uint_eq(got.rec[1].present,
+                      SF_BASE | SF_V6 | IPF_BIT(IPF_ICMP_T6) | IPF_BIT(IPF_ICMP_C6));
+    ck_assert_uint_eq(got.f[1].icmp_t6, 128);
+    ck_assert_uint_eq(got.f[1].icmp_c6, 0);
+    ck_assert_uint_eq(got.f[1].proto, PROTO_ICMPV6);
+}
+END_TEST
+
+START_TEST(test_sflow_vlan_and_qinq)
+{
+    /*
+     * One 802.1Q tag; QinQ (802.1ad 0x88a8 outer, 0x8100 inner); three
+     * tags with the old 0x9100 outer; each then IPv4 TCP to port 443
+     */
+    static const uint16_t one[] = {0x8100};
+    static const uint16_t two[] = {0x88a8, 0x8100};
+    static const uint16_t three[] = {0x9100, 0x88a8, 0x8100};
+    static const uint16_t *tags[] = {one, two, three};
+    size_t s;
+
+    sf_header(&dg, 0, 3);
+    for (size_t i = 0; i < 3; i++) {
+        s = sf_flow_sample(&dg, 4096, 1);
+        eth(&pkt, tags[i], i + 1, 0x0800);
+        ipv4_hdr(&pkt, PROTO_TCP, "49.49.49.2", "49.49.49.109", 0, 0);
+        tcp_hdr(&pkt, (uint16_t)(32017 + i), 443, 0x5010);
+        sf_raw_header(&dg, HDR_ETHERNET, &pkt);
+        sf_close(&dg, s);
+    }
+    ck_assert_int_eq(decode_sf(&dg, NULL), DS_OK);
+    ck_assert_uint_eq(got.n, 3);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_uint_eq(got.rec[i].present,
+                          SF_BASE | SF_V4 | SF_PORTS | IPF_BIT(IPF_TCP_FLAGS));
+        ck_assert_uint_eq(got.f[i].dst4, ip4("49.49.49.109"));
+        ck_assert_uint_eq(got.f[i].src_port, 32017 + i);
+        ck_assert_uint_eq(got.f[i].dst_port, 443);
+        ck_assert_uint_eq(got.f[i].tcp_flags, 0x10);
+        ck_assert_uint_eq(got.f[i].sampling_interval, 4096);
+    }
+}
+END_TEST
+
+START_TEST(test_sflow_header_cut_short)
+{
+    /*
+     * The same TCP SYN sampled with its header cut: after the IP header
+     * (addresses and protocol, no ports); 12 bytes into the IP header
+     * (version and protocol only); 8 bytes into TCP (ports, no flags);
+     * after the Ethernet type (nothing but the sample itself)
+     */
+    static const size_t cut[] = {14 + 20, 14 + 12, 14 + 20 + 8, 14};
+    static const uint64_t want[] = {
+        SF_BASE | SF_V4,
+        SF_BASE | IPF_BIT(IPF_IP_VERSION) | IPF_BIT(IPF_PROTO),
+        SF_BASE | SF_V4 | SF_PORTS,
+        SF_BASE,
+    };
+
+    for (size_t i = 0; i < 4; i++) {
+        eth(&pkt, NULL, 0, 0x0800);
+        ipv4_hdr(&pkt, PROTO_TCP, "192.0.2.1", "198.51.100.7", 0, 0);
+        tcp_hdr(&pkt, 40000, 23, 0x5002);
+        pkt.len = cut[i];
+        sf_one(HDR_ETHERNET, &pkt);
+        ck_assert_int_eq(decode_sf(&dg, NULL), DS_OK);
+        ck_assert_uint_eq(got.n, 1);
+        ck_assert_msg(got.rec[0].present == want[i], "cut at %zu: present %llx, want %llx",
+                      cut[i], (unsigned long long)got.rec[0].present,
+                      (unsigned long long)want[i]);
+        ck_assert_uint_eq(got.f[0].proto, i < 3 ? PROTO_TCP : 0);
+        ck_assert_uint_eq(got.f[0].src4, i == 0 || i == 2 ? ip4("192.0.2.1") : 0);
+        ck_assert_uint_eq(got.f[0].dst_port, i == 2 ? 23 : 0);
+        ck_assert_uint_eq(got.f[0].tcp_flags, 0);
+    }
+}
+END_TEST
+
+START_TEST(test_sflow_expanded_sample)
+{
+    /*
+     * Expanded flow sample 0:3: sequence 9, source type 1 index 0x123456,
+     * rate 1000, pool 5000000, drops 0, input ifIndex format 0 value
+     * 0x7ffffffe, output format 0 value 1 (what Arista sends for high
+     * ifIndexes); one sampled header, UDP to 4500
+     */
+    size_t s;
+
+    sf_header(&dg, 7, 1);
+    s = sf_open(&dg, 0, 3);
+    tu_u32(&dg, 9);
+    tu_u32(&dg, 1);
+    tu_u32(&dg, 0x123456);
+    tu_u32(&dg, 1000);
+    tu_u32(&dg, 5000000);
+    tu_u32(&dg, 0);
+    tu_u32(&dg, 0);
+    tu_u32(&dg, 0x7ffffffe);
+    tu_u32(&dg, 0);
+    tu_u32(&dg, 1);
+    tu_u32(&dg, 1);
+    eth(&pkt, NULL, 0, 0x0800);
+    ipv4_hdr(&pkt, PROTO_UDP, "52.52.52.52", "53.53.53.53", 0, 0);
+    udp_hdr(&pkt, 500, 4500);
+    sf_raw_header(&dg, HDR_ETHERNET, &pkt);
+    sf_close(&dg, s);
+    ck_assert_int_eq(decode_sf(&dg, NULL), DS_OK);
+    ck_assert_uint_eq(got.n, 1);
+    ck_assert_uint_eq(got.f[0].dst4, ip4("53.53.53.53"));
+    ck_assert_uint_eq(got.f[0].dst_port, 4500);
+    ck_assert_uint_eq(got.f[0].sampling_interval, 1000);
+    ck_assert_uint_eq(got.rec[0].domain, 7);
+    ck_assert_uint_eq(got.n_samples, 1);
+    ck_assert_uint_eq(got.samples[0].source_id, 1u << 24 | 0x123456);
+    ck_assert_uint_eq(got.samples[0].sequence, 9);
+    ck_assert_uint_eq(got.samples[0].sampling_rate, 1000);
+    ck_assert_uint_eq(got.samples[0].sample_pool, 5000000);
+}
+END_TEST
+
+/* A counter sample of the given format: one generic interface record, 88 bytes of zeros. */
+static void
+sf_counter_sample(struct tu_msg *m, uint32_t format)
+{
+    size_t s = sf_open(m, 0, format), r;
+
+    tu_u32(m, 1);                   /* sequence */
+    if (format == 4) {
+        tu_u32(m, 0);               /* source type */
+        tu_u32(m, 7);               /* source index */
+    } else {
+        tu_u32(m, 7);
+    }
+    tu_u32(m, 1);                   /* one counter record */
+    r = sf_open(m, 0, 1);
+    for (int i = 0; i < 22; i++)
+        tu_u32(m, 0);
+    sf_close(m, r);
+    sf_close(m, s);
+}
+
+START_TEST(test_sflow_counter_samples_counted_and_skipped)
+{
+    /* counter 0:2, expanded counter 0:4, a flow sample, another counter 0:2 */
+    struct sflow_header h;
+    size_t s;
+
+    sf_header(&dg, 0, 4);
+    sf_counter_sample(&dg, 2);
+    sf_counter_sample(&dg, 4);
+    s = sf_flow_sample(&dg, 100, 1);
+    eth(&pkt, NULL, 0, 0x0800);
+    ipv4_hdr(&pkt, PROTO_UDP, "192.0.2.1", "198.51.100.7", 0, 0);
+    udp_hdr(&pkt, 123, 123);
+    sf_raw_header(&dg, HDR_ETHERNET, &pkt);
+    sf_close(&dg, s);
+    sf_counter_sample(&dg, 2);
+    ck_assert_int_eq(decode_sf(&dg, &h), DS_OK);
+    ck_assert_uint_eq(h.samples, 4);
+    ck_assert_uint_eq(h.flow_samples, 1);
+    ck_assert_uint_eq(h.counter_samples, 3);
+    ck_assert_uint_eq(got.n, 1);
+    ck_assert_uint_eq(got.n_samples, 1);
+    ck_assert_uint_eq(got.f[0].dst_port, 123);
+    /* counter samples only: nothing delivered, nothing wrong */
+    sf_header(&dg, 0, 2);
+    sf_counter_sample(&dg, 2);
+    sf_counter_sample(&dg, 4);
+    ck_assert_int_eq(decode_sf(&dg, &h), DS_OK);
+    ck_assert_uint_eq(got.n, 0);
+    ck_assert_uint_eq(h.counter_samples, 2);
+    ck_assert_uint_eq(got.stats.bad_messages, 0);
+}
+END_TEST
+
+START_TEST(test_sflow_unknown_formats_skipped)
+{
+    /*
+     * Samples: enterprise 4413 format 1 (not ours, though format 1), 0:9
+     * (unknown), then a flow sample whose records are extended switch
+     * 0:1001, enterprise 8 format 1, and the sampled header last; its
+     * length is not a multiple of 4 (the record pads it)
+     */
+    struct sflow_header h;
+    size_t s, r;
+
+    sf_header(&dg, 0, 3);
+    s = sf_open(&dg, 4413, 1);
+    for (int i = 0; i < 11; i++)
+        tu_u32(&dg, 0xffffffff);
+    sf_close(&dg, s);
+    s = sf_open(&dg, 0, 9);
+    tu_u32(&dg, 1);
+    sf_close(&dg, s);
+    s = sf_flow_sample(&dg, 2048, 3);
+    r = sf_open(&dg, 0, 1001);
+    tu_u32(&dg, 10);
+    tu_u32(&dg, 0);
+    tu_u32(&dg, 20);
+    tu_u32(&dg, 0);
+    sf_close(&dg, r);
+    r = sf_open(&dg, 8, 1);
+    tu_u32(&dg, HDR_ETHERNET);  /* would be a header of 0xffff bytes if it were read as 0:1 */
+    tu_u32(&dg, 0);
+    tu_u32(&dg, 0);
+    tu_u32(&dg, 0xffff);
+    sf_close(&dg, r);
+    eth(&pkt, NULL, 0, 0x0800);
+    ipv4_hdr(&pkt, PROTO_TCP, "192.0.2.1", "198.51.100.7", 0, 0);
+    tcp_hdr(&pkt, 1, 22, 0x5002);
+    tu_u8(&pkt, 0xaa);          /* 55 bytes of header */
+    sf_raw_header(&dg, HDR_ETHERNET, &pkt);
+    sf_close(&dg, s);
+    ck_assert_int_eq(decode_sf(&dg, &h), DS_OK);
+    ck_assert_uint_eq(h.samples, 3);
+    ck_assert_uint_eq(h.flow_samples, 1);
+    ck_assert_uint_eq(h.counter_samples, 0);
+    ck_assert_uint_eq(got.n, 1);
+    ck_assert_uint_eq(got.f[0].dst_port, 22);
+    ck_assert_uint_eq(got.f[0].sampling_interval, 2048);
+}
+END_TEST
+
+START_TEST(test_sflow_sampled_ipv4_and_ipv6_records)
+{
+    /*
+     * Flow records 0:3 (sampled IPv4: length, protocol, src, dst,
+     * src_port, dst_port, tcp_flags, tos) and 0:4 (sampled IPv6: the same
+     * with 16-byte addresses and priority), each alone in its sample;
+     * then a sample with a sampled header followed by a sampled IPv4 that
+     * disagrees: the first wins
+     */
+    uint8_t a[16];
+    size_t s, r;
+
+    sf_header(&dg, 0, 3);
+    s = sf_flow_sample(&dg, 1000, 1);
+    r = sf_open(&dg, 0, 3);
+    tu_u32(&dg, 40);
+    tu_u32(&dg, PROTO_TCP);
+    tu_u32(&dg, ip4("3.3.3.3"));
+    tu_u32(&dg, ip4("4.4.4.4"));
+    tu_u32(&dg, 53032);
+    tu_u32(&dg, 25562);
+    tu_u32(&dg, 0x12);
+    tu_u32(&dg, 0);
+    sf_close(&dg, r);
+    sf_close(&dg, s);
+    s = sf_flow_sample(&dg, 1000, 1);
+    r = sf_open(&dg, 0, 4);
+    tu_u32(&dg, 60);
+    tu_u32(&dg, PROTO_UDP);
+    ip6("2001:db8::5", a);
+    tu_bytes(&dg, a, 16);
+    ip6("2001:db8::6", a);
+    tu_bytes(&dg, a, 16);
+    tu_u32(&dg, 4000);
+    tu_u32(&dg, 161);
+    tu_u32(&dg, 0);
+    tu_u32(&dg, 0);
+    sf_close(&dg, r);
+    sf_close(&dg, s);
+    s = sf_flow_sample(&dg, 1000, 2);
+    eth(&pkt, NULL, 0, 0x0800);
+    ipv4_hdr(&pkt, PROTO_UDP, "50.50.50.50", "51.51.51.51", 0, 0);
+    udp_hdr(&pkt, 46622, 58631);
+    sf_raw_header(&dg, HDR_ETHERNET, &pkt);
+    r = sf_open(&dg, 0, 3);
+    tu_u32(&dg, 40);
+    tu_u32(&dg, PROTO_TCP);
+    tu_u32(&dg, ip4("9.9.9.9"));
+    tu_u32(&dg, ip4("9.9.9.9"));
+    tu_u32(&dg, 9);
+    tu_u32(&dg, 9);
+    tu_u32(&dg, 0);
+    tu_u32(&dg, 0);
+    sf_close(&dg, r);
+    sf_close(&dg, s);
+    ck_assert_int_eq(decode_sf(&dg, NULL), DS_OK);
+    ck_assert_uint_eq(got.n, 3);
+    ck_assert_uint_eq(got.rec[0].present,
+                      SF_BASE | SF_V4 | SF_PORTS | IPF_BIT(IPF_TCP_FLAGS));
+    ck_assert_uint_eq(got.f[0].src4, ip4("3.3.3.3"));
+    ck_assert_uint_eq(got.f[0].dst4, ip4("4.4.4.4"));
+    ck_assert_uint_eq(got.f[0].dst_port, 25562);
+    ck_assert_uint_eq(got.f[0].tcp_flags, 0x12);
+    ck_assert_uint_eq(got.rec[1].present, SF_BASE | SF_V6 | SF_PORTS);
+    ip6("2001:db8::6", a);
+    ck_assert_mem_eq(got.f[1].dst6, a, 16);
+    ck_assert_uint_eq(got.f[1].dst_port, 161);
+    ck_assert_uint_eq(got.f[2].dst4, ip4("51.51.51.51"));
+    ck_assert_uint_eq(got.f[2].dst_port, 58631);
+    ck_assert_uint_eq(got.f[2].proto, PROTO_UDP);
+}
+END_TEST
+
+START_TEST(test_sflow_raw_ip_and_non_ip_headers)
+{
+    /*
+     * Header protocol 11 (an IPv4 header, no link layer: hsflowd), 12
+     * (IPv6), an Ethernet ARP frame (a packet, but no IP: delivered without
+     * addresses), an MPLS-labelled IPv4 packet (two labels), and header
+     * protocol 7 (PPP: not read, no record)
+     */
+    uint8_t a[16];
+    size_t s;
+
+    sf_header(&dg, 0, 5);
+    s = sf_flow_sample(&dg, 1, 1);
+    pkt.len = 0;
+    ipv4_hdr(&pkt, PROTO_ICMP, "69.58.92.107", "92.222.186.1", 0, 0);
+    icmp_hdr(&pkt, 0, 0);
+    sf_raw_header(&dg, HDR_IPV4, &pkt);
+    sf_close(&dg, s);
+    s = sf_flow_sample(&dg, 1, 1);
+    pkt.len = 0;
+    ipv6_hdr(&pkt, PROTO_TCP, "2001:db8::1", "2001:db8::2");
+    tcp_hdr(&pkt, 1, 80, 0x5002);
+    sf_raw_header(&dg, HDR_IPV6, &pkt);
+    sf_close(&dg, s);
+    s = sf_flow_sample(&dg, 1, 1);
+    eth(&pkt, NULL, 0, 0x0806);
+    tu_bytes(&pkt, "\x00\x01\x08\x00\x06\x04\x00\x01", 8);
+    sf_raw_header(&dg, HDR_ETHERNET, &pkt);
+    sf_close(&dg, s);
+    s = sf_flow_sample(&dg, 1, 1);
+    eth(&pkt, NULL, 0, 0x8847);
+    tu_u32(&pkt, 1000 << 12 | 0 << 8 | 64);     /* label 1000 */
+    tu_u32(&pkt, 2000 << 12 | 1 << 8 | 64);     /* label 2000, bottom of stack */
+    ipv4_hdr(&pkt, PROTO_UDP, "10.0.0.1", "10.0.0.2", 0, 0);
+    udp_hdr(&pkt, 7, 3784);
+    sf_raw_header(&dg, HDR_ETHERNET, &pkt);
+    sf_close(&dg, s);
+    s = sf_flow_sample(&dg, 1, 1);
+    pkt.len = 0;
+    ipv4_hdr(&pkt, PROTO_UDP, "10.0.0.1", "10.0.0.2", 0, 0);
+    sf_raw_header(&dg, 7, &pkt);
+    sf_close(&dg, s);
+    ck_assert_int_eq(decode_sf(&dg, NULL), DS_OK);
+    ck_assert_uint_eq(got.n, 4);
+    ck_assert_uint_eq(got.n_samples, 5);
+    ck_assert_uint_eq(got.rec[0].present,
+                      SF_BASE | SF_V4 | IPF_BIT(IPF_ICMP_T4) | IPF_BIT(IPF_ICMP_C4));
+    ck_assert_uint_eq(got.f[0].dst4, ip4("92.222.186.1"));
+    ck_assert_uint_eq(got.f[0].proto, PROTO_ICMP);
+    ck_assert_uint_eq(got.rec[1].present,
+                      SF_BASE | SF_V6 | SF_PORTS | IPF_BIT(IPF_TCP_FLAGS));
+    ip6("2001:db8::2", a);
+    ck_assert_mem_eq(got.f[1].dst6, a, 16);
+    ck_assert_uint_eq(got.f[1].dst_port, 80);
+    ck_assert_uint_eq(got.rec[2].present, SF_BASE);
+    ck_assert_uint_eq(got.rec[3].present, SF_BASE | SF_V4 | SF_PORTS);
+    ck_assert_uint_eq(got.f[3].dst4, ip4("10.0.0.2"));
+    ck_assert_uint_eq(got.f[3].dst_port, 3784);
+}
+END_TEST
+
+START_TEST(test_sflow_tunnel_outer_reported)
+{
+    /*
+     * VXLAN: outer IPv4 192.168.108.40 -> 192.168.15.14 UDP 45833 -> 4789,
+     * then VXLAN, an inner Ethernet frame and inner IPv4 TCP to port 80.
+     * The outer packet is the one reported.
+     */
+    eth(&pkt, NULL, 0, 0x0800);
+    ipv4_hdr(&pkt, PROTO_UDP, "192.168.108.40", "192.168.15.14", 0, 0);
+    udp_hdr(&pkt, 45833, 4789);
+    tu_u32(&pkt, 0x08000000);
+    tu_u32(&pkt, 0x00000100);
+    tu_bytes(&pkt, "\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\x08\x00", 14);
+    ipv4_hdr(&pkt, PROTO_TCP, "10.1.1.1", "10.2.2.2", 0, 0);
+    tcp_hdr(&pkt, 1234, 80, 0x5002);
+    sf_one(HDR_ETHERNET, &pkt);
+    ck_assert_int_eq(decode_sf(&dg, NULL), DS_OK);
+    ck_assert_uint_eq(got.n, 1);
+    ck_assert_uint_eq(got.f[0].src4, ip4("192.168.108.40"));
+    ck_assert_uint_eq(got.f[0].dst4, ip4("192.168.15.14"));
+    ck_assert_uint_eq(got.f[0].proto, PROTO_UDP);
+    ck_assert_uint_eq(got.f[0].dst_port, 4789);
+}
+END_TEST
+
+/* Expects DS_ERR_PARSE after n records, with text in the error message. */
+static void
+expect_sf_bad(size_t n, const char *text)
+{
+    ck_assert_int_eq(decode_sf(&dg, NULL), DS_ERR_PARSE);
+    ck_assert_uint_eq(got.n, n);
+    ck_assert_uint_eq(got.stats.records, n);
+    ck_assert_uint_eq(got.stats.messages, 1);
+    ck_assert_uint_eq(got.stats.bad_messages, 1);
+    ck_assert_msg(strstr(got.err.msg, text) != NULL, "error \"%s\" lacks \"%s\"", got.err.msg,
+                  text);
+}
+
+/* Two good flow samples (UDP to ports 1 and 2); their datagram is 28 + 2 * 108 bytes. */
+static void
+two_samples(uint32_t n_samples)
+{
+    size_t s;
+
+    sf_header(&dg, 0, n_samples);
+    for (uint16_t i = 1; i <= 2; i++) {
+        s = sf_flow_sample(&dg, 1, 1);
+        eth(&pkt, NULL, 0, 0x0800);
+        ipv4_hdr(&pkt, PROTO_UDP, "192.0.2.1", "198.51.100.7", 0, 0);
+        udp_hdr(&pkt, 9, i);
+        sf_raw_header(&dg, HDR_ETHERNET, &pkt);
+        sf_close(&dg, s);
+    }
+    ck_assert_uint_eq(dg.len, SF_HDR_LEN + 2 * 108);
+}
+
+START_TEST(test_sflow_malformed)
+{
+    /* not version 5 */
+    two_samples(2);
+    put32_at(&dg, 0, 4);
+    expect_sf_bad(0, "sflow: offset 0: version 4, not 5");
+    /* agent address type 3 */
+    two_samples(2);
+    put32_at(&dg, 4, 3);
+    expect_sf_bad(0, "offset 4: agent address type 3");
+    /* cut inside the header */
+    two_samples(2);
+    dg.len = 20;
+    expect_sf_bad(0, "offset 20: datagram ends inside the header");
+    /* three samples announced, two present: both delivered */
+    two_samples(3);
+    expect_sf_bad(2, "offset 244: datagram ends after 2 of its 3 samples");
+    /* the second sample's length overruns the datagram */
+    two_samples(2);
+    put32_at(&dg, SF_HDR_LEN + 108 + 4, 1000);
+    expect_sf_bad(1, "offset 140: sample of 1000 bytes overruns the datagram (100 left)");
+    /* the first sample's record overruns its sample */
+    two_samples(2);
+    put32_at(&dg, SF_HDR_LEN + 8 + 32 + 4, 200);
+    expect_sf_bad(0, "offset 72: flow record of 200 bytes overruns its sample (60 left)");
+    /* the first sample announces two records and holds one */
+    two_samples(2);
+    put32_at(&dg, SF_HDR_LEN + 8 + 28, 2);
+    expect_sf_bad(0, "offset 136: flow sample ends after 1 of its 2 records");
+    /* a sampled header longer than its record */
+    two_samples(2);
+    put32_at(&dg, SF_HDR_LEN + 8 + 32 + 8 + 12, 61);
+    expect_sf_bad(0, "offset 88: sampled header of 61 bytes in a record of 60");
+    /* a flow sample too short for its fixed fields */
+    sf_header(&dg, 0, 1);
+    tu_u32(&dg, 1);
+    tu_u32(&dg, 8);
+    tu_u32(&dg, 0);
+    tu_u32(&dg, 0);
+    expect_sf_bad(0, "offset 36: flow sample of 8 bytes, at least 32 needed");
+    /* a sampled IPv4 record of 16 bytes */
+    sf_header(&dg, 0, 1);
+    {
+        size_t s = sf_flow_sample(&dg, 1, 1), r = sf_open(&dg, 0, 3);
+
+        tu_u32(&dg, 40);
+        tu_u32(&dg, 6);
+        tu_u32(&dg, 1);
+        tu_u32(&dg, 2);
+        sf_close(&dg, r);
+        sf_close(&dg, s);
+    }
+    expect_sf_bad(0, "offset 76: sampled IPv4 record of 16 bytes, 32 needed");
+    /* a sample count of 2^32 - 1 with nothing after the header: ends at once */
+    sf_header(&dg, 0, 0xffffffff);
+    expect_sf_bad(0, "offset 28: datagram ends after 0 of its 4294967295 samples");
+}
+END_TEST
+
 static Suite *
 flows_suite(void)
 {
@@ -313,6 +1151,22 @@ flows_suite(void)
     tcase_add_test(tc, test_nf5_sampling_header);
     tcase_add_test(tc, test_nf5_more_than_30_records);
     tcase_add_test(tc, test_nf5_malformed);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("sflow");
+    tcase_add_test(tc, test_sflow_ipv4_tcp_flags);
+    tcase_add_test(tc, test_sflow_ipv6_udp_extension_headers);
+    tcase_add_test(tc, test_sflow_fragments_have_no_ports);
+    tcase_add_test(tc, test_sflow_icmp_type_code);
+    tcase_add_test(tc, test_sflow_vlan_and_qinq);
+    tcase_add_test(tc, test_sflow_header_cut_short);
+    tcase_add_test(tc, test_sflow_expanded_sample);
+    tcase_add_test(tc, test_sflow_counter_samples_counted_and_skipped);
+    tcase_add_test(tc, test_sflow_unknown_formats_skipped);
+    tcase_add_test(tc, test_sflow_sampled_ipv4_and_ipv6_records);
+    tcase_add_test(tc, test_sflow_raw_ip_and_non_ip_headers);
+    tcase_add_test(tc, test_sflow_tunnel_outer_reported);
+    tcase_add_test(tc, test_sflow_malformed);
     suite_add_tcase(s, tc);
     return s;
 }
