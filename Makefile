@@ -47,6 +47,8 @@ INGEST_SRCS = \
 	src/ingest/ipfix_check.c \
 	src/ingest/ipfix_decode.c \
 	src/ingest/nf9.c \
+	src/ingest/nf5.c \
+	src/ingest/sflow.c \
 	src/ingest/session.c \
 	src/ingest/ingest_file.c
 
@@ -158,7 +160,7 @@ demo: deps
 		samples/data/*.ipfix
 
 # --- tests --------------------------------------------------------------------
-UNIT_TESTS = core cfg ingest norm filter agg stability store report
+UNIT_TESTS = core cfg ingest flows session norm filter agg stability store report
 UNIT_BINS = $(foreach t,$(UNIT_TESTS),$(BUILD)/tests/check_$(t))
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 

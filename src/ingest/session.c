@@ -273,7 +273,7 @@ nf9_datagram(struct ingest_session *s, const uint8_t *p, size_t len, ipfix_recor
 {
     struct nf9_header h;
     size_t olen;
-    uint64_t before = stats->records + stats->options_records;
+    uint64_t before = stats->records;
     enum ds_rc rc, r = DS_OK;
     struct ds_error ignored;
 
@@ -285,7 +285,8 @@ nf9_datagram(struct ingest_session *s, const uint8_t *p, size_t len, ipfix_recor
     ipfix_decoder_set_uptime(s->dec, (int64_t)h.unix_secs * 1000 - h.uptime_ms, h.uptime_ms);
     r = ipfix_message(s, s->conv, olen, 0, fn, ctx, stats, rc == DS_OK ? err : &ignored);
     ipfix_decoder_set_uptime(s->dec, 0, 0);
-    account(s, h.source_id, h.sequence, 1, stats->records + stats->options_records - before, 1,
+    /* flows per datagram: what a lost datagram is worth */
+    account(s, h.source_id, h.sequence, 1, stats->records - before, 1,
             h.uptime_ms ? h.uptime_ms : 1);
     return rc != DS_OK ? rc : r;
 }

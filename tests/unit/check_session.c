@@ -105,6 +105,26 @@ replay_file(struct replay *r, const char *file)
     ck_assert_msg(pcap_each_udp(file, replay_one, r, err, sizeof(err)) >= 0, "%s", err);
 }
 
+/*
+ * Where darkstab departs from the truth on purpose: NetFlow v5 datagrams
+ * whose count disagrees with their length are refused whole (the truth's
+ * parser reads their 30 records anyway; MANIFEST.md: "the summed packets
+ * are garbage by design").  check_flows.c asserts the refusal itself.
+ */
+static const char *const refused[] = {
+    "logstash-codec-netflow/nf5_invalid01_malformed.pcap",
+    "logstash-codec-netflow/nf5_invalid02_malformed.pcap",
+};
+
+static int
+is_refused(const char *file)
+{
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+        if (strcmp(refused[i], file) == 0)
+            return 1;
+    return 0;
+}
+
 START_TEST(test_every_capture_matches_ground_truth)
 {
     FILE *truth = fopen(CAP_DIR "truth.tsv", "r");
@@ -130,9 +150,16 @@ START_TEST(test_every_capture_matches_ground_truth)
             continue;
         }
         if (col[12][0] != '\0') {
-            /* a data-only capture: its templates are in another one, replayed first */
-            snprintf(file, sizeof(file), CAP_DIR "%s", col[12]);
-            replay_file(r, file);
+            /* a data-only capture: its templates are in others ("a + b"), replayed first */
+            char *list = col[12], *one;
+
+            while ((one = strsep(&list, "+")) != NULL) {
+                while (*one == ' ')
+                    one++;
+                one[strcspn(one, " ")] = '\0';
+                snprintf(file, sizeof(file), CAP_DIR "%s", one);
+                replay_file(r, file);
+            }
             base = r->c;
             base_datagrams = r->datagrams;
         }
@@ -155,7 +182,11 @@ START_TEST(test_every_capture_matches_ground_truth)
             by_proto[2]++;
         else
             by_proto[3]++;
-        if (r->datagrams - base_datagrams != want_dgrams ||
+        if (is_refused(col[0])) {
+            ck_assert_msg(r->c.records == 0 && r->st.bad_messages == 1,
+                          "%s: refused as malformed, yet %llu records decoded", col[0],
+                          (unsigned long long)r->c.records);
+        } else if (r->datagrams - base_datagrams != want_dgrams ||
             r->c.records - base.records != want_recs ||
             r->c.options - base.options != want_opts || (has_pkts && got_pkts != want_pkts)) {
             size_t used = strlen(report);
@@ -587,8 +618,9 @@ START_TEST(test_checkpoint_restores_templates_and_sequence)
     ck_assert_int_eq(fl->n, 3);
     ck_assert_uint_eq(ingest_session_get_stats(back)->missed, 2);
     /* a blob of another protocol, or damaged, is refused */
-    ck_assert_int_eq(ingest_session_restore(ingest_session_new(INGEST_IPFIX), blob, len, &err),
-                     DS_ERR_PARSE);
+    s = ingest_session_new(INGEST_IPFIX);
+    ck_assert_int_eq(ingest_session_restore(s, blob, len, &err), DS_ERR_PARSE);
+    ingest_session_free(s);
     blob[len - 3] ^= 0xff;
     s = ingest_session_new(INGEST_NETFLOW9);
     ingest_session_restore(s, blob, len - 7, &err);
@@ -635,5 +667,6 @@ suite(void)
 int
 main(void)
 {
+    ingest_quiet_libfixbuf();
     return tu_run(suite()) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
