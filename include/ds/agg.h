@@ -93,6 +93,15 @@ void agg_flush(struct agg *agg);
 /* The watermark of the last agg_advance(), INT64_MIN before any. */
 int64_t agg_closed_upto(const struct agg *agg);
 size_t agg_open_slots(const struct agg *agg);
+/* fn for every open slot, oldest first (borrowed: for checkpoints). */
+void agg_each_open(const struct agg *agg, void (*fn)(void *ctx, const struct agg_slot *slot),
+                   void *ctx);
+/*
+ * Restarting from a checkpoint: takes slot (may be NULL) as an open slot,
+ * and raises the watermark to closed_upto.  The slot's layout must equal
+ * the aggregator's (agg_layout()).
+ */
+void agg_restore(struct agg *agg, struct agg_slot *slot, int64_t closed_upto);
 /* Heap bytes held by open slots (approximate; for the benchmark). */
 size_t agg_memory(const struct agg *agg);
 

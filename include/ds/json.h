@@ -33,6 +33,8 @@ void json_uint(struct json_w *w, uint64_t v);
 void json_double(struct json_w *w, double v, int decimals);
 void json_bool(struct json_w *w, bool v);
 void json_null(struct json_w *w);
+/* A value already written as JSON by someone trusted (a stored object), as is. */
+void json_raw(struct json_w *w, const char *json);
 /* Ends the document with a newline. */
 void json_finish(struct json_w *w);
 

@@ -77,6 +77,68 @@ void pipeline_free(struct pipeline *p);
 const struct pipeline_counts *pipeline_get_counts(const struct pipeline *p);
 size_t pipeline_analyses(const struct pipeline *p, const struct pipeline_analysis **list);
 
+/* ---- live collection (darkstab collect) ---- */
+
+/* An analysis as the collector's metrics show it. */
+struct pipeline_live_analysis {
+    uint64_t slots_closed;
+    uint64_t slots_revised;     /* judged again after late flows */
+    uint64_t late_flows;
+    size_t open_slots;
+    int64_t last_start;         /* the latest slot judged */
+    int64_t last_end;
+    bool last_incomplete;
+    size_t n_th;
+    struct {
+        char th[16];
+        uint32_t topn;
+        int status;             /* enum stab_status */
+        int dir;                /* enum stab_dir */
+    } th[CFG_THRESHOLDS_MAX];
+};
+
+typedef void (*series_judged_fn)(void *ctx, const struct cfg_analysis *a,
+                                 const struct slot_result *r);
+typedef void (*series_completeness_fn)(void *ctx, struct slot_result *r);
+
+struct pipeline_live_opts {
+    /* fills the completeness of each slot saved (store thread) */
+    series_completeness_fn completeness;
+    /* told of each slot judged (store thread): closed, or revised by late flows */
+    series_judged_fn on_judged;
+    void *ctx;
+};
+
+/*
+ * The live pipeline: as pipeline_new(), but slots are judged and committed
+ * as they close, the watermark comes from the caller, and the open slots
+ * of the store's last checkpoint are restored (those saved closed since
+ * are dropped: their stored counts are newer).
+ */
+enum ds_rc pipeline_new_live(const struct ds_cfg *cfg, struct store *st,
+                             const struct pipeline_live_opts *opts, struct pipeline **out,
+                             struct ds_error *err);
+/* A flow counted in the darknet (the caller normalised and filtered it). */
+void pipeline_add_flow(struct pipeline *p, const struct flow *f);
+/* Slots ending at or before watermark_s may close (it never goes back). */
+void pipeline_set_watermark(struct pipeline *p, int64_t watermark_s);
+/* Hands over the flows gathered so far, and the watermark, even if few. */
+void pipeline_flush(struct pipeline *p);
+/*
+ * A checkpoint: state (its blob taken) is saved with every analysis' open
+ * slots as of the flows added so far, in one transaction.  Returns its id.
+ */
+uint32_t pipeline_checkpoint(struct pipeline *p, struct store_collector *state);
+/* Has checkpoint id been committed (waiting up to timeout_ms)? */
+bool pipeline_checkpoint_wait(struct pipeline *p, uint32_t id, int timeout_ms);
+void pipeline_push_minutes(struct pipeline *p, struct store_minute *m, size_t n);
+void pipeline_push_gap(struct pipeline *p, const struct store_gap *g);
+/* Saves what was handed over and stops the threads; open slots stay in the checkpoint. */
+enum ds_rc pipeline_stop_live(struct pipeline *p, struct ds_error *err);
+void pipeline_live_status(struct pipeline *p, size_t i, struct pipeline_live_analysis *out);
+/* The first store error met by the store thread (it goes on), or DS_OK. */
+enum ds_rc pipeline_live_error(struct pipeline *p, struct ds_error *err);
+
 /* ---- series: one analysis' slots against the store (series.c) ---- */
 
 struct series;
@@ -96,6 +158,13 @@ void series_free(struct series *s);
  * store error is kept and returned by series_commit().
  */
 void series_add_slot(struct series *s, struct agg_slot *slot);
+/*
+ * Live collection: fn fills r->completeness and r->incomplete of every slot
+ * the series saves (closed, or revised by late flows); on_judged is told of
+ * every slot of the run once series_commit() has judged it.
+ */
+void series_set_completeness(struct series *s, series_completeness_fn fn, void *ctx);
+void series_set_on_judged(struct series *s, series_judged_fn fn, void *ctx);
 /* Counts a late flow (or its share) into the closed slot [start, end). */
 void series_add_late(struct series *s, int64_t start, int64_t end, const struct flow *f,
                      uint64_t packets);

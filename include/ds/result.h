@@ -48,6 +48,13 @@ struct slot_result {
     uint64_t late_flows;
     uint64_t late_packets;
     bool complete;
+    /*
+     * Live collection: the slot's completeness as a JSON object (owned;
+     * NULL for slots of files), and whether its data was too lossy to judge
+     * (then every threshold's status is STAB_INCOMPLETE).
+     */
+    char *completeness;
+    bool incomplete;
     size_t n_th;
     struct th_result th[CFG_THRESHOLDS_MAX];
     size_t n_top;

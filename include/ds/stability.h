@@ -31,6 +31,7 @@ enum stab_status {
     STAB_WARMUP,        /* fewer than T earlier slots with data */
     STAB_STABLE,
     STAB_UNSTABLE,
+    STAB_INCOMPLETE,    /* the collector lost too much of its data to judge it */
 };
 
 enum stab_dir {

@@ -64,6 +64,51 @@ struct store_slot_summary {
     uint64_t late_flows;
     uint64_t late_packets;
     bool complete;
+    bool incomplete;            /* the collector judged its data too lossy to judge */
+};
+
+/* ---- live collection ---- */
+
+/* An open slot at a checkpoint, encoded with store_slot_encode(). */
+struct store_open_slot {
+    int64_t start;
+    int64_t end;
+    uint64_t packets;
+    uint64_t flows;
+    uint8_t *blob;              /* owned: group counts, then group details */
+    size_t counts_len;
+    size_t details_len;
+};
+
+#define STORE_EXPORTER_MAX 64
+
+/* What one exporter sent in one minute of its records' time. */
+struct store_minute {
+    char exporter[STORE_EXPORTER_MAX];  /* "192.0.2.1 ipfix" */
+    int64_t minute;             /* Unix seconds / 60 */
+    uint64_t records;
+    uint64_t missed;            /* estimated lost: sequence gaps, unknown templates */
+    uint64_t silent_s;          /* silence beyond collector.silence */
+    uint64_t silence_missed;    /* records estimated for it */
+    uint64_t unknown_sets;
+    uint64_t rate;              /* sampling rate applied last; in sums, the highest */
+    uint64_t rate_changes;
+};
+
+/* A stretch of record time the collector may have missed whole. */
+struct store_gap {
+    int64_t from_ms;
+    int64_t to_ms;
+    char reason[160];
+};
+
+/* The collector's own state at a checkpoint. */
+struct store_collector {
+    int64_t saved_at;           /* Unix seconds */
+    bool clean;                 /* saved by an orderly stop */
+    int64_t event_ms;           /* latest flow start counted */
+    uint8_t *state;             /* owned */
+    size_t state_len;
 };
 
 typedef enum ds_rc (*store_result_fn)(void *ctx, const struct slot_result *r);
@@ -102,6 +147,24 @@ struct store_backend {
     enum ds_rc (*results)(void *state, int64_t aid, const struct key_layout *layout,
                           const struct cfg_analysis *a, int64_t from, int64_t to,
                           store_result_fn fn, void *ctx, struct ds_error *err);
+    /* live collection */
+    enum ds_rc (*open_slots_replace)(void *state, int64_t aid, int64_t closed_upto,
+                                     const struct store_open_slot *slots, size_t n,
+                                     struct ds_error *err);
+    enum ds_rc (*open_slots_load)(void *state, int64_t aid, const struct key_layout *layout,
+                                  int64_t *closed_upto, struct agg_slot ***slots, size_t *n,
+                                  struct ds_error *err);
+    enum ds_rc (*collector_save)(void *state, const struct store_collector *c,
+                                 struct ds_error *err);
+    enum ds_rc (*collector_load)(void *state, struct store_collector *c, bool *found,
+                                 struct ds_error *err);
+    enum ds_rc (*minutes_add)(void *state, const struct store_minute *m, size_t n,
+                              struct ds_error *err);
+    enum ds_rc (*minutes_sum)(void *state, int64_t from_s, int64_t to_s,
+                              struct store_minute **out, size_t *n, struct ds_error *err);
+    enum ds_rc (*gap_add)(void *state, const struct store_gap *g, struct ds_error *err);
+    enum ds_rc (*gaps)(void *state, int64_t from_ms, int64_t to_ms, struct store_gap **out,
+                       size_t *n, struct ds_error *err);
 };
 
 struct store {
@@ -164,5 +227,54 @@ enum ds_rc store_result_save(struct store *st, int64_t aid, const struct key_lay
 enum ds_rc store_results(struct store *st, int64_t aid, const struct key_layout *layout,
                          const struct cfg_analysis *a, int64_t from, int64_t to,
                          store_result_fn fn, void *ctx, struct ds_error *err);
+
+/* ---- live collection ---- */
+
+/*
+ * Replaces the analysis' open slots of the last checkpoint with slots[0..n)
+ * (borrowed), and records how far it has closed its slots.
+ */
+enum ds_rc store_open_slots_replace(struct store *st, int64_t aid, int64_t closed_upto,
+                                    const struct store_open_slot *slots, size_t n,
+                                    struct ds_error *err);
+/*
+ * The open slots of the last checkpoint, decoded (owned: free each with
+ * agg_slot_free, then the array), and *closed_upto (INT64_MIN if none).
+ */
+enum ds_rc store_open_slots_load(struct store *st, int64_t aid, const struct key_layout *layout,
+                                 int64_t *closed_upto, struct agg_slot ***slots, size_t *n,
+                                 struct ds_error *err);
+enum ds_rc store_collector_save(struct store *st, const struct store_collector *c,
+                                struct ds_error *err);
+/* *found false: never saved.  c->state is owned by the caller. */
+enum ds_rc store_collector_load(struct store *st, struct store_collector *c, bool *found,
+                                struct ds_error *err);
+/* Adds to the rows of (exporter, minute): counts are summed, rate replaced. */
+enum ds_rc store_minutes_add(struct store *st, const struct store_minute *m, size_t n,
+                             struct ds_error *err);
+/* Per exporter, the sums over minutes [from_s / 60, to_s / 60); owned array. */
+enum ds_rc store_minutes_sum(struct store *st, int64_t from_s, int64_t to_s,
+                             struct store_minute **out, size_t *n, struct ds_error *err);
+enum ds_rc store_gap_add(struct store *st, const struct store_gap *g, struct ds_error *err);
+/* The gaps that overlap [from_ms, to_ms); owned array. */
+enum ds_rc store_gaps(struct store *st, int64_t from_ms, int64_t to_ms, struct store_gap **out,
+                      size_t *n, struct ds_error *err);
+
+/*
+ * A slot's groups as the two blobs of the slots table (counts: key and
+ * varints; details: key, varint length, serialised detail), backend
+ * independent.  encode returns an owned buffer of *counts_len +
+ * *details_len bytes; decode fills slot (new, empty) and returns 0, or -1
+ * if a blob is damaged.
+ */
+uint8_t *store_slot_encode(const struct agg_slot *slot, size_t *counts_len, size_t *details_len);
+int store_slot_decode(struct agg_slot *slot, const uint8_t *counts, size_t counts_len,
+                      const uint8_t *details, size_t details_len);
+
+typedef void (*store_group_fn)(void *ctx, const uint8_t *key, uint64_t packets, uint64_t flows,
+                               uint64_t flags);
+/* Walks a group counts blob: fn gets every key and its counts.  0, or -1 if damaged. */
+int store_walk_groups(const uint8_t *counts, size_t len, const struct key_layout *layout,
+                      store_group_fn fn, void *ctx);
 
 #endif

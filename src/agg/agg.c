@@ -617,3 +617,34 @@ agg_memory(const struct agg *agg)
     }
     return total;
 }
+
+void
+agg_each_open(const struct agg *agg, void (*fn)(void *ctx, const struct agg_slot *slot),
+              void *ctx)
+{
+    for (size_t i = 0; i < agg->n_open; i++)
+        fn(ctx, agg->open[i]);
+}
+
+void
+agg_restore(struct agg *agg, struct agg_slot *slot, int64_t closed_upto)
+{
+    size_t i;
+
+    if (closed_upto > agg->closed_upto)
+        agg->closed_upto = closed_upto;
+    if (slot == NULL)
+        return;
+    if (slot->layout != &agg->layout) {
+        /* decoded against an equal layout: the slot must point to ours */
+        slot->layout = &agg->layout;
+    }
+    for (i = 0; i < agg->n_open; i++)
+        if (agg->open[i]->start > slot->start)
+            break;
+    agg->open = xreallocarray(agg->open, agg->n_open + 1, sizeof(*agg->open));
+    memmove(&agg->open[i + 1], &agg->open[i], (agg->n_open - i) * sizeof(*agg->open));
+    agg->open[i] = slot;
+    agg->n_open++;
+    agg->last = NULL;
+}

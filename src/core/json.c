@@ -188,6 +188,13 @@ json_null(struct json_w *w)
 }
 
 void
+json_raw(struct json_w *w, const char *json)
+{
+    before_item(w);
+    fputs(json, w->fp);
+}
+
+void
 json_finish(struct json_w *w)
 {
     fputc('\n', w->fp);

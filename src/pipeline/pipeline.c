@@ -39,6 +39,7 @@ struct batch {
     size_t n;
     uint32_t mask;          /* analyses that count these flows */
     int64_t watermark_s;
+    uint32_t checkpoint;    /* live: after these flows, hand the open slots to checkpoint N */
     int end;                /* no more batches */
 };
 
@@ -46,8 +47,17 @@ struct batch {
  * Work for the store thread, in the order the aggregation produced it: a
  * closed slot, or the late flows of one batch for one analysis.
  */
+enum work_kind {
+    W_SLOTS,        /* a closed slot and/or late flows of one analysis */
+    W_PART,         /* live: one analysis' open slots for a checkpoint */
+    W_STATE,        /* live: the collector's own state for a checkpoint */
+    W_MINUTES,      /* live: exporter minutes */
+    W_GAP,          /* live: a stretch the collector may have missed */
+};
+
 struct work {
     struct work *next;
+    enum work_kind kind;
     size_t an;                  /* analysis index */
     struct agg_slot *slot;      /* a closed slot (taken), or NULL */
     size_t n_late;
@@ -56,6 +66,15 @@ struct work {
         uint64_t packets;
         struct flow f;
     } *late;                    /* owned */
+    /* live */
+    uint32_t checkpoint;
+    int64_t closed_upto;
+    struct store_open_slot *open;   /* owned, with their blobs */
+    size_t n_open;
+    struct store_collector state;   /* owned state blob */
+    struct store_minute *minutes;   /* owned */
+    size_t n_minutes;
+    struct store_gap gap;
 };
 
 #define WORK_SLOTS_MAX 8        /* closed slots waiting: the aggregation waits beyond */
@@ -72,6 +91,8 @@ struct analysis_run {
     struct pipeline *p;
     struct late_flow *late;     /* late flows of the batch being counted */
     size_t n_late, cap_late;
+    int dirty;                  /* live: slots saved, not judged yet */
+    struct pipeline_live_analysis live;     /* under live_lock */
 };
 
 struct pipeline {
@@ -103,6 +124,22 @@ struct pipeline {
     struct work *work_head, *work_tail;
     size_t work_slots;
     int work_end;
+
+    /* live collection */
+    int live;
+    int64_t watermark_s;                /* set by the collector */
+    int64_t pushed_watermark_s;
+    uint32_t checkpoints;               /* the last checkpoint asked for */
+    uint32_t cp_pending;                /* store thread: the checkpoint being written, or 0 */
+    size_t cp_parts;                    /* its analyses' parts written so far */
+    int cp_state;                       /* its collector state written */
+    uint32_t cp_done;                   /* the last checkpoint committed */
+    pthread_cond_t cp_cond;
+    struct ds_error live_err;           /* the first store error of the store thread */
+    enum ds_rc live_rc;
+    pthread_mutex_t live_lock;          /* for pipeline_live_status() */
+    series_judged_fn on_judged;
+    void *on_judged_ctx;
 
     /* reader state */
     uint32_t mask;                      /* analyses counting the current input */
@@ -142,6 +179,112 @@ work_push(struct pipeline *p, struct work *w)
     pthread_mutex_unlock(&p->lock);
 }
 
+static void
+work_free(struct work *w)
+{
+    free(w->late);
+    for (size_t i = 0; i < w->n_open; i++)
+        free(w->open[i].blob);
+    free(w->open);
+    free(w->state.state);
+    free(w->minutes);
+    free(w);
+}
+
+/* Live: the store thread's first error, kept for pipeline_live_error() and logged once. */
+static void
+live_fail(struct pipeline *p, const struct ds_error *err)
+{
+    if (p->live_rc == DS_OK) {
+        pthread_mutex_lock(&p->live_lock);
+        p->live_rc = DS_ERR_DB;
+        p->live_err = *err;
+        pthread_mutex_unlock(&p->live_lock);
+    }
+    log_warnx("%s", err->msg);
+}
+
+/*
+ * Live: judges the slots saved since the last time and commits, so that
+ * results are readable as soon as a slot closes; not while a checkpoint is
+ * half written (its parts must commit together).
+ */
+static void
+live_settle(struct pipeline *p)
+{
+    struct ds_error err;
+
+    if (p->cp_pending)
+        return;
+    for (size_t i = 0; i < p->n_an; i++) {
+        if (!p->an[i].dirty)
+            continue;
+        p->an[i].dirty = 0;
+        if (series_commit(p->an[i].series, &err) != DS_OK)
+            live_fail(p, &err);
+    }
+    if (store_commit(p->st, &err) != DS_OK || store_begin(p->st, &err) != DS_OK)
+        live_fail(p, &err);
+}
+
+/* Live: a checkpoint with every part written is committed. */
+static void
+checkpoint_step(struct pipeline *p)
+{
+    uint32_t id = p->cp_pending;
+
+    if (id == 0 || !p->cp_state || p->cp_parts < p->n_an)
+        return;
+    p->cp_pending = 0;
+    p->cp_state = 0;
+    p->cp_parts = 0;
+    live_settle(p);
+    pthread_mutex_lock(&p->lock);
+    p->cp_done = id;
+    pthread_cond_broadcast(&p->cp_cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void
+do_work(struct pipeline *p, struct work *w)
+{
+    struct ds_error err;
+
+    switch (w->kind) {
+    case W_SLOTS:
+        if (w->slot != NULL)
+            series_add_slot(p->an[w->an].series, w->slot);
+        for (size_t i = 0; i < w->n_late; i++)
+            series_add_late(p->an[w->an].series, w->late[i].start, w->late[i].end,
+                            &w->late[i].f, w->late[i].packets);
+        p->an[w->an].dirty = 1;
+        break;
+    case W_PART:
+        p->cp_pending = w->checkpoint;
+        if (store_open_slots_replace(p->st, p->an[w->an].pub.store_id, w->closed_upto, w->open,
+                                     w->n_open, &err) != DS_OK)
+            live_fail(p, &err);
+        p->cp_parts++;
+        checkpoint_step(p);
+        break;
+    case W_STATE:
+        p->cp_pending = w->checkpoint;
+        if (store_collector_save(p->st, &w->state, &err) != DS_OK)
+            live_fail(p, &err);
+        p->cp_state = 1;
+        checkpoint_step(p);
+        break;
+    case W_MINUTES:
+        if (store_minutes_add(p->st, w->minutes, w->n_minutes, &err) != DS_OK)
+            live_fail(p, &err);
+        break;
+    case W_GAP:
+        if (store_gap_add(p->st, &w->gap, &err) != DS_OK)
+            live_fail(p, &err);
+        break;
+    }
+}
+
 static void *
 store_thread(void *arg)
 {
@@ -149,6 +292,7 @@ store_thread(void *arg)
 
     for (;;) {
         struct work *w;
+        int idle;
 
         pthread_mutex_lock(&p->lock);
         while (p->work_head == NULL && !p->work_end)
@@ -163,17 +307,17 @@ store_thread(void *arg)
             p->work_tail = NULL;
         if (w->slot != NULL)
             p->work_slots--;
+        idle = p->work_head == NULL;
         pthread_cond_broadcast(&p->work_cond);
         pthread_mutex_unlock(&p->lock);
 
-        if (w->slot != NULL)
-            series_add_slot(p->an[w->an].series, w->slot);
-        for (size_t i = 0; i < w->n_late; i++)
-            series_add_late(p->an[w->an].series, w->late[i].start, w->late[i].end,
-                            &w->late[i].f, w->late[i].packets);
-        free(w->late);
-        free(w);
+        do_work(p, w);
+        work_free(w);
+        if (p->live && idle)
+            live_settle(p);
     }
+    if (p->live)
+        live_settle(p);
     return NULL;
 }
 
@@ -185,6 +329,7 @@ on_close(void *ctx, struct agg_slot *slot)
     struct analysis_run *r = ctx;
     struct work *w = xcalloc(1, sizeof(*w));
 
+    w->kind = W_SLOTS;
     w->an = (size_t)(r - r->p->an);
     w->slot = slot;
     work_push(r->p, w);
@@ -217,11 +362,52 @@ flush_late(struct analysis_run *r)
     if (r->n_late == 0)
         return;
     w = xcalloc(1, sizeof(*w));
+    w->kind = W_SLOTS;
     w->an = (size_t)(r - r->p->an);
     w->late = r->late;
     w->n_late = r->n_late;
     r->late = NULL;
     r->n_late = r->cap_late = 0;
+    work_push(r->p, w);
+}
+
+struct part_ctx {
+    struct store_open_slot *open;
+    size_t n, cap;
+};
+
+static void
+encode_open(void *arg, const struct agg_slot *slot)
+{
+    struct part_ctx *c = arg;
+    struct store_open_slot *o;
+
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 4;
+        c->open = xreallocarray(c->open, c->cap, sizeof(*c->open));
+    }
+    o = &c->open[c->n++];
+    o->start = slot->start;
+    o->end = slot->end;
+    o->packets = slot->packets;
+    o->flows = slot->flows;
+    o->blob = store_slot_encode(slot, &o->counts_len, &o->details_len);
+}
+
+/* Live: this analysis' open slots, encoded here (they change once we go on), for a checkpoint. */
+static void
+push_part(struct analysis_run *r, uint32_t checkpoint)
+{
+    struct work *w = xcalloc(1, sizeof(*w));
+    struct part_ctx c = {NULL, 0, 0};
+
+    agg_each_open(r->agg, encode_open, &c);
+    w->kind = W_PART;
+    w->an = (size_t)(r - r->p->an);
+    w->checkpoint = checkpoint;
+    w->closed_upto = agg_closed_upto(r->agg);
+    w->open = c.open;
+    w->n_open = c.n;
     work_push(r->p, w);
 }
 
@@ -250,6 +436,13 @@ agg_thread(void *arg)
             /* late flows of this batch go before the slots it closes */
             flush_late(&p->an[a]);
             agg_advance(p->an[a].agg, b->watermark_s);
+            if (b->checkpoint)
+                push_part(&p->an[a], b->checkpoint);
+            if (p->live) {
+                pthread_mutex_lock(&p->live_lock);
+                p->an[a].live.open_slots = agg_open_slots(p->an[a].agg);
+                pthread_mutex_unlock(&p->live_lock);
+            }
         }
         end = b->end;
         pthread_mutex_lock(&p->lock);
@@ -282,8 +475,12 @@ push_batch(struct pipeline *p, int end)
 
     b->end = end;
     b->mask = p->mask;
-    b->watermark_s = p->max_start_ms > 0 ? p->max_start_ms / 1000 - p->cfg->input_lateness_s
-                                         : INT64_MIN;
+    if (p->live)
+        b->watermark_s = p->watermark_s;
+    else
+        b->watermark_s = p->max_start_ms > 0 ? p->max_start_ms / 1000 - p->cfg->input_lateness_s
+                                             : INT64_MIN;
+    p->pushed_watermark_s = b->watermark_s;
     pthread_mutex_lock(&p->lock);
     p->produced++;
     pthread_cond_broadcast(&p->cond);
@@ -292,8 +489,10 @@ push_batch(struct pipeline *p, int end)
         pthread_cond_wait(&p->cond, &p->lock);
     p->cur = end ? NULL : p->ring[p->produced % RING_BATCHES];
     pthread_mutex_unlock(&p->lock);
-    if (p->cur != NULL)
+    if (p->cur != NULL) {
         p->cur->n = 0;
+        p->cur->checkpoint = 0;
+    }
 }
 
 /* ---- the reader ------------------------------------------------------------- */
@@ -367,13 +566,23 @@ keys_text(const struct cfg_analysis *a, char *buf, size_t len)
     }
 }
 
-enum ds_rc
-pipeline_new(const struct ds_cfg *cfg, struct store *st, struct pipeline **out,
-             struct ds_error *err)
+static void on_judged(void *ctx, const struct cfg_analysis *a, const struct slot_result *r);
+static enum ds_rc restore_open_slots(struct pipeline *p, struct analysis_run *r,
+                                     struct ds_error *err);
+
+static enum ds_rc
+make_pipeline(const struct ds_cfg *cfg, struct store *st, const struct pipeline_live_opts *live,
+              struct pipeline **out, struct ds_error *err)
 {
     struct pipeline *p = xcalloc(1, sizeof(*p));
     enum ds_rc rc;
 
+    p->live = live != NULL;
+    p->watermark_s = INT64_MIN;
+    if (live != NULL) {
+        p->on_judged = live->on_judged;
+        p->on_judged_ctx = live->ctx;
+    }
     p->cfg = cfg;
     p->st = st;
     p->dark = prefix_set_new(cfg->prefixes.v, cfg->prefixes.n, cfg->exclude.v, cfg->exclude.n);
@@ -423,10 +632,20 @@ pipeline_new(const struct ds_cfg *cfg, struct store *st, struct pipeline **out,
         }
         r->agg = agg_new(a, &opts);
         r->series = series_new(a, agg_layout(r->agg), r->pub.store_id, st, changed);
+        if (live != NULL) {
+            if (live->completeness != NULL)
+                series_set_completeness(r->series, live->completeness, live->ctx);
+            series_set_on_judged(r->series, on_judged, r);
+            rc = restore_open_slots(p, r, err);
+            if (rc != DS_OK)
+                goto fail;
+        }
     }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     pthread_cond_init(&p->work_cond, NULL);
+    pthread_cond_init(&p->cp_cond, NULL);
+    pthread_mutex_init(&p->live_lock, NULL);
     p->sync_ready = 1;
     for (size_t i = 0; i < RING_BATCHES; i++)
         p->ring[i] = xcalloc(1, sizeof(struct batch));
@@ -467,6 +686,21 @@ pipeline_new(const struct ds_cfg *cfg, struct store *st, struct pipeline **out,
 fail:
     pipeline_free(p);
     return rc;
+}
+
+enum ds_rc
+pipeline_new(const struct ds_cfg *cfg, struct store *st, struct pipeline **out,
+             struct ds_error *err)
+{
+    return make_pipeline(cfg, st, NULL, out, err);
+}
+
+enum ds_rc
+pipeline_new_live(const struct ds_cfg *cfg, struct store *st,
+                  const struct pipeline_live_opts *opts, struct pipeline **out,
+                  struct ds_error *err)
+{
+    return make_pipeline(cfg, st, opts, out, err);
 }
 
 static void
@@ -516,6 +750,8 @@ pipeline_free(struct pipeline *p)
         pthread_mutex_destroy(&p->lock);
         pthread_cond_destroy(&p->cond);
         pthread_cond_destroy(&p->work_cond);
+        pthread_cond_destroy(&p->cp_cond);
+        pthread_mutex_destroy(&p->live_lock);
     }
     prefix_set_free(p->dark);
     norm_free(p->norm);
@@ -685,4 +921,202 @@ pipeline_analyses(const struct pipeline *p, const struct pipeline_analysis **lis
         p->pub[i] = p->an[i].pub;
     *list = p->pub;
     return p->n_an;
+}
+
+/* ---- live collection ------------------------------------------------------ */
+
+/*
+ * At start, the open slots of the last checkpoint go back into the
+ * aggregation, except those a later commit saved as closed (they closed
+ * between the checkpoint and a crash): their stored counts are the newer.
+ */
+static enum ds_rc
+restore_open_slots(struct pipeline *p, struct analysis_run *r, struct ds_error *err)
+{
+    struct agg_slot **slots = NULL;
+    size_t n = 0, restored = 0;
+    int64_t upto;
+    enum ds_rc rc;
+
+    rc = store_open_slots_load(p->st, r->pub.store_id, &r->pub.layout, &upto, &slots, &n, err);
+    if (rc != DS_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        struct store_slot_summary *sum = NULL;
+        size_t n_sum = 0;
+
+        rc = store_slot_summaries(p->st, r->pub.store_id, slots[i]->start, slots[i]->start + 1,
+                                  &sum, &n_sum, err);
+        free(sum);
+        if (rc != DS_OK || n_sum > 0) {
+            if (n_sum > 0 && slots[i]->end > upto)
+                upto = slots[i]->end;
+            agg_slot_free(slots[i]);
+            continue;
+        }
+        agg_restore(r->agg, slots[i], INT64_MIN);
+        restored++;
+    }
+    free(slots);
+    if (rc != DS_OK)
+        return rc;
+    agg_restore(r->agg, NULL, upto);
+    if (restored > 0 || upto != INT64_MIN)
+        log_info("collect: %s: %zu open slots restored from the last checkpoint",
+                 r->pub.cfg->name, restored);
+    return DS_OK;
+}
+
+/* The store thread judged a slot: remember it for the metrics, then tell the collector. */
+static void
+on_judged(void *ctx, const struct cfg_analysis *a, const struct slot_result *r)
+{
+    struct analysis_run *run = ctx;
+    struct pipeline_live_analysis *l = &run->live;
+
+    pthread_mutex_lock(&run->p->live_lock);
+    if (r->late_flows > 0)
+        l->slots_revised++;
+    else
+        l->slots_closed++;
+    if (r->start >= l->last_start) {
+        l->last_start = r->start;
+        l->last_end = r->end;
+        l->last_incomplete = r->incomplete;
+        l->n_th = r->n_th;
+        for (size_t t = 0; t < r->n_th; t++) {
+            snprintf(l->th[t].th, sizeof(l->th[t].th), "%s", r->th[t].th.text);
+            l->th[t].topn = r->th[t].topn;
+            l->th[t].status = r->th[t].r.status;
+            l->th[t].dir = r->th[t].r.dir;
+        }
+    }
+    l->late_flows = run->pub.late;
+    pthread_mutex_unlock(&run->p->live_lock);
+    if (run->p->on_judged != NULL)
+        run->p->on_judged(run->p->on_judged_ctx, a, r);
+}
+
+void
+pipeline_add_flow(struct pipeline *p, const struct flow *f)
+{
+    p->cur->flows[p->cur->n] = *f;
+    p->counts.counted++;
+    if (++p->cur->n == BATCH_FLOWS)
+        push_batch(p, 0);
+}
+
+void
+pipeline_set_watermark(struct pipeline *p, int64_t watermark_s)
+{
+    if (watermark_s > p->watermark_s)
+        p->watermark_s = watermark_s;
+}
+
+void
+pipeline_flush(struct pipeline *p)
+{
+    if (p->cur->n > 0 || p->watermark_s != p->pushed_watermark_s)
+        push_batch(p, 0);
+}
+
+uint32_t
+pipeline_checkpoint(struct pipeline *p, struct store_collector *state)
+{
+    struct work *w = xcalloc(1, sizeof(*w));
+
+    w->kind = W_STATE;
+    w->checkpoint = ++p->checkpoints;
+    w->state = *state;
+    state->state = NULL;
+    state->state_len = 0;
+    work_push(p, w);
+    /* every analysis hands over its open slots once it has counted what came before */
+    p->cur->checkpoint = w->checkpoint;
+    push_batch(p, 0);
+    return w->checkpoint;
+}
+
+bool
+pipeline_checkpoint_wait(struct pipeline *p, uint32_t id, int timeout_ms)
+{
+    struct timespec until;
+    bool done;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&p->lock);
+    while (p->cp_done < id)
+        if (pthread_cond_timedwait(&p->cp_cond, &p->lock, &until) != 0)
+            break;
+    done = p->cp_done >= id;
+    pthread_mutex_unlock(&p->lock);
+    return done;
+}
+
+void
+pipeline_push_minutes(struct pipeline *p, struct store_minute *m, size_t n)
+{
+    struct work *w;
+
+    if (n == 0) {
+        free(m);
+        return;
+    }
+    w = xcalloc(1, sizeof(*w));
+    w->kind = W_MINUTES;
+    w->minutes = m;
+    w->n_minutes = n;
+    work_push(p, w);
+}
+
+void
+pipeline_push_gap(struct pipeline *p, const struct store_gap *g)
+{
+    struct work *w = xcalloc(1, sizeof(*w));
+
+    w->kind = W_GAP;
+    w->gap = *g;
+    work_push(p, w);
+}
+
+enum ds_rc
+pipeline_stop_live(struct pipeline *p, struct ds_error *err)
+{
+    /* the aggregation stops where it is: open slots stay open, in the last checkpoint */
+    stop_thread(p);
+    stop_writer(p);
+    p->in_transaction = 0;
+    p->finished = 1;
+    if (p->live_rc != DS_OK) {
+        *err = p->live_err;
+        return p->live_rc;
+    }
+    return DS_OK;
+}
+
+void
+pipeline_live_status(struct pipeline *p, size_t i, struct pipeline_live_analysis *out)
+{
+    pthread_mutex_lock(&p->live_lock);
+    *out = p->an[i].live;
+    pthread_mutex_unlock(&p->live_lock);
+}
+
+enum ds_rc
+pipeline_live_error(struct pipeline *p, struct ds_error *err)
+{
+    enum ds_rc rc;
+
+    pthread_mutex_lock(&p->live_lock);
+    rc = p->live_rc;
+    if (rc != DS_OK)
+        *err = p->live_err;
+    pthread_mutex_unlock(&p->live_lock);
+    return rc;
 }

@@ -45,6 +45,10 @@ struct series {
     enum ds_rc error;           /* first store error met while closing slots */
     struct ds_error err;
     unsigned changed;           /* STORE_CHANGED_*: judge every stored slot again */
+    series_completeness_fn completeness;
+    void *completeness_ctx;
+    series_judged_fn on_judged;
+    void *on_judged_ctx;
 };
 
 /*
@@ -167,6 +171,8 @@ save_slot(struct series *s, struct agg_slot *slot, bool merge, struct ds_error *
     rc = store_slot_save(s->st, s->aid, slot, err);
     if (rc == DS_OK) {
         series_slot_result(s->a, slot, &r);
+        if (s->completeness != NULL)
+            s->completeness(s->completeness_ctx, &r);
         rc = store_result_save(s->st, s->aid, s->layout, &r, true, err);
         if (rc == DS_OK)
             remember(s, &r);
@@ -176,6 +182,20 @@ save_slot(struct series *s, struct agg_slot *slot, bool merge, struct ds_error *
         widen(s, slot->start, slot->end);
     agg_slot_free(slot);
     return rc;
+}
+
+void
+series_set_completeness(struct series *s, series_completeness_fn fn, void *ctx)
+{
+    s->completeness = fn;
+    s->completeness_ctx = ctx;
+}
+
+void
+series_set_on_judged(struct series *s, series_judged_fn fn, void *ctx)
+{
+    s->on_judged = fn;
+    s->on_judged_ctx = ctx;
 }
 
 void
@@ -511,6 +531,13 @@ series_commit(struct series *s, struct ds_error *err)
         for (size_t t = 0; t < s->a->n_thresholds; t++) {
             struct th_result *tr = &r.th[t];
 
+            if (sum->incomplete) {
+                /* too lossy to judge: out of the window, like a slot without data */
+                tr->r.status = STAB_INCOMPLETE;
+                tr->r.dir = STAB_DIR_NONE;
+                tr->r.mean = tr->r.stddev = tr->r.lower = tr->r.upper = NAN;
+                continue;
+            }
             if (r.packets == 0) {
                 tr->r.status = STAB_NO_DATA;
                 tr->r.dir = STAB_DIR_NONE;
@@ -519,13 +546,19 @@ series_commit(struct series *s, struct ds_error *err)
             }
             stability_judge(window[t], n_window, tr->topn, &params, &tr->r);
         }
-        if (r.packets > 0) {
+        if (r.packets > 0 && !sum->incomplete) {
             for (size_t t = 0; t < s->a->n_thresholds; t++)
                 window[t][n_window] = r.th[t].topn;
             n_window++;
         }
         /* 4. save the judgement (top groups were saved with the slot) */
         rc = store_result_save(s->st, s->aid, s->layout, &r, with_top, err);
+        if (rc == DS_OK && x != NULL && s->on_judged != NULL) {
+            r.late_flows = sum->late_flows;
+            r.late_packets = sum->late_packets;
+            r.incomplete = sum->incomplete;
+            s->on_judged(s->on_judged_ctx, s->a, &r);
+        }
         slot_result_fini(&r);
         if (rc != DS_OK)
             goto out;
@@ -535,5 +568,10 @@ out:
         free(window[t]);
     free(hist);
     free(later);
+    if (rc == DS_OK) {
+        /* judged: the next commit (a collector's next closed slot) starts afresh */
+        s->n_run = 0;
+        s->changed = 0;
+    }
     return rc;
 }

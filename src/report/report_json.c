@@ -53,6 +53,15 @@ write_slot(void *ctx, const struct slot_result *r)
         json_uint(w, r->late_flows);
         json_key(w, "late_packets");
         json_uint(w, r->late_packets);
+        /* its result was recomputed after it was first given */
+        json_key(w, "revised");
+        json_bool(w, true);
+    }
+    if (r->completeness != NULL) {
+        json_key(w, "incomplete");
+        json_bool(w, r->incomplete);
+        json_key(w, "completeness");
+        json_raw(w, r->completeness);
     }
     json_key(w, "thresholds");
     json_arr_begin(w);

@@ -11,6 +11,8 @@ slot_result_fini(struct slot_result *r)
     free(r->top);
     r->top = NULL;
     r->n_top = 0;
+    free(r->completeness);
+    r->completeness = NULL;
 }
 
 bool

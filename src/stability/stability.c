@@ -42,6 +42,8 @@ stab_status_name(enum stab_status s)
         return "stable";
     case STAB_UNSTABLE:
         return "unstable";
+    case STAB_INCOMPLETE:
+        return "incomplete";
     }
     return "?";
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ds/detail.h"
 #include "ds/store.h"
 #include "ds/xmem.h"
 
@@ -165,4 +166,201 @@ store_results(struct store *st, int64_t aid, const struct key_layout *layout,
               void *ctx, struct ds_error *err)
 {
     LOCKED(st->be->results(st->state, aid, layout, a, from, to, fn, ctx, err));
+}
+
+enum ds_rc
+store_open_slots_replace(struct store *st, int64_t aid, int64_t closed_upto,
+                         const struct store_open_slot *slots, size_t n, struct ds_error *err)
+{
+    LOCKED(st->be->open_slots_replace(st->state, aid, closed_upto, slots, n, err));
+}
+
+enum ds_rc
+store_open_slots_load(struct store *st, int64_t aid, const struct key_layout *layout,
+                      int64_t *closed_upto, struct agg_slot ***slots, size_t *n,
+                      struct ds_error *err)
+{
+    LOCKED(st->be->open_slots_load(st->state, aid, layout, closed_upto, slots, n, err));
+}
+
+enum ds_rc
+store_collector_save(struct store *st, const struct store_collector *c, struct ds_error *err)
+{
+    LOCKED(st->be->collector_save(st->state, c, err));
+}
+
+enum ds_rc
+store_collector_load(struct store *st, struct store_collector *c, bool *found,
+                     struct ds_error *err)
+{
+    LOCKED(st->be->collector_load(st->state, c, found, err));
+}
+
+enum ds_rc
+store_minutes_add(struct store *st, const struct store_minute *m, size_t n, struct ds_error *err)
+{
+    LOCKED(st->be->minutes_add(st->state, m, n, err));
+}
+
+enum ds_rc
+store_minutes_sum(struct store *st, int64_t from_s, int64_t to_s, struct store_minute **out,
+                  size_t *n, struct ds_error *err)
+{
+    LOCKED(st->be->minutes_sum(st->state, from_s, to_s, out, n, err));
+}
+
+enum ds_rc
+store_gap_add(struct store *st, const struct store_gap *g, struct ds_error *err)
+{
+    LOCKED(st->be->gap_add(st->state, g, err));
+}
+
+enum ds_rc
+store_gaps(struct store *st, int64_t from_ms, int64_t to_ms, struct store_gap **out, size_t *n,
+           struct ds_error *err)
+{
+    LOCKED(st->be->gaps(st->state, from_ms, to_ms, out, n, err));
+}
+
+/* ---- slot blobs, shared by every backend ---- */
+
+/* Unsigned LEB128. */
+static size_t
+put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+
+    do {
+        uint8_t b = v & 0x7f;
+
+        v >>= 7;
+        p[n++] = (uint8_t)(b | (v ? 0x80 : 0));
+    } while (v);
+    return n;
+}
+
+static int
+get_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
+{
+    unsigned shift = 0;
+
+    *v = 0;
+    while (*pos < len && shift < 64) {
+        uint8_t b = p[(*pos)++];
+
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return 0;
+        shift += 7;
+    }
+    return -1;
+}
+
+uint8_t *
+store_slot_encode(const struct agg_slot *slot, size_t *counts_len, size_t *details_len)
+{
+    size_t ks = slot->layout->stored;
+    size_t bound = (size_t)slot->n_groups * (ks + 3 * 10) + 1;
+    size_t cl = 0, dl = 0;
+    uint8_t *blob;
+
+    for (uint32_t i = 0; i < slot->n_groups; i++) {
+        const struct agg_group *g = agg_slot_group(slot, i);
+
+        if (g->detail != NULL)
+            bound += ks + 10 + detail_serialize_bound(g->detail);
+    }
+    blob = xmalloc(bound);
+    for (uint32_t i = 0; i < slot->n_groups; i++) {
+        const struct agg_group *g = agg_slot_group(slot, i);
+
+        memcpy(blob + cl, g->key, ks);
+        cl += ks;
+        cl += put_varint(blob + cl, g->packets);
+        cl += put_varint(blob + cl, g->flows);
+        cl += put_varint(blob + cl, g->flags);
+    }
+    for (uint32_t i = 0; i < slot->n_groups; i++) {
+        const struct agg_group *g = agg_slot_group(slot, i);
+        uint8_t *at = blob + cl + dl;
+        uint8_t lenbuf[10];
+        size_t n, lv;
+
+        if (g->detail == NULL)
+            continue;
+        memcpy(at, g->key, ks);
+        /* the detail goes after room for its length, then moves up to it */
+        n = detail_serialize(g->detail, at + ks + 10);
+        lv = put_varint(lenbuf, n);
+        memmove(at + ks + lv, at + ks + 10, n);
+        memcpy(at + ks, lenbuf, lv);
+        dl += ks + lv + n;
+    }
+    *counts_len = cl;
+    *details_len = dl;
+    return blob;
+}
+
+int
+store_walk_groups(const uint8_t *counts, size_t len, const struct key_layout *layout,
+                  store_group_fn fn, void *ctx)
+{
+    uint8_t key[KEY_BYTES_MAX];
+    size_t pos = 0;
+
+    memset(key, 0, sizeof(key));
+    while (pos < len) {
+        uint64_t packets, flows, flags;
+
+        if (len - pos < layout->stored)
+            return -1;
+        /* stored without the padding of the in-memory form */
+        memcpy(key, counts + pos, layout->stored);
+        pos += layout->stored;
+        if (get_varint(counts, len, &pos, &packets) != 0 ||
+            get_varint(counts, len, &pos, &flows) != 0 ||
+            get_varint(counts, len, &pos, &flags) != 0)
+            return -1;
+        fn(ctx, key, packets, flows, flags);
+    }
+    return 0;
+}
+
+static void
+load_group(void *ctx, const uint8_t *key, uint64_t packets, uint64_t flows, uint64_t flags)
+{
+    struct agg_group *g = agg_slot_group_get(ctx, key, false);
+
+    g->packets = packets;
+    g->flows = flows;
+    g->flags = (uint32_t)flags;
+}
+
+int
+store_slot_decode(struct agg_slot *slot, const uint8_t *counts, size_t counts_len,
+                  const uint8_t *details, size_t details_len)
+{
+    const struct key_layout *layout = slot->layout;
+    uint8_t key[KEY_BYTES_MAX];
+    size_t pos = 0;
+
+    if (store_walk_groups(counts, counts_len, layout, load_group, slot) != 0)
+        return -1;
+    while (pos < details_len) {
+        uint64_t dlen;
+        struct agg_group *g;
+
+        if (details_len - pos < layout->stored)
+            return -1;
+        memset(key, 0, layout->size);
+        memcpy(key, details + pos, layout->stored);
+        g = agg_slot_group_find(slot, key);
+        pos += layout->stored;
+        if (get_varint(details, details_len, &pos, &dlen) != 0 || dlen > details_len - pos)
+            return -1;
+        if (g != NULL && g->detail == NULL)
+            g->detail = detail_deserialize(details + pos, (size_t)dlen);
+        pos += (size_t)dlen;
+    }
+    return 0;
 }

@@ -39,6 +39,19 @@ enum stmt_id {
     S_TOPG_PUT,
     S_RES_TOPN,
     S_RES_TOPG,
+    S_SLOT_MARK,
+    S_SLOT_COMPL,
+    S_OPEN_DEL,
+    S_OPEN_PUT,
+    S_OPEN_GET,
+    S_CLOSED_UPTO_SET,
+    S_CLOSED_UPTO_GET,
+    S_COLLECTOR_PUT,
+    S_COLLECTOR_GET,
+    S_MINUTE_ADD,
+    S_MINUTE_SUM,
+    S_GAP_ADD,
+    S_GAPS,
     S_N,
 };
 
@@ -61,11 +74,12 @@ static const char *const stmt_sql[S_N] = {
                    "late_flows, late_packets, complete, updated_at, group_counts, group_details) "
                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [S_SUMMARIES] = "SELECT start, end, packets, flows, groups, late_flows, late_packets, "
-                    "complete FROM slots WHERE analysis_id = ?1 AND start >= ?2 AND start < ?3 "
-                    "ORDER BY start",
+                    "complete, incomplete FROM slots WHERE analysis_id = ?1 AND start >= ?2 "
+                    "AND start < ?3 ORDER BY start",
+    /* an incomplete slot is kept out of windows, like one without data */
     [S_LAST_WITH_DATA] = "SELECT start, end, packets, flows, groups, late_flows, late_packets, "
-                         "complete FROM slots WHERE analysis_id = ?1 AND start < ?2 "
-                         "AND packets > 0 ORDER BY start DESC LIMIT ?3",
+                         "complete, incomplete FROM slots WHERE analysis_id = ?1 AND start < ?2 "
+                         "AND packets > 0 AND incomplete = 0 ORDER BY start DESC LIMIT ?3",
     [S_TOP_PACKETS] = "SELECT group_counts FROM slots WHERE analysis_id = ?1 AND start = ?2",
     [S_TOPN_GET] = "SELECT topn FROM topn WHERE analysis_id = ?1 AND slot_start = ?2 AND "
                    "threshold = ?3",
@@ -85,14 +99,43 @@ static const char *const stmt_sql[S_N] = {
                    "src_estimated, dst_ports, dst_addrs, dst_estimated, type, first_ms, "
                    "last_ms FROM top_groups WHERE analysis_id = ?1 AND slot_start = ?2 "
                    "ORDER BY rank",
+    [S_SLOT_MARK] = "UPDATE slots SET incomplete = ?3, completeness = ?4 "
+                    "WHERE analysis_id = ?1 AND start = ?2",
+    [S_SLOT_COMPL] = "SELECT completeness, incomplete FROM slots "
+                     "WHERE analysis_id = ?1 AND start = ?2",
+    [S_OPEN_DEL] = "DELETE FROM open_slots WHERE analysis_id = ?1",
+    [S_OPEN_PUT] = "INSERT INTO open_slots (analysis_id, start, end, packets, flows, "
+                   "group_counts, group_details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_OPEN_GET] = "SELECT start, end, packets, flows, group_counts, group_details "
+                   "FROM open_slots WHERE analysis_id = ?1 ORDER BY start",
+    [S_CLOSED_UPTO_SET] = "UPDATE analyses SET closed_upto = ?2 WHERE id = ?1",
+    [S_CLOSED_UPTO_GET] = "SELECT closed_upto FROM analyses WHERE id = ?1",
+    [S_COLLECTOR_PUT] = "INSERT OR REPLACE INTO collector_state (id, saved_at, clean, event_ms, "
+                        "state) VALUES (1, ?1, ?2, ?3, ?4)",
+    [S_COLLECTOR_GET] = "SELECT saved_at, clean, event_ms, state FROM collector_state "
+                        "WHERE id = 1",
+    [S_MINUTE_ADD] = "INSERT INTO exporter_minutes (exporter, minute, records, missed, silent_s, "
+                     "silence_missed, unknown_sets, rate, rate_changes) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+                     "ON CONFLICT (exporter, minute) DO UPDATE SET "
+                     "records = records + excluded.records, missed = missed + excluded.missed, "
+                     "silent_s = silent_s + excluded.silent_s, "
+                     "silence_missed = silence_missed + excluded.silence_missed, "
+                     "unknown_sets = unknown_sets + excluded.unknown_sets, "
+                     "rate = excluded.rate, rate_changes = rate_changes + excluded.rate_changes",
+    [S_MINUTE_SUM] = "SELECT exporter, sum(records), sum(missed), sum(silent_s), "
+                     "sum(silence_missed), sum(unknown_sets), max(rate), sum(rate_changes) "
+                     "FROM exporter_minutes WHERE minute >= ?1 AND minute < ?2 "
+                     "GROUP BY exporter ORDER BY exporter",
+    [S_GAP_ADD] = "INSERT INTO collector_gaps (from_ms, to_ms, reason) VALUES (?1, ?2, ?3)",
+    [S_GAPS] = "SELECT from_ms, to_ms, reason FROM collector_gaps "
+               "WHERE from_ms < ?2 AND to_ms > ?1 ORDER BY from_ms",
 };
 
 struct sq {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *st[S_N];
-    uint8_t *blob;          /* scratch for serialised details */
-    size_t blob_cap;
 };
 
 static enum ds_rc
@@ -195,7 +238,6 @@ sq_close(void *state)
     for (int i = 0; i < S_N; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
-    free(s->blob);
     free(s->path);
     free(s);
 }
@@ -372,86 +414,6 @@ sq_input_add(void *state, int64_t aid, const struct store_input *in, struct ds_e
     return step_done(s, st, err, "recording an input");
 }
 
-/* Unsigned LEB128, as in the group_counts blob. */
-static size_t
-put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-
-    do {
-        uint8_t b = v & 0x7f;
-
-        v >>= 7;
-        p[n++] = (uint8_t)(b | (v ? 0x80 : 0));
-    } while (v);
-    return n;
-}
-
-static int
-get_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
-{
-    unsigned shift = 0;
-
-    *v = 0;
-    while (*pos < len && shift < 64) {
-        uint8_t b = p[(*pos)++];
-
-        *v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return 0;
-        shift += 7;
-    }
-    return -1;
-}
-
-static uint8_t *
-scratch(struct sq *s, size_t n)
-{
-    if (n > s->blob_cap) {
-        s->blob_cap = n * 2;
-        s->blob = xreallocarray(s->blob, s->blob_cap, 1);
-    }
-    return s->blob;
-}
-
-/*
- * Walks a group_counts blob: fn gets every key and its counts.  Returns 0,
- * or -1 if the blob is not a whole number of well-formed records.
- */
-static int
-walk_groups(const uint8_t *blob, size_t len, const struct key_layout *layout,
-            void (*fn)(void *, const uint8_t *, uint64_t, uint64_t, uint64_t), void *ctx)
-{
-    uint8_t key[KEY_BYTES_MAX];
-    size_t pos = 0;
-
-    memset(key, 0, sizeof(key));
-    while (pos < len) {
-        uint64_t packets, flows, flags;
-
-        if (len - pos < layout->stored)
-            return -1;
-        /* stored without the padding of the in-memory form */
-        memcpy(key, blob + pos, layout->stored);
-        pos += layout->stored;
-        if (get_varint(blob, len, &pos, &packets) != 0 ||
-            get_varint(blob, len, &pos, &flows) != 0 || get_varint(blob, len, &pos, &flags) != 0)
-            return -1;
-        fn(ctx, key, packets, flows, flags);
-    }
-    return 0;
-}
-
-static void
-load_group(void *ctx, const uint8_t *key, uint64_t packets, uint64_t flows, uint64_t flags)
-{
-    struct agg_group *g = agg_slot_group_get(ctx, key, false);
-
-    g->packets = packets;
-    g->flows = flows;
-    g->flags = (uint32_t)flags;
-}
-
 static enum ds_rc
 sq_input_any(void *state, int64_t aid, bool *any, struct ds_error *err)
 {
@@ -491,41 +453,12 @@ sq_slot_load(void *state, int64_t aid, const struct key_layout *layout, int64_t 
     slot->late_flows = (uint64_t)sqlite3_column_int64(st, 3);
     slot->late_packets = (uint64_t)sqlite3_column_int64(st, 4);
     slot->complete = sqlite3_column_int(st, 5) != 0;
-    if (walk_groups(sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6), layout,
-                    load_group, slot) != 0) {
+    if (store_slot_decode(slot, sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6),
+                          sqlite3_column_blob(st, 7), (size_t)sqlite3_column_bytes(st, 7)) != 0) {
         sqlite3_reset(st);
         agg_slot_free(slot);
         return ds_error_set(err, DS_ERR_DB, "store %s: slot %lld: group counts are damaged",
                             s->path, (long long)start);
-    }
-
-    {
-        const uint8_t *d = sqlite3_column_blob(st, 7);
-        size_t len = (size_t)sqlite3_column_bytes(st, 7), pos = 0;
-
-        while (pos < len) {
-            uint64_t dlen;
-            struct agg_group *g;
-            uint8_t key[KEY_BYTES_MAX];
-
-            if (len - pos < layout->stored)
-                break;
-            memset(key, 0, layout->size);
-            memcpy(key, d + pos, layout->stored);
-            g = agg_slot_group_find(slot, key);
-            pos += layout->stored;
-            if (get_varint(d, len, &pos, &dlen) != 0 || dlen > len - pos)
-                break;
-            if (g != NULL && g->detail == NULL)
-                g->detail = detail_deserialize(d + pos, (size_t)dlen);
-            pos += (size_t)dlen;
-        }
-        if (pos != len) {
-            sqlite3_reset(st);
-            agg_slot_free(slot);
-            return ds_error_set(err, DS_ERR_DB, "store %s: slot %lld: group details are damaged",
-                                s->path, (long long)start);
-        }
     }
     sqlite3_reset(st);
     *out = slot;
@@ -536,45 +469,11 @@ static enum ds_rc
 sq_slot_save(void *state, int64_t aid, const struct agg_slot *slot, struct ds_error *err)
 {
     struct sq *s = state;
-    size_t ks = slot->layout->stored;
-    size_t rec_max = ks + 3 * 10, counts_len = 0, details_len = 0, bound;
-    uint8_t *blob;
+    size_t counts_len, details_len;
+    uint8_t *blob = store_slot_encode(slot, &counts_len, &details_len);
     sqlite3_stmt *st;
+    enum ds_rc rc;
 
-    /* group_counts, then group_details after it in the same scratch */
-    bound = (size_t)slot->n_groups * rec_max;
-    for (uint32_t i = 0; i < slot->n_groups; i++) {
-        const struct agg_group *g = agg_slot_group(slot, i);
-
-        if (g->detail != NULL)
-            bound += ks + 10 + detail_serialize_bound(g->detail);
-    }
-    blob = scratch(s, bound + 1);
-    for (uint32_t i = 0; i < slot->n_groups; i++) {
-        const struct agg_group *g = agg_slot_group(slot, i);
-
-        memcpy(blob + counts_len, g->key, ks);
-        counts_len += ks;
-        counts_len += put_varint(blob + counts_len, g->packets);
-        counts_len += put_varint(blob + counts_len, g->flows);
-        counts_len += put_varint(blob + counts_len, g->flags);
-    }
-    for (uint32_t i = 0; i < slot->n_groups; i++) {
-        const struct agg_group *g = agg_slot_group(slot, i);
-        uint8_t *at = blob + counts_len + details_len;
-        uint8_t lenbuf[10];
-        size_t n, lv;
-
-        if (g->detail == NULL)
-            continue;
-        memcpy(at, g->key, ks);
-        /* the detail goes after room for its length, then moves up to it */
-        n = detail_serialize(g->detail, at + ks + 10);
-        lv = put_varint(lenbuf, n);
-        memmove(at + ks + lv, at + ks + 10, n);
-        memcpy(at + ks, lenbuf, lv);
-        details_len += ks + lv + n;
-    }
     st = stmt(s, S_SLOT_PUT);
     sqlite3_bind_int64(st, 1, aid);
     sqlite3_bind_int64(st, 2, slot->start);
@@ -588,7 +487,9 @@ sq_slot_save(void *state, int64_t aid, const struct agg_slot *slot, struct ds_er
     sqlite3_bind_int64(st, 10, (int64_t)time(NULL));
     sqlite3_bind_blob64(st, 11, blob, counts_len, SQLITE_STATIC);
     sqlite3_bind_blob64(st, 12, blob + counts_len, details_len, SQLITE_STATIC);
-    return step_done(s, st, err, "saving a slot");
+    rc = step_done(s, st, err, "saving a slot");
+    free(blob);
+    return rc;
 }
 
 static void
@@ -602,6 +503,7 @@ read_summary(sqlite3_stmt *st, struct store_slot_summary *sum)
     sum->late_flows = (uint64_t)sqlite3_column_int64(st, 5);
     sum->late_packets = (uint64_t)sqlite3_column_int64(st, 6);
     sum->complete = sqlite3_column_int(st, 7) != 0;
+    sum->incomplete = sqlite3_column_int(st, 8) != 0;
 }
 
 static enum ds_rc
@@ -710,7 +612,7 @@ sq_top_packets(void *state, int64_t aid, const struct key_layout *layout, int64_
     sqlite3_bind_int64(st, 2, start);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW &&
-        walk_groups(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), layout,
+        store_walk_groups(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), layout,
                     collect_packets, &c) != 0) {
         sqlite3_reset(st);
         free(c.v);
@@ -793,6 +695,16 @@ sq_result_save(void *state, int64_t aid, const struct key_layout *layout,
         if (rc != DS_OK)
             return rc;
     }
+    if (r->completeness != NULL) {
+        st = stmt(s, S_SLOT_MARK);
+        sqlite3_bind_int64(st, 1, aid);
+        sqlite3_bind_int64(st, 2, r->start);
+        sqlite3_bind_int(st, 3, r->incomplete);
+        sqlite3_bind_text(st, 4, r->completeness, -1, SQLITE_STATIC);
+        rc = step_done(s, st, err, "saving a slot's completeness");
+        if (rc != DS_OK)
+            return rc;
+    }
     if (!with_top)
         return DS_OK;
     st = stmt(s, S_TOPG_DEL);
@@ -849,6 +761,8 @@ status_from_name(const char *s)
         return STAB_UNSTABLE;
     if (strcmp(s, "warmup") == 0)
         return STAB_WARMUP;
+    if (strcmp(s, "incomplete") == 0)
+        return STAB_INCOMPLETE;
     return STAB_NO_DATA;
 }
 
@@ -866,6 +780,17 @@ load_result(struct sq *s, int64_t aid, const struct key_layout *layout,
     r->packets = sum->packets;
     r->flows = sum->flows;
     r->groups = sum->groups;
+    r->late_flows = sum->late_flows;
+    r->late_packets = sum->late_packets;
+    r->complete = sum->complete;
+    r->incomplete = sum->incomplete;
+
+    st = stmt(s, S_SLOT_COMPL);
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_int64(st, 2, sum->start);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        r->completeness = xstrdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
 
     st = stmt(s, S_RES_TOPN);
     sqlite3_bind_int64(st, 1, aid);
@@ -959,6 +884,245 @@ sq_results(void *state, int64_t aid, const struct key_layout *layout, const stru
     return rc;
 }
 
+/* ---- live collection ---- */
+
+static enum ds_rc
+sq_open_slots_replace(void *state, int64_t aid, int64_t closed_upto,
+                      const struct store_open_slot *slots, size_t n, struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_OPEN_DEL);
+    enum ds_rc rc;
+
+    sqlite3_bind_int64(st, 1, aid);
+    rc = step_done(s, st, err, "replacing open slots");
+    for (size_t i = 0; i < n && rc == DS_OK; i++) {
+        const struct store_open_slot *o = &slots[i];
+
+        st = stmt(s, S_OPEN_PUT);
+        sqlite3_bind_int64(st, 1, aid);
+        sqlite3_bind_int64(st, 2, o->start);
+        sqlite3_bind_int64(st, 3, o->end);
+        sqlite3_bind_int64(st, 4, (int64_t)o->packets);
+        sqlite3_bind_int64(st, 5, (int64_t)o->flows);
+        sqlite3_bind_blob64(st, 6, o->blob, o->counts_len, SQLITE_STATIC);
+        sqlite3_bind_blob64(st, 7, o->blob + o->counts_len, o->details_len, SQLITE_STATIC);
+        rc = step_done(s, st, err, "saving an open slot");
+    }
+    if (rc != DS_OK)
+        return rc;
+    st = stmt(s, S_CLOSED_UPTO_SET);
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_int64(st, 2, closed_upto);
+    return step_done(s, st, err, "saving how far slots are closed");
+}
+
+static enum ds_rc
+sq_open_slots_load(void *state, int64_t aid, const struct key_layout *layout,
+                   int64_t *closed_upto, struct agg_slot ***slots, size_t *n,
+                   struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_CLOSED_UPTO_GET);
+    size_t cap = 0;
+    int rc;
+
+    *slots = NULL;
+    *n = 0;
+    *closed_upto = INT64_MIN;
+    sqlite3_bind_int64(st, 1, aid);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *closed_upto = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    st = stmt(s, S_OPEN_GET);
+    sqlite3_bind_int64(st, 1, aid);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct agg_slot *slot = agg_slot_new(layout, sqlite3_column_int64(st, 0),
+                                             sqlite3_column_int64(st, 1));
+
+        slot->packets = (uint64_t)sqlite3_column_int64(st, 2);
+        slot->flows = (uint64_t)sqlite3_column_int64(st, 3);
+        if (store_slot_decode(slot, sqlite3_column_blob(st, 4),
+                              (size_t)sqlite3_column_bytes(st, 4), sqlite3_column_blob(st, 5),
+                              (size_t)sqlite3_column_bytes(st, 5)) != 0) {
+            int64_t start = slot->start;
+
+            agg_slot_free(slot);
+            sqlite3_reset(st);
+            for (size_t i = 0; i < *n; i++)
+                agg_slot_free((*slots)[i]);
+            free(*slots);
+            *slots = NULL;
+            *n = 0;
+            return ds_error_set(err, DS_ERR_DB, "store %s: open slot %lld is damaged", s->path,
+                                (long long)start);
+        }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *slots = xreallocarray(*slots, cap, sizeof(**slots));
+        }
+        (*slots)[(*n)++] = slot;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s, err, "reading open slots");
+    return DS_OK;
+}
+
+static enum ds_rc
+sq_collector_save(void *state, const struct store_collector *c, struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_COLLECTOR_PUT);
+
+    sqlite3_bind_int64(st, 1, c->saved_at);
+    sqlite3_bind_int(st, 2, c->clean);
+    sqlite3_bind_int64(st, 3, c->event_ms);
+    sqlite3_bind_blob64(st, 4, c->state ? (const void *)c->state : (const void *)"", c->state_len,
+                        SQLITE_STATIC);
+    return step_done(s, st, err, "saving the collector's state");
+}
+
+static enum ds_rc
+sq_collector_load(void *state, struct store_collector *c, bool *found, struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_COLLECTOR_GET);
+    int rc;
+
+    memset(c, 0, sizeof(*c));
+    *found = false;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        size_t len = (size_t)sqlite3_column_bytes(st, 3);
+
+        *found = true;
+        c->saved_at = sqlite3_column_int64(st, 0);
+        c->clean = sqlite3_column_int(st, 1) != 0;
+        c->event_ms = sqlite3_column_int64(st, 2);
+        c->state = xmalloc(len + 1);
+        if (len > 0)
+            memcpy(c->state, sqlite3_column_blob(st, 3), len);
+        c->state_len = len;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(s, err, "reading the collector's state");
+    return DS_OK;
+}
+
+static enum ds_rc
+sq_minutes_add(void *state, const struct store_minute *m, size_t n, struct ds_error *err)
+{
+    struct sq *s = state;
+    enum ds_rc rc = DS_OK;
+
+    for (size_t i = 0; i < n && rc == DS_OK; i++) {
+        sqlite3_stmt *st = stmt(s, S_MINUTE_ADD);
+
+        sqlite3_bind_text(st, 1, m[i].exporter, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, m[i].minute);
+        sqlite3_bind_int64(st, 3, (int64_t)m[i].records);
+        sqlite3_bind_int64(st, 4, (int64_t)m[i].missed);
+        sqlite3_bind_int64(st, 5, (int64_t)m[i].silent_s);
+        sqlite3_bind_int64(st, 6, (int64_t)m[i].silence_missed);
+        sqlite3_bind_int64(st, 7, (int64_t)m[i].unknown_sets);
+        sqlite3_bind_int64(st, 8, (int64_t)m[i].rate);
+        sqlite3_bind_int64(st, 9, (int64_t)m[i].rate_changes);
+        rc = step_done(s, st, err, "saving exporter minutes");
+    }
+    return rc;
+}
+
+static enum ds_rc
+sq_minutes_sum(void *state, int64_t from_s, int64_t to_s, struct store_minute **out, size_t *n,
+               struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_MINUTE_SUM);
+    size_t cap = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    sqlite3_bind_int64(st, 1, from_s / 60);
+    sqlite3_bind_int64(st, 2, to_s / 60);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_minute *m;
+
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = xreallocarray(*out, cap, sizeof(**out));
+        }
+        m = &(*out)[(*n)++];
+        memset(m, 0, sizeof(*m));
+        snprintf(m->exporter, sizeof(m->exporter), "%s", (const char *)sqlite3_column_text(st, 0));
+        m->minute = from_s / 60;
+        m->records = (uint64_t)sqlite3_column_int64(st, 1);
+        m->missed = (uint64_t)sqlite3_column_int64(st, 2);
+        m->silent_s = (uint64_t)sqlite3_column_int64(st, 3);
+        m->silence_missed = (uint64_t)sqlite3_column_int64(st, 4);
+        m->unknown_sets = (uint64_t)sqlite3_column_int64(st, 5);
+        m->rate = (uint64_t)sqlite3_column_int64(st, 6);
+        m->rate_changes = (uint64_t)sqlite3_column_int64(st, 7);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return db_error(s, err, "reading exporter minutes");
+    }
+    return DS_OK;
+}
+
+static enum ds_rc
+sq_gap_add(void *state, const struct store_gap *g, struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_GAP_ADD);
+
+    sqlite3_bind_int64(st, 1, g->from_ms);
+    sqlite3_bind_int64(st, 2, g->to_ms);
+    sqlite3_bind_text(st, 3, g->reason, -1, SQLITE_STATIC);
+    return step_done(s, st, err, "saving a collector gap");
+}
+
+static enum ds_rc
+sq_gaps(void *state, int64_t from_ms, int64_t to_ms, struct store_gap **out, size_t *n,
+        struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_GAPS);
+    size_t cap = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    sqlite3_bind_int64(st, 1, from_ms);
+    sqlite3_bind_int64(st, 2, to_ms);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_gap *g;
+
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 4;
+            *out = xreallocarray(*out, cap, sizeof(**out));
+        }
+        g = &(*out)[(*n)++];
+        g->from_ms = sqlite3_column_int64(st, 0);
+        g->to_ms = sqlite3_column_int64(st, 1);
+        snprintf(g->reason, sizeof(g->reason), "%s", (const char *)sqlite3_column_text(st, 2));
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return db_error(s, err, "reading collector gaps");
+    }
+    return DS_OK;
+}
+
 const struct store_backend store_sqlite_backend = {
     .name = "sqlite",
     .open = sq_open,
@@ -978,4 +1142,12 @@ const struct store_backend store_sqlite_backend = {
     .topn_get = sq_topn_get,
     .result_save = sq_result_save,
     .results = sq_results,
+    .open_slots_replace = sq_open_slots_replace,
+    .open_slots_load = sq_open_slots_load,
+    .collector_save = sq_collector_save,
+    .collector_load = sq_collector_load,
+    .minutes_add = sq_minutes_add,
+    .minutes_sum = sq_minutes_sum,
+    .gap_add = sq_gap_add,
+    .gaps = sq_gaps,
 };

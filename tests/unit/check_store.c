@@ -39,12 +39,57 @@ START_TEST(test_schema_created_and_versioned)
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(q, 0), 1);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 2);
     sqlite3_finalize(q);
     sqlite3_close(db);
     /* opening again migrates nothing and works */
     st = open_store(path);
     store_close(st);
+}
+END_TEST
+
+START_TEST(test_schema_1_migrates_to_2)
+{
+    /* a store written by darkstab before the collector: its slots survive, not incomplete */
+    const char *path = tu_path("v1.db");
+    FILE *fp = fopen("src/store/schema/v1.sql", "r");
+    static char sql[65536];
+    size_t n;
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    struct store *st;
+    struct store_slot_summary *sums;
+    size_t n_sums;
+    struct ds_error err;
+
+    ck_assert_ptr_nonnull(fp);
+    n = fread(sql, 1, sizeof(sql) - 1, fp);
+    fclose(fp);
+    sql[n] = '\0';
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(db,
+                     "PRAGMA user_version = 1;"
+                     "INSERT INTO analyses VALUES (1, 'ports', 'proto,dst_port', 86400, 'UTC', "
+                     "'start', 'x', '0.5', 0);"
+                     "INSERT INTO slots VALUES (1, 86400, 172800, 10, 2, 1, 0, 0, 1, 0, x'', x'');",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    st = open_store(path);
+    ck_assert_int_eq(store_slot_summaries(st, 1, 0, INT64_MAX, &sums, &n_sums, &err), DS_OK);
+    ck_assert_uint_eq(n_sums, 1);
+    ck_assert_uint_eq(sums[0].packets, 10);
+    ck_assert(!sums[0].incomplete);
+    free(sums);
+    store_close(st);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 2);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
 }
 END_TEST
 
@@ -390,6 +435,122 @@ START_TEST(test_series_thresholds_changed_later)
 }
 END_TEST
 
+START_TEST(test_live_collection_tables)
+{
+    struct store *st = open_store(":memory:");
+    struct store_analysis_def def = {"ports", "proto,dst_port", DAY, "UTC", "start", "j", "1"};
+    struct store_open_slot open[2];
+    struct agg_slot *a = NULL, **back = NULL;
+    struct store_collector c = {1000, true, 123456, (uint8_t *)"state!", 6}, c2;
+    struct store_minute m[3], *sums;
+    struct store_gap g = {(int64_t)D0 * 1000 + 5000, (int64_t)D0 * 1000 + 9000, "unclean stop"};
+    struct store_gap *gaps;
+    struct store_slot_summary *sum;
+    struct slot_result r;
+    struct ds_error err;
+    size_t n;
+    int64_t id, upto;
+    bool found;
+
+    init_layout();
+    ck_assert_int_eq(store_analysis(st, &def, &id, NULL, &err), DS_OK);
+    /* open slots: encoded by their owner, replaced whole at each checkpoint */
+    for (int i = 0; i < 2; i++) {
+        a = make_slot(D0 + i * DAY, 5 + i, 2);
+        open[i].start = a->start;
+        open[i].end = a->end;
+        open[i].packets = a->packets;
+        open[i].flows = a->flows;
+        open[i].blob = store_slot_encode(a, &open[i].counts_len, &open[i].details_len);
+        agg_slot_free(a);
+    }
+    ck_assert_int_eq(store_open_slots_replace(st, id, D0, open, 2, &err), DS_OK);
+    ck_assert_int_eq(store_open_slots_replace(st, id, D0 + DAY, open + 1, 1, &err), DS_OK);
+    ck_assert_int_eq(store_open_slots_load(st, id, &layout, &upto, &back, &n, &err), DS_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(upto, D0 + DAY);
+    ck_assert_int_eq(back[0]->start, D0 + DAY);
+    ck_assert_uint_eq(back[0]->n_groups, 6);
+    ck_assert_uint_eq(back[0]->packets, 60);
+    ck_assert_ptr_nonnull(agg_slot_group(back[0], 0)->detail);
+    ck_assert_uint_eq(distinct_count(&agg_slot_group(back[0], 0)->detail->src), 2);
+    agg_slot_free(back[0]);
+    free(back);
+    free(open[0].blob);
+    free(open[1].blob);
+
+    /* the collector's own state */
+    ck_assert_int_eq(store_collector_load(st, &c2, &found, &err), DS_OK);
+    ck_assert(!found);
+    ck_assert_int_eq(store_collector_save(st, &c, &err), DS_OK);
+    ck_assert_int_eq(store_collector_load(st, &c2, &found, &err), DS_OK);
+    ck_assert(found && c2.clean && c2.event_ms == 123456 && c2.state_len == 6);
+    ck_assert_int_eq(memcmp(c2.state, "state!", 6), 0);
+    free(c2.state);
+
+    /* exporter minutes add up; sums over a range per exporter */
+    memset(m, 0, sizeof(m));
+    snprintf(m[0].exporter, sizeof(m[0].exporter), "192.0.2.1 ipfix");
+    m[0].minute = D0 / 60;
+    m[0].records = 100;
+    m[0].missed = 5;
+    m[0].rate = 10;
+    m[1] = m[0];
+    m[1].records = 50;
+    m[1].rate_changes = 1;
+    m[1].rate = 20;
+    m[2] = m[0];
+    snprintf(m[2].exporter, sizeof(m[2].exporter), "192.0.2.2 netflow9");
+    m[2].minute = D0 / 60 + 200;
+    ck_assert_int_eq(store_minutes_add(st, m, 3, &err), DS_OK);
+    ck_assert_int_eq(store_minutes_sum(st, D0, D0 + DAY, &sums, &n, &err), DS_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(sums[0].exporter, "192.0.2.1 ipfix");
+    ck_assert_uint_eq(sums[0].records, 150);
+    ck_assert_uint_eq(sums[0].missed, 10);
+    ck_assert_uint_eq(sums[0].rate, 20);
+    ck_assert_uint_eq(sums[0].rate_changes, 1);
+    free(sums);
+    ck_assert_int_eq(store_minutes_sum(st, D0, D0 + 60, &sums, &n, &err), DS_OK);
+    ck_assert_uint_eq(n, 1);
+    free(sums);
+
+    /* gaps overlapping a range */
+    ck_assert_int_eq(store_gap_add(st, &g, &err), DS_OK);
+    ck_assert_int_eq(store_gaps(st, (int64_t)D0 * 1000, (int64_t)D0 * 1000 + 6000, &gaps, &n, &err), DS_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(gaps[0].reason, "unclean stop");
+    free(gaps);
+    ck_assert_int_eq(store_gaps(st, (int64_t)D0 * 1000 + 9000, (int64_t)D0 * 1000 + 20000, &gaps, &n, &err), DS_OK);
+    ck_assert_uint_eq(n, 0);
+    free(gaps);
+
+    /* an incomplete slot: its completeness comes back, and windows skip it */
+    a = make_slot(D0, 3, 1);
+    ck_assert_int_eq(store_slot_save(st, id, a, &err), DS_OK);
+    memset(&r, 0, sizeof(r));
+    r.start = a->start;
+    r.end = a->end;
+    r.packets = a->packets;
+    r.incomplete = true;
+    r.completeness = strdup("{\"loss_percent\": 12.5}");
+    r.n_th = 1;
+    r.th[0].r.status = STAB_INCOMPLETE;
+    parse_decimal("1", 3, &r.th[0].th, (char[64]){0}, 64);
+    ck_assert_int_eq(store_result_save(st, id, &layout, &r, false, &err), DS_OK);
+    slot_result_fini(&r);
+    ck_assert_int_eq(store_slot_summaries(st, id, 0, INT64_MAX, &sum, &n, &err), DS_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert(sum[0].incomplete);
+    free(sum);
+    ck_assert_int_eq(store_slot_last_with_data(st, id, D0 + 10 * DAY, 7, &sum, &n, &err), DS_OK);
+    ck_assert_uint_eq(n, 0);
+    free(sum);
+    agg_slot_free(a);
+    store_close(st);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -397,6 +558,8 @@ store_suite(void)
     TCase *tc = tcase_create("sqlite");
 
     tcase_add_test(tc, test_schema_created_and_versioned);
+    tcase_add_test(tc, test_schema_1_migrates_to_2);
+    tcase_add_test(tc, test_live_collection_tables);
     tcase_add_test(tc, test_schema_newer_or_foreign_refused);
     tcase_add_test(tc, test_analysis_conflict);
     tcase_add_test(tc, test_slot_round_trip);
