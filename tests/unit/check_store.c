@@ -17,6 +17,7 @@
 
 #define DAY 86400
 #define D0 1450051200 /* 2015-12-14T00:00:00Z */
+#define T0_MS ((int64_t)D0 * 1000)
 
 static struct store *
 open_store(const char *path)
@@ -517,11 +518,11 @@ START_TEST(test_live_collection_tables)
 
     /* gaps overlapping a range */
     ck_assert_int_eq(store_gap_add(st, &g, &err), DS_OK);
-    ck_assert_int_eq(store_gaps(st, (int64_t)D0 * 1000, (int64_t)D0 * 1000 + 6000, &gaps, &n, &err), DS_OK);
+    ck_assert_int_eq(store_gaps(st, T0_MS, T0_MS + 6000, &gaps, &n, &err), DS_OK);
     ck_assert_uint_eq(n, 1);
     ck_assert_str_eq(gaps[0].reason, "unclean stop");
     free(gaps);
-    ck_assert_int_eq(store_gaps(st, (int64_t)D0 * 1000 + 9000, (int64_t)D0 * 1000 + 20000, &gaps, &n, &err), DS_OK);
+    ck_assert_int_eq(store_gaps(st, T0_MS + 9000, T0_MS + 20000, &gaps, &n, &err), DS_OK);
     ck_assert_uint_eq(n, 0);
     free(gaps);
 
