@@ -50,6 +50,7 @@ INGEST_SRCS = \
 	src/ingest/nf5.c \
 	src/ingest/sflow.c \
 	src/ingest/session.c \
+	src/ingest/listen.c \
 	src/ingest/ingest_file.c
 
 NORM_SRCS = \
@@ -82,7 +83,8 @@ REPORT_SRCS = \
 
 PIPELINE_SRCS = \
 	src/pipeline/pipeline.c \
-	src/pipeline/series.c
+	src/pipeline/series.c \
+	src/pipeline/collect.c
 
 CLI_SRCS = \
 	src/cli/main.c \

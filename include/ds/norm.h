@@ -65,6 +65,13 @@ void norm_source_free(struct norm_source *s);
  */
 void norm_source_set_sampling(struct norm_source *s, uint32_t default_rate,
                               uint32_t forced_rate);
+/*
+ * Checkpoints: what the stream's domains announced (system init times,
+ * sampling) as an owned blob of *len bytes, and back into a fresh source
+ * (0, or -1 for a damaged blob).
+ */
+uint8_t *norm_source_save(const struct norm_source *s, size_t *len);
+int norm_source_restore(struct norm_source *s, const uint8_t *buf, size_t len);
 /* norm_record() for the records of stream s. */
 enum norm_result norm_source_record(struct norm_source *s, const struct ipfix_record *rec,
                                     struct flow *out);

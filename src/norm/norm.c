@@ -2,6 +2,7 @@
  * Normalisation of decoded records into struct flow (see ds/norm.h).
  */
 #include <math.h>
+#include <stddef.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,4 +422,83 @@ norm_source_record(struct norm_source *s, const struct ipfix_record *rec, struct
     out->src_value = addr_value(&out->src);
     out->dst_value = addr_value(&out->dst);
     return NORM_FLOW;
+}
+
+/*
+ * Checkpoints: per domain, the odid, system init time, rate and samplers,
+ * big endian: n_domains (4), then each domain's odid (4), sysinit_ms (8),
+ * rate (4), n_samplers (4), n_samplers * (id (8), rate (4)).
+ */
+static void
+put_be(uint8_t **p, uint64_t v, int bytes)
+{
+    for (int i = bytes - 1; i >= 0; i--)
+        *(*p)++ = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t
+get_be(const uint8_t **p, int bytes)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < bytes; i++)
+        v = v << 8 | *(*p)++;
+    return v;
+}
+
+uint8_t *
+norm_source_save(const struct norm_source *s, size_t *len)
+{
+    size_t n = 4;
+    uint8_t *buf, *p;
+
+    for (size_t i = 0; i < s->n_domains; i++)
+        n += 20 + (size_t)s->domains[i].n_samplers * 12;
+    buf = p = xmalloc(n);
+    put_be(&p, s->n_domains, 4);
+    for (size_t i = 0; i < s->n_domains; i++) {
+        const struct domain_state *d = &s->domains[i];
+
+        put_be(&p, d->exporter->odid, 4);
+        put_be(&p, d->sysinit_ms, 8);
+        put_be(&p, d->rate, 4);
+        put_be(&p, d->n_samplers, 4);
+        for (uint32_t j = 0; j < d->n_samplers; j++) {
+            put_be(&p, d->samplers[j].id, 8);
+            put_be(&p, d->samplers[j].rate, 4);
+        }
+    }
+    *len = n;
+    return buf;
+}
+
+int
+norm_source_restore(struct norm_source *s, const uint8_t *buf, size_t len)
+{
+    const uint8_t *p = buf, *end = buf + len;
+    uint32_t n;
+
+    if (len < 4)
+        return -1;
+    n = (uint32_t)get_be(&p, 4);
+    for (uint32_t i = 0; i < n; i++) {
+        struct domain_state *d;
+        uint32_t odid, ns;
+
+        if (end - p < 20)
+            return -1;
+        odid = (uint32_t)get_be(&p, 4);
+        d = domain_get(s, odid);
+        d->sysinit_ms = get_be(&p, 8);
+        d->rate = (uint32_t)get_be(&p, 4);
+        ns = (uint32_t)get_be(&p, 4);
+        if (ns > SAMPLERS_MAX || end - p < (ptrdiff_t)ns * 12)
+            return -1;
+        d->n_samplers = ns;
+        for (uint32_t j = 0; j < ns; j++) {
+            d->samplers[j].id = get_be(&p, 8);
+            d->samplers[j].rate = (uint32_t)get_be(&p, 4);
+        }
+    }
+    return p == end ? 0 : -1;
 }

@@ -1,0 +1,926 @@
+/*
+ * The live collector (see ds/collect.h).
+ *
+ * Threads: the receive thread (ingest/listen.c) fills a ring; this file's
+ * loop, on the caller's thread, decodes each datagram in its exporter's
+ * session, normalises and filters the records, and hands the darknet flows
+ * to the live pipeline, whose aggregation and store threads close, judge
+ * and save the slots.  Once a second the loop moves the watermark, hands
+ * over the exporter minutes, and notes exporters gone idle; every
+ * collector.checkpoint it saves a checkpoint.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ds/collect.h"
+#include "ds/ingest.h"
+#include "ds/json.h"
+#include "ds/listen.h"
+#include "ds/log.h"
+#include "ds/norm.h"
+#include "ds/pipeline.h"
+#include "ds/prefix.h"
+#include "ds/strbuf.h"
+#include "ds/store.h"
+#include "ds/tz.h"
+#include "ds/xmem.h"
+
+#define EXPORTERS_MAX 4096
+#define TICK_MS 1000                /* watermark, minutes, idle exporters */
+#define FLUSH_MS 100                /* flows handed over at least this often */
+#define WARN_EVERY_MS 10000         /* one warning per exporter this often, the rest counted */
+#define RING_BYTES (64u << 20)
+/* An exporter's clock never runs ahead of ours by more than this (a bogus future time). */
+#define CLOCK_AHEAD_MS (60 * 1000)
+#define STATE_MAGIC 0x44534331u     /* "DSC1" */
+
+struct exp_state {
+    char key[STORE_EXPORTER_MAX];   /* "192.0.2.1 ipfix" */
+    char text[ADDR_STRLEN];
+    struct addr addr;
+    enum ingest_proto proto;
+    uint32_t conn;                  /* TCP connection, 0 for datagrams */
+    struct ingest_session *session; /* owned */
+    struct norm_source *norm;       /* owned */
+    int64_t last_seen;              /* wall clock, ms */
+    int64_t event_ms;               /* its clock: the latest flow start counted */
+    bool active;
+    /* counts */
+    uint64_t datagrams;
+    uint64_t records;               /* data records decoded */
+    uint64_t counted;
+    uint64_t packets;               /* counted, after sampling */
+    uint64_t outside;
+    uint64_t excluded;
+    uint64_t unusable;
+    struct ingest_stats ist;
+    uint64_t missed_done;           /* of the session's missed, already in minutes */
+    uint64_t unknown_done;
+    uint32_t rate;                  /* the sampling rate applied last */
+    uint64_t rate_changes;
+    double rec_per_s;               /* records per second, smoothed, to price a silence */
+    struct store_minute acc;        /* the minute being counted, not handed over yet */
+    int acc_used;
+    int64_t warn_ms;
+    uint64_t warn_suppressed;
+};
+
+struct collector {
+    const struct ds_cfg *cfg;       /* borrowed: what the collector started with */
+    struct ds_cfg *reloaded;        /* owned: the latest reloaded configuration */
+    const struct ds_cfg *cur;       /* the reloadable keys are read here */
+    struct listen_set *ls;
+    struct store *st;
+    struct pipeline *p;
+    struct norm *norm;
+    struct prefix_set *dark;        /* owned */
+    struct exp_state **exp;         /* owned */
+    size_t n_exp;
+    int64_t max_event_ms;
+    /* restart */
+    bool unclean;                   /* the last run ended without its final checkpoint */
+    int64_t gap_from_ms;            /* its last checkpoint's clock */
+    bool gap_open;                  /* waiting for the first record to close the gap */
+    /* drops before any exporter session */
+    uint64_t not_allowed;
+    uint64_t not_flow;
+    uint64_t too_many_exporters;
+    /* read by the store thread */
+    _Atomic int64_t max_loss_milli; /* collector.max_loss * 1000 */
+    /* timers */
+    int64_t next_tick;
+    int64_t next_flush;
+    int64_t next_checkpoint;
+};
+
+static int64_t
+wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- exporters --------------------------------------------------------------- */
+
+static void
+exp_free(struct exp_state *e)
+{
+    if (e == NULL)
+        return;
+    ingest_session_free(e->session);
+    norm_source_free(e->norm);
+    free(e);
+}
+
+/* The sampling overrides of collector.sampling for the exporter's address. */
+static void
+apply_sampling(struct collector *c, struct exp_state *e)
+{
+    const struct cfg_sampling *sm = cfg_sampling_for(c->cur, &e->addr);
+
+    norm_source_set_sampling(e->norm, sm ? (uint32_t)sm->default_rate : 0,
+                             sm ? (uint32_t)sm->rate : 0);
+}
+
+static struct exp_state *
+exp_new(struct collector *c, const struct addr *a, enum ingest_proto proto, uint32_t conn)
+{
+    struct exp_state *e = xcalloc(1, sizeof(*e));
+
+    e->addr = *a;
+    e->proto = proto;
+    e->conn = conn;
+    addr_format(a, e->text);
+    snprintf(e->key, sizeof(e->key), "%s %s", e->text, ingest_proto_name(proto));
+    e->session = ingest_session_new(proto);
+    e->norm = norm_source_new(c->norm, a);
+    apply_sampling(c, e);
+    e->active = true;
+    c->exp = xreallocarray(c->exp, c->n_exp + 1, sizeof(*c->exp));
+    c->exp[c->n_exp++] = e;
+    return e;
+}
+
+static struct exp_state *
+exp_find(struct collector *c, const struct addr *a, enum ingest_proto proto, uint32_t conn)
+{
+    for (size_t i = 0; i < c->n_exp; i++) {
+        struct exp_state *e = c->exp[i];
+
+        if (e->proto == proto && e->conn == conn && memcmp(&e->addr, a, sizeof(*a)) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* A warning about an exporter, at most one per WARN_EVERY_MS; the rest are counted. */
+static void
+exp_warn(struct exp_state *e, int64_t now, const char *what)
+{
+    if (now - e->warn_ms < WARN_EVERY_MS) {
+        e->warn_suppressed++;
+        return;
+    }
+    if (e->warn_suppressed > 0)
+        log_warnx("collect: exporter %s: %s (and %" PRIu64 " more problems since the last "
+                  "warning)",
+                  e->key, what, e->warn_suppressed);
+    else
+        log_warnx("collect: exporter %s: %s", e->key, what);
+    e->warn_ms = now;
+    e->warn_suppressed = 0;
+}
+
+/* ---- exporter minutes (completeness) ---------------------------------------------- */
+
+static void
+acc_start(struct exp_state *e, int64_t minute)
+{
+    memset(&e->acc, 0, sizeof(e->acc));
+    snprintf(e->acc.exporter, sizeof(e->acc.exporter), "%s", e->key);
+    e->acc.minute = minute;
+    e->acc.rate = e->rate > 1 ? e->rate : 0;
+    e->acc_used = 0;
+}
+
+/* The minutes gathered so far, handed to the store thread (added to what is stored). */
+static void
+push_minutes(struct collector *c)
+{
+    struct store_minute *m = NULL;
+    size_t n = 0;
+
+    for (size_t i = 0; i < c->n_exp; i++) {
+        struct exp_state *e = c->exp[i];
+
+        if (!e->acc_used)
+            continue;
+        m = xreallocarray(m, n + 1, sizeof(*m));
+        m[n++] = e->acc;
+        acc_start(e, e->acc.minute);
+    }
+    pipeline_push_minutes(c->p, m, n);
+}
+
+/* The exporter's clock moves to minute: the minute before goes out whole. */
+static void
+acc_at(struct collector *c, struct exp_state *e, int64_t minute)
+{
+    (void)c;
+    if (e->acc.minute == minute)
+        return;
+    if (e->acc_used) {
+        struct store_minute *m = xmalloc(sizeof(*m));
+
+        *m = e->acc;
+        pipeline_push_minutes(c->p, m, 1);
+    }
+    acc_start(e, minute);
+}
+
+static int64_t
+exp_minute(const struct exp_state *e, int64_t now)
+{
+    /* before any record, the exporter's minute is our own */
+    return (e->event_ms > 0 ? e->event_ms : now) / 60000;
+}
+
+/* ---- decoding ------------------------------------------------------------------- */
+
+struct rec_ctx {
+    struct collector *c;
+    struct exp_state *e;
+    int64_t now;
+};
+
+static void
+on_record(void *arg, const struct ipfix_record *rec)
+{
+    struct rec_ctx *x = arg;
+    struct collector *c = x->c;
+    struct exp_state *e = x->e;
+    struct flow f;
+    int64_t clock;
+
+    if (!rec->options)
+        e->records++;
+    switch (norm_source_record(e->norm, rec, &f)) {
+    case NORM_FLOW:
+        break;
+    case NORM_OPTIONS:
+        return;
+    default:
+        e->unusable++;
+        e->acc.records++;
+        e->acc_used = 1;
+        return;
+    }
+    /* a sampling rate that changes is noted in the slot's completeness */
+    if (f.sampling != e->rate) {
+        if (e->rate != 0) {
+            e->rate_changes++;
+            e->acc.rate_changes++;
+        }
+        e->rate = f.sampling;
+        e->acc.rate = f.sampling > 1 ? f.sampling : 0;
+    }
+    clock = f.start_ms < x->now + CLOCK_AHEAD_MS ? f.start_ms : x->now + CLOCK_AHEAD_MS;
+    if (clock > e->event_ms) {
+        e->event_ms = clock;
+        acc_at(c, e, clock / 60000);
+    }
+    if (clock > c->max_event_ms)
+        c->max_event_ms = clock;
+    if (c->gap_open) {
+        struct store_gap g;
+
+        /* the first record since an unclean stop closes the stretch that may be missing */
+        g.from_ms = c->gap_from_ms;
+        g.to_ms = f.start_ms > c->gap_from_ms ? f.start_ms : c->gap_from_ms + 1;
+        snprintf(g.reason, sizeof(g.reason),
+                 "the collector stopped without saving; records up to %llds after its last "
+                 "checkpoint may be missing",
+                 (long long)((g.to_ms - g.from_ms) / 1000));
+        pipeline_push_gap(c->p, &g);
+        c->gap_open = false;
+    }
+    e->acc.records++;
+    e->acc_used = 1;
+    switch (prefix_set_classify(c->dark, &f.dst)) {
+    case PREFIX_DARK:
+        break;
+    case PREFIX_OUTSIDE:
+        e->outside++;
+        return;
+    case PREFIX_EXCLUDED:
+        e->excluded++;
+        return;
+    }
+    e->counted++;
+    e->packets += f.packets;
+    pipeline_add_flow(c->p, &f);
+}
+
+/* What the session found since last time goes into the exporter's minute. */
+static void
+account_session(struct exp_state *e)
+{
+    const struct ingest_session_stats *ss = ingest_session_get_stats(e->session);
+
+    if (ss->missed > e->missed_done) {
+        e->acc.missed += ss->missed - e->missed_done;
+        e->acc_used = 1;
+    }
+    e->missed_done = ss->missed;
+    if (e->ist.unknown_template_sets > e->unknown_done) {
+        e->acc.unknown_sets += e->ist.unknown_template_sets - e->unknown_done;
+        e->acc_used = 1;
+    }
+    e->unknown_done = e->ist.unknown_template_sets;
+}
+
+static bool
+allowed(const struct cfg_cidrs *allow, const struct addr *a)
+{
+    for (size_t i = 0; i < allow->n; i++)
+        if (cidr_contains(&allow->v[i], a))
+            return true;
+    return false;
+}
+
+static void
+handle_item(struct collector *c, const struct listen_item *it, int64_t now)
+{
+    struct rec_ctx x = {c, NULL, now};
+    struct exp_state *e;
+    struct ds_error err;
+    enum ds_rc rc;
+    int proto;
+    uint64_t recs;
+
+    if (!allowed(&c->cur->allow, &it->from)) {
+        c->not_allowed++;
+        return;
+    }
+    if (it->event == LISTEN_DATAGRAM) {
+        proto = ingest_detect(it->data, it->len);
+        if (proto < 0) {
+            c->not_flow++;
+            return;
+        }
+    } else {
+        proto = INGEST_IPFIX;
+    }
+    e = exp_find(c, &it->from, (enum ingest_proto)proto, it->conn);
+    if (it->event == LISTEN_STREAM_CLOSE) {
+        if (e != NULL) {
+            log_info("collect: exporter %s: connection closed", e->key);
+            /* a stream's templates end with it (RFC 7011 8); its counts stay for the metrics */
+            ingest_session_free(e->session);
+            e->session = ingest_session_new(INGEST_IPFIX);
+        }
+        return;
+    }
+    if (e == NULL) {
+        if (c->n_exp >= EXPORTERS_MAX) {
+            c->too_many_exporters++;
+            return;
+        }
+        e = exp_new(c, &it->from, (enum ingest_proto)proto, it->conn);
+        acc_start(e, now / 60000);
+        log_info("collect: new exporter %s on %s", e->key, listen_name(c->ls, it->listener));
+    }
+    if (!e->active) {
+        e->active = true;
+        log_info("collect: exporter %s is back", e->key);
+    } else if (e->last_seen > 0 && now - e->last_seen > c->cur->silence_s * 1000) {
+        /* a silence: what it would have sent, from its usual rate */
+        int64_t silent_s = (now - e->last_seen) / 1000;
+
+        acc_at(c, e, exp_minute(e, now));
+        e->acc.silent_s += (uint64_t)silent_s;
+        e->acc.silence_missed += (uint64_t)llround(e->rec_per_s * (double)silent_s);
+        e->acc_used = 1;
+    }
+    x.e = e;
+    e->datagrams++;
+    recs = e->records;
+    if (it->event == LISTEN_STREAM_DATA)
+        rc = ingest_session_stream(e->session, it->data, it->len, it->recv_ms, on_record, &x,
+                                   &e->ist, &err);
+    else
+        rc = ingest_session_datagram(e->session, it->data, it->len, it->recv_ms, on_record, &x,
+                                     &e->ist, &err);
+    if (rc != DS_OK)
+        exp_warn(e, now, err.msg);
+    account_session(e);
+    /* records per second, smoothed over about a minute of datagrams */
+    if (e->last_seen > 0 && now > e->last_seen) {
+        double dt = (double)(now - e->last_seen) / 1000.0;
+        double inst = (double)(e->records - recs) / dt;
+        double a = dt / 60.0 < 1.0 ? dt / 60.0 : 1.0;
+
+        e->rec_per_s += a * (inst - e->rec_per_s);
+    } else if (e->last_seen == 0) {
+        e->rec_per_s = 0;
+    }
+    e->last_seen = now;
+}
+
+/* ---- the watermark ------------------------------------------------------------------ */
+
+static void
+tick(struct collector *c, int64_t now)
+{
+    int64_t min_clock = INT64_MAX;
+
+    for (size_t i = 0; i < c->n_exp; i++) {
+        struct exp_state *e = c->exp[i];
+
+        if (e->active && now - e->last_seen > c->cur->idle_close_s * 1000) {
+            e->active = false;
+            log_info("collect: exporter %s sent nothing for %llds: it no longer holds slots "
+                     "open",
+                     e->key, (long long)((now - e->last_seen) / 1000));
+        }
+        if (e->active && e->event_ms > 0 && e->event_ms < min_clock)
+            min_clock = e->event_ms;
+    }
+    push_minutes(c);
+    if (min_clock != INT64_MAX)
+        pipeline_set_watermark(c->p, min_clock / 1000 - c->cur->collector_lateness_s);
+    pipeline_flush(c->p);
+}
+
+/* ---- checkpoints --------------------------------------------------------------------- */
+
+struct buf {
+    uint8_t *b;
+    size_t n, cap;
+};
+
+static void
+buf_put(struct buf *o, const void *p, size_t n)
+{
+    if (o->n + n > o->cap) {
+        o->cap = (o->n + n) * 2 + 64;
+        o->b = xreallocarray(o->b, o->cap, 1);
+    }
+    memcpy(o->b + o->n, p, n);
+    o->n += n;
+}
+
+static void
+buf_u64(struct buf *o, uint64_t v)
+{
+    uint8_t b[8];
+
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (56 - 8 * i));
+    buf_put(o, b, 8);
+}
+
+static void
+buf_blob(struct buf *o, const uint8_t *p, size_t n)
+{
+    buf_u64(o, n);
+    buf_put(o, p, n);
+}
+
+static uint64_t
+get_u64(const uint8_t **p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | *(*p)++;
+    return v;
+}
+
+/*
+ * The exporters' state: magic, n, then per exporter its address, protocol,
+ * clock, sampling rate, session blob and norm blob.  TCP sessions are not
+ * kept: a new connection sends its templates again.
+ */
+static struct store_collector
+state_save(struct collector *c, bool clean)
+{
+    struct buf o = {NULL, 0, 0};
+    struct store_collector sc;
+    size_t n = 0;
+
+    for (size_t i = 0; i < c->n_exp; i++)
+        n += c->exp[i]->conn == 0;
+    buf_u64(&o, STATE_MAGIC);
+    buf_u64(&o, n);
+    for (size_t i = 0; i < c->n_exp; i++) {
+        struct exp_state *e = c->exp[i];
+        size_t sl, nl;
+        uint8_t *sb, *nb;
+
+        if (e->conn != 0)
+            continue;
+        buf_put(&o, e->addr.b, 16);
+        buf_u64(&o, (uint64_t)e->proto);
+        buf_u64(&o, (uint64_t)e->event_ms);
+        buf_u64(&o, e->rate);
+        sb = ingest_session_save(e->session, &sl);
+        nb = norm_source_save(e->norm, &nl);
+        buf_blob(&o, sb, sl);
+        buf_blob(&o, nb, nl);
+        free(sb);
+        free(nb);
+    }
+    memset(&sc, 0, sizeof(sc));
+    sc.saved_at = wall_ms() / 1000;
+    sc.clean = clean;
+    sc.event_ms = c->max_event_ms;
+    sc.state = o.b;
+    sc.state_len = o.n;
+    return sc;
+}
+
+static enum ds_rc
+state_restore(struct collector *c, const uint8_t *b, size_t len, struct ds_error *err)
+{
+    const uint8_t *p = b, *end = b + len;
+    uint64_t n;
+    int64_t now = wall_ms();
+
+    if (len < 16 || get_u64(&p) != STATE_MAGIC)
+        return ds_error_set(err, DS_ERR_DB, "collect: the saved collector state is damaged");
+    n = get_u64(&p);
+    for (uint64_t i = 0; i < n; i++) {
+        struct addr a;
+        uint64_t proto, sl, nl;
+        struct exp_state *e;
+        struct ds_error e2;
+
+        if (end - p < 16 + 32)
+            goto bad;
+        memcpy(a.b, p, 16);
+        p += 16;
+        proto = get_u64(&p);
+        if (proto > INGEST_SFLOW)
+            goto bad;
+        e = exp_new(c, &a, (enum ingest_proto)proto, 0);
+        e->event_ms = (int64_t)get_u64(&p);
+        e->rate = (uint32_t)get_u64(&p);
+        sl = get_u64(&p);
+        if ((uint64_t)(end - p) < sl + 8)
+            goto bad;
+        if (ingest_session_restore(e->session, p, sl, &e2) != DS_OK)
+            log_warnx("collect: exporter %s: %s; it starts afresh", e->key, e2.msg);
+        p += sl;
+        nl = get_u64(&p);
+        if ((uint64_t)(end - p) < nl)
+            goto bad;
+        if (norm_source_restore(e->norm, p, nl) != 0)
+            log_warnx("collect: exporter %s: its saved sampling state is damaged", e->key);
+        p += nl;
+        /* restored exporters hold slots open until they send again or go idle */
+        e->last_seen = now;
+        acc_start(e, exp_minute(e, now));
+        if (e->event_ms > c->max_event_ms)
+            c->max_event_ms = e->event_ms;
+    }
+    return DS_OK;
+bad:
+    return ds_error_set(err, DS_ERR_DB, "collect: the saved collector state is damaged");
+}
+
+static uint32_t
+checkpoint(struct collector *c, bool clean)
+{
+    struct store_collector sc;
+
+    for (size_t i = 0; i < c->n_exp; i++)
+        account_session(c->exp[i]);
+    push_minutes(c);
+    sc = state_save(c, clean);
+    return pipeline_checkpoint(c->p, &sc);
+}
+
+/* ---- completeness (store thread) ------------------------------------------------- */
+
+static void
+completeness(void *ctx, struct slot_result *r)
+{
+    struct collector *c = ctx;
+    struct store_minute *m = NULL;
+    struct store_gap *gaps = NULL;
+    size_t n = 0, n_gaps = 0;
+    struct ds_error err;
+    uint64_t records = 0, missed = 0;
+    double loss, max_loss = (double)atomic_load(&c->max_loss_milli) / 1000.0;
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *fp;
+    struct json_w w;
+
+    if (store_minutes_sum(c->st, r->start, r->end, &m, &n, &err) != DS_OK ||
+        store_gaps(c->st, r->start * 1000, r->end * 1000, &gaps, &n_gaps, &err) != DS_OK) {
+        log_warnx("%s", err.msg);
+        free(m);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        records += m[i].records;
+        missed += m[i].missed + m[i].silence_missed;
+    }
+    loss = records + missed > 0 ? 100.0 * (double)missed / (double)(records + missed) : 0;
+    r->incomplete = loss > max_loss || n_gaps > 0;
+    fp = open_memstream(&text, &text_len);
+    if (fp == NULL) {
+        free(m);
+        free(gaps);
+        return;
+    }
+    json_init(&w, fp, false);
+    json_obj_begin(&w);
+    json_key(&w, "exporters");
+    json_uint(&w, n);
+    json_key(&w, "records");
+    json_uint(&w, records);
+    json_key(&w, "missed_estimate");
+    json_uint(&w, missed);
+    json_key(&w, "loss_percent");
+    json_double(&w, loss, 3);
+    json_key(&w, "max_loss_percent");
+    json_double(&w, max_loss, 3);
+    json_key(&w, "reasons");
+    json_arr_begin(&w);
+    for (size_t i = 0; i < n; i++) {
+        char why[256];
+
+        if (m[i].missed > 0) {
+            snprintf(why, sizeof(why), "%s: about %" PRIu64 " records lost (sequence numbers)",
+                     m[i].exporter, m[i].missed);
+            json_str(&w, why);
+        }
+        if (m[i].silent_s > 0) {
+            snprintf(why, sizeof(why),
+                     "%s: silent for %" PRIu64 "s (about %" PRIu64 " records at its rate)",
+                     m[i].exporter, m[i].silent_s, m[i].silence_missed);
+            json_str(&w, why);
+        }
+        if (m[i].unknown_sets > 0) {
+            snprintf(why, sizeof(why), "%s: %" PRIu64 " data sets of templates not yet known",
+                     m[i].exporter, m[i].unknown_sets);
+            json_str(&w, why);
+        }
+        if (m[i].rate_changes > 0) {
+            snprintf(why, sizeof(why), "%s: sampling rate changed %" PRIu64 " times (now 1 in %"
+                     PRIu64 ")",
+                     m[i].exporter, m[i].rate_changes, m[i].rate ? m[i].rate : 1);
+            json_str(&w, why);
+        }
+    }
+    for (size_t i = 0; i < n_gaps; i++)
+        json_str(&w, gaps[i].reason);
+    json_arr_end(&w);
+    json_key(&w, "per_exporter");
+    json_arr_begin(&w);
+    for (size_t i = 0; i < n; i++) {
+        json_obj_begin(&w);
+        json_key(&w, "exporter");
+        json_str(&w, m[i].exporter);
+        json_key(&w, "records");
+        json_uint(&w, m[i].records);
+        json_key(&w, "missed");
+        json_uint(&w, m[i].missed);
+        json_key(&w, "silent_seconds");
+        json_uint(&w, m[i].silent_s);
+        json_key(&w, "unknown_template_sets");
+        json_uint(&w, m[i].unknown_sets);
+        json_key(&w, "sampling_rate");
+        json_uint(&w, m[i].rate ? m[i].rate : 1);
+        json_key(&w, "sampling_changes");
+        json_uint(&w, m[i].rate_changes);
+        json_obj_end(&w);
+    }
+    json_arr_end(&w);
+    json_obj_end(&w);
+    fclose(fp);
+    free(r->completeness);
+    r->completeness = text;
+    free(m);
+    free(gaps);
+}
+
+/* One line per slot judged (store thread). */
+static void
+on_judged(void *ctx, const struct cfg_analysis *a, const struct slot_result *r)
+{
+    char when[40], tops[256] = "";
+    size_t used = 0;
+    const char *status = "stable";
+
+    (void)ctx;
+    tz_format_rfc3339(r->start, when);
+    for (size_t t = 0; t < r->n_th; t++) {
+        used += (size_t)snprintf(tops + used, sizeof(tops) - used, "%s%u", t ? "/" : "",
+                                 r->th[t].topn);
+        if (used >= sizeof(tops))
+            break;
+    }
+    if (r->incomplete)
+        status = "INCOMPLETE (not judged)";
+    else if (slot_result_unstable(r))
+        status = "UNSTABLE";
+    else if (r->n_th > 0)
+        status = stab_status_name(r->th[0].r.status);
+    log_info("collect: %s %s%s: %" PRIu64 " packets, TopN %s: %s", a->name, when,
+             r->late_flows > 0 ? " (revised)" : "", r->packets, tops, status);
+}
+
+/* ---- lifecycle -------------------------------------------------------------------- */
+
+enum ds_rc
+collector_bind(const struct ds_cfg *cfg, struct collector **out, struct ds_error *err)
+{
+    struct collector *c = xcalloc(1, sizeof(*c));
+    enum ds_rc rc;
+
+    c->cfg = cfg;
+    c->cur = cfg;
+    rc = listen_open(cfg->listen, cfg->n_listen, cfg->receive_buffer, &c->ls, err);
+    if (rc != DS_OK) {
+        free(c);
+        *out = NULL;
+        return rc;
+    }
+    for (size_t i = 0; i < listen_count(c->ls); i++) {
+        struct listen_stats st;
+
+        listen_get_stats(c->ls, i, &st);
+        if (st.rcvbuf_wanted > 0 && st.rcvbuf < st.rcvbuf_wanted)
+            log_warnx("collect: %s: receive buffer %lld bytes, not the %lld asked for (raise "
+                      "net.core.rmem_max, or run as root with collector.user)",
+                      listen_name(c->ls, i), (long long)st.rcvbuf, (long long)st.rcvbuf_wanted);
+    }
+    *out = c;
+    return DS_OK;
+}
+
+enum ds_rc
+collector_open(struct collector *c, struct ds_error *err)
+{
+    const struct ds_cfg *cfg = c->cfg;
+    struct store_collector sc;
+    bool found = false;
+    enum ds_rc rc;
+
+    c->st = store_open(NULL, cfg->store_path, err);
+    if (c->st == NULL)
+        return DS_ERR_DB;
+    c->norm = norm_new();
+    c->dark = prefix_set_new(cfg->prefixes.v, cfg->prefixes.n, cfg->exclude.v, cfg->exclude.n);
+    atomic_store(&c->max_loss_milli, (int64_t)llround(cfg->max_loss.value * 1000));
+    rc = store_collector_load(c->st, &sc, &found, err);
+    if (rc != DS_OK)
+        return rc;
+    if (found) {
+        rc = state_restore(c, sc.state, sc.state_len, err);
+        free(sc.state);
+        if (rc != DS_OK)
+            return rc;
+        c->unclean = !sc.clean;
+        c->gap_from_ms = sc.event_ms;
+        log_info("collect: state of %zu exporters restored from the checkpoint of %lld (%s)",
+                 c->n_exp, (long long)sc.saved_at,
+                 sc.clean ? "an orderly stop" : "the last checkpoint before an unclean stop");
+    }
+    return DS_OK;
+}
+
+enum ds_rc
+collector_start(struct collector *c, struct ds_error *err)
+{
+    struct pipeline_live_opts opts = {completeness, on_judged, c};
+    enum ds_rc rc;
+
+    ingest_quiet_libfixbuf();
+    rc = pipeline_new_live(c->cfg, c->st, &opts, &c->p, err);
+    if (rc != DS_OK)
+        return rc;
+    if (c->unclean) {
+        c->gap_open = true;
+        log_warnx("collect: the last run stopped without saving (killed, or the machine went "
+                  "down): slots open then are marked incomplete");
+    }
+    rc = listen_start(c->ls, RING_BYTES, err);
+    if (rc != DS_OK)
+        return rc;
+    for (size_t i = 0; i < listen_count(c->ls); i++)
+        log_info("collect: listening on %s", listen_name(c->ls, i));
+    return DS_OK;
+}
+
+/* SIGHUP: what the new configuration may change while running, and what it may not. */
+static void
+reload(struct collector *c, const char *path)
+{
+    struct ds_cfg *n = NULL;
+    struct ds_error err;
+    char why[128];
+
+    if (cfg_load(path, &n, &err) != DS_OK) {
+        log_warnx("collect: %s; configuration has errors, not reloading", err.msg);
+        return;
+    }
+    if (cfg_needs_restart(c->cfg, n, why, sizeof(why)))
+        log_warnx("collect: reload: %s changed, which takes a restart; it keeps its old value "
+                  "until then", why);
+    for (size_t i = 0; i < n->n_analyses && i < c->cfg->n_analyses; i++) {
+        const struct cfg_analysis *a = &c->cfg->analyses[i], *b = &n->analyses[i];
+
+        if (a->window != b->window || a->n_thresholds != b->n_thresholds ||
+            memcmp(a->thresholds, b->thresholds, sizeof(a->thresholds)) != 0 ||
+            a->k_sigma.num != b->k_sigma.num || a->k_sigma.den != b->k_sigma.den ||
+            a->stddev != b->stddev || a->min_stddev.num != b->min_stddev.num)
+            log_warnx("collect: reload: the judgement of analysis %s changed; it applies after "
+                      "a restart (stored slots are then judged again)", a->name);
+    }
+    prefix_set_free(c->dark);
+    c->dark = prefix_set_new(n->prefixes.v, n->prefixes.n, n->exclude.v, n->exclude.n);
+    c->cur = n;
+    cfg_free(c->reloaded);
+    c->reloaded = n;
+    for (size_t i = 0; i < c->n_exp; i++)
+        apply_sampling(c, c->exp[i]);
+    atomic_store(&c->max_loss_milli, (int64_t)llround(n->max_loss.value * 1000));
+    log_set_level(n->log_level == CFG_LOG_DEBUG     ? LOG_DEBUG
+                  : n->log_level == CFG_LOG_INFO    ? LOG_INFO
+                  : n->log_level == CFG_LOG_WARNING ? LOG_WARNING
+                                                    : LOG_ERR);
+    log_info("collect: configuration reloaded from %s", path);
+}
+
+enum ds_rc
+collector_run(struct collector *c, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload_flag,
+              const char *config_path, struct ds_error *err)
+{
+    int64_t now = wall_ms();
+    uint32_t last_cp;
+
+    c->next_tick = now + TICK_MS;
+    c->next_flush = now + FLUSH_MS;
+    c->next_checkpoint = now + c->cur->checkpoint_s * 1000;
+    while (!*stop) {
+        const struct listen_item *it = listen_next(c->ls, FLUSH_MS);
+
+        now = wall_ms();
+        if (it != NULL) {
+            handle_item(c, it, now);
+            listen_release(c->ls);
+        }
+        if (now >= c->next_flush) {
+            pipeline_flush(c->p);
+            c->next_flush = now + FLUSH_MS;
+        }
+        if (now >= c->next_tick) {
+            tick(c, now);
+            c->next_tick = now + TICK_MS;
+        }
+        if (now >= c->next_checkpoint) {
+            checkpoint(c, false);
+            c->next_checkpoint = now + c->cur->checkpoint_s * 1000;
+        }
+        if (*reload_flag) {
+            *reload_flag = 0;
+            reload(c, config_path);
+        }
+    }
+    /* stopping: what the sockets hold is read and counted, then the last checkpoint */
+    log_info("collect: stopping: reading what is left, then saving");
+    listen_stop(c->ls);
+    for (;;) {
+        const struct listen_item *it = listen_next(c->ls, 100);
+
+        if (it == NULL)
+            break;
+        handle_item(c, it, wall_ms());
+        listen_release(c->ls);
+    }
+    tick(c, wall_ms());
+    last_cp = checkpoint(c, true);
+    if (!pipeline_checkpoint_wait(c->p, last_cp, 60000))
+        log_warnx("collect: the last checkpoint took more than a minute");
+    if (pipeline_stop_live(c->p, err) != DS_OK)
+        return DS_ERR_DB;
+    log_info("collect: stopped; %zu exporters, state saved", c->n_exp);
+    return DS_OK;
+}
+
+void
+collector_free(struct collector *c)
+{
+    if (c == NULL)
+        return;
+    listen_close(c->ls);
+    pipeline_free(c->p);
+    for (size_t i = 0; i < c->n_exp; i++)
+        exp_free(c->exp[i]);
+    free(c->exp);
+    prefix_set_free(c->dark);
+    norm_free(c->norm);
+    store_close(c->st);
+    cfg_free(c->reloaded);
+    free(c);
+}
+
+uint16_t
+collector_port(const struct collector *c, size_t i)
+{
+    return listen_port(c->ls, i);
+}
