@@ -15,9 +15,9 @@ CC ?= cc
 
 # Debian packages: libraries, test and benchmark tools.
 DEB_PACKAGES = build-essential pkg-config clang libfixbuf-dev libglib2.0-dev libyaml-dev \
-	check libsqlite3-dev libxxhash-dev jq time tzdata nfdump
+	check libsqlite3-dev libxxhash-dev libmicrohttpd-dev jq time tzdata nfdump
 
-PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash
+PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash libmicrohttpd
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 WARN = -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wmissing-declarations \
