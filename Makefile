@@ -82,7 +82,8 @@ REPORT_SRCS = \
 
 PIPELINE_SRCS = \
 	src/pipeline/pipeline.c \
-	src/pipeline/series.c
+	src/pipeline/series.c \
+	src/pipeline/promtext.c
 
 CLI_SRCS = \
 	src/cli/main.c \
@@ -160,7 +161,7 @@ demo: deps
 		samples/data/*.ipfix
 
 # --- tests --------------------------------------------------------------------
-UNIT_TESTS = core cfg ingest flows session norm filter agg stability store report
+UNIT_TESTS = core cfg ingest flows session norm filter agg stability store report httpd
 UNIT_BINS = $(foreach t,$(UNIT_TESTS),$(BUILD)/tests/check_$(t))
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
