@@ -83,7 +83,8 @@ REPORT_SRCS = \
 PIPELINE_SRCS = \
 	src/pipeline/pipeline.c \
 	src/pipeline/series.c \
-	src/pipeline/promtext.c
+	src/pipeline/promtext.c \
+	src/pipeline/httpd.c
 
 CLI_SRCS = \
 	src/cli/main.c \
