@@ -15,9 +15,9 @@ CC ?= cc
 
 # Debian packages: libraries, test and benchmark tools.
 DEB_PACKAGES = build-essential pkg-config clang libfixbuf-dev libglib2.0-dev libyaml-dev \
-	check libsqlite3-dev libxxhash-dev jq time tzdata nfdump
+	check libsqlite3-dev libxxhash-dev libmicrohttpd-dev jq time tzdata nfdump
 
-PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash
+PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash libmicrohttpd
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 WARN = -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wmissing-declarations \
@@ -84,6 +84,8 @@ REPORT_SRCS = \
 PIPELINE_SRCS = \
 	src/pipeline/pipeline.c \
 	src/pipeline/series.c \
+	src/pipeline/promtext.c \
+	src/pipeline/httpd.c \
 	src/pipeline/collect.c
 
 CLI_SRCS = \
@@ -162,7 +164,7 @@ demo: deps
 		samples/data/*.ipfix
 
 # --- tests --------------------------------------------------------------------
-UNIT_TESTS = core cfg ingest flows session norm filter agg stability store report
+UNIT_TESTS = core cfg ingest flows session norm filter agg stability store report httpd
 UNIT_BINS = $(foreach t,$(UNIT_TESTS),$(BUILD)/tests/check_$(t))
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
