@@ -50,7 +50,8 @@ INGEST_SRCS = \
 	src/ingest/nf5.c \
 	src/ingest/sflow.c \
 	src/ingest/session.c \
-	src/ingest/ingest_file.c
+	src/ingest/ingest_file.c \
+	src/ingest/archive.c
 
 NORM_SRCS = \
 	src/norm/norm.c
@@ -160,7 +161,7 @@ demo: deps
 		samples/data/*.ipfix
 
 # --- tests --------------------------------------------------------------------
-UNIT_TESTS = core cfg ingest flows session norm filter agg stability store report
+UNIT_TESTS = core cfg ingest flows session norm archive filter agg stability store report
 UNIT_BINS = $(foreach t,$(UNIT_TESTS),$(BUILD)/tests/check_$(t))
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
