@@ -51,6 +51,7 @@ INGEST_SRCS = \
 	src/ingest/sflow.c \
 	src/ingest/session.c \
 	src/ingest/listen.c \
+	src/ingest/archive.c \
 	src/ingest/ingest_file.c
 
 NORM_SRCS = \
@@ -164,7 +165,7 @@ demo: deps
 		samples/data/*.ipfix
 
 # --- tests --------------------------------------------------------------------
-UNIT_TESTS = core cfg ingest flows session norm filter agg stability store report httpd
+UNIT_TESTS = core cfg ingest flows session norm archive filter agg stability store report httpd
 UNIT_BINS = $(foreach t,$(UNIT_TESTS),$(BUILD)/tests/check_$(t))
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 

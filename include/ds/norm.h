@@ -10,7 +10,13 @@
  *     for its sampler id, or carried in the record itself);
  *   - addresses: IPv4 or IPv6 into one form; ICMP type and code from
  *     icmpTypeCode*, icmpType and icmpCode, or destinationTransportPort
- *     where exporters put them.
+ *     where exporters put them;
+ *   - exporter: (the stream's address, the message's observation domain),
+ *     unless the record names its own with exporterIPv4Address or
+ *     exporterIPv6Address: then (that address, the record's
+ *     observationDomainId if it has one, else the message's domain), as in
+ *     darkstab's archive (ds/archive.h).  An exporter address of 0.0.0.0
+ *     means unknown: the all-zero address.
  * Options records update the domain's state and produce no flow.
  */
 #ifndef DS_NORM_H

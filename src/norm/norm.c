@@ -40,6 +40,7 @@ struct norm_source {
     struct domain_state *last;      /* cache: domain of the previous record */
     uint32_t default_rate;          /* where nothing is announced; 0: 1 */
     uint32_t forced_rate;           /* whatever is announced; 0: none */
+    const struct exporter *named;   /* cache: exporter the previous record named */
 };
 
 struct norm {
@@ -317,6 +318,39 @@ flow_time(const struct domain_state *d, const struct ipfix_record *rec, int e)
     return -1;
 }
 
+/*
+ * The exporter a record names itself, or NULL: exporterIPv4Address or
+ * exporterIPv6Address, with its observationDomainId if the record has one,
+ * else the message's domain.  RFC 7012 defines these elements for a
+ * collector to know an exporter hidden behind a proxy; darkstab's archive
+ * writes them so that flows keep the exporter they came from.  0.0.0.0 is
+ * no address: the exporter is unknown, stored all zero like a file's.
+ */
+static const struct exporter *
+record_exporter(struct norm_source *s, const struct ipfix_record *rec)
+{
+    const struct ipfix_fields *f = rec->f;
+    uint64_t present = rec->present;
+    uint32_t odid = HAS(IPF_OBS_DOMAIN) ? f->obs_domain : rec->domain;
+    struct addr a;
+
+    if (HAS(IPF_EXPORTER4)) {
+        if (f->exporter4 != 0)
+            addr_from_v4(&a, f->exporter4);
+        else
+            memset(&a, 0, sizeof(a));
+    } else if (HAS(IPF_EXPORTER6)) {
+        memcpy(a.b, f->exporter6, 16);
+    } else {
+        return NULL;
+    }
+    /* An archive's records run by exporter: one comparison spares the registry's search. */
+    if (s->named == NULL || s->named->odid != odid ||
+        memcmp(&s->named->addr, &a, sizeof(a)) != 0)
+        s->named = norm_exporter(s->n, &a, odid);
+    return s->named;
+}
+
 enum norm_result
 norm_record(struct norm *n, const struct ipfix_record *rec, struct flow *out)
 {
@@ -418,7 +452,9 @@ norm_source_record(struct norm_source *s, const struct ipfix_record *rec, struct
             out->icmp_code = (uint8_t)f->dst_port;
         }
     }
-    out->exporter = d->exporter;
+    out->exporter = record_exporter(s, rec);
+    if (out->exporter == NULL)
+        out->exporter = d->exporter;
     out->src_value = addr_value(&out->src);
     out->dst_value = addr_value(&out->dst);
     return NORM_FLOW;

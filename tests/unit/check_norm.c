@@ -888,6 +888,56 @@ START_TEST(test_stats)
 }
 END_TEST
 
+/*
+ * A record that names its exporter (darkstab's archive, a mediator) keeps
+ * it, whatever stream and message it arrives in.
+ */
+START_TEST(test_exporter_named_by_record)
+{
+    struct ipfix_fields f;
+    uint64_t p = timed_fields(&f);
+    uint64_t p4 = p | IPF_BIT(IPF_EXPORTER4) | IPF_BIT(IPF_OBS_DOMAIN);
+    uint64_t p6 = p | IPF_BIT(IPF_EXPORTER6);
+    struct addr stream, a4, a6, zero;
+    const struct exporter *e4, *e6, *plain;
+    char buf[ADDR_STRLEN];
+
+    ck_assert_int_eq(addr_parse("192.0.2.250", &stream), 0);
+    ck_assert_int_eq(addr_parse("198.51.100.1", &a4), 0);
+    ck_assert_int_eq(addr_parse("2001:db8::77", &a6), 0);
+    memset(&zero, 0, sizeof(zero));
+    norm_begin_source(nm, &stream);
+
+    /* exporterIPv4Address and observationDomainId: both from the record */
+    f.exporter4 = 0xc6336401;
+    f.obs_domain = 4242;
+    e4 = flow_of(&f, p4, 7).exporter;
+    ck_assert_str_eq(addr_format(&e4->addr, buf), "198.51.100.1");
+    ck_assert_uint_eq(e4->odid, 4242);
+    /* exporterIPv6Address without observationDomainId: the message's domain */
+    memcpy(f.exporter6, a6.b, 16);
+    e6 = flow_of(&f, p6, 7).exporter;
+    ck_assert_str_eq(addr_format(&e6->addr, buf), "2001:db8::77");
+    ck_assert_uint_eq(e6->odid, 7);
+    /* alternating exporters each find their own entry again */
+    ck_assert_ptr_eq(flow_of(&f, p4, 9).exporter, e4);
+    ck_assert_ptr_eq(flow_of(&f, p6, 7).exporter, e6);
+    ck_assert_ptr_eq(flow_of(&f, p4, 7).exporter, e4);
+    ck_assert_ptr_ne(flow_of(&f, p6, 8).exporter, e6);
+    /* the same exporter seen live (stream address, message domain) is the same entry */
+    norm_begin_source(nm, &a4);
+    plain = flow_of(&f, p, 4242).exporter;
+    ck_assert_ptr_eq(plain, e4);
+    /* 0.0.0.0 is an unknown exporter: the all-zero address */
+    f.exporter4 = 0;
+    f.obs_domain = 3;
+    ck_assert_mem_eq(flow_of(&f, p4, 7).exporter->addr.b, zero.b, 16);
+    ck_assert_uint_eq(flow_of(&f, p4, 7).exporter->odid, 3);
+    /* observationDomainId alone does not name an exporter: stream and message as before */
+    ck_assert_ptr_eq(flow_of(&f, p | IPF_BIT(IPF_OBS_DOMAIN), 4242).exporter, plain);
+}
+END_TEST
+
 /* ---- the suite ------------------------------------------------------------------ */
 
 START_TEST(test_netflow_header_uptime_and_wrap)
@@ -1019,6 +1069,7 @@ norm_suite(void)
     tcase_add_test(tc, test_stats);
     tcase_add_test(tc, test_netflow_header_uptime_and_wrap);
     tcase_add_test(tc, test_sampling_overrides_per_source);
+    tcase_add_test(tc, test_exporter_named_by_record);
     suite_add_tcase(s, tc);
     return s;
 }
