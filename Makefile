@@ -92,6 +92,8 @@ PIPELINE_SRCS = \
 CLI_SRCS = \
 	src/cli/main.c \
 	src/cli/cmd_analyze.c \
+	src/cli/cmd_collect.c \
+	src/cli/cmd_results.c \
 	src/cli/cmd_check_config.c
 
 MODULES = core ingest norm filter agg stability store report pipeline

@@ -147,6 +147,8 @@ struct store_backend {
     enum ds_rc (*results)(void *state, int64_t aid, const struct key_layout *layout,
                           const struct cfg_analysis *a, int64_t from, int64_t to,
                           store_result_fn fn, void *ctx, struct ds_error *err);
+    enum ds_rc (*analysis_find)(void *state, const char *name, int64_t *id, bool *found,
+                                struct ds_error *err);
     /* live collection */
     enum ds_rc (*open_slots_replace)(void *state, int64_t aid, int64_t closed_upto,
                                      const struct store_open_slot *slots, size_t n,
@@ -201,6 +203,9 @@ void store_rollback(struct store *st);
  */
 enum ds_rc store_analysis(struct store *st, const struct store_analysis_def *def, int64_t *id,
                           unsigned *changed, struct ds_error *err);
+/* The stored analysis of that name, without registering or changing anything. */
+enum ds_rc store_analysis_find(struct store *st, const char *name, int64_t *id, bool *found,
+                               struct ds_error *err);
 enum ds_rc store_input_find(struct store *st, int64_t aid, const char *digest,
                             struct store_input *in, bool *found, struct ds_error *err);
 enum ds_rc store_input_add(struct store *st, int64_t aid, const struct store_input *in,

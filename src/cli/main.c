@@ -16,6 +16,8 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"analyze", cmd_analyze, "analyse IPFIX files: TopN stability per slot, stored and reported"},
+    {"collect", cmd_collect, "the live collector: IPFIX, NetFlow and sFlow from the routers"},
+    {"results", cmd_results, "print the stored results, as analyze prints them"},
     {"check-config", cmd_check_config, "check a configuration file and print it in full"},
 };
 

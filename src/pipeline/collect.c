@@ -19,7 +19,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "ds/archive.h"
 #include "ds/collect.h"
+#include "ds/httpd.h"
 #include "ds/ingest.h"
 #include "ds/json.h"
 #include "ds/listen.h"
@@ -27,6 +29,7 @@
 #include "ds/norm.h"
 #include "ds/pipeline.h"
 #include "ds/prefix.h"
+#include "ds/promtext.h"
 #include "ds/strbuf.h"
 #include "ds/store.h"
 #include "ds/tz.h"
@@ -72,6 +75,18 @@ struct exp_state {
     uint64_t warn_suppressed;
 };
 
+/* What the metrics show of an exporter, copied once a second from the decoding thread. */
+struct exp_snap {
+    char key[STORE_EXPORTER_MAX];
+    char text[ADDR_STRLEN];
+    const char *proto;
+    uint64_t datagrams, records, counted, packets, outside, excluded, unusable;
+    uint64_t malformed, unknown_sets, missed, resets, templates;
+    uint32_t rate;
+    int64_t event_ms, last_seen;
+    bool active;
+};
+
 struct collector {
     const struct ds_cfg *cfg;       /* borrowed: what the collector started with */
     struct ds_cfg *reloaded;        /* owned: the latest reloaded configuration */
@@ -98,6 +113,18 @@ struct collector {
     int64_t next_tick;
     int64_t next_flush;
     int64_t next_checkpoint;
+    /* the archive of darknet flows, and how many could not be written */
+    struct archive *archive;
+    uint64_t archive_errors;
+    int64_t archive_warn_ms;
+    /* metrics: a snapshot under snap_lock, served by httpd's thread */
+    struct httpd *httpd;
+    char *httpd_endpoint;
+    pthread_mutex_t snap_lock;
+    struct exp_snap *snap;
+    size_t n_snap;
+    uint64_t snap_not_allowed, snap_not_flow, snap_too_many, snap_archive_errors;
+    int64_t started;
 };
 
 static int64_t
@@ -308,6 +335,17 @@ on_record(void *arg, const struct ipfix_record *rec)
     e->counted++;
     e->packets += f.packets;
     pipeline_add_flow(c->p, &f);
+    if (c->archive != NULL) {
+        struct ds_error err;
+
+        if (archive_add(c->archive, &f, x->now / 1000, &err) != DS_OK) {
+            c->archive_errors++;
+            if (x->now - c->archive_warn_ms >= WARN_EVERY_MS) {
+                log_warnx("collect: %s", err.msg);
+                c->archive_warn_ms = x->now;
+            }
+        }
+    }
 }
 
 /* What the session found since last time goes into the exporter's minute. */
@@ -416,6 +454,312 @@ handle_item(struct collector *c, const struct listen_item *it, int64_t now)
     e->last_seen = now;
 }
 
+/* ---- metrics --------------------------------------------------------------------------- */
+
+/* The exporters' counts, for the metrics thread. */
+static void
+publish(struct collector *c)
+{
+    struct exp_snap *s = c->n_exp ? xcalloc(c->n_exp, sizeof(*s)) : NULL;
+
+    for (size_t i = 0; i < c->n_exp; i++) {
+        const struct exp_state *e = c->exp[i];
+        const struct ingest_session_stats *ss = ingest_session_get_stats(e->session);
+
+        snprintf(s[i].key, sizeof(s[i].key), "%s", e->key);
+        snprintf(s[i].text, sizeof(s[i].text), "%s", e->text);
+        s[i].proto = ingest_proto_name(e->proto);
+        s[i].datagrams = e->datagrams;
+        s[i].records = e->records;
+        s[i].counted = e->counted;
+        s[i].packets = e->packets;
+        s[i].outside = e->outside;
+        s[i].excluded = e->excluded;
+        s[i].unusable = e->unusable;
+        s[i].malformed = ingest_stats_malformed(&e->ist);
+        s[i].unknown_sets = e->ist.unknown_template_sets;
+        s[i].missed = ss->missed;
+        s[i].resets = ss->resets;
+        s[i].templates = ingest_session_templates(e->session);
+        s[i].rate = e->rate ? e->rate : 1;
+        s[i].event_ms = e->event_ms;
+        s[i].last_seen = e->last_seen;
+        s[i].active = e->active;
+    }
+    pthread_mutex_lock(&c->snap_lock);
+    free(c->snap);
+    c->snap = s;
+    c->n_snap = c->n_exp;
+    c->snap_not_allowed = c->not_allowed;
+    c->snap_not_flow = c->not_flow;
+    c->snap_too_many = c->too_many_exporters;
+    c->snap_archive_errors = c->archive_errors;
+    pthread_mutex_unlock(&c->snap_lock);
+}
+
+/* One counter per exporter. */
+static void
+exp_family(struct strbuf *b, struct strbuf *lb, const struct exp_snap *s, size_t n,
+           const char *name, const char *type, const char *help, size_t off)
+{
+    prom_family(b, name, type, help);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = *(const uint64_t *)(const void *)((const char *)&s[i] + off);
+
+        prom_labels(lb, "exporter", s[i].text, "protocol", s[i].proto, NULL);
+        prom_sample_u64(b, name, strbuf_str(lb), v);
+    }
+}
+
+static void
+render(void *ctx, struct strbuf *b)
+{
+    struct collector *c = ctx;
+    struct strbuf lb = STRBUF_INIT;
+    char th[32];
+    size_t used, size;
+
+    prom_family(b, "darkstab_start_time_seconds", "gauge", "when the collector started");
+    prom_sample_u64(b, "darkstab_start_time_seconds", NULL, (uint64_t)c->started);
+    pthread_mutex_lock(&c->snap_lock);
+    exp_family(b, &lb, c->snap, c->n_snap, "darkstab_exporter_datagrams_total", "counter",
+               "datagrams (or stream messages) received from the exporter",
+               offsetof(struct exp_snap, datagrams));
+    exp_family(b, &lb, c->snap, c->n_snap, "darkstab_exporter_records_total", "counter",
+               "flow records decoded (options records aside)",
+               offsetof(struct exp_snap, records));
+    exp_family(b, &lb, c->snap, c->n_snap, "darkstab_exporter_counted_records_total", "counter",
+               "records counted in the darknet", offsetof(struct exp_snap, counted));
+    exp_family(b, &lb, c->snap, c->n_snap, "darkstab_exporter_counted_packets_total", "counter",
+               "packets counted in the darknet, scaled by sampling",
+               offsetof(struct exp_snap, packets));
+    exp_family(b, &lb, c->snap, c->n_snap, "darkstab_exporter_missed_records_total", "counter",
+               "records the exporter sent that never arrived, from its sequence numbers",
+               offsetof(struct exp_snap, missed));
+    exp_family(b, &lb, c->snap, c->n_snap, "darkstab_exporter_restarts_total", "counter",
+               "exporter restarts seen in its sequence numbers or uptime",
+               offsetof(struct exp_snap, resets));
+    prom_family(b, "darkstab_exporter_dropped_total", "counter",
+                "what was not counted, by reason: malformed (messages, sets, templates or "
+                "records refused), unknown_template (data sets), outside_darknet, excluded, "
+                "unusable (records)");
+    for (size_t i = 0; i < c->n_snap; i++) {
+        static const struct {
+            const char *reason;
+            size_t off;
+        } why[] = {
+            {"malformed", offsetof(struct exp_snap, malformed)},
+            {"unknown_template", offsetof(struct exp_snap, unknown_sets)},
+            {"outside_darknet", offsetof(struct exp_snap, outside)},
+            {"excluded", offsetof(struct exp_snap, excluded)},
+            {"unusable", offsetof(struct exp_snap, unusable)},
+        };
+
+        for (size_t k = 0; k < sizeof(why) / sizeof(why[0]); k++) {
+            prom_labels(&lb, "exporter", c->snap[i].text, "protocol", c->snap[i].proto,
+                        "reason", why[k].reason, NULL);
+            prom_sample_u64(b, "darkstab_exporter_dropped_total", strbuf_str(&lb),
+                            *(const uint64_t *)(const void *)((const char *)&c->snap[i] +
+                                                              why[k].off));
+        }
+    }
+    exp_family(b, &lb, c->snap, c->n_snap, "darkstab_exporter_templates", "gauge",
+               "templates known for the exporter (IPFIX, NetFlow v9)",
+               offsetof(struct exp_snap, templates));
+    prom_family(b, "darkstab_exporter_sampling_rate", "gauge",
+                "the sampling rate applied to the exporter's packet counts (1 in N)");
+    for (size_t i = 0; i < c->n_snap; i++) {
+        prom_labels(&lb, "exporter", c->snap[i].text, "protocol", c->snap[i].proto, NULL);
+        prom_sample_u64(b, "darkstab_exporter_sampling_rate", strbuf_str(&lb), c->snap[i].rate);
+    }
+    prom_family(b, "darkstab_exporter_clock_seconds", "gauge",
+                "the exporter's event clock: the latest flow start counted");
+    for (size_t i = 0; i < c->n_snap; i++) {
+        prom_labels(&lb, "exporter", c->snap[i].text, "protocol", c->snap[i].proto, NULL);
+        prom_sample_f(b, "darkstab_exporter_clock_seconds", strbuf_str(&lb),
+                      (double)c->snap[i].event_ms / 1000.0);
+    }
+    prom_family(b, "darkstab_exporter_last_seen_seconds", "gauge",
+                "when the exporter last sent anything (wall clock)");
+    for (size_t i = 0; i < c->n_snap; i++) {
+        prom_labels(&lb, "exporter", c->snap[i].text, "protocol", c->snap[i].proto, NULL);
+        prom_sample_f(b, "darkstab_exporter_last_seen_seconds", strbuf_str(&lb),
+                      (double)c->snap[i].last_seen / 1000.0);
+    }
+    prom_family(b, "darkstab_exporter_active", "gauge",
+                "1 while the exporter holds slots open (it sent within collector.idle_close)");
+    for (size_t i = 0; i < c->n_snap; i++) {
+        prom_labels(&lb, "exporter", c->snap[i].text, "protocol", c->snap[i].proto, NULL);
+        prom_sample_u64(b, "darkstab_exporter_active", strbuf_str(&lb), c->snap[i].active);
+    }
+    prom_family(b, "darkstab_dropped_total", "counter",
+                "datagrams dropped before any exporter session: not_allowed (collector.allow), "
+                "not_flow_export (not IPFIX, NetFlow or sFlow), too_many_exporters; and "
+                "archive_error (flows the archive could not write)");
+    prom_sample_u64(b, "darkstab_dropped_total", prom_labels(&lb, "reason", "not_allowed", NULL),
+                    c->snap_not_allowed);
+    prom_sample_u64(b, "darkstab_dropped_total",
+                    prom_labels(&lb, "reason", "not_flow_export", NULL), c->snap_not_flow);
+    prom_sample_u64(b, "darkstab_dropped_total",
+                    prom_labels(&lb, "reason", "too_many_exporters", NULL), c->snap_too_many);
+    prom_sample_u64(b, "darkstab_dropped_total",
+                    prom_labels(&lb, "reason", "archive_error", NULL), c->snap_archive_errors);
+    pthread_mutex_unlock(&c->snap_lock);
+
+    /* the sockets */
+    {
+        static const struct {
+            const char *name, *type, *help;
+            size_t off;
+        } fam[] = {
+            {"darkstab_socket_datagrams_total", "counter",
+             "datagrams, SCTP messages or TCP reads taken from the socket",
+             offsetof(struct listen_stats, datagrams)},
+            {"darkstab_socket_bytes_total", "counter", "bytes taken from the socket",
+             offsetof(struct listen_stats, bytes)},
+            {"darkstab_socket_kernel_drops_total", "counter",
+             "datagrams the kernel dropped, the socket buffer being full (SO_RXQ_OVFL)",
+             offsetof(struct listen_stats, kernel_drops)},
+            {"darkstab_socket_ring_waits_total", "counter",
+             "times the receive thread waited for the decoding thread",
+             offsetof(struct listen_stats, ring_waits)},
+            {"darkstab_socket_tcp_connections", "gauge", "TCP connections open",
+             offsetof(struct listen_stats, open_connections)},
+        };
+
+        for (size_t k = 0; k < sizeof(fam) / sizeof(fam[0]); k++) {
+            prom_family(b, fam[k].name, fam[k].type, fam[k].help);
+            for (size_t i = 0; i < listen_count(c->ls); i++) {
+                struct listen_stats ls;
+
+                listen_get_stats(c->ls, i, &ls);
+                prom_labels(&lb, "listener", listen_name(c->ls, i), NULL);
+                prom_sample_u64(b, fam[k].name, strbuf_str(&lb),
+                                *(const uint64_t *)(const void *)((const char *)&ls +
+                                                                  fam[k].off));
+            }
+        }
+        prom_family(b, "darkstab_socket_receive_buffer_bytes", "gauge",
+                    "the receive buffer the kernel granted the socket");
+        for (size_t i = 0; i < listen_count(c->ls); i++) {
+            struct listen_stats ls;
+
+            listen_get_stats(c->ls, i, &ls);
+            prom_labels(&lb, "listener", listen_name(c->ls, i), NULL);
+            prom_sample_u64(b, "darkstab_socket_receive_buffer_bytes", strbuf_str(&lb),
+                            (uint64_t)(ls.rcvbuf > 0 ? ls.rcvbuf : 0));
+        }
+    }
+    listen_ring_use(c->ls, &used, &size);
+    prom_family(b, "darkstab_ring_used_bytes", "gauge",
+                "bytes received and not yet decoded (of darkstab_ring_size_bytes)");
+    prom_sample_u64(b, "darkstab_ring_used_bytes", NULL, used);
+    prom_family(b, "darkstab_ring_size_bytes", "gauge", "the ring between receiving and decoding");
+    prom_sample_u64(b, "darkstab_ring_size_bytes", NULL, size);
+
+    /* the analyses */
+    {
+        struct pipeline_live_analysis la[CFG_ANALYSES_MAX];
+        size_t n = c->cfg->n_analyses;
+
+        for (size_t i = 0; i < n; i++)
+            pipeline_live_status(c->p, i, &la[i]);
+        prom_family(b, "darkstab_open_slots", "gauge", "slots open, waiting for their records");
+        for (size_t i = 0; i < n; i++)
+            prom_sample_u64(b, "darkstab_open_slots",
+                            prom_labels(&lb, "analysis", c->cfg->analyses[i].name, NULL),
+                            la[i].open_slots);
+        prom_family(b, "darkstab_slots_closed_total", "counter", "slots closed and judged");
+        for (size_t i = 0; i < n; i++)
+            prom_sample_u64(b, "darkstab_slots_closed_total",
+                            prom_labels(&lb, "analysis", c->cfg->analyses[i].name, NULL),
+                            la[i].slots_closed);
+        prom_family(b, "darkstab_slots_revised_total", "counter",
+                    "closed slots judged again after late records");
+        for (size_t i = 0; i < n; i++)
+            prom_sample_u64(b, "darkstab_slots_revised_total",
+                            prom_labels(&lb, "analysis", c->cfg->analyses[i].name, NULL),
+                            la[i].slots_revised);
+        prom_family(b, "darkstab_late_flows_total", "counter",
+                    "flows that came for a slot already closed (added to it, never dropped)");
+        for (size_t i = 0; i < n; i++)
+            prom_sample_u64(b, "darkstab_late_flows_total",
+                            prom_labels(&lb, "analysis", c->cfg->analyses[i].name, NULL),
+                            la[i].late_flows);
+        prom_family(b, "darkstab_last_slot_start_seconds", "gauge",
+                    "start of the latest slot judged");
+        for (size_t i = 0; i < n; i++)
+            prom_sample_u64(b, "darkstab_last_slot_start_seconds",
+                            prom_labels(&lb, "analysis", c->cfg->analyses[i].name, NULL),
+                            (uint64_t)(la[i].last_start > 0 ? la[i].last_start : 0));
+        prom_family(b, "darkstab_topn", "gauge",
+                    "TopN of the latest slot judged: groups above the threshold (percent)");
+        for (size_t i = 0; i < n; i++)
+            for (size_t t = 0; t < la[i].n_th; t++)
+                prom_sample_u64(b, "darkstab_topn",
+                                prom_labels(&lb, "analysis", c->cfg->analyses[i].name,
+                                            "threshold", la[i].th[t].th, NULL),
+                                la[i].th[t].topn);
+        prom_family(b, "darkstab_slot_status", "gauge",
+                    "1 for the status of the latest slot judged, per threshold (stable, "
+                    "unstable, warmup, no-data, incomplete), with its direction");
+        for (size_t i = 0; i < n; i++) {
+            for (size_t t = 0; t < la[i].n_th; t++) {
+                static const enum stab_status all[] = {STAB_STABLE, STAB_UNSTABLE, STAB_WARMUP,
+                                                       STAB_NO_DATA, STAB_INCOMPLETE};
+
+                snprintf(th, sizeof(th), "%s", la[i].th[t].th);
+                for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++) {
+                    prom_labels(&lb, "analysis", c->cfg->analyses[i].name, "threshold", th,
+                                "status", stab_status_name(all[k]), NULL);
+                    if (all[k] == STAB_UNSTABLE)
+                        prom_label_add(&lb, "direction",
+                                       la[i].th[t].status == STAB_UNSTABLE
+                                           ? stab_dir_name((enum stab_dir)la[i].th[t].dir)
+                                           : "");
+                    prom_sample_u64(b, "darkstab_slot_status", strbuf_str(&lb),
+                                    la[i].th[t].status == (int)all[k]);
+                }
+            }
+        }
+    }
+    strbuf_fini(&lb);
+}
+
+static void
+metrics_start(struct collector *c, const char *endpoint)
+{
+    struct ds_error err;
+
+    httpd_stop(c->httpd);
+    c->httpd = NULL;
+    free(c->httpd_endpoint);
+    c->httpd_endpoint = xstrdup(endpoint);
+    if (*endpoint == '\0')
+        return;
+    if (httpd_start(endpoint, render, c, &c->httpd, &err) != DS_OK)
+        log_warnx("collect: metrics: %s; no metrics endpoint", err.msg);
+    else
+        log_info("collect: metrics on http://%s/metrics", endpoint);
+}
+
+static void
+archive_start(struct collector *c, const char *dir, int64_t rotate_s)
+{
+    struct ds_error err;
+
+    if (c->archive != NULL && archive_close(c->archive, &err) != DS_OK)
+        log_warnx("collect: %s", err.msg);
+    c->archive = NULL;
+    if (*dir == '\0')
+        return;
+    if (archive_open(dir, rotate_s, &c->archive, &err) != DS_OK)
+        log_warnx("collect: %s; the darknet flows are not archived", err.msg);
+    else
+        log_info("collect: archiving the darknet flows in %s, a file every %llds", dir,
+                 (long long)rotate_s);
+}
+
 /* ---- the watermark ------------------------------------------------------------------ */
 
 static void
@@ -439,6 +783,7 @@ tick(struct collector *c, int64_t now)
     if (min_clock != INT64_MAX)
         pipeline_set_watermark(c->p, min_clock / 1000 - c->cur->collector_lateness_s);
     pipeline_flush(c->p);
+    publish(c);
 }
 
 /* ---- checkpoints --------------------------------------------------------------------- */
@@ -586,6 +931,12 @@ checkpoint(struct collector *c, bool clean)
     for (size_t i = 0; i < c->n_exp; i++)
         account_session(c->exp[i]);
     push_minutes(c);
+    if (c->archive != NULL) {
+        struct ds_error err;
+
+        if (archive_flush(c->archive, &err) != DS_OK)
+            log_warnx("collect: %s", err.msg);
+    }
     sc = state_save(c, clean);
     return pipeline_checkpoint(c->p, &sc);
 }
@@ -733,6 +1084,7 @@ collector_bind(const struct ds_cfg *cfg, struct collector **out, struct ds_error
 
     c->cfg = cfg;
     c->cur = cfg;
+    pthread_mutex_init(&c->snap_lock, NULL);
     rc = listen_open(cfg->listen, cfg->n_listen, cfg->receive_buffer, &c->ls, err);
     if (rc != DS_OK) {
         free(c);
@@ -803,6 +1155,10 @@ collector_start(struct collector *c, struct ds_error *err)
         return rc;
     for (size_t i = 0; i < listen_count(c->ls); i++)
         log_info("collect: listening on %s", listen_name(c->ls, i));
+    c->started = wall_ms() / 1000;
+    publish(c);
+    metrics_start(c, c->cfg->metrics_listen);
+    archive_start(c, c->cfg->archive_dir, c->cfg->archive_rotate_s);
     return DS_OK;
 }
 
@@ -839,6 +1195,9 @@ reload(struct collector *c, const char *path)
     for (size_t i = 0; i < c->n_exp; i++)
         apply_sampling(c, c->exp[i]);
     atomic_store(&c->max_loss_milli, (int64_t)llround(n->max_loss.value * 1000));
+    if (strcmp(n->metrics_listen, c->httpd_endpoint ? c->httpd_endpoint : "") != 0)
+        metrics_start(c, n->metrics_listen);
+    archive_start(c, n->archive_dir, n->archive_rotate_s);
     log_set_level(n->log_level == CFG_LOG_DEBUG     ? LOG_DEBUG
                   : n->log_level == CFG_LOG_INFO    ? LOG_INFO
                   : n->log_level == CFG_LOG_WARNING ? LOG_WARNING
@@ -898,6 +1257,7 @@ collector_run(struct collector *c, volatile sig_atomic_t *stop, volatile sig_ato
         log_warnx("collect: the last checkpoint took more than a minute");
     if (pipeline_stop_live(c->p, err) != DS_OK)
         return DS_ERR_DB;
+    archive_start(c, "", 0);
     log_info("collect: stopped; %zu exporters, state saved", c->n_exp);
     return DS_OK;
 }
@@ -907,6 +1267,13 @@ collector_free(struct collector *c)
 {
     if (c == NULL)
         return;
+    httpd_stop(c->httpd);
+    free(c->httpd_endpoint);
+    if (c->archive != NULL) {
+        struct ds_error err;
+
+        archive_close(c->archive, &err);
+    }
     listen_close(c->ls);
     pipeline_free(c->p);
     for (size_t i = 0; i < c->n_exp; i++)
@@ -916,6 +1283,8 @@ collector_free(struct collector *c)
     norm_free(c->norm);
     store_close(c->st);
     cfg_free(c->reloaded);
+    free(c->snap);
+    pthread_mutex_destroy(&c->snap_lock);
     free(c);
 }
 

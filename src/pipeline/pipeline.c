@@ -579,6 +579,9 @@ make_pipeline(const struct ds_cfg *cfg, struct store *st, const struct pipeline_
 
     p->live = live != NULL;
     p->watermark_s = INT64_MIN;
+    /* live, every analysis counts every flow */
+    if (p->live)
+        p->mask = cfg->n_analyses >= 32 ? UINT32_MAX : (1u << cfg->n_analyses) - 1;
     if (live != NULL) {
         p->on_judged = live->on_judged;
         p->on_judged_ctx = live->ctx;

@@ -364,3 +364,10 @@ store_slot_decode(struct agg_slot *slot, const uint8_t *counts, size_t counts_le
     }
     return 0;
 }
+
+enum ds_rc
+store_analysis_find(struct store *st, const char *name, int64_t *id, bool *found,
+                    struct ds_error *err)
+{
+    LOCKED(st->be->analysis_find(st->state, name, id, found, err));
+}

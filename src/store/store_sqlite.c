@@ -884,6 +884,24 @@ sq_results(void *state, int64_t aid, const struct key_layout *layout, const stru
     return rc;
 }
 
+static enum ds_rc
+sq_analysis_find(void *state, const char *name, int64_t *id, bool *found, struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_ANALYSIS_GET);
+    int rc;
+
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    if (*found)
+        *id = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(s, err, "reading analyses");
+    return DS_OK;
+}
+
 /* ---- live collection ---- */
 
 static enum ds_rc
@@ -1142,6 +1160,7 @@ const struct store_backend store_sqlite_backend = {
     .topn_get = sq_topn_get,
     .result_save = sq_result_save,
     .results = sq_results,
+    .analysis_find = sq_analysis_find,
     .open_slots_replace = sq_open_slots_replace,
     .open_slots_load = sq_open_slots_load,
     .collector_save = sq_collector_save,
