@@ -93,6 +93,8 @@ void agg_flush(struct agg *agg);
 /* The watermark of the last agg_advance(), INT64_MIN before any. */
 int64_t agg_closed_upto(const struct agg *agg);
 size_t agg_open_slots(const struct agg *agg);
+/* The end of the latest open slot, INT64_MIN if none. */
+int64_t agg_open_end(const struct agg *agg);
 /* fn for every open slot, oldest first (borrowed: for checkpoints). */
 void agg_each_open(const struct agg *agg, void (*fn)(void *ctx, const struct agg_slot *slot),
                    void *ctx);

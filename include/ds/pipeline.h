@@ -122,6 +122,11 @@ enum ds_rc pipeline_new_live(const struct ds_cfg *cfg, struct store *st,
 void pipeline_add_flow(struct pipeline *p, const struct flow *f);
 /* Slots ending at or before watermark_s may close (it never goes back). */
 void pipeline_set_watermark(struct pipeline *p, int64_t watermark_s);
+/*
+ * Closes every open slot (every exporter went idle): what comes for them
+ * later is late, added to them and judged again.
+ */
+void pipeline_close_open(struct pipeline *p);
 /* Hands over the flows gathered so far, and the watermark, even if few. */
 void pipeline_flush(struct pipeline *p);
 /*

@@ -648,3 +648,9 @@ agg_restore(struct agg *agg, struct agg_slot *slot, int64_t closed_upto)
     agg->n_open++;
     agg->last = NULL;
 }
+
+int64_t
+agg_open_end(const struct agg *agg)
+{
+    return agg->n_open > 0 ? agg->open[agg->n_open - 1]->end : INT64_MIN;
+}

@@ -99,6 +99,7 @@ struct collector {
     struct exp_state **exp;         /* owned */
     size_t n_exp;
     int64_t max_event_ms;
+    bool idle_closed;               /* every exporter idle: the open slots were closed */
     /* restart */
     bool unclean;                   /* the last run ended without its final checkpoint */
     int64_t gap_from_ms;            /* its last checkpoint's clock */
@@ -766,6 +767,7 @@ static void
 tick(struct collector *c, int64_t now)
 {
     int64_t min_clock = INT64_MAX;
+    bool any_active = false;
 
     for (size_t i = 0; i < c->n_exp; i++) {
         struct exp_state *e = c->exp[i];
@@ -776,12 +778,20 @@ tick(struct collector *c, int64_t now)
                      "open",
                      e->key, (long long)((now - e->last_seen) / 1000));
         }
+        any_active |= e->active;
         if (e->active && e->event_ms > 0 && e->event_ms < min_clock)
             min_clock = e->event_ms;
     }
     push_minutes(c);
-    if (min_clock != INT64_MAX)
+    if (min_clock != INT64_MAX) {
         pipeline_set_watermark(c->p, min_clock / 1000 - c->cur->collector_lateness_s);
+        c->idle_closed = false;
+    } else if (c->n_exp > 0 && !any_active && !c->idle_closed) {
+        /* nobody holds them open any more: a replay that ended, routers all down */
+        log_info("collect: every exporter is idle: the open slots are closed");
+        pipeline_close_open(c->p);
+        c->idle_closed = true;
+    }
     pipeline_flush(c->p);
     publish(c);
 }

@@ -40,6 +40,7 @@ struct batch {
     uint32_t mask;          /* analyses that count these flows */
     int64_t watermark_s;
     uint32_t checkpoint;    /* live: after these flows, hand the open slots to checkpoint N */
+    int close_open;         /* live: every exporter is idle, close what is open */
     int end;                /* no more batches */
 };
 
@@ -436,6 +437,8 @@ agg_thread(void *arg)
             /* late flows of this batch go before the slots it closes */
             flush_late(&p->an[a]);
             agg_advance(p->an[a].agg, b->watermark_s);
+            if (b->close_open)
+                agg_advance(p->an[a].agg, agg_open_end(p->an[a].agg));
             if (b->checkpoint)
                 push_part(&p->an[a], b->checkpoint);
             if (p->live) {
@@ -492,6 +495,7 @@ push_batch(struct pipeline *p, int end)
     if (p->cur != NULL) {
         p->cur->n = 0;
         p->cur->checkpoint = 0;
+        p->cur->close_open = 0;
     }
 }
 
@@ -1014,6 +1018,13 @@ pipeline_set_watermark(struct pipeline *p, int64_t watermark_s)
 {
     if (watermark_s > p->watermark_s)
         p->watermark_s = watermark_s;
+}
+
+void
+pipeline_close_open(struct pipeline *p)
+{
+    p->cur->close_open = 1;
+    push_batch(p, 0);
 }
 
 void
