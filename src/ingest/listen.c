@@ -183,7 +183,12 @@ bind_one(struct listener *l, int64_t rcvbuf, struct ds_error *err)
                                 l->name);
         return ds_error_set(err, DS_ERR_IO, "collect: %s: socket: %s", l->name, strerror(errno));
     }
-    setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    /*
+     * TCP: a restart must not wait for TIME_WAIT.  Not UDP: there it would
+     * let a second collector bind the same port and take half the traffic.
+     */
+    if (type == SOCK_STREAM)
+        setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (family == AF_INET6)
         setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
     if (type == SOCK_DGRAM)

@@ -1,0 +1,373 @@
+#!/bin/sh
+# End-to-end tests of "darkstab collect" and "darkstab results", with real
+# UDP traffic on 127.0.0.1.
+#
+#   sh tests/e2e/collect.sh BUILD_DIR
+#
+# The central test sends a generated scenario to the collector over UDP and
+# requires the same results as "darkstab analyze" on the same records read
+# from files.  The others check what an operator relies on: restarts (an
+# orderly stop, and kill -9) that lose and double nothing, late records
+# that revise a slot, SIGHUP, the metrics, the archive, completeness,
+# running as root, and errors at start.
+#
+# Prints "ok - ..." or "not ok - ..." per test, then "collect: N passed, N
+# failed"; appends "passed failed" to $RESULTS if set.
+set -u
+BUILD=${1:-build}
+DS="$(cd "$(dirname "$BUILD/darkstab")" && pwd)/darkstab"
+GEN="$(cd "$(dirname "$BUILD/darkstab-gen")" && pwd)/darkstab-gen"
+HERE=$(cd "$(dirname "$0")" && pwd)
+T=$(mktemp -d /tmp/darkstab-collect-XXXXXX)
+# started as root, the collector becomes "nobody": it must be able to write here
+chmod 0777 "$T"
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill -9 "$p" 2> /dev/null; done
+    rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+passed=0
+failed=0
+export TZ=UTC
+
+ok() {
+    passed=$((passed + 1))
+    echo "ok - $1"
+}
+
+not_ok() {
+    failed=$((failed + 1))
+    echo "not ok - $1"
+    [ -n "${2:-}" ] && [ -f "$2" ] && sed 's/^/    /' "$2" | head -30
+    return 0
+}
+
+# A UDP and TCP port nobody listens on, from a pseudo-random start.
+free_port() {
+    p=$((20000 + ($$ * 7 + ${1:-0} * 131) % 30000))
+    while ss -Hlnu "sport = :$p" | grep -q . || ss -Hlnt "sport = :$p" | grep -q .; do
+        p=$((p + 1))
+    done
+    echo "$p"
+}
+
+USER_LINE=""
+if [ "$(id -u)" = 0 ]; then USER_LINE="  user: nobody"; fi
+
+PORT=$(free_port 1)
+PORT9=$(free_port 2)
+MPORT=$(free_port 3)
+
+# config NAME [extra collector lines]: a configuration with its own store
+config() {
+    name=$1
+    shift
+    cat > "$T/$name.yaml" <<EOF
+timezone: Asia/Tokyo
+darknet:
+  prefixes: [198.18.0.0/16, "2001:db8:dead::/48"]
+  exclude: [198.18.0.0/24]
+store:
+  path: $T/$name.db
+collector:
+  listen:
+    - {protocol: ipfix, address: 127.0.0.1, port: $PORT}
+    - {protocol: netflow9, address: 127.0.0.1, port: $PORT9}
+  lateness: 1m
+  idle_close: 10s
+  checkpoint: 2s
+$USER_LINE
+$(for l in "$@"; do echo "$l"; done)
+metrics:
+  listen: 127.0.0.1:$MPORT
+analyses:
+  - name: ports
+    keys: [proto, dst_port]
+    window: 7
+    thresholds: [1.0, 0.75, 0.5]
+EOF
+}
+
+# start NAME: runs the collector of NAME.yaml in the background, logging to a
+# file of its own (LOG), and waits for it to listen
+RUNS=0
+start() {
+    RUNS=$((RUNS + 1))
+    LOG="$T/$1.$RUNS.log"
+    "$DS" collect -c "$T/$1.yaml" --foreground -v > "$LOG" 2>&1 &
+    COL=$!
+    PIDS="$PIDS $COL"
+    for _ in $(seq 1 50); do
+        grep -q "collect: listening on" "$LOG" 2> /dev/null && return 0
+        kill -0 "$COL" 2> /dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+# stop [SIGNAL]: stops the collector, waits for it; its exit status in STOPPED
+stop() {
+    kill "-${1:-TERM}" "$COL" 2> /dev/null
+    wait "$COL" 2> /dev/null
+    STOPPED=$?
+}
+
+# wait_log PATTERN [SECONDS]: until the running collector's log shows PATTERN
+wait_log() {
+    for _ in $(seq 1 $((${2:-20} * 10))); do
+        grep -q "$1" "$LOG" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+metric() {
+    curl -s "http://127.0.0.1:$MPORT/metrics" | grep "^$1" | awk '{s += $NF} END {print s + 0}'
+}
+
+# The analyses of a report, without what only one side can know: live slots
+# carry their completeness, analyze's report its input.
+analyses_of() {
+    jq -S '[.analyses[] | del(.late_flows) | .slots |= map(del(.completeness, .incomplete))]' \
+        "$1" > "$2"
+}
+
+# ---- the scenario: 20 days with the paper's four cases in them -----------
+"$GEN" --days 20 --start 2013-02-25 --flows-per-day 400 "$T/all.ipfix" 2> /dev/null
+config files
+"$DS" analyze -q -c "$T/files.yaml" -f json -o "$T/files.json" "$T/all.ipfix"
+
+# 1. the same records over UDP (IPFIX) give the same results
+config live
+if start live; then
+    "$GEN" --days 20 --start 2013-02-25 --flows-per-day 400 --send "127.0.0.1:$PORT" \
+        --rate 50000 2> /dev/null
+    if wait_log "every exporter is idle" 30 && wait_log "ports 2013-03-16" 10; then
+        ok "collect: slots close on the records' times, and all once the exporter is idle"
+    else
+        not_ok "collect: slots close on the records' times, and all once the exporter is idle" \
+            "$LOG"
+    fi
+    records=$(metric 'darkstab_exporter_records_total')
+    stop TERM
+    "$DS" results -q -c "$T/live.yaml" -f json -o "$T/live.json"
+    analyses_of "$T/files.json" "$T/a.json"
+    analyses_of "$T/live.json" "$T/b.json"
+    if cmp -s "$T/a.json" "$T/b.json" && [ "$(jq '.[0].slots | length' "$T/a.json")" -ge 20 ]; then
+        ok "collect over UDP gives the JSON of analyze on the files ($records records)"
+    else
+        diff "$T/a.json" "$T/b.json" > "$T/diff"
+        not_ok "collect over UDP gives the JSON of analyze on the files" "$T/diff"
+    fi
+    [ "$STOPPED" = 0 ] && ok "SIGTERM: exit status 0 after saving" ||
+        not_ok "SIGTERM: exit status $STOPPED" "$LOG"
+    if jq -e '[.analyses[0].slots[] | select(.completeness != null)] | length >= 20' \
+        "$T/live.json" > /dev/null &&
+        jq -e '[.analyses[0].slots[] | .completeness.loss_percent] | max == 0' \
+            "$T/live.json" > /dev/null; then
+        ok "every live slot has its completeness, nothing lost on loopback"
+    else
+        not_ok "every live slot has its completeness" "$T/live.json"
+    fi
+    if grep -q "ports 2013-03-06T00:00:00+09:00: .*UNSTABLE" "$LOG"; then
+        ok "one log line per closed slot, with its status"
+    else
+        not_ok "one log line per closed slot, with its status" "$LOG"
+    fi
+else
+    not_ok "collect starts" "$LOG"
+fi
+
+# 2. a restart in the middle: an orderly stop counts nothing twice and loses nothing
+"$GEN" --days 10 --start 2013-02-25 --flows-per-day 400 --seed 11 "$T/h1.ipfix" 2> /dev/null
+"$GEN" --days 10 --start 2013-03-07 --flows-per-day 400 --seed 12 "$T/h2.ipfix" 2> /dev/null
+config halves
+"$DS" analyze -q -c "$T/halves.yaml" --store "$T/h.db" -f json -o "$T/h.json" \
+    "$T/h1.ipfix" "$T/h2.ipfix"
+config restart
+start restart
+"$GEN" --days 10 --start 2013-02-25 --flows-per-day 400 --seed 11 --send "127.0.0.1:$PORT" \
+    --rate 50000 2> /dev/null
+sleep 1
+stop TERM
+start restart
+if grep -q "1 open slots restored" "$LOG"; then
+    ok "a restart restores the open slot of the last checkpoint"
+else
+    not_ok "a restart restores the open slot of the last checkpoint" "$LOG"
+fi
+"$GEN" --days 10 --start 2013-03-07 --flows-per-day 400 --seed 12 --send "127.0.0.1:$PORT" \
+    --rate 50000 2> /dev/null
+wait_log "every exporter is idle" 30
+stop TERM
+"$DS" results -q -c "$T/restart.yaml" -f json -o "$T/restart.json"
+analyses_of "$T/h.json" "$T/a.json"
+analyses_of "$T/restart.json" "$T/b.json"
+if cmp -s "$T/a.json" "$T/b.json"; then
+    ok "stopped and restarted mid-slot: the results of analyze, nothing lost or counted twice"
+else
+    diff "$T/a.json" "$T/b.json" > "$T/diff"
+    not_ok "stopped and restarted mid-slot: the results of analyze" "$T/diff"
+fi
+
+# 3. kill -9: at most a checkpoint interval lost, and the slot says so
+config crash
+start crash
+"$GEN" --days 3 --start 2013-02-25 --flows-per-day 2000 --seed 5 --send "127.0.0.1:$PORT" \
+    --rate 50000 2> /dev/null
+sleep 3
+stop KILL
+start crash
+if grep -q "stopped without saving" "$LOG"; then
+    ok "after kill -9 the restart says the last run did not save"
+else
+    not_ok "after kill -9 the restart says the last run did not save" "$LOG"
+fi
+"$GEN" --days 3 --start 2013-02-28 --flows-per-day 2000 --seed 6 --send "127.0.0.1:$PORT" \
+    --rate 50000 2> /dev/null
+wait_log "every exporter is idle" 30
+stop TERM
+"$DS" results -q -c "$T/crash.yaml" -f json -o "$T/crash.json"
+if jq -e '[.analyses[0].slots[] | select(.incomplete == true and (.completeness.reasons |
+          map(test("stopped without saving")) | any))] | length >= 1' "$T/crash.json" \
+    > /dev/null && jq -e '[.analyses[0].slots[] | select(.incomplete == true) |
+          .thresholds[].status] | all(. == "incomplete")' "$T/crash.json" > /dev/null; then
+    ok "the slot open at kill -9 is incomplete, not judged, and says why"
+else
+    jq '.analyses[0].slots[] | {start, incomplete, completeness}' "$T/crash.json" > "$T/out"
+    not_ok "the slot open at kill -9 is incomplete, not judged, and says why" "$T/out"
+fi
+if [ "$(jq '[.analyses[0].slots[] | select(.packets > 0)] | length' "$T/crash.json")" -ge 5 ]; then
+    ok "after kill -9 the collector goes on from its checkpoint"
+else
+    not_ok "after kill -9 the collector goes on from its checkpoint" "$T/crash.json"
+fi
+
+# 4. late records: added to their closed slot, which is judged again and marked revised
+config late
+start late
+"$GEN" --days 9 --start 2013-02-25 --flows-per-day 400 --seed 21 --send "127.0.0.1:$PORT" \
+    --rate 50000 2> /dev/null
+wait_log "ports 2013-03-04T" 20
+"$GEN" --days 1 --start 2013-02-27 --flows-per-day 100 --seed 22 --no-events \
+    --send "127.0.0.1:$PORT" --rate 50000 2> /dev/null
+if wait_log "ports 2013-02-27T00:00:00+09:00 (revised)" 20; then
+    ok "late records revise their closed slot (log)"
+else
+    not_ok "late records revise their closed slot (log)" "$LOG"
+fi
+revised=$(metric 'darkstab_slots_revised_total')
+late=$(metric 'darkstab_late_flows_total')
+stop TERM
+"$DS" results -q -c "$T/late.yaml" -f json -o "$T/late.json"
+if jq -e '.analyses[0].slots[] | select(.start == "2013-02-27T00:00:00+09:00") |
+          .revised == true and .late_flows >= 90' "$T/late.json" > /dev/null &&
+    [ "${revised:-0}" -ge 1 ] && [ "${late:-0}" -ge 90 ]; then
+    ok "the revised slot: late_flows and revised in JSON, in the metrics ($late late flows)"
+else
+    not_ok "the revised slot: late_flows and revised in JSON ($revised revised, $late late)" \
+        "$LOG"
+fi
+
+# 5. metrics, SIGHUP
+config ops
+start ops
+"$GEN" --days 2 --start 2013-02-25 --flows-per-day 300 --seed 31 --send "127.0.0.1:$PORT" \
+    --rate 50000 2> /dev/null
+sleep 2
+curl -s "http://127.0.0.1:$MPORT/metrics" > "$T/m1.txt"
+if grep -q '^darkstab_exporter_records_total{exporter="127.0.0.1",protocol="ipfix"} [1-9]' \
+    "$T/m1.txt" && grep -q '^darkstab_socket_kernel_drops_total' "$T/m1.txt" &&
+    grep -q '^darkstab_topn{analysis="ports",threshold="1"}' "$T/m1.txt" &&
+    grep -q '^darkstab_open_slots{analysis="ports"}' "$T/m1.txt"; then
+    ok "metrics: records per exporter, kernel drops, TopN, open slots"
+else
+    not_ok "metrics: records per exporter, kernel drops, TopN, open slots" "$T/m1.txt"
+fi
+cp "$T/ops.yaml" "$T/ops.good"
+printf 'collector:\n  lateness: [oops\n' > "$T/ops.yaml"
+kill -HUP "$COL"
+wait_log "not reloading" 5 && ok "SIGHUP with a broken file: the old configuration stays" ||
+    not_ok "SIGHUP with a broken file: the old configuration stays" "$LOG"
+sed 's/^  checkpoint: 2s/  checkpoint: 2s\n  allow: [192.0.2.0\/24]/' "$T/ops.good" > "$T/ops.yaml"
+kill -HUP "$COL"
+wait_log "configuration reloaded" 5
+"$GEN" --days 1 --start 2013-02-27 --flows-per-day 100 --seed 32 --send "127.0.0.1:$PORT" \
+    --rate 50000 2> /dev/null
+sleep 2
+if [ "$(metric 'darkstab_dropped_total{reason="not_allowed"}')" -gt 0 ]; then
+    ok "SIGHUP applies collector.allow: 127.0.0.1 is then dropped and counted"
+else
+    not_ok "SIGHUP applies collector.allow" "$LOG"
+fi
+stop TERM
+
+# 6. the archive: analyze on it gives what the collector gave
+config arch "archive:" "  dir: $T/archive" "  rotate: 1m"
+sed -i '/^archive:/d; /^  dir: /d; /^  rotate: /d' "$T/arch.yaml"
+cat >> "$T/arch.yaml" <<EOF
+archive:
+  dir: $T/archive
+  rotate: 1m
+EOF
+start arch
+"$GEN" --days 12 --start 2013-02-25 --flows-per-day 400 --seed 41 --send "127.0.0.1:$PORT" \
+    --rate 50000 2> /dev/null
+wait_log "every exporter is idle" 30
+stop TERM
+"$DS" results -q -c "$T/arch.yaml" -f json -o "$T/arch-live.json"
+config archread
+"$DS" analyze -q -c "$T/archread.yaml" -f json -o "$T/arch-files.json" "$T"/archive/*.ipfix
+analyses_of "$T/arch-live.json" "$T/a.json"
+analyses_of "$T/arch-files.json" "$T/b.json"
+if ls "$T"/archive/*.ipfix > /dev/null 2>&1 && ! ls "$T"/archive/*.part > /dev/null 2>&1 &&
+    cmp -s "$T/a.json" "$T/b.json"; then
+    ok "archive: complete IPFIX files that analyze reads to the collector's results"
+else
+    diff "$T/a.json" "$T/b.json" > "$T/diff" 2>&1
+    ls -l "$T/archive" >> "$T/diff" 2>&1
+    not_ok "archive: complete IPFIX files that analyze reads to the collector's results" \
+        "$T/diff"
+fi
+
+# 7. errors at start
+config bad
+sed -i 's/^  lateness: 1m/  lateness: soon/' "$T/bad.yaml"
+"$DS" collect -c "$T/bad.yaml" --foreground > "$T/out" 2>&1
+[ $? = 2 ] && grep -q "collector.lateness" "$T/out" && ok "a bad configuration: exit 2, named" ||
+    not_ok "a bad configuration: exit 2, named" "$T/out"
+config busy
+start busy
+config busy2
+sed -i "s/^store:/store:/; s|path: $T/busy2.db|path: $T/busy2.db|" "$T/busy2.yaml"
+"$DS" collect -c "$T/busy2.yaml" --foreground > "$T/out" 2>&1
+[ $? = 1 ] && grep -q "cannot bind.*in use" "$T/out" &&
+    ok "a port in use: exit 1, the listener named" ||
+    not_ok "a port in use: exit 1, the listener named" "$T/out"
+stop TERM
+if [ "$(id -u)" = 0 ]; then
+    config root
+    sed -i '/^  user: nobody/d' "$T/root.yaml"
+    "$DS" collect -c "$T/root.yaml" --foreground > "$T/out" 2>&1
+    [ $? = 1 ] && grep -q "refusing to run as root" "$T/out" &&
+        ok "as root without collector.user: refused" ||
+        not_ok "as root without collector.user: refused" "$T/out"
+    config drop
+    start drop
+    sleep 0.3
+    if [ "$(ps -o user= -p "$COL" | tr -d ' ')" = nobody ]; then
+        ok "as root with collector.user: binds, then runs as that user"
+    else
+        ps -o user=,pid=,args= -p "$COL" > "$T/out"
+        not_ok "as root with collector.user: binds, then runs as that user" "$T/out"
+    fi
+    stop TERM
+fi
+"$DS" results -c "$T/nosuch.yaml" > "$T/out" 2>&1
+[ $? = 1 ] && ok "results of a missing configuration: exit 1" ||
+    not_ok "results of a missing configuration: exit 1" "$T/out"
+
+echo "collect: $passed passed, $failed failed"
+[ -n "${RESULTS:-}" ] && echo "$passed $failed" >> "$RESULTS"
+[ "$failed" -eq 0 ]
