@@ -135,7 +135,7 @@ $(BUILD)/darkstab: $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS)) $(LIBS)
 	$(CC) $(CFLAGS_ALL) -o $@ $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS)) $(LIBS) $(LDLIBS_ALL)
 
 # --- samples ----------------------------------------------------------------
-GEN_SRCS = samples/gen/gen.c samples/gen/scenario.c
+GEN_SRCS = samples/gen/gen.c samples/gen/scenario.c samples/gen/send.c
 $(BUILD)/darkstab-gen: $(patsubst %.c,$(BUILD)/obj/%.o,$(GEN_SRCS)) $(BUILD)/libcore.a
 	$(CC) $(CFLAGS_ALL) -o $@ $(patsubst %.c,$(BUILD)/obj/%.o,$(GEN_SRCS)) $(BUILD)/libcore.a \
 		$(LDLIBS_ALL)
