@@ -212,7 +212,7 @@ check-deps:
 BENCH_BINS = $(BUILD)/bench/fixbuf_floor $(BUILD)/bench/ingest_only $(BUILD)/bench/agg_only \
 	$(BUILD)/bench/hashtable
 
-bench: all $(BENCH_BINS)
+bench: all $(BENCH_BINS) $(BUILD)/tests/udpsink
 	@sh bench/run.sh $(BUILD)
 
 install: all
