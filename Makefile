@@ -142,7 +142,7 @@ $(BUILD)/darkstab: $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS)) $(LIBS)
 	$(CC) $(CFLAGS_ALL) -o $@ $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS)) $(LIBS) $(LDLIBS_ALL)
 
 # --- samples ----------------------------------------------------------------
-GEN_SRCS = samples/gen/gen.c samples/gen/scenario.c
+GEN_SRCS = samples/gen/gen.c samples/gen/scenario.c samples/gen/send.c
 $(BUILD)/darkstab-gen: $(patsubst %.c,$(BUILD)/obj/%.o,$(GEN_SRCS)) $(BUILD)/libcore.a
 	$(CC) $(CFLAGS_ALL) -o $@ $(patsubst %.c,$(BUILD)/obj/%.o,$(GEN_SRCS)) $(BUILD)/libcore.a \
 		$(LDLIBS_ALL)
@@ -176,6 +176,18 @@ $(BUILD)/tests/check_%: tests/unit/check_%.c tests/unit/testutil.c tests/unit/pc
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ tests/unit/check_$*.c tests/unit/testutil.c tests/unit/pcap.c $(LIBS) \
 		$(CHECK_LIBS) $(LDLIBS_ALL)
 
+# Test tools: replay sends pcap captures over UDP, udpsink receives and decodes.
+TOOL_BINS = $(BUILD)/tests/replay $(BUILD)/tests/udpsink
+
+$(BUILD)/tests/replay: tests/tools/replay.c tests/unit/pcap.c tests/unit/pcap.h $(BUILD)/libcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ tests/tools/replay.c tests/unit/pcap.c \
+		$(BUILD)/libcore.a $(LDLIBS_ALL)
+
+$(BUILD)/tests/udpsink: tests/tools/udpsink.c $(BUILD)/libcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ tests/tools/udpsink.c $(BUILD)/libcore.a $(LDLIBS_ALL)
+
 # Each stage appends "passed failed" to $(RESULTS); the last line sums them.
 RESULTS ?= $(abspath $(BUILD))/test-results
 
@@ -187,7 +199,7 @@ check:
 check-unit: $(UNIT_BINS)
 	@RESULTS=$(RESULTS) TZ=UTC sh tests/run-unit.sh $(UNIT_BINS)
 
-check-integ: all
+check-integ: all $(TOOL_BINS)
 	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/run.sh $(BUILD)
 
 # The unit tests once more, under AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -207,7 +219,7 @@ check-deps:
 BENCH_BINS = $(BUILD)/bench/fixbuf_floor $(BUILD)/bench/ingest_only $(BUILD)/bench/agg_only \
 	$(BUILD)/bench/hashtable
 
-bench: all $(BENCH_BINS)
+bench: all $(BENCH_BINS) $(BUILD)/tests/udpsink
 	@sh bench/run.sh $(BUILD)
 
 install: all

@@ -69,6 +69,27 @@ if command -v nfcapd > /dev/null && command -v nfdump > /dev/null; then
               sed 's/Total flows processed: \([0-9]*\).*/\1/')
 fi
 
+# 5. darkstab-gen --send: records offered a second, as fast as it goes, to a
+#    local UDP socket nobody reads (udpsink --no-read); the generation of
+#    the records is included
+sends=""
+if [ -x "$BUILD/tests/udpsink" ]; then
+    rm -f "$D/sink.port"
+    "$BUILD/tests/udpsink" --no-read --port-file "$D/sink.port" --timeout 600 &
+    sink=$!
+    while [ ! -s "$D/sink.port" ] && kill -0 "$sink" 2> /dev/null; do sleep 0.05; done
+    for fmt in ipfix netflow9; do
+        r=$(for i in 1 2 3; do
+                "$BUILD/darkstab-gen" --scenario bench --send-format $fmt --rate 0 \
+                    --send "127.0.0.1:$(cat "$D/sink.port")" 2>&1 | sed -n 's/.*: \([0-9]*\) records\/s.*/\1/p'
+            done | sort -rn | head -n 1)
+        sends="$sends$fmt $r
+"
+    done
+    kill "$sink"
+    wait "$sink" 2> /dev/null
+fi
+
 echo
 echo "input: $records records, ${size} MB, 30 days (darkstab-gen --scenario bench)"
 echo "machine: $(nproc) cores, $(awk '/model name/ {sub(/.*: /, ""); print; exit}' /proc/cpuinfo)"
@@ -79,6 +100,10 @@ printf '%-58s %10s M\n' "darkstab reader alone, libfixbuf decoding every record"
 printf '%-58s %10s M\n' "darkstab analyze, 2 analyses x 3 thresholds (bench.yaml)" "$rate"
 [ -n "$nf" ] && printf '%-58s %10.2f M\n' "nfdump -s dstport/packets ($nfflows flows, nfcapd files)" \
     "$(awk -v n="$nf" 'BEGIN { print n / 1e6 }')"
+echo "$sends" | while read -r fmt r; do
+    [ -n "$fmt" ] && printf '%-58s %10.2f M\n' "darkstab-gen --send-format $fmt --rate 0, offered" \
+        "$(awk -v n="$r" 'BEGIN { print n / 1e6 }')"
+done
 echo
 echo "darkstab analyze: ${secs} s, peak memory $((rss / 1024)) MB, store ${dbsize} MB"
 "$BUILD/bench/agg_only" "$IN" 4000000 proto,dst_port 1d

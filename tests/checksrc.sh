@@ -7,7 +7,8 @@
 #   4. dependencies point downstream (tests/check-deps.sh).
 # Prints each offence as FILE:LINE: what; exits 1 if there is any.
 cd "$(dirname "$0")/.." || exit 2
-SRC="src/*/*.c src/*/*.h include/ds/*.h samples/gen/*.c samples/gen/*.h bench/*.c tests/unit/*.c tests/unit/*.h"
+SRC="src/*/*.c src/*/*.h include/ds/*.h samples/gen/*.c samples/gen/*.h bench/*.c tests/unit/*.c tests/unit/*.h
+     tests/tools/*.c"
 bad=0
 
 # 1. Calls only: a name followed by "(", not preceded by a letter, digit or _ (so

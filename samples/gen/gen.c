@@ -1,7 +1,8 @@
 /*
  * darkstab-gen: writes synthetic darknet flow records as IPFIX files (with
- * libfixbuf, as YAF and collectors write them) and, optionally, the same
- * records as CSV for tests that compute the expected results on their own.
+ * libfixbuf, as YAF and collectors write them) or sends them over UDP as
+ * IPFIX or NetFlow v9 (send.c) and, optionally, writes the same records as
+ * CSV for tests that compute the expected results on their own.
  */
 #include <errno.h>
 #include <fixbuf/public.h>
@@ -17,6 +18,7 @@
 #include "ds/proto.h"
 #include "ds/tz.h"
 #include "scenario.h"
+#include "send.h"
 
 #define TID_V4 256
 #define TID_V6 257
@@ -77,10 +79,11 @@ struct writer {
     uint64_t records;
     uint64_t files;
     int cur_tid;
-    /* --send: IPFIX over UDP at --rate records a second */
+    /* --send: IPFIX or NetFlow v9 over UDP at --rate records a second */
     char *host, *port;
-    double rate;
-    struct timespec t0;
+    uint64_t rate;
+    enum send_format format;
+    struct sender *snd;
 };
 
 static int
@@ -118,42 +121,6 @@ open_file(struct writer *w, const char *path)
     return open_exporter(w, fbExporterAllocFile(path), path);
 }
 
-/* IPFIX over UDP to host:port; libfixbuf sizes messages for the path MTU. */
-static int
-open_udp(struct writer *w)
-{
-    fbConnSpec_t spec;
-
-    memset(&spec, 0, sizeof(spec));
-    spec.transport = FB_UDP;
-    spec.host = w->host;
-    spec.svc = w->port;
-    clock_gettime(CLOCK_MONOTONIC, &w->t0);
-    return open_exporter(w, fbExporterAllocNet(&spec), w->host);
-}
-
-/* Holds the sending to --rate records a second. */
-static void
-pace(struct writer *w)
-{
-    struct timespec now;
-    double due, elapsed;
-
-    if (w->rate <= 0 || w->records % 64 != 0)
-        return;
-    due = (double)w->records / w->rate;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    elapsed = (double)(now.tv_sec - w->t0.tv_sec) + (double)(now.tv_nsec - w->t0.tv_nsec) / 1e9;
-    if (due > elapsed) {
-        struct timespec ts;
-        double d = due - elapsed;
-
-        ts.tv_sec = (time_t)d;
-        ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
-        nanosleep(&ts, NULL);
-    }
-}
-
 static int
 close_file(struct writer *w)
 {
@@ -187,12 +154,11 @@ set_tid(struct writer *w, int tid)
     return 0;
 }
 
+/* One record into the current IPFIX file (opened per day with --split). */
 static int
-on_flow(void *ctx, const struct gen_flow *f)
+write_flow(struct writer *w, const struct gen_flow *f)
 {
-    struct writer *w = ctx;
     GError *err = NULL;
-    char s[ADDR_STRLEN], d[ADDR_STRLEN];
     uint16_t icmp = proto_is_icmp(f->proto) ? (uint16_t)(f->icmp_type << 8 | f->icmp_code) : 0;
     int ok;
 
@@ -249,17 +215,24 @@ on_flow(void *ctx, const struct gen_flow *f)
         fprintf(stderr, "darkstab-gen: writing: %s\n", err->message);
         return -1;
     }
-    w->records++;
-    if (w->host != NULL) {
-        GError *e2 = NULL;
+    return 0;
+}
 
-        /* UDP loses templates with their datagram: send them again now and then. */
-        if (w->records % 20000 == 0 && !fbSessionExportTemplates(fBufGetSession(w->fbuf), &e2)) {
-            fprintf(stderr, "darkstab-gen: templates: %s\n", e2->message);
+static int
+on_flow(void *ctx, const struct gen_flow *f)
+{
+    struct writer *w = ctx;
+    char s[ADDR_STRLEN], d[ADDR_STRLEN];
+
+    if (w->snd != NULL) {
+        if (send_flow(w->snd, f) != 0) {
+            fprintf(stderr, "darkstab-gen: %s:%s: %s\n", w->host, w->port, send_error(w->snd));
             return -1;
         }
-        pace(w);
+    } else if (write_flow(w, f) != 0) {
+        return -1;
     }
+    w->records++;
     if (w->truth != NULL)
         fprintf(w->truth, "%lld,%lld,%d,%u,%s,%s,%u,%u,%u,%u,%u,%llu\n", (long long)f->start_ms,
                 (long long)f->end_ms, f->v6 ? 6 : 4, f->proto, addr_format(&f->src, s),
@@ -287,9 +260,10 @@ usage(FILE *fp)
 {
     fprintf(fp,
             "usage: darkstab-gen [options] OUTPUT\n"
-            "       darkstab-gen [options] --send HOST:PORT [--rate N]\n\n"
+            "       darkstab-gen [options] --send HOST:PORT [--send-format F] [--rate N]\n\n"
             "Writes synthetic darknet flow records as IPFIX.  OUTPUT is a file, or with\n"
-            "--split a directory that receives one file per local day.\n\n"
+            "--split a directory that receives one file per local day.  With --send, the\n"
+            "same records in the same order go over UDP instead.\n\n"
             "  --scenario NAME      paper (default): 50 days from 2013-02-15 with the paper's\n"
             "                       cases on 2013-03-06 (DDoS, UDP 2849), 03-17 (DNS\n"
             "                       backscatter), 03-24 (TopN increase), 03-31 (UDP 52290)\n"
@@ -302,8 +276,12 @@ usage(FILE *fp)
             "  --seed N             random seed\n"
             "  --no-events          background only\n"
             "  --split              one file per day into directory OUTPUT\n"
-            "  --send HOST:PORT     send IPFIX over UDP instead of writing OUTPUT\n"
-            "  --rate N             with --send: N records a second (default 100000)\n"
+            "  --send HOST:PORT     send over UDP instead of writing OUTPUT (IPv6: [::1]:PORT)\n"
+            "  --send-format F      with --send: ipfix (default; messages of 1420 bytes,\n"
+            "                       templates every 20000 records) or netflow9 (RFC 3954:\n"
+            "                       datagrams of 1400 bytes, templates every 20 datagrams)\n"
+            "  --rate N             with --send: N records a second (default 100000;\n"
+            "                       0: as fast as possible)\n"
             "  --truth FILE         also write every record as CSV:\n"
             "                       start_ms,end_ms,ip_version,proto,src,dst,sport,dport,\n"
             "                       tcp_flags,icmp_type,icmp_code,packets\n"
@@ -325,6 +303,7 @@ main(int argc, char **argv)
         {"split", no_argument, NULL, 'p'},
         {"truth", required_argument, NULL, 't'},
         {"send", required_argument, NULL, 'u'},
+        {"send-format", required_argument, NULL, 'F'},
         {"rate", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -334,7 +313,7 @@ main(int argc, char **argv)
     const char *start = "2013-02-15", *tz = "Asia/Tokyo", *truth = NULL;
     int64_t v, records = -1;
     char why[256];
-    int ch, no_events = 0;
+    int ch, rc, no_events = 0, rate_set = 0, format_set = 0;
 
     gen_params_paper(&p);
     memset(&w, 0, sizeof(w));
@@ -391,14 +370,33 @@ main(int argc, char **argv)
                 fprintf(stderr, "darkstab-gen: --send wants HOST:PORT, not '%s'\n", optarg);
                 return 2;
             }
-            w.host = strndup(optarg, (size_t)(colon - optarg));
-            w.port = strdup(colon + 1);
+            /* cut in place (argv is ours); [::1]:4739: brackets only mark the address's end */
+            *colon = '\0';
+            w.port = colon + 1;
+            w.host = optarg;
+            if (optarg[0] == '[' && colon[-1] == ']') {
+                colon[-1] = '\0';
+                w.host = optarg + 1;
+            }
             break;
         }
+        case 'F':
+            if (strcmp(optarg, "ipfix") == 0) {
+                w.format = SEND_IPFIX;
+            } else if (strcmp(optarg, "netflow9") == 0) {
+                w.format = SEND_NETFLOW9;
+            } else {
+                fprintf(stderr, "darkstab-gen: --send-format is ipfix or netflow9, not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            format_set = 1;
+            break;
         case 'R':
             if (parse_int64(optarg, 0, 100000000, &v, why, sizeof(why)) != 0)
                 goto bad;
-            w.rate = (double)v;
+            w.rate = (uint64_t)v;
+            rate_set = 1;
             break;
         case 'h':
             usage(stdout);
@@ -408,11 +406,12 @@ main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind + (w.host ? 0 : 1) != argc || (w.host && w.split)) {
+    if (optind + (w.host ? 0 : 1) != argc || (w.host && w.split) ||
+        (w.host == NULL && (format_set || rate_set))) {
         usage(stderr);
         return 2;
     }
-    if (w.host != NULL && w.rate == 0)
+    if (w.host != NULL && !rate_set)
         w.rate = 100000;
     if (tz_check(tz, why, sizeof(why)) != 0)
         goto bad;
@@ -428,8 +427,11 @@ main(int argc, char **argv)
     w.out = w.host ? "(udp)" : argv[optind];
     w.model = fbInfoModelAlloc();
     if (w.host != NULL) {
-        if (open_udp(&w) != 0)
+        w.snd = send_open(w.host, w.port, w.format, w.rate, why, sizeof(why));
+        if (w.snd == NULL) {
+            fprintf(stderr, "darkstab-gen: %s\n", why);
             return 1;
+        }
     } else if (w.split) {
         if (mkdir(w.out, 0755) != 0 && errno != EEXIST) {
             fprintf(stderr, "darkstab-gen: %s: %s\n", w.out, strerror(errno));
@@ -447,13 +449,35 @@ main(int argc, char **argv)
     }
     if (gen_run(&p, on_flow, on_day, &w) != 0 || close_file(&w) != 0)
         return 1;
+    if (w.snd != NULL) {
+        struct send_stats st;
+
+        rc = send_close(w.snd, &st);
+        w.snd = NULL;
+        if (rc != 0)
+            return 1;
+        fprintf(stderr, "darkstab-gen: %llu records in %llu datagrams (%s) to %s port %s "
+                "in %.3f s: %.0f records/s",
+                (unsigned long long)st.records, (unsigned long long)st.datagrams,
+                w.format == SEND_IPFIX ? "IPFIX" : "NetFlow v9", w.host, w.port, st.seconds,
+                st.seconds > 0 ? (double)st.records / st.seconds : 0);
+        if (st.restarts)
+            fprintf(stderr, "; %llu exporter restart%s (uptimes past 32 bits)",
+                    (unsigned long long)st.restarts, st.restarts == 1 ? "" : "s");
+        if (st.refused)
+            fprintf(stderr, "; %llu datagram%s refused", (unsigned long long)st.refused,
+                    st.refused == 1 ? "" : "s");
+        fprintf(stderr, "\n");
+    }
     if (w.truth != NULL && fclose(w.truth) != 0) {
         fprintf(stderr, "darkstab-gen: %s: %s\n", truth, strerror(errno));
         return 1;
     }
     fbInfoModelFree(w.model);
-    fprintf(stderr, "darkstab-gen: %llu records in %llu file%s\n", (unsigned long long)w.records,
-            (unsigned long long)w.files, w.files == 1 ? "" : "s");
+    if (w.host == NULL)
+        fprintf(stderr, "darkstab-gen: %llu records in %llu file%s\n",
+                (unsigned long long)w.records, (unsigned long long)w.files,
+                w.files == 1 ? "" : "s");
     return 0;
 bad:
     fprintf(stderr, "darkstab-gen: %s\n", why);

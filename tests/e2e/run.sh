@@ -11,7 +11,9 @@
 # generator's truth CSV on its own, without any darkstab code.  The others
 # check what a user relies on: running twice counts nothing twice, a later
 # run extends the series, input order does not matter, standard input,
-# bad input, exit codes, configuration errors.
+# bad input, exit codes, configuration errors.  tests/e2e/senders.sh, run
+# from here, checks the test tools (replay, udpsink) and the generator's
+# UDP senders over loopback.
 #
 # Prints "ok - ..." or "not ok - ..." per test, then "e2e: N passed, N
 # failed"; appends "passed failed" to $RESULTS if set.
@@ -238,6 +240,9 @@ fi
 sed 's/proto, dst_port/dst_port/' "$T/c.yaml" > "$T/changed.yaml"
 expect_exit "the same analysis name with other keys in a store: exit 2" 2 "$DS" analyze -c "$T/changed.yaml" --store "$T/one.db" "$T/all.ipfix"
 grep -q "analysis 'ports' was stored with keys \[proto,dst_port\]" "$T/err" || not_ok "conflict message" "$T/err"
+
+# 10, 11. the test tools and the UDP senders
+. "$HERE/senders.sh"
 
 [ -n "${RESULTS:-}" ] && echo "$passed $failed" >> "$RESULTS"
 echo "e2e: $passed passed, $failed failed"
