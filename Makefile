@@ -15,7 +15,8 @@ CC ?= cc
 
 # Debian packages: libraries, test and benchmark tools.
 DEB_PACKAGES = build-essential pkg-config clang libfixbuf-dev libglib2.0-dev libyaml-dev \
-	check libsqlite3-dev libxxhash-dev libmicrohttpd-dev jq time tzdata nfdump
+	check libsqlite3-dev libxxhash-dev libmicrohttpd-dev jq time tzdata nfdump \
+	softflowd pmacct curl iproute2
 
 PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash libmicrohttpd
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -177,12 +178,16 @@ $(BUILD)/tests/check_%: tests/unit/check_%.c tests/unit/testutil.c tests/unit/pc
 		$(CHECK_LIBS) $(LDLIBS_ALL)
 
 # Test tools: replay sends pcap captures over UDP, udpsink receives and decodes.
-TOOL_BINS = $(BUILD)/tests/replay $(BUILD)/tests/udpsink
+TOOL_BINS = $(BUILD)/tests/replay $(BUILD)/tests/udpsink $(BUILD)/tests/mkpcap
 
 $(BUILD)/tests/replay: tests/tools/replay.c tests/unit/pcap.c tests/unit/pcap.h $(BUILD)/libcore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ tests/tools/replay.c tests/unit/pcap.c \
 		$(BUILD)/libcore.a $(LDLIBS_ALL)
+
+$(BUILD)/tests/mkpcap: tests/tools/mkpcap.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ tests/tools/mkpcap.c
 
 $(BUILD)/tests/udpsink: tests/tools/udpsink.c $(BUILD)/libcore.a
 	@mkdir -p $(dir $@)
@@ -201,6 +206,7 @@ check-unit: $(UNIT_BINS)
 
 check-integ: all $(TOOL_BINS)
 	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/run.sh $(BUILD)
+	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/collect.sh $(BUILD)
 
 # The unit tests once more, under AddressSanitizer and UndefinedBehaviorSanitizer.
 sanitize:
@@ -228,6 +234,11 @@ install: all
 	install -m 755 $(BUILD)/darkstab-gen $(DESTDIR)$(PREFIX)/bin/darkstab-gen
 	install -m 644 README.md $(DESTDIR)$(PREFIX)/share/doc/darkstab/
 	install -m 644 config/*.yaml $(DESTDIR)$(PREFIX)/share/doc/darkstab/config/
+	install -m 644 config/darkstab.service $(DESTDIR)$(PREFIX)/share/doc/darkstab/config/
+	sed 's|/usr/local/bin/darkstab|$(PREFIX)/bin/darkstab|' config/darkstab.service > \
+		$(BUILD)/darkstab.service
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 644 $(BUILD)/darkstab.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
 
 clean:
 	rm -rf build

@@ -58,6 +58,7 @@ struct exp_state {
     /* counts */
     uint64_t datagrams;
     uint64_t records;               /* data records decoded */
+    uint64_t raw_packets;           /* their packet counts as sent, before sampling */
     uint64_t counted;
     uint64_t packets;               /* counted, after sampling */
     uint64_t outside;
@@ -80,7 +81,7 @@ struct exp_snap {
     char key[STORE_EXPORTER_MAX];
     char text[ADDR_STRLEN];
     const char *proto;
-    uint64_t datagrams, records, counted, packets, outside, excluded, unusable;
+    uint64_t datagrams, records, raw_packets, counted, packets, outside, excluded, unusable;
     uint64_t malformed, unknown_sets, missed, resets, templates;
     uint32_t rate;
     int64_t event_ms, last_seen;
@@ -279,8 +280,13 @@ on_record(void *arg, const struct ipfix_record *rec)
     struct flow f;
     int64_t clock;
 
-    if (!rec->options)
+    if (!rec->options) {
         e->records++;
+        if (rec->present & IPF_BIT(IPF_PKT_DELTA))
+            e->raw_packets += rec->f->pkt_delta;
+        else if (rec->present & IPF_BIT(IPF_PKT_TOTAL))
+            e->raw_packets += rec->f->pkt_total;
+    }
     switch (norm_source_record(e->norm, rec, &f)) {
     case NORM_FLOW:
         break;
@@ -472,6 +478,7 @@ publish(struct collector *c)
         s[i].proto = ingest_proto_name(e->proto);
         s[i].datagrams = e->datagrams;
         s[i].records = e->records;
+        s[i].raw_packets = e->raw_packets;
         s[i].counted = e->counted;
         s[i].packets = e->packets;
         s[i].outside = e->outside;
@@ -529,6 +536,9 @@ render(void *ctx, struct strbuf *b)
     exp_family(b, &lb, c->snap, c->n_snap, "darkstab_exporter_records_total", "counter",
                "flow records decoded (options records aside)",
                offsetof(struct exp_snap, records));
+    exp_family(b, &lb, c->snap, c->n_snap, "darkstab_exporter_received_packets_total", "counter",
+               "the packet counts of the records decoded, as sent (before sampling)",
+               offsetof(struct exp_snap, raw_packets));
     exp_family(b, &lb, c->snap, c->n_snap, "darkstab_exporter_counted_records_total", "counter",
                "records counted in the darknet", offsetof(struct exp_snap, counted));
     exp_family(b, &lb, c->snap, c->n_snap, "darkstab_exporter_counted_packets_total", "counter",

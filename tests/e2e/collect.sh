@@ -179,6 +179,25 @@ else
     not_ok "collect starts" "$LOG"
 fi
 
+# 1b. and the same records as NetFlow v9 (times as uptimes against the header's)
+config live9
+if start live9; then
+    "$GEN" --days 20 --start 2013-02-25 --flows-per-day 400 --send "127.0.0.1:$PORT9" \
+        --send-format netflow9 --rate 50000 2> /dev/null
+    wait_log "every exporter is idle" 30
+    stop TERM
+    "$DS" results -q -c "$T/live9.yaml" -f json -o "$T/live9.json"
+    analyses_of "$T/live9.json" "$T/b.json"
+    if cmp -s "$T/a.json" "$T/b.json"; then
+        ok "collect over NetFlow v9 gives the JSON of analyze on the files"
+    else
+        diff "$T/a.json" "$T/b.json" > "$T/diff"
+        not_ok "collect over NetFlow v9 gives the JSON of analyze on the files" "$T/diff"
+    fi
+else
+    not_ok "collect starts (v9)" "$LOG"
+fi
+
 # 2. a restart in the middle: an orderly stop counts nothing twice and loses nothing
 "$GEN" --days 10 --start 2013-02-25 --flows-per-day 400 --seed 11 "$T/h1.ipfix" 2> /dev/null
 "$GEN" --days 10 --start 2013-03-07 --flows-per-day 400 --seed 12 "$T/h2.ipfix" 2> /dev/null
@@ -367,6 +386,21 @@ fi
 "$DS" results -c "$T/nosuch.yaml" > "$T/out" 2>&1
 [ $? = 1 ] && ok "results of a missing configuration: exit 1" ||
     not_ok "results of a missing configuration: exit 1" "$T/out"
+
+# 8. the systemd unit is one systemd takes (its binary pointed at this build)
+if command -v systemd-analyze > /dev/null; then
+    sed "s|/usr/local/bin/darkstab|$DS|" "$HERE/../../config/darkstab.service" \
+        > "$T/darkstab.service"
+    if systemd-analyze verify "$T/darkstab.service" > "$T/out" 2>&1 && [ ! -s "$T/out" ]; then
+        ok "config/darkstab.service passes systemd-analyze verify"
+    else
+        not_ok "config/darkstab.service passes systemd-analyze verify" "$T/out"
+    fi
+else
+    echo "# systemd-analyze is not installed here: the unit file was not verified"
+fi
+
+. "$HERE/exporters.sh"
 
 echo "collect: $passed passed, $failed failed"
 [ -n "${RESULTS:-}" ] && echo "$passed $failed" >> "$RESULTS"

@@ -51,6 +51,7 @@ struct source {
 };
 
 struct replay {
+    uint32_t first4;            /* the first local IPv4 address, host order */
     struct source *src;
     size_t n_src;
     size_t last;                /* the source of the previous datagram: most are the same */
@@ -263,7 +264,7 @@ static int
 map_sources(struct replay *r, int one_socket, int verbose)
 {
     static const uint8_t lo6[16] = {[15] = 1};
-    uint32_t next4 = LOCAL4_FIRST;
+    uint32_t next4 = r->first4 ? r->first4 : LOCAL4_FIRST;
     int shared4 = -1, shared6 = -1;
 
     if (!one_socket && ((r->has4 && !is_loopback(&r->dst4)) ||
@@ -374,6 +375,7 @@ usage(FILE *fp)
             "  --count-only    print each file's datagrams and bytes; send nothing\n"
             "  --all           every UDP payload, not only IPFIX, NetFlow v9/v5 and sFlow v5\n"
             "  --one-socket    send everything from one socket (one source address)\n"
+            "  --first ADDR    the first local address instead of 127.0.0.10 (127.0.0.0/8)\n"
             "  -v              print the mapping \"ORIGINAL -> LOCAL\" and each file's counts\n"
             "                  (with --count-only: each file's sources)\n"
             "  -h, --help\n"
@@ -391,6 +393,7 @@ main(int argc, char **argv)
         {"count-only", no_argument, NULL, 'c'},
         {"all", no_argument, NULL, 'a'},
         {"one-socket", no_argument, NULL, 'o'},
+        {"first", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -425,6 +428,17 @@ main(int argc, char **argv)
         case 'o':
             one_socket = 1;
             break;
+        case 'F': {
+            struct in_addr ia;
+
+            /* several replays to one collector, each its own addresses */
+            if (inet_pton(AF_INET, optarg, &ia) != 1 || (ntohl(ia.s_addr) >> 24) != 127) {
+                fprintf(stderr, "replay: --first %s: not an address of 127.0.0.0/8\n", optarg);
+                return 2;
+            }
+            r.first4 = ntohl(ia.s_addr);
+            break;
+        }
         case 'v':
             verbose = 1;
             break;
