@@ -225,8 +225,13 @@ check-deps:
 BENCH_BINS = $(BUILD)/bench/fixbuf_floor $(BUILD)/bench/ingest_only $(BUILD)/bench/agg_only \
 	$(BUILD)/bench/hashtable
 
-bench: all $(BENCH_BINS) $(BUILD)/tests/udpsink
+# SOAK_SECONDS=60 for a shorter memory run
+SOAK_SECONDS ?= 600
+
+bench: all $(BENCH_BINS) $(TOOL_BINS)
 	@sh bench/run.sh $(BUILD)
+	@sh bench/collect.sh $(BUILD)
+	@sh bench/soak.sh $(BUILD) $(SOAK_SECONDS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/darkstab/config

@@ -282,6 +282,8 @@ usage(FILE *fp)
             "                       datagrams of 1400 bytes, templates every 20 datagrams)\n"
             "  --rate N             with --send: N records a second (default 100000;\n"
             "                       0: as fast as possible)\n"
+            "  --drop-every N       with --send: leave out every Nth datagram, as a lossy\n"
+            "                       path would (for tests of a collector's accounting)\n"
             "  --truth FILE         also write every record as CSV:\n"
             "                       start_ms,end_ms,ip_version,proto,src,dst,sport,dport,\n"
             "                       tcp_flags,icmp_type,icmp_code,packets\n"
@@ -304,6 +306,7 @@ main(int argc, char **argv)
         {"truth", required_argument, NULL, 't'},
         {"send", required_argument, NULL, 'u'},
         {"send-format", required_argument, NULL, 'F'},
+        {"drop-every", required_argument, NULL, 'X'},
         {"rate", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -314,6 +317,7 @@ main(int argc, char **argv)
     int64_t v, records = -1;
     char why[256];
     int ch, rc, no_events = 0, rate_set = 0, format_set = 0;
+    uint64_t drop_every = 0;
 
     gen_params_paper(&p);
     memset(&w, 0, sizeof(w));
@@ -398,6 +402,11 @@ main(int argc, char **argv)
             w.rate = (uint64_t)v;
             rate_set = 1;
             break;
+        case 'X':
+            if (parse_int64(optarg, 2, 1000000, &v, why, sizeof(why)) != 0)
+                goto bad;
+            drop_every = (uint64_t)v;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -432,6 +441,7 @@ main(int argc, char **argv)
             fprintf(stderr, "darkstab-gen: %s\n", why);
             return 1;
         }
+        send_drop_every(w.snd, drop_every);
     } else if (w.split) {
         if (mkdir(w.out, 0755) != 0 && errno != EEXIST) {
             fprintf(stderr, "darkstab-gen: %s: %s\n", w.out, strerror(errno));
@@ -467,6 +477,8 @@ main(int argc, char **argv)
         if (st.refused)
             fprintf(stderr, "; %llu datagram%s refused", (unsigned long long)st.refused,
                     st.refused == 1 ? "" : "s");
+        if (st.dropped)
+            fprintf(stderr, "; %llu left out (--drop-every)", (unsigned long long)st.dropped);
         fprintf(stderr, "\n");
     }
     if (w.truth != NULL && fclose(w.truth) != 0) {

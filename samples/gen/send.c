@@ -112,6 +112,8 @@ struct sender {
     int fd;
     enum send_format fmt;
     uint64_t rate;
+    uint64_t drop_every;        /* leave out every nth datagram; 0: none */
+    uint64_t seen;              /* datagrams finished, dropped ones included */
     /* the batch: datagrams [0, n_ready) are finished, buf[n_ready] is being filled */
     uint8_t (*buf)[DGRAM_CAP];
     struct mmsghdr mm[BATCH];
@@ -230,6 +232,18 @@ flush(struct sender *s)
         while (now_ns() < due)
             ;
     }
+    if (s->drop_every > 0) {
+        int kept = 0;
+
+        for (int i = 0; i < s->n_ready; i++) {
+            if (++s->seen % s->drop_every == 0 && s->seen > 1) {
+                s->st.dropped++;
+                continue;
+            }
+            s->mm[kept++] = s->mm[i];
+        }
+        s->n_ready = kept;
+    }
     while (done < s->n_ready) {
         int n = sendmmsg(s->fd, s->mm + done, (unsigned)(s->n_ready - done), 0);
 
@@ -258,7 +272,10 @@ flush(struct sender *s)
         return -1;
     }
     for (int i = 0; i < s->n_ready; i++)
-        s->st.bytes += s->iov[i].iov_len;
+        s->st.bytes += s->mm[i].msg_hdr.msg_iov->iov_len;
+    /* dropping moved some headers: each goes back to its own datagram */
+    for (int i = 0; s->drop_every > 0 && i < BATCH; i++)
+        s->mm[i].msg_hdr.msg_iov = &s->iov[i];
     s->st.datagrams += (uint64_t)s->n_ready;
     s->n_ready = 0;
     s->batch_records = 0;
@@ -588,4 +605,10 @@ send_close(struct sender *s, struct send_stats *st)
     free(s->buf);
     free(s);
     return rc;
+}
+
+void
+send_drop_every(struct sender *s, uint64_t n)
+{
+    s->drop_every = n;
 }

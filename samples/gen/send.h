@@ -23,6 +23,7 @@ struct send_stats {
     uint64_t bytes;         /* UDP payload */
     uint64_t refused;       /* "port unreachable" reports: datagrams nobody received */
     uint64_t restarts;      /* NetFlow v9: exporter restarts that keep uptimes in 32 bits */
+    uint64_t dropped;       /* left out on purpose (send_drop_every) */
     double seconds;         /* from the first batch to the last */
 };
 
@@ -35,6 +36,12 @@ struct sender;
  */
 struct sender *send_open(const char *host, const char *port, enum send_format fmt, uint64_t rate,
                          char *why, size_t whylen);
+
+/*
+ * A lossy path, for tests of a collector's accounting: every nth datagram
+ * is left out (never the first, which carries the templates).  0: none.
+ */
+void send_drop_every(struct sender *s, uint64_t n);
 
 /*
  * Encodes one record (borrowed) into the current datagram and sends full

@@ -24,6 +24,7 @@
 #include "ds/addr.h"
 #include "ds/distinct.h"
 #include "ds/hash.h"
+#include "ds/varint.h"
 #include "ds/xmem.h"
 
 #define HLL_M (1u << DISTINCT_HLL_P)
@@ -575,49 +576,6 @@ distinct_memory(const struct distinct *d)
     }
 }
 
-/*
- * Serialised form: mode (1), ports (1), has_zero (1), n_blocks (1), n (4,
- * little endian), then
- *   exact:  n unsigned LEB128 varints, the deltas of the sorted values
- *           (darknet addresses, close together, take a byte or two each);
- *   HLL:    the 2^16 registers;
- *   bitmap: the 65536 bits, little endian words;
- *   blocks: per block its id (2) and 65536 bits, then the auxiliary
- *           counter's own serialisation if n is 1, nothing if 0.
- */
-static size_t
-put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-
-    do {
-        uint8_t b = v & 0x7f;
-
-        v >>= 7;
-        if (p)
-            p[n] = (uint8_t)(b | (v ? 0x80 : 0));
-        n++;
-    } while (v);
-    return n;
-}
-
-static int
-get_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
-{
-    unsigned shift = 0;
-
-    *v = 0;
-    while (*pos < len && shift < 64) {
-        uint8_t b = p[(*pos)++];
-
-        *v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return 0;
-        shift += 7;
-    }
-    return -1;
-}
-
 static void
 put_words(uint8_t *p, const uint64_t *w, size_t n)
 {
@@ -779,7 +737,7 @@ distinct_serialize(const struct distinct *d, uint8_t *buf)
         }
         sort_u64(c.v, c.n);
         for (size_t i = 0; i < c.n; i++) {
-            n += put_varint(buf ? buf + n : NULL, c.v[i] - prev);
+            n += varint_put(buf ? buf + n : NULL, c.v[i] - prev);
             prev = c.v[i];
         }
         if (c.v != inl)
@@ -854,7 +812,7 @@ distinct_deserialize(struct distinct *d, const uint8_t *buf, size_t len)
     for (uint32_t i = 0; i < n; i++) {
         uint64_t delta;
 
-        if (get_varint(buf, len, &pos, &delta) != 0 || delta == 0) {
+        if (varint_get(buf, len, &pos, &delta) != 0 || delta == 0) {
             distinct_fini(d);
             return 0;
         }

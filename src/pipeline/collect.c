@@ -49,8 +49,7 @@ struct exp_state {
     char text[ADDR_STRLEN];
     struct addr addr;
     enum ingest_proto proto;
-    uint32_t conn;                  /* TCP connection, 0 for datagrams */
-    struct ingest_session *session; /* owned */
+    struct ingest_session *session; /* owned: its datagrams */
     struct norm_source *norm;       /* owned */
     int64_t last_seen;              /* wall clock, ms */
     int64_t event_ms;               /* its clock: the latest flow start counted */
@@ -88,6 +87,14 @@ struct exp_snap {
     bool active;
 };
 
+/* A TCP connection: its own session (templates end with it, RFC 7011 8). */
+struct stream {
+    uint32_t conn;
+    struct ingest_session *s;       /* owned */
+    struct exp_state *e;            /* borrowed: the exporter it counts for */
+    uint64_t missed_done;
+};
+
 struct collector {
     const struct ds_cfg *cfg;       /* borrowed: what the collector started with */
     struct ds_cfg *reloaded;        /* owned: the latest reloaded configuration */
@@ -99,6 +106,8 @@ struct collector {
     struct prefix_set *dark;        /* owned */
     struct exp_state **exp;         /* owned */
     size_t n_exp;
+    struct stream *streams;         /* owned */
+    size_t n_streams;
     int64_t max_event_ms;
     bool idle_closed;               /* every exporter idle: the open slots were closed */
     /* restart */
@@ -161,13 +170,12 @@ apply_sampling(struct collector *c, struct exp_state *e)
 }
 
 static struct exp_state *
-exp_new(struct collector *c, const struct addr *a, enum ingest_proto proto, uint32_t conn)
+exp_new(struct collector *c, const struct addr *a, enum ingest_proto proto)
 {
     struct exp_state *e = xcalloc(1, sizeof(*e));
 
     e->addr = *a;
     e->proto = proto;
-    e->conn = conn;
     addr_format(a, e->text);
     snprintf(e->key, sizeof(e->key), "%s %s", e->text, ingest_proto_name(proto));
     e->session = ingest_session_new(proto);
@@ -180,15 +188,31 @@ exp_new(struct collector *c, const struct addr *a, enum ingest_proto proto, uint
 }
 
 static struct exp_state *
-exp_find(struct collector *c, const struct addr *a, enum ingest_proto proto, uint32_t conn)
+exp_find(struct collector *c, const struct addr *a, enum ingest_proto proto)
 {
     for (size_t i = 0; i < c->n_exp; i++) {
         struct exp_state *e = c->exp[i];
 
-        if (e->proto == proto && e->conn == conn && memcmp(&e->addr, a, sizeof(*a)) == 0)
+        if (e->proto == proto && memcmp(&e->addr, a, sizeof(*a)) == 0)
             return e;
     }
     return NULL;
+}
+
+static struct stream *
+stream_find(struct collector *c, uint32_t conn)
+{
+    for (size_t i = 0; i < c->n_streams; i++)
+        if (c->streams[i].conn == conn)
+            return &c->streams[i];
+    return NULL;
+}
+
+static void
+stream_drop(struct collector *c, struct stream *st)
+{
+    ingest_session_free(st->s);
+    *st = c->streams[--c->n_streams];
 }
 
 /* A warning about an exporter, at most one per WARN_EVERY_MS; the rest are counted. */
@@ -405,22 +429,23 @@ handle_item(struct collector *c, const struct listen_item *it, int64_t now)
     } else {
         proto = INGEST_IPFIX;
     }
-    e = exp_find(c, &it->from, (enum ingest_proto)proto, it->conn);
     if (it->event == LISTEN_STREAM_CLOSE) {
-        if (e != NULL) {
-            log_info("collect: exporter %s: connection closed", e->key);
-            /* a stream's templates end with it (RFC 7011 8); its counts stay for the metrics */
-            ingest_session_free(e->session);
-            e->session = ingest_session_new(INGEST_IPFIX);
+        struct stream *st = stream_find(c, it->conn);
+
+        if (st != NULL) {
+            log_info("collect: exporter %s: connection closed", st->e->key);
+            /* its templates end with it (RFC 7011 8); the exporter's counts stay */
+            stream_drop(c, st);
         }
         return;
     }
+    e = exp_find(c, &it->from, (enum ingest_proto)proto);
     if (e == NULL) {
         if (c->n_exp >= EXPORTERS_MAX) {
             c->too_many_exporters++;
             return;
         }
-        e = exp_new(c, &it->from, (enum ingest_proto)proto, it->conn);
+        e = exp_new(c, &it->from, (enum ingest_proto)proto);
         acc_start(e, now / 60000);
         log_info("collect: new exporter %s on %s", e->key, listen_name(c->ls, it->listener));
     }
@@ -439,10 +464,28 @@ handle_item(struct collector *c, const struct listen_item *it, int64_t now)
     x.e = e;
     e->datagrams++;
     recs = e->records;
-    if (it->event == LISTEN_STREAM_DATA)
-        rc = ingest_session_stream(e->session, it->data, it->len, it->recv_ms, on_record, &x,
-                                   &e->ist, &err);
-    else
+    if (it->event == LISTEN_STREAM_DATA) {
+        struct stream *st = stream_find(c, it->conn);
+        const struct ingest_session_stats *ss;
+
+        if (st == NULL) {
+            c->streams = xreallocarray(c->streams, c->n_streams + 1, sizeof(*c->streams));
+            st = &c->streams[c->n_streams++];
+            st->conn = it->conn;
+            st->s = ingest_session_new(INGEST_IPFIX);
+            st->e = e;
+            st->missed_done = 0;
+            log_info("collect: exporter %s: connection %u", e->key, it->conn);
+        }
+        rc = ingest_session_stream(st->s, it->data, it->len, it->recv_ms, on_record, &x, &e->ist,
+                                   &err);
+        ss = ingest_session_get_stats(st->s);
+        if (ss->missed > st->missed_done) {
+            e->acc.missed += ss->missed - st->missed_done;
+            e->acc_used = 1;
+        }
+        st->missed_done = ss->missed;
+    } else
         rc = ingest_session_datagram(e->session, it->data, it->len, it->recv_ms, on_record, &x,
                                      &e->ist, &err);
     if (rc != DS_OK)
@@ -853,18 +896,16 @@ get_u64(const uint8_t **p)
 
 /*
  * The exporters' state: magic, n, then per exporter its address, protocol,
- * clock, sampling rate, session blob and norm blob.  TCP sessions are not
- * kept: a new connection sends its templates again.
+ * clock, sampling rate, session blob and norm blob.  TCP connections' own
+ * sessions are not kept: a new connection sends its templates again.
  */
 static struct store_collector
 state_save(struct collector *c, bool clean)
 {
     struct buf o = {NULL, 0, 0};
     struct store_collector sc;
-    size_t n = 0;
+    size_t n = c->n_exp;
 
-    for (size_t i = 0; i < c->n_exp; i++)
-        n += c->exp[i]->conn == 0;
     buf_u64(&o, STATE_MAGIC);
     buf_u64(&o, n);
     for (size_t i = 0; i < c->n_exp; i++) {
@@ -872,8 +913,6 @@ state_save(struct collector *c, bool clean)
         size_t sl, nl;
         uint8_t *sb, *nb;
 
-        if (e->conn != 0)
-            continue;
         buf_put(&o, e->addr.b, 16);
         buf_u64(&o, (uint64_t)e->proto);
         buf_u64(&o, (uint64_t)e->event_ms);
@@ -917,7 +956,7 @@ state_restore(struct collector *c, const uint8_t *b, size_t len, struct ds_error
         proto = get_u64(&p);
         if (proto > INGEST_SFLOW)
             goto bad;
-        e = exp_new(c, &a, (enum ingest_proto)proto, 0);
+        e = exp_new(c, &a, (enum ingest_proto)proto);
         e->event_ms = (int64_t)get_u64(&p);
         e->rate = (uint32_t)get_u64(&p);
         sl = get_u64(&p);
@@ -1299,6 +1338,9 @@ collector_free(struct collector *c)
     for (size_t i = 0; i < c->n_exp; i++)
         exp_free(c->exp[i]);
     free(c->exp);
+    for (size_t i = 0; i < c->n_streams; i++)
+        ingest_session_free(c->streams[i].s);
+    free(c->streams);
     prefix_set_free(c->dark);
     norm_free(c->norm);
     store_close(c->st);

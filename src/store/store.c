@@ -7,6 +7,7 @@
 
 #include "ds/detail.h"
 #include "ds/store.h"
+#include "ds/varint.h"
 #include "ds/xmem.h"
 
 static const struct store_backend *const backends[] = {
@@ -224,38 +225,6 @@ store_gaps(struct store *st, int64_t from_ms, int64_t to_ms, struct store_gap **
 
 /* ---- slot blobs, shared by every backend ---- */
 
-/* Unsigned LEB128. */
-static size_t
-put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-
-    do {
-        uint8_t b = v & 0x7f;
-
-        v >>= 7;
-        p[n++] = (uint8_t)(b | (v ? 0x80 : 0));
-    } while (v);
-    return n;
-}
-
-static int
-get_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
-{
-    unsigned shift = 0;
-
-    *v = 0;
-    while (*pos < len && shift < 64) {
-        uint8_t b = p[(*pos)++];
-
-        *v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return 0;
-        shift += 7;
-    }
-    return -1;
-}
-
 uint8_t *
 store_slot_encode(const struct agg_slot *slot, size_t *counts_len, size_t *details_len)
 {
@@ -276,9 +245,9 @@ store_slot_encode(const struct agg_slot *slot, size_t *counts_len, size_t *detai
 
         memcpy(blob + cl, g->key, ks);
         cl += ks;
-        cl += put_varint(blob + cl, g->packets);
-        cl += put_varint(blob + cl, g->flows);
-        cl += put_varint(blob + cl, g->flags);
+        cl += varint_put(blob + cl, g->packets);
+        cl += varint_put(blob + cl, g->flows);
+        cl += varint_put(blob + cl, g->flags);
     }
     for (uint32_t i = 0; i < slot->n_groups; i++) {
         const struct agg_group *g = agg_slot_group(slot, i);
@@ -291,7 +260,7 @@ store_slot_encode(const struct agg_slot *slot, size_t *counts_len, size_t *detai
         memcpy(at, g->key, ks);
         /* the detail goes after room for its length, then moves up to it */
         n = detail_serialize(g->detail, at + ks + 10);
-        lv = put_varint(lenbuf, n);
+        lv = varint_put(lenbuf, n);
         memmove(at + ks + lv, at + ks + 10, n);
         memcpy(at + ks, lenbuf, lv);
         dl += ks + lv + n;
@@ -317,9 +286,9 @@ store_walk_groups(const uint8_t *counts, size_t len, const struct key_layout *la
         /* stored without the padding of the in-memory form */
         memcpy(key, counts + pos, layout->stored);
         pos += layout->stored;
-        if (get_varint(counts, len, &pos, &packets) != 0 ||
-            get_varint(counts, len, &pos, &flows) != 0 ||
-            get_varint(counts, len, &pos, &flags) != 0)
+        if (varint_get(counts, len, &pos, &packets) != 0 ||
+            varint_get(counts, len, &pos, &flows) != 0 ||
+            varint_get(counts, len, &pos, &flags) != 0)
             return -1;
         fn(ctx, key, packets, flows, flags);
     }
@@ -356,7 +325,7 @@ store_slot_decode(struct agg_slot *slot, const uint8_t *counts, size_t counts_le
         memcpy(key, details + pos, layout->stored);
         g = agg_slot_group_find(slot, key);
         pos += layout->stored;
-        if (get_varint(details, details_len, &pos, &dlen) != 0 || dlen > details_len - pos)
+        if (varint_get(details, details_len, &pos, &dlen) != 0 || dlen > details_len - pos)
             return -1;
         if (g != NULL && g->detail == NULL)
             g->detail = detail_deserialize(details + pos, (size_t)dlen);

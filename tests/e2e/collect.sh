@@ -387,6 +387,41 @@ fi
 [ $? = 1 ] && ok "results of a missing configuration: exit 1" ||
     not_ok "results of a missing configuration: exit 1" "$T/out"
 
+# 7b. loss on the way: sequence gaps make the slots incomplete, with the reason
+config lossy
+start lossy
+"$GEN" --days 9 --start 2013-02-25 --flows-per-day 800 --seed 51 --send "127.0.0.1:$PORT" \
+    --drop-every 10 --rate 50000 2> /dev/null
+"$GEN" --days 9 --start 2013-03-06 --flows-per-day 800 --seed 52 --send "127.0.0.1:$PORT9" \
+    --send-format netflow9 --drop-every 10 --rate 50000 2> /dev/null
+wait_log "every exporter is idle" 30
+missed=$(metric 'darkstab_exporter_missed_records_total')
+stop TERM
+"$DS" results -q -c "$T/lossy.yaml" -f json -o "$T/lossy.json"
+if [ "${missed:-0}" -gt 0 ] &&
+    jq -e '[.analyses[0].slots[] | select(.packets > 0)] | length > 10 and
+           all(.incomplete == true and .completeness.loss_percent > 5 and
+               .completeness.loss_percent < 15 and
+               (.completeness.reasons | map(test("records lost \\(sequence numbers\\)")) | any)
+               and (.thresholds | all(.status == "incomplete")))' "$T/lossy.json" > /dev/null; then
+    ok "10% of datagrams lost (IPFIX and NetFlow v9): slots incomplete, about 10% loss, the reason given"
+else
+    jq '.analyses[0].slots[] | {start, incomplete, completeness}' "$T/lossy.json" > "$T/out"
+    not_ok "10% of datagrams lost: slots incomplete, with the reason ($missed missed)" "$T/out"
+fi
+
+# 7c. results: a range, an analysis, CSV
+"$DS" results -q -c "$T/live.yaml" --from 2013-03-01 --to 2013-03-05 -f csv > "$T/r.csv"
+if [ "$(head -1 "$T/r.csv" | cut -d, -f1-3)" = "analysis,slot_start,slot_end" ] &&
+    [ "$(tail -n +2 "$T/r.csv" | cut -d, -f2 | sort -u | wc -l)" = 4 ]; then
+    ok "results --from --to: the slots of the range (CSV)"
+else
+    not_ok "results --from --to: the slots of the range (CSV)" "$T/r.csv"
+fi
+"$DS" results -c "$T/live.yaml" --analysis nosuch > "$T/out" 2>&1
+[ $? = 2 ] && grep -q "no analysis 'nosuch'" "$T/out" && ok "results --analysis unknown: exit 2, named" ||
+    not_ok "results --analysis unknown: exit 2, named" "$T/out"
+
 # 8. the systemd unit is one systemd takes (its binary pointed at this build)
 if command -v systemd-analyze > /dev/null; then
     sed "s|/usr/local/bin/darkstab|$DS|" "$HERE/../../config/darkstab.service" \

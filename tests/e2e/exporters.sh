@@ -163,3 +163,85 @@ if [ -x "$BUILD/tests/replay" ]; then
 else
     not_ok "the replay tool is built"
 fi
+
+# ---- sampling overrides, IPFIX over TCP and SCTP, an exporter that pauses --------
+if command -v softflowd > /dev/null && [ -x "$BUILD/tests/replay" ]; then
+    TPORT=$(free_port 7)
+    config more
+    sed -i "s|^    - {protocol: netflow9, address: 127.0.0.1, port: $PORT9}|&\n    - {protocol: ipfix, transport: tcp, address: 127.0.0.1, port: $TPORT}|" \
+        "$T/more.yaml"
+    sed -i 's/^  exclude: .*/  exclude: []/; s/^  prefixes: .*/  prefixes: [0.0.0.0\/0, "::\/0"]/' \
+        "$T/more.yaml"
+    sed -i 's/^  checkpoint: 2s/  checkpoint: 2s\n  sampling:\n    - {exporter: 127.0.0.1, default: 3}\n    - {exporter: 127.6.0.0\/24, rate: 7}/' \
+        "$T/more.yaml"
+    start more
+    # NetFlow v5 from softflowd announces no sampling: the default applies
+    softflowd -r "$T/p.pcap" -n "127.0.0.1:$PORT9" -v 5 -a -d -p "$T/softflowd.pid" \
+        > /dev/null 2>&1
+    # a Cisco capture announcing 1 in 1000 in its options, from an exporter whose rate is forced
+    CAPS="$HERE/../data/captures/akvorado"
+    "$BUILD/tests/replay" --gap 20 --first 127.6.0.1 "127.0.0.1:$PORT" \
+        "$CAPS/samplingrate-template.pcap" "$CAPS/samplingrate-data.pcap" > /dev/null
+    # IPFIX over TCP from softflowd
+    softflowd -r "$T/p.pcap" -n "127.0.0.1:$TPORT" -v 10 -P tcp -a -d -p "$T/softflowd.pid" \
+        > "$T/softflowd-tcp.log" 2>&1
+    # an exporter that pauses longer than collector.idle_close keeps its templates
+    "$BUILD/tests/replay" --first 127.7.0.1 "127.0.0.1:$PORT" "$CAPS/icmp-template.pcap" \
+        > /dev/null
+    sleep 12
+    "$BUILD/tests/replay" --first 127.7.0.1 "127.0.0.1:$PORT" "$CAPS/icmp-data.pcap" > /dev/null
+    sleep 1
+    curl -s "http://127.0.0.1:$MPORT/metrics" > "$T/m-exp.txt"
+    v5=$(exporter_value darkstab_exporter_counted_packets_total 127.0.0.1 netflow5)
+    r5=$(exporter_value darkstab_exporter_sampling_rate 127.0.0.1 netflow5)
+    if [ "${v5:-0}" = $((3 * pcap_packets)) ] && [ "$r5" = 3 ]; then
+        ok "collector.sampling default: an exporter that announces nothing is scaled by it (1 in $r5)"
+    else
+        not_ok "collector.sampling default: ${v5:-0} packets at rate ${r5:-?}, want $((3 * pcap_packets)) at 3" \
+            "$T/m-exp.txt"
+    fi
+    raw=$(exporter_value darkstab_exporter_received_packets_total 127.6.0.1 netflow9)
+    v9=$(exporter_value darkstab_exporter_counted_packets_total 127.6.0.1 netflow9)
+    r9=$(exporter_value darkstab_exporter_sampling_rate 127.6.0.1 netflow9)
+    if [ "${raw:-0}" -gt 0 ] && [ "${v9:-0}" = $((7 * raw)) ] && [ "$r9" = 7 ]; then
+        ok "collector.sampling rate: forced over the 1 in 1000 the exporter announces ($raw packets, counted $v9)"
+    else
+        not_ok "collector.sampling rate: ${raw:-0} packets counted as ${v9:-0} at ${r9:-?}" "$T/m-exp.txt"
+    fi
+    tcp=$(grep "^darkstab_socket_tcp_connections" "$T/m-exp.txt" | awk '{s += $NF} END {print s + 0}')
+    vt=$(grep '^darkstab_exporter_counted_packets_total{exporter="127.0.0.1",protocol="ipfix"}' \
+        "$T/m-exp.txt" | awk '{print $NF}')
+    # softflowd's IPFIX announces its sampling (1 in 1): the default does not apply
+    if [ "${vt:-0}" = "$pcap_packets" ]; then
+        ok "IPFIX over TCP from softflowd: every packet counted, at the rate it announces (1 in 1)"
+    else
+        not_ok "IPFIX over TCP from softflowd: ${vt:-0} packets, want $pcap_packets ($tcp open)" \
+            "$T/softflowd-tcp.log"
+    fi
+    # two records with the templates, two in the data-only capture after the pause
+    ri=$(exporter_value darkstab_exporter_records_total 127.7.0.1 netflow9)
+    if [ "${ri:-0}" = 4 ] && grep -q "127.7.0.1 netflow9 sent nothing" "$LOG"; then
+        ok "an exporter idle longer than idle_close keeps its templates: its data decodes after the pause"
+    else
+        not_ok "an exporter idle longer than idle_close keeps its templates (${ri:-0} records)" "$LOG"
+    fi
+    stop TERM
+    # SCTP where the platform has it
+    SPORT=$(free_port 8)
+    config sctp
+    sed -i "s|^    - {protocol: netflow9, address: 127.0.0.1, port: $PORT9}|    - {protocol: ipfix, transport: sctp, address: 127.0.0.1, port: $SPORT}|" \
+        "$T/sctp.yaml"
+    if start sctp; then
+        softflowd -r "$T/p.pcap" -n "127.0.0.1:$SPORT" -v 10 -P sctp -a -d -p "$T/softflowd.pid" \
+            > /dev/null 2>&1
+        sleep 1
+        vs=$(metric 'darkstab_exporter_counted_packets_total{exporter="127.0.0.1",protocol="ipfix"}')
+        stop TERM
+        [ "$vs" = "$pcap_packets" ] && ok "IPFIX over SCTP from softflowd: every packet counted" ||
+            not_ok "IPFIX over SCTP from softflowd: $vs packets counted" "$LOG"
+    elif grep -q "SCTP is not available here" "$LOG"; then
+        ok "no SCTP in this kernel: collect says so, naming the listener, and exits"
+    else
+        not_ok "an SCTP listener" "$LOG"
+    fi
+fi
