@@ -377,64 +377,6 @@ ipfix_templates(struct sink *k, int stream, const uint8_t *p, size_t len, int op
     }
 }
 
-static void
-ipfix_message(struct sink *k, const uint8_t *src, const uint8_t *m, size_t len, int *had_tmpl)
-{
-    uint32_t seq = be32(m + 8), domain = be32(m + 12);
-    uint64_t data = 0;
-    size_t pos = 16;
-    int idx;
-    struct stream *s = stream_get(k, src, 10, domain, &idx);
-
-    if (s == NULL)
-        return;
-    while (len - pos >= 4) {
-        uint16_t id = be16(m + pos), slen = be16(m + pos + 2);
-
-        if (slen < 4 || slen > len - pos) {
-            k->malformed++;
-            break;
-        }
-        if (id == 2 || id == 3) {
-            ipfix_templates(k, idx, m + pos + 4, slen - 4u, id == 3);
-            *had_tmpl = 1;
-        } else if (id >= 256) {
-            const struct tmpl *t = tmpl_find(k, idx, id);
-
-            if (t == NULL)
-                k->unknown_sets++;
-            else
-                data += data_set(k, t, m + pos + 4, slen - 4u, 0);
-        }
-        pos += slen;
-    }
-    /* the sequence number counts the data records sent before this message */
-    if (s->seen && seq != s->next_seq)
-        k->seq_errors++;
-    s->seen = 1;
-    s->next_seq = seq + (uint32_t)data;
-}
-
-static void
-ipfix(struct sink *k, const uint8_t *src, const uint8_t *p, size_t len)
-{
-    size_t pos = 0;
-    int had_tmpl = 0;
-
-    /* usually one message a datagram; some exporters join several */
-    while (len - pos >= 16 && be16(p + pos) == 10) {
-        size_t mlen = be16(p + pos + 2);
-
-        if (mlen < 16 || mlen > len - pos)
-            break;
-        ipfix_message(k, src, p + pos, mlen, &had_tmpl);
-        pos += mlen;
-    }
-    if (pos != len)
-        k->malformed++;
-    k->template_datagrams += had_tmpl;
-}
-
 /* NetFlow v9 flowset 0 (templates) or 1 (options templates). */
 static void
 v9_templates(struct sink *k, int stream, const uint8_t *p, size_t len, int options)
@@ -471,11 +413,87 @@ v9_templates(struct sink *k, int stream, const uint8_t *p, size_t len, int optio
     }
 }
 
+/*
+ * The sets of an IPFIX message (RFC 7011 section 3.3) or the flowsets of a
+ * v9 datagram (RFC 3954 section 5), from pos on: template sets (IPFIX 2 and
+ * 3, v9 0 and 1) and data sets; boot_ms as for record().  Returns the data
+ * records; sets *had_tmpl when templates came.
+ */
+static uint64_t
+sets(struct sink *k, uint16_t version, int stream, const uint8_t *p, size_t len, size_t pos,
+     int64_t boot_ms, int *had_tmpl)
+{
+    uint16_t tmpl_set = version == 10 ? 2 : 0;
+    uint64_t data = 0;
+
+    while (len - pos >= 4) {
+        uint16_t id = be16(p + pos), slen = be16(p + pos + 2);
+
+        if (slen < 4 || slen > len - pos) {
+            k->malformed++;
+            break;
+        }
+        if (id == tmpl_set || id == tmpl_set + 1) {
+            if (version == 10)
+                ipfix_templates(k, stream, p + pos + 4, slen - 4u, id != tmpl_set);
+            else
+                v9_templates(k, stream, p + pos + 4, slen - 4u, id != tmpl_set);
+            *had_tmpl = 1;
+        } else if (id >= 256) {
+            const struct tmpl *t = tmpl_find(k, stream, id);
+
+            if (t == NULL)
+                k->unknown_sets++;
+            else
+                data += data_set(k, t, p + pos + 4, slen - 4u, boot_ms);
+        }
+        pos += slen;
+    }
+    return data;
+}
+
+static void
+ipfix_message(struct sink *k, const uint8_t *src, const uint8_t *m, size_t len, int *had_tmpl)
+{
+    uint32_t seq = be32(m + 8), domain = be32(m + 12);
+    uint64_t data;
+    int idx;
+    struct stream *s = stream_get(k, src, 10, domain, &idx);
+
+    if (s == NULL)
+        return;
+    data = sets(k, 10, idx, m, len, 16, 0, had_tmpl);
+    /* the sequence number counts the data records sent before this message */
+    if (s->seen && seq != s->next_seq)
+        k->seq_errors++;
+    s->seen = 1;
+    s->next_seq = seq + (uint32_t)data;
+}
+
+static void
+ipfix(struct sink *k, const uint8_t *src, const uint8_t *p, size_t len)
+{
+    size_t pos = 0;
+    int had_tmpl = 0;
+
+    /* usually one message a datagram; some exporters join several */
+    while (len - pos >= 16 && be16(p + pos) == 10) {
+        size_t mlen = be16(p + pos + 2);
+
+        if (mlen < 16 || mlen > len - pos)
+            break;
+        ipfix_message(k, src, p + pos, mlen, &had_tmpl);
+        pos += mlen;
+    }
+    if (pos != len)
+        k->malformed++;
+    k->template_datagrams += had_tmpl;
+}
+
 static void
 netflow9(struct sink *k, const uint8_t *src, const uint8_t *p, size_t len)
 {
     uint32_t uptime, secs, seq, domain;
-    size_t pos = 20;
     int idx, had_tmpl = 0;
     struct stream *s;
 
@@ -498,40 +516,15 @@ netflow9(struct sink *k, const uint8_t *src, const uint8_t *p, size_t len)
     s->seen = 1;
     s->next_seq = seq + 1;
     s->last_uptime = uptime;
-    while (len - pos >= 4) {
-        uint16_t id = be16(p + pos), flen = be16(p + pos + 2);
-
-        if (flen < 4 || flen > len - pos) {
-            k->malformed++;
-            break;
-        }
-        if (id == 0 || id == 1) {
-            v9_templates(k, idx, p + pos + 4, flen - 4u, id == 1);
-            had_tmpl = 1;
-        } else if (id >= 256) {
-            const struct tmpl *t = tmpl_find(k, idx, id);
-
-            if (t == NULL)
-                k->unknown_sets++;
-            else
-                data_set(k, t, p + pos + 4, flen - 4u, (int64_t)secs * 1000 - uptime);
-        }
-        pos += flen;
-    }
+    sets(k, 9, idx, p, len, 20, (int64_t)secs * 1000 - uptime, &had_tmpl);
     k->template_datagrams += had_tmpl;
 }
 
 static void
-count_source(struct sink *k, const struct sockaddr_storage *ss, size_t len)
+count_source(struct sink *k, int family, const uint8_t *a, size_t len)
 {
-    uint8_t a[16] = {0};
-    int family = ss->ss_family == AF_INET6 ? 6 : 4;
     struct source *s;
 
-    if (family == 4)
-        memcpy(a, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-    else
-        memcpy(a, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
     for (size_t i = 0; i < k->n_src; i++) {
         if (k->src[i].family == family && memcmp(k->src[i].addr, a, 16) == 0) {
             k->src[i].datagrams++;
@@ -554,8 +547,9 @@ static void
 datagram(struct sink *k, const struct sockaddr_storage *ss, const uint8_t *p, size_t len)
 {
     uint8_t src[16] = {0};
+    int family = ss->ss_family == AF_INET6 ? 6 : 4;
 
-    if (ss->ss_family == AF_INET6)
+    if (family == 6)
         memcpy(src, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
     else
         memcpy(src, &((const struct sockaddr_in *)ss)->sin_addr, 4);
@@ -563,7 +557,7 @@ datagram(struct sink *k, const struct sockaddr_storage *ss, const uint8_t *p, si
     k->bytes += len;
     if (len > k->max_datagram)
         k->max_datagram = len;
-    count_source(k, ss, len);
+    count_source(k, family, src, len);
     if (k->dump != NULL && fwrite(p, 1, len, k->dump) != len)
         k->dump_failed = 1;
     if (len >= 2 && be16(p) == 10) {
