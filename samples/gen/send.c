@@ -131,7 +131,7 @@ struct sender {
     /* the stream */
     uint64_t records;           /* appended */
     uint64_t paced;             /* in batches sent or waiting for their time */
-    uint32_t export_time;       /* IPFIX: the last record's end, Unix seconds */
+    uint32_t export_time;       /* IPFIX: the last record's end (Unix s); at first the clock */
     uint32_t nf9_seq;           /* v9: datagrams since boot */
     int64_t boot_ms;            /* v9: -1 before the first record */
     int64_t hdr_ms;             /* v9: the last header's unix_secs, in ms */
@@ -330,30 +330,48 @@ finish(struct sender *s)
     return 0;
 }
 
-/* Starts an IPFIX message: the header, the length written by finish(). */
+/*
+ * Starts a datagram.  IPFIX: the header but its length (finish()), export
+ * time the first record's end, sequence the data records before.  v9: the
+ * version, the rest of the header by finish(); the templates first when due.
+ */
 static void
-ipfix_begin(struct sender *s, uint32_t export_time)
+begin(struct sender *s)
 {
-    uint8_t *p = s->buf[s->n_ready];
+    uint8_t *d = s->buf[s->n_ready];
 
-    p = put16(p, 10);
-    p = put16(p, 0);
-    p = put32(p, export_time);
-    p = put32(p, (uint32_t)s->records);
-    put32(p, 0);
-    s->len = 16;
     s->set_at = 0;
     s->set_tid = 0;
     s->dg_records = 0;
+    if (s->fmt == SEND_IPFIX) {
+        put16(d, 10);
+        put32(d + 4, s->export_time);
+        put32(d + 8, (uint32_t)s->records);
+        put32(d + 12, 0);
+        s->len = 16;
+        return;
+    }
+    put16(d, 9);
+    s->len = 20;
+    s->dg_count = 0;
+    s->dg_hdr_ms = 0;
+    if (s->nf9_seq % NF9_TEMPLATES_EVERY == 0) {
+        put_templates(d + 20, 0, nf9_4, nf9_6);
+        s->len += TEMPLATE_SET_LEN;
+        s->dg_count = 2;
+    }
 }
 
-/* A message with the templates only (libfixbuf's fbSessionExportTemplates over UDP). */
+/*
+ * A message with the templates only (libfixbuf's fbSessionExportTemplates
+ * over UDP), exported at s->export_time.
+ */
 static int
-ipfix_templates(struct sender *s, uint32_t export_time)
+ipfix_templates(struct sender *s)
 {
     if (finish(s) != 0)
         return -1;
-    ipfix_begin(s, export_time);
+    begin(s);
     put_templates(s->buf[s->n_ready] + 16, 2, ipfix4, ipfix6);
     s->len += TEMPLATE_SET_LEN;
     return finish(s);
@@ -386,16 +404,37 @@ use_set(struct sender *s, uint16_t tid)
     s->len += 4;
 }
 
-static uint16_t
-icmp_of(const struct gen_flow *f)
+/*
+ * Appends f's record in a set of its template, to the datagram being filled
+ * or, when it does not fit, to a new one.  The formats differ in the times
+ * only: IPFIX Unix milliseconds, v9 uptimes (32 bits).
+ */
+static int
+append(struct sender *s, const struct gen_flow *f)
 {
-    return proto_is_icmp(f->proto) ? (uint16_t)(f->icmp_type << 8 | f->icmp_code) : 0;
-}
+    int v9 = s->fmt == SEND_NETFLOW9;
+    uint16_t tid = f->v6 ? TID_V6 : TID_V4;
+    size_t rlen = v9 ? (f->v6 ? NF9_REC6 : NF9_REC4) : (f->v6 ? IPFIX_REC6 : IPFIX_REC4);
+    uint8_t *p;
 
-/* The fields both formats share after the times: packets to flags (addresses for IPv4). */
-static uint8_t *
-put_rest(uint8_t *p, const struct gen_flow *f)
-{
+    if (s->len != 0 && !fits(s, tid, rlen, v9 ? NF9_MAX : IPFIX_MTU) && finish(s) != 0)
+        return -1;
+    if (s->len == 0)
+        begin(s);
+    use_set(s, tid);
+    p = s->buf[s->n_ready] + s->len;
+    if (f->v6) {
+        memcpy(p, f->src.b, 16);
+        memcpy(p + 16, f->dst.b, 16);
+        p += 32;
+    }
+    if (v9) {
+        p = put32(p, (uint32_t)(f->start_ms - s->boot_ms));
+        p = put32(p, (uint32_t)(f->end_ms - s->boot_ms));
+    } else {
+        p = put64(p, (uint64_t)f->start_ms);
+        p = put64(p, (uint64_t)f->end_ms);
+    }
     p = put64(p, f->packets);
     p = put64(p, f->packets * 60);
     if (!f->v6) {
@@ -404,70 +443,32 @@ put_rest(uint8_t *p, const struct gen_flow *f)
     }
     p = put16(p, f->sport);
     p = put16(p, f->dport);
-    p = put16(p, icmp_of(f));
+    p = put16(p, proto_is_icmp(f->proto) ? (uint16_t)(f->icmp_type << 8 | f->icmp_code) : 0);
     p = put8(p, f->proto);
-    return put8(p, f->flags);
+    put8(p, f->flags);
+    s->len += rlen;
+    s->dg_records++;
+    s->records++;
+    return 0;
 }
 
 static int
 ipfix_flow(struct sender *s, const struct gen_flow *f)
 {
-    uint16_t tid = f->v6 ? TID_V6 : TID_V4;
-    size_t rlen = f->v6 ? IPFIX_REC6 : IPFIX_REC4;
-    uint8_t *p;
-
     s->export_time = (uint32_t)(f->end_ms / 1000);
-    if (s->len != 0 && !fits(s, tid, rlen, IPFIX_MTU) && finish(s) != 0)
+    if (append(s, f) != 0)
         return -1;
-    if (s->len == 0)
-        ipfix_begin(s, s->export_time);
-    use_set(s, tid);
-    p = s->buf[s->n_ready] + s->len;
-    if (f->v6) {
-        memcpy(p, f->src.b, 16);
-        memcpy(p + 16, f->dst.b, 16);
-        p += 32;
-    }
-    p = put64(p, (uint64_t)f->start_ms);
-    p = put64(p, (uint64_t)f->end_ms);
-    put_rest(p, f);
-    s->len += rlen;
-    s->dg_records++;
-    s->records++;
     /* UDP loses templates with their datagram: send them again now and then. */
     if (s->records % IPFIX_TEMPLATES_EVERY == 0)
-        return ipfix_templates(s, s->export_time);
+        return ipfix_templates(s);
     return 0;
-}
-
-/* Starts a v9 datagram: its header is written by finish(); templates first when due. */
-static void
-nf9_begin(struct sender *s)
-{
-    uint8_t *d = s->buf[s->n_ready];
-
-    put16(d, 9);
-    s->len = 20;
-    s->set_at = 0;
-    s->set_tid = 0;
-    s->dg_records = 0;
-    s->dg_count = 0;
-    s->dg_hdr_ms = 0;
-    if (s->nf9_seq % NF9_TEMPLATES_EVERY == 0) {
-        put_templates(d + 20, 0, nf9_4, nf9_6);
-        s->len += TEMPLATE_SET_LEN;
-        s->dg_count = 2;
-    }
 }
 
 static int
 nf9_flow(struct sender *s, const struct gen_flow *f)
 {
-    uint16_t tid = f->v6 ? TID_V6 : TID_V4;
-    size_t rlen = f->v6 ? NF9_REC6 : NF9_REC4;
     int64_t end_s_ms = (f->end_ms + 999) / 1000 * 1000;
     int64_t hdr = s->hdr_ms;
-    uint8_t *p;
 
     if (s->len != 0 && s->dg_hdr_ms > hdr)
         hdr = s->dg_hdr_ms;
@@ -482,26 +483,11 @@ nf9_flow(struct sender *s, const struct gen_flow *f)
         s->nf9_seq = 0;
         s->hdr_ms = 0;
     }
-    if (s->len != 0 && !fits(s, tid, rlen, NF9_MAX) && finish(s) != 0)
+    if (append(s, f) != 0)
         return -1;
-    if (s->len == 0)
-        nf9_begin(s);
-    use_set(s, tid);
-    p = s->buf[s->n_ready] + s->len;
-    if (f->v6) {
-        memcpy(p, f->src.b, 16);
-        memcpy(p + 16, f->dst.b, 16);
-        p += 32;
-    }
-    p = put32(p, (uint32_t)(f->start_ms - s->boot_ms));
-    p = put32(p, (uint32_t)(f->end_ms - s->boot_ms));
-    put_rest(p, f);
-    s->len += rlen;
-    s->dg_records++;
     s->dg_count++;
     if (end_s_ms > s->dg_hdr_ms)
         s->dg_hdr_ms = end_s_ms;
-    s->records++;
     return 0;
 }
 
@@ -558,7 +544,9 @@ send_open(const char *host, const char *port, enum send_format fmt, uint64_t rat
     s->rate = rate;
     s->batch_max = rate / 1000 > 0 ? rate / 1000 : 1;
     s->boot_ms = -1;
-    if (fmt == SEND_IPFIX && ipfix_templates(s, (uint32_t)time(NULL)) != 0) {
+    /* no record has set an export time yet: the wall clock's */
+    s->export_time = (uint32_t)time(NULL);
+    if (fmt == SEND_IPFIX && ipfix_templates(s) != 0) {
         snprintf(why, whylen, "%s", s->why);
         send_close(s, NULL);
         return NULL;
