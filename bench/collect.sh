@@ -25,10 +25,8 @@ GEN="$BUILD/darkstab-gen"
 DS="$(cd "$BUILD" && pwd)/darkstab"
 PORT=39995
 MPORT=39464
-mkdir -p "$D"
-chmod 0777 "$D"
-USER_LINE=""
-[ "$(id -u)" = 0 ] && USER_LINE="  user: nobody"
+. "$(dirname "$0")/lib.sh"
+bench_dir "$D"
 
 old_rmem=$(cat /proc/sys/net/core/rmem_max)
 if [ "$old_rmem" -lt 67108864 ] && [ -w /proc/sys/net/core/rmem_max ]; then
@@ -36,29 +34,7 @@ if [ "$old_rmem" -lt 67108864 ] && [ -w /proc/sys/net/core/rmem_max ]; then
     trap 'echo "$old_rmem" > /proc/sys/net/core/rmem_max' EXIT
 fi
 
-cat > "$D/collect.yaml" <<EOF
-timezone: Asia/Tokyo
-darknet:
-  prefixes: [198.18.0.0/16, "2001:db8:dead::/48"]
-  exclude: [198.18.0.0/24]
-store:
-  path: $(cd "$D" && pwd)/collect.db
-collector:
-  listen:
-    - {protocol: ipfix, address: 127.0.0.1, port: $PORT}
-  receive_buffer: 64M
-$USER_LINE
-metrics:
-  listen: 127.0.0.1:$MPORT
-analyses:
-  - name: ports
-    keys: [proto, dst_port]
-    thresholds: [1.0, 0.75, 0.5]
-  - name: sensors
-    keys: [proto, dst_net/24]
-    slot: 1h
-    thresholds: [1.0, 0.75, 0.5]
-EOF
+collect_config "$D/collect.yaml" "$(cd "$D" && pwd)/collect.db" "$PORT" "$MPORT"
 
 cat > "$D/nfacctd.conf" <<EOF
 daemonize: false
@@ -95,8 +71,7 @@ settle() {
 }
 
 darkstab_count() {
-    curl -s "http://127.0.0.1:$MPORT/metrics" |
-        awk '/^darkstab_exporter_records_total/ {s += $NF} END {print s + 0}'
+    metric_sum "$MPORT" darkstab_exporter_records_total
 }
 
 hz=$(getconf CLK_TCK)
@@ -132,8 +107,7 @@ for rate in $RATES; do
         darkstab)
             settle "$pid" darkstab_count
             got=$(darkstab_count)
-            pk=$(curl -s "http://127.0.0.1:$MPORT/metrics" |
-                 awk '/^darkstab_exporter_received_packets_total/ {s += $NF} END {print s + 0}')
+            pk=$(metric_sum "$MPORT" darkstab_exporter_received_packets_total)
             [ "$got" = "$sent" ] && truth_packets=$pk
             ;;
         nfcapd|nfacctd)

@@ -19,35 +19,10 @@ GEN="$BUILD/darkstab-gen"
 DS="$(cd "$BUILD" && pwd)/darkstab"
 PORT=39985
 MPORT=39454
+. "$(dirname "$0")/lib.sh"
 rm -rf "$D"
-mkdir -p "$D"
-chmod 0777 "$D"
-USER_LINE=""
-[ "$(id -u)" = 0 ] && USER_LINE="  user: nobody"
-cat > "$D/soak.yaml" <<EOF
-timezone: Asia/Tokyo
-darknet:
-  prefixes: [198.18.0.0/16, "2001:db8:dead::/48"]
-  exclude: [198.18.0.0/24]
-store:
-  path: $(cd "$D" && pwd)/soak.db
-collector:
-  listen:
-    - {protocol: ipfix, address: 127.0.0.1, port: $PORT}
-  receive_buffer: 64M
-  lateness: 1m
-$USER_LINE
-metrics:
-  listen: 127.0.0.1:$MPORT
-analyses:
-  - name: ports
-    keys: [proto, dst_port]
-    thresholds: [1.0, 0.75, 0.5]
-  - name: sensors
-    keys: [proto, dst_net/24]
-    slot: 1h
-    thresholds: [1.0, 0.75, 0.5]
-EOF
+bench_dir "$D"
+collect_config "$D/soak.yaml" "$(cd "$D" && pwd)/soak.db" "$PORT" "$MPORT" "  lateness: 1m"
 "$DS" collect -c "$D/soak.yaml" --foreground -q > "$D/soak.log" 2>&1 &
 pid=$!
 sleep 1
@@ -66,8 +41,7 @@ echo "seconds  records_received  rss_MB  store_MB"
 while [ $(($(date +%s) - start)) -lt "$SECONDS_RUN" ]; do
     sleep 10
     rss=$(awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status")
-    recs=$(curl -s "http://127.0.0.1:$MPORT/metrics" |
-           awk '/^darkstab_exporter_records_total/ {s += $NF} END {printf "%.0f", s}')
+    recs=$(metric_sum "$MPORT" darkstab_exporter_records_total)
     db=$(du -m "$D/soak.db" 2> /dev/null | cut -f1)
     printf '%7d  %16s  %6s  %8s\n' $(($(date +%s) - start)) "$recs" "$rss" "$db" | tee -a "$D/rss.txt"
 done
