@@ -27,21 +27,9 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
-passed=0
-failed=0
 export TZ=UTC
 
-ok() {
-    passed=$((passed + 1))
-    echo "ok - $1"
-}
-
-not_ok() {
-    failed=$((failed + 1))
-    echo "not ok - $1"
-    [ -n "${2:-}" ] && [ -f "$2" ] && sed 's/^/    /' "$2" | head -30
-    return 0
-}
+. "$HERE/lib.sh"
 
 # A UDP and TCP port nobody listens on, from a pseudo-random start.
 free_port() {
@@ -59,10 +47,9 @@ PORT=$(free_port 1)
 PORT9=$(free_port 2)
 MPORT=$(free_port 3)
 
-# config NAME [extra collector lines]: a configuration with its own store
+# config NAME: a configuration with its own store
 config() {
     name=$1
-    shift
     cat > "$T/$name.yaml" <<EOF
 timezone: Asia/Tokyo
 darknet:
@@ -78,7 +65,6 @@ collector:
   idle_close: 10s
   checkpoint: 2s
 $USER_LINE
-$(for l in "$@"; do echo "$l"; done)
 metrics:
   listen: 127.0.0.1:$MPORT
 analyses:
@@ -122,8 +108,23 @@ wait_log() {
     return 1
 }
 
+# send_to PORT ARGS...: darkstab-gen ARGS, sent to 127.0.0.1:PORT at 50,000 records a second
+send_to() {
+    to=$1
+    shift
+    "$GEN" "$@" --send "127.0.0.1:$to" --rate 50000 2> /dev/null
+}
+
+# metric NAME [FILE]: the sum over the lines that start with NAME, of the running
+# collector's metrics or of FILE, a copy of them
 metric() {
-    curl -s "http://127.0.0.1:$MPORT/metrics" | grep "^$1" | awk '{s += $NF} END {print s + 0}'
+    if [ -n "${2:-}" ]; then cat "$2"; else curl -s "http://127.0.0.1:$MPORT/metrics"; fi |
+        grep "^$1" | awk '{s += $NF} END {print s + 0}'
+}
+
+# results_json NAME: the stored results of NAME.yaml as JSON, into NAME.json
+results_json() {
+    "$DS" results -q -c "$T/$1.yaml" -f json -o "$T/$1.json"
 }
 
 # The analyses of a report, without what only one side can know: live slots
@@ -141,8 +142,7 @@ config files
 # 1. the same records over UDP (IPFIX) give the same results
 config live
 if start live; then
-    "$GEN" --days 20 --start 2013-02-25 --flows-per-day 400 --send "127.0.0.1:$PORT" \
-        --rate 50000 2> /dev/null
+    send_to "$PORT" --days 20 --start 2013-02-25 --flows-per-day 400
     if wait_log "every exporter is idle" 30 && wait_log "ports 2013-03-16" 10; then
         ok "collect: slots close on the records' times, and all once the exporter is idle"
     else
@@ -151,7 +151,7 @@ if start live; then
     fi
     records=$(metric 'darkstab_exporter_records_total')
     stop TERM
-    "$DS" results -q -c "$T/live.yaml" -f json -o "$T/live.json"
+    results_json live
     analyses_of "$T/files.json" "$T/a.json"
     analyses_of "$T/live.json" "$T/b.json"
     if cmp -s "$T/a.json" "$T/b.json" && [ "$(jq '.[0].slots | length' "$T/a.json")" -ge 20 ]; then
@@ -182,11 +182,10 @@ fi
 # 1b. and the same records as NetFlow v9 (times as uptimes against the header's)
 config live9
 if start live9; then
-    "$GEN" --days 20 --start 2013-02-25 --flows-per-day 400 --send "127.0.0.1:$PORT9" \
-        --send-format netflow9 --rate 50000 2> /dev/null
+    send_to "$PORT9" --days 20 --start 2013-02-25 --flows-per-day 400 --send-format netflow9
     wait_log "every exporter is idle" 30
     stop TERM
-    "$DS" results -q -c "$T/live9.yaml" -f json -o "$T/live9.json"
+    results_json live9
     analyses_of "$T/live9.json" "$T/b.json"
     if cmp -s "$T/a.json" "$T/b.json"; then
         ok "collect over NetFlow v9 gives the JSON of analyze on the files"
@@ -206,8 +205,7 @@ config halves
     "$T/h1.ipfix" "$T/h2.ipfix"
 config restart
 start restart
-"$GEN" --days 10 --start 2013-02-25 --flows-per-day 400 --seed 11 --send "127.0.0.1:$PORT" \
-    --rate 50000 2> /dev/null
+send_to "$PORT" --days 10 --start 2013-02-25 --flows-per-day 400 --seed 11
 sleep 1
 stop TERM
 start restart
@@ -216,11 +214,10 @@ if grep -q "1 open slots restored" "$LOG"; then
 else
     not_ok "a restart restores the open slot of the last checkpoint" "$LOG"
 fi
-"$GEN" --days 10 --start 2013-03-07 --flows-per-day 400 --seed 12 --send "127.0.0.1:$PORT" \
-    --rate 50000 2> /dev/null
+send_to "$PORT" --days 10 --start 2013-03-07 --flows-per-day 400 --seed 12
 wait_log "every exporter is idle" 30
 stop TERM
-"$DS" results -q -c "$T/restart.yaml" -f json -o "$T/restart.json"
+results_json restart
 analyses_of "$T/h.json" "$T/a.json"
 analyses_of "$T/restart.json" "$T/b.json"
 if cmp -s "$T/a.json" "$T/b.json"; then
@@ -233,8 +230,7 @@ fi
 # 3. kill -9: at most a checkpoint interval lost, and the slot says so
 config crash
 start crash
-"$GEN" --days 3 --start 2013-02-25 --flows-per-day 2000 --seed 5 --send "127.0.0.1:$PORT" \
-    --rate 50000 2> /dev/null
+send_to "$PORT" --days 3 --start 2013-02-25 --flows-per-day 2000 --seed 5
 sleep 3
 stop KILL
 start crash
@@ -243,11 +239,10 @@ if grep -q "stopped without saving" "$LOG"; then
 else
     not_ok "after kill -9 the restart says the last run did not save" "$LOG"
 fi
-"$GEN" --days 3 --start 2013-02-28 --flows-per-day 2000 --seed 6 --send "127.0.0.1:$PORT" \
-    --rate 50000 2> /dev/null
+send_to "$PORT" --days 3 --start 2013-02-28 --flows-per-day 2000 --seed 6
 wait_log "every exporter is idle" 30
 stop TERM
-"$DS" results -q -c "$T/crash.yaml" -f json -o "$T/crash.json"
+results_json crash
 if jq -e '[.analyses[0].slots[] | select(.incomplete == true and (.completeness.reasons |
           map(test("stopped without saving")) | any))] | length >= 1' "$T/crash.json" \
     > /dev/null && jq -e '[.analyses[0].slots[] | select(.incomplete == true) |
@@ -266,11 +261,9 @@ fi
 # 4. late records: added to their closed slot, which is judged again and marked revised
 config late
 start late
-"$GEN" --days 9 --start 2013-02-25 --flows-per-day 400 --seed 21 --send "127.0.0.1:$PORT" \
-    --rate 50000 2> /dev/null
+send_to "$PORT" --days 9 --start 2013-02-25 --flows-per-day 400 --seed 21
 wait_log "ports 2013-03-04T" 20
-"$GEN" --days 1 --start 2013-02-27 --flows-per-day 100 --seed 22 --no-events \
-    --send "127.0.0.1:$PORT" --rate 50000 2> /dev/null
+send_to "$PORT" --days 1 --start 2013-02-27 --flows-per-day 100 --seed 22 --no-events
 if wait_log "ports 2013-02-27T00:00:00+09:00 (revised)" 20; then
     ok "late records revise their closed slot (log)"
 else
@@ -279,7 +272,7 @@ fi
 revised=$(metric 'darkstab_slots_revised_total')
 late=$(metric 'darkstab_late_flows_total')
 stop TERM
-"$DS" results -q -c "$T/late.yaml" -f json -o "$T/late.json"
+results_json late
 if jq -e '.analyses[0].slots[] | select(.start == "2013-02-27T00:00:00+09:00") |
           .revised == true and .late_flows >= 90' "$T/late.json" > /dev/null &&
     [ "${revised:-0}" -ge 1 ] && [ "${late:-0}" -ge 90 ]; then
@@ -292,8 +285,7 @@ fi
 # 5. metrics, SIGHUP
 config ops
 start ops
-"$GEN" --days 2 --start 2013-02-25 --flows-per-day 300 --seed 31 --send "127.0.0.1:$PORT" \
-    --rate 50000 2> /dev/null
+send_to "$PORT" --days 2 --start 2013-02-25 --flows-per-day 300 --seed 31
 sleep 2
 curl -s "http://127.0.0.1:$MPORT/metrics" > "$T/m1.txt"
 if grep -q '^darkstab_exporter_records_total{exporter="127.0.0.1",protocol="ipfix"} [1-9]' \
@@ -312,8 +304,7 @@ wait_log "not reloading" 5 && ok "SIGHUP with a broken file: the old configurati
 sed 's/^  checkpoint: 2s/  checkpoint: 2s\n  allow: [192.0.2.0\/24]/' "$T/ops.good" > "$T/ops.yaml"
 kill -HUP "$COL"
 wait_log "configuration reloaded" 5
-"$GEN" --days 1 --start 2013-02-27 --flows-per-day 100 --seed 32 --send "127.0.0.1:$PORT" \
-    --rate 50000 2> /dev/null
+send_to "$PORT" --days 1 --start 2013-02-27 --flows-per-day 100 --seed 32
 sleep 2
 if [ "$(metric 'darkstab_dropped_total{reason="not_allowed"}')" -gt 0 ]; then
     ok "SIGHUP applies collector.allow: 127.0.0.1 is then dropped and counted"
@@ -323,22 +314,20 @@ fi
 stop TERM
 
 # 6. the archive: analyze on it gives what the collector gave
-config arch "archive:" "  dir: $T/archive" "  rotate: 1m"
-sed -i '/^archive:/d; /^  dir: /d; /^  rotate: /d' "$T/arch.yaml"
+config arch
 cat >> "$T/arch.yaml" <<EOF
 archive:
   dir: $T/archive
   rotate: 1m
 EOF
 start arch
-"$GEN" --days 12 --start 2013-02-25 --flows-per-day 400 --seed 41 --send "127.0.0.1:$PORT" \
-    --rate 50000 2> /dev/null
+send_to "$PORT" --days 12 --start 2013-02-25 --flows-per-day 400 --seed 41
 wait_log "every exporter is idle" 30
 stop TERM
-"$DS" results -q -c "$T/arch.yaml" -f json -o "$T/arch-live.json"
+results_json arch
 config archread
 "$DS" analyze -q -c "$T/archread.yaml" -f json -o "$T/arch-files.json" "$T"/archive/*.ipfix
-analyses_of "$T/arch-live.json" "$T/a.json"
+analyses_of "$T/arch.json" "$T/a.json"
 analyses_of "$T/arch-files.json" "$T/b.json"
 if ls "$T"/archive/*.ipfix > /dev/null 2>&1 && ! ls "$T"/archive/*.part > /dev/null 2>&1 &&
     cmp -s "$T/a.json" "$T/b.json"; then
@@ -359,7 +348,6 @@ sed -i 's/^  lateness: 1m/  lateness: soon/' "$T/bad.yaml"
 config busy
 start busy
 config busy2
-sed -i "s/^store:/store:/; s|path: $T/busy2.db|path: $T/busy2.db|" "$T/busy2.yaml"
 "$DS" collect -c "$T/busy2.yaml" --foreground > "$T/out" 2>&1
 [ $? = 1 ] && grep -q "cannot bind.*in use" "$T/out" &&
     ok "a port in use: exit 1, the listener named" ||
@@ -390,14 +378,13 @@ fi
 # 7b. loss on the way: sequence gaps make the slots incomplete, with the reason
 config lossy
 start lossy
-"$GEN" --days 9 --start 2013-02-25 --flows-per-day 800 --seed 51 --send "127.0.0.1:$PORT" \
-    --drop-every 10 --rate 50000 2> /dev/null
-"$GEN" --days 9 --start 2013-03-06 --flows-per-day 800 --seed 52 --send "127.0.0.1:$PORT9" \
-    --send-format netflow9 --drop-every 10 --rate 50000 2> /dev/null
+send_to "$PORT" --days 9 --start 2013-02-25 --flows-per-day 800 --seed 51 --drop-every 10
+send_to "$PORT9" --days 9 --start 2013-03-06 --flows-per-day 800 --seed 52 \
+    --send-format netflow9 --drop-every 10
 wait_log "every exporter is idle" 30
 missed=$(metric 'darkstab_exporter_missed_records_total')
 stop TERM
-"$DS" results -q -c "$T/lossy.yaml" -f json -o "$T/lossy.json"
+results_json lossy
 if [ "${missed:-0}" -gt 0 ] &&
     jq -e '[.analyses[0].slots[] | select(.packets > 0)] | length > 10 and
            all(.incomplete == true and .completeness.loss_percent > 5 and
@@ -437,6 +424,4 @@ fi
 
 . "$HERE/exporters.sh"
 
-echo "collect: $passed passed, $failed failed"
-[ -n "${RESULTS:-}" ] && echo "$passed $failed" >> "$RESULTS"
-[ "$failed" -eq 0 ]
+summary collect

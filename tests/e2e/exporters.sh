@@ -61,7 +61,7 @@ if command -v softflowd > /dev/null && command -v pmacctd > /dev/null; then
     for proto in netflow9 ipfix sflow; do
         got=$(exporter_value darkstab_exporter_counted_packets_total 127.0.0.2 $proto)
         missed=$(exporter_value darkstab_exporter_missed_records_total 127.0.0.2 $proto)
-        drops=$(grep '^darkstab_socket_kernel_drops_total' "$T/m-exp.txt" | awk '{s += $NF} END {print s + 0}')
+        drops=$(metric darkstab_socket_kernel_drops_total "$T/m-exp.txt")
         if [ "${got:-0}" -le "$pcap_packets" ] && [ "${got:-0}" -ge $((pcap_packets - 50)) ] &&
             [ "${missed:-1}" = 0 ] && [ "$drops" = 0 ]; then
             ok "pmacctd over $proto: everything it sent counted ($got of the pcap's $pcap_packets)"
@@ -72,7 +72,7 @@ if command -v softflowd > /dev/null && command -v pmacctd > /dev/null; then
     done
     wait_log "every exporter is idle" 30
     stop TERM
-    "$DS" results -q -c "$T/exporters.yaml" -f json -o "$T/exporters.json"
+    results_json exporters
     # port by port, softflowd's v5, v9 and IPFIX (exporter 127.0.0.1): three times the pcap
     jq -r '[.analyses[0].slots[].top[] | select(.key.exporter | startswith("127.0.0.1"))
             | {k: "\(.key.proto) \(.key.dst_port)", n: .packets}]
@@ -208,9 +208,8 @@ if command -v softflowd > /dev/null && [ -x "$BUILD/tests/replay" ]; then
     else
         not_ok "collector.sampling rate: ${raw:-0} packets counted as ${v9:-0} at ${r9:-?}" "$T/m-exp.txt"
     fi
-    tcp=$(grep "^darkstab_socket_tcp_connections" "$T/m-exp.txt" | awk '{s += $NF} END {print s + 0}')
-    vt=$(grep '^darkstab_exporter_counted_packets_total{exporter="127.0.0.1",protocol="ipfix"}' \
-        "$T/m-exp.txt" | awk '{print $NF}')
+    tcp=$(metric darkstab_socket_tcp_connections "$T/m-exp.txt")
+    vt=$(exporter_value darkstab_exporter_counted_packets_total 127.0.0.1 ipfix)
     # softflowd's IPFIX announces its sampling (1 in 1): the default does not apply
     if [ "${vt:-0}" = "$pcap_packets" ]; then
         ok "IPFIX over TCP from softflowd: every packet counted, at the rate it announces (1 in 1)"

@@ -24,21 +24,9 @@ GEN="$BUILD/darkstab-gen"
 HERE=$(dirname "$0")
 T=$(mktemp -d /tmp/darkstab-e2e-XXXXXX)
 trap 'rm -rf "$T"' EXIT INT TERM
-passed=0
-failed=0
 export TZ=UTC
 
-ok() {
-    passed=$((passed + 1))
-    echo "ok - $1"
-}
-
-not_ok() {
-    failed=$((failed + 1))
-    echo "not ok - $1"
-    [ -n "${2:-}" ] && sed 's/^/    /' "$2" | head -20
-    return 0
-}
+. "$HERE/lib.sh"
 
 # check NAME COMMAND...: the command's exit status decides
 check() {
@@ -244,6 +232,4 @@ grep -q "analysis 'ports' was stored with keys \[proto,dst_port\]" "$T/err" || n
 # 10, 11. the test tools and the UDP senders
 . "$HERE/senders.sh"
 
-[ -n "${RESULTS:-}" ] && echo "$passed $failed" >> "$RESULTS"
-echo "e2e: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary e2e
