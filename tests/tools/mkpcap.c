@@ -99,6 +99,14 @@ cmp_count(const void *x, const void *y)
     return a->port < b->port ? -1 : a->port > b->port;
 }
 
+static int
+usage(void)
+{
+    fprintf(stderr,
+            "usage: mkpcap [--packets N] [--seed S] [--start UNIX] [--seconds D] FILE.pcap\n");
+    return 2;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -129,16 +137,11 @@ main(int argc, char **argv)
             seconds = strtol(optarg, NULL, 10);
             break;
         default:
-            fprintf(stderr, "usage: mkpcap [--packets N] [--seed S] [--start UNIX] "
-                            "[--seconds D] FILE.pcap\n");
-            return 2;
+            return usage();
         }
     }
-    if (optind + 1 != argc || packets <= 0 || seconds <= 0) {
-        fprintf(stderr, "usage: mkpcap [--packets N] [--seed S] [--start UNIX] "
-                        "[--seconds D] FILE.pcap\n");
-        return 2;
-    }
+    if (optind + 1 != argc || packets <= 0 || seconds <= 0)
+        return usage();
     fp = fopen(argv[optind], "wb");
     if (fp == NULL) {
         perror(argv[optind]);
