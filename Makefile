@@ -172,17 +172,20 @@ UNIT_TESTS = core cfg ingest flows session norm archive filter agg stability sto
 UNIT_BINS = $(foreach t,$(UNIT_TESTS),$(BUILD)/tests/check_$(t))
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
-$(BUILD)/tests/check_%: tests/unit/check_%.c tests/unit/testutil.c tests/unit/pcap.c tests/unit/pcap.h $(LIBS)
+# The suites' helpers and the pcap reader, compiled once for all suites and replay.
+TEST_OBJS = $(BUILD)/obj/tests/unit/testutil.o $(BUILD)/obj/tests/unit/pcap.o
+
+$(UNIT_BINS): $(BUILD)/tests/check_%: $(BUILD)/obj/tests/unit/check_%.o $(TEST_OBJS) $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ tests/unit/check_$*.c tests/unit/testutil.c tests/unit/pcap.c $(LIBS) \
-		$(CHECK_LIBS) $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(TEST_OBJS) $(LIBS) $(CHECK_LIBS) $(LDLIBS_ALL)
 
 # Test tools: replay sends pcap captures over UDP, udpsink receives and decodes.
 TOOL_BINS = $(BUILD)/tests/replay $(BUILD)/tests/udpsink $(BUILD)/tests/mkpcap
 
-$(BUILD)/tests/replay: tests/tools/replay.c tests/unit/pcap.c tests/unit/pcap.h $(BUILD)/libcore.a
+$(BUILD)/tests/replay: tests/tools/replay.c tests/unit/pcap.h $(BUILD)/obj/tests/unit/pcap.o \
+		$(BUILD)/libcore.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ tests/tools/replay.c tests/unit/pcap.c \
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ tests/tools/replay.c $(BUILD)/obj/tests/unit/pcap.o \
 		$(BUILD)/libcore.a $(LDLIBS_ALL)
 
 $(BUILD)/tests/mkpcap: tests/tools/mkpcap.c
