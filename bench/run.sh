@@ -16,6 +16,8 @@ IN="$D/bench.ipfix"
 NF="$D/nfcapd"
 
 best() { sort -n | head -n 1; }
+# best_rate CMD...: the highest rate of three runs of CMD, whose line ends "R million records/s"
+best_rate() { for i in 1 2 3; do "$@"; done | awk '{print $(NF-2)}' | sort -rn | head -n 1; }
 
 if [ ! -s "$IN" ]; then
     echo "generating $IN (30 days, 10.5 million records)..."
@@ -31,8 +33,8 @@ floor=$(echo "$floor_out" | awk '{print $(NF-2)}' | sort -rn | head -n 1)
 
 # 2. darkstab's reader alone (check, decode, normalise, filter), with its fast
 #    path for fixed-length templates and with libfixbuf decoding every record
-reader=$(for i in 1 2 3; do "$BUILD/bench/ingest_only" "$IN"; done | awk '{print $(NF-2)}' | sort -rn | head -n 1)
-reader_fb=$(for i in 1 2 3; do "$BUILD/bench/ingest_only" --libfixbuf "$IN"; done | awk '{print $(NF-2)}' | sort -rn | head -n 1)
+reader=$(best_rate "$BUILD/bench/ingest_only" "$IN")
+reader_fb=$(best_rate "$BUILD/bench/ingest_only" --libfixbuf "$IN")
 
 # 3. darkstab analyze: two analyses, three thresholds each, distinct counts, SQLite store
 runs=""
