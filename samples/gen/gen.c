@@ -87,12 +87,13 @@ struct writer {
 };
 
 static int
-open_exporter(struct writer *w, fbExporter_t *e, const char *what)
+open_file(struct writer *w, const char *path)
 {
     GError *err = NULL;
     fbSession_t *s = fbSessionAlloc(w->model);
     fbTemplate_t *t4 = fbTemplateAlloc(w->model), *t6 = fbTemplateAlloc(w->model);
     fbTemplate_t *i4 = fbTemplateAlloc(w->model), *i6 = fbTemplateAlloc(w->model);
+    fbExporter_t *e;
 
     if (!fbTemplateAppendSpecArray(t4, spec4, 0, &err) ||
         !fbTemplateAppendSpecArray(t6, spec6, 0, &err) ||
@@ -105,20 +106,15 @@ open_exporter(struct writer *w, fbExporter_t *e, const char *what)
         fprintf(stderr, "darkstab-gen: templates: %s\n", err->message);
         return -1;
     }
+    e = fbExporterAllocFile(path);
     w->fbuf = fBufAllocForExport(s, e);
     if (!fbSessionExportTemplates(s, &err)) {
-        fprintf(stderr, "darkstab-gen: %s: %s\n", what, err->message);
+        fprintf(stderr, "darkstab-gen: %s: %s\n", path, err->message);
         return -1;
     }
     w->cur_tid = 0;
     w->files++;
     return 0;
-}
-
-static int
-open_file(struct writer *w, const char *path)
-{
-    return open_exporter(w, fbExporterAllocFile(path), path);
 }
 
 static int
