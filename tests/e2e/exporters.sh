@@ -7,10 +7,17 @@
 #     softflowd, nProbe, YAF, ...) replayed datagram by datagram: records
 #     and packets as their ground truth (truth.tsv).
 
+# The pcap the exporters read, and its packets per port (the tests below need both).
+"$BUILD/tests/mkpcap" --packets 20000 --seed 3 "$T/p.pcap" > "$T/pcap-ports.txt"
+pcap_packets=$(awk '{s += $3} END {print s}' "$T/pcap-ports.txt")
+
+# exporter_value METRIC ADDRESS PROTOCOL: from the metrics saved in m-exp.txt
+exporter_value() {
+    grep "^$1{exporter=\"$2\",protocol=\"$3\"}" "$T/m-exp.txt" | awk '{print $NF}'
+}
+
 # ---- softflowd and pmacctd ---------------------------------------------------
 if command -v softflowd > /dev/null && command -v pmacctd > /dev/null; then
-    "$BUILD/tests/mkpcap" --packets 20000 --seed 3 "$T/p.pcap" > "$T/pcap-ports.txt"
-    pcap_packets=$(awk '{s += $3} END {print s}' "$T/pcap-ports.txt")
     config exporters
     # every destination counted; one-hour slots, groups by exporter too, every group
     # above 0.001%: all of them, to compare port by port
@@ -42,10 +49,6 @@ if command -v softflowd > /dev/null && command -v pmacctd > /dev/null; then
     pmacctd -f "$T/pmacctd.conf" > "$T/pmacctd.log" 2>&1
     sleep 1
     curl -s "http://127.0.0.1:$MPORT/metrics" > "$T/m-exp.txt"
-    # exporter_value METRIC ADDRESS PROTOCOL
-    exporter_value() {
-        grep "^$1{exporter=\"$2\",protocol=\"$3\"}" "$T/m-exp.txt" | awk '{print $NF}'
-    }
     for proto in netflow5 netflow9 ipfix; do
         got=$(exporter_value darkstab_exporter_counted_packets_total 127.0.0.1 $proto)
         if [ "${got:-0}" = "$pcap_packets" ]; then
@@ -55,16 +58,22 @@ if command -v softflowd > /dev/null && command -v pmacctd > /dev/null; then
                 "$T/m-exp.txt"
         fi
     done
-    # pmacctd 1.7.7 loses a few records itself when it stops (its core exits before its
-    # plugins have sent all: see its log); what it sent must all be counted: no
-    # sequence gap, no kernel drop, and at most a few records short of the pcap
+    # pmacctd 1.7.7 loses records itself when it stops: at the end of the pcap its core
+    # tells the plugins to quit, and an nfprobe plugin still holding its cache (up to
+    # 8192 flows) or data in its pipe may be ended before it has exported them.  How
+    # much is lost depends on the machine's load (nothing on an idle machine, 8192 of
+    # 20000 on an overloaded one), so the pcap is no witness here.  What pmacctd sent
+    # must all be counted: no sequence gap, no kernel drop, nothing counted twice,
+    # and something sent at all
     for proto in netflow9 ipfix sflow; do
         got=$(exporter_value darkstab_exporter_counted_packets_total 127.0.0.2 $proto)
         missed=$(exporter_value darkstab_exporter_missed_records_total 127.0.0.2 $proto)
         drops=$(metric darkstab_socket_kernel_drops_total "$T/m-exp.txt")
-        if [ "${got:-0}" -le "$pcap_packets" ] && [ "${got:-0}" -ge $((pcap_packets - 50)) ] &&
+        if [ "${got:-0}" -le "$pcap_packets" ] && [ "${got:-0}" -gt 0 ] &&
             [ "${missed:-1}" = 0 ] && [ "$drops" = 0 ]; then
             ok "pmacctd over $proto: everything it sent counted ($got of the pcap's $pcap_packets)"
+            [ "$got" -lt $((pcap_packets - 50)) ] &&
+                echo "# pmacctd exported only $got of the pcap's $pcap_packets (loaded machine)"
         else
             not_ok "pmacctd over $proto: ${got:-0} counted of $pcap_packets, ${missed:-?} missed, $drops dropped" \
                 "$T/m-exp.txt"
