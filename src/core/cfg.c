@@ -301,6 +301,34 @@ is_name(const char *s)
     return 1;
 }
 
+/* Checks the text of a value kept as a string (T_STR, T_NAME, T_TZ, T_ENDPOINT). */
+static int
+check_string(const struct cfg_entry *e, const char *text, char *why, size_t len)
+{
+    struct addr a;
+    uint16_t port;
+
+    if (*text == '\0' && (e->flags & F_EMPTY_OK))
+        return 0;
+    switch (e->type) {
+    case T_NAME:
+        if (is_name(text))
+            return 0;
+        snprintf(why, len, "'%s' is not a name (1 to %d letters, digits, '_', '-' or '.')", text,
+                 CFG_NAME_MAX);
+        return -1;
+    case T_TZ:
+        return tz_check(text, why, len) != 0 ? -1 : 0;
+    case T_ENDPOINT:
+        return cfg_parse_endpoint(text, &a, &port, why, len);
+    default:
+        if (*text != '\0')
+            return 0;
+        snprintf(why, len, "expected %s, found an empty string", type_expect(e));
+        return -1;
+    }
+}
+
 /*
  * Parses one scalar text into the field of entry e at base.  Used both for
  * YAML values and for the defaults in the tables.
@@ -313,21 +341,11 @@ set_scalar(const struct cfg_entry *e, void *base, const char *text, char *why, s
 
     switch (e->type) {
     case T_STR:
-        if (*text == '\0' && !(e->flags & F_EMPTY_OK)) {
-            snprintf(why, len, "expected %s, found an empty string", type_expect(e));
-            return -1;
-        }
-        free(*(char **)field);
-        *(char **)field = xstrdup(text);
-        return 0;
+    case T_NAME:
+    case T_TZ:
     case T_ENDPOINT:
-        if (!(*text == '\0' && (e->flags & F_EMPTY_OK))) {
-            struct addr a;
-            uint16_t port;
-
-            if (cfg_parse_endpoint(text, &a, &port, why, len) != 0)
-                return -1;
-        }
+        if (check_string(e, text, why, len) != 0)
+            return -1;
         free(*(char **)field);
         *(char **)field = xstrdup(text);
         return 0;
@@ -351,22 +369,6 @@ set_scalar(const struct cfg_entry *e, void *base, const char *text, char *why, s
         }
         return cidr_parse(text, (struct cidr *)field, why, len);
     }
-    case T_NAME:
-        if (!is_name(text)) {
-            snprintf(why, len,
-                     "'%s' is not a name (1 to %d letters, digits, '_', '-' or '.')", text,
-                     CFG_NAME_MAX);
-            return -1;
-        }
-        free(*(char **)field);
-        *(char **)field = xstrdup(text);
-        return 0;
-    case T_TZ:
-        if (tz_check(text, why, len) != 0)
-            return -1;
-        free(*(char **)field);
-        *(char **)field = xstrdup(text);
-        return 0;
     case T_DURATION:
         if (parse_duration(text, &v, why, len) != 0)
             return -1;
