@@ -359,16 +359,9 @@ set_scalar(const struct cfg_entry *e, void *base, const char *text, char *why, s
         }
         *(int64_t *)field = v;
         return 0;
-    case T_CIDR: {
-        char with_len[ADDR_STRLEN + 8];
-
-        /* an address alone is the host itself */
-        if (strchr(text, '/') == NULL && strlen(text) < ADDR_STRLEN) {
-            snprintf(with_len, sizeof(with_len), "%s/%d", text, strchr(text, ':') ? 128 : 32);
-            text = with_len;
-        }
+    case T_CIDR:
+        /* cidr_parse() takes an address alone as the host itself */
         return cidr_parse(text, (struct cidr *)field, why, len);
-    }
     case T_DURATION:
         if (parse_duration(text, &v, why, len) != 0)
             return -1;

@@ -412,6 +412,25 @@ START_TEST(test_collector_config_errors)
 }
 END_TEST
 
+/* collector.sampling[].exporter: an address alone is that host, in either family. */
+START_TEST(test_sampling_exporter_host)
+{
+    struct ds_cfg *cfg = tu_cfg("collector:\n  sampling:\n"
+                                "    - {exporter: 192.0.2.7, rate: 2}\n"
+                                "    - {exporter: \"2001:db8::1\", rate: 3}\n");
+    char buf[CIDR_STRLEN];
+
+    ck_assert(cfg->sampling[0].exporter.v4);
+    ck_assert_str_eq(cidr_format(&cfg->sampling[0].exporter, buf), "192.0.2.7/32");
+    ck_assert(!cfg->sampling[1].exporter.v4);
+    ck_assert_str_eq(cidr_format(&cfg->sampling[1].exporter, buf), "2001:db8::1/128");
+    cfg_free(cfg);
+    ck_assert_str_eq(load_err("collector:\n  sampling:\n    - {exporter: 192.0.2.x, rate: 2}\n"),
+                     "test.yaml:3:18: collector.sampling[0].exporter: '192.0.2.x' is not an IPv4 "
+                     "or IPv6 address");
+}
+END_TEST
+
 START_TEST(test_reload_what_needs_a_restart)
 {
     struct ds_cfg *a = tu_cfg("collector:\n  lateness: 5m\n");
@@ -1351,6 +1370,7 @@ main(void)
     tcase_add_test(tc, test_err_unknown_key);
     tcase_add_test(tc, test_collector_config);
     tcase_add_test(tc, test_collector_config_errors);
+    tcase_add_test(tc, test_sampling_exporter_host);
     tcase_add_test(tc, test_reload_what_needs_a_restart);
     tcase_add_test(tc, test_reload_each_restart_key);
     tcase_add_test(tc, test_err_list_where_scalar_expected);
