@@ -160,18 +160,10 @@ agg_slot_group_find(const struct agg_slot *slot, const uint8_t *k)
                         key_hash(k, slot->layout->size), false, false);
 }
 
-void
-agg_slot_add(struct agg_slot *slot, const struct flow *f, uint64_t packets)
+/* Counts f's packets in group g of slot. */
+static inline void
+count_group(struct agg_slot *slot, struct agg_group *g, const struct flow *f, uint64_t packets)
 {
-    uint8_t k[KEY_BYTES_MAX];
-    struct agg_group *g;
-
-    key_extract(slot->layout, f, k);
-    /*
-     * A new group gets a detail even in a closed slot: none of its packets
-     * went uncounted.  A group whose detail was trimmed becomes partial.
-     */
-    g = group_lookup(slot, k, key_hash(k, slot->layout->size), true, true);
     g->packets += packets;
     g->flows++;
     if (g->detail != NULL)
@@ -180,6 +172,20 @@ agg_slot_add(struct agg_slot *slot, const struct flow *f, uint64_t packets)
         g->flags |= AGG_GROUP_PARTIAL;
     slot->packets += packets;
     slot->flows++;
+}
+
+void
+agg_slot_add(struct agg_slot *slot, const struct flow *f, uint64_t packets)
+{
+    uint8_t k[KEY_BYTES_MAX];
+
+    key_extract(slot->layout, f, k);
+    /*
+     * A new group gets a detail even in a closed slot: none of its packets
+     * went uncounted.  A group whose detail was trimmed becomes partial.
+     */
+    count_group(slot, group_lookup(slot, k, key_hash(k, slot->layout->size), true, true), f,
+                packets);
 }
 
 void
@@ -275,6 +281,16 @@ agg_open_slots(const struct agg *agg)
     return agg->n_open;
 }
 
+/* Takes slot into the open slots at position i (they stay sorted by start). */
+static void
+insert_open(struct agg *agg, size_t i, struct agg_slot *slot)
+{
+    agg->open = xreallocarray(agg->open, agg->n_open + 1, sizeof(*agg->open));
+    memmove(&agg->open[i + 1], &agg->open[i], (agg->n_open - i) * sizeof(*agg->open));
+    agg->open[i] = slot;
+    agg->n_open++;
+}
+
 /* The open slot [start, end), created in order if new. */
 static struct agg_slot *
 open_slot(struct agg *agg, int64_t start, int64_t end)
@@ -291,10 +307,7 @@ open_slot(struct agg *agg, int64_t start, int64_t end)
         if (agg->open[i]->start > start)
             break;
     }
-    agg->open = xreallocarray(agg->open, agg->n_open + 1, sizeof(*agg->open));
-    memmove(&agg->open[i + 1], &agg->open[i], (agg->n_open - i) * sizeof(*agg->open));
-    agg->open[i] = agg_slot_new(&agg->layout, start, end);
-    agg->n_open++;
+    insert_open(agg, i, agg_slot_new(&agg->layout, start, end));
     agg->last = agg->open[i];
     return agg->last;
 }
@@ -392,6 +405,14 @@ add_spread(struct agg *agg, const struct flow *f)
             count_in(agg, part[i].start, part[i].end, f, part[i].share);
 }
 
+/* Does f start in the slot of the previous flow? */
+static inline bool
+in_last_slot(const struct agg *agg, const struct flow *f)
+{
+    return agg->last != NULL && f->start_ms >= agg->last->start * 1000 &&
+           f->start_ms < agg->last->end * 1000;
+}
+
 void
 agg_add(struct agg *agg, const struct flow *f)
 {
@@ -401,8 +422,7 @@ agg_add(struct agg *agg, const struct flow *f)
         add_spread(agg, f);
         return;
     }
-    if (agg->last != NULL && f->start_ms >= agg->last->start * 1000 &&
-        f->start_ms < agg->last->end * 1000) {
+    if (in_last_slot(agg, f)) {
         agg_slot_add(agg->last, f, f->packets);
         return;
     }
@@ -454,8 +474,7 @@ stage_a(struct agg *agg, const struct flow *f, struct pipe_item *it)
 {
     int64_t s, e;
 
-    if (agg->last != NULL && f->start_ms >= agg->last->start * 1000 &&
-        f->start_ms < agg->last->end * 1000) {
+    if (in_last_slot(agg, f)) {
         it->slot = agg->last;
     } else {
         slotcal_find(&agg->cal, f->start_ms / 1000, &s, &e);
@@ -520,20 +539,8 @@ stage_c(const struct flow *f, const struct pipe_item *it)
 static void
 stage_d(const struct flow *f, const struct pipe_item *it)
 {
-    struct agg_slot *slot = it->slot;
-    struct agg_group *g;
-
-    if (slot == NULL)
-        return;
-    g = agg_slot_group(slot, it->gi);
-    g->packets += f->packets;
-    g->flows++;
-    if (g->detail != NULL)
-        detail_add(g->detail, f, f->packets);
-    else
-        g->flags |= AGG_GROUP_PARTIAL;
-    slot->packets += f->packets;
-    slot->flows++;
+    if (it->slot != NULL)
+        count_group(it->slot, agg_slot_group(it->slot, it->gi), f, f->packets);
 }
 
 void
@@ -635,17 +642,12 @@ agg_restore(struct agg *agg, struct agg_slot *slot, int64_t closed_upto)
         agg->closed_upto = closed_upto;
     if (slot == NULL)
         return;
-    if (slot->layout != &agg->layout) {
-        /* decoded against an equal layout: the slot must point to ours */
-        slot->layout = &agg->layout;
-    }
+    /* decoded against an equal layout: the slot must point to ours */
+    slot->layout = &agg->layout;
     for (i = 0; i < agg->n_open; i++)
         if (agg->open[i]->start > slot->start)
             break;
-    agg->open = xreallocarray(agg->open, agg->n_open + 1, sizeof(*agg->open));
-    memmove(&agg->open[i + 1], &agg->open[i], (agg->n_open - i) * sizeof(*agg->open));
-    agg->open[i] = slot;
-    agg->n_open++;
+    insert_open(agg, i, slot);
     agg->last = NULL;
 }
 

@@ -44,8 +44,6 @@ is_v4_value(uint64_t v)
     return (v >> 32) == 0xffff;
 }
 
-#define slot_of distinct_slot
-
 void
 distinct_init(struct distinct *d, bool ports)
 {
@@ -89,7 +87,7 @@ static int
 table_put(uint64_t *tab, uint32_t cap, bool narrow, uint64_t v)
 {
     if (narrow) {
-        uint32_t *t = (uint32_t *)(void *)tab, x = (uint32_t)v, i = slot_of(x, cap);
+        uint32_t *t = (uint32_t *)(void *)tab, x = (uint32_t)v, i = distinct_slot(x, cap);
 
         while (t[i] != 0) {
             if (t[i] == x)
@@ -99,7 +97,7 @@ table_put(uint64_t *tab, uint32_t cap, bool narrow, uint64_t v)
         t[i] = x;
         return 1;
     } else {
-        uint32_t i = slot_of(v, cap);
+        uint32_t i = distinct_slot(v, cap);
 
         while (tab[i] != 0) {
             if (tab[i] == v)
@@ -286,47 +284,39 @@ try_blocks(struct distinct *d, size_t table_bytes)
     return true;
 }
 
-/* Adds v to the table being built by rehash(); counts it in *n or the flag. */
+/* The table rehash() builds. */
+struct rehash_ctx {
+    uint64_t *tab;
+    uint32_t cap;
+    bool narrow;
+    uint32_t n;
+    uint8_t v4_zero;
+};
+
 static void
-rehash_put(struct distinct *d, uint64_t *tab, uint32_t cap, bool narrow, uint64_t v,
-           uint32_t *n, uint8_t *v4_zero)
+rehash_cb(void *ctx, uint64_t v)
 {
-    if (narrow && (uint32_t)v == 0)
-        *v4_zero = 1;
+    struct rehash_ctx *r = ctx;
+
+    if (r->narrow && (uint32_t)v == 0)
+        r->v4_zero = 1;
     else
-        *n += (uint32_t)table_put(tab, cap, narrow, v);
-    (void)d;
+        r->n += (uint32_t)table_put(r->tab, r->cap, r->narrow, v);
 }
 
 /* The exact set into a new table of cap entries, narrow or not. */
 static void
 rehash(struct distinct *d, uint32_t cap, bool narrow)
 {
-    uint64_t *tab = xcalloc(cap, narrow ? sizeof(uint32_t) : sizeof(uint64_t));
-    uint32_t n = 0;
-    uint8_t v4_zero = 0;
+    struct rehash_ctx r = {xcalloc(cap, narrow ? sizeof(uint32_t) : sizeof(uint64_t)), cap,
+                           narrow, 0, 0};
 
-    if (d->cap == 0) {
-        for (uint32_t i = 0; i < d->n; i++)
-            rehash_put(d, tab, cap, narrow, d->inl[i], &n, &v4_zero);
-    } else if (d->narrow) {
-        const uint32_t *t = (const uint32_t *)(const void *)d->tab;
-
-        for (uint32_t i = 0; i < d->cap; i++)
-            if (t[i] != 0)
-                rehash_put(d, tab, cap, narrow, from_narrow(d, t[i]), &n, &v4_zero);
-    } else {
-        for (uint32_t i = 0; i < d->cap; i++)
-            if (d->tab[i] != 0)
-                rehash_put(d, tab, cap, narrow, d->tab[i], &n, &v4_zero);
-    }
-    if (d->v4_zero)
-        rehash_put(d, tab, cap, narrow, V4_TAG, &n, &v4_zero);
+    for_each_exact(d, rehash_cb, &r);
     free(d->tab);
-    d->tab = tab;
+    d->tab = r.tab;
     d->cap = cap;
-    d->n = n;
-    d->v4_zero = v4_zero;
+    d->n = r.n;
+    d->v4_zero = r.v4_zero;
     d->narrow = narrow;
 }
 

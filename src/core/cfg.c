@@ -72,7 +72,7 @@ static const char *const level_names[] = {"error", "warning", "info", "debug", N
 #define SM_OFF(f) offsetof(struct cfg_sampling, f)
 
 static const struct cfg_entry top_entries[] = {
-    {NULL, "timezone", T_TZ, CFG_OFF(timezone), "UTC", 0, 0, 0, NULL, 0, 0, 0, 0, 0,
+    {NULL, "timezone", T_TZ, CFG_OFF(timezone), "UTC", F_RESTART, 0, 0, NULL, 0, 0, 0, 0, 0,
      "IANA time zone in which slots are aligned and times are printed"},
     {"darknet", "prefixes", T_CIDRS, CFG_OFF(prefixes), "0.0.0.0/0,::/0", 0, 0, 0, NULL, 0, 0,
      0, 0, 0, "destination prefixes of the darknet; only records to them are counted"},
@@ -137,12 +137,12 @@ static const struct cfg_entry sampling_entries[] = {
 #define N_SAMPLING_ENTRIES (sizeof(sampling_entries) / sizeof(sampling_entries[0]))
 
 static const struct cfg_entry analysis_entries[] = {
-    {NULL, "name", T_NAME, AN_OFF(name), NULL, F_REQUIRED, 0, 0, NULL, 0, 0, 0, 0, 0,
-     "unique name of the analysis"},
-    {NULL, "keys", T_KEYS, 0, "proto,dst_port", 0, 0, 0, NULL, 0, 0, 0, 0, 0,
+    {NULL, "name", T_NAME, AN_OFF(name), NULL, F_REQUIRED | F_RESTART, 0, 0, NULL, 0, 0, 0, 0,
+     0, "unique name of the analysis"},
+    {NULL, "keys", T_KEYS, 0, "proto,dst_port", F_RESTART, 0, 0, NULL, 0, 0, 0, 0, 0,
      "group keys; a group is one combination of their values"},
-    {NULL, "slot", T_DURATION, AN_OFF(slot_s), "1d", 0, 60, 7 * 86400, NULL, 0, 0, 0, 0, 0,
-     "slot length: a divisor of a day (5m, 1h, ...), 1d or 1w"},
+    {NULL, "slot", T_DURATION, AN_OFF(slot_s), "1d", F_RESTART, 60, 7 * 86400, NULL, 0, 0, 0, 0,
+     0, "slot length: a divisor of a day (5m, 1h, ...), 1d or 1w"},
     {NULL, "window", T_INT, AN_OFF(window), "7", 0, 2, CFG_WINDOW_MAX, NULL, 0, 0, 0, 0, 0,
      "T: earlier slots with data that form the band"},
     {NULL, "k_sigma", T_DECIMAL, AN_OFF(k_sigma), "2", 0, 0, 0, NULL, 0, 100, 1, 0, 3,
@@ -153,8 +153,9 @@ static const struct cfg_entry analysis_entries[] = {
      "population (divide by T) or sample (divide by T-1)"},
     {NULL, "min_stddev", T_DECIMAL, AN_OFF(min_stddev), "0", 0, 0, 0, NULL, 0, 1000000, 0, 0, 3,
      "sigma is raised to at least this value"},
-    {NULL, "attribution", T_ENUM, AN_OFF(attribution), "start", 0, 0, 0, attribution_names, 0,
-     0, 0, 0, 0, "start: a flow counts in the slot of its start; spread: over its duration"},
+    {NULL, "attribution", T_ENUM, AN_OFF(attribution), "start", F_RESTART, 0, 0,
+     attribution_names, 0, 0, 0, 0, 0,
+     "start: a flow counts in the slot of its start; spread: over its duration"},
 };
 
 #define N_TOP (sizeof(top_entries) / sizeof(top_entries[0]))
@@ -300,6 +301,34 @@ is_name(const char *s)
     return 1;
 }
 
+/* Checks the text of a value kept as a string (T_STR, T_NAME, T_TZ, T_ENDPOINT). */
+static int
+check_string(const struct cfg_entry *e, const char *text, char *why, size_t len)
+{
+    struct addr a;
+    uint16_t port;
+
+    if (*text == '\0' && (e->flags & F_EMPTY_OK))
+        return 0;
+    switch (e->type) {
+    case T_NAME:
+        if (is_name(text))
+            return 0;
+        snprintf(why, len, "'%s' is not a name (1 to %d letters, digits, '_', '-' or '.')", text,
+                 CFG_NAME_MAX);
+        return -1;
+    case T_TZ:
+        return tz_check(text, why, len) != 0 ? -1 : 0;
+    case T_ENDPOINT:
+        return cfg_parse_endpoint(text, &a, &port, why, len);
+    default:
+        if (*text != '\0')
+            return 0;
+        snprintf(why, len, "expected %s, found an empty string", type_expect(e));
+        return -1;
+    }
+}
+
 /*
  * Parses one scalar text into the field of entry e at base.  Used both for
  * YAML values and for the defaults in the tables.
@@ -312,21 +341,11 @@ set_scalar(const struct cfg_entry *e, void *base, const char *text, char *why, s
 
     switch (e->type) {
     case T_STR:
-        if (*text == '\0' && !(e->flags & F_EMPTY_OK)) {
-            snprintf(why, len, "expected %s, found an empty string", type_expect(e));
-            return -1;
-        }
-        free(*(char **)field);
-        *(char **)field = xstrdup(text);
-        return 0;
+    case T_NAME:
+    case T_TZ:
     case T_ENDPOINT:
-        if (!(*text == '\0' && (e->flags & F_EMPTY_OK))) {
-            struct addr a;
-            uint16_t port;
-
-            if (cfg_parse_endpoint(text, &a, &port, why, len) != 0)
-                return -1;
-        }
+        if (check_string(e, text, why, len) != 0)
+            return -1;
         free(*(char **)field);
         *(char **)field = xstrdup(text);
         return 0;
@@ -340,32 +359,9 @@ set_scalar(const struct cfg_entry *e, void *base, const char *text, char *why, s
         }
         *(int64_t *)field = v;
         return 0;
-    case T_CIDR: {
-        char with_len[ADDR_STRLEN + 8];
-
-        /* an address alone is the host itself */
-        if (strchr(text, '/') == NULL && strlen(text) < ADDR_STRLEN) {
-            snprintf(with_len, sizeof(with_len), "%s/%d", text, strchr(text, ':') ? 128 : 32);
-            text = with_len;
-        }
+    case T_CIDR:
+        /* cidr_parse() takes an address alone as the host itself */
         return cidr_parse(text, (struct cidr *)field, why, len);
-    }
-    case T_NAME:
-        if (!is_name(text)) {
-            snprintf(why, len,
-                     "'%s' is not a name (1 to %d letters, digits, '_', '-' or '.')", text,
-                     CFG_NAME_MAX);
-            return -1;
-        }
-        free(*(char **)field);
-        *(char **)field = xstrdup(text);
-        return 0;
-    case T_TZ:
-        if (tz_check(text, why, len) != 0)
-            return -1;
-        free(*(char **)field);
-        *(char **)field = xstrdup(text);
-        return 0;
     case T_DURATION:
         if (parse_duration(text, &v, why, len) != 0)
             return -1;
@@ -1194,6 +1190,17 @@ cfg_print(const struct ds_cfg *cfg, FILE *fp)
     }
 }
 
+/* "timezone", "store.path": the key path of a top level entry. */
+static const char *
+entry_path(const struct cfg_entry *e, char *buf, size_t len)
+{
+    if (e->section != NULL)
+        snprintf(buf, len, "%s.%s", e->section, e->name);
+    else
+        snprintf(buf, len, "%s", e->name);
+    return buf;
+}
+
 const char *const *
 cfg_key_paths(void)
 {
@@ -1203,14 +1210,8 @@ cfg_key_paths(void)
     if (paths[0] == NULL) {
         size_t n = 0;
 
-        for (size_t i = 0; i < N_TOP; i++, n++) {
-            if (top_entries[i].section)
-                snprintf(store[n], sizeof(store[n]), "%s.%s", top_entries[i].section,
-                         top_entries[i].name);
-            else
-                snprintf(store[n], sizeof(store[n]), "%s", top_entries[i].name);
-            paths[n] = store[n];
-        }
+        for (size_t i = 0; i < N_TOP; i++, n++)
+            paths[n] = entry_path(&top_entries[i], store[n], sizeof(store[n]));
         for (size_t i = 0; i < N_ANALYSIS; i++, n++) {
             snprintf(store[n], sizeof(store[n]), "analyses[].%s", analysis_entries[i].name);
             paths[n] = store[n];
@@ -1329,33 +1330,59 @@ listeners_equal(const struct ds_cfg *a, const struct ds_cfg *b)
     return 1;
 }
 
+/* Does the value of e differ between bases a and b?  For the keys flagged F_RESTART. */
+static int
+value_differs(const struct cfg_entry *e, const void *a, const void *b)
+{
+    const char *x = (const char *)a + e->offset, *y = (const char *)b + e->offset;
+
+    switch (e->type) {
+    case T_STR:
+    case T_NAME:
+    case T_TZ:
+    case T_ENDPOINT:
+        return strcmp(*(char *const *)x, *(char *const *)y) != 0;
+    case T_SIZE:
+    case T_DURATION:
+    case T_INT:
+        return *(const int64_t *)x != *(const int64_t *)y;
+    case T_ENUM:
+        return *(const int *)x != *(const int *)y;
+    case T_KEYS: {
+        const struct cfg_analysis *p = a, *q = b;
+
+        return p->n_keys != q->n_keys || memcmp(p->keys, q->keys, sizeof(p->keys)) != 0;
+    }
+    case T_LISTEN:
+        return !listeners_equal(a, b);
+    default:
+        fatalx("cfg: %s: F_RESTART on a type that cannot be compared", e->name);
+    }
+}
+
 int
 cfg_needs_restart(const struct ds_cfg *old, const struct ds_cfg *new, char *why, size_t len)
 {
     why[0] = '\0';
-    if (strcmp(old->timezone, new->timezone) != 0)
-        snprintf(why, len, "timezone");
-    else if (strcmp(old->store_path, new->store_path) != 0)
-        snprintf(why, len, "store.path");
-    else if (!listeners_equal(old, new))
-        snprintf(why, len, "collector.listen");
-    else if (old->receive_buffer != new->receive_buffer)
-        snprintf(why, len, "collector.receive_buffer");
-    else if (strcmp(old->user, new->user) != 0)
-        snprintf(why, len, "collector.user");
-    else if (old->n_analyses != new->n_analyses)
-        snprintf(why, len, "analyses (one added or removed)");
-    for (size_t i = 0; why[0] == '\0' && i < old->n_analyses; i++) {
-        const struct cfg_analysis *a = &old->analyses[i], *b = &new->analyses[i];
-
-        if (strcmp(a->name, b->name) != 0)
-            snprintf(why, len, "analyses[%zu].name", i);
-        else if (a->n_keys != b->n_keys || memcmp(a->keys, b->keys, sizeof(a->keys)) != 0)
-            snprintf(why, len, "analyses[%zu].keys", i);
-        else if (a->slot_s != b->slot_s)
-            snprintf(why, len, "analyses[%zu].slot", i);
-        else if (a->attribution != b->attribution)
-            snprintf(why, len, "analyses[%zu].attribution", i);
+    for (size_t i = 0; i < N_TOP; i++) {
+        if ((top_entries[i].flags & F_RESTART) && value_differs(&top_entries[i], old, new)) {
+            entry_path(&top_entries[i], why, len);
+            return 1;
+        }
     }
-    return why[0] != '\0';
+    if (old->n_analyses != new->n_analyses) {
+        snprintf(why, len, "analyses (one added or removed)");
+        return 1;
+    }
+    for (size_t a = 0; a < old->n_analyses; a++) {
+        for (size_t i = 0; i < N_ANALYSIS; i++) {
+            const struct cfg_entry *e = &analysis_entries[i];
+
+            if ((e->flags & F_RESTART) && value_differs(e, &old->analyses[a], &new->analyses[a])) {
+                snprintf(why, len, "analyses[%zu].%s", a, e->name);
+                return 1;
+            }
+        }
+    }
+    return 0;
 }

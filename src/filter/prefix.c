@@ -64,19 +64,23 @@ cmp_u128(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* As cidr_contains(): an IPv6 prefix wider than the mapped space (::/0) takes no IPv4. */
+static void
+from_u128(u128 v, struct addr *a)
+{
+    for (int i = 15; i >= 0; i--, v >>= 8)
+        a->b[i] = (uint8_t)v;
+}
+
+/* Is v in one of the prefixes?  cidr_contains() decides, families and all. */
 static int
 covered(const struct cidr *list, size_t n, u128 v)
 {
-    int v4 = v >= V4_BASE && v <= V4_BASE + 0xffffffffu;
+    struct addr a;
 
-    for (size_t i = 0; i < n; i++) {
-        u128 lo, hi;
-
-        cidr_bounds(&list[i], &lo, &hi);
-        if (v >= lo && v <= hi && !(v4 && !list[i].v4 && list[i].len < 96))
+    from_u128(v, &a);
+    for (size_t i = 0; i < n; i++)
+        if (cidr_contains(&list[i], &a))
             return 1;
-    }
     return 0;
 }
 

@@ -412,6 +412,25 @@ START_TEST(test_collector_config_errors)
 }
 END_TEST
 
+/* collector.sampling[].exporter: an address alone is that host, in either family. */
+START_TEST(test_sampling_exporter_host)
+{
+    struct ds_cfg *cfg = tu_cfg("collector:\n  sampling:\n"
+                                "    - {exporter: 192.0.2.7, rate: 2}\n"
+                                "    - {exporter: \"2001:db8::1\", rate: 3}\n");
+    char buf[CIDR_STRLEN];
+
+    ck_assert(cfg->sampling[0].exporter.v4);
+    ck_assert_str_eq(cidr_format(&cfg->sampling[0].exporter, buf), "192.0.2.7/32");
+    ck_assert(!cfg->sampling[1].exporter.v4);
+    ck_assert_str_eq(cidr_format(&cfg->sampling[1].exporter, buf), "2001:db8::1/128");
+    cfg_free(cfg);
+    ck_assert_str_eq(load_err("collector:\n  sampling:\n    - {exporter: 192.0.2.x, rate: 2}\n"),
+                     "test.yaml:3:18: collector.sampling[0].exporter: '192.0.2.x' is not an IPv4 "
+                     "or IPv6 address");
+}
+END_TEST
+
 START_TEST(test_reload_what_needs_a_restart)
 {
     struct ds_cfg *a = tu_cfg("collector:\n  lateness: 5m\n");
@@ -431,6 +450,44 @@ START_TEST(test_reload_what_needs_a_restart)
     cfg_free(b);
     cfg_free(c);
     cfg_free(d);
+}
+END_TEST
+
+/* Every key a reload cannot apply, each against the defaults. */
+START_TEST(test_reload_each_restart_key)
+{
+    static const struct {
+        const char *yaml;
+        const char *why;
+    } cases[] = {
+        {"timezone: Europe/Berlin\n", "timezone"},
+        {"store:\n  path: other.db\n", "store.path"},
+        {"collector:\n  listen: [{protocol: ipfix, port: 4740}]\n", "collector.listen"},
+        {"collector:\n  receive_buffer: 64M\n", "collector.receive_buffer"},
+        {"collector:\n  user: nobody\n", "collector.user"},
+        {"analyses:\n  - {name: ports}\n  - {name: more}\n", "analyses (one added or removed)"},
+        {"analyses:\n  - {name: other}\n", "analyses[0].name"},
+        {"analyses:\n  - {name: ports, keys: [dst_port]}\n", "analyses[0].keys"},
+        {"analyses:\n  - {name: ports, keys: [proto, dst_port, src_net/24]}\n",
+         "analyses[0].keys"},
+        {"analyses:\n  - {name: ports, slot: 1w}\n", "analyses[0].slot"},
+        {"analyses:\n  - {name: ports, attribution: spread}\n", "analyses[0].attribution"},
+        /* the first in table order */
+        {"collector:\n  user: nobody\nstore:\n  path: x.db\ntimezone: Asia/Tokyo\n",
+         "timezone"},
+        {"analyses:\n  - {name: ports, attribution: spread, slot: 1h}\n", "analyses[0].slot"},
+    };
+    struct ds_cfg *base = tu_cfg("");
+    char why[128];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct ds_cfg *n = tu_cfg(cases[i].yaml);
+
+        ck_assert_int_eq(cfg_needs_restart(base, n, why, sizeof(why)), 1);
+        ck_assert_str_eq(why, cases[i].why);
+        cfg_free(n);
+    }
+    cfg_free(base);
 }
 END_TEST
 
@@ -1313,7 +1370,9 @@ main(void)
     tcase_add_test(tc, test_err_unknown_key);
     tcase_add_test(tc, test_collector_config);
     tcase_add_test(tc, test_collector_config_errors);
+    tcase_add_test(tc, test_sampling_exporter_host);
     tcase_add_test(tc, test_reload_what_needs_a_restart);
+    tcase_add_test(tc, test_reload_each_restart_key);
     tcase_add_test(tc, test_err_list_where_scalar_expected);
     tcase_add_test(tc, test_err_scalar_where_list_expected);
     tcase_add_test(tc, test_err_sections_and_analyses_shape);
