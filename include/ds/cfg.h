@@ -95,6 +95,59 @@ struct cfg_analysis {
     int attribution;                        /* enum cfg_attribution */
 };
 
+/*
+ * causes: the rules of the probable cause (METHOD section 6, issue 7).
+ * Owned by src/explain; every key documented in config/darkstab.yaml.
+ */
+struct cfg_causes {
+    int64_t ddos_min_sources;               /* causes.ddos.min_sources */
+    int64_t ddos_max_ports;                 /* causes.ddos.max_ports */
+    int64_t ddos_burst_s;                   /* causes.ddos.burst */
+    struct decimal ddos_burst_share;        /* causes.ddos.burst_share, percent */
+    int64_t misconfig_max_sources;          /* causes.misconfiguration.max_sources */
+    struct decimal misconfig_source_share;  /* causes.misconfiguration.source_share */
+    int64_t scan_min_ports;                 /* causes.scan.min_ports */
+    int64_t scan_min_addrs;                 /* causes.scan.min_addrs */
+    int64_t scan_max_sources;               /* causes.scan.max_sources */
+    struct decimal backscatter_share;       /* causes.backscatter.share, percent */
+    int64_t backscatter_min_port;           /* causes.backscatter.min_dst_port */
+};
+
+/* drilldown: what the aggregator keeps per group for the drill-down. */
+struct cfg_drilldown {
+    int64_t sources;                        /* drilldown.sources: Space-Saving capacity */
+    int64_t ports;                          /* drilldown.ports */
+    int64_t destinations;                   /* drilldown.destinations */
+    int64_t series_memory;                  /* drilldown.series_memory: bytes per analysis */
+};
+
+enum cfg_starttls {
+    CFG_STARTTLS_REQUIRED,
+    CFG_STARTTLS_OPTIONAL,
+    CFG_STARTTLS_NEVER,
+};
+
+#define CFG_MAIL_TO_MAX 64
+
+/* report and smtp: the nightly report mail (issue 7). */
+struct cfg_report {
+    int64_t schedule_min;                   /* report.schedule "06:30": minutes; -1 off */
+    char **mail_to;                         /* owned; report.mail.to */
+    size_t n_mail_to;
+    char *mail_from;                        /* owned; report.mail.from */
+    char *subject_prefix;                   /* owned; report.mail.subject_prefix */
+    char *spool_dir;                        /* owned; report.spool */
+};
+
+struct cfg_smtp {
+    char *url;                              /* owned; smtp://host:port or smtps:// */
+    int starttls;                           /* enum cfg_starttls */
+    bool verify;                            /* smtp.verify: check the server's certificate */
+    char *username;                         /* owned; "" for none */
+    char *password_file;                    /* owned; "" for none; never printed */
+    int64_t timeout_s;                      /* smtp.timeout */
+};
+
 struct ds_cfg {
     char *path;                             /* owned; the file it came from */
     char *timezone;                         /* owned; IANA name */
@@ -122,6 +175,12 @@ struct ds_cfg {
     char *archive_dir;                      /* owned; archive.dir, "" for off */
     int64_t archive_rotate_s;               /* archive.rotate */
     int log_level;                          /* enum cfg_log_level; log.level */
+
+    /* explain, report, mail (issue 7) */
+    struct cfg_causes causes;
+    struct cfg_drilldown drilldown;
+    struct cfg_report report;
+    struct cfg_smtp smtp;
 };
 
 /* Parses "address:port" or "[IPv6]:port"; returns 0, or -1 with why. */

@@ -46,6 +46,34 @@ void detail_merge(struct detail *dst, const struct detail *src);
 uint16_t detail_dominant_type(const struct detail *d);
 size_t detail_memory(const struct detail *d);
 
+/* ---- drill-down (issue 7): top lists and packets per minute ---- */
+
+/* One entry of a top list: an address or a port, and its packets. */
+struct detail_item {
+    struct addr addr;
+    uint16_t port;
+    uint64_t packets;
+};
+
+/*
+ * The values with most packets, most first, at most max of them, into out.
+ * *exact: the counts are true and nothing left out has more; otherwise each
+ * count is over by at most *error packets (Space-Saving).  Returns how many.
+ */
+size_t detail_top_sources(const struct detail *d, struct detail_item *out, size_t max,
+                          bool *exact, uint64_t *error);
+size_t detail_top_sports(const struct detail *d, struct detail_item *out, size_t max,
+                         bool *exact, uint64_t *error);
+size_t detail_top_dsts(const struct detail *d, struct detail_item *out, size_t max, bool *exact,
+                       uint64_t *error);
+/*
+ * Packets per minute of [start_s, start_s + 60 * n) into out[0..n).
+ * Returns false if the group kept no series; *exact false if some of its
+ * packets were counted while its series was not kept.
+ */
+bool detail_minutes(const struct detail *d, int64_t start_s, uint32_t n, uint64_t *out,
+                    bool *exact);
+
 /* At least the size of the serialised form, cheaply. */
 size_t detail_serialize_bound(const struct detail *d);
 /* Serialised form for the store into buf (detail_serialize_bound() bytes); returns its size. */

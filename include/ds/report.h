@@ -61,6 +61,37 @@ enum ds_rc report_write(enum report_format fmt, FILE *fp, const struct ds_cfg *c
                         const struct report_input *in, const struct report_analysis *an,
                         size_t n_an, struct store *st, struct ds_error *err);
 
+/* ---- the report of a day or range, for "report" and the mail (issue 7) ---- */
+
+/* A chart, PNG, referenced from the mail's HTML as cid:<cid>. */
+struct report_image {
+    char cid[64];
+    char *title;                /* owned; alt text */
+    uint8_t *png;               /* owned */
+    size_t len;
+};
+
+/* A rendered report: what "report" writes and the mail carries. */
+struct report_doc {
+    char *subject;              /* owned; "darkstab 2016-01-01: 3 unstable slots (ddos, scan)" */
+    char *text;                 /* owned; 80 columns */
+    char *html;                 /* owned; self-contained: images as data: URIs */
+    char *html_mail;            /* owned; the same, images as cid: references */
+    char *json;                 /* owned */
+    struct report_image *images;    /* owned */
+    size_t n_images;
+    uint64_t unstable;          /* unstable slots in the range */
+    uint64_t incomplete;        /* slots still incomplete or open */
+};
+
+/*
+ * Renders the report of slots starting in [from, to) (Unix seconds) for
+ * every analysis of cfg from the store; title names the range ("2016-01-01").
+ */
+enum ds_rc report_render(const struct ds_cfg *cfg, struct store *st, int64_t from, int64_t to,
+                         const char *title, struct report_doc *out, struct ds_error *err);
+void report_doc_fini(struct report_doc *d);
+
 /* ---- shared by the writers (report.c) ---- */
 
 /*

@@ -15,6 +15,8 @@
 #include "ds/key.h"
 #include "ds/stability.h"
 
+struct slot_explain;
+
 /* One group of the TopN set of the lowest threshold (METHOD section 6). */
 struct top_group {
     uint8_t key[KEY_BYTES_MAX];
@@ -59,6 +61,11 @@ struct slot_result {
     struct th_result th[CFG_THRESHOLDS_MAX];
     size_t n_top;
     struct top_group *top;      /* owned */
+    /*
+     * The drill-down (ds/explain.h): kept for every unstable slot, NULL
+     * where none was computed.  Owned; freed by slot_result_fini.
+     */
+    struct slot_explain *explain;
 };
 
 void slot_result_fini(struct slot_result *r);

@@ -111,6 +111,16 @@ struct store_collector {
     size_t state_len;
 };
 
+/* The report mail of one day: a day is mailed once (issue 7). */
+struct store_mail {
+    char day[16];               /* "2016-01-01", in the configured zone */
+    char message_id[256];
+    int64_t spooled_at;         /* Unix seconds; 0: not yet */
+    int64_t sent_at;            /* 0: not sent yet */
+    uint32_t attempts;
+    char last_error[256];
+};
+
 typedef enum ds_rc (*store_result_fn)(void *ctx, const struct slot_result *r);
 
 struct store_backend {
@@ -167,6 +177,12 @@ struct store_backend {
     enum ds_rc (*gap_add)(void *state, const struct store_gap *g, struct ds_error *err);
     enum ds_rc (*gaps)(void *state, int64_t from_ms, int64_t to_ms, struct store_gap **out,
                        size_t *n, struct ds_error *err);
+    /* drill-down and report mail (issue 7) */
+    enum ds_rc (*explain_save)(void *state, int64_t aid, int64_t start, const uint8_t *blob,
+                               size_t len, struct ds_error *err);
+    enum ds_rc (*mail_find)(void *state, const char *day, struct store_mail *m, bool *found,
+                            struct ds_error *err);
+    enum ds_rc (*mail_save)(void *state, const struct store_mail *m, struct ds_error *err);
 };
 
 struct store {
@@ -264,6 +280,20 @@ enum ds_rc store_gap_add(struct store *st, const struct store_gap *g, struct ds_
 /* The gaps that overlap [from_ms, to_ms); owned array. */
 enum ds_rc store_gaps(struct store *st, int64_t from_ms, int64_t to_ms, struct store_gap **out,
                       size_t *n, struct ds_error *err);
+
+/* ---- drill-down and report mail (issue 7) ---- */
+
+/*
+ * Keeps the drill-down of a slot (explain_encode()'s bytes, borrowed);
+ * len 0 removes it.  store_results() gives it back in r->explain.
+ */
+enum ds_rc store_explain_save(struct store *st, int64_t aid, int64_t start, const uint8_t *blob,
+                              size_t len, struct ds_error *err);
+/* The mail record of day; *found false if the day was never spooled nor sent. */
+enum ds_rc store_mail_find(struct store *st, const char *day, struct store_mail *m, bool *found,
+                           struct ds_error *err);
+/* Inserts or replaces the record of m->day. */
+enum ds_rc store_mail_save(struct store *st, const struct store_mail *m, struct ds_error *err);
 
 /*
  * A slot's groups as the two blobs of the slots table (counts: key and

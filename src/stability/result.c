@@ -13,6 +13,9 @@ slot_result_fini(struct slot_result *r)
     r->n_top = 0;
     free(r->completeness);
     r->completeness = NULL;
+    /* one block (ds/explain.h), so this stage frees it without knowing it */
+    free(r->explain);
+    r->explain = NULL;
 }
 
 bool

@@ -1,0 +1,140 @@
+/*
+ * Explain: what happened in a slot (issue 7, METHOD section 6).  A stage of
+ * its own between stability and store: given a judged slot, its groups
+ * (with the detail the aggregator kept for the groups that can be shown)
+ * and the slots of its window, it says which groups entered or left the
+ * TopN set of the lowest threshold, which moved most, what the shown groups
+ * looked like (top sources, source ports, destinations, packets per minute)
+ * and the probable cause.
+ *
+ * The result is plain data: the store keeps it serialised (explain_encode),
+ * so "analyze", "results", "show" and the reports print the same thing.
+ */
+#ifndef DS_EXPLAIN_H
+#define DS_EXPLAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ds/addr.h"
+#include "ds/agg.h"
+#include "ds/cfg.h"
+#include "ds/json.h"
+#include "ds/key.h"
+#include "ds/result.h"
+
+#define EXPLAIN_GROUPS_MAX 20   /* groups shown with their lists */
+#define EXPLAIN_SOURCES 10      /* top source addresses per group */
+#define EXPLAIN_SPORTS 5        /* top source ports per group */
+#define EXPLAIN_DSTS 5          /* top destination addresses per group */
+#define EXPLAIN_SERIES 5        /* groups with packets per minute */
+#define EXPLAIN_MOVED_MAX 10    /* groups whose share moved most */
+#define EXPLAIN_CHANGES_MAX 64  /* entered or left, each; the rest counted */
+
+enum explain_cause {
+    CAUSE_UNKNOWN,
+    CAUSE_DDOS,
+    CAUSE_MISCONFIGURATION,
+    CAUSE_SCAN,
+    CAUSE_BACKSCATTER,
+};
+
+/* "unknown", "ddos", "misconfiguration", "scan", "backscatter" */
+const char *explain_cause_name(int cause);
+
+/* One entry of a top list: an address (sources, destinations) or a port. */
+struct explain_item {
+    struct addr addr;
+    uint16_t port;
+    uint64_t packets;
+};
+
+/*
+ * A top list.  exact: every count is the true count and no value outside
+ * the list has more packets.  Otherwise a Space-Saving list: each count
+ * may be over the true one by at most error packets.
+ */
+struct explain_list {
+    uint32_t n;
+    bool exact;
+    uint64_t error;
+    uint64_t distinct;          /* values seen, where known (0: unknown) */
+    struct explain_item v[EXPLAIN_SOURCES];
+};
+
+/* A group that entered, left or moved, against the window. */
+struct explain_change {
+    uint8_t key[KEY_BYTES_MAX];
+    uint64_t packets;
+    double share;               /* percent of the slot's packets */
+    double window_share;        /* mean share over the window's slots, percent */
+};
+
+/* A group shown with its lists. */
+struct explain_group {
+    uint8_t key[KEY_BYTES_MAX];
+    uint64_t packets;
+    double share;
+    double window_share;
+    bool in_top;                /* in the TopN set of the lowest threshold */
+    bool changed;               /* entered, left or among the moved */
+    bool has_lists;             /* false: no detail kept for it (the lists are empty) */
+    struct explain_list src;    /* up to EXPLAIN_SOURCES */
+    struct explain_list sport;  /* up to EXPLAIN_SPORTS */
+    struct explain_list dst;    /* up to EXPLAIN_DSTS */
+    /* packets per minute from the slot's start; NULL if not kept */
+    uint32_t n_minutes;
+    uint64_t *minutes;          /* inside the slot_explain's block */
+    bool minutes_exact;         /* false: some of its minutes were not kept */
+};
+
+/*
+ * One allocation: its arrays (and the groups' minutes) point inside the
+ * same block, so free() releases it whole and slot_result_fini() (in
+ * stability, upstream of this module) can free r->explain.
+ */
+struct slot_explain {
+    int64_t start;              /* the slot */
+    uint32_t window_slots;      /* slots that formed the window (0: none) */
+    /* changes of the TopN set of the lowest threshold, largest share first */
+    size_t n_entered, n_left, n_moved;
+    uint64_t more_entered, more_left;   /* beyond EXPLAIN_CHANGES_MAX, not listed */
+    struct explain_change *entered;     /* inside the block */
+    struct explain_change *left;
+    struct explain_change *moved;       /* |share - window_share| descending */
+    /* groups shown: changed ones first, then the TopN set; at most EXPLAIN_GROUPS_MAX */
+    size_t n_groups;
+    struct explain_group *groups;       /* inside the block */
+    /* probable cause */
+    int cause;                          /* enum explain_cause */
+    size_t n_cause_groups;
+    uint32_t cause_groups[EXPLAIN_GROUPS_MAX];  /* indexes into groups */
+    char evidence[320];
+};
+
+/*
+ * Explains slot (its groups, with the detail kept) judged as r, against
+ * window[0..n_window): the earlier slots with data that formed its band,
+ * oldest first (their group counts; details not needed).  Every argument
+ * is borrowed.  Returns an owned explanation (explain_free).
+ */
+struct slot_explain *explain_slot(const struct cfg_analysis *a, const struct cfg_causes *causes,
+                                  const struct agg_slot *slot, const struct slot_result *r,
+                                  const struct agg_slot *const *window, size_t n_window);
+/* free(e), for symmetry; NULL is a no-op. */
+void explain_free(struct slot_explain *e);
+
+/* The serialised form for the store; owned buffer of *len bytes. */
+uint8_t *explain_encode(const struct slot_explain *e, size_t *len);
+/* Returns an owned explanation, or NULL if buf is damaged. */
+struct slot_explain *explain_decode(const uint8_t *buf, size_t len);
+
+/*
+ * Writes the members "changes", "detail" and "cause" into the slot object
+ * open in w (documented in docs/JSON.md).
+ */
+void explain_write_json(const struct slot_explain *e, const struct key_layout *layout,
+                        struct json_w *w);
+
+#endif
