@@ -114,7 +114,7 @@ ALL_LIB_SRCS = $(foreach m,$(MODULES),$($(m)_SRCS))
 LIBS = $(foreach m,$(LIB_ORDER),$(BUILD)/lib$(m).a)
 
 .PHONY: all deps demo check check-unit check-integ sanitize bench install clean checksrc \
-	check-deps samples update-golden
+	check-deps samples update-golden readme-table
 
 all: $(BUILD)/darkstab $(BUILD)/darkstab-gen
 
@@ -224,6 +224,13 @@ checksrc:
 
 check-deps:
 	@sh tests/check-deps.sh
+
+# The README's configuration table is generated from the table of keys.
+readme-table: $(BUILD)/darkstab
+	@$(BUILD)/darkstab check-config --doc > $(BUILD)/cfg-table.md
+	@awk -v t=$(BUILD)/cfg-table.md '/<!-- cfg-table end -->/ {skip = 0} \
+	    !skip {print} /<!-- cfg-table begin -->/ {while ((getline l < t) > 0) print l; skip = 1}' \
+	    README.md > README.md.new && mv README.md.new README.md
 
 BENCH_BINS = $(BUILD)/bench/fixbuf_floor $(BUILD)/bench/ingest_only $(BUILD)/bench/agg_only \
 	$(BUILD)/bench/hashtable

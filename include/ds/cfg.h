@@ -216,8 +216,16 @@ enum ds_rc cfg_load_string(const char *name, const char *text, struct ds_cfg **o
 struct ds_cfg *cfg_default(void);
 void cfg_free(struct ds_cfg *cfg);
 
-/* Prints the effective configuration as YAML that cfg_load() accepts. */
+/*
+ * Prints the effective configuration as YAML that cfg_load() accepts,
+ * secrets masked (a masked value reads back as the mask, not the secret).
+ */
 void cfg_print(const struct ds_cfg *cfg, FILE *fp);
+/*
+ * The reference table of every key (Markdown: key, default, meaning, and
+ * "(restart)" where SIGHUP cannot change it), as the README shows it.
+ */
+void cfg_print_doc(FILE *fp);
 
 /* The lowest threshold of an analysis (its TopN set is shown, METHOD 6). */
 const struct decimal *cfg_lowest_threshold(const struct cfg_analysis *a);

@@ -1,7 +1,8 @@
 /*
- * darkstab check-config -c FILE: checks a configuration and prints the
- * effective configuration, every default included, as YAML that darkstab
- * accepts again.
+ * darkstab check-config -c FILE [--print]: checks a configuration; --print
+ * shows the effective configuration, every default included and secrets
+ * masked, as YAML that darkstab accepts again.  --doc prints the reference
+ * table of every key (the README's configuration table is that output).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,10 +13,14 @@
 static void
 usage(FILE *fp)
 {
-    fprintf(fp, "usage: darkstab check-config -c FILE [-q]\n\n"
-                "Checks FILE and prints the effective configuration (defaults included).\n"
+    fprintf(fp, "usage: darkstab check-config -c FILE [--print] [-q]\n"
+                "       darkstab check-config --doc\n\n"
+                "Checks FILE: every key, value, bound and cross-check.\n"
                 "  -c, --config FILE   the configuration to check\n"
+                "  -p, --print         print the effective configuration: defaults included,\n"
+                "                      secrets masked\n"
                 "  -q, --quiet         print nothing; the exit status tells\n"
+                "      --doc           print the table of every key (Markdown), no FILE\n"
                 "exit status: 0 valid, 2 invalid (the error names file, line, column and key)\n");
 }
 
@@ -25,22 +30,30 @@ cmd_check_config(int argc, char **argv)
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"quiet", no_argument, NULL, 'q'},
+        {"print", no_argument, NULL, 'p'},
+        {"doc", no_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *path = NULL;
     struct ds_cfg *cfg;
     struct ds_error err;
-    int quiet = 0, ch;
+    int quiet = 0, print = 0, doc = 0, ch;
 
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:qh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:qph", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':
             path = optarg;
             break;
         case 'q':
             quiet = 1;
+            break;
+        case 'p':
+            print = 1;
+            break;
+        case 'D':
+            doc = 1;
             break;
         case 'h':
             usage(stdout);
@@ -50,9 +63,14 @@ cmd_check_config(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (path == NULL || optind != argc) {
+    if (doc && path == NULL && optind == argc) {
+        cfg_print_doc(stdout);
+        return 0;
+    }
+    if (path == NULL || optind != argc || doc) {
         fprintf(stderr, "darkstab check-config: %s\n",
-                path == NULL ? "-c FILE is required" : "unexpected argument");
+                doc ? "--doc takes no other argument"
+                    : path == NULL ? "-c FILE is required" : "unexpected argument");
         usage(stderr);
         return EXIT_USAGE;
     }
@@ -60,8 +78,11 @@ cmd_check_config(int argc, char **argv)
         fprintf(stderr, "darkstab: %s\n", err.msg);
         return EXIT_USAGE;
     }
-    if (!quiet)
+    if (print && !quiet)
         cfg_print(cfg, stdout);
+    else if (!quiet)
+        printf("%s: valid (%zu %s)\n", path, cfg->n_analyses,
+               cfg->n_analyses == 1 ? "analysis" : "analyses");
     cfg_free(cfg);
     return 0;
 }

@@ -44,6 +44,7 @@ enum cfg_type {
 #define F_LIST_EMPTY_OK 0x2 /* an empty list is allowed */
 #define F_EMPTY_OK 0x4      /* an empty string is allowed (it means "off") */
 #define F_RESTART 0x8       /* a reload cannot change it: restart darkstab */
+#define F_SECRET 0x10       /* never printed: check-config --print masks it */
 
 struct cfg_entry {
     const char *section;    /* "darknet", "store", ...; NULL at top level */
@@ -1062,14 +1063,50 @@ print_str(FILE *fp, const char *s)
     }
 }
 
+/*
+ * A URL may carry a password ("smtp://user:secret@host"): printed as
+ * "smtp://user:********@host" so that a configuration can be shown.
+ */
+static void
+print_str_masked(FILE *fp, const char *s)
+{
+    const char *scheme = strstr(s, "://");
+    const char *at, *colon;
+    char *masked;
+    size_t n;
+
+    if (scheme == NULL || (at = strchr(scheme + 3, '@')) == NULL) {
+        print_str(fp, s);
+        return;
+    }
+    colon = memchr(scheme + 3, ':', (size_t)(at - (scheme + 3)));
+    if (colon == NULL) {
+        print_str(fp, s);
+        return;
+    }
+    n = (size_t)(colon + 1 - s);
+    masked = xmalloc(n + 8 + strlen(at) + 1);
+    memcpy(masked, s, n);
+    memcpy(masked + n, "********", 8);
+    strcpy(masked + n + 8, at);
+    print_str(fp, masked);
+    free(masked);
+}
+
 static void
 print_value(FILE *fp, const struct cfg_entry *e, const void *base)
 {
     const char *field = (const char *)base + e->offset;
     char buf[CIDR_STRLEN];
 
+    if ((e->flags & F_SECRET) && e->type == T_STR && **(char *const *)field != '\0') {
+        fputs("\"********\"", fp);
+        return;
+    }
     switch (e->type) {
     case T_STR:
+        print_str_masked(fp, *(char *const *)field);
+        break;
     case T_NAME:
     case T_TZ:
     case T_ENDPOINT:
@@ -1188,6 +1225,62 @@ cfg_print(const struct ds_cfg *cfg, FILE *fp)
             fprintf(fp, "    # %s\n", analysis_entries[i].doc);
         }
     }
+}
+
+/* A default as the README's table shows it: lists in brackets, "" for empty. */
+static void
+print_doc_default(FILE *fp, const struct cfg_entry *e)
+{
+    int list = e->type == T_CIDRS || e->type == T_KEYS || e->type == T_THRESHOLDS;
+
+    if (e->flags & F_REQUIRED) {
+        fputs("(required)", fp);
+        return;
+    }
+    if (e->def == NULL) {
+        fputs("(none)", fp);
+        return;
+    }
+    fputc('`', fp);
+    if (list) {
+        fputc('[', fp);
+        for (const char *p = e->def; *p; p++) {
+            fputc(*p, fp);
+            if (*p == ',')
+                fputc(' ', fp);
+        }
+        fputc(']', fp);
+    } else if (*e->def == '\0') {
+        fputs("\"\"", fp);
+    } else {
+        fputs(e->def, fp);
+    }
+    fputc('`', fp);
+}
+
+static void
+print_doc_row(FILE *fp, const char *path, const struct cfg_entry *e)
+{
+    fprintf(fp, "| `%s` | ", path);
+    print_doc_default(fp, e);
+    fprintf(fp, " | %s%s |\n", e->doc, (e->flags & F_RESTART) ? " (restart)" : "");
+}
+
+void
+cfg_print_doc(FILE *fp)
+{
+    const char *const *paths = cfg_key_paths();
+    size_t n = 0;
+
+    fputs("| key | default | meaning |\n| --- | --- | --- |\n", fp);
+    for (size_t i = 0; i < N_TOP; i++)
+        print_doc_row(fp, paths[n++], &top_entries[i]);
+    for (size_t i = 0; i < N_ANALYSIS; i++)
+        print_doc_row(fp, paths[n++], &analysis_entries[i]);
+    for (size_t i = 0; i < N_LISTEN; i++)
+        print_doc_row(fp, paths[n++], &listen_entries[i]);
+    for (size_t i = 0; i < N_SAMPLING_ENTRIES; i++)
+        print_doc_row(fp, paths[n++], &sampling_entries[i]);
 }
 
 /* "timezone", "store.path": the key path of a top level entry. */

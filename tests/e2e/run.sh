@@ -218,12 +218,37 @@ else
 fi
 printf 'darknet: [unclosed\n' > "$T/notyaml.yaml"
 expect_exit "a config that is not YAML: exit 2" 2 "$DS" check-config -c "$T/notyaml.yaml"
-"$DS" check-config -c "$T/c.yaml" > "$T/eff1.yaml"
-"$DS" check-config -c "$T/eff1.yaml" > "$T/eff2.yaml"
+"$DS" check-config -c "$T/c.yaml" --print > "$T/eff1.yaml"
+"$DS" check-config -c "$T/eff1.yaml" --print > "$T/eff2.yaml"
 if [ "$(tail -n +2 "$T/eff1.yaml")" = "$(tail -n +2 "$T/eff2.yaml")" ]; then
     ok "check-config prints a configuration that reads back the same"
 else
     not_ok "check-config round trip"
+fi
+if "$DS" check-config -c "$T/c.yaml" | grep -q "c.yaml: valid (1 analysis)"; then
+    ok "check-config without --print says the file is valid"
+else
+    not_ok "check-config summary line"
+fi
+# The README's configuration table is check-config --doc, word for word.
+"$DS" check-config --doc > "$T/doc.md"
+sed -n '/<!-- cfg-table begin -->/,/<!-- cfg-table end -->/p' "$HERE/../../README.md" | \
+    sed '1d;$d' > "$T/readme-table.md"
+if [ -s "$T/doc.md" ] && cmp -s "$T/doc.md" "$T/readme-table.md"; then
+    ok "README's configuration table is the table of keys"
+else
+    diff "$T/readme-table.md" "$T/doc.md" > "$T/doc.diff"
+    not_ok "README configuration table differs from check-config --doc (make readme-table)" \
+        "$T/doc.diff"
+fi
+printf 'smtp:\n  url: "smtp://mailer:hunter2@127.0.0.1:25"\n' > "$T/secret.yaml"
+if "$DS" check-config -c "$T/secret.yaml" --print 2>&1 | grep -q hunter2; then
+    not_ok "check-config --print shows a password in a URL"
+elif "$DS" check-config -c "$T/secret.yaml" --print 2>&1 | grep -q 'mailer:\*\*\*\*\*\*\*\*@127.0.0.1'; then
+    ok "check-config --print masks the password of a URL"
+else
+    "$DS" check-config -c "$T/secret.yaml" --print > "$T/secret.out" 2>&1
+    not_ok "check-config --print of smtp.url" "$T/secret.out"
 fi
 sed 's/proto, dst_port/dst_port/' "$T/c.yaml" > "$T/changed.yaml"
 expect_exit "the same analysis name with other keys in a store: exit 2" 2 "$DS" analyze -c "$T/changed.yaml" --store "$T/one.db" "$T/all.ipfix"
