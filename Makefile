@@ -119,7 +119,7 @@ LIBS = $(foreach m,$(LIB_ORDER),$(BUILD)/lib$(m).a)
 all: $(BUILD)/darkstab $(BUILD)/darkstab-gen
 
 # Schema files are compiled in, so the binary needs nothing beside it.
-$(BUILD)/gen/schema.h: src/store/schema/v1.sql src/store/schema/v2.sql
+$(BUILD)/gen/schema.h: src/store/schema/v1.sql src/store/schema/v2.sql src/store/schema/v3.sql
 	@mkdir -p $(dir $@)
 	@{ echo '/* generated from src/store/schema/ by make */'; \
 	   echo 'static const char *const store_schema[] = {'; \
