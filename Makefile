@@ -73,6 +73,11 @@ STABILITY_SRCS = \
 	src/stability/stability.c \
 	src/stability/result.c
 
+EXPLAIN_SRCS = \
+	src/explain/explain.c \
+	src/explain/cause.c \
+	src/explain/explain_codec.c
+
 STORE_SRCS = \
 	src/store/store.c \
 	src/store/store_sqlite.c
@@ -97,8 +102,8 @@ CLI_SRCS = \
 	src/cli/cmd_results.c \
 	src/cli/cmd_check_config.c
 
-MODULES = core ingest norm filter agg stability store report pipeline
-LIB_ORDER = pipeline report store stability agg filter norm ingest core
+MODULES = core ingest norm filter agg stability explain store report pipeline
+LIB_ORDER = pipeline report store explain stability agg filter norm ingest core
 
 core_SRCS = $(CORE_SRCS)
 ingest_SRCS = $(INGEST_SRCS)
@@ -106,6 +111,7 @@ norm_SRCS = $(NORM_SRCS)
 filter_SRCS = $(FILTER_SRCS)
 agg_SRCS = $(AGG_SRCS)
 stability_SRCS = $(STABILITY_SRCS)
+explain_SRCS = $(EXPLAIN_SRCS)
 store_SRCS = $(STORE_SRCS)
 report_SRCS = $(REPORT_SRCS)
 pipeline_SRCS = $(PIPELINE_SRCS)
@@ -168,7 +174,8 @@ demo: deps
 		samples/data/*.ipfix
 
 # --- tests --------------------------------------------------------------------
-UNIT_TESTS = core cfg ingest flows session norm archive filter agg stability store report httpd
+UNIT_TESTS = core cfg ingest flows session norm archive filter agg stability explain store report \
+	httpd
 UNIT_BINS = $(foreach t,$(UNIT_TESTS),$(BUILD)/tests/check_$(t))
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
