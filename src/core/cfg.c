@@ -111,6 +111,16 @@ static const struct cfg_entry top_entries[] = {
      0, 0, 0, "a new archive file this often"},
     {"log", "level", T_ENUM, CFG_OFF(log_level), "info", 0, 0, 0, level_names, 0, 0, 0, 0, 0,
      "error, warning, info or debug"},
+    {"drilldown", "sources", T_INT, CFG_OFF(drilldown.sources), "64", F_RESTART, 1, 4096, NULL,
+     0, 0, 0, 0, 0, "source addresses kept per group (exact up to this many, then Space-Saving)"},
+    {"drilldown", "ports", T_INT, CFG_OFF(drilldown.ports), "16", F_RESTART, 1, 4096, NULL, 0, 0,
+     0, 0, 0, "source ports kept per group (exact up to this many, then Space-Saving)"},
+    {"drilldown", "destinations", T_INT, CFG_OFF(drilldown.destinations), "16", F_RESTART, 1,
+     4096, NULL, 0, 0, 0, 0, 0,
+     "destination addresses kept per group (exact up to this many, then Space-Saving)"},
+    {"drilldown", "series_memory", T_SIZE, CFG_OFF(drilldown.series_memory), "32M", F_RESTART,
+     0, INT64_C(1) << 40, NULL, 0, 0, 0, 0, 0,
+     "bytes of packets-per-minute series per analysis; beyond, the smallest groups lose theirs"},
 };
 
 static const struct cfg_entry listen_entries[] = {
@@ -161,8 +171,9 @@ static const struct cfg_entry analysis_entries[] = {
 #define N_TOP (sizeof(top_entries) / sizeof(top_entries[0]))
 #define N_ANALYSIS (sizeof(analysis_entries) / sizeof(analysis_entries[0]))
 
-static const char *const top_sections[] = {"darknet", "input",   "store", "collector",
-                                           "metrics", "archive", "log",   NULL};
+static const char *const top_sections[] = {"darknet", "input",   "store",     "collector",
+                                           "metrics", "archive", "log",       "drilldown",
+                                           NULL};
 
 /* Parsing context: where we are, for messages. */
 struct ctx {
