@@ -1248,7 +1248,7 @@ START_TEST(test_every_key_is_documented)
         }
     }
     /* the paths are the table's: all of them, nothing else */
-    ck_assert_uint_eq(n, 14 + 14 + 7);
+    ck_assert_uint_eq(n, 14 + 14 + 7 + 4);
     ck_assert_str_eq(paths[0], "timezone");
     ck_assert_str_eq(paths[1], "darknet.prefixes");
     ck_assert_str_eq(paths[2], "darknet.exclude");
@@ -1256,17 +1256,19 @@ START_TEST(test_every_key_is_documented)
     ck_assert_str_eq(paths[4], "store.path");
     ck_assert_str_eq(paths[5], "collector.listen");
     ck_assert_str_eq(paths[18], "log.level");
-    ck_assert_str_eq(paths[19], "analyses[].name");
-    ck_assert_str_eq(paths[20], "analyses[].keys");
-    ck_assert_str_eq(paths[21], "analyses[].slot");
-    ck_assert_str_eq(paths[22], "analyses[].window");
-    ck_assert_str_eq(paths[23], "analyses[].k_sigma");
-    ck_assert_str_eq(paths[24], "analyses[].thresholds");
-    ck_assert_str_eq(paths[25], "analyses[].stddev");
-    ck_assert_str_eq(paths[26], "analyses[].min_stddev");
-    ck_assert_str_eq(paths[27], "analyses[].attribution");
-    ck_assert_str_eq(paths[28], "collector.listen[].protocol");
-    ck_assert_str_eq(paths[34], "collector.sampling[].rate");
+    ck_assert_str_eq(paths[19], "drilldown.sources");
+    ck_assert_str_eq(paths[22], "drilldown.series_memory");
+    ck_assert_str_eq(paths[23], "analyses[].name");
+    ck_assert_str_eq(paths[24], "analyses[].keys");
+    ck_assert_str_eq(paths[25], "analyses[].slot");
+    ck_assert_str_eq(paths[26], "analyses[].window");
+    ck_assert_str_eq(paths[27], "analyses[].k_sigma");
+    ck_assert_str_eq(paths[28], "analyses[].thresholds");
+    ck_assert_str_eq(paths[29], "analyses[].stddev");
+    ck_assert_str_eq(paths[30], "analyses[].min_stddev");
+    ck_assert_str_eq(paths[31], "analyses[].attribution");
+    ck_assert_str_eq(paths[32], "collector.listen[].protocol");
+    ck_assert_str_eq(paths[38], "collector.sampling[].rate");
     /* the same pointer each time */
     ck_assert_ptr_eq(cfg_key_paths(), paths);
     free(l.v);
