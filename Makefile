@@ -87,7 +87,8 @@ REPORT_SRCS = \
 	src/report/report.c \
 	src/report/report_json.c \
 	src/report/report_text.c \
-	src/report/report_csv.c
+	src/report/report_csv.c \
+	src/report/report_explain.c
 
 PIPELINE_SRCS = \
 	src/pipeline/pipeline.c \
@@ -101,6 +102,7 @@ CLI_SRCS = \
 	src/cli/cmd_analyze.c \
 	src/cli/cmd_collect.c \
 	src/cli/cmd_results.c \
+	src/cli/cmd_show.c \
 	src/cli/cmd_check_config.c
 
 MODULES = core ingest norm filter agg stability explain store report pipeline

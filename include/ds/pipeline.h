@@ -187,6 +187,19 @@ enum ds_rc series_commit(struct series *s, struct ds_error *err);
 void series_range(const struct series *s, int64_t *from, int64_t *to);
 
 /*
+ * The drill-down of stored slot r (any slot, stable ones too) computed
+ * now from the store: the stored slot, with the details it kept, against
+ * the group counts of the last a->window earlier slots with data, the
+ * window its judgement used.  *out is owned (explain_free), NULL if the
+ * store has no such slot.
+ */
+struct slot_explain;
+enum ds_rc series_explain_stored(const struct cfg_analysis *a, const struct cfg_causes *causes,
+                                 const struct key_layout *layout, struct store *st, int64_t aid,
+                                 const struct slot_result *r, struct slot_explain **out,
+                                 struct ds_error *err);
+
+/*
  * Computes TopN and the top groups of one slot (no judgement): shared by
  * the series and the tests.  r receives owned memory (slot_result_fini).
  */

@@ -500,6 +500,43 @@ explain_unstable(struct series *s, struct slot_result *r, struct window_slots *w
 }
 
 enum ds_rc
+series_explain_stored(const struct cfg_analysis *a, const struct cfg_causes *causes,
+                      const struct key_layout *layout, struct store *st, int64_t aid,
+                      const struct slot_result *r, struct slot_explain **out,
+                      struct ds_error *err)
+{
+    struct store_slot_summary *sums = NULL;
+    struct agg_slot *slot = NULL, **win = NULL;
+    size_t n = 0, n_win = 0;
+    enum ds_rc rc;
+
+    *out = NULL;
+    rc = store_slot_load(st, aid, layout, r->start, &slot, err);
+    if (rc != DS_OK || slot == NULL)
+        return rc;
+    /* the window as the judgement saw it: the last T earlier slots with data */
+    rc = store_slot_last_with_data(st, aid, r->start, (size_t)a->window, &sums, &n, err);
+    if (rc != DS_OK)
+        goto out;
+    win = xcalloc(n + 1, sizeof(*win));
+    for (size_t i = 0; i < n; i++) {
+        rc = store_slot_load_counts(st, aid, layout, sums[i].start, &win[n_win], err);
+        if (rc != DS_OK)
+            goto out;
+        if (win[n_win] != NULL)
+            n_win++;
+    }
+    *out = explain_slot(a, causes, slot, r, (const struct agg_slot *const *)win, n_win);
+out:
+    for (size_t i = 0; i < n_win; i++)
+        agg_slot_free(win[i]);
+    free(win);
+    free(sums);
+    agg_slot_free(slot);
+    return rc;
+}
+
+enum ds_rc
 series_commit(struct series *s, struct ds_error *err)
 {
     struct window_slots wins = {NULL, NULL};
