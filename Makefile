@@ -16,7 +16,7 @@ CC ?= cc
 # Debian packages: libraries, test and benchmark tools.
 DEB_PACKAGES = build-essential pkg-config clang libfixbuf-dev libglib2.0-dev libyaml-dev \
 	check libsqlite3-dev libxxhash-dev libmicrohttpd-dev jq time tzdata nfdump \
-	softflowd pmacct curl iproute2
+	softflowd pmacct curl iproute2 sqlite3
 
 PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash libmicrohttpd
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -220,6 +220,7 @@ check-unit: $(UNIT_BINS)
 check-integ: all $(TOOL_BINS)
 	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/run.sh $(BUILD)
 	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/collect.sh $(BUILD)
+	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/explain.sh $(BUILD)
 
 # The unit tests once more, under AddressSanitizer and UndefinedBehaviorSanitizer.
 sanitize:
