@@ -568,7 +568,9 @@ series_commit(struct series *s, struct ds_error *err)
     }
     if (s->n_run == 0 && !(s->changed & STORE_CHANGED_JUDGEMENT))
         return DS_OK;
-    qsort(s->run, s->n_run, sizeof(*s->run), cmp_run_start);
+    /* no run slot (every input counted before, judgement changed): s->run is NULL */
+    if (s->n_run > 0)
+        qsort(s->run, s->n_run, sizeof(*s->run), cmp_run_start);
 
     /*
      * 3. the history before the run, and every stored slot from its start
