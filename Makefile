@@ -65,6 +65,7 @@ AGG_SRCS = \
 	src/agg/key.c \
 	src/agg/slotcal.c \
 	src/agg/distinct.c \
+	src/agg/topk.c \
 	src/agg/detail.c \
 	src/agg/agg.c
 

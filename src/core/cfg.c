@@ -136,6 +136,16 @@ static const struct cfg_entry top_entries[] = {
      "backscatter: this percent of the packets are replies (from port 53, SYN/ACK, RST)"},
     {"causes", "backscatter_min_port", T_INT, CFG_OFF(causes.backscatter_min_port), "1024", 0, 0,
      65535, NULL, 0, 0, 0, 0, 0, "backscatter: replies go to destination ports from this one up"},
+    {"drilldown", "sources", T_INT, CFG_OFF(drilldown.sources), "64", F_RESTART, 1, 4096, NULL,
+     0, 0, 0, 0, 0, "source addresses kept per group (exact up to this many, then Space-Saving)"},
+    {"drilldown", "ports", T_INT, CFG_OFF(drilldown.ports), "16", F_RESTART, 1, 4096, NULL, 0, 0,
+     0, 0, 0, "source ports kept per group (exact up to this many, then Space-Saving)"},
+    {"drilldown", "destinations", T_INT, CFG_OFF(drilldown.destinations), "16", F_RESTART, 1,
+     4096, NULL, 0, 0, 0, 0, 0,
+     "destination addresses kept per group (exact up to this many, then Space-Saving)"},
+    {"drilldown", "series_memory", T_SIZE, CFG_OFF(drilldown.series_memory), "32M", F_RESTART,
+     0, INT64_C(1) << 40, NULL, 0, 0, 0, 0, 0,
+     "bytes of packets-per-minute series per analysis; beyond, the smallest groups lose theirs"},
 };
 
 static const struct cfg_entry listen_entries[] = {
@@ -186,8 +196,8 @@ static const struct cfg_entry analysis_entries[] = {
 #define N_TOP (sizeof(top_entries) / sizeof(top_entries[0]))
 #define N_ANALYSIS (sizeof(analysis_entries) / sizeof(analysis_entries[0]))
 
-static const char *const top_sections[] = {"darknet", "input", "store",  "collector", "metrics",
-                                           "archive", "log",   "causes", NULL};
+static const char *const top_sections[] = {"darknet", "input",  "store",     "collector", "metrics",
+                                           "archive", "log",    "causes",    "drilldown", NULL};
 
 /* Parsing context: where we are, for messages. */
 struct ctx {

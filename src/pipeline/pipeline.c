@@ -605,7 +605,7 @@ make_pipeline(const struct ds_cfg *cfg, struct store *st, const struct pipeline_
     for (size_t i = 0; i < p->n_an; i++) {
         struct analysis_run *r = &p->an[i];
         const struct cfg_analysis *a = &cfg->analyses[i];
-        struct agg_opts opts = {on_close, on_late, r};
+        struct agg_opts opts = {on_close, on_late, r, &cfg->drilldown};
 
         r->p = p;
         struct store_analysis_def def;
