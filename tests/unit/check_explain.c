@@ -646,6 +646,41 @@ START_TEST(test_names_and_ports)
 }
 END_TEST
 
+START_TEST(test_causes_config)
+{
+    struct ds_cfg *c = NULL;
+    struct ds_error err;
+
+    /* the defaults the rules are tuned with */
+    ck_assert_str_eq(cfg->causes.one_source_share.text, "90");
+    ck_assert_int_eq(cfg->causes.ddos_min_sources, 50);
+    ck_assert_int_eq(cfg->causes.ddos_max_ports, 1);
+    ck_assert_str_eq(cfg->causes.ddos_burst_share.text, "80");
+    ck_assert_str_eq(cfg->causes.ddos_burst_length.text, "25");
+    ck_assert_int_eq(cfg->causes.misconfig_max_ports, 1);
+    ck_assert_int_eq(cfg->causes.scan_min_ports, 10);
+    ck_assert_int_eq(cfg->causes.scan_min_addrs, 25);
+    ck_assert_str_eq(cfg->causes.backscatter_share.text, "75");
+    ck_assert_int_eq(cfg->causes.backscatter_min_port, 1024);
+    /* a causes: section sets them */
+    ck_assert_int_eq(cfg_load_string("t.yaml",
+                                     "causes:\n  scan_min_ports: 12\n  ddos_burst_length: 12.5\n",
+                                     &c, &err),
+                     DS_OK);
+    ck_assert_int_eq(c->causes.scan_min_ports, 12);
+    ck_assert_int_eq(c->causes.ddos_burst_length.num, 125);
+    ck_assert_int_eq(c->causes.ddos_burst_length.den, 10);
+    ck_assert_int_eq(c->causes.ddos_min_sources, 50);
+    cfg_free(c);
+    c = NULL;
+    ck_assert_int_eq(cfg_load_string("t.yaml", "causes:\n  one_source_share: 101\n", &c, &err),
+                     DS_ERR_CONFIG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "causes.one_source_share"));
+    ck_assert_int_eq(cfg_load_string("t.yaml", "causes:\n  scan_ports: 3\n", &c, &err),
+                     DS_ERR_CONFIG);
+}
+END_TEST
+
 /* ---- serialised form and JSON ------------------------------------------- */
 
 static void
@@ -945,6 +980,7 @@ explain_suite(void)
     tcase_add_test(tc, test_step5_noise_is_unknown);
     tcase_add_test(tc, test_step5_ddos_needs_a_burst);
     tcase_add_test(tc, test_names_and_ports);
+    tcase_add_test(tc, test_causes_config);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("codec");
