@@ -196,9 +196,8 @@ static const struct cfg_entry analysis_entries[] = {
 #define N_TOP (sizeof(top_entries) / sizeof(top_entries[0]))
 #define N_ANALYSIS (sizeof(analysis_entries) / sizeof(analysis_entries[0]))
 
-static const char *const top_sections[] = {"darknet", "input",   "store",  "collector",
-                                           "metrics", "archive", "log",    "causes",
-                                           "drilldown", NULL};
+static const char *const top_sections[] = {"darknet", "input",  "store",     "collector", "metrics",
+                                           "archive", "log",    "causes",    "drilldown", NULL};
 
 /* Parsing context: where we are, for messages. */
 struct ctx {

@@ -404,7 +404,8 @@ explain_slot(const struct cfg_analysis *a, const struct cfg_causes *causes,
             ent[n_ent++] = c;
         if (!c->in_slot && in_win)
             lft[n_lft++] = c;
-        if (c->share != c->window_share)
+        /* a mean of equal shares may differ from them in the last bits */
+        if (delta_of(c) > 1e-9)
             mov[n_mov++] = c;
     }
     qsort(ent, n_ent, sizeof(*ent), cmp_share_desc);

@@ -29,7 +29,7 @@
 
 #define CODEC_MAGIC "DSXP"
 #define CODEC_VERSION 1
-#define MINUTES_MAX (7 * 1440)  /* a week's slot, the longest */
+#define MINUTES_MAX (8 * 1440)  /* a week's slot, the longest, with room for a DST change */
 
 struct wr {
     uint8_t *p;                 /* NULL: only count */
