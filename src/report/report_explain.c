@@ -131,9 +131,14 @@ write_changes(FILE *fp, const struct slot_explain *e, const struct key_layout *l
             char key[96], pk[32];
 
             key_format_line(layout, c->key, key, sizeof(key));
+            /* a long key (addresses, prefixes) gets a line of its own */
+            if (strlen(key) > 22) {
+                fprintf(fp, "%s  %-8s %s\n", ind, i == 0 ? names[l] : "", key);
+                key[0] = '\0';
+            }
             fprintf(fp, "%s  %-8s %-22s %10s pkts %6.2f%% (window %6.2f%%)\n", ind,
-                    i == 0 ? names[l] : "", key, thousands(c->packets, pk, sizeof(pk)),
-                    c->share, c->window_share);
+                    i == 0 && key[0] != '\0' ? names[l] : "", key,
+                    thousands(c->packets, pk, sizeof(pk)), c->share, c->window_share);
         }
         if (more[l] > 0)
             fprintf(fp, "%s  %-8s ... and %llu more\n", ind, shown == 0 ? names[l] : "",
