@@ -162,7 +162,7 @@ write_cause(FILE *fp, const struct slot_explain *e, const struct key_layout *lay
         if (e->cause_groups[i] >= e->n_groups)
             continue;
         key_format_line(layout, e->groups[e->cause_groups[i]].key, key, sizeof(key));
-        len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s", i == 0 ? ", in " : " ",
+        len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s", i == 0 ? ", in " : ", ",
                                 key);
     }
     snprintf(hang, sizeof(hang), "%s    ", ind);
