@@ -442,16 +442,31 @@ stored_topn(struct series *s, const struct store_slot_summary *sum, size_t t, ui
 struct window_slots {
     int64_t *start;
     struct agg_slot **slot;
+    size_t forgotten;           /* slot[0..forgotten) are freed */
 };
 
 /* Frees the loaded slots before index upto: no later window reaches them. */
 static void
 window_forget(struct window_slots *w, size_t upto)
 {
-    for (size_t i = 0; i < upto; i++) {
-        agg_slot_free(w->slot[i]);
-        w->slot[i] = NULL;
+    for (; w->forgotten < upto; w->forgotten++) {
+        agg_slot_free(w->slot[w->forgotten]);
+        w->slot[w->forgotten] = NULL;
     }
+}
+
+/*
+ * A slot the input ended inside keeps the detail of every group, for the
+ * next run to merge; the drill-down uses only what a complete slot keeps
+ * (the groups above the lowest threshold), so that it does not depend on
+ * where the input ended: "collect" and "analyze" of the same records
+ * agree, and so does a later run that completes the slot.
+ */
+static void
+explain_trim(const struct cfg_analysis *a, struct agg_slot *slot)
+{
+    if (!slot->complete)
+        agg_slot_trim(slot, cfg_lowest_threshold(a), AGG_TRIM_MARGIN);
 }
 
 /*
@@ -476,6 +491,7 @@ explain_unstable(struct series *s, struct slot_result *r, struct window_slots *w
         return rc;
     if (*slot == NULL)
         return store_explain_save(s->st, s->aid, r->start, NULL, 0, err);
+    explain_trim(s->a, *slot);
     win = xcalloc(n_window - first + 1, sizeof(*win));
     for (size_t i = first; i < n_window; i++) {
         if (w->slot[i] == NULL) {
@@ -514,6 +530,7 @@ series_explain_stored(const struct cfg_analysis *a, const struct cfg_causes *cau
     rc = store_slot_load(st, aid, layout, r->start, &slot, err);
     if (rc != DS_OK || slot == NULL)
         return rc;
+    explain_trim(a, slot);
     /* the window as the judgement saw it: the last T earlier slots with data */
     rc = store_slot_last_with_data(st, aid, r->start, (size_t)a->window, &sums, &n, err);
     if (rc != DS_OK)
@@ -539,7 +556,7 @@ out:
 enum ds_rc
 series_commit(struct series *s, struct ds_error *err)
 {
-    struct window_slots wins = {NULL, NULL};
+    struct window_slots wins = {NULL, NULL, 0};
     struct store_slot_summary *hist = NULL, *later = NULL;
     size_t n_hist = 0, n_later = 0, n_window = 0;
     uint32_t *window[CFG_THRESHOLDS_MAX] = {0};
