@@ -266,21 +266,27 @@ write_minutes(FILE *fp, const char *ind, const struct slot_explain *e,
         line[c] = ramp[col[c] == 0 ? 0 : level == 0 ? 1 : level];
     }
     line[cols] = '\0';
-    fprintf(fp, "%s  packets per minute%s, %u min a column, peak %s a column:\n", ind,
+    fprintf(fp, "%s  packets per minute%s, %u min a column, at most %s packets in one:\n", ind,
             g->minutes_exact ? "" : " (not exact: some were counted unkept)", per,
             thousands(top, pk, sizeof(pk)));
     fprintf(fp, "%s    |%s|\n", ind, line);
     /* the axis: a local time label every quarter of the line */
     memset(axis, ' ', sizeof(axis));
-    for (uint32_t q = 0; q <= 3; q++) {
+    for (uint32_t q = 0, free_at = 0; q <= 3; q++) {
         uint32_t c = cols * q / 4;
 
+        /* a short slot has room for fewer labels than quarters */
+        if (c < free_at || c + 5 > cols + 1)
+            continue;
         local_time(e->start + (int64_t)c * per * 60, "%H:%M", t, sizeof(t));
         memcpy(axis + c, t, strlen(t));
+        free_at = c + (uint32_t)strlen(t) + 1;
     }
     axis[cols + 1] = '\0';
-    fprintf(fp, "%s    %s\n", ind, axis);
-    if (total > 0) {
+    for (size_t end = strlen(axis); end > 0 && axis[end - 1] == ' '; end--)
+        axis[end - 1] = '\0';
+    fprintf(fp, "%s     %s\n", ind, axis);
+    if (total > 0 && g->n_minutes > 60) {
         char from[16], to[16];
 
         local_time(e->start + (int64_t)best_at * 60, "%H:%M", from, sizeof(from));
