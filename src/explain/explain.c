@@ -370,6 +370,7 @@ explain_slot(const struct cfg_analysis *a, const struct cfg_causes *causes,
     uint64_t *scratch;
     struct slot_explain *e;
 
+    /* r's TopN came from the same slot: the sets are recomputed from it, exactly */
     (void)r;
     /* 1. the sets: the slot's, and each window slot's, exactly as TopN counts */
     for (uint32_t i = 0; i < slot->n_groups; i++) {
