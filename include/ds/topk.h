@@ -30,29 +30,41 @@
 #include "ds/addr.h"
 
 #define TOPK_MAX 65535          /* entry numbers are 16 bits */
-#define TOPK_SCAN 8             /* up to this many entries: no index, a scan */
+#define TOPK_SCAN 8             /* up to this many entries: no index, a scan of the keys */
 
+/* One entry, as topk_top() gives it. */
 struct topk_entry {
     uint64_t key;
     uint64_t count;             /* an upper bound of the true count */
     uint64_t err;               /* count - err is a lower bound */
 };
 
+/*
+ * The entries are three arrays (keys, counts, errors) in one block with
+ * the index and the minima: a miss scans keys alone, 8 to a cache line.
+ * While cap is 1 the arrays are inl, inside the struct, which therefore
+ * must not be copied.
+ */
 struct topk {
-    struct topk_entry *e;       /* cap entries; NULL while cap <= 1 (inline) */
+    uint64_t *key;              /* cap keys: the block, or inl */
+    uint64_t *count;            /* cap counts */
+    uint64_t *err;              /* cap errors */
     struct addr *v6;            /* cap addresses, for IPv6 keys; NULL until one */
-    uint16_t *index;            /* 2 * cap slots, entry + 1 or 0; NULL while cap <= TOPK_SCAN */
-    uint16_t *heap;             /* 2 * max: min-heap of entries by count, then positions */
-    struct topk_entry inl;      /* the entry while cap <= 1 */
-    uint32_t n;
-    uint32_t cap;
-    uint32_t max;
-    uint32_t last;              /* entry of the value added last */
+    uint16_t *index;            /* in the block: entry + 1 or 0; NULL up to TOPK_SCAN */
+    uint16_t *mins;             /* in the block, when full: entries at min_count at the last scan */
+    uint64_t inl[3];            /* key, count and error while cap is 1 */
+    uint64_t min_count;
     /*
      * A value not listed has a true count of at most floor: 0 while none
      * was ever left out; the largest count replaced or dropped since.
      */
     uint64_t floor;
+    uint32_t n;
+    uint32_t cap;
+    uint32_t max;
+    uint32_t last;              /* entry of the value added last */
+    uint32_t n_mins;
+    uint32_t imask;             /* index slots - 1 */
 };
 
 static inline bool
@@ -61,23 +73,27 @@ topk_is_v6_key(uint64_t key)
     return key >> 63 != 0;
 }
 
+static inline uint32_t
+topk_slot(uint64_t key, uint32_t mask)
+{
+    return (uint32_t)((key * 0x9E3779B97F4A7C15ULL) >> 40) & mask;
+}
+
+/* Brings the memory an add of key touches towards the cache. */
+static inline void
+topk_prefetch(const struct topk *t, uint64_t key)
+{
+    __builtin_prefetch(&t->key[t->last]);
+    if (t->index != NULL)
+        __builtin_prefetch(&t->index[topk_slot(key, t->imask)]);
+    else if (t->n > 8)
+        __builtin_prefetch(t->key);
+}
+
 /* max: capacity, 1 to TOPK_MAX. */
 void topk_init(struct topk *t, uint32_t max);
 void topk_fini(struct topk *t);
 void topk_add_slow(struct topk *t, uint64_t key, uint64_t w, const struct addr *a);
-void topk_bump_slow(struct topk *t, uint32_t i);
-
-static inline struct topk_entry *
-topk_entries(struct topk *t)
-{
-    return t->cap > 1 ? t->e : &t->inl;
-}
-
-static inline const struct topk_entry *
-topk_entries_const(const struct topk *t)
-{
-    return t->cap > 1 ? t->e : &t->inl;
-}
 
 /*
  * Adds weight w (0 adds nothing) to key, a port or an IPv4 address's key;
@@ -87,17 +103,11 @@ topk_entries_const(const struct topk *t)
 static inline void
 topk_add(struct topk *t, uint64_t key, uint64_t w)
 {
-    if (t->n > 0 && w > 0) {
-        struct topk_entry *e = &topk_entries(t)[t->last];
-
-        if (e->key == key) {
-            e->count += w;
-            if (t->heap != NULL)
-                topk_bump_slow(t, t->last);
-            return;
-        }
-    }
-    if (w > 0)
+    if (w == 0)
+        return;
+    if (t->n > 0 && t->key[t->last] == key)
+        t->count[t->last] += w;
+    else
         topk_add_slow(t, key, w, NULL);
 }
 
@@ -105,19 +115,17 @@ topk_add(struct topk *t, uint64_t key, uint64_t w)
 static inline void
 topk_add_addr(struct topk *t, uint64_t key, const struct addr *a, uint64_t w)
 {
-    if (topk_is_v6_key(key)) {
-        if (w > 0)
-            topk_add_slow(t, key, w, a);
-    } else {
+    if (!topk_is_v6_key(key))
         topk_add(t, key, w);
-    }
+    else if (w > 0)
+        topk_add_slow(t, key, w, a);
 }
 
 /*
  * Merges src into dst (Metwally's summaries are mergeable): counts of a
  * value add; a value missing from a side that left values out gets that
- * side's smallest count, as error; the max largest are kept (max: the
- * larger of the two).  Both exact and together within max: still exact.
+ * side's floor, as error; the max largest are kept (max: dst's, or src's
+ * if dst is empty).  Both exact and together within max: still exact.
  */
 void topk_merge(struct topk *dst, const struct topk *src);
 

@@ -626,6 +626,11 @@ stage_c(const struct flow *f, const struct pipe_item *it)
         return;
     prefetch_counter(&g->detail->src, f->src_value);
     prefetch_counter(&g->detail->dst, f->dst_value);
+    topk_prefetch(&g->detail->src_top, f->src_value);
+    topk_prefetch(&g->detail->dst_top, f->dst_value);
+    topk_prefetch(&g->detail->sport_top, f->src_port);
+    if (g->detail->series.n > 0)
+        __builtin_prefetch(&g->detail->series.e[g->detail->series.n - 1], 1);
 }
 
 static void

@@ -102,7 +102,7 @@ detail_series_add_slow(struct detail_series *s, uint32_t minute, uint64_t packet
         return 0;
     }
     if (s->n == s->cap) {
-        uint32_t cap = s->cap ? s->cap * 2 : 4;
+        uint32_t cap = s->cap ? s->cap * 2 : 8;
 
         s->e = xreallocarray(s->e, cap, sizeof(*s->e));
         grew = (size_t)(cap - s->cap) * sizeof(*s->e);
