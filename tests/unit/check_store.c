@@ -653,6 +653,40 @@ START_TEST(test_series_explains_unstable_slots_only)
 }
 END_TEST
 
+START_TEST(test_series_explain_revised_by_late_flows)
+{
+    struct ds_cfg *cfg = tu_cfg(yaml_w3);
+    struct store *st = open_store(":memory:");
+    struct explained c = {.n = 0};
+    struct series *s;
+    struct ds_error err;
+    struct flow f;
+    int64_t id;
+    static const int d1[] = {0, 1, 2, 3}, g1[] = {10, 10, 10, 13};
+
+    init_layout();
+    id = analysis_id(st, cfg);
+    run_days(st, cfg, id, d1, g1, 4);
+    /* a late flow for day 3, on a port of its own: a fourth group enters */
+    s = series_new(&cfg->analyses[0], &cfg->causes, &layout, id, st, 0);
+    ck_assert_int_eq(store_begin(st, &err), DS_OK);
+    f = tu_flow((int64_t)(D0 + 3 * DAY + 7200) * 1000, 10, "192.0.2.9", "198.18.0.1", PROTO_UDP,
+                999, 14);
+    series_add_late(s, D0 + 3 * DAY, D0 + 4 * DAY, &f, 10);
+    ck_assert_msg(series_commit(s, &err) == DS_OK, "%s", err.msg);
+    ck_assert_int_eq(store_commit(st, &err), DS_OK);
+    series_free(s);
+    ck_assert_int_eq(store_results(st, id, &layout, &cfg->analyses[0], D0 + 3 * DAY,
+                                   D0 + 4 * DAY, collect_explain, &c, &err),
+                     DS_OK);
+    ck_assert_uint_eq(c.n, 1);
+    ck_assert(c.has[0]);
+    ck_assert_uint_eq(c.n_entered[0], 4);
+    store_close(st);
+    cfg_free(cfg);
+}
+END_TEST
+
 START_TEST(test_damaged_explain_is_left_out)
 {
     const char *path = tu_path("damaged.db");
@@ -834,6 +868,7 @@ store_suite(void)
     tcase_add_test(tc, test_series_merge_into_stored_slot_and_rejudge_later);
     tcase_add_test(tc, test_series_thresholds_changed_later);
     tcase_add_test(tc, test_series_explains_unstable_slots_only);
+    tcase_add_test(tc, test_series_explain_revised_by_late_flows);
     tcase_add_test(tc, test_damaged_explain_is_left_out);
     suite_add_tcase(s, tc);
     return s;
