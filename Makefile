@@ -169,7 +169,7 @@ demo: deps
 		samples/data/*.ipfix
 
 # --- tests --------------------------------------------------------------------
-UNIT_TESTS = core cfg ingest flows session norm archive filter agg stability store report httpd
+UNIT_TESTS = core cfg ingest flows session norm archive filter agg topk stability store report httpd
 UNIT_BINS = $(foreach t,$(UNIT_TESTS),$(BUILD)/tests/check_$(t))
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
