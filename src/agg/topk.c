@@ -2,13 +2,14 @@
  * Space-Saving top lists (see ds/topk.h).
  *
  * Our implementation: keys, counts and errors in arrays of one block that
- * doubles up to max.  A value is found by scanning the keys while there
- * are at most TOPK_SCAN entries (one cache line), through an
- * open-addressing index of entry numbers beyond, in the same block.  The entry to replace comes from a scan of the
- * counts that collects every entry at the minimum (see min_entry()): an
- * exact list never pays for it, and an increment costs nothing.
- * Metwally's bucket list, whose O(1) step assumes increments of one, does
- * not fit packet weights; a heap would sift on every increment.
+ * grows (1, 4, then doubling) up to max.  A value is found by scanning the
+ * keys while there are at most TOPK_SCAN entries (one cache line), through
+ * an open-addressing index of entry numbers, in the same block, beyond.
+ * The entry to replace comes from a scan of the counts that collects every
+ * entry at the minimum (see min_entry()): an exact list never pays for it,
+ * and an increment costs nothing.  Metwally's bucket list, whose O(1) step
+ * assumes increments of one, does not fit packet weights; a heap would sift
+ * on every increment.
  */
 #include <stdlib.h>
 #include <string.h>
