@@ -67,8 +67,8 @@ listed(const struct topk *t, uint64_t key, uint64_t *err)
     for (uint32_t i = 0; i < t->n; i++) {
         if (t->key[i] == key) {
             if (err != NULL)
-                *err = t->err[i];
-            return t->count[i];
+                *err = topk_err(t)[i];
+            return topk_count(t)[i];
         }
     }
     return 0;
@@ -87,10 +87,10 @@ assert_guarantee(const struct topk *t, const uint64_t *truth, uint32_t n, uint64
         uint64_t v = t->key[i] - 1000;
 
         ck_assert_uint_lt(v, n);
-        ck_assert_uint_ge(t->count[i], truth[v]);
-        ck_assert_uint_le(t->count[i], truth[v] + t->err[i]);
-        ck_assert_uint_le(t->err[i], t->floor);
-        sum += t->count[i];
+        ck_assert_uint_ge(topk_count(t)[i], truth[v]);
+        ck_assert_uint_le(topk_count(t)[i], truth[v] + topk_err(t)[i]);
+        ck_assert_uint_le(topk_err(t)[i], t->floor);
+        sum += topk_count(t)[i];
     }
     /* the floor is a smallest count: at most N / capacity */
     ck_assert_uint_le(t->floor, bound);
@@ -274,8 +274,8 @@ START_TEST(test_topk_merge)
         for (uint32_t i = 0; i < a.n; i++) {
             uint64_t v = a.key[i] - 1000;
 
-            ck_assert_uint_ge(a.count[i], tsum[v]);
-            ck_assert_uint_le(a.count[i], tsum[v] + a.err[i]);
+            ck_assert_uint_ge(topk_count(&a)[i], tsum[v]);
+            ck_assert_uint_le(topk_count(&a)[i], tsum[v] + topk_err(&a)[i]);
         }
         for (uint32_t v = 0; v < N_VALUES; v++)
             if (listed(&a, 1000 + v, NULL) == 0)
@@ -373,7 +373,7 @@ START_TEST(test_topk_serialize_and_ipv6)
     rng_state = 5;
     for (uint32_t i = 0; i < 20000; i++)
         topk_add(&t, 1000 + zipf(2000), 1);
-    ck_assert_ptr_nonnull(t.index);
+    ck_assert_ptr_nonnull(topk_index(&t));
     assert_roundtrip(&t);
     topk_fini(&t);
 }
