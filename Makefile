@@ -177,8 +177,8 @@ demo: deps
 		samples/data/*.ipfix
 
 # --- tests --------------------------------------------------------------------
-UNIT_TESTS = core cfg ingest flows session norm archive filter agg stability explain store report \
-	httpd
+UNIT_TESTS = core cfg ingest flows session norm archive filter agg topk stability explain store \
+	report httpd
 UNIT_BINS = $(foreach t,$(UNIT_TESTS),$(BUILD)/tests/check_$(t))
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 

@@ -29,7 +29,7 @@
 
 #include "ds/addr.h"
 
-#define TOPK_MAX 65535          /* entry numbers are 16 bits */
+#define TOPK_MAX 4096           /* entries; the index has 16-bit entry numbers and mask */
 #define TOPK_SCAN 8             /* up to this many entries: no index, a scan of the keys */
 
 /* One entry, as topk_top() gives it. */
@@ -43,15 +43,11 @@ struct topk_entry {
  * The entries are three arrays (keys, counts, errors) in one block with
  * the index and the minima: a miss scans keys alone, 8 to a cache line.
  * While cap is 1 the arrays are inl, inside the struct, which therefore
- * must not be copied.
+ * must not be copied.  Small, as every group of an open slot has three.
  */
 struct topk {
-    uint64_t *key;              /* cap keys: the block, or inl */
-    uint64_t *count;            /* cap counts */
-    uint64_t *err;              /* cap errors */
+    uint64_t *key;              /* the block (or inl): cap keys, cap counts, cap errors, ... */
     struct addr *v6;            /* cap addresses, for IPv6 keys; NULL until one */
-    uint16_t *index;            /* in the block: entry + 1 or 0; NULL up to TOPK_SCAN */
-    uint16_t *mins;             /* in the block, when full: entries at min_count at the last scan */
     uint64_t inl[3];            /* key, count and error while cap is 1 */
     uint64_t min_count;
     /*
@@ -59,13 +55,40 @@ struct topk {
      * was ever left out; the largest count replaced or dropped since.
      */
     uint64_t floor;
-    uint32_t n;
-    uint32_t cap;
-    uint32_t max;
-    uint32_t last;              /* entry of the value added last */
-    uint32_t n_mins;
-    uint32_t imask;             /* index slots - 1 */
+    uint16_t n;
+    uint16_t cap;
+    uint16_t max;
+    uint16_t last;              /* entry of the value added last */
+    uint16_t n_mins;
+    uint16_t imask;             /* index slots - 1, 0 without an index */
 };
+
+/* The counts and errors follow the keys. */
+static inline uint64_t *
+topk_count(const struct topk *t)
+{
+    return t->key + t->cap;
+}
+
+static inline uint64_t *
+topk_err(const struct topk *t)
+{
+    return t->key + 2 * (size_t)t->cap;
+}
+
+/* The index (entry + 1, 0 empty) follows the errors beyond TOPK_SCAN entries; else NULL. */
+static inline uint16_t *
+topk_index(const struct topk *t)
+{
+    return t->imask ? (uint16_t *)(void *)(t->key + 3 * (size_t)t->cap) : NULL;
+}
+
+/* The entries at min_count at the last scan, last in the block when full. */
+static inline uint16_t *
+topk_mins(const struct topk *t)
+{
+    return (uint16_t *)(void *)(t->key + 3 * (size_t)t->cap) + (t->imask ? t->imask + 1u : 0);
+}
 
 static inline bool
 topk_is_v6_key(uint64_t key)
@@ -84,8 +107,8 @@ static inline void
 topk_prefetch(const struct topk *t, uint64_t key)
 {
     __builtin_prefetch(&t->key[t->last]);
-    if (t->index != NULL)
-        __builtin_prefetch(&t->index[topk_slot(key, t->imask)]);
+    if (t->imask != 0)
+        __builtin_prefetch(&topk_index(t)[topk_slot(key, t->imask)]);
     else if (t->n > 8)
         __builtin_prefetch(t->key);
 }
@@ -106,7 +129,7 @@ topk_add(struct topk *t, uint64_t key, uint64_t w)
     if (w == 0)
         return;
     if (t->n > 0 && t->key[t->last] == key)
-        t->count[t->last] += w;
+        topk_count(t)[t->last] += w;
     else
         topk_add_slow(t, key, w, NULL);
 }

@@ -2,13 +2,14 @@
  * Space-Saving top lists (see ds/topk.h).
  *
  * Our implementation: keys, counts and errors in arrays of one block that
- * doubles up to max.  A value is found by scanning the keys while there
- * are at most TOPK_SCAN entries (one cache line), through an
- * open-addressing index of entry numbers beyond, in the same block.  The entry to replace comes from a scan of the
- * counts that collects every entry at the minimum (see min_entry()): an
- * exact list never pays for it, and an increment costs nothing.
- * Metwally's bucket list, whose O(1) step assumes increments of one, does
- * not fit packet weights; a heap would sift on every increment.
+ * grows (1, 4, then doubling) up to max.  A value is found by scanning the
+ * keys while there are at most TOPK_SCAN entries (one cache line), through
+ * an open-addressing index of entry numbers, in the same block, beyond.
+ * The entry to replace comes from a scan of the counts that collects every
+ * entry at the minimum (see min_entry()): an exact list never pays for it,
+ * and an increment costs nothing.  Metwally's bucket list, whose O(1) step
+ * assumes increments of one, does not fit packet weights; a heap would sift
+ * on every increment.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +31,7 @@ index_size(uint32_t cap)
 static void
 point_inline(struct topk *t)
 {
-    t->key = &t->inl[0];
-    t->count = &t->inl[1];
-    t->err = &t->inl[2];
+    t->key = t->inl;
 }
 
 void
@@ -51,8 +50,7 @@ topk_fini(struct topk *t)
         free(t->key);  /* the block: keys, counts, errors, index, minima */
     free(t->v6);
     t->v6 = NULL;
-    t->index = NULL;
-    t->mins = NULL;
+    t->imask = 0;
     t->n = 0;
     t->cap = 1;
     point_inline(t);
@@ -61,28 +59,30 @@ topk_fini(struct topk *t)
 static void
 index_insert(struct topk *t, uint64_t key, uint32_t i)
 {
+    uint16_t *idx = topk_index(t);
     uint32_t s = topk_slot(key, t->imask);
 
-    while (t->index[s] != 0)
+    while (idx[s] != 0)
         s = (s + 1) & t->imask;
-    t->index[s] = (uint16_t)(i + 1);
+    idx[s] = (uint16_t)(i + 1);
 }
 
 /* Backward-shift deletion: the probe sequences of the others stay whole. */
 static void
 index_remove(struct topk *t, uint64_t key)
 {
+    uint16_t *idx = topk_index(t);
     uint32_t mask = t->imask, j = topk_slot(key, mask), i;
 
-    while (t->index[j] == 0 || t->key[t->index[j] - 1] != key)
+    while (idx[j] == 0 || t->key[idx[j] - 1] != key)
         j = (j + 1) & mask;
-    t->index[j] = 0;
-    for (i = (j + 1) & mask; t->index[i] != 0; i = (i + 1) & mask) {
-        uint32_t home = topk_slot(t->key[t->index[i] - 1], mask);
+    idx[j] = 0;
+    for (i = (j + 1) & mask; idx[i] != 0; i = (i + 1) & mask) {
+        uint32_t home = topk_slot(t->key[idx[i] - 1], mask);
 
         if (((i - home) & mask) >= ((i - j) & mask)) {
-            t->index[j] = t->index[i];
-            t->index[i] = 0;
+            idx[j] = idx[i];
+            idx[i] = 0;
             j = i;
         }
     }
@@ -93,9 +93,10 @@ static uint32_t
 find(const struct topk *t, uint64_t key)
 {
     const uint64_t *k = t->key;
+    const uint16_t *idx = topk_index(t);
     uint32_t i = 0;
 
-    if (t->index == NULL) {
+    if (t->imask == 0) {
         /* four at a time, without a branch each: this loop is most of a miss */
         for (; i + 4 <= t->n; i += 4)
             if ((k[i] == key) | (k[i + 1] == key) | (k[i + 2] == key) | (k[i + 3] == key))
@@ -105,9 +106,9 @@ find(const struct topk *t, uint64_t key)
                 return i;
         return UINT32_MAX;
     }
-    for (uint32_t s = topk_slot(key, t->imask); t->index[s] != 0; s = (s + 1) & t->imask)
-        if (k[t->index[s] - 1] == key)
-            return t->index[s] - 1u;
+    for (uint32_t s = topk_slot(key, t->imask); idx[s] != 0; s = (s + 1) & t->imask)
+        if (k[idx[s] - 1] == key)
+            return idx[s] - 1u;
     return UINT32_MAX;
 }
 
@@ -125,7 +126,6 @@ static void
 grow(struct topk *t, uint32_t cap)
 {
     uint64_t *b;
-    uint8_t *at;
 
     if (cap > t->max)
         cap = t->max;
@@ -133,32 +133,23 @@ grow(struct topk *t, uint32_t cap)
         return;
     b = xmalloc(block_size(cap, t->max));
     memcpy(b, t->key, t->n * sizeof(*b));
-    memcpy(b + cap, t->count, t->n * sizeof(*b));
-    memcpy(b + 2 * (size_t)cap, t->err, t->n * sizeof(*b));
+    memcpy(b + cap, topk_count(t), t->n * sizeof(*b));
+    memcpy(b + 2 * (size_t)cap, topk_err(t), t->n * sizeof(*b));
     if (t->cap > 1)
         free(t->key);
     t->key = b;
-    t->count = b + cap;
-    t->err = b + 2 * (size_t)cap;
-    at = (uint8_t *)(b + 3 * (size_t)cap);
-    t->index = NULL;
-    t->imask = 0;
-    if (cap > TOPK_SCAN) {
-        t->index = (uint16_t *)(void *)at;
-        t->imask = index_size(cap) - 1;
-        memset(at, 0, index_size(cap) * sizeof(uint16_t));
-        at += index_size(cap) * sizeof(uint16_t);
-    }
-    t->mins = cap == t->max ? (uint16_t *)(void *)at : NULL;
     t->n_mins = 0;
     if (t->v6 != NULL) {
         t->v6 = xreallocarray(t->v6, cap, sizeof(*t->v6));
         memset(t->v6 + t->cap, 0, (cap - t->cap) * sizeof(*t->v6));
     }
-    t->cap = cap;
-    if (t->index != NULL)
+    t->cap = (uint16_t)cap;
+    t->imask = cap > TOPK_SCAN ? (uint16_t)(index_size(cap) - 1) : 0;
+    if (t->imask != 0) {
+        memset(topk_index(t), 0, index_size(cap) * sizeof(uint16_t));
         for (uint32_t i = 0; i < t->n; i++)
             index_insert(t, t->key[i], i);
+    }
 }
 
 static void
@@ -186,17 +177,17 @@ min_entry(struct topk *t)
         uint32_t k = 0;
 
         while (t->n_mins > 0) {
-            uint32_t i = t->mins[--t->n_mins];
+            uint32_t i = topk_mins(t)[--t->n_mins];
 
-            if (t->count[i] == t->min_count)
+            if (topk_count(t)[i] == t->min_count)
                 return i;
         }
         for (uint32_t i = 0; i < t->n; i++)
-            if (t->count[i] < min)
-                min = t->count[i];
+            if (topk_count(t)[i] < min)
+                min = topk_count(t)[i];
         for (uint32_t i = 0; i < t->n; i++)
-            if (t->count[i] == min)
-                t->mins[k++] = (uint16_t)i;
+            if (topk_count(t)[i] == min)
+                topk_mins(t)[k++] = (uint16_t)i;
         t->min_count = min;
         t->n_mins = k;
     }
@@ -208,7 +199,7 @@ topk_add_slow(struct topk *t, uint64_t key, uint64_t w, const struct addr *a)
     uint32_t i = find(t, key);
 
     if (i != UINT32_MAX) {
-        t->count[i] += w;
+        topk_count(t)[i] += w;
         t->last = i;
         return;
     }
@@ -218,25 +209,25 @@ topk_add_slow(struct topk *t, uint64_t key, uint64_t w, const struct addr *a)
         /* A value left out before may come back: it starts at the floor. */
         i = t->n++;
         t->key[i] = key;
-        t->count[i] = t->floor + w;
-        t->err[i] = t->floor;
+        topk_count(t)[i] = t->floor + w;
+        topk_err(t)[i] = t->floor;
         set_addr(t, i, a);
-        if (t->index != NULL)
+        if (t->imask != 0)
             index_insert(t, key, i);
         t->last = i;
         return;
     }
     /* Full: the value replaces an entry with the smallest count. */
     i = t->cap > 1 ? min_entry(t) : 0;
-    if (t->count[i] > t->floor)
-        t->floor = t->count[i];
-    if (t->index != NULL)
+    if (topk_count(t)[i] > t->floor)
+        t->floor = topk_count(t)[i];
+    if (t->imask != 0)
         index_remove(t, t->key[i]);
-    t->err[i] = t->count[i];
-    t->count[i] += w;
+    topk_err(t)[i] = topk_count(t)[i];
+    topk_count(t)[i] += w;
     t->key[i] = key;
     set_addr(t, i, a);
-    if (t->index != NULL)
+    if (t->imask != 0)
         index_insert(t, key, i);
     t->last = i;
 }
@@ -280,7 +271,7 @@ sorted(const struct topk *t)
         return NULL;
     s = xcalloc(t->n, sizeof(*s));
     for (uint32_t i = 0; i < t->n; i++)
-        s[i] = (struct topk_entry){t->key[i], t->count[i], t->err[i]};
+        s[i] = (struct topk_entry){t->key[i], topk_count(t)[i], topk_err(t)[i]};
     qsort(s, t->n, sizeof(*s), cmp_entry);
     return s;
 }
@@ -351,8 +342,8 @@ topk_merge(struct topk *dst, const struct topk *src)
         uint32_t j = find(src, dst->key[i]);
 
         all[n].e.key = dst->key[i];
-        all[n].e.count = dst->count[i] + (j != UINT32_MAX ? src->count[j] : sfloor);
-        all[n].e.err = dst->err[i] + (j != UINT32_MAX ? src->err[j] : sfloor);
+        all[n].e.count = topk_count(dst)[i] + (j != UINT32_MAX ? topk_count(src)[j] : sfloor);
+        all[n].e.err = topk_err(dst)[i] + (j != UINT32_MAX ? topk_err(src)[j] : sfloor);
         topk_addr_of(dst, dst->key[i], &all[n].a);
         n++;
     }
@@ -360,8 +351,8 @@ topk_merge(struct topk *dst, const struct topk *src)
         if (find(dst, src->key[j]) != UINT32_MAX)
             continue;
         all[n].e.key = src->key[j];
-        all[n].e.count = src->count[j] + dfloor;
-        all[n].e.err = src->err[j] + dfloor;
+        all[n].e.count = topk_count(src)[j] + dfloor;
+        all[n].e.err = topk_err(src)[j] + dfloor;
         topk_addr_of(src, src->key[j], &all[n].a);
         n++;
     }
@@ -376,11 +367,11 @@ topk_merge(struct topk *dst, const struct topk *src)
     grow(dst, keep);
     for (uint32_t i = 0; i < keep; i++) {
         dst->key[i] = all[i].e.key;
-        dst->count[i] = all[i].e.count;
-        dst->err[i] = all[i].e.err;
+        topk_count(dst)[i] = all[i].e.count;
+        topk_err(dst)[i] = all[i].e.err;
         if (topk_is_v6_key(all[i].e.key))
             set_addr(dst, i, &all[i].a);
-        if (dst->index != NULL)
+        if (dst->imask != 0)
             index_insert(dst, all[i].e.key, i);
         dst->n++;
     }
@@ -447,9 +438,9 @@ topk_deserialize(struct topk *t, const uint8_t *buf, size_t len)
             set_addr(t, (uint32_t)i, &a);
         }
         t->key[i] = key;
-        t->count[i] = count;
-        t->err[i] = err;
-        if (t->index != NULL)
+        topk_count(t)[i] = count;
+        topk_err(t)[i] = err;
+        if (t->imask != 0)
             index_insert(t, key, (uint32_t)i);
         t->n++;
     }
