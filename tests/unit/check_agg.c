@@ -978,7 +978,7 @@ agg_for(const char *keys, const char *slot, const char *thresholds, const char *
         struct sink *sink, struct ds_cfg **cfg)
 {
     char yaml[1024];
-    struct agg_opts opts = {sink_close, sink_late, sink};
+    struct agg_opts opts = {sink_close, sink_late, sink, NULL};
 
     snprintf(yaml, sizeof(yaml),
              "timezone: UTC\n"
@@ -1307,7 +1307,7 @@ START_TEST(test_agg_late_without_callback)
 {
     struct ds_cfg *cfg = tu_cfg("analyses:\n  - name: t\n    slot: 1h\n");
     struct sink sink = {0};
-    struct agg_opts opts = {sink_close, NULL, &sink};
+    struct agg_opts opts = {sink_close, NULL, &sink, NULL};
     struct agg *agg = agg_new(&cfg->analyses[0], &opts);
     struct flow a = tu_flow(MS(T0 + 60), 10, "198.51.100.1", "192.0.2.1", PROTO_TCP, 1, 23);
     struct flow b = tu_flow(MS(T0 + 120), 5, "198.51.100.1", "192.0.2.1", PROTO_TCP, 1, 23);
@@ -2917,6 +2917,401 @@ END_TEST
 /* ---- the suite ------------------------------------------------------------- */
 
 /* Every test starts in UTC, whatever the one before applied (CK_FORK=no). */
+/* ---- drill-down: top lists and packets per minute (issue 7) ---- */
+
+static const char *
+fmt_addr(const struct addr *a)
+{
+    static char buf[ADDR_STRLEN];
+
+    return addr_format(a, buf);
+}
+
+START_TEST(test_detail_top_lists)
+{
+    struct detail *d = detail_new_in(NULL, T0, T0 + 3600);
+    struct detail_item it[8];
+    struct flow f;
+    bool exact;
+    uint64_t err;
+
+    f = tu_flow(MS(T0 + 10), 10, "198.51.100.1", "198.18.0.1", PROTO_UDP, 53, 2849);
+    detail_add(d, &f, 10);
+    f = tu_flow(MS(T0 + 20), 3, "198.51.100.2", "198.18.0.2", PROTO_UDP, 53, 2849);
+    detail_add(d, &f, 3);
+    f = tu_flow(MS(T0 + 30), 4, "198.51.100.1", "198.18.0.2", PROTO_TCP, 40000, 23);
+    detail_add(d, &f, 4);
+    /* ICMP: a source and a destination, no source port */
+    f = tu_flow(MS(T0 + 40), 6, "2001:db8::9", "198.18.0.3", PROTO_ICMP, 0, 0);
+    detail_add(d, &f, 6);
+    ck_assert(detail_has_lists(d));
+
+    ck_assert_uint_eq(detail_top_sources(d, it, 8, &exact, &err), 3);
+    ck_assert(exact);
+    ck_assert_uint_eq(err, 0);
+    ck_assert_str_eq(fmt_addr(&it[0].addr), "198.51.100.1");
+    ck_assert_uint_eq(it[0].packets, 14);
+    ck_assert_str_eq(fmt_addr(&it[1].addr), "2001:db8::9");
+    ck_assert_uint_eq(it[1].packets, 6);
+    ck_assert_str_eq(fmt_addr(&it[2].addr), "198.51.100.2");
+    ck_assert_uint_eq(it[2].packets, 3);
+    /* at most max */
+    ck_assert_uint_eq(detail_top_sources(d, it, 1, &exact, &err), 1);
+    ck_assert(exact);
+
+    ck_assert_uint_eq(detail_top_sports(d, it, 8, &exact, &err), 2);
+    ck_assert(exact);
+    ck_assert_uint_eq(it[0].port, 53);
+    ck_assert_uint_eq(it[0].packets, 13);
+    ck_assert_uint_eq(it[1].port, 40000);
+    ck_assert_uint_eq(it[1].packets, 4);
+
+    ck_assert_uint_eq(detail_top_dsts(d, it, 8, &exact, &err), 3);
+    ck_assert(exact);
+    ck_assert_str_eq(fmt_addr(&it[0].addr), "198.18.0.1");
+    ck_assert_uint_eq(it[0].packets, 10);
+    ck_assert_str_eq(fmt_addr(&it[1].addr), "198.18.0.2");
+    ck_assert_uint_eq(it[1].packets, 7);
+    ck_assert_str_eq(fmt_addr(&it[2].addr), "198.18.0.3");
+    detail_free(d);
+}
+END_TEST
+
+/* Capacities from drilldown.*: a 2-entry source list is exact for 2 sources, then not. */
+START_TEST(test_detail_capacities)
+{
+    struct cfg_drilldown dd = {2, 1, 1, 1 << 20};
+    struct detail *d = detail_new_in(&dd, T0, T0 + 86400);
+    struct detail_item it[4];
+    struct flow f;
+    bool exact;
+    uint64_t err;
+
+    f = tu_flow(MS(T0), 100, "198.51.100.1", "198.18.0.1", PROTO_UDP, 53, 1);
+    detail_add(d, &f, 100);
+    f = tu_flow(MS(T0), 50, "198.51.100.2", "198.18.0.1", PROTO_UDP, 53, 1);
+    detail_add(d, &f, 50);
+    ck_assert_uint_eq(detail_top_sources(d, it, 4, &exact, &err), 2);
+    ck_assert(exact);
+    f = tu_flow(MS(T0), 1, "198.51.100.3", "198.18.0.1", PROTO_UDP, 53, 1);
+    detail_add(d, &f, 1);
+    /* the new source took the place of the smallest (50): 51, error 50 */
+    ck_assert_uint_eq(detail_top_sources(d, it, 4, &exact, &err), 2);
+    ck_assert(!exact);
+    ck_assert_uint_eq(err, 50);
+    ck_assert_str_eq(fmt_addr(&it[0].addr), "198.51.100.1");
+    ck_assert_uint_eq(it[0].packets, 100);
+    ck_assert_str_eq(fmt_addr(&it[1].addr), "198.51.100.3");
+    ck_assert_uint_eq(it[1].packets, 51);
+    /* the largest alone is still exact: nothing left out has more */
+    ck_assert_uint_eq(detail_top_sources(d, it, 1, &exact, &err), 1);
+    ck_assert(exact);
+    detail_free(d);
+}
+END_TEST
+
+START_TEST(test_detail_minutes)
+{
+    struct detail *d = detail_new_in(NULL, T0, T0 + 3600);
+    uint64_t m[60], two[2], total = 0;
+    struct flow f = tu_flow(MS(T0 + 30), 1, "198.51.100.1", "198.18.0.1", PROTO_UDP, 1, 2);
+    bool exact;
+
+    detail_add(d, &f, 5);                       /* minute 0 */
+    f.start_ms = MS(T0 + 61);
+    detail_add(d, &f, 7);                       /* minute 1 */
+    f.start_ms = MS(T0 + 3599);
+    detail_add(d, &f, 2);                       /* minute 59 */
+    f.start_ms = MS(T0 + 90);
+    detail_add(d, &f, 1);                       /* minute 1, out of order */
+    f.start_ms = MS(T0 - 300);
+    detail_add(d, &f, 4);                       /* before the slot: clamped to minute 0 */
+    f.start_ms = MS(T0 + 7200);
+    detail_add(d, &f, 3);                       /* after: clamped to minute 59 */
+    f.start_ms = MS(T0 + 1800);
+    detail_add(d, &f, 0);                       /* nothing */
+    ck_assert(detail_minutes(d, T0, 60, m, &exact));
+    ck_assert(exact);
+    ck_assert_uint_eq(m[0], 9);
+    ck_assert_uint_eq(m[1], 8);
+    ck_assert_uint_eq(m[59], 5);
+    for (int i = 0; i < 60; i++)
+        total += m[i];
+    ck_assert_uint_eq(total, 22);
+    /* another window: minutes 1 and 2 */
+    ck_assert(detail_minutes(d, T0 + 60, 2, two, &exact));
+    ck_assert_uint_eq(two[0], 8);
+    ck_assert_uint_eq(two[1], 0);
+    detail_free(d);
+    /* a detail made without a slot keeps no series */
+    d = detail_new();
+    detail_add(d, &f, 3);
+    ck_assert(!detail_minutes(d, T0, 60, m, &exact));
+    ck_assert(!exact);
+    detail_free(d);
+}
+END_TEST
+
+/* A detail with lists (one past capacity), IPv6 and a series. */
+static struct detail *
+busy_detail(void)
+{
+    struct cfg_drilldown dd = {8, 4, 4, 1 << 20};
+    struct detail *d = detail_new_in(&dd, T0, T0 + 86400);
+
+    rng_seed(11);
+    for (uint32_t i = 0; i < 3000; i++) {
+        char src[48], dst[48];
+        struct flow f;
+
+        if (i % 100 == 0)
+            snprintf(src, sizeof(src), "2001:db8::%x", (unsigned)rng_below(5));
+        else
+            snprintf(src, sizeof(src), "198.51.100.%u", (unsigned)rng_below(20));
+        snprintf(dst, sizeof(dst), "198.18.%u.%u", (unsigned)rng_below(3), (unsigned)rng_below(9));
+        f = tu_flow(MS(T0 + (int64_t)rng_below(86400)), 1, src, dst, PROTO_UDP,
+                    (uint16_t)rng_below(6), 53);
+        detail_add(d, &f, 1 + rng_below(4));
+    }
+    return d;
+}
+
+/* The accessors give the same for a and b. */
+static void
+assert_drilldown_eq(const struct detail *a, const struct detail *b)
+{
+    size_t (*fns[])(const struct detail *, struct detail_item *, size_t, bool *, uint64_t *) = {
+        detail_top_sources, detail_top_sports, detail_top_dsts};
+    struct detail_item ia[16], ib[16];
+    static uint64_t ma[1440], mb[1440];
+    bool ea, eb, ra, rb;
+    uint64_t era, erb;
+
+    for (size_t f = 0; f < 3; f++) {
+        size_t ka = fns[f](a, ia, 16, &ea, &era), kb = fns[f](b, ib, 16, &eb, &erb);
+
+        ck_assert_uint_eq(ka, kb);
+        ck_assert(ea == eb);
+        ck_assert_uint_eq(era, erb);
+        ck_assert(memcmp(ia, ib, ka * sizeof(*ia)) == 0);
+    }
+    ra = detail_minutes(a, T0, 1440, ma, &ea);
+    rb = detail_minutes(b, T0, 1440, mb, &eb);
+    ck_assert(ra == rb);
+    ck_assert(ea == eb);
+    ck_assert(memcmp(ma, mb, sizeof(ma)) == 0);
+}
+
+START_TEST(test_detail_roundtrip_lists)
+{
+    struct detail *d = busy_detail(), *c;
+    struct detail_item it[8];
+    bool exact;
+    uint64_t err;
+
+    ck_assert_uint_eq(detail_top_sources(d, it, 8, &exact, &err), 8);
+    ck_assert(!exact);
+    c = detail_roundtrip(d);
+    assert_detail_eq(c, d);
+    assert_drilldown_eq(c, d);
+    ck_assert(detail_has_lists(c));
+    detail_free(c);
+    /* a series dropped for memory travels as dropped */
+    detail_series_drop(d);
+    c = detail_roundtrip(d);
+    assert_drilldown_eq(c, d);
+    ck_assert(!detail_minutes(c, T0, 60, (uint64_t[60]){0}, &exact));
+    detail_free(c);
+    detail_free(d);
+}
+END_TEST
+
+/* Blobs of an older store (DT01: no lists, no series) still read. */
+START_TEST(test_detail_dt01_compat)
+{
+    struct detail *d = busy_detail(), *c, *m;
+    size_t len = detail_serialize_bound(d), v1;
+    uint8_t *buf = malloc(len);
+    struct detail_item it[8];
+    uint64_t mins[60], err;
+    bool exact = true;
+
+    ck_assert_ptr_nonnull(buf);
+    len = detail_serialize(d, buf);
+    ck_assert(memcmp(buf, "20TD", 4) == 0);     /* "DT02", little endian */
+    /* DT01: the same up to the distinct counters */
+    v1 = 24 + (size_t)d->n_types * 10 + distinct_serialize(&d->src, NULL) +
+         distinct_serialize(&d->dst, NULL) + distinct_serialize(&d->dport, NULL);
+    ck_assert_uint_lt(v1, len);
+    buf[0] = '1';
+    c = detail_deserialize(buf, v1);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_uint_eq(distinct_count(&c->src), distinct_count(&d->src));
+    ck_assert_uint_eq(distinct_count(&c->dst), distinct_count(&d->dst));
+    ck_assert_uint_eq(detail_dominant_type(c), detail_dominant_type(d));
+    ck_assert_int_eq(c->first_ms, d->first_ms);
+    ck_assert(!detail_has_lists(c));
+    ck_assert_uint_eq(detail_top_sources(c, it, 8, &exact, &err), 0);
+    ck_assert(!exact);
+    ck_assert(!detail_minutes(c, T0, 60, mins, &exact));
+    /* merged with a detail that has lists, the sum has none (some packets are not in them) */
+    m = detail_new_in(NULL, T0, T0 + 86400);
+    detail_merge(m, d);
+    ck_assert(detail_has_lists(m));
+    detail_merge(m, c);
+    ck_assert(!detail_has_lists(m));
+    ck_assert(detail_minutes(m, T0, 60, mins, &exact));
+    ck_assert(!exact);
+    /* and a DT02 blob cut after the counters is refused */
+    buf[0] = '2';
+    ck_assert_ptr_null(detail_deserialize(buf, v1));
+    detail_free(m);
+    detail_free(c);
+    detail_free(d);
+    free(buf);
+}
+END_TEST
+
+START_TEST(test_detail_merge_lists)
+{
+    struct detail *a = detail_new_in(NULL, T0, T0 + 3600), *b = detail_new_in(NULL, T0, T0 + 3600);
+    struct detail *e = detail_new();
+    struct flow f = tu_flow(MS(T0 + 5), 1, "198.51.100.1", "198.18.0.1", PROTO_UDP, 53, 1);
+    struct detail_item it[4];
+    uint64_t m[60];
+    bool exact;
+    uint64_t err;
+
+    detail_add(a, &f, 5);
+    f = tu_flow(MS(T0 + 65), 1, "198.51.100.2", "198.18.0.1", PROTO_UDP, 53, 1);
+    detail_add(b, &f, 7);
+    f = tu_flow(MS(T0 + 5), 1, "198.51.100.1", "198.18.0.2", PROTO_UDP, 53, 1);
+    detail_add(b, &f, 2);
+    detail_merge(a, b);
+    ck_assert_uint_eq(detail_top_sources(a, it, 4, &exact, &err), 2);
+    ck_assert(exact);
+    ck_assert_str_eq(fmt_addr(&it[0].addr), "198.51.100.1");
+    ck_assert_uint_eq(it[0].packets, 7);
+    ck_assert_uint_eq(it[1].packets, 7);
+    ck_assert(detail_minutes(a, T0, 60, m, &exact));
+    ck_assert(exact);
+    ck_assert_uint_eq(m[0], 7);
+    ck_assert_uint_eq(m[1], 7);
+    /* into an empty detail made without a slot: takes the series as it is */
+    detail_merge(e, a);
+    ck_assert(detail_minutes(e, T0, 60, m, &exact));
+    ck_assert(exact);
+    ck_assert_uint_eq(m[1], 7);
+    assert_drilldown_eq(e, a);
+    /* a detail with packets but no series makes the sum's series partial */
+    detail_free(e);
+    e = detail_new();
+    detail_add(e, &f, 1);
+    detail_merge(a, e);
+    ck_assert(detail_minutes(a, T0, 60, m, &exact));
+    ck_assert(!exact);
+    detail_free(a);
+    detail_free(b);
+    detail_free(e);
+}
+END_TEST
+
+/*
+ * drilldown.series_memory: 40 groups, group p with p packets a minute for
+ * an hour.  The series stay within the budget; the largest groups keep
+ * exact series, the smallest lose theirs.
+ */
+START_TEST(test_agg_series_budget)
+{
+    struct ds_cfg *cfg = tu_cfg("timezone: UTC\n"
+                                "drilldown:\n  series_memory: 8K\n"
+                                "analyses:\n  - name: t\n    keys: [dst_port]\n    slot: 1h\n"
+                                "    thresholds: [0.1]\n");
+    struct sink sink = {0};
+    struct agg_opts opts = {sink_close, NULL, &sink, &cfg->drilldown};
+    struct agg *agg = agg_new(&cfg->analyses[0], &opts);
+    size_t peak = 0;
+
+    ck_assert_int_eq(cfg->drilldown.series_memory, 8192);
+    for (int m = 0; m < 60; m++) {
+        for (uint16_t p = 1; p <= 40; p++) {
+            struct flow f = tu_flow(MS(T0 + 60 * m + p), p, "198.51.100.1", "198.18.0.1",
+                                    PROTO_UDP, 1, p);
+
+            agg_add(agg, &f);
+            if (agg_series_memory(agg) > peak)
+                peak = agg_series_memory(agg);
+        }
+    }
+    ck_assert_uint_le(peak, 8192);
+    ck_assert_uint_gt(peak, 4096);
+    ck_assert_uint_le(agg_memory(agg), 8192 + 40 * 2048);
+    agg_flush(agg);
+    ck_assert_uint_eq(sink.n_slots, 1);
+    for (uint16_t p = 1; p <= 40; p++) {
+        uint8_t k[KEY_BYTES_MAX];
+        struct flow f = tu_flow(MS(T0), 1, "198.51.100.1", "198.18.0.1", PROTO_UDP, 1, p);
+        struct agg_group *g;
+        uint64_t mins[60];
+        bool exact, kept;
+
+        key_extract(sink.slots[0]->layout, &f, k);
+        g = agg_slot_group_find(sink.slots[0], k);
+        ck_assert_ptr_nonnull(g);
+        ck_assert_ptr_nonnull(g->detail);
+        kept = detail_minutes(g->detail, T0, 60, mins, &exact);
+        if (p > 30) {
+            /* the largest: every minute, exactly */
+            ck_assert_msg(kept && exact, "group %u lost its series", p);
+            for (int m = 0; m < 60; m++)
+                ck_assert_uint_eq(mins[m], p);
+        } else if (p <= 5) {
+            /* the smallest: dropped */
+            ck_assert_msg(!kept || !exact, "group %u kept an exact series", p);
+        }
+        /* the lists are not affected */
+        ck_assert(detail_has_lists(g->detail));
+    }
+    agg_free(agg);
+    sink_free(&sink);
+    cfg_free(cfg);
+}
+END_TEST
+
+/* attribution spread: each slot's share counts at the flow's start, clamped into the slot. */
+START_TEST(test_agg_spread_minutes)
+{
+    struct sink sink = {0};
+    struct ds_cfg *cfg;
+    struct agg *agg = agg_for("[proto]", "1h", "[1]", "spread", &sink, &cfg);
+    struct flow f = tu_flow(MS(T0 + 3000), 12, "198.51.100.1", "192.0.2.1", PROTO_UDP, 7, 2);
+    uint64_t m[60];
+    bool exact;
+    struct detail_item it[2];
+    uint64_t err;
+
+    f.end_ms = MS(T0 + 4200);
+    agg_add(agg, &f);
+    agg_flush(agg);
+    ck_assert_uint_eq(sink.n_slots, 2);
+    ck_assert_uint_eq(sink.slots[0]->packets, 6);
+    ck_assert_uint_eq(sink.slots[1]->packets, 6);
+    ck_assert(detail_minutes(agg_slot_group(sink.slots[0], 0)->detail, T0, 60, m, &exact));
+    ck_assert(exact);
+    ck_assert_uint_eq(m[50], 6);
+    ck_assert(detail_minutes(agg_slot_group(sink.slots[1], 0)->detail, T0 + 3600, 60, m, &exact));
+    ck_assert_uint_eq(m[0], 6);
+    /* the lists count the share too */
+    ck_assert_uint_eq(detail_top_sports(agg_slot_group(sink.slots[1], 0)->detail, it, 2, &exact,
+                                        &err),
+                      1);
+    ck_assert_uint_eq(it[0].packets, 6);
+    agg_free(agg);
+    sink_free(&sink);
+    cfg_free(cfg);
+}
+END_TEST
+
 static void
 utc_setup(void)
 {
@@ -3011,6 +3406,14 @@ agg_suite(void)
     tcase_add_test(tc, test_detail_merge);
     tcase_add_test(tc, test_detail_serialize_roundtrip);
     tcase_add_test(tc, test_detail_deserialize_garbage);
+    tcase_add_test(tc, test_detail_top_lists);
+    tcase_add_test(tc, test_detail_capacities);
+    tcase_add_test(tc, test_detail_minutes);
+    tcase_add_test(tc, test_detail_roundtrip_lists);
+    tcase_add_test(tc, test_detail_dt01_compat);
+    tcase_add_test(tc, test_detail_merge_lists);
+    tcase_add_test(tc, test_agg_series_budget);
+    tcase_add_test(tc, test_agg_spread_minutes);
     suite_add_tcase(s, tc);
     return s;
 }
