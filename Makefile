@@ -16,9 +16,9 @@ CC ?= cc
 # Debian packages: libraries, test and benchmark tools.
 DEB_PACKAGES = build-essential pkg-config clang libfixbuf-dev libglib2.0-dev libyaml-dev \
 	check libsqlite3-dev libxxhash-dev libmicrohttpd-dev jq time tzdata nfdump \
-	softflowd pmacct curl iproute2
+	softflowd pmacct curl iproute2 libcairo2-dev chromium imagemagick
 
-PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash libmicrohttpd
+PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash libmicrohttpd cairo
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 WARN = -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wmissing-declarations \
@@ -36,6 +36,7 @@ CORE_SRCS = \
 	src/core/log.c \
 	src/core/xmem.c \
 	src/core/strbuf.c \
+	src/core/base64.c \
 	src/core/json.c \
 	src/core/addr.c \
 	src/core/parse.c \
@@ -81,7 +82,12 @@ REPORT_SRCS = \
 	src/report/report.c \
 	src/report/report_json.c \
 	src/report/report_text.c \
-	src/report/report_csv.c
+	src/report/report_csv.c \
+	src/report/report_html.c \
+	src/report/chart.c \
+	src/report/report_day.c \
+	src/report/report_day_text.c \
+	src/report/report_day_json.c
 
 PIPELINE_SRCS = \
 	src/pipeline/pipeline.c \
@@ -95,6 +101,7 @@ CLI_SRCS = \
 	src/cli/cmd_analyze.c \
 	src/cli/cmd_collect.c \
 	src/cli/cmd_results.c \
+	src/cli/cmd_report.c \
 	src/cli/cmd_check_config.c
 
 MODULES = core ingest norm filter agg stability store report pipeline
