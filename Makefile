@@ -217,6 +217,7 @@ check-unit: $(UNIT_BINS)
 check-integ: all $(TOOL_BINS)
 	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/run.sh $(BUILD)
 	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/collect.sh $(BUILD)
+	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/report.sh $(BUILD)
 
 # The unit tests once more, under AddressSanitizer and UndefinedBehaviorSanitizer.
 sanitize:
