@@ -118,10 +118,14 @@ summary(const struct report_model *m, const struct report_model_analysis *a, str
         for (size_t i = 0; i < m->n_ev; i++)
             if (&m->an[m->ev[i].analysis] == a)
                 causes[m->ev[i].cause]++;
-        for (int c = 1; c <= REPORT_CAUSES; c++)
-            if (causes[c % REPORT_CAUSES] > 0)
-                strbuf_printf(&line, "%s%s %zu", k++ ? ", " : "", report_cause_name(c % REPORT_CAUSES),
-                              causes[c % REPORT_CAUSES]);
+        /* the causes found, unknown last */
+        for (int c = 1; c <= REPORT_CAUSES; c++) {
+            int cause = c % REPORT_CAUSES;
+
+            if (causes[cause] > 0)
+                strbuf_printf(&line, "%s%s %zu", k++ ? ", " : "", report_cause_name(cause),
+                              causes[cause]);
+        }
         if (k == 0)
             strbuf_append(&line, "none");
         wrapped(sb, "  causes       ", 15, strbuf_str(&line));
