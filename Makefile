@@ -18,7 +18,7 @@ DEB_PACKAGES = build-essential pkg-config clang libfixbuf-dev libglib2.0-dev lib
 	check libsqlite3-dev libxxhash-dev libmicrohttpd-dev jq time tzdata nfdump \
 	softflowd pmacct curl iproute2 libcairo2-dev chromium imagemagick
 
-PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash libmicrohttpd cairo
+PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash libmicrohttpd cairo fontconfig
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 WARN = -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wmissing-declarations \

@@ -122,6 +122,12 @@ struct report_doc {
 enum ds_rc report_render(const struct ds_cfg *cfg, struct store *st, int64_t from, int64_t to,
                          const char *title, struct report_doc *out, struct ds_error *err);
 void report_doc_fini(struct report_doc *d);
+/*
+ * Releases what the chart library keeps for the process (cairo's and
+ * fontconfig's caches), so that a leak checker sees only real leaks.  Call
+ * at exit, after the last report_render().
+ */
+void report_release_static(void);
 /* The document of a format that has a doc function (html: images as data: URIs). */
 const char *report_doc_get(const struct report_doc *d, const struct report_format *f);
 

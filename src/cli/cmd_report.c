@@ -291,6 +291,7 @@ cmd_report(int argc, char **argv)
     }
 out:
     report_doc_fini(&doc);
+    report_release_static();
     store_close(st);
     cfg_free(cfg);
     return status;

@@ -8,6 +8,7 @@
  * Time labels are local times of the configured zone (tz_apply()).
  */
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,6 +264,13 @@ start(cairo_surface_t **s, int w, int h)
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
     return cr;
+}
+
+void
+report_release_static(void)
+{
+    cairo_debug_reset_static_data();
+    FcFini();
 }
 
 /* ---- TopN per threshold ---- */

@@ -259,6 +259,7 @@ START_TEST(test_render_day)
     pipeline_free(p);
     store_close(st);
     cfg_free(cfg);
+    report_release_static();
 }
 END_TEST
 
@@ -403,6 +404,7 @@ START_TEST(test_drilldown_rendering)
     free(png);
     report_explain_free(ev.ex);
     cfg_free(cfg);
+    report_release_static();
 }
 END_TEST
 
