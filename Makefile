@@ -16,7 +16,7 @@ CC ?= cc
 # Debian packages: libraries, test and benchmark tools.
 DEB_PACKAGES = build-essential pkg-config clang libfixbuf-dev libglib2.0-dev libyaml-dev \
 	check libsqlite3-dev libxxhash-dev libmicrohttpd-dev jq time tzdata nfdump \
-	softflowd pmacct curl iproute2 libcairo2-dev chromium imagemagick
+	softflowd pmacct curl iproute2 sqlite3 libcairo2-dev chromium imagemagick
 
 PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash libmicrohttpd cairo fontconfig
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -66,6 +66,7 @@ AGG_SRCS = \
 	src/agg/key.c \
 	src/agg/slotcal.c \
 	src/agg/distinct.c \
+	src/agg/topk.c \
 	src/agg/detail.c \
 	src/agg/agg.c
 
@@ -73,6 +74,11 @@ STABILITY_SRCS = \
 	src/stability/topn.c \
 	src/stability/stability.c \
 	src/stability/result.c
+
+EXPLAIN_SRCS = \
+	src/explain/explain.c \
+	src/explain/cause.c \
+	src/explain/explain_codec.c
 
 STORE_SRCS = \
 	src/store/store.c \
@@ -83,6 +89,7 @@ REPORT_SRCS = \
 	src/report/report_json.c \
 	src/report/report_text.c \
 	src/report/report_csv.c \
+	src/report/report_explain.c \
 	src/report/report_html.c \
 	src/report/chart.c \
 	src/report/report_day.c \
@@ -102,10 +109,11 @@ CLI_SRCS = \
 	src/cli/cmd_collect.c \
 	src/cli/cmd_results.c \
 	src/cli/cmd_report.c \
+	src/cli/cmd_show.c \
 	src/cli/cmd_check_config.c
 
-MODULES = core ingest norm filter agg stability store report pipeline
-LIB_ORDER = pipeline report store stability agg filter norm ingest core
+MODULES = core ingest norm filter agg stability explain store report pipeline
+LIB_ORDER = pipeline report store explain stability agg filter norm ingest core
 
 core_SRCS = $(CORE_SRCS)
 ingest_SRCS = $(INGEST_SRCS)
@@ -113,6 +121,7 @@ norm_SRCS = $(NORM_SRCS)
 filter_SRCS = $(FILTER_SRCS)
 agg_SRCS = $(AGG_SRCS)
 stability_SRCS = $(STABILITY_SRCS)
+explain_SRCS = $(EXPLAIN_SRCS)
 store_SRCS = $(STORE_SRCS)
 report_SRCS = $(REPORT_SRCS)
 pipeline_SRCS = $(PIPELINE_SRCS)
@@ -126,7 +135,7 @@ LIBS = $(foreach m,$(LIB_ORDER),$(BUILD)/lib$(m).a)
 all: $(BUILD)/darkstab $(BUILD)/darkstab-gen
 
 # Schema files are compiled in, so the binary needs nothing beside it.
-$(BUILD)/gen/schema.h: src/store/schema/v1.sql src/store/schema/v2.sql
+$(BUILD)/gen/schema.h: src/store/schema/v1.sql src/store/schema/v2.sql src/store/schema/v3.sql
 	@mkdir -p $(dir $@)
 	@{ echo '/* generated from src/store/schema/ by make */'; \
 	   echo 'static const char *const store_schema[] = {'; \
@@ -175,7 +184,8 @@ demo: deps
 		samples/data/*.ipfix
 
 # --- tests --------------------------------------------------------------------
-UNIT_TESTS = core cfg ingest flows session norm archive filter agg stability store report httpd
+UNIT_TESTS = core cfg ingest flows session norm archive filter agg stability explain store report \
+	httpd
 UNIT_BINS = $(foreach t,$(UNIT_TESTS),$(BUILD)/tests/check_$(t))
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -217,6 +227,7 @@ check-unit: $(UNIT_BINS)
 check-integ: all $(TOOL_BINS)
 	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/run.sh $(BUILD)
 	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/collect.sh $(BUILD)
+	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/explain.sh $(BUILD)
 	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/report.sh $(BUILD)
 
 # The unit tests once more, under AddressSanitizer and UndefinedBehaviorSanitizer.

@@ -152,10 +152,12 @@ struct series;
  * st is borrowed: closed slots are saved to it as they come.  changed
  * (STORE_CHANGED_* from store_analysis()) asks series_commit() to judge
  * every stored slot again, and to redo their top groups if the lowest
- * threshold changed.
+ * threshold changed.  causes (borrowed, like a) are the rules of the
+ * probable cause in the drill-down of every slot judged unstable.
  */
-struct series *series_new(const struct cfg_analysis *a, const struct key_layout *layout,
-                          int64_t store_id, struct store *st, unsigned changed);
+struct series *series_new(const struct cfg_analysis *a, const struct cfg_causes *causes,
+                          const struct key_layout *layout, int64_t store_id, struct store *st,
+                          unsigned changed);
 void series_free(struct series *s);
 /*
  * Takes a closed slot of this run: merges it with the stored slot, saves
@@ -183,6 +185,19 @@ void series_cover(struct series *s, int64_t first_ms, int64_t last_ms);
 enum ds_rc series_commit(struct series *s, struct ds_error *err);
 /* The reported range [*from, *to) after series_commit(). */
 void series_range(const struct series *s, int64_t *from, int64_t *to);
+
+/*
+ * The drill-down of stored slot r (any slot, stable ones too) computed
+ * now from the store: the stored slot, with the details it kept, against
+ * the group counts of the last a->window earlier slots with data, the
+ * window its judgement used.  *out is owned (explain_free), NULL if the
+ * store has no such slot.
+ */
+struct slot_explain;
+enum ds_rc series_explain_stored(const struct cfg_analysis *a, const struct cfg_causes *causes,
+                                 const struct key_layout *layout, struct store *st, int64_t aid,
+                                 const struct slot_result *r, struct slot_explain **out,
+                                 struct ds_error *err);
 
 /*
  * Computes TopN and the top groups of one slot (no judgement): shared by

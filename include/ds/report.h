@@ -131,6 +131,31 @@ void report_release_static(void);
 /* The document of a format that has a doc function (html: images as data: URIs). */
 const char *report_doc_get(const struct report_doc *d, const struct report_format *f);
 
+/* ---- the drill-down of one slot: "show", and each event of a report ---- */
+
+struct slot_explain;
+
+/*
+ * Writes e as text for an 80-column terminal or a text mail, each line
+ * after indent (NULL: none): the changes against the window, the probable
+ * cause and its evidence, then every group shown with its top sources,
+ * source ports and destinations, and for the groups that changed most a
+ * sparkline of their packets per minute and the busiest hour.  What the
+ * store did not keep for the slot is said where it would have been.
+ */
+void report_explain_text(FILE *fp, const struct slot_explain *e, const struct key_layout *layout,
+                         const char *indent);
+/*
+ * "show": slot r of an->cfg with its drill-down r->explain (may be NULL),
+ * as text (the slot, its thresholds and band, then report_explain_text)
+ * or as a JSON document (docs/JSON.md, "show").  drilldown says where the
+ * drill-down came from: "stored", "computed", or NULL if there is none.
+ */
+void report_show_text(FILE *fp, const struct ds_cfg *cfg, const struct report_analysis *an,
+                      const struct slot_result *r, const char *drilldown);
+void report_show_json(FILE *fp, const struct ds_cfg *cfg, const struct report_analysis *an,
+                      const struct slot_result *r, const char *drilldown);
+
 /* ---- shared by the writers (report.c) ---- */
 
 /*

@@ -104,4 +104,17 @@ int chart_minutes(const struct report_model *m, const struct report_event *ev, u
 void report_doc_text(const struct report_model *m, struct strbuf *out);
 void report_doc_json(const struct report_model *m, struct strbuf *out);
 
+/* Something the drill-down of a slot lacks, and why (report_explain.c). */
+struct report_unavailable {
+    const uint8_t *key;         /* the group, inside r->explain; NULL: the slot */
+    const char *what;           /* "lists", "minutes", "changes", "drilldown" */
+    const char *reason;
+};
+
+#define REPORT_UNAVAILABLE_MAX (EXPLAIN_GROUPS_MAX + 2)
+
+/* What r's drill-down lacks, at most max entries into out; returns how many. */
+size_t report_unavailable(const struct slot_result *r, struct report_unavailable *out,
+                          size_t max);
+
 #endif

@@ -1,11 +1,12 @@
 /*
- * The JSON report: the contract other tools rely on.  Names documented in
- * README "JSON output" are kept; fields are only ever added.
+ * The JSON report: the contract other tools rely on, every field documented
+ * in docs/JSON.md.  Names are kept; fields are only ever added.
  */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "ds/explain.h"
 #include "ds/json.h"
 #include "ds/proto.h"
 #include "ds/report.h"
@@ -28,14 +29,13 @@ write_time_ms(struct json_w *w, const char *key, int64_t ms)
     json_str(w, tz_format_rfc3339_ms(ms, buf));
 }
 
-static enum ds_rc
-write_slot(void *ctx, const struct slot_result *r)
+/* The members of a slot object, into the object open in w. */
+static void
+write_slot_members(struct json_w *w, const struct report_analysis *an,
+                   const struct slot_result *r)
 {
-    struct json_ctx *c = ctx;
-    struct json_w *w = c->w;
     char buf[TZ_RFC3339_LEN];
 
-    json_obj_begin(w);
     json_key(w, "start");
     json_str(w, tz_format_rfc3339(r->start, buf));
     json_key(w, "end");
@@ -101,7 +101,7 @@ write_slot(void *ctx, const struct slot_result *r)
 
         json_obj_begin(w);
         json_key(w, "key");
-        key_write_json(c->an->layout, g->key, w);
+        key_write_json(an->layout, g->key, w);
         json_key(w, "packets");
         json_uint(w, g->packets);
         json_key(w, "flows");
@@ -138,7 +138,19 @@ write_slot(void *ctx, const struct slot_result *r)
         json_obj_end(w);
     }
     json_arr_end(w);
-    json_obj_end(w);
+    /* the drill-down of an unstable slot: "changes", "detail", "cause" (docs/JSON.md) */
+    if (r->explain != NULL)
+        explain_write_json(r->explain, an->layout, w);
+}
+
+static enum ds_rc
+write_slot(void *ctx, const struct slot_result *r)
+{
+    struct json_ctx *c = ctx;
+
+    json_obj_begin(c->w);
+    write_slot_members(c->w, c->an, r);
+    json_obj_end(c->w);
     return DS_OK;
 }
 
@@ -204,6 +216,93 @@ write_input(struct json_w *w, const struct report_input *in)
     json_obj_end(w);
 }
 
+/* The members of an analysis object that describe it, into the object open in w. */
+static void
+write_analysis_head(struct json_w *w, const struct cfg_analysis *a)
+{
+    char buf[KEYSPEC_STRLEN];
+
+    json_key(w, "name");
+    json_str(w, a->name);
+    json_key(w, "keys");
+    json_arr_begin(w);
+    for (size_t k = 0; k < a->n_keys; k++)
+        json_str(w, keyspec_format(&a->keys[k], buf));
+    json_arr_end(w);
+    json_key(w, "slot_seconds");
+    json_int(w, a->slot_s);
+    json_key(w, "window");
+    json_int(w, a->window);
+    json_key(w, "k_sigma");
+    json_double(w, a->k_sigma.value, 6);
+    json_key(w, "thresholds");
+    json_arr_begin(w);
+    for (size_t t = 0; t < a->n_thresholds; t++)
+        json_double(w, a->thresholds[t].value, 6);
+    json_arr_end(w);
+    json_key(w, "stddev");
+    json_str(w, a->stddev == CFG_STDDEV_SAMPLE ? "sample" : "population");
+    json_key(w, "min_stddev");
+    json_double(w, a->min_stddev.value, 6);
+    json_key(w, "attribution");
+    json_str(w, a->attribution == CFG_ATTR_SPREAD ? "spread" : "start");
+}
+
+static void
+write_doc_head(struct json_w *w, const struct ds_cfg *cfg)
+{
+    json_key(w, "version");
+    json_int(w, REPORT_JSON_VERSION);
+    json_key(w, "generator");
+    json_str(w, "darkstab " DS_VERSION);
+    json_key(w, "timezone");
+    json_str(w, cfg->timezone);
+}
+
+void
+report_show_json(FILE *fp, const struct ds_cfg *cfg, const struct report_analysis *an,
+                 const struct slot_result *r, const char *drilldown)
+{
+    struct json_w w;
+    struct report_unavailable u[REPORT_UNAVAILABLE_MAX];
+    size_t n_u = report_unavailable(r, u, REPORT_UNAVAILABLE_MAX);
+
+    json_init(&w, fp, true);
+    json_obj_begin(&w);
+    write_doc_head(&w, cfg);
+    json_key(&w, "analysis");
+    json_obj_begin(&w);
+    write_analysis_head(&w, an->cfg);
+    json_obj_end(&w);
+    json_key(&w, "slot");
+    json_obj_begin(&w);
+    write_slot_members(&w, an, r);
+    json_key(&w, "drilldown");
+    if (drilldown != NULL)
+        json_str(&w, drilldown);
+    else
+        json_null(&w);
+    json_key(&w, "unavailable");
+    json_arr_begin(&w);
+    for (size_t i = 0; i < n_u; i++) {
+        json_obj_begin(&w);
+        json_key(&w, "key");
+        if (u[i].key != NULL)
+            key_write_json(an->layout, u[i].key, &w);
+        else
+            json_null(&w);
+        json_key(&w, u[i].what);
+        json_null(&w);
+        json_key(&w, "reason");
+        json_str(&w, u[i].reason);
+        json_obj_end(&w);
+    }
+    json_arr_end(&w);
+    json_obj_end(&w);
+    json_obj_end(&w);
+    json_finish(&w);
+}
+
 static enum ds_rc
 write_json(FILE *fp, const struct ds_cfg *cfg, const struct report_input *in,
            const struct report_analysis *an, size_t n_an, struct store *st,
@@ -214,46 +313,16 @@ write_json(FILE *fp, const struct ds_cfg *cfg, const struct report_input *in,
 
     json_init(&w, fp, true);
     json_obj_begin(&w);
-    json_key(&w, "version");
-    json_int(&w, REPORT_JSON_VERSION);
-    json_key(&w, "generator");
-    json_str(&w, "darkstab " DS_VERSION);
-    json_key(&w, "timezone");
-    json_str(&w, cfg->timezone);
+    write_doc_head(&w, cfg);
     if (in != NULL)
         write_input(&w, in);
     json_key(&w, "analyses");
     json_arr_begin(&w);
     for (size_t i = 0; i < n_an && rc == DS_OK; i++) {
-        const struct cfg_analysis *a = an[i].cfg;
         struct json_ctx c = {&w, &an[i]};
-        char buf[KEYSPEC_STRLEN];
 
         json_obj_begin(&w);
-        json_key(&w, "name");
-        json_str(&w, a->name);
-        json_key(&w, "keys");
-        json_arr_begin(&w);
-        for (size_t k = 0; k < a->n_keys; k++)
-            json_str(&w, keyspec_format(&a->keys[k], buf));
-        json_arr_end(&w);
-        json_key(&w, "slot_seconds");
-        json_int(&w, a->slot_s);
-        json_key(&w, "window");
-        json_int(&w, a->window);
-        json_key(&w, "k_sigma");
-        json_double(&w, a->k_sigma.value, 6);
-        json_key(&w, "thresholds");
-        json_arr_begin(&w);
-        for (size_t t = 0; t < a->n_thresholds; t++)
-            json_double(&w, a->thresholds[t].value, 6);
-        json_arr_end(&w);
-        json_key(&w, "stddev");
-        json_str(&w, a->stddev == CFG_STDDEV_SAMPLE ? "sample" : "population");
-        json_key(&w, "min_stddev");
-        json_double(&w, a->min_stddev.value, 6);
-        json_key(&w, "attribution");
-        json_str(&w, a->attribution == CFG_ATTR_SPREAD ? "spread" : "start");
+        write_analysis_head(&w, an[i].cfg);
         if (in != NULL) {
             json_key(&w, "late_flows");
             json_uint(&w, an[i].late);

@@ -1248,7 +1248,7 @@ START_TEST(test_every_key_is_documented)
         }
     }
     /* the paths are the table's: all of them, nothing else */
-    ck_assert_uint_eq(n, 14 + 14 + 7);
+    ck_assert_uint_eq(n, 14 + 10 + 4 + 14 + 7);
     ck_assert_str_eq(paths[0], "timezone");
     ck_assert_str_eq(paths[1], "darknet.prefixes");
     ck_assert_str_eq(paths[2], "darknet.exclude");
@@ -1256,17 +1256,21 @@ START_TEST(test_every_key_is_documented)
     ck_assert_str_eq(paths[4], "store.path");
     ck_assert_str_eq(paths[5], "collector.listen");
     ck_assert_str_eq(paths[18], "log.level");
-    ck_assert_str_eq(paths[19], "analyses[].name");
-    ck_assert_str_eq(paths[20], "analyses[].keys");
-    ck_assert_str_eq(paths[21], "analyses[].slot");
-    ck_assert_str_eq(paths[22], "analyses[].window");
-    ck_assert_str_eq(paths[23], "analyses[].k_sigma");
-    ck_assert_str_eq(paths[24], "analyses[].thresholds");
-    ck_assert_str_eq(paths[25], "analyses[].stddev");
-    ck_assert_str_eq(paths[26], "analyses[].min_stddev");
-    ck_assert_str_eq(paths[27], "analyses[].attribution");
-    ck_assert_str_eq(paths[28], "collector.listen[].protocol");
-    ck_assert_str_eq(paths[34], "collector.sampling[].rate");
+    ck_assert_str_eq(paths[19], "causes.one_source_share");
+    ck_assert_str_eq(paths[28], "causes.backscatter_min_port");
+    ck_assert_str_eq(paths[29], "drilldown.sources");
+    ck_assert_str_eq(paths[32], "drilldown.series_memory");
+    ck_assert_str_eq(paths[33], "analyses[].name");
+    ck_assert_str_eq(paths[34], "analyses[].keys");
+    ck_assert_str_eq(paths[35], "analyses[].slot");
+    ck_assert_str_eq(paths[36], "analyses[].window");
+    ck_assert_str_eq(paths[37], "analyses[].k_sigma");
+    ck_assert_str_eq(paths[38], "analyses[].thresholds");
+    ck_assert_str_eq(paths[39], "analyses[].stddev");
+    ck_assert_str_eq(paths[40], "analyses[].min_stddev");
+    ck_assert_str_eq(paths[41], "analyses[].attribution");
+    ck_assert_str_eq(paths[42], "collector.listen[].protocol");
+    ck_assert_str_eq(paths[48], "collector.sampling[].rate");
     /* the same pointer each time */
     ck_assert_ptr_eq(cfg_key_paths(), paths);
     free(l.v);

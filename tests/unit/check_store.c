@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "ds/agg.h"
+#include "ds/explain.h"
+#include "ds/log.h"
 #include "ds/pipeline.h"
 #include "ds/proto.h"
 #include "ds/store.h"
@@ -40,7 +42,7 @@ START_TEST(test_schema_created_and_versioned)
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(q, 0), 2);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 3);
     sqlite3_finalize(q);
     sqlite3_close(db);
     /* opening again migrates nothing and works */
@@ -88,9 +90,118 @@ START_TEST(test_schema_1_migrates_to_2)
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(q, 0), 2);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 3);
     sqlite3_finalize(q);
     sqlite3_close(db);
+}
+END_TEST
+
+static void
+exec_file(sqlite3 *db, const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    static char sql[65536];
+    size_t n;
+
+    ck_assert_ptr_nonnull(fp);
+    n = fread(sql, 1, sizeof(sql) - 1, fp);
+    fclose(fp);
+    sql[n] = '\0';
+    ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+}
+
+START_TEST(test_schema_2_migrates_to_3)
+{
+    /* a store of the live collector, before the drill-down: it gains explains and mails */
+    const char *path = tu_path("v2.db");
+    struct store_mail m;
+    struct store_slot_summary *sums;
+    size_t n_sums;
+    struct ds_error err;
+    struct store *st;
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    bool found = true;
+
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    exec_file(db, "src/store/schema/v1.sql");
+    exec_file(db, "src/store/schema/v2.sql");
+    ck_assert_int_eq(
+        sqlite3_exec(db,
+                     "PRAGMA user_version = 2;"
+                     "INSERT INTO analyses VALUES (1, 'ports', 'proto,dst_port', 86400, 'UTC', "
+                     "'start', 'x', '0.5', 0, NULL);"
+                     "INSERT INTO slots VALUES (1, 86400, 172800, 10, 2, 1, 0, 0, 1, 0, x'', x'', "
+                     "1, '{}');",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    st = open_store(path);
+    ck_assert_int_eq(store_slot_summaries(st, 1, 0, INT64_MAX, &sums, &n_sums, &err), DS_OK);
+    ck_assert_uint_eq(n_sums, 1);
+    ck_assert(sums[0].incomplete);
+    free(sums);
+    /* the new tables are there and empty */
+    ck_assert_int_eq(store_mail_find(st, "2016-01-01", &m, &found, &err), DS_OK);
+    ck_assert(!found);
+    ck_assert_int_eq(store_explain_save(st, 1, 86400, (const uint8_t *)"x", 1, &err), DS_OK);
+    store_close(st);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 3);
+    sqlite3_finalize(q);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM explains", -1, &q, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 1);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(test_mail_records)
+{
+    const char *path = tu_path("mail.db");
+    struct store *st = open_store(path);
+    struct store_mail m, back;
+    struct ds_error err;
+    bool found = true;
+
+    ck_assert_int_eq(store_mail_find(st, "2016-01-01", &back, &found, &err), DS_OK);
+    ck_assert(!found);
+    memset(&m, 0, sizeof(m));
+    snprintf(m.day, sizeof(m.day), "2016-01-01");
+    snprintf(m.message_id, sizeof(m.message_id), "<20160102063000.1@darkstab.example>");
+    m.spooled_at = 1451683800;
+    m.attempts = 1;
+    snprintf(m.last_error, sizeof(m.last_error), "smtp://127.0.0.1:2525: connection refused");
+    ck_assert_int_eq(store_mail_save(st, &m, &err), DS_OK);
+    /* a restart keeps it */
+    store_close(st);
+    st = open_store(path);
+    ck_assert_int_eq(store_mail_find(st, "2016-01-01", &back, &found, &err), DS_OK);
+    ck_assert(found);
+    ck_assert_str_eq(back.day, "2016-01-01");
+    ck_assert_str_eq(back.message_id, m.message_id);
+    ck_assert_int_eq(back.spooled_at, 1451683800);
+    ck_assert_int_eq(back.sent_at, 0);
+    ck_assert_uint_eq(back.attempts, 1);
+    ck_assert_str_eq(back.last_error, m.last_error);
+    /* sent on the second attempt: the record of the day is replaced, not added */
+    m.attempts = 2;
+    m.sent_at = 1451684100;
+    m.last_error[0] = '\0';
+    ck_assert_int_eq(store_mail_save(st, &m, &err), DS_OK);
+    ck_assert_int_eq(store_mail_find(st, "2016-01-01", &back, &found, &err), DS_OK);
+    ck_assert(found);
+    ck_assert_uint_eq(back.attempts, 2);
+    ck_assert_int_eq(back.sent_at, 1451684100);
+    ck_assert_str_eq(back.last_error, "");
+    /* another day is another record */
+    ck_assert_int_eq(store_mail_find(st, "2016-01-02", &back, &found, &err), DS_OK);
+    ck_assert(!found);
+    store_close(st);
 }
 END_TEST
 
@@ -221,6 +332,41 @@ START_TEST(test_slot_round_trip)
 }
 END_TEST
 
+START_TEST(test_slot_load_counts_only)
+{
+    struct store *st = open_store(":memory:");
+    struct store_analysis_def def = {"ports", "proto,dst_port", DAY, "UTC", "start", "j", "1"};
+    struct agg_slot *s, *back = NULL;
+    struct ds_error err;
+    int64_t id;
+
+    init_layout();
+    ck_assert_int_eq(store_analysis(st, &def, &id, NULL, &err), DS_OK);
+    s = make_slot(D0, 12, 3);
+    s->complete = true;
+    ck_assert_int_eq(store_slot_save(st, id, s, &err), DS_OK);
+    ck_assert_int_eq(store_slot_load_counts(st, id, &layout, D0, &back, &err), DS_OK);
+    ck_assert_ptr_nonnull(back);
+    ck_assert_uint_eq(back->packets, s->packets);
+    ck_assert_uint_eq(back->n_groups, 12);
+    ck_assert(back->complete);
+    for (uint32_t i = 0; i < s->n_groups; i++) {
+        struct agg_group *a = agg_slot_group(s, i), *b = agg_slot_group_find(back, a->key);
+
+        ck_assert_ptr_nonnull(b);
+        ck_assert_uint_eq(a->packets, b->packets);
+        /* the stored slot kept details; a window slot does without */
+        ck_assert_ptr_nonnull(a->detail);
+        ck_assert_ptr_null(b->detail);
+    }
+    agg_slot_free(back);
+    ck_assert_int_eq(store_slot_load_counts(st, id, &layout, D0 + DAY, &back, &err), DS_OK);
+    ck_assert_ptr_null(back);
+    agg_slot_free(s);
+    store_close(st);
+}
+END_TEST
+
 START_TEST(test_inputs_recorded)
 {
     struct store *st = open_store(":memory:");
@@ -272,9 +418,10 @@ static const char *yaml_w3 = "analyses:\n  - name: ports\n    window: 3\n    thr
 
 /* Runs one "run": the slots (start day, groups) through a series, committed. */
 static void
-run_days(struct store *st, const struct cfg_analysis *a, int64_t id, const int *days,
+run_days(struct store *st, const struct ds_cfg *cfg, int64_t id, const int *days,
          const int *groups, size_t n)
 {
+    const struct cfg_analysis *a = &cfg->analyses[0];
     struct series *s;
     struct store_analysis_def def = {"ports", "proto,dst_port", DAY, "UTC", "start", "", ""};
     char judged[256];
@@ -289,7 +436,7 @@ run_days(struct store *st, const struct cfg_analysis *a, int64_t id, const int *
     def.lowest = cfg_lowest_threshold(a)->text;
     ck_assert_int_eq(store_analysis(st, &def, &id2, &changed, &err0), DS_OK);
     ck_assert_int_eq(id, id2);
-    s = series_new(a, &layout, id, st, changed);
+    s = series_new(a, &cfg->causes, &layout, id, st, changed);
     struct ds_error err;
 
     ck_assert_int_eq(store_begin(st, &err), DS_OK);
@@ -335,8 +482,8 @@ START_TEST(test_series_warmup_gap_and_window_across_runs)
 
     init_layout();
     id = analysis_id(st, cfg);
-    run_days(st, &cfg->analyses[0], id, d1, g1, 4);
-    run_days(st, &cfg->analyses[0], id, d2, g2, 2);
+    run_days(st, cfg, id, d1, g1, 4);
+    run_days(st, cfg, id, d2, g2, 2);
     ck_assert_int_eq(
         store_results(st, id, &layout, &cfg->analyses[0], D0, D0 + 7 * DAY, collect, &c, &err),
         DS_OK);
@@ -377,12 +524,12 @@ START_TEST(test_series_merge_into_stored_slot_and_rejudge_later)
 
     init_layout();
     id = analysis_id(st, cfg);
-    run_days(st, &cfg->analyses[0], id, d1, g1, 4);
+    run_days(st, cfg, id, d1, g1, 4);
     ck_assert_int_eq(store_results(st, id, &layout, &cfg->analyses[0], D0, D0 + 4 * DAY, collect,
                                    &c, &err),
                      DS_OK);
     ck_assert_int_eq(c.r[3].th[0].r.status, STAB_STABLE); /* sigma 0, 10 == 10 */
-    run_days(st, &cfg->analyses[0], id, d2, g2, 1);
+    run_days(st, cfg, id, d2, g2, 1);
     ck_assert_int_eq(store_slot_load(st, id, &layout, D0 + DAY, &back, &err), DS_OK);
     /* groups 1..10 met groups 1..90: 90 groups, 100 + 900 packets */
     ck_assert_uint_eq(back->n_groups, 90);
@@ -417,9 +564,9 @@ START_TEST(test_series_thresholds_changed_later)
 
     init_layout();
     id = analysis_id(st, cfg);
-    run_days(st, &cfg->analyses[0], id, d1, g1, 3);
+    run_days(st, cfg, id, d1, g1, 3);
     /* the next run asks for 5% as well: the stored days get it from their groups */
-    run_days(st, &cfg2->analyses[0], id, d2, g2, 1);
+    run_days(st, cfg2, id, d2, g2, 1);
     ck_assert_int_eq(store_results(st, id, &layout, &cfg2->analyses[0], D0, D0 + 4 * DAY, collect,
                                    &c, &err),
                      DS_OK);
@@ -433,6 +580,118 @@ START_TEST(test_series_thresholds_changed_later)
     store_close(st);
     cfg_free(cfg);
     cfg_free(cfg2);
+}
+END_TEST
+
+/* What a slot's stored drill-down said, copied out of store_results(). */
+struct explained {
+    size_t n;
+    int64_t start[64];
+    bool has[64];
+    uint32_t window_slots[64];
+    size_t n_entered[64];
+    int cause[64];
+};
+
+static enum ds_rc
+collect_explain(void *ctx, const struct slot_result *r)
+{
+    struct explained *c = ctx;
+
+    ck_assert_uint_lt(c->n, 64);
+    c->start[c->n] = r->start;
+    c->has[c->n] = r->explain != NULL;
+    if (r->explain != NULL) {
+        c->window_slots[c->n] = r->explain->window_slots;
+        c->n_entered[c->n] = r->explain->n_entered;
+        c->cause[c->n] = r->explain->cause;
+    }
+    c->n++;
+    return DS_OK;
+}
+
+START_TEST(test_series_explains_unstable_slots_only)
+{
+    struct ds_cfg *cfg = tu_cfg(yaml_w3);
+    /* a window of 4: day 3 falls back into warmup, no longer unstable */
+    struct ds_cfg *cfg4 =
+        tu_cfg("analyses:\n  - name: ports\n    window: 4\n    thresholds: [1.0]\n");
+    struct store *st = open_store(":memory:");
+    struct explained c = {.n = 0};
+    struct ds_error err;
+    int64_t id;
+    /* TopN 10, 10, 10, then 13: three groups entered (sigma 0: unstable) */
+    static const int d1[] = {0, 1, 2, 3}, g1[] = {10, 10, 10, 13};
+    static const int d2[] = {4}, g2[] = {10};
+
+    init_layout();
+    id = analysis_id(st, cfg);
+    run_days(st, cfg, id, d1, g1, 4);
+    ck_assert_int_eq(store_results(st, id, &layout, &cfg->analyses[0], D0, D0 + 4 * DAY,
+                                   collect_explain, &c, &err),
+                     DS_OK);
+    ck_assert_uint_eq(c.n, 4);
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_msg(!c.has[i], "day %zu is not unstable but has a drill-down", i);
+    ck_assert(c.has[3]);
+    /* against the window of the judgement: the three days before */
+    ck_assert_uint_eq(c.window_slots[3], 3);
+    ck_assert_uint_eq(c.n_entered[3], 3);
+
+    /* judged again with a longer window: day 3 is in warmup and loses its drill-down */
+    run_days(st, cfg4, id, d2, g2, 1);
+    c.n = 0;
+    ck_assert_int_eq(store_results(st, id, &layout, &cfg4->analyses[0], D0, D0 + 5 * DAY,
+                                   collect_explain, &c, &err),
+                     DS_OK);
+    ck_assert_uint_eq(c.n, 5);
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_msg(!c.has[i], "day %zu kept a drill-down", i);
+    store_close(st);
+    cfg_free(cfg);
+    cfg_free(cfg4);
+}
+END_TEST
+
+START_TEST(test_damaged_explain_is_left_out)
+{
+    const char *path = tu_path("damaged.db");
+    struct ds_cfg *cfg = tu_cfg(yaml_w3);
+    struct store *st = open_store(path);
+    struct explained c = {.n = 0};
+    struct ds_error err;
+    sqlite3 *db;
+    uint64_t warnings;
+    int64_t id;
+    /* two unstable days: 3 (13 groups) and 4 (3 groups) */
+    static const int d1[] = {0, 1, 2, 3, 4}, g1[] = {10, 10, 10, 13, 3};
+
+    init_layout();
+    id = analysis_id(st, cfg);
+    run_days(st, cfg, id, d1, g1, 5);
+    store_close(st);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "UPDATE explains SET blob = x'00ff00ff'", NULL, NULL, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_changes(db), 2);
+    sqlite3_close(db);
+    st = open_store(path);
+    warnings = log_warning_count();
+    ck_assert_int_eq(store_results(st, id, &layout, &cfg->analyses[0], D0, D0 + 5 * DAY,
+                                   collect_explain, &c, &err),
+                     DS_OK);
+    /* the results are all there, without the damaged drill-downs, and one warning */
+    ck_assert_uint_eq(c.n, 5);
+    ck_assert(!c.has[3]);
+    ck_assert(!c.has[4]);
+    ck_assert_uint_eq(log_warning_count(), warnings + 1);
+    c.n = 0;
+    ck_assert_int_eq(store_results(st, id, &layout, &cfg->analyses[0], D0, D0 + 5 * DAY,
+                                   collect_explain, &c, &err),
+                     DS_OK);
+    ck_assert_uint_eq(log_warning_count(), warnings + 1);
+    store_close(st);
+    cfg_free(cfg);
 }
 END_TEST
 
@@ -560,6 +819,9 @@ store_suite(void)
 
     tcase_add_test(tc, test_schema_created_and_versioned);
     tcase_add_test(tc, test_schema_1_migrates_to_2);
+    tcase_add_test(tc, test_schema_2_migrates_to_3);
+    tcase_add_test(tc, test_mail_records);
+    tcase_add_test(tc, test_slot_load_counts_only);
     tcase_add_test(tc, test_live_collection_tables);
     tcase_add_test(tc, test_schema_newer_or_foreign_refused);
     tcase_add_test(tc, test_analysis_conflict);
@@ -571,6 +833,8 @@ store_suite(void)
     tcase_add_test(tc, test_series_warmup_gap_and_window_across_runs);
     tcase_add_test(tc, test_series_merge_into_stored_slot_and_rejudge_later);
     tcase_add_test(tc, test_series_thresholds_changed_later);
+    tcase_add_test(tc, test_series_explains_unstable_slots_only);
+    tcase_add_test(tc, test_damaged_explain_is_left_out);
     suite_add_tcase(s, tc);
     return s;
 }
