@@ -50,17 +50,8 @@ report_thousands(uint64_t v, char *buf, size_t len)
 const char *
 report_key_label(const struct key_layout *l, const uint8_t *key, char *buf, size_t len)
 {
-    size_t used = 0;
-
-    buf[0] = '\0';
-    for (size_t k = 0; k < l->n && used < len; k++) {
-        char v[KEY_VALUE_STRLEN];
-        bool isnum;
-
-        used += (size_t)snprintf(buf + used, len - used, "%s%s", k ? "/" : "",
-                                 key_value_format(l, key, k, v, &isnum));
-    }
-    return buf;
+    /* the form "show" and the text reports use: "udp 2849" */
+    return key_format_line(l, key, buf, len);
 }
 
 const char *

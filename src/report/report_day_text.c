@@ -6,6 +6,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ds/proto.h"
@@ -133,88 +134,22 @@ summary(const struct report_model *m, const struct report_model_analysis *a, str
     strbuf_fini(&line);
 }
 
-static void
-list_text(struct strbuf *sb, const char *prefix, const struct explain_list *l, bool ports)
-{
-    struct strbuf line = STRBUF_INIT;
-    char num[32];
-
-    if (l->n == 0) {
-        strbuf_fini(&line);
-        return;
-    }
-    for (uint32_t i = 0; i < l->n; i++) {
-        char a[ADDR_STRLEN];
-
-        if (ports)
-            strbuf_printf(&line, "%s%u %s", i ? ", " : "", l->v[i].port,
-                          report_thousands(l->v[i].packets, num, sizeof(num)));
-        else
-            strbuf_printf(&line, "%s%s %s", i ? ", " : "", addr_format(&l->v[i].addr, a),
-                          report_thousands(l->v[i].packets, num, sizeof(num)));
-    }
-    if (l->distinct > l->n)
-        strbuf_printf(&line, " (of %llu)", (unsigned long long)l->distinct);
-    if (!l->exact)
-        strbuf_printf(&line, " (approximate: each count within %llu)",
-                      (unsigned long long)l->error);
-    wrapped(sb, prefix, strlen(prefix), strbuf_str(&line));
-    strbuf_fini(&line);
-}
-
-static void
-changes_text(struct strbuf *sb, const struct key_layout *l, const char *prefix,
-             const struct explain_change *c, size_t n, uint64_t more)
-{
-    struct strbuf line = STRBUF_INIT;
-    char key[128];
-
-    if (n == 0)
-        return;
-    for (size_t i = 0; i < n; i++)
-        strbuf_printf(&line, "%s%s %.1f%% (window %.1f%%)", i ? ", " : "",
-                      report_key_label(l, c[i].key, key, sizeof(key)), c[i].share,
-                      c[i].window_share);
-    if (more > 0)
-        strbuf_printf(&line, ", and %llu more", (unsigned long long)more);
-    wrapped(sb, prefix, strlen(prefix), strbuf_str(&line));
-    strbuf_fini(&line);
-}
-
-/*
- * The drill-down of one slot as text.  (The integ part plans a shared
- * rendering in report_explain.c for "show"; this one is the report's.)
- */
+/* The drill-down of one slot, as "show" writes it (report_explain.c). */
 static void
 explain_text(struct strbuf *sb, const struct key_layout *l, const struct slot_explain *e)
 {
-    char key[128], num[32];
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
 
-    strbuf_printf(sb, "    changes against the window of %u slots (share now, window mean):\n",
-                  e->window_slots);
-    changes_text(sb, l, "      entered  ", e->entered, e->n_entered, e->more_entered);
-    changes_text(sb, l, "      left     ", e->left, e->n_left, e->more_left);
-    changes_text(sb, l, "      moved    ", e->moved, e->n_moved, 0);
-    if (e->n_entered + e->n_left + e->n_moved == 0)
-        strbuf_append(sb, "      none\n");
-    for (size_t i = 0; i < e->n_groups; i++) {
-        const struct explain_group *g = &e->groups[i];
-        struct strbuf line = STRBUF_INIT;
-
-        strbuf_printf(&line, "%s: %s packets, %.2f%% (window %.2f%%)%s%s",
-                      report_key_label(l, g->key, key, sizeof(key)),
-                      report_thousands(g->packets, num, sizeof(num)), g->share, g->window_share,
-                      g->in_top ? ", in TopN" : "", g->changed ? ", changed" : "");
-        wrapped(sb, "\n    ", 6, strbuf_str(&line));
-        strbuf_fini(&line);
-        if (!g->has_lists) {
-            strbuf_append(sb, "      (no detail was kept for this group)\n");
-            continue;
-        }
-        list_text(sb, "      sources       ", &g->src, false);
-        list_text(sb, "      source ports  ", &g->sport, true);
-        list_text(sb, "      destinations  ", &g->dst, false);
+    if (fp == NULL) {
+        strbuf_append(sb, "    (out of memory for the drill-down)\n");
+        return;
     }
+    report_explain_text(fp, e, l, NULL);
+    fclose(fp);
+    strbuf_appendn(sb, buf, len);
+    free(buf);
 }
 
 /* The TopN groups of a slot stored without a drill-down. */
@@ -251,10 +186,12 @@ event_text(const struct report_model *m, size_t n, const struct report_event *ev
     const struct report_model_analysis *a = &m->an[ev->analysis];
     const struct slot_result *r = &ev->r;
     struct strbuf line = STRBUF_INIT;
-    char label[32], num[32], head[64];
+    char label[32], num[32];
 
     report_slot_label(r->start, a->cfg->slot_s, label, sizeof(label));
-    strbuf_printf(sb, "\n[%zu] %s %s: %s\n", n, a->cfg->name, label, report_cause_name(ev->cause));
+    strbuf_appendc(sb, '\n');
+    rule(sb, '-');
+    strbuf_printf(sb, "[%zu] %s %s: %s\n", n, a->cfg->name, label, report_cause_name(ev->cause));
     strbuf_printf(&line, "%s packets;", report_thousands(r->packets, num, sizeof(num)));
     for (size_t t = 0; t < r->n_th; t++) {
         const struct th_result *tr = &r->th[t];
@@ -269,8 +206,7 @@ event_text(const struct report_model *m, size_t n, const struct report_event *ev
     wrapped(sb, "    ", 4, strbuf_str(&line));
     strbuf_fini(&line);
     if (ev->ex != NULL) {
-        snprintf(head, sizeof(head), "    cause    %s: ", report_cause_name(ev->cause));
-        wrapped(sb, head, 13, ev->ex->evidence[0] ? ev->ex->evidence : "no evidence recorded");
+        strbuf_appendc(sb, '\n');
         explain_text(sb, &a->layout, ev->ex);
     } else {
         top_text(sb, &a->layout, r);

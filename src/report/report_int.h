@@ -80,7 +80,7 @@ struct report_model {
 const char *report_cause_name(int cause);
 /* 1234567 -> "1,234,567" */
 const char *report_thousands(uint64_t v, char *buf, size_t len);
-/* The key of a group as "udp/2849" (values joined with '/'). */
+/* The key of a group as "udp 2849" (key_format_line). */
 const char *report_key_label(const struct key_layout *l, const uint8_t *key, char *buf,
                              size_t len);
 /* "2013-03-06 Wed" for a slot of a day or longer, "2013-03-06 12:00" otherwise. */

@@ -78,7 +78,7 @@ if grep -q '^SUMMARY' "$T/day.txt" && grep -q '^  unstable     1 slot' "$T/day.t
     ok "text: the summary before the events, with the day's counts"
 else not_ok "text: the summary before the events, with the day's counts" "$T/day.txt"; fi
 if [ "$(grep -c '^\[[0-9]*\] ports ' "$T/day.txt")" -eq 1 ] &&
-    grep -q '^\[1\] ports 2013-03-06 Wed: ' "$T/day.txt" && grep -q 'udp/2849' "$T/day.txt"; then
+    grep -q '^\[1\] ports 2013-03-06 Wed: ' "$T/day.txt" && grep -q '^udp 2849: 18,964 packets' "$T/day.txt"; then
     ok "text: one section for the event, with its groups"
 else not_ok "text: one section for the event, with its groups" "$T/day.txt"; fi
 
