@@ -13,6 +13,8 @@
 #include "ds/tz.h"
 #include "report_int.h"
 
+#define HTML_GROUPS_MAX 4      /* groups with their lists in an event */
+#define HTML_CHANGES_MAX 5     /* rows of each kind of change */
 #define FONT_STACK "Arial,Helvetica,sans-serif"
 #define TD "padding:3px 8px;border-bottom:1px solid #eeeeee;"
 #define TDR TD "text-align:right;"
@@ -158,12 +160,12 @@ summary(const struct report_model *m, const struct report_model_analysis *a, str
 }
 
 static void
-list_cells(struct strbuf *sb, const struct explain_list *l, bool ports)
+list_cells(struct strbuf *sb, const struct explain_list *l, bool ports, int width)
 {
     char num[32];
 
-    strbuf_append(sb, "<td valign=\"top\" style=\"padding:2px 6px 2px 0;font-size:12px;"
-                      "font-family:Menlo,Consolas,monospace;\">");
+    strbuf_printf(sb, "<td valign=\"top\" width=\"%d\" style=\"width:%dpx;padding:2px 12px 2px 0;"
+                      "font-size:12px;font-family:Menlo,Consolas,monospace;\">", width, width);
     for (uint32_t i = 0; i < l->n; i++) {
         char a[ADDR_STRLEN];
 
@@ -189,6 +191,10 @@ changes(struct strbuf *sb, const struct key_layout *l, const char *what,
 {
     char key[128];
 
+    if (n > HTML_CHANGES_MAX) {
+        more += n - HTML_CHANGES_MAX;
+        n = HTML_CHANGES_MAX;
+    }
     for (size_t i = 0; i < n; i++) {
         strbuf_printf(sb, "<tr><td style=\"" TD "\">%s</td><td style=\"" TD "\">", what);
         esc(sb, report_key_label(l, c[i].key, key, sizeof(key)));
@@ -198,6 +204,15 @@ changes(struct strbuf *sb, const struct key_layout *l, const char *what,
     if (more > 0)
         strbuf_printf(sb, "<tr><td style=\"" TD "\">%s</td><td colspan=\"3\" style=\"" TD "\">"
                           "and %llu more</td></tr>", what, (unsigned long long)more);
+}
+
+static bool
+shows_lists(const struct slot_explain *e, size_t i)
+{
+    for (size_t k = 0; k < e->n_cause_groups; k++)
+        if (e->cause_groups[k] == i)
+            return true;
+    return e->groups[i].changed;
 }
 
 static void
@@ -217,15 +232,26 @@ explain_html(const struct report_model *m, const struct report_event *ev, struct
     changes(sb, l, "entered", e->entered, e->n_entered, e->more_entered);
     changes(sb, l, "left", e->left, e->n_left, e->more_left);
     changes(sb, l, "moved", e->moved, e->n_moved, 0);
+    if (e->n_entered + e->n_left + e->n_moved == 0)
+        strbuf_append(sb, "<tr><td colspan=\"4\" style=\"" TD "\">none</td></tr>");
     strbuf_append(sb, "</table>");
     if (ev->image != SIZE_MAX) {
         strbuf_append(sb, "<div style=\"margin:10px 0 4px 0;\">");
         image(m, sb, ev->image);
         strbuf_append(sb, "</div>");
     }
-    for (size_t i = 0; i < e->n_groups; i++) {
+    for (size_t i = 0, shown = 0; i < e->n_groups; i++) {
         const struct explain_group *g = &e->groups[i];
 
+        /*
+         * A mail is read on one screen: the lists of the groups the cause
+         * is about and of the changed ones; the text part and "show" have
+         * every group.
+         */
+        if (!shows_lists(e, i) || shown == HTML_GROUPS_MAX) {
+            continue;
+        }
+        shown++;
         strbuf_append(sb, "<p style=\"margin:12px 0 4px 0;\"><b>");
         esc(sb, report_key_label(l, g->key, key, sizeof(key)));
         strbuf_printf(sb, "</b> %s packets, %.2f%% (window %.2f%%)%s%s</p>",
@@ -237,15 +263,18 @@ explain_html(const struct report_model *m, const struct report_event *ev, struct
             continue;
         }
         strbuf_append(sb, "<table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\" "
-                          "border=\"0\" style=\"font-size:12px;\"><tr>"
-                          "<td style=\"color:#555555;padding-right:6px;\">sources</td>"
-                          "<td style=\"color:#555555;padding-right:6px;\">source ports</td>"
+                          "border=\"0\" width=\"600\" style=\"width:600px;font-size:12px;\">"
+                          "<tr><td style=\"color:#555555;\">sources</td>"
+                          "<td style=\"color:#555555;\">source ports</td>"
                           "<td style=\"color:#555555;\">destinations</td></tr><tr>");
-        list_cells(sb, &g->src, false);
-        list_cells(sb, &g->sport, true);
-        list_cells(sb, &g->dst, false);
+        list_cells(sb, &g->src, false, 210);
+        list_cells(sb, &g->sport, true, 130);
+        list_cells(sb, &g->dst, false, 236);
         strbuf_append(sb, "</tr></table>");
     }
+    strbuf_printf(sb, "<p style=\"margin:10px 0 0 0;font-size:12px;color:#777777;\">Every "
+                      "group shown (%zu) with its lists: the text part, or darkstab show "
+                      "--slot.</p>", e->n_groups);
 }
 
 static void

@@ -49,7 +49,7 @@ expect_exit() {
 screenshot() {
     rm -f "$2"
     timeout 60 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
-        --user-data-dir="$T/chromium" --window-size=800,"${3:-1600}" \
+        --user-data-dir="$T/chromium" --window-size=800,"${3:-4000}" \
         --screenshot="$2" "file://$1" > "$T/chromium.log" 2>&1
     [ -s "$2" ]
 }
@@ -119,6 +119,16 @@ if [ "$(jq -c '[.events[].start]' "$T/out" 2>/dev/null)" = \
     ok "json: the month's events are the stored unstable slots"
 else not_ok "json: the month's events are the stored unstable slots" "$T/out"; fi
 
+report --from 2013-02-01 --to 2013-04-01 --format json
+if [ "$(jq -c '[.events[] | .start[0:10] + " " + .cause.kind]' "$T/out" 2>/dev/null)" = \
+     '["2013-02-22 unknown","2013-02-26 unknown","2013-03-04 unknown","2013-03-06 ddos","2013-03-17 backscatter","2013-03-24 scan","2013-03-31 misconfiguration"]' ] &&
+    jq -e '.subject == "darkstab 2013-02-01 to 2013-04-01: 7 unstable slots (ddos, misconfiguration, scan, backscatter, unknown)"' \
+        "$T/out" > /dev/null; then
+    ok "json: the samples' seven events with their causes, and the subject"
+else not_ok "json: the samples' seven events with their causes, and the subject" "$T/out"; fi
+report --date 2013-03-06 --format json
+charts=$(jq '.images | length' "$T/out")
+
 # --- HTML --------------------------------------------------------------------
 report --date 2013-03-06 --format html -o "$T/day.html"
 if [ $? -eq 0 ] && [ ! -s "$T/out" ] && grep -q '<img src="data:image/png;base64,' "$T/day.html" &&
@@ -129,8 +139,9 @@ else not_ok "html: self-contained (data: images, no script, nothing fetched)" "$
 if ! command -v chromium > /dev/null 2>&1 || ! command -v convert > /dev/null 2>&1; then
     not_ok "chromium and ImageMagick are installed (make deps)"
 elif screenshot "$T/day.html" "$T/day.png"; then
-    if python3 "$HERE/shotcheck.py" "$T/day.png" "$T/day.html" > "$T/shot" 2>&1; then
-        ok "html: chromium draws the page and every chart ($(grep -c 'drawn at' "$T/shot"))"
+    if python3 "$HERE/shotcheck.py" "$T/day.png" "$T/day.html" > "$T/shot" 2>&1 &&
+        [ "$charts" -eq 2 ] && [ "$(grep -c 'drawn at' "$T/shot")" -eq "$charts" ]; then
+        ok "html: chromium draws the page and every chart ($charts)"
     else not_ok "html: chromium draws the page and every chart" "$T/shot"; fi
     # the same check on a damaged image must fail, or it proves nothing
     python3 - "$T/day.html" "$T/bad.html" <<'EOF'
@@ -152,7 +163,7 @@ EOF
         ok "html: the screenshot check fails on a blank page"
     else not_ok "html: the screenshot check fails on a blank page" "$T/shot"; fi
     report --from 2013-03-01 --to 2013-04-01 --format html -o "$T/month.html"
-    if screenshot "$T/month.html" "$T/month.png" 5000 &&
+    if screenshot "$T/month.html" "$T/month.png" 12000 &&
         python3 "$HERE/shotcheck.py" "$T/month.png" "$T/month.html" > "$T/shot" 2>&1; then
         ok "html: the month renders with every chart"
     else not_ok "html: the month renders with every chart" "$T/shot"; fi
