@@ -65,6 +65,13 @@ report_slot_label(int64_t start, int64_t slot_s, char *buf, size_t len)
     return buf;
 }
 
+const char *
+report_period_word(const struct report_model *m)
+{
+    return m->from == tz_day_start(m->from) && m->to == tz_next_day(m->from) ? "days"
+                                                                           : "periods";
+}
+
 /* ---- a deep copy of an explanation: the store's block is freed after the callback ---- */
 
 static void *

@@ -107,7 +107,7 @@ summary(const struct report_model *m, const struct report_model_analysis *a, str
     if (a->prev_periods > 0 && a->prev_mean > 0)
         strbuf_printf(&line, ", %+.1f%% against the mean of the previous %zu %s with data (%s)",
                       ((double)a->packets / a->prev_mean - 1) * 100, a->prev_periods,
-                      m->to - m->from <= 90000 && m->to - m->from >= 82800 ? "days" : "periods",
+                      report_period_word(m),
                       report_thousands((uint64_t)llround(a->prev_mean), mean, sizeof(mean)));
     else
         strbuf_append(&line, " (no earlier period with data to compare)");

@@ -133,8 +133,9 @@ summary(const struct report_model *m, const struct report_model_analysis *a, str
     strbuf_reset(&v);
     strbuf_append(&v, report_thousands(a->packets, num, sizeof(num)));
     if (a->prev_periods > 0 && a->prev_mean > 0)
-        strbuf_printf(&v, ", %+.1f%% against the mean of the previous %zu periods with data (%s)",
+        strbuf_printf(&v, ", %+.1f%% against the mean of the previous %zu %s with data (%s)",
                       ((double)a->packets / a->prev_mean - 1) * 100, a->prev_periods,
+                      report_period_word(m),
                       report_thousands((uint64_t)llround(a->prev_mean), mean, sizeof(mean)));
     row2(sb, "packets", strbuf_str(&v));
     strbuf_fini(&v);

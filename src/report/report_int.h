@@ -86,6 +86,9 @@ const char *report_key_label(const struct key_layout *l, const uint8_t *key, cha
 /* "2013-03-06 Wed" for a slot of a day or longer, "2013-03-06 12:00" otherwise. */
 const char *report_slot_label(int64_t start, int64_t slot_s, char *buf, size_t len);
 
+/* "days" if the range is one local day (earlier periods are then days), else "periods". */
+const char *report_period_word(const struct report_model *m);
+
 /* A deep copy of e (its arrays and minutes in blocks of their own), and its release. */
 struct slot_explain *report_explain_copy(const struct slot_explain *e);
 void report_explain_free(struct slot_explain *e);
