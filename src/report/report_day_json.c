@@ -1,10 +1,9 @@
 /*
  * The JSON of the report of a day or range (the json format's doc
  * function): the summary and the events as the text and HTML show them,
- * for programs.  The drill-down of an event is given with the members
- * docs/JSON.md documents for a slot ("changes", "detail", "cause") where
- * the explain stage is linked; here its cause and evidence, and the TopN
- * groups.
+ * for programs.  The drill-down of an event has the members docs/JSON.md
+ * documents for a slot ("changes", "detail", "cause"), so a program reads
+ * it as it reads the results document.
  */
 #include <math.h>
 #include <stdio.h>
@@ -123,25 +122,21 @@ event(const struct report_model *m, const struct report_event *ev, struct json_w
         json_obj_end(w);
     }
     json_arr_end(w);
-    json_key(w, "cause");
-    json_obj_begin(w);
-    json_key(w, "kind");
-    json_str(w, report_cause_name(ev->cause));
-    json_key(w, "evidence");
-    if (ev->ex != NULL)
-        json_str(w, ev->ex->evidence);
-    else
+    if (ev->ex != NULL) {
+        /* "changes", "detail" and "cause" as in the results document (docs/JSON.md) */
+        explain_write_json(ev->ex, &a->layout, w);
+    } else {
+        json_key(w, "cause");
+        json_obj_begin(w);
+        json_key(w, "kind");
+        json_str(w, report_cause_name(ev->cause));
+        json_key(w, "groups");
+        json_arr_begin(w);
+        json_arr_end(w);
+        json_key(w, "evidence");
         json_null(w);
-    json_key(w, "groups");
-    json_arr_begin(w);
-    if (ev->ex != NULL)
-        for (size_t i = 0; i < ev->ex->n_cause_groups; i++)
-            if (ev->ex->cause_groups[i] < ev->ex->n_groups)
-                json_str(w, report_key_label(&a->layout,
-                                             ev->ex->groups[ev->ex->cause_groups[i]].key, key,
-                                             sizeof(key)));
-    json_arr_end(w);
-    json_obj_end(w);
+        json_obj_end(w);
+    }
     json_key(w, "drilldown");
     json_bool(w, ev->ex != NULL);
     json_key(w, "top");
