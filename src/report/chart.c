@@ -374,21 +374,42 @@ chart_topn(const struct report_model *m, const struct report_model_analysis *a, 
                 cairo_stroke(cr);
             }
     frame(cr, &p);
-    /* x ticks: the last slot always labelled, then every step slots back */
     font(cr, 11, false);
-    step = ca->slot_s >= 86400 ? 7 : ca->slot_s >= 3600 ? 6 : 12;
-    while (n / step > 8)
-        step *= 2;
-    for (size_t k = 0; k < n; k += step) {
-        size_t i = n - 1 - k;
-        time_t t = (time_t)a->pts[i].start;
-        struct tm tm;
+    if (ca->slot_s >= 86400) {
+        /* days and longer: the last slot labelled, then every step slots back */
+        step = 7;
+        while (n / step > 8)
+            step *= 2;
+        for (size_t k = 0; k < n; k += step) {
+            size_t i = n - 1 - k;
+            time_t t = (time_t)a->pts[i].start;
+            struct tm tm;
 
-        localtime_r(&t, &tm);
-        strftime(buf, sizeof(buf),
-                 ca->slot_s >= 86400 || (tm.tm_hour == 0 && tm.tm_min == 0) ? "%m-%d" : "%H:%M",
-                 &tm);
-        x_tick(cr, &p, p.x0 + (i + 0.5) * slot_w, buf);
+            localtime_r(&t, &tm);
+            strftime(buf, sizeof(buf), "%m-%d", &tm);
+            x_tick(cr, &p, p.x0 + (i + 0.5) * slot_w, buf);
+        }
+    } else {
+        /* shorter slots: on round local hours, the date at midnight */
+        static const int hours[] = {1, 2, 3, 4, 6, 12, 24};
+        double span_h = (double)n * (double)ca->slot_s / 3600.0;
+        int hstep = 24;
+
+        for (size_t k = 0; k < sizeof(hours) / sizeof(hours[0]); k++)
+            if (span_h / hours[k] <= 8) {
+                hstep = hours[k];
+                break;
+            }
+        for (size_t i = 0; i < n; i++) {
+            time_t t = (time_t)a->pts[i].start;
+            struct tm tm;
+
+            localtime_r(&t, &tm);
+            if (tm.tm_min != 0 || tm.tm_hour % hstep != 0)
+                continue;
+            strftime(buf, sizeof(buf), tm.tm_hour == 0 ? "%m-%d" : "%H:%M", &tm);
+            x_tick(cr, &p, p.x0 + i * slot_w, buf);
+        }
     }
     {
         char from[32], to[32];
@@ -431,7 +452,6 @@ chart_minutes(const struct report_model *m, const struct report_event *ev, uint8
     const struct explain_group *gs[EXPLAIN_SERIES];
     size_t ng = 0, nmin = 0;
     double max = 1, xw;
-    int hour_step;
     struct plot p = {56, 34, CHART_W - 56 - 16, MINUTES_H - 34 - 84, 1};
     struct legend lg = {52, MINUTES_H - 30, CHART_W - 10};
     cairo_surface_t *s;
@@ -478,20 +498,29 @@ chart_minutes(const struct report_model *m, const struct report_event *ev, uint8
         cairo_stroke(cr);
     }
     frame(cr, &p);
-    /* ticks on local hours: the slot may start at any offset from UTC */
+    /* ticks on round local times: the slot may start at any offset from UTC */
     font(cr, 11, false);
-    hour_step = 1;
-    while ((double)nmin / 60.0 / hour_step > 8)
-        hour_step = hour_step < 3 ? hour_step + 1 : hour_step < 6 ? 6 : hour_step * 2;
-    for (size_t i = 0; i <= nmin; i++) {
-        time_t t = (time_t)(ev->r.start + 60 * (int64_t)i);
-        struct tm tm;
+    {
+        static const int steps[] = {5, 10, 15, 30, 60, 120, 180, 360, 720, 1440};
+        int mstep = 1440;
 
-        localtime_r(&t, &tm);
-        if (tm.tm_min != 0 || tm.tm_hour % (hour_step > 24 ? 24 : hour_step) != 0)
-            continue;
-        strftime(buf, sizeof(buf), tm.tm_hour == 0 && i > 0 ? "%m-%d" : "%H:%M", &tm);
-        x_tick(cr, &p, p.x0 + i * xw, buf);
+        for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++)
+            if ((double)nmin / steps[k] <= 8) {
+                mstep = steps[k];
+                break;
+            }
+        for (size_t i = 0; i <= nmin; i++) {
+            time_t t = (time_t)(ev->r.start + 60 * (int64_t)i);
+            struct tm tm;
+
+            localtime_r(&t, &tm);
+            if ((tm.tm_hour * 60 + tm.tm_min) % mstep != 0)
+                continue;
+            strftime(buf, sizeof(buf), tm.tm_hour == 0 && tm.tm_min == 0 && i > 0 ? "%m-%d"
+                                                                                 : "%H:%M",
+                     &tm);
+            x_tick(cr, &p, p.x0 + i * xw, buf);
+        }
     }
     snprintf(buf, sizeof(buf), "local time (%s), one point per minute", m->cfg->timezone);
     set(cr, ink, 1);
