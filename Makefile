@@ -182,6 +182,9 @@ demo: deps
 	@rm -f $(BUILD)/demo.db
 	$(BUILD)/darkstab analyze -c samples/darkstab-sample.yaml --store $(BUILD)/demo.db \
 		samples/data/*.ipfix
+	$(BUILD)/darkstab report -q -c samples/darkstab-sample.yaml --store $(BUILD)/demo.db \
+		--date 2013-03-06 --format html -o $(BUILD)/demo-2013-03-06.html
+	@echo "the report of 2013-03-06 (a DDoS), for a browser: $(BUILD)/demo-2013-03-06.html"
 
 # --- tests --------------------------------------------------------------------
 UNIT_TESTS = core cfg ingest flows session norm archive filter agg stability explain store report \
