@@ -16,9 +16,9 @@ CC ?= cc
 # Debian packages: libraries, test and benchmark tools.
 DEB_PACKAGES = build-essential pkg-config clang libfixbuf-dev libglib2.0-dev libyaml-dev \
 	check libsqlite3-dev libxxhash-dev libmicrohttpd-dev jq time tzdata nfdump \
-	softflowd pmacct curl iproute2 sqlite3
+	softflowd pmacct curl iproute2 sqlite3 libcairo2-dev chromium imagemagick
 
-PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash libmicrohttpd
+PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash libmicrohttpd cairo fontconfig
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 WARN = -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wmissing-declarations \
@@ -36,6 +36,7 @@ CORE_SRCS = \
 	src/core/log.c \
 	src/core/xmem.c \
 	src/core/strbuf.c \
+	src/core/base64.c \
 	src/core/json.c \
 	src/core/addr.c \
 	src/core/parse.c \
@@ -88,7 +89,12 @@ REPORT_SRCS = \
 	src/report/report_json.c \
 	src/report/report_text.c \
 	src/report/report_csv.c \
-	src/report/report_explain.c
+	src/report/report_explain.c \
+	src/report/report_html.c \
+	src/report/chart.c \
+	src/report/report_day.c \
+	src/report/report_day_text.c \
+	src/report/report_day_json.c
 
 PIPELINE_SRCS = \
 	src/pipeline/pipeline.c \
@@ -102,6 +108,7 @@ CLI_SRCS = \
 	src/cli/cmd_analyze.c \
 	src/cli/cmd_collect.c \
 	src/cli/cmd_results.c \
+	src/cli/cmd_report.c \
 	src/cli/cmd_show.c \
 	src/cli/cmd_check_config.c
 
@@ -175,6 +182,9 @@ demo: deps
 	@rm -f $(BUILD)/demo.db
 	$(BUILD)/darkstab analyze -c samples/darkstab-sample.yaml --store $(BUILD)/demo.db \
 		samples/data/*.ipfix
+	$(BUILD)/darkstab report -q -c samples/darkstab-sample.yaml --store $(BUILD)/demo.db \
+		--date 2013-03-06 --format html -o $(BUILD)/demo-2013-03-06.html
+	@echo "the report of 2013-03-06 (a DDoS), for a browser: $(BUILD)/demo-2013-03-06.html"
 
 # --- tests --------------------------------------------------------------------
 UNIT_TESTS = core cfg ingest flows session norm archive filter agg topk stability explain store \
@@ -221,6 +231,7 @@ check-integ: all $(TOOL_BINS)
 	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/run.sh $(BUILD)
 	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/collect.sh $(BUILD)
 	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/explain.sh $(BUILD)
+	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/report.sh $(BUILD)
 
 # The unit tests once more, under AddressSanitizer and UndefinedBehaviorSanitizer.
 sanitize:
