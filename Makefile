@@ -16,9 +16,9 @@ CC ?= cc
 # Debian packages: libraries, test and benchmark tools.
 DEB_PACKAGES = build-essential pkg-config clang libfixbuf-dev libglib2.0-dev libyaml-dev \
 	check libsqlite3-dev libxxhash-dev libmicrohttpd-dev jq time tzdata nfdump \
-	softflowd pmacct curl iproute2
+	softflowd pmacct curl iproute2 libcurl4-openssl-dev python3-aiosmtpd openssl
 
-PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash libmicrohttpd
+PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash libmicrohttpd libcurl
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 WARN = -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wmissing-declarations \
@@ -83,6 +83,12 @@ REPORT_SRCS = \
 	src/report/report_text.c \
 	src/report/report_csv.c
 
+MAIL_SRCS = \
+	src/mail/mime.c \
+	src/mail/smtp.c \
+	src/mail/spool.c \
+	src/mail/mailer.c
+
 PIPELINE_SRCS = \
 	src/pipeline/pipeline.c \
 	src/pipeline/series.c \
@@ -97,8 +103,8 @@ CLI_SRCS = \
 	src/cli/cmd_results.c \
 	src/cli/cmd_check_config.c
 
-MODULES = core ingest norm filter agg stability store report pipeline
-LIB_ORDER = pipeline report store stability agg filter norm ingest core
+MODULES = core ingest norm filter agg stability store report mail pipeline
+LIB_ORDER = pipeline mail report store stability agg filter norm ingest core
 
 core_SRCS = $(CORE_SRCS)
 ingest_SRCS = $(INGEST_SRCS)
@@ -108,6 +114,7 @@ agg_SRCS = $(AGG_SRCS)
 stability_SRCS = $(STABILITY_SRCS)
 store_SRCS = $(STORE_SRCS)
 report_SRCS = $(REPORT_SRCS)
+mail_SRCS = $(MAIL_SRCS)
 pipeline_SRCS = $(PIPELINE_SRCS)
 
 ALL_LIB_SRCS = $(foreach m,$(MODULES),$($(m)_SRCS))
@@ -168,7 +175,8 @@ demo: deps
 		samples/data/*.ipfix
 
 # --- tests --------------------------------------------------------------------
-UNIT_TESTS = core cfg ingest flows session norm archive filter agg stability store report httpd
+UNIT_TESTS = core cfg ingest flows session norm archive filter agg stability store report mail \
+	httpd
 UNIT_BINS = $(foreach t,$(UNIT_TESTS),$(BUILD)/tests/check_$(t))
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -210,6 +218,7 @@ check-unit: $(UNIT_BINS)
 check-integ: all $(TOOL_BINS)
 	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/run.sh $(BUILD)
 	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/collect.sh $(BUILD)
+	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/mail.sh $(BUILD)
 
 # The unit tests once more, under AddressSanitizer and UndefinedBehaviorSanitizer.
 sanitize:
