@@ -65,6 +65,7 @@ AGG_SRCS = \
 	src/agg/key.c \
 	src/agg/slotcal.c \
 	src/agg/distinct.c \
+	src/agg/topk.c \
 	src/agg/detail.c \
 	src/agg/agg.c
 
@@ -72,6 +73,11 @@ STABILITY_SRCS = \
 	src/stability/topn.c \
 	src/stability/stability.c \
 	src/stability/result.c
+
+EXPLAIN_SRCS = \
+	src/explain/explain.c \
+	src/explain/cause.c \
+	src/explain/explain_codec.c
 
 STORE_SRCS = \
 	src/store/store.c \
@@ -103,8 +109,8 @@ CLI_SRCS = \
 	src/cli/cmd_results.c \
 	src/cli/cmd_check_config.c
 
-MODULES = core ingest norm filter agg stability store report mail pipeline
-LIB_ORDER = pipeline mail report store stability agg filter norm ingest core
+MODULES = core ingest norm filter agg stability explain store report mail pipeline
+LIB_ORDER = pipeline mail report store explain stability agg filter norm ingest core
 
 core_SRCS = $(CORE_SRCS)
 ingest_SRCS = $(INGEST_SRCS)
@@ -112,6 +118,7 @@ norm_SRCS = $(NORM_SRCS)
 filter_SRCS = $(FILTER_SRCS)
 agg_SRCS = $(AGG_SRCS)
 stability_SRCS = $(STABILITY_SRCS)
+explain_SRCS = $(EXPLAIN_SRCS)
 store_SRCS = $(STORE_SRCS)
 report_SRCS = $(REPORT_SRCS)
 mail_SRCS = $(MAIL_SRCS)
@@ -126,7 +133,7 @@ LIBS = $(foreach m,$(LIB_ORDER),$(BUILD)/lib$(m).a)
 all: $(BUILD)/darkstab $(BUILD)/darkstab-gen
 
 # Schema files are compiled in, so the binary needs nothing beside it.
-$(BUILD)/gen/schema.h: src/store/schema/v1.sql src/store/schema/v2.sql
+$(BUILD)/gen/schema.h: src/store/schema/v1.sql src/store/schema/v2.sql src/store/schema/v3.sql
 	@mkdir -p $(dir $@)
 	@{ echo '/* generated from src/store/schema/ by make */'; \
 	   echo 'static const char *const store_schema[] = {'; \
@@ -175,7 +182,8 @@ demo: deps
 		samples/data/*.ipfix
 
 # --- tests --------------------------------------------------------------------
-UNIT_TESTS = core cfg ingest flows session norm archive filter agg stability store report mail \
+UNIT_TESTS = core cfg ingest flows session norm archive filter agg stability explain store report \
+	mail \
 	httpd
 UNIT_BINS = $(foreach t,$(UNIT_TESTS),$(BUILD)/tests/check_$(t))
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)

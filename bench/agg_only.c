@@ -76,7 +76,7 @@ main(int argc, char **argv)
         return 1;
     }
     {
-        struct agg_opts ao = {on_close, NULL, NULL};
+        struct agg_opts ao = {on_close, NULL, NULL, NULL};
         struct agg *agg = agg_new(&a, &ao);
 
         clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -7,6 +7,11 @@
  * proportion to time ("spread").  Every group keeps its packet and flow
  * counts and, while its slot is open, a struct detail.
  *
+ * A group's detail also keeps its top sources, source ports and
+ * destinations and its packets per minute (ds/detail.h).  The series of an
+ * analysis's open slots share drilldown.series_memory bytes: past it, the
+ * groups with fewest packets lose theirs (agg_series_memory()).
+ *
  * Slots close on event time, never on the wall clock: agg_advance(w)
  * closes every open slot that ends at or before w, keeps the detail of the
  * groups that can be shown (a share above the lowest threshold) and
@@ -65,6 +70,10 @@ struct agg_slot {
     uint32_t cap_groups;
     uint32_t *index;            /* owned; entry number + 1, 0 empty */
     uint32_t index_mask;
+    /* drill-down: list capacities (borrowed, NULL: the defaults) and series */
+    const struct cfg_drilldown *drilldown;
+    size_t series_bytes;        /* held by the groups' series */
+    uint64_t series_floor;      /* a dropped series is kept again above this many packets */
 };
 
 struct agg_opts {
@@ -74,6 +83,8 @@ struct agg_opts {
     void (*on_late)(void *ctx, int64_t start, int64_t end, const struct flow *f,
                     uint64_t packets);
     void *ctx;
+    /* Top list capacities and series memory (copied; NULL: the defaults). */
+    const struct cfg_drilldown *drilldown;
 };
 
 struct agg;
@@ -104,8 +115,10 @@ void agg_each_open(const struct agg *agg, void (*fn)(void *ctx, const struct agg
  * the aggregator's (agg_layout()).
  */
 void agg_restore(struct agg *agg, struct agg_slot *slot, int64_t closed_upto);
-/* Heap bytes held by open slots (approximate; for the benchmark). */
+/* Heap bytes held by open slots, series and top lists included (approximate). */
 size_t agg_memory(const struct agg *agg);
+/* Bytes of the open slots' per-minute series (bounded by drilldown.series_memory). */
+size_t agg_series_memory(const struct agg *agg);
 
 /* ---- slots, also used by the owners of closed slots ---- */
 

@@ -96,21 +96,21 @@ struct cfg_analysis {
 };
 
 /*
- * causes: the rules of the probable cause (METHOD section 6, issue 7).
- * Owned by src/explain; every key documented in config/darkstab.yaml.
+ * causes: the rules of the probable cause (METHOD section 6, issue 7),
+ * keys "causes.<name>" in the cfg table.  Owned by src/explain (cause.c
+ * says how each is used); every key documented in config/darkstab.yaml.
  */
 struct cfg_causes {
-    int64_t ddos_min_sources;               /* causes.ddos.min_sources */
-    int64_t ddos_max_ports;                 /* causes.ddos.max_ports */
-    int64_t ddos_burst_s;                   /* causes.ddos.burst */
-    struct decimal ddos_burst_share;        /* causes.ddos.burst_share, percent */
-    int64_t misconfig_max_sources;          /* causes.misconfiguration.max_sources */
-    struct decimal misconfig_source_share;  /* causes.misconfiguration.source_share */
-    int64_t scan_min_ports;                 /* causes.scan.min_ports */
-    int64_t scan_min_addrs;                 /* causes.scan.min_addrs */
-    int64_t scan_max_sources;               /* causes.scan.max_sources */
-    struct decimal backscatter_share;       /* causes.backscatter.share, percent */
-    int64_t backscatter_min_port;           /* causes.backscatter.min_dst_port */
+    struct decimal one_source_share;        /* causes.one_source_share, percent */
+    int64_t ddos_min_sources;               /* causes.ddos_min_sources */
+    int64_t ddos_max_ports;                 /* causes.ddos_max_ports */
+    struct decimal ddos_burst_share;        /* causes.ddos_burst_share, percent */
+    struct decimal ddos_burst_length;       /* causes.ddos_burst_length, percent of the slot */
+    int64_t misconfig_max_ports;            /* causes.misconfig_max_ports */
+    int64_t scan_min_ports;                 /* causes.scan_min_ports */
+    int64_t scan_min_addrs;                 /* causes.scan_min_addrs */
+    struct decimal backscatter_share;       /* causes.backscatter_share, percent */
+    int64_t backscatter_min_port;           /* causes.backscatter_min_port */
 };
 
 /* drilldown: what the aggregator keeps per group for the drill-down. */

@@ -5,8 +5,10 @@
  * the first and last time it was seen.  Kept for every group while its slot
  * is open, and afterwards only for the groups that can be shown.
  *
- * A later capability adds the per-minute series here; nothing outside this
- * module depends on the layout.
+ * For the drill-down (issue 7) it also keeps the group's top source
+ * addresses, source ports and destination addresses by packets (ds/topk.h:
+ * exact while few, Space-Saving beyond) and its packets per minute of the
+ * slot.  Nothing outside the agg module depends on the layout.
  */
 #ifndef DS_DETAIL_H
 #define DS_DETAIL_H
@@ -15,8 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ds/cfg.h"
 #include "ds/distinct.h"
 #include "ds/flow.h"
+#include "ds/topk.h"
 
 struct type_count {
     uint16_t type;      /* ptype_of() */
@@ -24,6 +28,26 @@ struct type_count {
 };
 
 #define DETAIL_TYPES_INLINE 2
+
+/* drilldown.* defaults, for details made without a configuration */
+#define DETAIL_SOURCES_DEFAULT 64
+#define DETAIL_PORTS_DEFAULT 16
+#define DETAIL_DSTS_DEFAULT 16
+#define DETAIL_MINUTE_SHIFT 48  /* series entries: minute << 48 | packets */
+
+/*
+ * Packets per minute of the slot, sparse: the minutes with packets, in
+ * order.  A flow counts in the minute of its start, clamped into the slot.
+ */
+struct detail_series {
+    uint64_t *e;                /* owned; cap entries, minute << 48 | packets */
+    int64_t start_s;            /* minute 0: the slot's start */
+    uint32_t n;
+    uint32_t cap;
+    uint32_t n_min;             /* minutes in the slot; 0: no series is kept */
+    uint8_t dropped;            /* not kept for now (drilldown.series_memory) */
+    uint8_t partial;            /* some packets are not in it */
+};
 
 struct detail {
     struct distinct src;        /* source addresses (addr_value) */
@@ -35,12 +59,64 @@ struct detail {
     uint32_t cap_types;         /* 0 while inline */
     struct type_count *types;   /* owned when cap_types > 0 */
     struct type_count inl[DETAIL_TYPES_INLINE];
+    struct topk src_top;        /* source addresses by packets */
+    struct topk sport_top;      /* source ports, port protocols only */
+    struct topk dst_top;        /* destination addresses */
+    struct detail_series series;
+    uint8_t has_lists;          /* 0: read from a store that kept none (DT01) */
 };
 
+/* The defaults of drilldown.*, and no series. */
 struct detail *detail_new(void);
+/*
+ * For a group of the slot [start_s, end_s): list capacities from dd (NULL:
+ * the defaults), and a series unless dd->series_memory is 0.
+ */
+struct detail *detail_new_in(const struct cfg_drilldown *dd, int64_t start_s, int64_t end_s);
 void detail_free(struct detail *d);
-/* Counts flow f, with packets (its share in this slot), into d. */
-void detail_add(struct detail *d, const struct flow *f, uint64_t packets);
+size_t detail_series_add_slow(struct detail_series *s, uint32_t minute, uint64_t packets);
+
+/* Adds packets at the minute of start_ms; returns the bytes the series grew by. */
+static inline size_t
+detail_series_add(struct detail_series *s, int64_t start_ms, uint64_t packets)
+{
+    int64_t m;
+
+    if (s->n_min == 0 || packets == 0)
+        return 0;
+    if (s->dropped) {
+        s->partial = 1;
+        return 0;
+    }
+    m = start_ms / 1000 - s->start_s;
+    m = m < 0 ? 0 : m / 60 >= s->n_min ? s->n_min - 1 : m / 60;
+    if (s->n > 0 && s->e[s->n - 1] >> DETAIL_MINUTE_SHIFT == (uint64_t)m &&
+        (s->e[s->n - 1] & ((UINT64_C(1) << DETAIL_MINUTE_SHIFT) - 1)) + packets <
+            (UINT64_C(1) << DETAIL_MINUTE_SHIFT)) {
+        s->e[s->n - 1] += packets;
+        return 0;
+    }
+    return detail_series_add_slow(s, (uint32_t)m, packets);
+}
+
+/*
+ * Counts flow f, with packets (its share in this slot), into d.  Returns
+ * the bytes its series grew by (for drilldown.series_memory), mostly 0.
+ */
+size_t detail_add(struct detail *d, const struct flow *f, uint64_t packets);
+/*
+ * Drops d's series (drilldown.series_memory): later packets are not kept
+ * until detail_series_restart().  Returns the bytes freed.
+ */
+size_t detail_series_drop(struct detail *d);
+/* Keeps a series again after detail_series_drop(), marked partial. */
+void detail_series_restart(struct detail *d);
+/* Bytes held by d's series. */
+static inline size_t
+detail_series_bytes(const struct detail *d)
+{
+    return (size_t)d->series.cap * sizeof(uint64_t);
+}
 void detail_merge(struct detail *dst, const struct detail *src);
 /* The type with the most packets (ties: the lower type), 0 if none. */
 uint16_t detail_dominant_type(const struct detail *d);
@@ -55,10 +131,15 @@ struct detail_item {
     uint64_t packets;
 };
 
+/* Did d keep top lists?  Not if it was read from a DT01 blob (an older store). */
+bool detail_has_lists(const struct detail *d);
+
 /*
- * The values with most packets, most first, at most max of them, into out.
- * *exact: the counts are true and nothing left out has more; otherwise each
- * count is over by at most *error packets (Space-Saving).  Returns how many.
+ * The values with most packets, most first (ties: the lower value), at most
+ * max of them, into out.  *exact: the counts are true and nothing left out
+ * has more; otherwise each count is over by at most *error packets
+ * (Space-Saving).  Returns how many; 0 with *exact false if d has no lists.
+ * Source ports: of flows of port protocols only.
  */
 size_t detail_top_sources(const struct detail *d, struct detail_item *out, size_t max,
                           bool *exact, uint64_t *error);

@@ -40,8 +40,15 @@ enum explain_cause {
     CAUSE_BACKSCATTER,
 };
 
-/* "unknown", "ddos", "misconfiguration", "scan", "backscatter" */
+/* "unknown", "ddos", "misconfiguration", "scan", "backscatter"; "unknown" if out of range */
 const char *explain_cause_name(int cause);
+/* The cause named name, or -1. */
+int explain_cause_parse(const char *name);
+/*
+ * Is port a well-known service (a small documented table, src/explain/
+ * cause.c)?  "One source, one port, no known service" is a misconfiguration.
+ */
+bool explain_port_known(uint16_t port);
 
 /* One entry of a top list: an address (sources, destinations) or a port. */
 struct explain_item {
@@ -96,6 +103,8 @@ struct explain_group {
  */
 struct slot_explain {
     int64_t start;              /* the slot */
+    int64_t end;
+    uint32_t key_size;          /* bytes of each key used (key_layout.size) */
     uint32_t window_slots;      /* slots that formed the window (0: none) */
     /* changes of the TopN set of the lowest threshold, largest share first */
     size_t n_entered, n_left, n_moved;
@@ -125,9 +134,16 @@ struct slot_explain *explain_slot(const struct cfg_analysis *a, const struct cfg
 /* free(e), for symmetry; NULL is a no-op. */
 void explain_free(struct slot_explain *e);
 
-/* The serialised form for the store; owned buffer of *len bytes. */
+/*
+ * The serialised form for the store (versioned, little endian): returns an
+ * owned buffer (free()) of *len bytes.  Never fails (xmalloc).
+ */
 uint8_t *explain_encode(const struct slot_explain *e, size_t *len);
-/* Returns an owned explanation, or NULL if buf is damaged. */
+/*
+ * Reads buf back (borrowed): returns an owned explanation, or NULL if buf
+ * is damaged, truncated or of an unknown version (every count and length
+ * is checked before use).
+ */
 struct slot_explain *explain_decode(const uint8_t *buf, size_t len);
 
 /*

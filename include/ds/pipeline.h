@@ -152,10 +152,12 @@ struct series;
  * st is borrowed: closed slots are saved to it as they come.  changed
  * (STORE_CHANGED_* from store_analysis()) asks series_commit() to judge
  * every stored slot again, and to redo their top groups if the lowest
- * threshold changed.
+ * threshold changed.  causes (borrowed, like a) are the rules of the
+ * probable cause in the drill-down of every slot judged unstable.
  */
-struct series *series_new(const struct cfg_analysis *a, const struct key_layout *layout,
-                          int64_t store_id, struct store *st, unsigned changed);
+struct series *series_new(const struct cfg_analysis *a, const struct cfg_causes *causes,
+                          const struct key_layout *layout, int64_t store_id, struct store *st,
+                          unsigned changed);
 void series_free(struct series *s);
 /*
  * Takes a closed slot of this run: merges it with the stored slot, saves

@@ -183,6 +183,9 @@ struct store_backend {
     enum ds_rc (*mail_find)(void *state, const char *day, struct store_mail *m, bool *found,
                             struct ds_error *err);
     enum ds_rc (*mail_save)(void *state, const struct store_mail *m, struct ds_error *err);
+    enum ds_rc (*slot_load_counts)(void *state, int64_t aid, const struct key_layout *layout,
+                                   int64_t start, struct agg_slot **slot,
+                                   struct ds_error *err);
 };
 
 struct store {
@@ -230,6 +233,12 @@ enum ds_rc store_input_add(struct store *st, int64_t aid, const struct store_inp
 enum ds_rc store_input_any(struct store *st, int64_t aid, bool *any, struct ds_error *err);
 enum ds_rc store_slot_load(struct store *st, int64_t aid, const struct key_layout *layout,
                            int64_t start, struct agg_slot **slot, struct ds_error *err);
+/*
+ * As store_slot_load, with the group counts only (no details): what a
+ * window slot of the drill-down needs, at a fraction of the cost.
+ */
+enum ds_rc store_slot_load_counts(struct store *st, int64_t aid, const struct key_layout *layout,
+                                  int64_t start, struct agg_slot **slot, struct ds_error *err);
 enum ds_rc store_slot_save(struct store *st, int64_t aid, const struct agg_slot *slot,
                            struct ds_error *err);
 enum ds_rc store_slot_summaries(struct store *st, int64_t aid, int64_t from, int64_t to,
@@ -285,7 +294,8 @@ enum ds_rc store_gaps(struct store *st, int64_t from_ms, int64_t to_ms, struct s
 
 /*
  * Keeps the drill-down of a slot (explain_encode()'s bytes, borrowed);
- * len 0 removes it.  store_results() gives it back in r->explain.
+ * len 0 removes it.  store_results() gives it back in r->explain
+ * (explain_decode()); a damaged one is logged once and left NULL.
  */
 enum ds_rc store_explain_save(struct store *st, int64_t aid, int64_t start, const uint8_t *blob,
                               size_t len, struct ds_error *err);

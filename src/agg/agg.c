@@ -15,9 +15,11 @@
 #include "ds/xmem.h"
 
 #define SPREAD_SLOTS_MAX 10000
+#define AGG_SERIES_MEMORY_DEFAULT (INT64_C(32) << 20)
 
 struct agg {
     struct cfg_analysis cfg;            /* copy; name and strings borrowed */
+    struct cfg_drilldown drilldown;     /* copy; the open slots point to it */
     struct decimal th_min;
     struct key_layout layout;
     struct slotcal cal;
@@ -138,7 +140,7 @@ group_lookup(struct agg_slot *s, const uint8_t *k, uint32_t hash, bool create, b
     g->hash = hash;
     memcpy(g->key, k, ksize);
     if (want_detail)
-        g->detail = detail_new();
+        g->detail = detail_new_in(s->drilldown, s->start, s->end);
     s->n_groups++;
     s->index[i] = s->n_groups;
     /* Keep the index at most half full. */
@@ -166,10 +168,14 @@ count_group(struct agg_slot *slot, struct agg_group *g, const struct flow *f, ui
 {
     g->packets += packets;
     g->flows++;
-    if (g->detail != NULL)
-        detail_add(g->detail, f, packets);
-    else
+    if (g->detail != NULL) {
+        /* A group whose series was dropped and has grown past the dropped ones keeps one again. */
+        if (g->detail->series.dropped && g->packets > slot->series_floor)
+            detail_series_restart(g->detail);
+        slot->series_bytes += detail_add(g->detail, f, packets);
+    } else {
         g->flags |= AGG_GROUP_PARTIAL;
+    }
     slot->packets += packets;
     slot->flows++;
 }
@@ -198,6 +204,7 @@ agg_slot_trim(struct agg_slot *slot, const struct decimal *th, unsigned margin)
         unsigned __int128 rhs = (unsigned __int128)slot->packets * (uint64_t)th->num;
 
         if (g->detail != NULL && lhs <= rhs) {
+            slot->series_bytes -= detail_series_bytes(g->detail);
             detail_free(g->detail);
             g->detail = NULL;
         }
@@ -218,13 +225,13 @@ agg_slot_merge(struct agg_slot *dst, const struct agg_slot *src)
         if (sg->detail != NULL && dg->detail != NULL) {
             detail_merge(dg->detail, sg->detail);
         } else if (sg->detail != NULL && !dst_had) {
-            dg->detail = detail_new();
+            dg->detail = detail_new_in(dst->drilldown, dst->start, dst->end);
             detail_merge(dg->detail, sg->detail);
         } else if (sg->detail != NULL || dg->detail != NULL) {
             /* One side's packets have no detail behind them. */
             dg->flags |= AGG_GROUP_PARTIAL;
             if (dg->detail == NULL) {
-                dg->detail = detail_new();
+                dg->detail = detail_new_in(dst->drilldown, dst->start, dst->end);
                 detail_merge(dg->detail, sg->detail);
             }
         }
@@ -244,10 +251,19 @@ agg_new(const struct cfg_analysis *a, const struct agg_opts *opts)
     struct agg *agg = xcalloc(1, sizeof(*agg));
 
     agg->cfg = *a;
+    if (opts->drilldown != NULL) {
+        agg->drilldown = *opts->drilldown;
+    } else {
+        agg->drilldown.sources = DETAIL_SOURCES_DEFAULT;
+        agg->drilldown.ports = DETAIL_PORTS_DEFAULT;
+        agg->drilldown.destinations = DETAIL_DSTS_DEFAULT;
+        agg->drilldown.series_memory = AGG_SERIES_MEMORY_DEFAULT;
+    }
     agg->th_min = *cfg_lowest_threshold(a);
     key_layout_init(&agg->layout, a->keys, a->n_keys);
     slotcal_init(&agg->cal, a->slot_s);
     agg->opts = *opts;
+    agg->opts.drilldown = &agg->drilldown;
     agg->closed_upto = INT64_MIN;
     return agg;
 }
@@ -308,6 +324,7 @@ open_slot(struct agg *agg, int64_t start, int64_t end)
             break;
     }
     insert_open(agg, i, agg_slot_new(&agg->layout, start, end));
+    agg->open[i]->drilldown = &agg->drilldown;
     agg->last = agg->open[i];
     return agg->last;
 }
@@ -405,6 +422,82 @@ add_spread(struct agg *agg, const struct flow *f)
             count_in(agg, part[i].start, part[i].end, f, part[i].share);
 }
 
+/* ---- the series budget (drilldown.series_memory) ---------------------------- */
+
+size_t
+agg_series_memory(const struct agg *agg)
+{
+    size_t total = 0;
+
+    for (size_t i = 0; i < agg->n_open; i++)
+        total += agg->open[i]->series_bytes;
+    return total;
+}
+
+struct series_victim {
+    uint64_t packets;
+    struct agg_slot *slot;
+    uint32_t gi;
+};
+
+static int
+cmp_victim(const void *x, const void *y)
+{
+    const struct series_victim *a = x, *b = y;
+
+    return a->packets < b->packets ? -1 : a->packets > b->packets;
+}
+
+/*
+ * Over budget: the series of the groups with fewest packets go, down to
+ * three quarters of the budget so that this runs rarely.  A dropped group
+ * keeps one again (partial) once it has twice the packets of the largest
+ * dropped: a late burst in a quiet group is what the drill-down is for.
+ */
+static void
+series_evict(struct agg *agg, size_t total)
+{
+    size_t budget = (size_t)agg->drilldown.series_memory, target = budget - budget / 4;
+    struct series_victim *v;
+    size_t n = 0, cap = 0;
+    uint64_t floor = 0;
+
+    for (size_t i = 0; i < agg->n_open; i++)
+        cap += agg->open[i]->n_groups;
+    v = xcalloc(cap ? cap : 1, sizeof(*v));
+    for (size_t i = 0; i < agg->n_open; i++) {
+        struct agg_slot *s = agg->open[i];
+
+        for (uint32_t j = 0; j < s->n_groups; j++) {
+            const struct agg_group *g = agg_slot_group(s, j);
+
+            if (g->detail != NULL && detail_series_bytes(g->detail) > 0)
+                v[n++] = (struct series_victim){g->packets, s, j};
+        }
+    }
+    qsort(v, n, sizeof(*v), cmp_victim);
+    for (size_t i = 0; i < n && total > target; i++) {
+        size_t freed = detail_series_drop(agg_slot_group(v[i].slot, v[i].gi)->detail);
+
+        v[i].slot->series_bytes -= freed;
+        total -= freed;
+        floor = v[i].packets;
+    }
+    free(v);
+    for (size_t i = 0; i < agg->n_open; i++)
+        if (agg->open[i]->series_floor < 2 * floor)
+            agg->open[i]->series_floor = 2 * floor;
+}
+
+static inline void
+series_check(struct agg *agg)
+{
+    size_t total = agg_series_memory(agg);
+
+    if (total > (size_t)agg->drilldown.series_memory)
+        series_evict(agg, total);
+}
+
 /* Does f start in the slot of the previous flow? */
 static inline bool
 in_last_slot(const struct agg *agg, const struct flow *f)
@@ -420,14 +513,13 @@ agg_add(struct agg *agg, const struct flow *f)
 
     if (agg->cfg.attribution == CFG_ATTR_SPREAD) {
         add_spread(agg, f);
-        return;
-    }
-    if (in_last_slot(agg, f)) {
+    } else if (in_last_slot(agg, f)) {
         agg_slot_add(agg->last, f, f->packets);
-        return;
+    } else {
+        slotcal_find(&agg->cal, f->start_ms / 1000, &s, &e);
+        count_in(agg, s, e, f, f->packets);
     }
-    slotcal_find(&agg->cal, f->start_ms / 1000, &s, &e);
-    count_in(agg, s, e, f, f->packets);
+    series_check(agg);
 }
 
 /*
@@ -551,6 +643,7 @@ agg_add_batch(struct agg *agg, const struct flow *flows, size_t n)
     if (agg->cfg.attribution == CFG_ATTR_SPREAD) {
         for (size_t i = 0; i < n; i++)
             add_spread(agg, &flows[i]);
+        series_check(agg);
         return;
     }
     for (size_t i = 0; i < n + DIST_D; i++) {
@@ -565,6 +658,7 @@ agg_add_batch(struct agg *agg, const struct flow *flows, size_t n)
         if (i >= DIST_D)
             stage_d(&flows[i - DIST_D], &ring[(i - DIST_D) & PIPE_MASK]);
     }
+    series_check(agg);
 }
 
 static void
@@ -644,6 +738,14 @@ agg_restore(struct agg *agg, struct agg_slot *slot, int64_t closed_upto)
         return;
     /* decoded against an equal layout: the slot must point to ours */
     slot->layout = &agg->layout;
+    slot->drilldown = &agg->drilldown;
+    slot->series_bytes = 0;
+    for (uint32_t j = 0; j < slot->n_groups; j++) {
+        const struct agg_group *g = agg_slot_group(slot, j);
+
+        if (g->detail != NULL)
+            slot->series_bytes += detail_series_bytes(g->detail);
+    }
     for (i = 0; i < agg->n_open; i++)
         if (agg->open[i]->start > slot->start)
             break;

@@ -6,21 +6,45 @@
 
 #include "ds/detail.h"
 #include "ds/proto.h"
+#include "ds/varint.h"
 #include "ds/xmem.h"
 
-#define DETAIL_MAGIC 0x44543031u /* "DT01" */
+#define DETAIL_MAGIC_V1 0x44543031u /* "DT01": no lists, no series */
+#define DETAIL_MAGIC 0x44543032u    /* "DT02" */
+#define MINUTE_MASK ((UINT64_C(1) << DETAIL_MINUTE_SHIFT) - 1)
+#define SERIES_MINUTES_MAX 65535u
+
+static uint32_t
+cap_of(int64_t v, uint32_t def)
+{
+    return v < 1 ? def : v > TOPK_MAX ? TOPK_MAX : (uint32_t)v;
+}
 
 struct detail *
-detail_new(void)
+detail_new_in(const struct cfg_drilldown *dd, int64_t start_s, int64_t end_s)
 {
     struct detail *d = xcalloc(1, sizeof(*d));
+    int64_t minutes = (end_s - start_s + 59) / 60;
 
     distinct_init(&d->src, false);
     distinct_init(&d->dst, false);
     distinct_init(&d->dport, true);
     d->first_ms = INT64_MAX;
     d->last_ms = INT64_MIN;
+    topk_init(&d->src_top, cap_of(dd ? dd->sources : 0, DETAIL_SOURCES_DEFAULT));
+    topk_init(&d->sport_top, cap_of(dd ? dd->ports : 0, DETAIL_PORTS_DEFAULT));
+    topk_init(&d->dst_top, cap_of(dd ? dd->destinations : 0, DETAIL_DSTS_DEFAULT));
+    d->has_lists = 1;
+    d->series.start_s = start_s;
+    if (minutes > 0 && (dd == NULL || dd->series_memory > 0))
+        d->series.n_min = minutes > SERIES_MINUTES_MAX ? SERIES_MINUTES_MAX : (uint32_t)minutes;
     return d;
+}
+
+struct detail *
+detail_new(void)
+{
+    return detail_new_in(NULL, 0, 0);
 }
 
 void
@@ -33,8 +57,176 @@ detail_free(struct detail *d)
     distinct_fini(&d->dport);
     if (d->cap_types > 0)
         free(d->types);
+    topk_fini(&d->src_top);
+    topk_fini(&d->sport_top);
+    topk_fini(&d->dst_top);
+    free(d->series.e);
     free(d);
 }
+
+bool
+detail_has_lists(const struct detail *d)
+{
+    return d->has_lists != 0;
+}
+
+/* ---- packets per minute ---- */
+
+size_t
+detail_series_add_slow(struct detail_series *s, uint32_t minute, uint64_t packets)
+{
+    size_t grew = 0;
+    uint32_t lo = 0, hi = s->n;
+
+    /* flows come mostly in time order: the last entry, or one past it */
+    if (s->n > 0 && s->e[s->n - 1] >> DETAIL_MINUTE_SHIFT < minute) {
+        lo = s->n;
+    } else {
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo) / 2;
+
+            if (s->e[mid] >> DETAIL_MINUTE_SHIFT < minute)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+    }
+    if (lo < s->n && s->e[lo] >> DETAIL_MINUTE_SHIFT == minute) {
+        if ((s->e[lo] & MINUTE_MASK) + packets >= MINUTE_MASK) {
+            /* 2^48 packets in a minute: kept at the most, and said not exact */
+            s->e[lo] |= MINUTE_MASK;
+            s->partial = 1;
+        } else {
+            s->e[lo] += packets;
+        }
+        return 0;
+    }
+    if (s->n == s->cap) {
+        uint32_t cap = s->cap ? s->cap * 2 : 4;
+
+        s->e = xreallocarray(s->e, cap, sizeof(*s->e));
+        grew = (size_t)(cap - s->cap) * sizeof(*s->e);
+        s->cap = cap;
+    }
+    memmove(&s->e[lo + 1], &s->e[lo], (s->n - lo) * sizeof(*s->e));
+    if (packets >= MINUTE_MASK) {
+        packets = MINUTE_MASK;
+        s->partial = 1;
+    }
+    s->e[lo] = (uint64_t)minute << DETAIL_MINUTE_SHIFT | packets;
+    s->n++;
+    return grew;
+}
+
+size_t
+detail_series_drop(struct detail *d)
+{
+    size_t freed = detail_series_bytes(d);
+
+    free(d->series.e);
+    d->series.e = NULL;
+    d->series.n = 0;
+    d->series.cap = 0;
+    if (d->series.n_min > 0) {
+        d->series.dropped = 1;
+        d->series.partial = 1;
+    }
+    return freed;
+}
+
+void
+detail_series_restart(struct detail *d)
+{
+    d->series.dropped = 0;
+}
+
+bool
+detail_minutes(const struct detail *d, int64_t start_s, uint32_t n, uint64_t *out, bool *exact)
+{
+    const struct detail_series *s = &d->series;
+
+    memset(out, 0, (size_t)n * sizeof(*out));
+    *exact = false;
+    if (s->n_min == 0 || (s->n == 0 && s->partial))
+        return false;
+    for (uint32_t i = 0; i < s->n; i++) {
+        int64_t t = s->start_s + 60 * (int64_t)(s->e[i] >> DETAIL_MINUTE_SHIFT) - start_s;
+        int64_t m = t >= 0 ? t / 60 : -1;
+
+        if (m >= 0 && m < (int64_t)n)
+            out[m] += s->e[i] & MINUTE_MASK;
+    }
+    *exact = !s->partial;
+    return true;
+}
+
+/* Adds src's minutes into dst (both kept). */
+static void
+series_merge(struct detail_series *dst, const struct detail_series *src)
+{
+    for (uint32_t i = 0; i < src->n; i++) {
+        int64_t t = src->start_s + 60 * (int64_t)(src->e[i] >> DETAIL_MINUTE_SHIFT) - dst->start_s;
+        int64_t m = t < 0 ? 0 : t / 60 >= dst->n_min ? dst->n_min - 1 : t / 60;
+        uint64_t p = src->e[i] & MINUTE_MASK;
+
+        if (p > 0)
+            detail_series_add_slow(dst, (uint32_t)m, p);
+    }
+    dst->partial |= src->partial;
+}
+
+/* ---- top lists ---- */
+
+static size_t
+top_of(const struct detail *d, const struct topk *t, bool ports, struct detail_item *out,
+       size_t max, bool *exact, uint64_t *error)
+{
+    struct topk_entry *e;
+    struct addr *a;
+    size_t k;
+
+    *exact = false;
+    *error = 0;
+    if (!d->has_lists || max == 0)
+        return 0;
+    e = xcalloc(max, sizeof(*e));
+    a = xcalloc(max, sizeof(*a));
+    k = topk_top(t, e, ports ? NULL : a, max, exact, error);
+    for (size_t i = 0; i < k; i++) {
+        memset(&out[i], 0, sizeof(out[i]));
+        if (ports)
+            out[i].port = (uint16_t)e[i].key;
+        else
+            out[i].addr = a[i];
+        out[i].packets = e[i].count;
+    }
+    free(e);
+    free(a);
+    return k;
+}
+
+size_t
+detail_top_sources(const struct detail *d, struct detail_item *out, size_t max, bool *exact,
+                   uint64_t *error)
+{
+    return top_of(d, &d->src_top, false, out, max, exact, error);
+}
+
+size_t
+detail_top_sports(const struct detail *d, struct detail_item *out, size_t max, bool *exact,
+                  uint64_t *error)
+{
+    return top_of(d, &d->sport_top, true, out, max, exact, error);
+}
+
+size_t
+detail_top_dsts(const struct detail *d, struct detail_item *out, size_t max, bool *exact,
+                uint64_t *error)
+{
+    return top_of(d, &d->dst_top, false, out, max, exact, error);
+}
+
+/* ---- types, counting, merging ---- */
 
 static struct type_count *
 types_of(struct detail *d)
@@ -68,24 +260,63 @@ add_type(struct detail *d, uint16_t type, uint64_t packets)
     d->n_types++;
 }
 
-void
+size_t
 detail_add(struct detail *d, const struct flow *f, uint64_t packets)
 {
     distinct_add(&d->src, f->src_value);
     distinct_add(&d->dst, f->dst_value);
-    if (proto_has_ports(f->proto))
+    topk_add_addr(&d->src_top, f->src_value, &f->src, packets);
+    topk_add_addr(&d->dst_top, f->dst_value, &f->dst, packets);
+    if (proto_has_ports(f->proto)) {
         distinct_add(&d->dport, f->dst_port);
+        topk_add(&d->sport_top, f->src_port, packets);
+    }
     if (f->start_ms < d->first_ms)
         d->first_ms = f->start_ms;
     if (f->end_ms > d->last_ms)
         d->last_ms = f->end_ms;
     add_type(d, ptype_of(f->proto, f->tcp_flags, f->icmp_type), packets);
+    return detail_series_add(&d->series, f->start_ms, packets);
+}
+
+static uint64_t
+packets_of(const struct detail *d)
+{
+    const struct type_count *t = d->cap_types > 0 ? d->types : d->inl;
+    uint64_t p = 0;
+
+    for (uint32_t i = 0; i < d->n_types; i++)
+        p += t[i].packets;
+    return p;
 }
 
 void
 detail_merge(struct detail *dst, const struct detail *src)
 {
     const struct type_count *t = src->cap_types > 0 ? src->types : src->inl;
+    uint64_t dst_packets = packets_of(dst), src_packets = packets_of(src);
+
+    /* lists: a side without any (DT01) that counted packets leaves the sum without any */
+    if (!src->has_lists && src_packets > 0)
+        dst->has_lists = 0;
+    else if (src->has_lists && dst_packets == 0)
+        dst->has_lists = 1;
+    if (dst->has_lists && src->has_lists) {
+        topk_merge(&dst->src_top, &src->src_top);
+        topk_merge(&dst->sport_top, &src->sport_top);
+        topk_merge(&dst->dst_top, &src->dst_top);
+    }
+    /* series: a side without one makes the sum partial, if it counted packets */
+    if (src->series.n_min > 0 && dst->series.n_min == 0 && dst_packets == 0) {
+        dst->series.start_s = src->series.start_s;
+        dst->series.n_min = src->series.n_min;
+    }
+    if (dst->series.n_min > 0) {
+        if (src->series.n_min > 0)
+            series_merge(&dst->series, &src->series);
+        else if (src_packets > 0)
+            dst->series.partial = 1;
+    }
 
     distinct_merge(&dst->src, &src->src);
     distinct_merge(&dst->dst, &src->dst);
@@ -118,7 +349,9 @@ size_t
 detail_memory(const struct detail *d)
 {
     return sizeof(*d) + distinct_memory(&d->src) + distinct_memory(&d->dst) +
-           distinct_memory(&d->dport) + (d->cap_types ? d->cap_types * sizeof(*d->types) : 0);
+           distinct_memory(&d->dport) + (d->cap_types ? d->cap_types * sizeof(*d->types) : 0) +
+           topk_memory(&d->src_top) + topk_memory(&d->sport_top) + topk_memory(&d->dst_top) +
+           detail_series_bytes(d);
 }
 
 static void
@@ -154,12 +387,45 @@ get64(const uint8_t *p)
 /*
  * Layout, little endian: magic (4), first_ms (8), last_ms (8), n_types
  * (4), n_types * (type (2), packets (8)), then the three distinct counters.
+ * DT02 goes on with the three top lists (sources, source ports,
+ * destinations; topk_serialize()) and the series, in varints: start_s,
+ * n_min, flags (1 dropped, 2 partial), n, then per minute with packets the
+ * minute's distance from the previous one and its packets.  DT01 stops
+ * after the counters.
  */
+static size_t
+topk_bound(const struct topk *t)
+{
+    return 30 + (size_t)t->n * 46;
+}
+
 size_t
 detail_serialize_bound(const struct detail *d)
 {
     return 24 + (size_t)d->n_types * 10 + distinct_serialize_bound(&d->src) +
-           distinct_serialize_bound(&d->dst) + distinct_serialize_bound(&d->dport);
+           distinct_serialize_bound(&d->dst) + distinct_serialize_bound(&d->dport) +
+           topk_bound(&d->src_top) + topk_bound(&d->sport_top) + topk_bound(&d->dst_top) + 40 +
+           (size_t)d->series.n * 13;
+}
+
+static size_t
+series_serialize(const struct detail_series *s, uint8_t *buf)
+{
+    size_t n = 0;
+    uint64_t prev = 0;
+
+    n += varint_put(buf + n, (uint64_t)s->start_s);
+    n += varint_put(buf + n, s->n_min);
+    buf[n++] = (uint8_t)(s->dropped | s->partial << 1);
+    n += varint_put(buf + n, s->n);
+    for (uint32_t i = 0; i < s->n; i++) {
+        uint64_t m = s->e[i] >> DETAIL_MINUTE_SHIFT;
+
+        n += varint_put(buf + n, m - prev);
+        n += varint_put(buf + n, s->e[i] & MINUTE_MASK);
+        prev = m;
+    }
+    return n;
 }
 
 size_t
@@ -180,17 +446,58 @@ detail_serialize(const struct detail *d, uint8_t *buf)
     n += distinct_serialize(&d->src, buf + n);
     n += distinct_serialize(&d->dst, buf + n);
     n += distinct_serialize(&d->dport, buf + n);
+    buf[n++] = d->has_lists;
+    n += topk_serialize(&d->src_top, buf + n);
+    n += topk_serialize(&d->sport_top, buf + n);
+    n += topk_serialize(&d->dst_top, buf + n);
+    n += series_serialize(&d->series, buf + n);
     return n;
+}
+
+/* Returns bytes consumed, 0 if not valid. */
+static size_t
+series_deserialize(struct detail_series *s, const uint8_t *buf, size_t len)
+{
+    uint64_t start, n_min, n, m = 0, delta, p;
+    size_t pos = 0;
+    uint8_t flags;
+
+    if (varint_get(buf, len, &pos, &start) != 0 || varint_get(buf, len, &pos, &n_min) != 0 ||
+        n_min > SERIES_MINUTES_MAX || pos >= len)
+        return 0;
+    flags = buf[pos++];
+    if (flags > 3 || varint_get(buf, len, &pos, &n) != 0 || n > n_min)
+        return 0;
+    s->start_s = (int64_t)start;
+    s->n_min = (uint32_t)n_min;
+    s->dropped = flags & 1;
+    s->partial = (flags >> 1) & 1;
+    if (n > 0) {
+        s->e = xcalloc(n, sizeof(*s->e));
+        s->cap = (uint32_t)n;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        if (varint_get(buf, len, &pos, &delta) != 0 || varint_get(buf, len, &pos, &p) != 0 ||
+            (i > 0 && delta == 0) || delta >= n_min || m + delta >= n_min || p > MINUTE_MASK)
+            return 0;
+        m += delta;
+        s->e[i] = m << DETAIL_MINUTE_SHIFT | p;
+        s->n++;
+    }
+    return pos;
 }
 
 struct detail *
 detail_deserialize(const uint8_t *buf, size_t len)
 {
     struct detail *d;
-    uint32_t n_types;
+    uint32_t n_types, magic;
     size_t pos, used;
 
-    if (len < 24 || get32(buf) != DETAIL_MAGIC)
+    if (len < 24)
+        return NULL;
+    magic = get32(buf);
+    if (magic != DETAIL_MAGIC && magic != DETAIL_MAGIC_V1)
         return NULL;
     n_types = get32(buf + 20);
     if (n_types > 65536 || len < 24 + (size_t)n_types * 10)
@@ -215,6 +522,30 @@ detail_deserialize(const uint8_t *buf, size_t len)
     pos += used;
     used = distinct_deserialize(&d->dport, buf + pos, len - pos);
     if (used == 0)
+        goto bad;
+    pos += used;
+    if (magic == DETAIL_MAGIC_V1) {
+        /* an older store's detail: no lists, no series */
+        d->has_lists = 0;
+        return d;
+    }
+    if (pos >= len || buf[pos] > 1)
+        goto bad;
+    d->has_lists = buf[pos++];
+    used = topk_deserialize(&d->src_top, buf + pos, len - pos);
+    if (used == 0)
+        goto bad;
+    pos += used;
+    used = topk_deserialize(&d->sport_top, buf + pos, len - pos);
+    if (used == 0)
+        goto bad;
+    pos += used;
+    used = topk_deserialize(&d->dst_top, buf + pos, len - pos);
+    if (used == 0)
+        goto bad;
+    pos += used;
+    used = series_deserialize(&d->series, buf + pos, len - pos);
+    if (used == 0 || pos + used != len)
         goto bad;
     return d;
 bad:

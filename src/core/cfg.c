@@ -118,6 +118,41 @@ static const struct cfg_entry top_entries[] = {
      0, 0, 0, "a new archive file this often"},
     {"log", "level", T_ENUM, CFG_OFF(log_level), "info", 0, 0, 0, level_names, 0, 0, 0, 0, 0,
      "error, warning, info or debug"},
+    /* causes: the rules of the probable cause, src/explain/cause.c */
+    {"causes", "one_source_share", T_DECIMAL, CFG_OFF(causes.one_source_share), "90", 0, 0, 0,
+     NULL, 0, 100, 1, 0, 2,
+     "a group is from one source when its top source sends this percent of its packets"},
+    {"causes", "ddos_min_sources", T_INT, CFG_OFF(causes.ddos_min_sources), "50", 0, 2,
+     INT64_C(1) << 32, NULL, 0, 0, 0, 0, 0, "ddos: at least this many source addresses"},
+    {"causes", "ddos_max_ports", T_INT, CFG_OFF(causes.ddos_max_ports), "1", 0, 1, 65536, NULL, 0,
+     0, 0, 0, 0, "ddos: at most this many destination ports"},
+    {"causes", "ddos_burst_share", T_DECIMAL, CFG_OFF(causes.ddos_burst_share), "80", 0, 0, 0,
+     NULL, 0, 100, 1, 0, 2, "ddos: this percent of the group's packets fall within the burst"},
+    {"causes", "ddos_burst_length", T_DECIMAL, CFG_OFF(causes.ddos_burst_length), "25", 0, 0, 0,
+     NULL, 0, 100, 1, 0, 2, "ddos: the burst lasts at most this percent of the slot"},
+    {"causes", "misconfig_max_ports", T_INT, CFG_OFF(causes.misconfig_max_ports), "1", 0, 1,
+     65536, NULL, 0, 0, 0, 0, 0,
+     "misconfiguration: one source on at most this many ports, none a known service"},
+    {"causes", "scan_min_ports", T_INT, CFG_OFF(causes.scan_min_ports), "10", 0, 2, 65536, NULL,
+     0, 0, 0, 0, 0, "scan: one source on at least this many destination ports"},
+    {"causes", "scan_min_addrs", T_INT, CFG_OFF(causes.scan_min_addrs), "25", 0, 2,
+     INT64_C(1) << 32, NULL, 0, 0, 0, 0, 0,
+     "scan: or one source to at least this many destination addresses"},
+    {"causes", "backscatter_share", T_DECIMAL, CFG_OFF(causes.backscatter_share), "75", 0, 0, 0,
+     NULL, 0, 100, 1, 0, 2,
+     "backscatter: this percent of the packets are replies (from port 53, SYN/ACK, RST)"},
+    {"causes", "backscatter_min_port", T_INT, CFG_OFF(causes.backscatter_min_port), "1024", 0, 0,
+     65535, NULL, 0, 0, 0, 0, 0, "backscatter: replies go to destination ports from this one up"},
+    {"drilldown", "sources", T_INT, CFG_OFF(drilldown.sources), "64", F_RESTART, 1, 4096, NULL,
+     0, 0, 0, 0, 0, "source addresses kept per group (exact up to this many, then Space-Saving)"},
+    {"drilldown", "ports", T_INT, CFG_OFF(drilldown.ports), "16", F_RESTART, 1, 4096, NULL, 0, 0,
+     0, 0, 0, "source ports kept per group (exact up to this many, then Space-Saving)"},
+    {"drilldown", "destinations", T_INT, CFG_OFF(drilldown.destinations), "16", F_RESTART, 1,
+     4096, NULL, 0, 0, 0, 0, 0,
+     "destination addresses kept per group (exact up to this many, then Space-Saving)"},
+    {"drilldown", "series_memory", T_SIZE, CFG_OFF(drilldown.series_memory), "32M", F_RESTART,
+     0, INT64_C(1) << 40, NULL, 0, 0, 0, 0, 0,
+     "bytes of packets-per-minute series per analysis; beyond, the smallest groups lose theirs"},
     /* the nightly report mail: src/mail, the collector's schedule */
     {"report", "schedule", T_SCHEDULE, CFG_OFF(report.schedule_min), "", F_EMPTY_OK, 0, 0, NULL,
      0, 0, 0, 0, 0,
@@ -192,8 +227,9 @@ static const struct cfg_entry analysis_entries[] = {
 #define N_TOP (sizeof(top_entries) / sizeof(top_entries[0]))
 #define N_ANALYSIS (sizeof(analysis_entries) / sizeof(analysis_entries[0]))
 
-static const char *const top_sections[] = {"darknet", "input", "store",  "collector", "metrics",
-                                           "archive", "log",   "report", "smtp",      NULL};
+static const char *const top_sections[] = {"darknet", "input",     "store",  "collector",
+                                           "metrics", "archive",   "log",    "causes",
+                                           "drilldown", "report", "smtp", NULL};
 
 /* Parsing context: where we are, for messages. */
 struct ctx {
@@ -1129,7 +1165,8 @@ parse_root(struct ctx *c, yaml_node_t *root, struct ds_cfg *cfg)
             if (i == N_TOP)
                 return fail(c, k, name,
                             "unknown key (expected timezone, darknet, analyses, input, store, "
-                            "collector, metrics, archive, log, report, smtp)");
+                            "collector, metrics, archive, log, causes, drilldown, report, "
+                            "smtp)");
             if (seen[i])
                 return fail(c, k, name, "duplicate key");
             seen[i] = 1;
@@ -1401,7 +1438,7 @@ print_str_masked(FILE *fp, const char *s)
     masked = xmalloc(n + 8 + strlen(at) + 1);
     memcpy(masked, s, n);
     memcpy(masked + n, "********", 8);
-    strcpy(masked + n + 8, at);
+    memcpy(masked + n + 8, at, strlen(at) + 1);
     print_str(fp, masked);
     free(masked);
 }

@@ -605,7 +605,7 @@ make_pipeline(const struct ds_cfg *cfg, struct store *st, const struct pipeline_
     for (size_t i = 0; i < p->n_an; i++) {
         struct analysis_run *r = &p->an[i];
         const struct cfg_analysis *a = &cfg->analyses[i];
-        struct agg_opts opts = {on_close, on_late, r};
+        struct agg_opts opts = {on_close, on_late, r, &cfg->drilldown};
 
         r->p = p;
         struct store_analysis_def def;
@@ -638,7 +638,8 @@ make_pipeline(const struct ds_cfg *cfg, struct store *st, const struct pipeline_
             p->store_has_inputs |= any;
         }
         r->agg = agg_new(a, &opts);
-        r->series = series_new(a, agg_layout(r->agg), r->pub.store_id, st, changed);
+        r->series = series_new(a, &cfg->causes, agg_layout(r->agg), r->pub.store_id, st,
+                               changed);
         if (live != NULL) {
             if (live->completeness != NULL)
                 series_set_completeness(r->series, live->completeness, live->ctx);

@@ -10,13 +10,18 @@
  *   3. stability is judged from the first slot of the run onward, the
  *      window reaching back into stored slots, and forward through stored
  *      slots after the run, whose windows may have changed;
- *   4. slots, group counts and results are saved.
+ *   4. slots, group counts and results are saved;
+ *   5. every slot judged unstable gets its drill-down (src/explain): the
+ *      slot as stored (details of the groups that can be shown) against
+ *      the group counts of the window's slots, the same slots the
+ *      judgement used; a slot no longer unstable loses its drill-down.
  */
 #include <glib.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ds/explain.h"
 #include "ds/log.h"
 #include "ds/pipeline.h"
 #include "ds/slotcal.h"
@@ -33,6 +38,7 @@ struct run_slot {
 
 struct series {
     const struct cfg_analysis *a;
+    const struct cfg_causes *causes;
     const struct key_layout *layout;
     int64_t aid;
     struct store *st;           /* borrowed */
@@ -73,13 +79,14 @@ late_destroy(gpointer p)
 }
 
 struct series *
-series_new(const struct cfg_analysis *a, const struct key_layout *layout, int64_t store_id,
-           struct store *st, unsigned changed)
+series_new(const struct cfg_analysis *a, const struct cfg_causes *causes,
+           const struct key_layout *layout, int64_t store_id, struct store *st, unsigned changed)
 {
     struct series *s = xcalloc(1, sizeof(*s));
 
     s->changed = changed;
     s->a = a;
+    s->causes = causes;
     s->layout = layout;
     s->aid = store_id;
     s->st = st;
@@ -426,9 +433,76 @@ stored_topn(struct series *s, const struct store_slot_summary *sum, size_t t, ui
     return DS_OK;
 }
 
+/*
+ * The slots of the judgement's window, loaded for the drill-down only when
+ * a slot is unstable, and each once: consecutive unstable slots share most
+ * of their window.  start[i] is the i-th slot with data, oldest first, as
+ * in the judgement's history; slot[i] its group counts once loaded.
+ */
+struct window_slots {
+    int64_t *start;
+    struct agg_slot **slot;
+};
+
+/* Frees the loaded slots before index upto: no later window reaches them. */
+static void
+window_forget(struct window_slots *w, size_t upto)
+{
+    for (size_t i = 0; i < upto; i++) {
+        agg_slot_free(w->slot[i]);
+        w->slot[i] = NULL;
+    }
+}
+
+/*
+ * 5. The drill-down of the unstable slot r, against the last T of the
+ * n_window slots of w: computed, saved with the judgement, and handed to r
+ * (r->explain, owned by r).  *slot receives the stored slot, owned, for
+ * the window of the slots after it.
+ */
+static enum ds_rc
+explain_unstable(struct series *s, struct slot_result *r, struct window_slots *w,
+                 size_t n_window, struct agg_slot **slot, struct ds_error *err)
+{
+    size_t first = n_window > (size_t)s->a->window ? n_window - (size_t)s->a->window : 0;
+    const struct agg_slot **win;
+    size_t n_win = 0, len;
+    struct slot_explain *e;
+    uint8_t *blob;
+    enum ds_rc rc;
+
+    rc = store_slot_load(s->st, s->aid, s->layout, r->start, slot, err);
+    if (rc != DS_OK)
+        return rc;
+    if (*slot == NULL)
+        return store_explain_save(s->st, s->aid, r->start, NULL, 0, err);
+    win = xcalloc(n_window - first + 1, sizeof(*win));
+    for (size_t i = first; i < n_window; i++) {
+        if (w->slot[i] == NULL) {
+            rc = store_slot_load_counts(s->st, s->aid, s->layout, w->start[i], &w->slot[i],
+                                        err);
+            if (rc != DS_OK) {
+                free(win);
+                return rc;
+            }
+        }
+        if (w->slot[i] != NULL)
+            win[n_win++] = w->slot[i];
+    }
+    e = explain_slot(s->a, s->causes, *slot, r, win, n_win);
+    free(win);
+    blob = explain_encode(e, &len);
+    rc = store_explain_save(s->st, s->aid, r->start, blob, len, err);
+    free(blob);
+    explain_free(r->explain);
+    r->explain = e;
+    return rc;
+}
+
 enum ds_rc
 series_commit(struct series *s, struct ds_error *err)
 {
+    struct window_slots wins = {NULL, NULL};
     struct store_slot_summary *hist = NULL, *later = NULL;
     size_t n_hist = 0, n_later = 0, n_window = 0;
     uint32_t *window[CFG_THRESHOLDS_MAX] = {0};
@@ -482,7 +556,10 @@ series_commit(struct series *s, struct ds_error *err)
     params.min_stddev = s->a->min_stddev;
     for (size_t t = 0; t < s->a->n_thresholds; t++)
         window[t] = xcalloc(n_hist + n_later + 1, sizeof(uint32_t));
+    wins.start = xcalloc(n_hist + n_later + 1, sizeof(*wins.start));
+    wins.slot = xcalloc(n_hist + n_later + 1, sizeof(*wins.slot));
     for (size_t i = 0; i < n_hist; i++) {
+        wins.start[n_window] = hist[i].start;
         for (size_t t = 0; t < s->a->n_thresholds; t++) {
             bool recomputed = false;
 
@@ -497,6 +574,7 @@ series_commit(struct series *s, struct ds_error *err)
         const struct store_slot_summary *sum = &later[i];
         const struct run_slot *x = run_find(s, sum->start);
         struct slot_result r;
+        struct agg_slot *loaded = NULL;
         bool recomputed = false, with_top = false;
 
         memset(&r, 0, sizeof(r));
@@ -546,13 +624,24 @@ series_commit(struct series *s, struct ds_error *err)
             }
             stability_judge(window[t], n_window, tr->topn, &params, &tr->r);
         }
+        /* 4. save the judgement (top groups were saved with the slot) */
+        rc = store_result_save(s->st, s->aid, s->layout, &r, with_top, err);
+        /* 5. its drill-down, or none if it is not unstable (any more) */
+        if (rc == DS_OK && slot_result_unstable(&r))
+            rc = explain_unstable(s, &r, &wins, n_window, &loaded, err);
+        else if (rc == DS_OK)
+            rc = store_explain_save(s->st, s->aid, r.start, NULL, 0, err);
         if (r.packets > 0 && !sum->incomplete) {
             for (size_t t = 0; t < s->a->n_thresholds; t++)
                 window[t][n_window] = r.th[t].topn;
+            wins.start[n_window] = r.start;
+            wins.slot[n_window] = loaded;
+            loaded = NULL;
             n_window++;
+            if (n_window > (size_t)s->a->window)
+                window_forget(&wins, n_window - (size_t)s->a->window);
         }
-        /* 4. save the judgement (top groups were saved with the slot) */
-        rc = store_result_save(s->st, s->aid, s->layout, &r, with_top, err);
+        agg_slot_free(loaded);
         if (rc == DS_OK && x != NULL && s->on_judged != NULL) {
             r.late_flows = sum->late_flows;
             r.late_packets = sum->late_packets;
@@ -564,6 +653,10 @@ series_commit(struct series *s, struct ds_error *err)
             goto out;
     }
 out:
+    if (wins.slot != NULL)
+        window_forget(&wins, n_window);
+    free(wins.slot);
+    free(wins.start);
     for (size_t t = 0; t < CFG_THRESHOLDS_MAX; t++)
         free(window[t]);
     free(hist);

@@ -1,11 +1,12 @@
 /*
- * The JSON report: the contract other tools rely on.  Names documented in
- * README "JSON output" are kept; fields are only ever added.
+ * The JSON report: the contract other tools rely on, every field documented
+ * in docs/JSON.md.  Names are kept; fields are only ever added.
  */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "ds/explain.h"
 #include "ds/json.h"
 #include "ds/proto.h"
 #include "ds/report.h"
@@ -138,6 +139,9 @@ write_slot(void *ctx, const struct slot_result *r)
         json_obj_end(w);
     }
     json_arr_end(w);
+    /* the drill-down of an unstable slot: "changes", "detail", "cause" (docs/JSON.md) */
+    if (r->explain != NULL)
+        explain_write_json(r->explain, c->an->layout, w);
     json_obj_end(w);
     return DS_OK;
 }

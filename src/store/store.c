@@ -120,6 +120,13 @@ store_slot_load(struct store *st, int64_t aid, const struct key_layout *layout, 
 }
 
 enum ds_rc
+store_slot_load_counts(struct store *st, int64_t aid, const struct key_layout *layout,
+                       int64_t start, struct agg_slot **slot, struct ds_error *err)
+{
+    LOCKED(st->be->slot_load_counts(st->state, aid, layout, start, slot, err));
+}
+
+enum ds_rc
 store_slot_save(struct store *st, int64_t aid, const struct agg_slot *slot,
                 struct ds_error *err)
 {
@@ -221,6 +228,26 @@ store_gaps(struct store *st, int64_t from_ms, int64_t to_ms, struct store_gap **
            struct ds_error *err)
 {
     LOCKED(st->be->gaps(st->state, from_ms, to_ms, out, n, err));
+}
+
+enum ds_rc
+store_explain_save(struct store *st, int64_t aid, int64_t start, const uint8_t *blob, size_t len,
+                   struct ds_error *err)
+{
+    LOCKED(st->be->explain_save(st->state, aid, start, blob, len, err));
+}
+
+enum ds_rc
+store_mail_find(struct store *st, const char *day, struct store_mail *m, bool *found,
+                struct ds_error *err)
+{
+    LOCKED(st->be->mail_find(st->state, day, m, found, err));
+}
+
+enum ds_rc
+store_mail_save(struct store *st, const struct store_mail *m, struct ds_error *err)
+{
+    LOCKED(st->be->mail_save(st->state, m, err));
 }
 
 /* ---- slot blobs, shared by every backend ---- */

@@ -1,5 +1,6 @@
 /*
- * The SQLite store backend (see ds/store.h; schema in schema/v1.sql).
+ * The SQLite store backend (see ds/store.h; schema in schema/v1.sql and the
+ * migrations after it).
  *
  * One connection, prepared statements kept for the life of the store, WAL
  * journal so that readers (a "results" command, a report) do not block a
@@ -13,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "ds/explain.h"
+#include "ds/log.h"
 #include "ds/store.h"
 #include "ds/xmem.h"
 #include "schema.h"
@@ -52,6 +55,12 @@ enum stmt_id {
     S_MINUTE_SUM,
     S_GAP_ADD,
     S_GAPS,
+    S_SLOT_COUNTS,
+    S_EXPLAIN_PUT,
+    S_EXPLAIN_DEL,
+    S_EXPLAIN_GET,
+    S_MAIL_GET,
+    S_MAIL_PUT,
     S_N,
 };
 
@@ -130,12 +139,23 @@ static const char *const stmt_sql[S_N] = {
     [S_GAP_ADD] = "INSERT INTO collector_gaps (from_ms, to_ms, reason) VALUES (?1, ?2, ?3)",
     [S_GAPS] = "SELECT from_ms, to_ms, reason FROM collector_gaps "
                "WHERE from_ms < ?2 AND to_ms > ?1 ORDER BY from_ms",
+    [S_SLOT_COUNTS] = "SELECT end, packets, flows, late_flows, late_packets, complete, "
+                      "group_counts FROM slots WHERE analysis_id = ?1 AND start = ?2",
+    [S_EXPLAIN_PUT] = "INSERT OR REPLACE INTO explains (analysis_id, slot_start, blob, "
+                      "updated_at) VALUES (?1, ?2, ?3, ?4)",
+    [S_EXPLAIN_DEL] = "DELETE FROM explains WHERE analysis_id = ?1 AND slot_start = ?2",
+    [S_EXPLAIN_GET] = "SELECT blob FROM explains WHERE analysis_id = ?1 AND slot_start = ?2",
+    [S_MAIL_GET] = "SELECT message_id, spooled_at, sent_at, attempts, last_error FROM mails "
+                   "WHERE day = ?1",
+    [S_MAIL_PUT] = "INSERT OR REPLACE INTO mails (day, message_id, spooled_at, sent_at, "
+                   "attempts, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
 struct sq {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *st[S_N];
+    bool explain_warned;        /* a damaged drill-down was logged once already */
 };
 
 static enum ds_rc
@@ -465,6 +485,42 @@ sq_slot_load(void *state, int64_t aid, const struct key_layout *layout, int64_t 
     return DS_OK;
 }
 
+/* As sq_slot_load, without the details: a window slot needs its group counts only. */
+static enum ds_rc
+sq_slot_load_counts(void *state, int64_t aid, const struct key_layout *layout, int64_t start,
+                    struct agg_slot **out, struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_SLOT_COUNTS);
+    struct agg_slot *slot;
+    int rc;
+
+    *out = NULL;
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_int64(st, 2, start);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? DS_OK : db_error(s, err, "reading a slot");
+    }
+    slot = agg_slot_new(layout, start, sqlite3_column_int64(st, 0));
+    slot->packets = (uint64_t)sqlite3_column_int64(st, 1);
+    slot->flows = (uint64_t)sqlite3_column_int64(st, 2);
+    slot->late_flows = (uint64_t)sqlite3_column_int64(st, 3);
+    slot->late_packets = (uint64_t)sqlite3_column_int64(st, 4);
+    slot->complete = sqlite3_column_int(st, 5) != 0;
+    if (store_slot_decode(slot, sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6),
+                          NULL, 0) != 0) {
+        sqlite3_reset(st);
+        agg_slot_free(slot);
+        return ds_error_set(err, DS_ERR_DB, "store %s: slot %lld: group counts are damaged",
+                            s->path, (long long)start);
+    }
+    sqlite3_reset(st);
+    *out = slot;
+    return DS_OK;
+}
+
 static enum ds_rc
 sq_slot_save(void *state, int64_t aid, const struct agg_slot *slot, struct ds_error *err)
 {
@@ -766,6 +822,37 @@ status_from_name(const char *s)
     return STAB_NO_DATA;
 }
 
+/*
+ * r->explain from the stored drill-down, if any.  A damaged one is left
+ * out (r->explain NULL) and logged once per store: the report goes on
+ * without it rather than fail.  Returns SQLITE_DONE or the step's error.
+ */
+static int
+load_explain(struct sq *s, int64_t aid, int64_t start, struct slot_result *r)
+{
+    sqlite3_stmt *st = stmt(s, S_EXPLAIN_GET);
+    int rc;
+
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_int64(st, 2, start);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const void *blob = sqlite3_column_blob(st, 0);
+        size_t len = (size_t)sqlite3_column_bytes(st, 0);
+
+        r->explain = blob != NULL ? explain_decode(blob, len) : NULL;
+        if (r->explain == NULL && !s->explain_warned) {
+            s->explain_warned = true;
+            log_warnx("store %s: the drill-down of slot %lld is damaged; reported without it "
+                      "(further damaged ones are not logged)",
+                      s->path, (long long)start);
+        }
+        rc = SQLITE_DONE;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
 static enum ds_rc
 load_result(struct sq *s, int64_t aid, const struct key_layout *layout,
             const struct store_slot_summary *sum, struct slot_result *r, struct ds_error *err)
@@ -851,6 +938,11 @@ load_result(struct sq *s, int64_t aid, const struct key_layout *layout,
     if (rc != SQLITE_DONE) {
         slot_result_fini(r);
         return db_error(s, err, "reading top groups");
+    }
+    rc = load_explain(s, aid, sum->start, r);
+    if (rc != SQLITE_DONE) {
+        slot_result_fini(r);
+        return db_error(s, err, "reading a drill-down");
     }
     r->late_flows = sum->late_flows;
     r->late_packets = sum->late_packets;
@@ -1141,6 +1233,78 @@ sq_gaps(void *state, int64_t from_ms, int64_t to_ms, struct store_gap **out, siz
     return DS_OK;
 }
 
+/* ---- drill-down and report mail ---- */
+
+static enum ds_rc
+sq_explain_save(void *state, int64_t aid, int64_t start, const uint8_t *blob, size_t len,
+                struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st;
+
+    if (len == 0) {
+        st = stmt(s, S_EXPLAIN_DEL);
+        sqlite3_bind_int64(st, 1, aid);
+        sqlite3_bind_int64(st, 2, start);
+        return step_done(s, st, err, "removing a drill-down");
+    }
+    st = stmt(s, S_EXPLAIN_PUT);
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_int64(st, 2, start);
+    sqlite3_bind_blob64(st, 3, blob, len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (int64_t)time(NULL));
+    return step_done(s, st, err, "saving a drill-down");
+}
+
+static void
+column_text_copy(sqlite3_stmt *st, int i, char *buf, size_t size)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+
+    snprintf(buf, size, "%s", t != NULL ? (const char *)t : "");
+}
+
+static enum ds_rc
+sq_mail_find(void *state, const char *day, struct store_mail *m, bool *found,
+             struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_MAIL_GET);
+    int rc;
+
+    memset(m, 0, sizeof(*m));
+    sqlite3_bind_text(st, 1, day, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW;
+    if (*found) {
+        snprintf(m->day, sizeof(m->day), "%s", day);
+        column_text_copy(st, 0, m->message_id, sizeof(m->message_id));
+        m->spooled_at = sqlite3_column_int64(st, 1);
+        m->sent_at = sqlite3_column_int64(st, 2);
+        m->attempts = (uint32_t)sqlite3_column_int64(st, 3);
+        column_text_copy(st, 4, m->last_error, sizeof(m->last_error));
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(s, err, "reading mails");
+    return DS_OK;
+}
+
+static enum ds_rc
+sq_mail_save(void *state, const struct store_mail *m, struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_MAIL_PUT);
+
+    sqlite3_bind_text(st, 1, m->day, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, m->message_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, m->spooled_at);
+    sqlite3_bind_int64(st, 4, m->sent_at);
+    sqlite3_bind_int64(st, 5, m->attempts);
+    sqlite3_bind_text(st, 6, m->last_error, -1, SQLITE_STATIC);
+    return step_done(s, st, err, "saving a mail record");
+}
+
 const struct store_backend store_sqlite_backend = {
     .name = "sqlite",
     .open = sq_open,
@@ -1169,4 +1333,8 @@ const struct store_backend store_sqlite_backend = {
     .minutes_sum = sq_minutes_sum,
     .gap_add = sq_gap_add,
     .gaps = sq_gaps,
+    .slot_load_counts = sq_slot_load_counts,
+    .explain_save = sq_explain_save,
+    .mail_find = sq_mail_find,
+    .mail_save = sq_mail_save,
 };

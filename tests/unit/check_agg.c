@@ -978,7 +978,7 @@ agg_for(const char *keys, const char *slot, const char *thresholds, const char *
         struct sink *sink, struct ds_cfg **cfg)
 {
     char yaml[1024];
-    struct agg_opts opts = {sink_close, sink_late, sink};
+    struct agg_opts opts = {sink_close, sink_late, sink, NULL};
 
     snprintf(yaml, sizeof(yaml),
              "timezone: UTC\n"
@@ -1307,7 +1307,7 @@ START_TEST(test_agg_late_without_callback)
 {
     struct ds_cfg *cfg = tu_cfg("analyses:\n  - name: t\n    slot: 1h\n");
     struct sink sink = {0};
-    struct agg_opts opts = {sink_close, NULL, &sink};
+    struct agg_opts opts = {sink_close, NULL, &sink, NULL};
     struct agg *agg = agg_new(&cfg->analyses[0], &opts);
     struct flow a = tu_flow(MS(T0 + 60), 10, "198.51.100.1", "192.0.2.1", PROTO_TCP, 1, 23);
     struct flow b = tu_flow(MS(T0 + 120), 5, "198.51.100.1", "192.0.2.1", PROTO_TCP, 1, 23);

@@ -604,11 +604,13 @@ START_TEST(test_err_unknown_key)
 {
     ck_assert_str_eq(load_err("timezon: UTC\n"),
                      "test.yaml:1:1: timezon: unknown key (expected timezone, darknet, analyses, "
-                     "input, store, collector, metrics, archive, log, report, smtp)");
+                     "input, store, collector, metrics, archive, log, causes, drilldown, "
+                     "report, smtp)");
     /* a key of a section is unknown at the top */
     ck_assert_str_eq(load_err("timezone: UTC\nprefixes: [10.0.0.0/8]\n"),
                      "test.yaml:2:1: prefixes: unknown key (expected timezone, darknet, analyses, "
-                     "input, store, collector, metrics, archive, log, report, smtp)");
+                     "input, store, collector, metrics, archive, log, causes, drilldown, "
+                     "report, smtp)");
     ck_assert_str_eq(load_err("timezone: UTC\ndarknet:\n  prefix: [10.0.0.0/8]\n"),
                      "test.yaml:3:3: darknet.prefix: unknown key (expected prefixes, exclude)");
     ck_assert_str_eq(load_err("input:\n  late: 1h\n"),
@@ -1095,7 +1097,7 @@ START_TEST(test_load_file_names_itself)
     ck_assert_ptr_null(cfg);
     snprintf(want, sizeof(want),
              "%s:3:1: window: unknown key (expected timezone, darknet, analyses, input, store, "
-             "collector, metrics, archive, log, report, smtp)",
+             "collector, metrics, archive, log, causes, drilldown, report, smtp)",
              path);
     ck_assert_str_eq(err.msg, want);
 }
@@ -1318,7 +1320,7 @@ START_TEST(test_every_key_is_documented)
 {
     const char *const *paths = cfg_key_paths();
     struct lines l;
-    size_t n = 0, a, top_level = 0;
+    size_t n = 0, a, top_level = 0, found = 0;
 
     read_lines("config/darkstab.yaml", &l);
     for (; paths[n]; n++) {
@@ -1385,10 +1387,16 @@ START_TEST(test_every_key_is_documented)
     ck_assert_str_eq(paths[4], "store.path");
     ck_assert_str_eq(paths[5], "collector.listen");
     ck_assert_str_eq(paths[18], "log.level");
-    ck_assert_str_eq(paths[19], "report.schedule");
-    ck_assert_str_eq(paths[21], "report.mail.to");
-    ck_assert_str_eq(paths[24], "smtp.url");
-    ck_assert_str_eq(paths[29], "smtp.timeout");
+    for (size_t i = 0; i < a; i++) {
+        /* every top-level key, in its section's order */
+        static const char *const want[] = {"drilldown.sources", "drilldown.series_memory",
+                                           "report.schedule", "report.mail.to", "smtp.url",
+                                           "smtp.timeout", "causes.scan_min_ports"};
+
+        for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++)
+            found += strcmp(paths[i], want[w]) == 0;
+    }
+    ck_assert_uint_eq(found, 7);
     ck_assert_str_eq(paths[a + 0], "analyses[].name");
     ck_assert_str_eq(paths[a + 1], "analyses[].keys");
     ck_assert_str_eq(paths[a + 2], "analyses[].slot");

@@ -272,9 +272,10 @@ static const char *yaml_w3 = "analyses:\n  - name: ports\n    window: 3\n    thr
 
 /* Runs one "run": the slots (start day, groups) through a series, committed. */
 static void
-run_days(struct store *st, const struct cfg_analysis *a, int64_t id, const int *days,
+run_days(struct store *st, const struct ds_cfg *cfg, int64_t id, const int *days,
          const int *groups, size_t n)
 {
+    const struct cfg_analysis *a = &cfg->analyses[0];
     struct series *s;
     struct store_analysis_def def = {"ports", "proto,dst_port", DAY, "UTC", "start", "", ""};
     char judged[256];
@@ -289,7 +290,7 @@ run_days(struct store *st, const struct cfg_analysis *a, int64_t id, const int *
     def.lowest = cfg_lowest_threshold(a)->text;
     ck_assert_int_eq(store_analysis(st, &def, &id2, &changed, &err0), DS_OK);
     ck_assert_int_eq(id, id2);
-    s = series_new(a, &layout, id, st, changed);
+    s = series_new(a, &cfg->causes, &layout, id, st, changed);
     struct ds_error err;
 
     ck_assert_int_eq(store_begin(st, &err), DS_OK);
@@ -335,8 +336,8 @@ START_TEST(test_series_warmup_gap_and_window_across_runs)
 
     init_layout();
     id = analysis_id(st, cfg);
-    run_days(st, &cfg->analyses[0], id, d1, g1, 4);
-    run_days(st, &cfg->analyses[0], id, d2, g2, 2);
+    run_days(st, cfg, id, d1, g1, 4);
+    run_days(st, cfg, id, d2, g2, 2);
     ck_assert_int_eq(
         store_results(st, id, &layout, &cfg->analyses[0], D0, D0 + 7 * DAY, collect, &c, &err),
         DS_OK);
@@ -377,12 +378,12 @@ START_TEST(test_series_merge_into_stored_slot_and_rejudge_later)
 
     init_layout();
     id = analysis_id(st, cfg);
-    run_days(st, &cfg->analyses[0], id, d1, g1, 4);
+    run_days(st, cfg, id, d1, g1, 4);
     ck_assert_int_eq(store_results(st, id, &layout, &cfg->analyses[0], D0, D0 + 4 * DAY, collect,
                                    &c, &err),
                      DS_OK);
     ck_assert_int_eq(c.r[3].th[0].r.status, STAB_STABLE); /* sigma 0, 10 == 10 */
-    run_days(st, &cfg->analyses[0], id, d2, g2, 1);
+    run_days(st, cfg, id, d2, g2, 1);
     ck_assert_int_eq(store_slot_load(st, id, &layout, D0 + DAY, &back, &err), DS_OK);
     /* groups 1..10 met groups 1..90: 90 groups, 100 + 900 packets */
     ck_assert_uint_eq(back->n_groups, 90);
@@ -417,9 +418,9 @@ START_TEST(test_series_thresholds_changed_later)
 
     init_layout();
     id = analysis_id(st, cfg);
-    run_days(st, &cfg->analyses[0], id, d1, g1, 3);
+    run_days(st, cfg, id, d1, g1, 3);
     /* the next run asks for 5% as well: the stored days get it from their groups */
-    run_days(st, &cfg2->analyses[0], id, d2, g2, 1);
+    run_days(st, cfg2, id, d2, g2, 1);
     ck_assert_int_eq(store_results(st, id, &layout, &cfg2->analyses[0], D0, D0 + 4 * DAY, collect,
                                    &c, &err),
                      DS_OK);
