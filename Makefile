@@ -93,6 +93,7 @@ MAIL_SRCS = \
 	src/mail/mime.c \
 	src/mail/smtp.c \
 	src/mail/spool.c \
+	src/mail/due.c \
 	src/mail/mailer.c
 
 PIPELINE_SRCS = \

@@ -50,36 +50,6 @@ struct mailer {
     _Atomic long spooled;
 };
 
-/* The local time minutes after local midnight day (a DST change moves it, mktime copes). */
-static int64_t
-at_minutes(int64_t day, int64_t minutes)
-{
-    time_t t = (time_t)day;
-    struct tm tm;
-
-    localtime_r(&t, &tm);
-    tm.tm_hour = (int)(minutes / 60);
-    tm.tm_min = (int)(minutes % 60);
-    tm.tm_sec = 0;
-    tm.tm_isdst = -1;
-    return (int64_t)mktime(&tm);
-}
-
-int64_t
-mail_due_day(const struct ds_cfg *cfg, int64_t now, int64_t *due)
-{
-    int64_t today = tz_day_start(now);
-    int64_t at = at_minutes(today, cfg->report.schedule_min);
-
-    if (now < at) {
-        /* today's time has not come: the last one was yesterday's */
-        today = tz_day_start(today - 1);
-        at = at_minutes(today, cfg->report.schedule_min);
-    }
-    *due = at;
-    return tz_day_start(today - 1);
-}
-
 static void
 day_name(int64_t day, char *buf, size_t len)
 {

@@ -179,8 +179,13 @@ mail_header(const char *name, const char *value)
         const unsigned char *p = (const unsigned char *)value;
 
         while (*p) {
-            size_t room = HEADER_LINE - col - 1, payload, take = 0;
+            size_t room, payload, take = 0;
 
+            if (col > strlen(name) + 1) {
+                strbuf_append(&sb, "\r\n");
+                col = 0;
+            }
+            room = HEADER_LINE - col - 1;
             if (room > WORD_MAX)
                 room = WORD_MAX;
             payload = (room - 12) / 4 * 3;     /* "=?UTF-8?B?" "?=" around it */
@@ -196,10 +201,6 @@ mail_header(const char *name, const char *value)
             }
             if (take == 0)
                 take = 1; /* cannot happen with room >= 16; keeps the loop finite */
-            if (col > strlen(name) + 1) {
-                strbuf_append(&sb, "\r\n");
-                col = 0;
-            }
             strbuf_append(&sb, " =?UTF-8?B?");
             b64_append(&sb, p, take);
             strbuf_append(&sb, "?=");

@@ -251,12 +251,13 @@ spool_unlock(int fd)
 }
 
 /*
- * One attempt at the spooled message of day.  DS_OK: sent and recorded;
+ * One attempt at the spooled message of day.  DS_OK: sent and recorded
+ * (*sent true), or found sent already and removed (*sent false);
  * DS_ERR_NET: it stays for the next attempt (state and store updated);
  * another error: the spool or the store failed.
  */
 static enum ds_rc
-try_one(const struct ds_cfg *cfg, struct store *st, const char *day, int64_t now,
+try_one(const struct ds_cfg *cfg, struct store *st, const char *day, int64_t now, bool *sent,
         struct ds_error *err)
 {
     char *path = spool_path(cfg, day, ".eml");
@@ -268,6 +269,7 @@ try_one(const struct ds_cfg *cfg, struct store *st, const char *day, int64_t now
     size_t len = 0;
     enum ds_rc rc;
 
+    *sent = false;
     rc = store_mail_find(st, day, &m, &found, err);
     if (rc != DS_OK)
         goto out;
@@ -292,8 +294,10 @@ try_one(const struct ds_cfg *cfg, struct store *st, const char *day, int64_t now
         m.sent_at = now;
         m.last_error[0] = '\0';
         rc = store_mail_save(st, &m, err);
-        if (rc == DS_OK)
+        if (rc == DS_OK) {
             spool_remove(cfg, day);
+            *sent = true;
+        }
         goto out;
     }
     s.next = now + backoff(s.attempts);
@@ -380,15 +384,16 @@ retry_locked(const struct ds_cfg *cfg, struct store *st, int64_t now, bool force
         struct spool_state s;
         struct ds_error e;
         enum ds_rc r;
+        bool went;
 
         if (skip != NULL && strcmp(days[i], skip) == 0)
             continue;
         state_read(cfg, days[i], &s);
         if (!force && s.next > now)
             continue;
-        r = try_one(cfg, st, days[i], now, &e);
+        r = try_one(cfg, st, days[i], now, &went, &e);
         if (r == DS_OK) {
-            if (sent)
+            if (sent && went)
                 (*sent)++;
         } else if (r == DS_ERR_NET) {
             if (failed)
@@ -489,7 +494,11 @@ mail_deliver(const struct ds_cfg *cfg, struct store *st, const char *day,
     rc = store_mail_save(st, &m, err);
     if (rc != DS_OK)
         goto out;
-    rc = try_one(cfg, st, day, now, err);
+    {
+        bool went;
+
+        rc = try_one(cfg, st, day, now, &went, err);
+    }
     if (rc == DS_OK || rc == DS_ERR_NET) {
         /* the older ones whose time has come go too; their failures are theirs */
         struct ds_error e;
