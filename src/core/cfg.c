@@ -154,28 +154,28 @@ static const struct cfg_entry top_entries[] = {
      0, INT64_C(1) << 40, NULL, 0, 0, 0, 0, 0,
      "bytes of packets-per-minute series per analysis; beyond, the smallest groups lose theirs"},
     /* the nightly report mail: src/mail, the collector's schedule */
-    {"report", "schedule", T_SCHEDULE, CFG_OFF(report.schedule_min), "", F_EMPTY_OK, 0, 0, NULL,
+    {"report", "schedule", T_SCHEDULE, CFG_OFF(report.schedule_min), "", F_EMPTY_OK | F_RESTART, 0, 0, NULL,
      0, 0, 0, 0, 0,
      "HH:MM local time (timezone) to mail the previous day's report; empty: no mail"},
-    {"report", "spool", T_STR, CFG_OFF(report.spool_dir), "darkstab-spool", 0, 0, 0, NULL, 0, 0,
+    {"report", "spool", T_STR, CFG_OFF(report.spool_dir), "darkstab-spool", F_RESTART, 0, 0, NULL, 0, 0,
      0, 0, 0, "directory holding report mails until they are sent"},
-    {"report.mail", "to", T_MAILADDRS, CFG_OFF(report.mail_to), "", F_LIST_EMPTY_OK, 0, 0, NULL,
+    {"report.mail", "to", T_MAILADDRS, CFG_OFF(report.mail_to), "", F_LIST_EMPTY_OK | F_RESTART, 0, 0, NULL,
      0, 0, 0, 0, 0, "recipients' addresses (needed when report.schedule is set)"},
-    {"report.mail", "from", T_MAILADDR, CFG_OFF(report.mail_from), "", F_EMPTY_OK, 0, 0, NULL, 0,
+    {"report.mail", "from", T_MAILADDR, CFG_OFF(report.mail_from), "", F_EMPTY_OK | F_RESTART, 0, 0, NULL, 0,
      0, 0, 0, 0, "sender address (needed when report.schedule is set)"},
-    {"report.mail", "subject_prefix", T_STR, CFG_OFF(report.subject_prefix), "", F_EMPTY_OK, 0,
+    {"report.mail", "subject_prefix", T_STR, CFG_OFF(report.subject_prefix), "", F_EMPTY_OK | F_RESTART, 0,
      0, NULL, 0, 0, 0, 0, 0, "put before the subject, e.g. \"[darknet]\""},
-    {"smtp", "url", T_SMTPURL, CFG_OFF(smtp.url), "", F_EMPTY_OK, 0, 0, NULL, 0, 0, 0, 0, 0,
+    {"smtp", "url", T_SMTPURL, CFG_OFF(smtp.url), "", F_EMPTY_OK | F_RESTART, 0, 0, NULL, 0, 0, 0, 0, 0,
      "smtp://host[:port] (STARTTLS per smtp.starttls) or smtps://host[:port] (TLS)"},
-    {"smtp", "starttls", T_ENUM, CFG_OFF(smtp.starttls), "required", 0, 0, 0, starttls_names, 0,
+    {"smtp", "starttls", T_ENUM, CFG_OFF(smtp.starttls), "required", F_RESTART, 0, 0, starttls_names, 0,
      0, 0, 0, 0, "smtp://: required, optional (if offered) or never"},
-    {"smtp", "verify", T_BOOL, CFG_OFF(smtp.verify), "true", 0, 0, 0, NULL, 0, 0, 0, 0, 0,
+    {"smtp", "verify", T_BOOL, CFG_OFF(smtp.verify), "true", F_RESTART, 0, 0, NULL, 0, 0, 0, 0, 0,
      "check the server's certificate and name (false only for tests)"},
-    {"smtp", "username", T_STR, CFG_OFF(smtp.username), "", F_EMPTY_OK, 0, 0, NULL, 0, 0, 0, 0,
+    {"smtp", "username", T_STR, CFG_OFF(smtp.username), "", F_EMPTY_OK | F_RESTART, 0, 0, NULL, 0, 0, 0, 0,
      0, "login name for SMTP AUTH; empty: no login"},
-    {"smtp", "password_file", T_STR, CFG_OFF(smtp.password_file), "", F_EMPTY_OK, 0, 0, NULL, 0,
+    {"smtp", "password_file", T_STR, CFG_OFF(smtp.password_file), "", F_EMPTY_OK | F_RESTART, 0, 0, NULL, 0,
      0, 0, 0, 0, "file whose first line is the SMTP password (never printed nor logged)"},
-    {"smtp", "timeout", T_DURATION, CFG_OFF(smtp.timeout_s), "1m", 0, 1, 3600, NULL, 0, 0, 0, 0,
+    {"smtp", "timeout", T_DURATION, CFG_OFF(smtp.timeout_s), "1m", F_RESTART, 1, 3600, NULL, 0, 0, 0, 0,
      0, "how long one attempt to send may take"},
 };
 
@@ -1818,7 +1818,23 @@ value_differs(const struct cfg_entry *e, const void *a, const void *b)
     case T_NAME:
     case T_TZ:
     case T_ENDPOINT:
+    case T_MAILADDR:
+    case T_SMTPURL:
         return strcmp(*(char *const *)x, *(char *const *)y) != 0;
+    case T_BOOL:
+        return *(const bool *)x != *(const bool *)y;
+    case T_SCHEDULE:
+        return *(const int64_t *)x != *(const int64_t *)y;
+    case T_MAILADDRS: {
+        const struct cfg_strs *p = (const struct cfg_strs *)x, *q = (const struct cfg_strs *)y;
+
+        if (p->n != q->n)
+            return 1;
+        for (size_t i = 0; i < p->n; i++)
+            if (strcmp(p->v[i], q->v[i]) != 0)
+                return 1;
+        return 0;
+    }
     case T_SIZE:
     case T_DURATION:
     case T_INT:
