@@ -16,9 +16,10 @@ CC ?= cc
 # Debian packages: libraries, test and benchmark tools.
 DEB_PACKAGES = build-essential pkg-config clang libfixbuf-dev libglib2.0-dev libyaml-dev \
 	check libsqlite3-dev libxxhash-dev libmicrohttpd-dev jq time tzdata nfdump \
-	softflowd pmacct curl iproute2 libcurl4-openssl-dev python3-aiosmtpd openssl
+	softflowd pmacct curl iproute2 libcairo2-dev chromium imagemagick libcurl4-openssl-dev \
+	python3-aiosmtpd openssl
 
-PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash libmicrohttpd libcurl
+PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash libmicrohttpd cairo libcurl
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 WARN = -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wmissing-declarations \
@@ -36,6 +37,7 @@ CORE_SRCS = \
 	src/core/log.c \
 	src/core/xmem.c \
 	src/core/strbuf.c \
+	src/core/base64.c \
 	src/core/json.c \
 	src/core/addr.c \
 	src/core/parse.c \
@@ -87,7 +89,12 @@ REPORT_SRCS = \
 	src/report/report.c \
 	src/report/report_json.c \
 	src/report/report_text.c \
-	src/report/report_csv.c
+	src/report/report_csv.c \
+	src/report/report_html.c \
+	src/report/chart.c \
+	src/report/report_day.c \
+	src/report/report_day_text.c \
+	src/report/report_day_json.c
 
 MAIL_SRCS = \
 	src/mail/mime.c \
@@ -108,6 +115,7 @@ CLI_SRCS = \
 	src/cli/cmd_analyze.c \
 	src/cli/cmd_collect.c \
 	src/cli/cmd_results.c \
+	src/cli/cmd_report.c \
 	src/cli/cmd_check_config.c
 
 MODULES = core ingest norm filter agg stability explain store report mail pipeline

@@ -21,14 +21,43 @@
 #include "ds/rc.h"
 #include "ds/store.h"
 
-enum report_format {
-    REPORT_TEXT,
-    REPORT_JSON,
-    REPORT_CSV,
+/*
+ * A report format: one entry of the table in report.c, found by name.  A
+ * format implements what it can: the document of stored results that
+ * "analyze" and "results" print (write), the report of a day or range that
+ * "report" and the mail carry (doc), or both.  The dispatchers only look
+ * formats up and call them, so a new format is one file and one table row.
+ */
+struct report_analysis;
+struct report_input;
+struct report_model;
+struct strbuf;
+
+typedef enum ds_rc (*report_write_fn)(FILE *fp, const struct ds_cfg *cfg,
+                                      const struct report_input *in,
+                                      const struct report_analysis *an, size_t n_an,
+                                      struct store *st, struct ds_error *err);
+/* Appends the rendering of m (report_int.h) to out. */
+typedef void (*report_doc_fn)(const struct report_model *m, struct strbuf *out);
+
+struct report_format {
+    const char *name;           /* "text", "json", "csv", "html" */
+    report_write_fn write;      /* NULL: not a format of analyze/results */
+    report_doc_fn doc;          /* NULL: not a format of report */
 };
 
-/* "text", "json" or "csv"; returns 0 or -1. */
-int report_format_parse(const char *s, enum report_format *f);
+#define REPORT_FOR_WRITE 0x1    /* report_format_find: needs write */
+#define REPORT_FOR_DOC 0x2      /* needs doc */
+
+/* The format of that name that has what need asks for, or NULL. */
+const struct report_format *report_format_find(const char *name, unsigned need);
+/* "text, json or csv": the names of the formats that have need, for messages. */
+const char *report_format_names(unsigned need, char *buf, size_t len);
+
+extern const struct report_format report_format_text;
+extern const struct report_format report_format_json;
+extern const struct report_format report_format_csv;
+extern const struct report_format report_format_html;
 
 /* What was read, for the "input" object; NULL in a report of stored results. */
 struct report_input {
@@ -57,7 +86,7 @@ struct report_analysis {
  * Writes the report to fp.  cfg, in, analyses and st are borrowed.
  * Returns DS_OK or the store's error.
  */
-enum ds_rc report_write(enum report_format fmt, FILE *fp, const struct ds_cfg *cfg,
+enum ds_rc report_write(const struct report_format *fmt, FILE *fp, const struct ds_cfg *cfg,
                         const struct report_input *in, const struct report_analysis *an,
                         size_t n_an, struct store *st, struct ds_error *err);
 
@@ -69,6 +98,8 @@ struct report_image {
     char *title;                /* owned; alt text */
     uint8_t *png;               /* owned */
     size_t len;
+    int width;                  /* pixels, as drawn and shown */
+    int height;
 };
 
 /* A rendered report: what "report" writes and the mail carries. */
@@ -91,6 +122,8 @@ struct report_doc {
 enum ds_rc report_render(const struct ds_cfg *cfg, struct store *st, int64_t from, int64_t to,
                          const char *title, struct report_doc *out, struct ds_error *err);
 void report_doc_fini(struct report_doc *d);
+/* The document of a format that has a doc function (html: images as data: URIs). */
+const char *report_doc_get(const struct report_doc *d, const struct report_format *f);
 
 /* ---- shared by the writers (report.c) ---- */
 

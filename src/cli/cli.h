@@ -14,6 +14,7 @@ int cmd_analyze(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
 int cmd_collect(int argc, char **argv);
 int cmd_results(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Logs to stderr at info, or the level given by -q / -v. */
 void cli_log_setup(int quiet, int verbose);

@@ -112,7 +112,7 @@ cmd_analyze(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *out_path = NULL, *store_path = NULL;
-    enum report_format fmt = REPORT_TEXT;
+    const struct report_format *fmt = &report_format_text;
     int no_store = 0, quiet = 0, verbose = 0, ch, status = 0;
     struct ds_cfg *cfg = NULL;
     struct store *st = NULL;
@@ -135,9 +135,12 @@ cmd_analyze(int argc, char **argv)
             config = optarg;
             break;
         case 'f':
-            if (report_format_parse(optarg, &fmt) != 0) {
-                fprintf(stderr, "darkstab analyze: --format must be text, json or csv, not '%s'\n",
-                        optarg);
+            fmt = report_format_find(optarg, REPORT_FOR_WRITE);
+            if (fmt == NULL) {
+                char names[64];
+
+                fprintf(stderr, "darkstab analyze: --format must be %s, not '%s'\n",
+                        report_format_names(REPORT_FOR_WRITE, names, sizeof(names)), optarg);
                 return EXIT_USAGE;
             }
             break;

@@ -77,7 +77,7 @@ cmd_results(int argc, char **argv)
     const char *config = NULL, *from_s = NULL, *to_s = NULL, *out_path = NULL;
     const char *store_path = NULL, *only[CFG_ANALYSES_MAX];
     size_t n_only = 0, n_an = 0;
-    enum report_format fmt = REPORT_TEXT;
+    const struct report_format *fmt = &report_format_text;
     int quiet = 0, ch, status = 0;
     int64_t from = INT64_MIN, to = INT64_MAX;
     struct ds_cfg *cfg = NULL;
@@ -108,9 +108,12 @@ cmd_results(int argc, char **argv)
             only[n_only++] = optarg;
             break;
         case 'f':
-            if (report_format_parse(optarg, &fmt) != 0) {
-                fprintf(stderr, "darkstab results: --format must be text, json or csv, not '%s'\n",
-                        optarg);
+            fmt = report_format_find(optarg, REPORT_FOR_WRITE);
+            if (fmt == NULL) {
+                char names[64];
+
+                fprintf(stderr, "darkstab results: --format must be %s, not '%s'\n",
+                        report_format_names(REPORT_FOR_WRITE, names, sizeof(names)), optarg);
                 return EXIT_USAGE;
             }
             break;

@@ -18,6 +18,7 @@ static const struct {
     {"analyze", cmd_analyze, "analyse IPFIX files: TopN stability per slot, stored and reported"},
     {"collect", cmd_collect, "the live collector: IPFIX, NetFlow and sFlow from the routers"},
     {"results", cmd_results, "print the stored results, as analyze prints them"},
+    {"report", cmd_report, "the report of a day: summary, events, charts; text, HTML, mail"},
     {"check-config", cmd_check_config, "check a configuration file and print it in full"},
 };
 

@@ -2,40 +2,67 @@
  * Report dispatch and slot iteration with gap filling (see ds/report.h).
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ds/report.h"
 #include "ds/slotcal.h"
 #include "report_int.h"
 
-int
-report_format_parse(const char *s, enum report_format *f)
+/*
+ * The formats, in the order --help names them.  This table is the only
+ * place that lists them: a format is found by name and called through its
+ * struct report_format.
+ */
+static const struct report_format *const formats[] = {
+    &report_format_text,
+    &report_format_html,
+    &report_format_json,
+    &report_format_csv,
+};
+
+#define N_FORMATS (sizeof(formats) / sizeof(formats[0]))
+
+static bool
+format_has(const struct report_format *f, unsigned need)
 {
-    if (strcmp(s, "text") == 0)
-        *f = REPORT_TEXT;
-    else if (strcmp(s, "json") == 0)
-        *f = REPORT_JSON;
-    else if (strcmp(s, "csv") == 0)
-        *f = REPORT_CSV;
-    else
-        return -1;
-    return 0;
+    return (!(need & REPORT_FOR_WRITE) || f->write != NULL) &&
+           (!(need & REPORT_FOR_DOC) || f->doc != NULL);
+}
+
+const struct report_format *
+report_format_find(const char *name, unsigned need)
+{
+    for (size_t i = 0; i < N_FORMATS; i++)
+        if (strcmp(formats[i]->name, name) == 0 && format_has(formats[i], need))
+            return formats[i];
+    return NULL;
+}
+
+const char *
+report_format_names(unsigned need, char *buf, size_t len)
+{
+    size_t n = 0, k = 0, used = 0;
+
+    for (size_t i = 0; i < N_FORMATS; i++)
+        n += format_has(formats[i], need);
+    buf[0] = '\0';
+    for (size_t i = 0; i < N_FORMATS && used < len; i++) {
+        if (!format_has(formats[i], need))
+            continue;
+        k++;
+        used += (size_t)snprintf(buf + used, len - used, "%s%s",
+                                 k == 1 ? "" : k == n ? " or " : ", ", formats[i]->name);
+    }
+    return buf;
 }
 
 enum ds_rc
-report_write(enum report_format fmt, FILE *fp, const struct ds_cfg *cfg,
+report_write(const struct report_format *fmt, FILE *fp, const struct ds_cfg *cfg,
              const struct report_input *in, const struct report_analysis *an, size_t n_an,
              struct store *st, struct ds_error *err)
 {
-    switch (fmt) {
-    case REPORT_JSON:
-        return report_json(fp, cfg, in, an, n_an, st, err);
-    case REPORT_CSV:
-        return report_csv(fp, cfg, in, an, n_an, st, err);
-    case REPORT_TEXT:
-        break;
-    }
-    return report_text(fp, cfg, in, an, n_an, st, err);
+    return fmt->write(fp, cfg, in, an, n_an, st, err);
 }
 
 struct gap_ctx {

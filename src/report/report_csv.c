@@ -49,10 +49,10 @@ csv_slot(void *ctx, const struct slot_result *r)
     return DS_OK;
 }
 
-enum ds_rc
-report_csv(FILE *fp, const struct ds_cfg *cfg, const struct report_input *in,
-           const struct report_analysis *an, size_t n_an, struct store *st,
-           struct ds_error *err)
+static enum ds_rc
+write_csv(FILE *fp, const struct ds_cfg *cfg, const struct report_input *in,
+          const struct report_analysis *an, size_t n_an, struct store *st,
+          struct ds_error *err)
 {
     enum ds_rc rc = DS_OK;
 
@@ -67,3 +67,5 @@ report_csv(FILE *fp, const struct ds_cfg *cfg, const struct report_input *in,
     }
     return rc;
 }
+
+const struct report_format report_format_csv = {"csv", write_csv, NULL};

@@ -208,10 +208,10 @@ write_input(struct json_w *w, const struct report_input *in)
     json_obj_end(w);
 }
 
-enum ds_rc
-report_json(FILE *fp, const struct ds_cfg *cfg, const struct report_input *in,
-            const struct report_analysis *an, size_t n_an, struct store *st,
-            struct ds_error *err)
+static enum ds_rc
+write_json(FILE *fp, const struct ds_cfg *cfg, const struct report_input *in,
+           const struct report_analysis *an, size_t n_an, struct store *st,
+           struct ds_error *err)
 {
     struct json_w w;
     enum ds_rc rc = DS_OK;
@@ -273,3 +273,5 @@ report_json(FILE *fp, const struct ds_cfg *cfg, const struct report_input *in,
     json_finish(&w);
     return rc;
 }
+
+const struct report_format report_format_json = {"json", write_json, report_doc_json};

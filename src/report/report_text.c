@@ -231,10 +231,10 @@ input_summary(FILE *fp, const struct report_input *in)
     fputc('\n', fp);
 }
 
-enum ds_rc
-report_text(FILE *fp, const struct ds_cfg *cfg, const struct report_input *in,
-            const struct report_analysis *an, size_t n_an, struct store *st,
-            struct ds_error *err)
+static enum ds_rc
+write_text(FILE *fp, const struct ds_cfg *cfg, const struct report_input *in,
+           const struct report_analysis *an, size_t n_an, struct store *st,
+           struct ds_error *err)
 {
     enum ds_rc rc = DS_OK;
 
@@ -274,3 +274,5 @@ report_text(FILE *fp, const struct ds_cfg *cfg, const struct report_input *in,
     }
     return rc;
 }
+
+const struct report_format report_format_text = {"text", write_text, report_doc_text};

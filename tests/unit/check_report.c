@@ -70,7 +70,7 @@ write_input(const char *path)
 }
 
 static char *
-run_report(enum report_format fmt)
+run_report(const struct report_format *fmt)
 {
     struct ds_cfg *cfg = tu_cfg("darknet:\n  prefixes: [198.18.0.0/16]\nanalyses:\n"
                                 "  - name: ports\n    window: 7\n");
@@ -117,7 +117,7 @@ count(const char *hay, const char *needle)
 
 START_TEST(test_json_contract)
 {
-    char *j = run_report(REPORT_JSON);
+    char *j = run_report(&report_format_json);
 
     ck_assert_ptr_nonnull(strstr(j, "\"version\": 1"));
     ck_assert_ptr_nonnull(strstr(j, "\"name\": \"ports\""));
@@ -153,7 +153,7 @@ END_TEST
 
 START_TEST(test_csv_rows)
 {
-    char *c = run_report(REPORT_CSV);
+    char *c = run_report(&report_format_csv);
 
     static const char header[] = "analysis,slot_start,slot_end,packets,flows,groups,threshold,topn,"
                                  "status,direction,mean,stddev,lower,upper\n";
@@ -171,7 +171,7 @@ END_TEST
 
 START_TEST(test_text_marks_unstable_and_shows_table)
 {
-    char *t = run_report(REPORT_TEXT);
+    char *t = run_report(&report_format_text);
 
     ck_assert_ptr_nonnull(strstr(t, "2015-12-23 Wed"));
     ck_assert_int_eq(count(t, "** UNSTABLE decrease"), 1);
