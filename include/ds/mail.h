@@ -53,7 +53,7 @@ long mail_spooled(const struct ds_cfg *cfg);
 
 /*
  * The message of day built from doc: headers From, To, Subject
- * (report.mail.subject_prefix and doc->subject, RFC 2047 if not ASCII),
+ * (doc->subject, RFC 2047 if not ASCII),
  * Date (now, in the configured zone), Message-ID (msgid, "<...>"),
  * MIME-Version; CRLF line ends.  Returns an owned string, its length in
  * *len.
@@ -97,11 +97,13 @@ struct mailer;
 int64_t mail_due_day(const struct ds_cfg *cfg, int64_t now, int64_t *due);
 
 /*
- * Starts the mail thread of the collector: cfg is borrowed for the
- * mailer's life (report.* and smtp.* take a restart); it opens its own
- * connection to the store.  *out is NULL when report.schedule is off.
+ * Starts the mail thread of the collector: cfg and st (the collector's
+ * store, whose open transaction its records join) are borrowed for the
+ * mailer's life; report.* and smtp.* take a restart.  *out is NULL when
+ * report.schedule is off.
  */
-enum ds_rc mailer_start(const struct ds_cfg *cfg, struct mailer **out, struct ds_error *err);
+enum ds_rc mailer_start(const struct ds_cfg *cfg, struct store *st, struct mailer **out,
+                        struct ds_error *err);
 /*
  * Once a second from the collector: now, and the time up to which every
  * slot is closed (INT64_MIN: unknown).  Never blocks on the mail thread.
@@ -113,7 +115,12 @@ struct mailer_stats {
     long spooled;               /* messages waiting now */
 };
 void mailer_get_stats(struct mailer *m, struct mailer_stats *s);
-/* Stops the thread (waits for an attempt under way) and frees m; NULL is fine. */
+/*
+ * Stops the thread, waiting for an attempt under way (at most smtp.timeout);
+ * its counts stay readable.  NULL is fine.
+ */
+void mailer_halt(struct mailer *m);
+/* Halts it if need be and frees m; NULL is fine. */
 void mailer_stop(struct mailer *m);
 
 #endif

@@ -13,8 +13,12 @@
  *      collector.lateness and a grace), renders it (report_render) and
  *      hands it to mail_deliver(), which spools it and tries it once;
  *   3. retries the spooled messages whose time has come.
- * It has its own connection to the store (SQLite in WAL mode: the store
- * thread's writes are not blocked by it).
+ * It shares the collector's store: the live pipeline keeps a write
+ * transaction open between its commits, so a connection of its own could
+ * neither record a day nor see a record not yet committed.  Its calls are
+ * serialised with the store thread's by the store's lock, and its records
+ * are committed with the next checkpoint (collector.checkpoint); after a
+ * kill -9 in between, a day may be mailed again, never lost.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -33,11 +37,12 @@
 
 struct mailer {
     const struct ds_cfg *cfg;       /* borrowed */
-    struct store *st;               /* owned: the thread's own connection */
+    struct store *st;               /* borrowed: the collector's */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool stop;
+    bool joined;
     bool ticked;
     int64_t now;                    /* under lock: the latest tick */
     int64_t closed_upto;
@@ -160,7 +165,8 @@ run(void *arg)
 }
 
 enum ds_rc
-mailer_start(const struct ds_cfg *cfg, struct mailer **out, struct ds_error *err)
+mailer_start(const struct ds_cfg *cfg, struct store *st, struct mailer **out,
+             struct ds_error *err)
 {
     struct mailer *m;
 
@@ -169,16 +175,11 @@ mailer_start(const struct ds_cfg *cfg, struct mailer **out, struct ds_error *err
         return DS_OK;
     m = xcalloc(1, sizeof(*m));
     m->cfg = cfg;
-    m->st = store_open(NULL, cfg->store_path, err);
-    if (m->st == NULL) {
-        free(m);
-        return DS_ERR_DB;
-    }
+    m->st = st;
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->cond, NULL);
     atomic_store(&m->spooled, mail_spooled(cfg));
     if (pthread_create(&m->thread, NULL, run, m) != 0) {
-        store_close(m->st);
         pthread_mutex_destroy(&m->lock);
         pthread_cond_destroy(&m->cond);
         free(m);
@@ -213,16 +214,24 @@ mailer_get_stats(struct mailer *m, struct mailer_stats *s)
 }
 
 void
-mailer_stop(struct mailer *m)
+mailer_halt(struct mailer *m)
 {
-    if (m == NULL)
+    if (m == NULL || m->joined)
         return;
     pthread_mutex_lock(&m->lock);
     m->stop = true;
     pthread_cond_signal(&m->cond);
     pthread_mutex_unlock(&m->lock);
     pthread_join(m->thread, NULL);
-    store_close(m->st);
+    m->joined = true;
+}
+
+void
+mailer_stop(struct mailer *m)
+{
+    if (m == NULL)
+        return;
+    mailer_halt(m);
     pthread_mutex_destroy(&m->lock);
     pthread_cond_destroy(&m->cond);
     free(m);

@@ -313,9 +313,8 @@ mail_build(const struct ds_cfg *cfg, const struct report_doc *doc, int64_t now,
 
     for (size_t i = 0; i < cfg->report.mail_to.n; i++)
         strbuf_printf(&to, "%s%s", i ? ", " : "", cfg->report.mail_to.v[i]);
-    subject = *cfg->report.subject_prefix
-                  ? xasprintf("%s %s", cfg->report.subject_prefix, doc->subject)
-                  : xstrdup(doc->subject ? doc->subject : "darkstab report");
+    /* the report's subject: report.mail.subject_prefix, the day, the count, the causes */
+    subject = xstrdup(doc->subject ? doc->subject : "darkstab report");
     rfc5322_date(now, date, sizeof(date));
     random_hex(r, 12);
     snprintf(alt, sizeof(alt), "=_ds_alt_%s", r);

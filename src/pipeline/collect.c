@@ -1246,7 +1246,7 @@ collector_start(struct collector *c, struct ds_error *err)
         log_info("collect: listening on %s", listen_name(c->ls, i));
     c->started = wall_ms() / 1000;
     publish(c);
-    rc = mailer_start(c->cfg, &c->mailer, err);
+    rc = mailer_start(c->cfg, c->st, &c->mailer, err);
     if (rc != DS_OK)
         return rc;
     if (c->mailer != NULL)
@@ -1348,6 +1348,8 @@ collector_run(struct collector *c, volatile sig_atomic_t *stop, volatile sig_ato
         listen_release(c->ls);
     }
     tick(c, wall_ms());
+    /* a mail record made now is committed by the last checkpoint */
+    mailer_halt(c->mailer);
     last_cp = checkpoint(c, true);
     if (!pipeline_checkpoint_wait(c->p, last_cp, 60000))
         log_warnx("collect: the last checkpoint took more than a minute");

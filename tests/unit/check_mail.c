@@ -457,7 +457,7 @@ START_TEST(test_message)
     ck_assert_ptr_nonnull(strstr(hdr, "From: darkstab@example.org\r\n"));
     ck_assert_ptr_nonnull(strstr(hdr, "To: ops@example.org, noc@example.net\r\n"));
     ck_assert_ptr_nonnull(
-        strstr(hdr, "Subject: [dn] darkstab 2013-03-06: 1 unstable slot (ddos)\r\n"));
+        strstr(hdr, "Subject: darkstab 2013-03-06: 1 unstable slot (ddos)\r\n"));
     ck_assert_ptr_nonnull(strstr(hdr, "Date: Fri, 01 Jan 2016 06:30:00 +0900\r\n"));
     ck_assert_ptr_nonnull(strstr(hdr, "Message-ID: <darkstab.2015-12-31.abc@example.org>\r\n"));
     ck_assert_ptr_nonnull(strstr(hdr, "MIME-Version: 1.0\r\n"));
