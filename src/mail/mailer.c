@@ -109,7 +109,7 @@ mail_day(struct mailer *m, int64_t now, int64_t closed_upto)
                  doc.subject ? doc.subject : "");
     } else if (rc == DS_ERR_NET) {
         atomic_fetch_add(&m->failed, 1);
-        log_warnx("mail: %s", err.msg);
+        log_warnx("mail: the report of %s: %s", name, err.msg);
     } else {
         log_warnx("mail: the report of %s: %s", name, err.msg);
     }

@@ -313,8 +313,8 @@ try_one(const struct ds_cfg *cfg, struct store *st, const char *day, int64_t now
 
         localtime_r(&t, &tm);
         strftime(when, sizeof(when), "%H:%M:%S", &tm);
-        ds_error_set(err, DS_ERR_NET, "report mail of %s: %s; spooled, attempt %u, next at %s",
-                     day, serr.msg, s.attempts, when);
+        ds_error_set(err, DS_ERR_NET, "%s; spooled, attempt %u, next at %s", serr.msg,
+                     s.attempts, when);
     }
     rc = DS_ERR_NET;
 out:
@@ -392,6 +392,8 @@ retry_locked(const struct ds_cfg *cfg, struct store *st, int64_t now, bool force
         if (!force && s.next > now)
             continue;
         r = try_one(cfg, st, days[i], now, &went, &e);
+        if (r != DS_OK)
+            ds_error_prefix(&e, "the report of %s: ", days[i]);
         if (r == DS_OK) {
             if (sent && went)
                 (*sent)++;

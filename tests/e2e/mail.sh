@@ -295,7 +295,7 @@ metric() {
 }
 
 start || not_ok "the collector starts" "$LOG"
-if wait_log "mail: report mail of $DAY: SMTP smtp://127.0.0.1:$MAILPORT: .*spooled, attempt 1" 15
+if wait_log "mail: the report of $DAY: SMTP smtp://127.0.0.1:$MAILPORT: .*spooled, attempt 1" 15
 then
     ok "the server is down when the report of $DAY is due: spooled"
 else
