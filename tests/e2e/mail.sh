@@ -18,6 +18,8 @@
 #   4. The collector: the server is down when the report is due, the mail
 #      is spooled; the collector restarts; the server comes up; the mail
 #      arrives once, at its retry time, and never again.
+#   5. The collector with report.schedule a minute ahead: the report whose
+#      time passed goes at start, the next one when the time comes.
 #
 # Prints "ok - ..." or "not ok - ..." per test, then "mail: N passed, N
 # failed"; appends "passed failed" to $RESULTS if set.
@@ -170,7 +172,7 @@ if [ $st -ne 0 ] && grep -q "SMTP smtp://127.0.0.1:$SPORT: Login denied" "$T/aut
 else
     not_ok "refused login (status $st)" "$T/auth.out"
 fi
-if grep -rqa "Wr0ngPass" "$T/auth.out" "$T/auth.spool" "$T/auth.db" "$T/in2"; then
+if grep -rqa "Wr0ngPass" "$T/auth.out" "$T/auth.spool" "$T"/auth.db* "$T/in2"; then
     not_ok "the password appears in the output, the spool or the store"
 else
     ok "the password is in neither the error, the spool nor the store"
@@ -347,6 +349,34 @@ if [ "$(mails "$T/in5")" = 1 ] && [ ! -f "$T/col.spool/$DAY.eml" ] &&
 else
     not_ok "the day mailed again after a restart" "$LOG"
 fi
+sink_stop
+
+# ---- 5. the schedule's own time: a report is mailed when HH:MM comes --------------------------
+# A fresh store and a time 30 to 90 seconds ahead: at start the report whose
+# time last passed goes at once; when HH:MM comes, the next day's.
+SCHED_AT=$(( ($(date +%s) + 90) / 60 * 60 ))
+SCHED=$(date -u -d "@$SCHED_AT" +%H:%M)
+sed -e "s|$T/col.db|$T/col2.db|" -e "s|$T/col.spool|$T/col2.spool|" \
+    -e "s|schedule: .*|schedule: \"$SCHED\"|" "$T/col.yaml" > "$T/col2.yaml"
+mv "$T/col2.yaml" "$T/col.yaml"
+DAY1=$(date -u -d "$(date -u -d "@$SCHED_AT" +%F) -2 day" +%F)
+DAY2=$(date -u -d "$(date -u -d "@$SCHED_AT" +%F) -1 day" +%F)
+sink_start "$T/in6" "$MAILPORT" || not_ok "SMTP server for the schedule"
+start || not_ok "the collector starts with the schedule ahead" "$LOG"
+if wait_log "mail: the report of $DAY1 was sent" 15 && [ "$(mails "$T/in6")" = 1 ] &&
+    grep -q "^Subject: darkstab $DAY1:" "$T/in6/1.eml"; then
+    ok "at start, the report whose time passed ($DAY1) is mailed at once"
+else
+    not_ok "the report due at start" "$LOG"
+fi
+if wait_log "mail: the report of $DAY2 was sent" 100 && [ "$(mails "$T/in6")" = 2 ] &&
+    grep -q "^Subject: darkstab $DAY2:" "$T/in6/2.eml" &&
+    [ "$(stat -c %Y "$T/in6/2.eml")" -ge "$SCHED_AT" ]; then
+    ok "at $SCHED UTC, not before, the report of $DAY2 is mailed"
+else
+    not_ok "the report at the scheduled time ($SCHED, $SCHED_AT)" "$LOG"
+fi
+stop
 sink_stop
 
 summary mail
