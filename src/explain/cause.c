@@ -296,11 +296,14 @@ cause_classify(const struct cfg_causes *c, int64_t slot_s, const struct cause_fa
             e->cause_groups[e->n_cause_groups++] = facts[i].group;
     }
     if (big == NULL) {
+        bool grown = false;
+
+        for (size_t i = 0; i < e->n_groups; i++)
+            grown |= e->groups[i].changed && e->groups[i].share > e->groups[i].window_share;
         snprintf(e->evidence, sizeof(e->evidence), "%s",
-                 n == 0 ? (e->window_slots == 0
-                               ? "no window to compare with, and no group with its detail kept"
-                               : "no group that entered or grew has its detail kept")
-                        : "no rule fits");
+                 e->window_slots == 0 ? "no window to compare with, and no detail kept"
+                 : grown              ? "the groups that entered or grew kept no detail"
+                                      : "no group entered or grew against the window");
         return;
     }
     addr_format(&big->top_src, addr);

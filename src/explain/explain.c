@@ -304,6 +304,15 @@ shortest_burst(const uint64_t *m, uint32_t n, const struct decimal *pct, uint32_
     }
 }
 
+/* The true count of item i of l is at least this. */
+static uint64_t
+count_at_least(const struct explain_list *l, uint32_t i)
+{
+    if (l->exact)
+        return l->v[i].packets;
+    return l->v[i].packets > l->error ? l->v[i].packets - l->error : 0;
+}
+
 static void
 group_facts(struct cause_facts *f, const struct explain_group *eg, const struct agg_group *g,
             const struct agg_slot *slot, const struct cfg_causes *c, uint64_t *scratch,
@@ -318,14 +327,20 @@ group_facts(struct cause_facts *f, const struct explain_group *eg, const struct 
     f->dst_addrs = distinct_count(&d->dst);
     f->dst_ports = distinct_count(&d->dport);
     f->dst_port = key_dst_port(slot->layout, eg->key);
+    /*
+     * A Space-Saving count may be over by its error: the rules take the
+     * lower bound, so that a crowd never passes for one source.
+     */
     if (eg->src.n > 0) {
         f->top_src = eg->src.v[0].addr;
-        f->top_src_packets = eg->src.v[0].packets;
+        f->top_src_packets = count_at_least(&eg->src, 0);
     }
     f->reply_packets = reply_type_packets(d);
     for (uint32_t i = 0; i < eg->sport.n; i++)
         if (eg->sport.v[i].port == 53)
-            f->reply_packets += eg->sport.v[i].packets;
+            f->reply_packets += count_at_least(&eg->sport, i);
+    if (f->reply_packets > f->packets)
+        f->reply_packets = f->packets;
     f->burst_s = -1;
     if (detail_minutes(d, slot->start, n_min, scratch, &exact)) {
         uint32_t len;
@@ -355,6 +370,7 @@ explain_slot(const struct cfg_analysis *a, const struct cfg_causes *causes,
     uint64_t *scratch;
     struct slot_explain *e;
 
+    /* r's TopN came from the same slot: the sets are recomputed from it, exactly */
     (void)r;
     /* 1. the sets: the slot's, and each window slot's, exactly as TopN counts */
     for (uint32_t i = 0; i < slot->n_groups; i++) {
@@ -404,7 +420,8 @@ explain_slot(const struct cfg_analysis *a, const struct cfg_causes *causes,
             ent[n_ent++] = c;
         if (!c->in_slot && in_win)
             lft[n_lft++] = c;
-        if (c->share != c->window_share)
+        /* a mean of equal shares may differ from them in the last bits */
+        if (delta_of(c) > 1e-9)
             mov[n_mov++] = c;
     }
     qsort(ent, n_ent, sizeof(*ent), cmp_share_desc);

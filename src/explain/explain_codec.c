@@ -14,7 +14,7 @@
  *       u8 flags (1 in_top, 2 changed, 4 has_lists, 8 minutes_exact),
  *       list * 3 (sources, source ports, destinations):
  *           u32 n, u8 exact, u64 error, u64 distinct, n * (addr[16], u16 port, u64 packets)
- *       u32 n_minutes, u64 * n_minutes
+ *       u32 n_minutes, varint * n_minutes (LEB128: most minutes of a burst are 0)
  *   u8 cause, u32 n_cause_groups, u32 * n_cause_groups, u16 length, evidence[length]
  *
  * It is read back from a store, possibly damaged: decode checks every
@@ -24,12 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ds/varint.h"
 #include "ds/xmem.h"
 #include "explain_int.h"
 
 #define CODEC_MAGIC "DSXP"
 #define CODEC_VERSION 1
-#define MINUTES_MAX (7 * 1440)  /* a week's slot, the longest */
+#define MINUTES_MAX (8 * 1440)  /* a week's slot, the longest, with room for a DST change */
 
 struct wr {
     uint8_t *p;                 /* NULL: only count */
@@ -52,6 +53,12 @@ put_u(struct wr *w, uint64_t v, size_t bytes)
     for (size_t i = 0; i < bytes; i++)
         b[i] = (uint8_t)(v >> (8 * i));
     put(w, b, bytes);
+}
+
+static void
+put_varint(struct wr *w, uint64_t v)
+{
+    w->n += varint_put(w->p != NULL ? w->p + w->n : NULL, v);
 }
 
 static void
@@ -124,7 +131,7 @@ put_all(struct wr *w, const struct slot_explain *e)
         put_list(w, &g->dst);
         put_u(w, nm, 4);
         for (uint32_t m = 0; m < nm; m++)
-            put_u(w, g->minutes[m], 8);
+            put_varint(w, g->minutes[m]);
     }
     put_u(w, (uint64_t)e->cause, 1);
     put_u(w, e->n_cause_groups, 4);
@@ -177,6 +184,16 @@ get_u(struct rd *r, size_t bytes)
 
     for (size_t i = 0; p != NULL && i < bytes; i++)
         v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static uint64_t
+get_varint(struct rd *r)
+{
+    uint64_t v = 0;
+
+    if (!r->bad && varint_get(r->p, r->len, &r->pos, &v) != 0)
+        r->bad = true;
     return v;
 }
 
@@ -300,17 +317,19 @@ get_all(struct rd *r, struct slot_explain *e, size_t *counts, uint32_t *minutes)
         get_list(r, &g->sport, EXPLAIN_SPORTS);
         get_list(r, &g->dst, EXPLAIN_DSTS);
         nm = (uint32_t)get_u(r, 4);
-        if (r->bad || nm > MINUTES_MAX || (size_t)nm * 8 > r->len - r->pos)
+        /* a varint takes a byte at least */
+        if (r->bad || nm > MINUTES_MAX || nm > r->len - r->pos)
             return false;
         if (e == NULL) {
             minutes[i] = nm;
-            r->pos += (size_t)nm * 8;
+            for (uint32_t m = 0; m < nm; m++)
+                get_varint(r);
             continue;
         }
         if (nm != g->n_minutes)
             return false;
         for (uint32_t m = 0; m < nm; m++)
-            mins[m] = get_u(r, 8);
+            mins[m] = get_varint(r);
     }
     hd.cause = (int)get_u(r, 1);
     hd.n_cause_groups = (size_t)get_u(r, 4);

@@ -1380,6 +1380,8 @@ START_TEST(test_every_key_is_documented)
     for (size_t i = 0; i < a; i++)
         top_level += strchr(paths[i], '[') == NULL;
     ck_assert_uint_eq(top_level, a);
+    /* issue 7: causes 10, drilldown 4, report and smtp 11 */
+    ck_assert_uint_eq(n, 14 + 14 + 7 + 10 + 4 + 11);
     ck_assert_str_eq(paths[0], "timezone");
     ck_assert_str_eq(paths[1], "darknet.prefixes");
     ck_assert_str_eq(paths[2], "darknet.exclude");
@@ -1408,6 +1410,7 @@ START_TEST(test_every_key_is_documented)
     ck_assert_str_eq(paths[a + 8], "analyses[].attribution");
     ck_assert_str_eq(paths[a + 9], "collector.listen[].protocol");
     ck_assert_str_eq(paths[a + 15], "collector.sampling[].rate");
+    ck_assert_str_eq(paths[19], "causes.one_source_share");
     /* the same pointer each time */
     ck_assert_ptr_eq(cfg_key_paths(), paths);
     free(l.v);
