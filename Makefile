@@ -16,9 +16,10 @@ CC ?= cc
 # Debian packages: libraries, test and benchmark tools.
 DEB_PACKAGES = build-essential pkg-config clang libfixbuf-dev libglib2.0-dev libyaml-dev \
 	check libsqlite3-dev libxxhash-dev libmicrohttpd-dev jq time tzdata nfdump \
-	softflowd pmacct curl iproute2 sqlite3 libcairo2-dev chromium imagemagick
+	softflowd pmacct curl iproute2 sqlite3 libcairo2-dev chromium imagemagick \
+	libcurl4-openssl-dev python3-aiosmtpd openssl
 
-PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash libmicrohttpd cairo fontconfig
+PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash libmicrohttpd cairo fontconfig libcurl
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 WARN = -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wmissing-declarations \
@@ -96,6 +97,13 @@ REPORT_SRCS = \
 	src/report/report_day_text.c \
 	src/report/report_day_json.c
 
+MAIL_SRCS = \
+	src/mail/mime.c \
+	src/mail/smtp.c \
+	src/mail/spool.c \
+	src/mail/due.c \
+	src/mail/mailer.c
+
 PIPELINE_SRCS = \
 	src/pipeline/pipeline.c \
 	src/pipeline/series.c \
@@ -112,8 +120,8 @@ CLI_SRCS = \
 	src/cli/cmd_show.c \
 	src/cli/cmd_check_config.c
 
-MODULES = core ingest norm filter agg stability explain store report pipeline
-LIB_ORDER = pipeline report store explain stability agg filter norm ingest core
+MODULES = core ingest norm filter agg stability explain store report mail pipeline
+LIB_ORDER = pipeline mail report store explain stability agg filter norm ingest core
 
 core_SRCS = $(CORE_SRCS)
 ingest_SRCS = $(INGEST_SRCS)
@@ -124,6 +132,7 @@ stability_SRCS = $(STABILITY_SRCS)
 explain_SRCS = $(EXPLAIN_SRCS)
 store_SRCS = $(STORE_SRCS)
 report_SRCS = $(REPORT_SRCS)
+mail_SRCS = $(MAIL_SRCS)
 pipeline_SRCS = $(PIPELINE_SRCS)
 
 ALL_LIB_SRCS = $(foreach m,$(MODULES),$($(m)_SRCS))
@@ -188,7 +197,7 @@ demo: deps
 
 # --- tests --------------------------------------------------------------------
 UNIT_TESTS = core cfg ingest flows session norm archive filter agg topk stability explain store \
-	report httpd
+	report mail httpd
 UNIT_BINS = $(foreach t,$(UNIT_TESTS),$(BUILD)/tests/check_$(t))
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -228,10 +237,8 @@ check-unit: $(UNIT_BINS)
 	@RESULTS=$(RESULTS) TZ=UTC sh tests/run-unit.sh $(UNIT_BINS)
 
 check-integ: all $(TOOL_BINS)
-	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/run.sh $(BUILD)
-	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/collect.sh $(BUILD)
-	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/explain.sh $(BUILD)
-	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/report.sh $(BUILD)
+	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/each.sh $(BUILD) tests/e2e/run.sh \
+	    tests/e2e/collect.sh tests/e2e/explain.sh tests/e2e/report.sh tests/e2e/mail.sh
 
 # The unit tests once more, under AddressSanitizer and UndefinedBehaviorSanitizer.
 sanitize:

@@ -8,7 +8,7 @@
 cd "$(dirname "$0")/.." || exit 2
 
 # The pipeline, upstream first: a module's rank is its position here.
-ORDER="core ingest norm filter agg stability explain store report pipeline cli"
+ORDER="core ingest norm filter agg stability explain store report mail pipeline cli"
 
 rank() {
     i=0

@@ -33,7 +33,7 @@ out=$(grep -nE '[[:space:]]+$' $SRC)
 [ -n "$out" ] && { echo "$out" | sed 's/:\([0-9]*\):.*/:\1: trailing blanks/'; bad=1; }
 
 # 3. The reference config documents every key of the tables.
-keys=$(sed -n 's/^[[:space:]]*{\(NULL\|"[a-z_]*"\), "\([a-z_]*\)", T_.*/\2/p' src/core/cfg.c)
+keys=$(sed -n 's/^[[:space:]]*{\(NULL\|"[a-z_.]*"\), "\([a-z_]*\)", T_.*/\2/p' src/core/cfg.c)
 [ -z "$keys" ] && { echo "src/core/cfg.c: no config table entries found (pattern out of date?)"; bad=1; }
 for k in $keys; do
     if ! grep -qE "(^|[^a-z_])$k:" config/darkstab.yaml; then

@@ -129,22 +129,27 @@ enum cfg_starttls {
 
 #define CFG_MAIL_TO_MAX 64
 
+/* A list of strings (report.mail.to). */
+struct cfg_strs {
+    char **v;           /* owned, each owned */
+    size_t n;
+};
+
 /* report and smtp: the nightly report mail (issue 7). */
 struct cfg_report {
     int64_t schedule_min;                   /* report.schedule "06:30": minutes; -1 off */
-    char **mail_to;                         /* owned; report.mail.to */
-    size_t n_mail_to;
-    char *mail_from;                        /* owned; report.mail.from */
-    char *subject_prefix;                   /* owned; report.mail.subject_prefix */
+    struct cfg_strs mail_to;                /* report.mail.to: addr-specs */
+    char *mail_from;                        /* owned; report.mail.from, "" unset */
+    char *subject_prefix;                   /* owned; report.mail.subject_prefix, "" none */
     char *spool_dir;                        /* owned; report.spool */
 };
 
 struct cfg_smtp {
-    char *url;                              /* owned; smtp://host:port or smtps:// */
+    char *url;                              /* owned; smtp://host:port or smtps://, "" unset */
     int starttls;                           /* enum cfg_starttls */
     bool verify;                            /* smtp.verify: check the server's certificate */
     char *username;                         /* owned; "" for none */
-    char *password_file;                    /* owned; "" for none; never printed */
+    char *password_file;                    /* owned; "" for none; its content never printed */
     int64_t timeout_s;                      /* smtp.timeout */
 };
 

@@ -21,14 +21,6 @@
 #include "ds/store.h"
 #include "ds/tz.h"
 
-/*
- * Weak until the mail module (branch mail) is merged: then this attribute
- * goes and --send always links.  Without it --send says it is missing.
- */
-extern enum ds_rc mail_deliver(const struct ds_cfg *cfg, struct store *st, const char *day,
-                               const struct report_doc *doc, struct ds_error *err)
-    __attribute__((weak));
-
 static void
 usage(FILE *fp)
 {
@@ -280,10 +272,7 @@ cmd_report(int argc, char **argv)
         goto out;
     }
     if (send) {
-        if (mail_deliver == NULL) {
-            log_msg(LOG_ERR, "report: --send: this build has no mail delivery yet");
-            status = EXIT_RUN_FAILED;
-        } else if (mail_deliver(cfg, st, title, &doc, &err) != DS_OK) {
+        if (mail_deliver(cfg, st, title, &doc, &err) != DS_OK) {
             log_msg(LOG_ERR, "report: mail of %s: %s", title, err.msg);
             status = EXIT_RUN_FAILED;
         } else {

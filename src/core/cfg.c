@@ -38,6 +38,11 @@ enum cfg_type {
     T_ENDPOINT,     /* address:port, [v6]:port */
     T_LISTEN,       /* collector.listen: a list of mappings */
     T_SAMPLING,     /* collector.sampling: a list of mappings */
+    T_BOOL,         /* true or false */
+    T_SCHEDULE,     /* a local time of day "HH:MM" as minutes; "" (F_EMPTY_OK): -1, off */
+    T_MAILADDR,     /* a mail address (addr-spec) "user@example.org" */
+    T_MAILADDRS,    /* a list of them, into struct cfg_strs */
+    T_SMTPURL,      /* smtp://host[:port] or smtps://host[:port] */
 };
 
 #define F_REQUIRED 0x1      /* no default: the key must be given */
@@ -66,6 +71,7 @@ static const char *const attribution_names[] = {"start", "spread", NULL};
 static const char *const protocol_names[] = {"ipfix", "netflow9", "netflow5", "sflow", NULL};
 static const char *const transport_names[] = {"udp", "tcp", "sctp", NULL};
 static const char *const level_names[] = {"error", "warning", "info", "debug", NULL};
+static const char *const starttls_names[] = {"required", "optional", "never", NULL};
 
 #define CFG_OFF(f) offsetof(struct ds_cfg, f)
 #define AN_OFF(f) offsetof(struct cfg_analysis, f)
@@ -147,6 +153,33 @@ static const struct cfg_entry top_entries[] = {
     {"drilldown", "series_memory", T_SIZE, CFG_OFF(drilldown.series_memory), "32M", F_RESTART,
      0, INT64_C(1) << 40, NULL, 0, 0, 0, 0, 0,
      "bytes of packets-per-minute series per analysis; beyond, the smallest groups lose theirs"},
+    /* the nightly report mail: src/mail, the collector's schedule */
+    {"report", "schedule", T_SCHEDULE, CFG_OFF(report.schedule_min), "", F_EMPTY_OK | F_RESTART,
+     0, 0, NULL, 0, 0, 0, 0, 0,
+     "HH:MM local time (timezone) to mail the previous day's report; empty: no mail"},
+    {"report", "spool", T_STR, CFG_OFF(report.spool_dir), "darkstab-spool", F_RESTART, 0, 0,
+     NULL, 0, 0, 0, 0, 0, "directory holding report mails until they are sent"},
+    {"report.mail", "to", T_MAILADDRS, CFG_OFF(report.mail_to), "",
+     F_LIST_EMPTY_OK | F_RESTART, 0, 0, NULL, 0, 0, 0, 0, 0,
+     "recipients' addresses (needed when report.schedule is set)"},
+    {"report.mail", "from", T_MAILADDR, CFG_OFF(report.mail_from), "", F_EMPTY_OK | F_RESTART,
+     0, 0, NULL, 0, 0, 0, 0, 0, "sender address (needed when report.schedule is set)"},
+    {"report.mail", "subject_prefix", T_STR, CFG_OFF(report.subject_prefix), "darkstab",
+     F_RESTART, 0, 0, NULL, 0, 0, 0, 0, 0,
+     "the subject's first word(s): \"PREFIX 2016-01-01: 3 unstable slots (ddos)\""},
+    {"smtp", "url", T_SMTPURL, CFG_OFF(smtp.url), "", F_EMPTY_OK | F_RESTART, 0, 0, NULL, 0, 0,
+     0, 0, 0, "smtp://host[:port] (STARTTLS per smtp.starttls) or smtps://host[:port] (TLS)"},
+    {"smtp", "starttls", T_ENUM, CFG_OFF(smtp.starttls), "required", F_RESTART, 0, 0,
+     starttls_names, 0, 0, 0, 0, 0, "smtp://: required, optional (if offered) or never"},
+    {"smtp", "verify", T_BOOL, CFG_OFF(smtp.verify), "true", F_RESTART, 0, 0, NULL, 0, 0, 0, 0,
+     0, "check the server's certificate and name (false only for tests)"},
+    {"smtp", "username", T_STR, CFG_OFF(smtp.username), "", F_EMPTY_OK | F_RESTART, 0, 0, NULL,
+     0, 0, 0, 0, 0, "login name for SMTP AUTH; empty: no login"},
+    {"smtp", "password_file", T_STR, CFG_OFF(smtp.password_file), "", F_EMPTY_OK | F_RESTART,
+     0, 0, NULL, 0, 0, 0, 0, 0,
+     "file whose first line is the SMTP password (never printed nor logged)"},
+    {"smtp", "timeout", T_DURATION, CFG_OFF(smtp.timeout_s), "1m", F_RESTART, 1, 3600, NULL, 0,
+     0, 0, 0, 0, "how long one attempt to send may take"},
 };
 
 static const struct cfg_entry listen_entries[] = {
@@ -197,8 +230,9 @@ static const struct cfg_entry analysis_entries[] = {
 #define N_TOP (sizeof(top_entries) / sizeof(top_entries[0]))
 #define N_ANALYSIS (sizeof(analysis_entries) / sizeof(analysis_entries[0]))
 
-static const char *const top_sections[] = {"darknet", "input",  "store",     "collector", "metrics",
-                                           "archive", "log",    "causes",    "drilldown", NULL};
+static const char *const top_sections[] = {"darknet", "input",     "store",  "collector",
+                                           "metrics", "archive",   "log",    "causes",
+                                           "drilldown", "report", "smtp", NULL};
 
 /* Parsing context: where we are, for messages. */
 struct ctx {
@@ -306,6 +340,16 @@ type_expect(const struct cfg_entry *e)
         return "a list of listeners";
     case T_SAMPLING:
         return "a list of sampling overrides";
+    case T_BOOL:
+        return "true or false";
+    case T_SCHEDULE:
+        return "a time of day HH:MM";
+    case T_MAILADDR:
+        return "a mail address such as darkstab@example.org";
+    case T_MAILADDRS:
+        return "a list of mail addresses";
+    case T_SMTPURL:
+        return "smtp://host[:port] or smtps://host[:port]";
     }
     return "a value";
 }
@@ -337,7 +381,87 @@ is_name(const char *s)
     return 1;
 }
 
-/* Checks the text of a value kept as a string (T_STR, T_NAME, T_TZ, T_ENDPOINT). */
+/*
+ * A mail address as SMTP's MAIL FROM and RCPT TO take it: local@domain
+ * (RFC 5321 dot-atom local part, domain labels or an [address literal]).
+ * No display names: the address goes to the SMTP envelope as it is.
+ */
+static int
+check_mail_address(const char *s, char *why, size_t len)
+{
+    const char *at = strrchr(s, '@');
+    const char *p;
+
+    if (at == NULL || at == s || at[1] == '\0') {
+        snprintf(why, len, "'%s' is not a mail address (expected local@domain)", s);
+        return -1;
+    }
+    if (strlen(s) > 254) {
+        snprintf(why, len, "a mail address has at most 254 characters");
+        return -1;
+    }
+    for (p = s; p < at; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("!#$%&'*+/=?^_`{|}~-", *p) != NULL)
+            continue;
+        if (*p == '.' && p != s && p + 1 != at && p[1] != '.')
+            continue;
+        snprintf(why, len, "'%s' is not a mail address (character '%c' in the local part)", s,
+                 *p);
+        return -1;
+    }
+    p = at + 1;
+    if (*p == '[') {
+        size_t n = strlen(p);
+
+        if (n > 2 && p[n - 1] == ']' && strspn(p + 1, "0123456789abcdefABCDEF.:Pv6") == n - 2)
+            return 0;
+    } else {
+        for (const char *label = p; *label;) {
+            size_t n = strspn(label, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789-");
+
+            if (n == 0 || n > 63 || label[0] == '-' || label[n - 1] == '-' ||
+                (label[n] != '.' && label[n] != '\0') || (label[n] == '.' && label[n + 1] == 0))
+                break;
+            label += n + (label[n] == '.');
+            if (*label == '\0')
+                return 0;
+        }
+    }
+    snprintf(why, len, "'%s' is not a mail address (the domain '%s' is not a host name)", s, p);
+    return -1;
+}
+
+/* smtp://host[:port] or smtps://host[:port]: what libcurl's SMTP takes, nothing else. */
+static int
+check_smtp_url(const char *s, char *why, size_t len)
+{
+    const char *host;
+
+    if (strncmp(s, "smtp://", 7) == 0)
+        host = s + 7;
+    else if (strncmp(s, "smtps://", 8) == 0)
+        host = s + 8;
+    else {
+        snprintf(why, len, "'%s' is not an SMTP URL (expected smtp://host[:port] or "
+                           "smtps://host[:port])", s);
+        return -1;
+    }
+    if (*host == '\0' || *host == '/' || *host == ':') {
+        snprintf(why, len, "'%s' names no host", s);
+        return -1;
+    }
+    for (const char *p = host; *p; p++) {
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+            snprintf(why, len, "the URL contains a blank or a control character");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Checks the text of a value kept as a string (T_STR, T_NAME, T_TZ, T_ENDPOINT, ...). */
 static int
 check_string(const struct cfg_entry *e, const char *text, char *why, size_t len)
 {
@@ -357,6 +481,10 @@ check_string(const struct cfg_entry *e, const char *text, char *why, size_t len)
         return tz_check(text, why, len) != 0 ? -1 : 0;
     case T_ENDPOINT:
         return cfg_parse_endpoint(text, &a, &port, why, len);
+    case T_MAILADDR:
+        return check_mail_address(text, why, len);
+    case T_SMTPURL:
+        return check_smtp_url(text, why, len);
     default:
         if (*text != '\0')
             return 0;
@@ -380,11 +508,37 @@ set_scalar(const struct cfg_entry *e, void *base, const char *text, char *why, s
     case T_NAME:
     case T_TZ:
     case T_ENDPOINT:
+    case T_MAILADDR:
+    case T_SMTPURL:
         if (check_string(e, text, why, len) != 0)
             return -1;
         free(*(char **)field);
         *(char **)field = xstrdup(text);
         return 0;
+    case T_BOOL:
+        if (strcmp(text, "true") == 0 || strcmp(text, "false") == 0) {
+            *(bool *)field = text[0] == 't';
+            return 0;
+        }
+        snprintf(why, len, "'%s' is not true or false", text);
+        return -1;
+    case T_SCHEDULE: {
+        int hh, mm;
+        char extra;
+
+        if (*text == '\0' && (e->flags & F_EMPTY_OK)) {
+            *(int64_t *)field = -1;
+            return 0;
+        }
+        if (strlen(text) != 5 || text[2] != ':' ||
+            sscanf(text, "%2d:%2d%c", &hh, &mm, &extra) != 2 || hh < 0 || hh > 23 || mm < 0 ||
+            mm > 59 || strspn(text, "0123456789:") != 5) {
+            snprintf(why, len, "'%s' is not a time of day HH:MM (00:00 to 23:59)", text);
+            return -1;
+        }
+        *(int64_t *)field = hh * 60 + mm;
+        return 0;
+    }
     case T_SIZE:
         if (parse_size(text, &v, why, len) != 0)
             return -1;
@@ -510,8 +664,37 @@ add_list_item(const struct cfg_entry *e, void *base, const char *text, char *why
         a->thresholds[a->n_thresholds++] = d;
         return 0;
     }
+    if (e->type == T_MAILADDRS) {
+        struct cfg_strs *l = (struct cfg_strs *)((char *)base + e->offset);
+
+        if (l->n >= CFG_MAIL_TO_MAX) {
+            snprintf(why, len, "more than %d addresses", CFG_MAIL_TO_MAX);
+            return -1;
+        }
+        if (check_mail_address(text, why, len) != 0)
+            return -1;
+        for (size_t i = 0; i < l->n; i++) {
+            if (strcmp(l->v[i], text) == 0) {
+                snprintf(why, len, "'%s' is listed twice", text);
+                return -1;
+            }
+        }
+        l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+        l->v[l->n++] = xstrdup(text);
+        return 0;
+    }
     snprintf(why, len, "internal: not a list type");
     return -1;
+}
+
+static void
+strs_clear(struct cfg_strs *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
 }
 
 static void
@@ -527,13 +710,15 @@ clear_list(const struct cfg_entry *e, void *base)
         ((struct cfg_analysis *)base)->n_keys = 0;
     } else if (e->type == T_THRESHOLDS) {
         ((struct cfg_analysis *)base)->n_thresholds = 0;
+    } else if (e->type == T_MAILADDRS) {
+        strs_clear((struct cfg_strs *)((char *)base + e->offset));
     }
 }
 
 static int
 is_list_type(enum cfg_type t)
 {
-    return t == T_CIDRS || t == T_KEYS || t == T_THRESHOLDS;
+    return t == T_CIDRS || t == T_KEYS || t == T_THRESHOLDS || t == T_MAILADDRS;
 }
 
 /* Applies the table default of e (comma separated for lists). */
@@ -701,6 +886,38 @@ parse_value(struct ctx *c, const struct cfg_entry *e, void *base, yaml_node_t *v
     return DS_OK;
 }
 
+/*
+ * A section of two levels ("report.mail") is a mapping inside its parent:
+ * the name of the child ("mail") when section is "report.mail" and parent
+ * is "report", else NULL.
+ */
+static const char *
+subsection_of(const char *section, const char *parent)
+{
+    size_t n;
+
+    if (section == NULL || parent == NULL)
+        return NULL;
+    n = strlen(parent);
+    if (strncmp(section, parent, n) == 0 && section[n] == '.' && strchr(section + n + 1, '.') ==
+        NULL)
+        return section + n + 1;
+    return NULL;
+}
+
+/* The entry index of the first key of subsection name in section, or n. */
+static size_t
+find_subsection(const struct cfg_entry *tab, size_t n, const char *section, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *sub = subsection_of(tab[i].section, section);
+
+        if (sub != NULL && strcmp(sub, name) == 0)
+            return i;
+    }
+    return n;
+}
+
 static const char *
 expected_names(const struct cfg_entry *tab, size_t n, const char *section, char *buf, size_t len)
 {
@@ -708,6 +925,14 @@ expected_names(const struct cfg_entry *tab, size_t n, const char *section, char 
 
     buf[0] = '\0';
     for (size_t i = 0; i < n; i++) {
+        const char *sub = subsection_of(tab[i].section, section);
+
+        if (sub != NULL && find_subsection(tab, n, section, sub) == i) {
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", sub);
+            if (used >= len)
+                break;
+            continue;
+        }
         if ((section == NULL) != (tab[i].section == NULL))
             continue;
         if (section && strcmp(section, tab[i].section) != 0)
@@ -748,6 +973,24 @@ parse_mapping(struct ctx *c, yaml_node_t *map, const struct cfg_entry *tab, size
                 continue;
             if (strcmp(tab[i].name, scalar(k)) == 0)
                 break;
+        }
+        if (i == n && find_subsection(tab, n, section, scalar(k)) < n) {
+            /* a mapping of its own, "report: {mail: {to: ...}}" */
+            size_t sub = find_subsection(tab, n, section, scalar(k));
+
+            for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+                yaml_node_t *k2 = yaml_document_get_node(c->doc, q->key);
+
+                if (k2->type == YAML_SCALAR_NODE && strcmp(scalar(k2), scalar(k)) == 0)
+                    return fail(c, k, path, "duplicate key");
+            }
+            if (v->type != YAML_MAPPING_NODE)
+                return fail(c, v, path, "expected a mapping, found %s",
+                            is_null(v) ? "nothing" : node_kind(v));
+            rc = parse_mapping(c, v, tab, n, tab[sub].section, base, path, seen);
+            if (rc != DS_OK)
+                return rc;
+            continue;
         }
         if (i == n)
             return fail(c, k, path, "unknown key (expected %s)",
@@ -925,7 +1168,8 @@ parse_root(struct ctx *c, yaml_node_t *root, struct ds_cfg *cfg)
             if (i == N_TOP)
                 return fail(c, k, name,
                             "unknown key (expected timezone, darknet, analyses, input, store, "
-                            "collector, metrics, archive, log)");
+                            "collector, metrics, archive, log, causes, drilldown, report, "
+                            "smtp)");
             if (seen[i])
                 return fail(c, k, name, "duplicate key");
             seen[i] = 1;
@@ -933,6 +1177,71 @@ parse_root(struct ctx *c, yaml_node_t *root, struct ds_cfg *cfg)
             if (rc != DS_OK)
                 return rc;
         }
+    }
+    return DS_OK;
+}
+
+/* The node of "section.key" (or of section alone, key NULL) in the root mapping, or NULL. */
+static yaml_node_t *
+find_node(struct ctx *c, yaml_node_t *root, const char *section, const char *sub,
+          const char *key)
+{
+    yaml_node_t *n;
+
+    if (root == NULL || root->type != YAML_MAPPING_NODE)
+        return NULL;
+    n = map_value(c, root, section);
+    if (n == root || n->type != YAML_MAPPING_NODE)
+        return NULL;
+    if (sub != NULL) {
+        yaml_node_t *m = map_value(c, n, sub);
+
+        if (m == n || m->type != YAML_MAPPING_NODE)
+            return n;
+        n = m;
+    }
+    if (key != NULL) {
+        yaml_node_t *v = map_value(c, n, key);
+
+        return v == n ? n : v;
+    }
+    return n;
+}
+
+/*
+ * report and smtp together: what the mail needs once it is scheduled, and
+ * the password file (read when mailing: checked now, so that a missing
+ * file shows at start, not at 06:30).  Its content is never read here.
+ */
+static enum ds_rc
+check_mail(struct ctx *c, yaml_node_t *root, const struct ds_cfg *cfg)
+{
+    const struct cfg_report *r = &cfg->report;
+    const struct cfg_smtp *m = &cfg->smtp;
+
+    if (r->schedule_min >= 0) {
+        if (r->mail_to.n == 0)
+            return fail(c, find_node(c, root, "report", "mail", "to"), "report.mail.to",
+                        "no recipient, but report.schedule is set");
+        if (*r->mail_from == '\0')
+            return fail(c, find_node(c, root, "report", "mail", "from"), "report.mail.from",
+                        "no sender address, but report.schedule is set");
+        if (*m->url == '\0')
+            return fail(c, find_node(c, root, "smtp", NULL, "url"), "smtp.url",
+                        "no SMTP server, but report.schedule is set");
+    }
+    if ((*m->username == '\0') != (*m->password_file == '\0'))
+        return fail(c, find_node(c, root, "smtp", NULL, *m->username ? "username" :
+                                 "password_file"), *m->username ? "smtp.username" :
+                    "smtp.password_file", "give smtp.username and smtp.password_file together");
+    if (*m->password_file != '\0') {
+        FILE *fp = fopen(m->password_file, "r");
+
+        if (fp == NULL)
+            return fail(c, find_node(c, root, "smtp", NULL, "password_file"),
+                        "smtp.password_file", "cannot read '%s': %s", m->password_file,
+                        strerror(errno));
+        fclose(fp);
     }
     return DS_OK;
 }
@@ -968,6 +1277,8 @@ cfg_load_string(const char *name, const char *text, struct ds_cfg **out, struct 
     cfg->path = xstrdup(name);
     cfg_set_defaults(cfg);
     rc = parse_root(&c, yaml_document_get_root_node(&doc), cfg);
+    if (rc == DS_OK)
+        rc = check_mail(&c, yaml_document_get_root_node(&doc), cfg);
     if (rc == DS_OK) {
         /* A second document in the file is almost surely a mistake. */
         yaml_document_t next;
@@ -1052,6 +1363,13 @@ cfg_free(struct ds_cfg *cfg)
     free(cfg->user);
     free(cfg->metrics_listen);
     free(cfg->archive_dir);
+    strs_clear(&cfg->report.mail_to);
+    free(cfg->report.mail_from);
+    free(cfg->report.subject_prefix);
+    free(cfg->report.spool_dir);
+    free(cfg->smtp.url);
+    free(cfg->smtp.username);
+    free(cfg->smtp.password_file);
     free(cfg);
 }
 
@@ -1123,7 +1441,7 @@ print_str_masked(FILE *fp, const char *s)
     masked = xmalloc(n + 8 + strlen(at) + 1);
     memcpy(masked, s, n);
     memcpy(masked + n, "********", 8);
-    strcpy(masked + n + 8, at);
+    memcpy(masked + n + 8, at, strlen(at) + 1);
     print_str(fp, masked);
     free(masked);
 }
@@ -1140,13 +1458,38 @@ print_value(FILE *fp, const struct cfg_entry *e, const void *base)
     }
     switch (e->type) {
     case T_STR:
+    case T_SMTPURL:
         print_str_masked(fp, *(char *const *)field);
         break;
     case T_NAME:
     case T_TZ:
     case T_ENDPOINT:
+    case T_MAILADDR:
         print_str(fp, *(char *const *)field);
         break;
+    case T_BOOL:
+        fputs(*(const bool *)field ? "true" : "false", fp);
+        break;
+    case T_SCHEDULE: {
+        int64_t m = *(const int64_t *)field;
+
+        if (m < 0)
+            fputs("\"\"", fp);
+        else
+            fprintf(fp, "\"%02d:%02d\"", (int)(m / 60), (int)(m % 60));
+        break;
+    }
+    case T_MAILADDRS: {
+        const struct cfg_strs *l = (const struct cfg_strs *)field;
+
+        fputc('[', fp);
+        for (size_t i = 0; i < l->n; i++) {
+            fputs(i ? ", " : "", fp);
+            print_str(fp, l->v[i]);
+        }
+        fputc(']', fp);
+        break;
+    }
     case T_SIZE:
         fputs(format_size(*(const int64_t *)field, buf, sizeof(buf)), fp);
         break;
@@ -1244,10 +1587,19 @@ cfg_print(const struct ds_cfg *cfg, FILE *fp)
         if (e->section == NULL) {
             fprintf(fp, "%s: ", e->name);
         } else {
-            if (section == NULL || strcmp(section, e->section) != 0)
-                fprintf(fp, "%s:\n", e->section);
+            /* "report.mail": "mail:" inside "report:" */
+            const char *dot = strchr(e->section, '.');
+            size_t plen = dot ? (size_t)(dot - e->section) : strlen(e->section);
+
+            if (section == NULL || strcmp(section, e->section) != 0) {
+                if (section == NULL || strncmp(section, e->section, plen) != 0 ||
+                    (section[plen] != '\0' && section[plen] != '.'))
+                    fprintf(fp, "%.*s:\n", (int)plen, e->section);
+                if (dot != NULL)
+                    fprintf(fp, "  %s:\n", dot + 1);
+            }
             section = e->section;
-            fprintf(fp, "  %s: ", e->name);
+            fprintf(fp, "%s%s: ", dot ? "    " : "  ", e->name);
         }
         print_value(fp, e, cfg);
         fprintf(fp, "    # %s\n", e->doc);
@@ -1266,7 +1618,7 @@ cfg_print(const struct ds_cfg *cfg, FILE *fp)
 static void
 print_doc_default(FILE *fp, const struct cfg_entry *e)
 {
-    int list = e->type == T_CIDRS || e->type == T_KEYS || e->type == T_THRESHOLDS;
+    int list = is_list_type(e->type);
 
     if (e->flags & F_REQUIRED) {
         fputs("(required)", fp);
@@ -1469,7 +1821,23 @@ value_differs(const struct cfg_entry *e, const void *a, const void *b)
     case T_NAME:
     case T_TZ:
     case T_ENDPOINT:
+    case T_MAILADDR:
+    case T_SMTPURL:
         return strcmp(*(char *const *)x, *(char *const *)y) != 0;
+    case T_BOOL:
+        return *(const bool *)x != *(const bool *)y;
+    case T_SCHEDULE:
+        return *(const int64_t *)x != *(const int64_t *)y;
+    case T_MAILADDRS: {
+        const struct cfg_strs *p = (const struct cfg_strs *)x, *q = (const struct cfg_strs *)y;
+
+        if (p->n != q->n)
+            return 1;
+        for (size_t i = 0; i < p->n; i++)
+            if (strcmp(p->v[i], q->v[i]) != 0)
+                return 1;
+        return 0;
+    }
     case T_SIZE:
     case T_DURATION:
     case T_INT:

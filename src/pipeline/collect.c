@@ -26,6 +26,7 @@
 #include "ds/json.h"
 #include "ds/listen.h"
 #include "ds/log.h"
+#include "ds/mail.h"
 #include "ds/norm.h"
 #include "ds/pipeline.h"
 #include "ds/prefix.h"
@@ -136,6 +137,8 @@ struct collector {
     size_t n_snap;
     uint64_t snap_not_allowed, snap_not_flow, snap_too_many, snap_archive_errors;
     int64_t started;
+    /* the nightly report mail (report.schedule); NULL when off */
+    struct mailer *mailer;
 };
 
 static int64_t
@@ -777,6 +780,20 @@ render(void *ctx, struct strbuf *b)
             }
         }
     }
+    if (c->mailer != NULL) {
+        struct mailer_stats ms;
+
+        mailer_get_stats(c->mailer, &ms);
+        prom_family(b, "darkstab_mails_sent_total", "counter",
+                    "report mails the SMTP server took");
+        prom_sample_u64(b, "darkstab_mails_sent_total", NULL, ms.sent);
+        prom_family(b, "darkstab_mails_failed_total", "counter",
+                    "attempts to send a report mail that failed (it stays spooled)");
+        prom_sample_u64(b, "darkstab_mails_failed_total", NULL, ms.failed);
+        prom_family(b, "darkstab_mails_spooled", "gauge", "report mails waiting in report.spool");
+        prom_sample_u64(b, "darkstab_mails_spooled", NULL,
+                        (uint64_t)(ms.spooled > 0 ? ms.spooled : 0));
+    }
     strbuf_fini(&lb);
 }
 
@@ -847,6 +864,19 @@ tick(struct collector *c, int64_t now)
     }
     pipeline_flush(c->p);
     publish(c);
+    if (c->mailer != NULL) {
+        /* every analysis has judged its slots up to the earliest of their latest ends */
+        int64_t judged = INT64_MAX;
+
+        for (size_t i = 0; i < c->cfg->n_analyses; i++) {
+            struct pipeline_live_analysis la;
+
+            pipeline_live_status(c->p, i, &la);
+            if (la.last_end < judged)
+                judged = la.last_end;
+        }
+        mailer_tick(c->mailer, now / 1000, judged);
+    }
 }
 
 /* ---- checkpoints --------------------------------------------------------------------- */
@@ -1216,6 +1246,13 @@ collector_start(struct collector *c, struct ds_error *err)
         log_info("collect: listening on %s", listen_name(c->ls, i));
     c->started = wall_ms() / 1000;
     publish(c);
+    rc = mailer_start(c->cfg, c->st, &c->mailer, err);
+    if (rc != DS_OK)
+        return rc;
+    if (c->mailer != NULL)
+        log_info("collect: the report of each day is mailed at %02d:%02d to %s%s",
+                 (int)(c->cfg->report.schedule_min / 60), (int)(c->cfg->report.schedule_min % 60),
+                 c->cfg->report.mail_to.v[0], c->cfg->report.mail_to.n > 1 ? " and others" : "");
     metrics_start(c, c->cfg->metrics_listen);
     archive_start(c, c->cfg->archive_dir, c->cfg->archive_rotate_s);
     return DS_OK;
@@ -1311,6 +1348,8 @@ collector_run(struct collector *c, volatile sig_atomic_t *stop, volatile sig_ato
         listen_release(c->ls);
     }
     tick(c, wall_ms());
+    /* a mail record made now is committed by the last checkpoint */
+    mailer_halt(c->mailer);
     last_cp = checkpoint(c, true);
     if (!pipeline_checkpoint_wait(c->p, last_cp, 60000))
         log_warnx("collect: the last checkpoint took more than a minute");
@@ -1327,6 +1366,8 @@ collector_free(struct collector *c)
     if (c == NULL)
         return;
     httpd_stop(c->httpd);
+    /* after the endpoint that shows its counts; an attempt under way ends within smtp.timeout */
+    mailer_stop(c->mailer);
     free(c->httpd_endpoint);
     if (c->archive != NULL) {
         struct ds_error err;

@@ -1039,17 +1039,19 @@ uint32_t
 pipeline_checkpoint(struct pipeline *p, struct store_collector *state)
 {
     struct work *w = xcalloc(1, sizeof(*w));
+    uint32_t id = ++p->checkpoints;
 
     w->kind = W_STATE;
-    w->checkpoint = ++p->checkpoints;
+    w->checkpoint = id;
     w->state = *state;
     state->state = NULL;
     state->state_len = 0;
+    /* from here w belongs to the store thread, which may free it at once */
     work_push(p, w);
     /* every analysis hands over its open slots once it has counted what came before */
-    p->cur->checkpoint = w->checkpoint;
+    p->cur->checkpoint = id;
     push_batch(p, 0);
-    return w->checkpoint;
+    return id;
 }
 
 bool

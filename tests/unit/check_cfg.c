@@ -491,15 +491,126 @@ START_TEST(test_reload_each_restart_key)
 }
 END_TEST
 
+/* report and smtp (issue 7): parsed, printed back, and every error named where it is. */
+START_TEST(test_mail_config)
+{
+    struct ds_cfg *cfg = NULL, *again = NULL;
+    struct ds_error err;
+    char pw[512], yaml[1024], *printed;
+    size_t plen;
+    FILE *fp;
+
+    snprintf(pw, sizeof(pw), "%s", tu_path("smtp.pw"));
+    tu_write_file(pw, "hunter2\n", 8);
+    snprintf(yaml, sizeof(yaml),
+             "timezone: Asia/Tokyo\n"
+             "report:\n  schedule: \"06:05\"\n  spool: /var/spool/ds\n"
+             "  mail:\n    to: [ops@example.org, \"noc+ds@[192.0.2.1]\"]\n"
+             "    from: darkstab@example.org\n    subject_prefix: \"[dn]\"\n"
+             "smtp:\n  url: smtps://mail.example.org:465\n  starttls: optional\n"
+             "  verify: false\n  username: darkstab\n  password_file: %s\n  timeout: 20s\n",
+             pw);
+    ck_assert_msg(cfg_load_string("m.yaml", yaml, &cfg, &err) == DS_OK, "%s", err.msg);
+    ck_assert_int_eq(cfg->report.schedule_min, 6 * 60 + 5);
+    ck_assert_uint_eq(cfg->report.mail_to.n, 2);
+    ck_assert_str_eq(cfg->report.mail_to.v[1], "noc+ds@[192.0.2.1]");
+    ck_assert_str_eq(cfg->report.mail_from, "darkstab@example.org");
+    ck_assert_str_eq(cfg->report.subject_prefix, "[dn]");
+    ck_assert_str_eq(cfg->report.spool_dir, "/var/spool/ds");
+    ck_assert_str_eq(cfg->smtp.url, "smtps://mail.example.org:465");
+    ck_assert_int_eq(cfg->smtp.starttls, CFG_STARTTLS_OPTIONAL);
+    ck_assert(!cfg->smtp.verify);
+    ck_assert_int_eq(cfg->smtp.timeout_s, 20);
+    /* printed, it reads back the same; the password itself is nowhere */
+    fp = open_memstream(&printed, &plen);
+    cfg_print(cfg, fp);
+    fclose(fp);
+    ck_assert_ptr_null(strstr(printed, "hunter2"));
+    ck_assert_ptr_nonnull(strstr(printed, "  mail:\n    to: "));
+    ck_assert_msg(cfg_load_string("p.yaml", printed, &again, &err) == DS_OK, "%s\n%s", err.msg,
+                  printed);
+    ck_assert_int_eq(again->report.schedule_min, 365);
+    ck_assert_uint_eq(again->report.mail_to.n, 2);
+    ck_assert(!again->smtp.verify);
+    free(printed);
+    cfg_free(again);
+    cfg_free(cfg);
+    /* defaults: no mail, STARTTLS required, certificates verified */
+    cfg = cfg_default();
+    ck_assert_int_eq(cfg->report.schedule_min, -1);
+    ck_assert_uint_eq(cfg->report.mail_to.n, 0);
+    ck_assert_int_eq(cfg->smtp.starttls, CFG_STARTTLS_REQUIRED);
+    ck_assert(cfg->smtp.verify);
+    ck_assert_int_eq(cfg->smtp.timeout_s, 60);
+    cfg_free(cfg);
+
+    ck_assert_str_eq(load_err("report:\n  schedule: \"6:30\"\n"),
+                     "test.yaml:2:13: report.schedule: '6:30' is not a time of day HH:MM "
+                     "(00:00 to 23:59)");
+    ck_assert_str_eq(load_err("report:\n  schedule: \"24:00\"\n"),
+                     "test.yaml:2:13: report.schedule: '24:00' is not a time of day HH:MM "
+                     "(00:00 to 23:59)");
+    ck_assert_str_eq(load_err("report:\n  schedule: \"06:30\"\n"),
+                     "test.yaml:2:3: report.mail.to: no recipient, but report.schedule is set");
+    ck_assert_str_eq(load_err("report:\n  schedule: \"06:30\"\n  mail:\n    to: [a@b.org]\n"),
+                     "test.yaml:4:5: report.mail.from: no sender address, but report.schedule "
+                     "is set");
+    ck_assert_str_eq(load_err("report:\n  schedule: \"06:30\"\n  mail:\n    to: [a@b.org]\n"
+                              "    from: c@d.org\n"),
+                     "test.yaml: smtp.url: no SMTP server, but report.schedule is set");
+    ck_assert_str_eq(load_err("report:\n  mail:\n    to: [a@b.org, \"x y@z\"]\n"),
+                     "test.yaml:3:19: report.mail.to[1]: 'x y@z' is not a mail address "
+                     "(character ' ' in the local part)");
+    ck_assert_str_eq(load_err("report:\n  mail:\n    to: [a@b.org, a@b.org]\n"),
+                     "test.yaml:3:19: report.mail.to[1]: 'a@b.org' is listed twice");
+    ck_assert_str_eq(load_err("report:\n  mail:\n    from: ops\n"),
+                     "test.yaml:3:11: report.mail.from: 'ops' is not a mail address "
+                     "(expected local@domain)");
+    ck_assert_str_eq(load_err("report:\n  mail:\n    from: a..b@c.org\n"),
+                     "test.yaml:3:11: report.mail.from: 'a..b@c.org' is not a mail address "
+                     "(character '.' in the local part)");
+    ck_assert_str_eq(load_err("report:\n  mail:\n    from: a@b..org\n"),
+                     "test.yaml:3:11: report.mail.from: 'a@b..org' is not a mail address "
+                     "(the domain 'b..org' is not a host name)");
+    ck_assert_str_eq(load_err("report:\n  mail:\n    too: []\n"),
+                     "test.yaml:3:5: report.mail.too: unknown key (expected to, from, "
+                     "subject_prefix)");
+    ck_assert_str_eq(load_err("report:\n  mails: {}\n"),
+                     "test.yaml:2:3: report.mails: unknown key (expected schedule, spool, mail)");
+    ck_assert_str_eq(load_err("report:\n  mail: 3\n"),
+                     "test.yaml:2:9: report.mail: expected a mapping, found a scalar");
+    ck_assert_str_eq(load_err("report:\n  mail: {from: a@b.org}\n  mail: {to: []}\n"),
+                     "test.yaml:3:3: report.mail: duplicate key");
+    ck_assert_str_eq(load_err("smtp:\n  url: http://mail.example.org\n"),
+                     "test.yaml:2:8: smtp.url: 'http://mail.example.org' is not an SMTP URL "
+                     "(expected smtp://host[:port] or smtps://host[:port])");
+    ck_assert_str_eq(load_err("smtp:\n  url: \"smtp://\"\n"),
+                     "test.yaml:2:8: smtp.url: 'smtp://' names no host");
+    ck_assert_str_eq(load_err("smtp:\n  starttls: maybe\n"),
+                     "test.yaml:2:13: smtp.starttls: 'maybe' is not required or optional or "
+                     "never");
+    ck_assert_str_eq(load_err("smtp:\n  verify: yes\n"),
+                     "test.yaml:2:11: smtp.verify: 'yes' is not true or false");
+    ck_assert_str_eq(load_err("smtp:\n  username: ds\n"),
+                     "test.yaml:2:13: smtp.username: give smtp.username and smtp.password_file "
+                     "together");
+    ck_assert_str_eq(load_err("smtp:\n  username: ds\n  password_file: /nonexistent/pw\n"),
+                     "test.yaml:3:18: smtp.password_file: cannot read '/nonexistent/pw': No such "
+                     "file or directory");
+}
+END_TEST
+
 START_TEST(test_err_unknown_key)
 {
     ck_assert_str_eq(load_err("timezon: UTC\n"),
                      "test.yaml:1:1: timezon: unknown key (expected timezone, darknet, analyses, "
-                     "input, store, collector, metrics, archive, log)");
+                     "input, store, collector, metrics, archive, log, causes, drilldown, "
+                     "report, smtp)");
     /* a key of a section is unknown at the top */
     ck_assert_str_eq(load_err("timezone: UTC\nprefixes: [10.0.0.0/8]\n"),
                      "test.yaml:2:1: prefixes: unknown key (expected timezone, darknet, analyses, "
-                     "input, store, collector, metrics, archive, log)");
+                     "input, store, collector, metrics, archive, log, causes, drilldown, "
+                     "report, smtp)");
     ck_assert_str_eq(load_err("timezone: UTC\ndarknet:\n  prefix: [10.0.0.0/8]\n"),
                      "test.yaml:3:3: darknet.prefix: unknown key (expected prefixes, exclude)");
     ck_assert_str_eq(load_err("input:\n  late: 1h\n"),
@@ -986,7 +1097,7 @@ START_TEST(test_load_file_names_itself)
     ck_assert_ptr_null(cfg);
     snprintf(want, sizeof(want),
              "%s:3:1: window: unknown key (expected timezone, darknet, analyses, input, store, "
-             "collector, metrics, archive, log)",
+             "collector, metrics, archive, log, causes, drilldown, report, smtp)",
              path);
     ck_assert_str_eq(err.msg, want);
 }
@@ -1209,7 +1320,7 @@ START_TEST(test_every_key_is_documented)
 {
     const char *const *paths = cfg_key_paths();
     struct lines l;
-    size_t n = 0;
+    size_t n = 0, a, top_level = 0, found = 0;
 
     read_lines("config/darkstab.yaml", &l);
     for (; paths[n]; n++) {
@@ -1234,6 +1345,20 @@ START_TEST(test_every_key_is_documented)
             ck_assert_msg(at >= 0, "%s: no line '%s:' in config/darkstab.yaml", p, top);
             ck_assert_msg(block_mentions(&l, at, strstr(p, "[].") + 3),
                           "%s is not in config/darkstab.yaml", p);
+        } else if (dot != NULL && strchr(dot + 1, '.') != NULL) {
+            /* report.mail.to: "mail:" in report's block, "to:" below it */
+            const char *dot2 = strchr(dot + 1, '.');
+            char mid[64];
+            long at;
+
+            memcpy(top, p, (size_t)(dot - p));
+            top[dot - p] = '\0';
+            memcpy(mid, dot + 1, (size_t)(dot2 - dot - 1));
+            mid[dot2 - dot - 1] = '\0';
+            at = find_top(&l, top);
+            ck_assert_msg(at >= 0, "%s: no line '%s:' in config/darkstab.yaml", p, top);
+            ck_assert_msg(in_block(&l, at, mid) && block_mentions(&l, at, dot2 + 1),
+                          "%s is not in config/darkstab.yaml", p);
         } else if (dot != NULL) {
             long at;
 
@@ -1248,7 +1373,15 @@ START_TEST(test_every_key_is_documented)
         }
     }
     /* the paths are the table's: all of them, nothing else */
-    ck_assert_uint_eq(n, 14 + 10 + 4 + 14 + 7);
+    /* the analyses' paths come after the top-level ones: a is the first of them */
+    for (a = 0; a < n && strcmp(paths[a], "analyses[].name") != 0; a++)
+        ;
+    ck_assert_uint_eq(n - a, 9 + 4 + 3);
+    for (size_t i = 0; i < a; i++)
+        top_level += strchr(paths[i], '[') == NULL;
+    ck_assert_uint_eq(top_level, a);
+    /* issue 7: causes 10, drilldown 4, report and smtp 11 */
+    ck_assert_uint_eq(n, 14 + 14 + 7 + 10 + 4 + 11);
     ck_assert_str_eq(paths[0], "timezone");
     ck_assert_str_eq(paths[1], "darknet.prefixes");
     ck_assert_str_eq(paths[2], "darknet.exclude");
@@ -1256,21 +1389,28 @@ START_TEST(test_every_key_is_documented)
     ck_assert_str_eq(paths[4], "store.path");
     ck_assert_str_eq(paths[5], "collector.listen");
     ck_assert_str_eq(paths[18], "log.level");
+    for (size_t i = 0; i < a; i++) {
+        /* every top-level key, in its section's order */
+        static const char *const want[] = {"drilldown.sources", "drilldown.series_memory",
+                                           "report.schedule", "report.mail.to", "smtp.url",
+                                           "smtp.timeout", "causes.scan_min_ports"};
+
+        for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++)
+            found += strcmp(paths[i], want[w]) == 0;
+    }
+    ck_assert_uint_eq(found, 7);
+    ck_assert_str_eq(paths[a + 0], "analyses[].name");
+    ck_assert_str_eq(paths[a + 1], "analyses[].keys");
+    ck_assert_str_eq(paths[a + 2], "analyses[].slot");
+    ck_assert_str_eq(paths[a + 3], "analyses[].window");
+    ck_assert_str_eq(paths[a + 4], "analyses[].k_sigma");
+    ck_assert_str_eq(paths[a + 5], "analyses[].thresholds");
+    ck_assert_str_eq(paths[a + 6], "analyses[].stddev");
+    ck_assert_str_eq(paths[a + 7], "analyses[].min_stddev");
+    ck_assert_str_eq(paths[a + 8], "analyses[].attribution");
+    ck_assert_str_eq(paths[a + 9], "collector.listen[].protocol");
+    ck_assert_str_eq(paths[a + 15], "collector.sampling[].rate");
     ck_assert_str_eq(paths[19], "causes.one_source_share");
-    ck_assert_str_eq(paths[28], "causes.backscatter_min_port");
-    ck_assert_str_eq(paths[29], "drilldown.sources");
-    ck_assert_str_eq(paths[32], "drilldown.series_memory");
-    ck_assert_str_eq(paths[33], "analyses[].name");
-    ck_assert_str_eq(paths[34], "analyses[].keys");
-    ck_assert_str_eq(paths[35], "analyses[].slot");
-    ck_assert_str_eq(paths[36], "analyses[].window");
-    ck_assert_str_eq(paths[37], "analyses[].k_sigma");
-    ck_assert_str_eq(paths[38], "analyses[].thresholds");
-    ck_assert_str_eq(paths[39], "analyses[].stddev");
-    ck_assert_str_eq(paths[40], "analyses[].min_stddev");
-    ck_assert_str_eq(paths[41], "analyses[].attribution");
-    ck_assert_str_eq(paths[42], "collector.listen[].protocol");
-    ck_assert_str_eq(paths[48], "collector.sampling[].rate");
     /* the same pointer each time */
     ck_assert_ptr_eq(cfg_key_paths(), paths);
     free(l.v);
@@ -1372,6 +1512,7 @@ main(void)
 
     tc = tcase_create("errors");
     tcase_add_test(tc, test_err_unknown_key);
+    tcase_add_test(tc, test_mail_config);
     tcase_add_test(tc, test_collector_config);
     tcase_add_test(tc, test_collector_config_errors);
     tcase_add_test(tc, test_sampling_exporter_host);
