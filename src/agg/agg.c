@@ -204,7 +204,9 @@ agg_slot_trim(struct agg_slot *slot, const struct decimal *th, unsigned margin)
         unsigned __int128 rhs = (unsigned __int128)slot->packets * (uint64_t)th->num;
 
         if (g->detail != NULL && lhs <= rhs) {
-            slot->series_bytes -= detail_series_bytes(g->detail);
+            size_t b = detail_series_bytes(g->detail);
+
+            slot->series_bytes -= b < slot->series_bytes ? b : slot->series_bytes;
             detail_free(g->detail);
             g->detail = NULL;
         }
@@ -479,7 +481,7 @@ series_evict(struct agg *agg, size_t total)
     for (size_t i = 0; i < n && total > target; i++) {
         size_t freed = detail_series_drop(agg_slot_group(v[i].slot, v[i].gi)->detail);
 
-        v[i].slot->series_bytes -= freed;
+        v[i].slot->series_bytes -= freed < v[i].slot->series_bytes ? freed : v[i].slot->series_bytes;
         total -= freed;
         floor = v[i].packets;
     }
@@ -626,6 +628,11 @@ stage_c(const struct flow *f, const struct pipe_item *it)
         return;
     prefetch_counter(&g->detail->src, f->src_value);
     prefetch_counter(&g->detail->dst, f->dst_value);
+    if (g->detail->logging) {
+        if (g->detail->n_log < g->detail->cap_log)
+            __builtin_prefetch(&g->detail->log[g->detail->n_log], 1);
+        return;
+    }
     topk_prefetch(&g->detail->src_top, f->src_value);
     topk_prefetch(&g->detail->dst_top, f->dst_value);
     topk_prefetch(&g->detail->sport_top, f->src_port);
