@@ -172,25 +172,30 @@ set_addr(struct topk *t, uint32_t i, const struct addr *a)
 static uint32_t
 min_entry(struct topk *t)
 {
-    for (;;) {
-        uint64_t min = UINT64_MAX;
-        uint32_t k = 0;
+    const uint64_t *c = topk_count(t);
+    uint16_t *mins = topk_mins(t);
+    uint64_t min = UINT64_MAX;
+    uint32_t k = 0;
 
-        while (t->n_mins > 0) {
-            uint32_t i = topk_mins(t)[--t->n_mins];
+    while (t->n_mins > 0) {
+        uint32_t i = mins[--t->n_mins];
 
-            if (topk_count(t)[i] == t->min_count)
-                return i;
-        }
-        for (uint32_t i = 0; i < t->n; i++)
-            if (topk_count(t)[i] < min)
-                min = topk_count(t)[i];
-        for (uint32_t i = 0; i < t->n; i++)
-            if (topk_count(t)[i] == min)
-                topk_mins(t)[k++] = (uint16_t)i;
-        t->min_count = min;
-        t->n_mins = k;
+        if (c[i] == t->min_count)
+            return i;
     }
+    /* one pass: a smaller count starts the collection again */
+    for (uint32_t i = 0; i < t->n; i++) {
+        if (c[i] > min)
+            continue;
+        if (c[i] < min) {
+            min = c[i];
+            k = 0;
+        }
+        mins[k++] = (uint16_t)i;
+    }
+    t->min_count = min;
+    t->n_mins = k - 1;
+    return mins[k - 1];
 }
 
 void
