@@ -467,21 +467,27 @@ series_evict(struct agg *agg, size_t total)
     for (size_t i = 0; i < agg->n_open; i++)
         cap += agg->open[i]->n_groups;
     v = xcalloc(cap ? cap : 1, sizeof(*v));
+    /* counted afresh: the running counts are the trigger, these the truth */
+    total = 0;
     for (size_t i = 0; i < agg->n_open; i++) {
         struct agg_slot *s = agg->open[i];
 
+        s->series_bytes = 0;
         for (uint32_t j = 0; j < s->n_groups; j++) {
             const struct agg_group *g = agg_slot_group(s, j);
 
-            if (g->detail != NULL && detail_series_bytes(g->detail) > 0)
+            if (g->detail != NULL && detail_series_bytes(g->detail) > 0) {
                 v[n++] = (struct series_victim){g->packets, s, j};
+                s->series_bytes += detail_series_bytes(g->detail);
+            }
         }
+        total += s->series_bytes;
     }
     qsort(v, n, sizeof(*v), cmp_victim);
     for (size_t i = 0; i < n && total > target; i++) {
         size_t freed = detail_series_drop(agg_slot_group(v[i].slot, v[i].gi)->detail);
 
-        v[i].slot->series_bytes -= freed < v[i].slot->series_bytes ? freed : v[i].slot->series_bytes;
+        v[i].slot->series_bytes -= freed;
         total -= freed;
         floor = v[i].packets;
     }
