@@ -3,13 +3,15 @@
  *
  * Our implementation: keys, counts and errors in arrays of one block that
  * grows (1, 4, then doubling) up to max.  A value is found by scanning the
- * keys while there are at most TOPK_SCAN entries (one cache line), through
- * an open-addressing index of entry numbers, in the same block, beyond.
- * The entry to replace comes from a scan of the counts that collects every
- * entry at the minimum (see min_entry()): an exact list never pays for it,
- * and an increment costs nothing.  Metwally's bucket list, whose O(1) step
- * assumes increments of one, does not fit packet weights; a heap would sift
- * on every increment.
+ * keys, four a step with one branch, while there are at most TOPK_SCAN
+ * entries (the defaults never need more), through an open-addressing index
+ * of entry numbers in the same block beyond: in a darknet's churn of new
+ * values a hash probe mispredicts where a scan streams.  The entry to
+ * replace comes from a scan of the counts that collects every entry at the
+ * minimum (see min_entry()): an exact list never pays for it, and an
+ * increment costs nothing.  Metwally's bucket list, whose O(1) step
+ * assumes increments of one, does not fit packet weights; a heap would
+ * sift on every increment.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -183,15 +185,12 @@ min_entry(struct topk *t)
         if (c[i] == t->min_count)
             return i;
     }
-    /* one pass: a smaller count starts the collection again */
+    /* two passes without a branch on the data: counts in churn mispredict */
+    for (uint32_t i = 0; i < t->n; i++)
+        min = c[i] < min ? c[i] : min;
     for (uint32_t i = 0; i < t->n; i++) {
-        if (c[i] > min)
-            continue;
-        if (c[i] < min) {
-            min = c[i];
-            k = 0;
-        }
-        mins[k++] = (uint16_t)i;
+        mins[k] = (uint16_t)i;
+        k += c[i] == min;
     }
     t->min_count = min;
     t->n_mins = k - 1;
