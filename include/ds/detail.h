@@ -78,15 +78,16 @@ struct detail {
     uint32_t cap_types;         /* 0 while inline */
     struct type_count *types;   /* owned when cap_types > 0 */
     struct type_count inl[DETAIL_TYPES_INLINE];
-    struct topk src_top;        /* source addresses by packets */
-    struct topk sport_top;      /* source ports, port protocols only */
-    struct topk dst_top;        /* destination addresses */
-    struct detail_series series;
+    /* what a flow touches while the group is logging ends here: the lists come last */
     struct detail_log *log;     /* owned; cap_log entries while logging */
     uint16_t n_log;
     uint16_t cap_log;
     uint8_t logging;            /* flows go to log, not yet to the lists and series */
     uint8_t has_lists;          /* 0: read from a store that kept none (DT01) */
+    struct detail_series series;
+    struct topk src_top;        /* source addresses by packets */
+    struct topk sport_top;      /* source ports, port protocols only */
+    struct topk dst_top;        /* destination addresses */
 };
 
 /* The defaults of drilldown.*, and no series. */

@@ -7,6 +7,7 @@
  * array rather than GLib's GHashTable: it stores keys inline and probes
  * without pointer chasing (bench/hashtable.c measures the difference).
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -614,10 +615,13 @@ stage_b(struct pipe_item *it)
     g = group_lookup(it->slot, it->key, it->hash, true, true);
     it->gi = (uint32_t)(((uint8_t *)g - it->slot->entries) / it->slot->stride);
     if (g->detail != NULL) {
-        /* every line of the detail: the three counters and the types */
+        /*
+         * the lines a logging group's flow touches: the three counters, the
+         * types, the log and the series (the lists: stage C, if needed)
+         */
         const uint8_t *d = (const uint8_t *)g->detail;
 
-        for (size_t off = 0; off < sizeof(struct detail); off += 64)
+        for (size_t off = 0; off < offsetof(struct detail, src_top); off += 64)
             __builtin_prefetch(d + off, 1);
     }
 }
@@ -639,9 +643,9 @@ stage_c(const struct flow *f, const struct pipe_item *it)
             __builtin_prefetch(&g->detail->log[g->detail->n_log], 1);
         return;
     }
-    topk_prefetch(&g->detail->src_top, f->src_value);
-    topk_prefetch(&g->detail->dst_top, f->dst_value);
-    topk_prefetch(&g->detail->sport_top, f->src_port);
+    /* the lists' headers; their arrays are hot in the groups that get this far */
+    for (size_t off = offsetof(struct detail, src_top); off < sizeof(struct detail); off += 64)
+        __builtin_prefetch((const uint8_t *)g->detail + off, 1);
     if (g->detail->series.n > 0)
         __builtin_prefetch(&g->detail->series.e[g->detail->series.n - 1], 1);
 }
