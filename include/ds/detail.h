@@ -49,6 +49,25 @@ struct detail_series {
     uint8_t partial;            /* some packets are not in it */
 };
 
+/*
+ * A group's first flows, before its lists and series exist: most groups of
+ * a darknet's slot see a few flows and are not shown, and appending 32
+ * bytes costs far less than three list updates.  Past DETAIL_LOG_MAX flows
+ * (or at the first IPv6 address, or when anything reads the detail) the
+ * log is replayed, in order, into the lists and the series: the same
+ * result as counting each flow as it came.
+ */
+#define DETAIL_LOG_MAX 64
+
+struct detail_log {
+    uint64_t src;               /* addr_value() */
+    uint64_t dst;
+    uint64_t packets;
+    uint16_t sport;
+    uint16_t minute;            /* of the series */
+    uint8_t ports;              /* a port protocol: sport counts */
+};
+
 struct detail {
     struct distinct src;        /* source addresses (addr_value) */
     struct distinct dst;        /* destination addresses */
@@ -59,11 +78,16 @@ struct detail {
     uint32_t cap_types;         /* 0 while inline */
     struct type_count *types;   /* owned when cap_types > 0 */
     struct type_count inl[DETAIL_TYPES_INLINE];
+    /* what a flow touches while the group is logging ends here: the lists come last */
+    struct detail_log *log;     /* owned; cap_log entries while logging */
+    uint16_t n_log;
+    uint16_t cap_log;
+    uint8_t logging;            /* flows go to log, not yet to the lists and series */
+    uint8_t has_lists;          /* 0: read from a store that kept none (DT01) */
+    struct detail_series series;
     struct topk src_top;        /* source addresses by packets */
     struct topk sport_top;      /* source ports, port protocols only */
     struct topk dst_top;        /* destination addresses */
-    struct detail_series series;
-    uint8_t has_lists;          /* 0: read from a store that kept none (DT01) */
 };
 
 /* The defaults of drilldown.*, and no series. */
@@ -76,27 +100,32 @@ struct detail *detail_new_in(const struct cfg_drilldown *dd, int64_t start_s, in
 void detail_free(struct detail *d);
 size_t detail_series_add_slow(struct detail_series *s, uint32_t minute, uint64_t packets);
 
-/* Adds packets at the minute of start_ms; returns the bytes the series grew by. */
-static inline size_t
-detail_series_add(struct detail_series *s, int64_t start_ms, uint64_t packets)
+/* The minute of the series start_ms counts in: clamped into the slot. */
+static inline uint32_t
+detail_series_minute(const struct detail_series *s, int64_t start_ms)
 {
-    int64_t m;
+    int64_t m = start_ms / 1000 - s->start_s;
 
+    return m < 0 || s->n_min == 0 ? 0 : m / 60 >= s->n_min ? s->n_min - 1 : (uint32_t)(m / 60);
+}
+
+/* Adds packets at minute m; returns the bytes the series grew by. */
+static inline size_t
+detail_series_add(struct detail_series *s, uint32_t m, uint64_t packets)
+{
     if (s->n_min == 0 || packets == 0)
         return 0;
     if (s->dropped) {
         s->partial = 1;
         return 0;
     }
-    m = start_ms / 1000 - s->start_s;
-    m = m < 0 ? 0 : m / 60 >= s->n_min ? s->n_min - 1 : m / 60;
     if (s->n > 0 && s->e[s->n - 1] >> DETAIL_MINUTE_SHIFT == (uint64_t)m &&
         (s->e[s->n - 1] & ((UINT64_C(1) << DETAIL_MINUTE_SHIFT) - 1)) + packets <
             (UINT64_C(1) << DETAIL_MINUTE_SHIFT)) {
         s->e[s->n - 1] += packets;
         return 0;
     }
-    return detail_series_add_slow(s, (uint32_t)m, packets);
+    return detail_series_add_slow(s, m, packets);
 }
 
 /*

@@ -30,7 +30,7 @@
 #include "ds/addr.h"
 
 #define TOPK_MAX 4096           /* entries; the index has 16-bit entry numbers and mask */
-#define TOPK_SCAN 8             /* up to this many entries: no index, a scan of the keys */
+#define TOPK_SCAN 64            /* up to this many entries: no index, a scan of the keys */
 
 /* One entry, as topk_top() gives it. */
 struct topk_entry {

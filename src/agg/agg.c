@@ -7,6 +7,7 @@
  * array rather than GLib's GHashTable: it stores keys inline and probes
  * without pointer chasing (bench/hashtable.c measures the difference).
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,7 +205,9 @@ agg_slot_trim(struct agg_slot *slot, const struct decimal *th, unsigned margin)
         unsigned __int128 rhs = (unsigned __int128)slot->packets * (uint64_t)th->num;
 
         if (g->detail != NULL && lhs <= rhs) {
-            slot->series_bytes -= detail_series_bytes(g->detail);
+            size_t b = detail_series_bytes(g->detail);
+
+            slot->series_bytes -= b < slot->series_bytes ? b : slot->series_bytes;
             detail_free(g->detail);
             g->detail = NULL;
         }
@@ -465,15 +468,21 @@ series_evict(struct agg *agg, size_t total)
     for (size_t i = 0; i < agg->n_open; i++)
         cap += agg->open[i]->n_groups;
     v = xcalloc(cap ? cap : 1, sizeof(*v));
+    /* counted afresh: the running counts are the trigger, these the truth */
+    total = 0;
     for (size_t i = 0; i < agg->n_open; i++) {
         struct agg_slot *s = agg->open[i];
 
+        s->series_bytes = 0;
         for (uint32_t j = 0; j < s->n_groups; j++) {
             const struct agg_group *g = agg_slot_group(s, j);
 
-            if (g->detail != NULL && detail_series_bytes(g->detail) > 0)
+            if (g->detail != NULL && detail_series_bytes(g->detail) > 0) {
                 v[n++] = (struct series_victim){g->packets, s, j};
+                s->series_bytes += detail_series_bytes(g->detail);
+            }
         }
+        total += s->series_bytes;
     }
     qsort(v, n, sizeof(*v), cmp_victim);
     for (size_t i = 0; i < n && total > target; i++) {
@@ -606,10 +615,13 @@ stage_b(struct pipe_item *it)
     g = group_lookup(it->slot, it->key, it->hash, true, true);
     it->gi = (uint32_t)(((uint8_t *)g - it->slot->entries) / it->slot->stride);
     if (g->detail != NULL) {
-        /* every line of the detail: the three counters and the types */
+        /*
+         * the lines a logging group's flow touches: the three counters, the
+         * types, the log and the series (the lists: stage C, if needed)
+         */
         const uint8_t *d = (const uint8_t *)g->detail;
 
-        for (size_t off = 0; off < sizeof(struct detail); off += 64)
+        for (size_t off = 0; off < offsetof(struct detail, src_top); off += 64)
             __builtin_prefetch(d + off, 1);
     }
 }
@@ -626,9 +638,14 @@ stage_c(const struct flow *f, const struct pipe_item *it)
         return;
     prefetch_counter(&g->detail->src, f->src_value);
     prefetch_counter(&g->detail->dst, f->dst_value);
-    topk_prefetch(&g->detail->src_top, f->src_value);
-    topk_prefetch(&g->detail->dst_top, f->dst_value);
-    topk_prefetch(&g->detail->sport_top, f->src_port);
+    if (g->detail->logging) {
+        if (g->detail->n_log < g->detail->cap_log)
+            __builtin_prefetch(&g->detail->log[g->detail->n_log], 1);
+        return;
+    }
+    /* the lists' headers; their arrays are hot in the groups that get this far */
+    for (size_t off = offsetof(struct detail, src_top); off < sizeof(struct detail); off += 64)
+        __builtin_prefetch((const uint8_t *)g->detail + off, 1);
     if (g->detail->series.n > 0)
         __builtin_prefetch(&g->detail->series.e[g->detail->series.n - 1], 1);
 }

@@ -35,6 +35,7 @@ detail_new_in(const struct cfg_drilldown *dd, int64_t start_s, int64_t end_s)
     topk_init(&d->sport_top, cap_of(dd ? dd->ports : 0, DETAIL_PORTS_DEFAULT));
     topk_init(&d->dst_top, cap_of(dd ? dd->destinations : 0, DETAIL_DSTS_DEFAULT));
     d->has_lists = 1;
+    d->logging = 1;
     d->series.start_s = start_s;
     if (minutes > 0 && (dd == NULL || dd->series_memory > 0))
         d->series.n_min = minutes > SERIES_MINUTES_MAX ? SERIES_MINUTES_MAX : (uint32_t)minutes;
@@ -61,7 +62,89 @@ detail_free(struct detail *d)
     topk_fini(&d->sport_top);
     topk_fini(&d->dst_top);
     free(d->series.e);
+    free(d->log);
     free(d);
+}
+
+/* Replays the log into the lists and the series; returns the bytes the series took. */
+static size_t
+replay(struct detail *d)
+{
+    size_t grew = 0;
+
+    for (uint32_t i = 0; i < d->n_log; i++) {
+        const struct detail_log *l = &d->log[i];
+
+        topk_add(&d->src_top, l->src, l->packets);
+        topk_add(&d->dst_top, l->dst, l->packets);
+        if (l->ports)
+            topk_add(&d->sport_top, l->sport, l->packets);
+        grew += detail_series_add(&d->series, l->minute, l->packets);
+    }
+    free(d->log);
+    d->log = NULL;
+    d->n_log = 0;
+    d->cap_log = 0;
+    d->logging = 0;
+    return grew;
+}
+
+/* Ends d's logging: its lists and series from now on. */
+static void
+settle(struct detail *d)
+{
+    if (d->logging)
+        replay(d);
+}
+
+/*
+ * What readers see: d itself, or for a detail still logging a temporary
+ * copy of its lists and series replayed from the log (*tmp, owned by the
+ * caller), so that reading leaves d as it was (the series budget of the
+ * open slots counts only what detail_add() allocates).
+ */
+static const struct detail *
+lists_of(const struct detail *d, struct detail **tmp)
+{
+    struct detail *c;
+
+    *tmp = NULL;
+    if (!d->logging)
+        return d;
+    c = xcalloc(1, sizeof(*c));
+    topk_init(&c->src_top, d->src_top.max);
+    topk_init(&c->sport_top, d->sport_top.max);
+    topk_init(&c->dst_top, d->dst_top.max);
+    c->has_lists = d->has_lists;
+    c->series.start_s = d->series.start_s;
+    c->series.n_min = d->series.n_min;
+    c->log = (struct detail_log *)(uintptr_t)d->log;   /* borrowed for the replay */
+    c->n_log = d->n_log;
+    for (uint32_t i = 0; i < c->n_log; i++) {
+        const struct detail_log *l = &c->log[i];
+
+        topk_add(&c->src_top, l->src, l->packets);
+        topk_add(&c->dst_top, l->dst, l->packets);
+        if (l->ports)
+            topk_add(&c->sport_top, l->sport, l->packets);
+        detail_series_add(&c->series, l->minute, l->packets);
+    }
+    c->log = NULL;
+    c->n_log = 0;
+    *tmp = c;
+    return c;
+}
+
+static void
+lists_done(struct detail *tmp)
+{
+    if (tmp == NULL)
+        return;
+    topk_fini(&tmp->src_top);
+    topk_fini(&tmp->sport_top);
+    topk_fini(&tmp->dst_top);
+    free(tmp->series.e);
+    free(tmp);
 }
 
 bool
@@ -121,7 +204,10 @@ detail_series_add_slow(struct detail_series *s, uint32_t minute, uint64_t packet
 size_t
 detail_series_drop(struct detail *d)
 {
-    size_t freed = detail_series_bytes(d);
+    size_t freed;
+
+    settle(d);
+    freed = detail_series_bytes(d);
 
     free(d->series.e);
     d->series.e = NULL;
@@ -143,12 +229,15 @@ detail_series_restart(struct detail *d)
 bool
 detail_minutes(const struct detail *d, int64_t start_s, uint32_t n, uint64_t *out, bool *exact)
 {
-    const struct detail_series *s = &d->series;
+    struct detail *tmp;
+    const struct detail_series *s = &lists_of(d, &tmp)->series;
 
     memset(out, 0, (size_t)n * sizeof(*out));
     *exact = false;
-    if (s->n_min == 0 || (s->n == 0 && s->partial))
+    if (s->n_min == 0 || (s->n == 0 && s->partial)) {
+        lists_done(tmp);
         return false;
+    }
     for (uint32_t i = 0; i < s->n; i++) {
         int64_t t = s->start_s + 60 * (int64_t)(s->e[i] >> DETAIL_MINUTE_SHIFT) - start_s;
         int64_t m = t >= 0 ? t / 60 : -1;
@@ -157,6 +246,7 @@ detail_minutes(const struct detail *d, int64_t start_s, uint32_t n, uint64_t *ou
             out[m] += s->e[i] & MINUTE_MASK;
     }
     *exact = !s->partial;
+    lists_done(tmp);
     return true;
 }
 
@@ -177,24 +267,30 @@ series_merge(struct detail_series *dst, const struct detail_series *src)
 
 /* ---- top lists ---- */
 
+enum list { SOURCES, SPORTS, DSTS };
+
 static size_t
-top_of(const struct detail *d, const struct topk *t, bool ports, struct detail_item *out,
-       size_t max, bool *exact, uint64_t *error)
+top_of(const struct detail *d, enum list which, struct detail_item *out, size_t max,
+       bool *exact, uint64_t *error)
 {
+    struct detail *tmp;
+    const struct detail *l = lists_of(d, &tmp);
+    const struct topk *t = which == SOURCES ? &l->src_top : which == SPORTS ? &l->sport_top
+                                                                           : &l->dst_top;
     struct topk_entry *e;
     struct addr *a;
-    size_t k;
+    size_t k = 0;
 
     *exact = false;
     *error = 0;
-    if (!d->has_lists || max == 0)
-        return 0;
+    if (!l->has_lists || max == 0)
+        goto out;
     e = xcalloc(max, sizeof(*e));
     a = xcalloc(max, sizeof(*a));
-    k = topk_top(t, e, ports ? NULL : a, max, exact, error);
+    k = topk_top(t, e, which == SPORTS ? NULL : a, max, exact, error);
     for (size_t i = 0; i < k; i++) {
         memset(&out[i], 0, sizeof(out[i]));
-        if (ports)
+        if (which == SPORTS)
             out[i].port = (uint16_t)e[i].key;
         else
             out[i].addr = a[i];
@@ -202,6 +298,8 @@ top_of(const struct detail *d, const struct topk *t, bool ports, struct detail_i
     }
     free(e);
     free(a);
+out:
+    lists_done(tmp);
     return k;
 }
 
@@ -209,21 +307,21 @@ size_t
 detail_top_sources(const struct detail *d, struct detail_item *out, size_t max, bool *exact,
                    uint64_t *error)
 {
-    return top_of(d, &d->src_top, false, out, max, exact, error);
+    return top_of(d, SOURCES, out, max, exact, error);
 }
 
 size_t
 detail_top_sports(const struct detail *d, struct detail_item *out, size_t max, bool *exact,
                   uint64_t *error)
 {
-    return top_of(d, &d->sport_top, true, out, max, exact, error);
+    return top_of(d, SPORTS, out, max, exact, error);
 }
 
 size_t
 detail_top_dsts(const struct detail *d, struct detail_item *out, size_t max, bool *exact,
                 uint64_t *error)
 {
-    return top_of(d, &d->dst_top, false, out, max, exact, error);
+    return top_of(d, DSTS, out, max, exact, error);
 }
 
 /* ---- types, counting, merging ---- */
@@ -260,23 +358,56 @@ add_type(struct detail *d, uint16_t type, uint64_t packets)
     d->n_types++;
 }
 
+/* Logs a flow; false if the log cannot take it (full, or an IPv6 address to keep). */
+static inline bool
+log_flow(struct detail *d, const struct flow *f, uint64_t packets, bool ports)
+{
+    struct detail_log *l;
+
+    if (topk_is_v6_key(f->src_value) || topk_is_v6_key(f->dst_value))
+        return false;
+    if (d->n_log == d->cap_log) {
+        if (d->cap_log == DETAIL_LOG_MAX)
+            return false;
+        d->cap_log = d->cap_log ? (uint16_t)(d->cap_log * 2) : 4;
+        d->log = xreallocarray(d->log, d->cap_log, sizeof(*d->log));
+    }
+    l = &d->log[d->n_log++];
+    l->src = f->src_value;
+    l->dst = f->dst_value;
+    l->packets = packets;
+    l->sport = f->src_port;
+    l->minute = (uint16_t)detail_series_minute(&d->series, f->start_ms);
+    l->ports = ports;
+    return true;
+}
+
 size_t
 detail_add(struct detail *d, const struct flow *f, uint64_t packets)
 {
+    bool ports = proto_has_ports(f->proto);
+    size_t grew = 0;
+
     distinct_add(&d->src, f->src_value);
     distinct_add(&d->dst, f->dst_value);
-    topk_add_addr(&d->src_top, f->src_value, &f->src, packets);
-    topk_add_addr(&d->dst_top, f->dst_value, &f->dst, packets);
-    if (proto_has_ports(f->proto)) {
+    if (ports)
         distinct_add(&d->dport, f->dst_port);
-        topk_add(&d->sport_top, f->src_port, packets);
-    }
     if (f->start_ms < d->first_ms)
         d->first_ms = f->start_ms;
     if (f->end_ms > d->last_ms)
         d->last_ms = f->end_ms;
     add_type(d, ptype_of(f->proto, f->tcp_flags, f->icmp_type), packets);
-    return detail_series_add(&d->series, f->start_ms, packets);
+    if (d->logging) {
+        if (packets == 0 || log_flow(d, f, packets, ports))
+            return 0;
+        grew = replay(d);
+    }
+    topk_add_addr(&d->src_top, f->src_value, &f->src, packets);
+    topk_add_addr(&d->dst_top, f->dst_value, &f->dst, packets);
+    if (ports)
+        topk_add(&d->sport_top, f->src_port, packets);
+    return grew + detail_series_add(&d->series, detail_series_minute(&d->series, f->start_ms),
+                                    packets);
 }
 
 static uint64_t
@@ -295,28 +426,33 @@ detail_merge(struct detail *dst, const struct detail *src)
 {
     const struct type_count *t = src->cap_types > 0 ? src->types : src->inl;
     uint64_t dst_packets = packets_of(dst), src_packets = packets_of(src);
+    struct detail *tmp;
+    const struct detail *sl;
 
+    settle(dst);
+    sl = lists_of(src, &tmp);
     /* lists: a side without any (DT01) that counted packets leaves the sum without any */
     if (!src->has_lists && src_packets > 0)
         dst->has_lists = 0;
     else if (src->has_lists && dst_packets == 0)
         dst->has_lists = 1;
     if (dst->has_lists && src->has_lists) {
-        topk_merge(&dst->src_top, &src->src_top);
-        topk_merge(&dst->sport_top, &src->sport_top);
-        topk_merge(&dst->dst_top, &src->dst_top);
+        topk_merge(&dst->src_top, &sl->src_top);
+        topk_merge(&dst->sport_top, &sl->sport_top);
+        topk_merge(&dst->dst_top, &sl->dst_top);
     }
     /* series: a side without one makes the sum partial, if it counted packets */
-    if (src->series.n_min > 0 && dst->series.n_min == 0 && dst_packets == 0) {
-        dst->series.start_s = src->series.start_s;
-        dst->series.n_min = src->series.n_min;
+    if (sl->series.n_min > 0 && dst->series.n_min == 0 && dst_packets == 0) {
+        dst->series.start_s = sl->series.start_s;
+        dst->series.n_min = sl->series.n_min;
     }
     if (dst->series.n_min > 0) {
-        if (src->series.n_min > 0)
-            series_merge(&dst->series, &src->series);
+        if (sl->series.n_min > 0)
+            series_merge(&dst->series, &sl->series);
         else if (src_packets > 0)
             dst->series.partial = 1;
     }
+    lists_done(tmp);
 
     distinct_merge(&dst->src, &src->src);
     distinct_merge(&dst->dst, &src->dst);
@@ -351,7 +487,7 @@ detail_memory(const struct detail *d)
     return sizeof(*d) + distinct_memory(&d->src) + distinct_memory(&d->dst) +
            distinct_memory(&d->dport) + (d->cap_types ? d->cap_types * sizeof(*d->types) : 0) +
            topk_memory(&d->src_top) + topk_memory(&d->sport_top) + topk_memory(&d->dst_top) +
-           detail_series_bytes(d);
+           detail_series_bytes(d) + (size_t)d->cap_log * sizeof(*d->log);
 }
 
 static void
@@ -402,6 +538,11 @@ topk_bound(const struct topk *t)
 size_t
 detail_serialize_bound(const struct detail *d)
 {
+    /* a log of n flows becomes lists and a series of at most n entries each */
+    if (d->logging)
+        return 24 + (size_t)d->n_types * 10 + distinct_serialize_bound(&d->src) +
+               distinct_serialize_bound(&d->dst) + distinct_serialize_bound(&d->dport) + 3 * 30 +
+               40 + (size_t)d->n_log * (3 * 46 + 13);
     return 24 + (size_t)d->n_types * 10 + distinct_serialize_bound(&d->src) +
            distinct_serialize_bound(&d->dst) + distinct_serialize_bound(&d->dport) +
            topk_bound(&d->src_top) + topk_bound(&d->sport_top) + topk_bound(&d->dst_top) + 40 +
@@ -433,6 +574,8 @@ detail_serialize(const struct detail *d, uint8_t *buf)
 {
     const struct type_count *t = d->cap_types > 0 ? d->types : d->inl;
     size_t n = 24 + (size_t)d->n_types * 10;
+    struct detail *tmp;
+    const struct detail *l = lists_of(d, &tmp);
 
     put32(buf, DETAIL_MAGIC);
     put64(buf + 4, (uint64_t)d->first_ms);
@@ -446,11 +589,12 @@ detail_serialize(const struct detail *d, uint8_t *buf)
     n += distinct_serialize(&d->src, buf + n);
     n += distinct_serialize(&d->dst, buf + n);
     n += distinct_serialize(&d->dport, buf + n);
-    buf[n++] = d->has_lists;
-    n += topk_serialize(&d->src_top, buf + n);
-    n += topk_serialize(&d->sport_top, buf + n);
-    n += topk_serialize(&d->dst_top, buf + n);
-    n += series_serialize(&d->series, buf + n);
+    buf[n++] = l->has_lists;
+    n += topk_serialize(&l->src_top, buf + n);
+    n += topk_serialize(&l->sport_top, buf + n);
+    n += topk_serialize(&l->dst_top, buf + n);
+    n += series_serialize(&l->series, buf + n);
+    lists_done(tmp);
     return n;
 }
 
@@ -503,6 +647,7 @@ detail_deserialize(const uint8_t *buf, size_t len)
     if (n_types > 65536 || len < 24 + (size_t)n_types * 10)
         return NULL;
     d = detail_new();
+    d->logging = 0;
     d->first_ms = (int64_t)get64(buf + 4);
     d->last_ms = (int64_t)get64(buf + 12);
     for (uint32_t i = 0; i < n_types; i++)

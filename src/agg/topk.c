@@ -3,13 +3,15 @@
  *
  * Our implementation: keys, counts and errors in arrays of one block that
  * grows (1, 4, then doubling) up to max.  A value is found by scanning the
- * keys while there are at most TOPK_SCAN entries (one cache line), through
- * an open-addressing index of entry numbers, in the same block, beyond.
- * The entry to replace comes from a scan of the counts that collects every
- * entry at the minimum (see min_entry()): an exact list never pays for it,
- * and an increment costs nothing.  Metwally's bucket list, whose O(1) step
- * assumes increments of one, does not fit packet weights; a heap would sift
- * on every increment.
+ * keys, four a step with one branch, while there are at most TOPK_SCAN
+ * entries (the defaults never need more), through an open-addressing index
+ * of entry numbers in the same block beyond: in a darknet's churn of new
+ * values a hash probe mispredicts where a scan streams.  The entry to
+ * replace comes from a scan of the counts that collects every entry at the
+ * minimum (see min_entry()): an exact list never pays for it, and an
+ * increment costs nothing.  Metwally's bucket list, whose O(1) step
+ * assumes increments of one, does not fit packet weights; a heap would
+ * sift on every increment.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -172,25 +174,27 @@ set_addr(struct topk *t, uint32_t i, const struct addr *a)
 static uint32_t
 min_entry(struct topk *t)
 {
-    for (;;) {
-        uint64_t min = UINT64_MAX;
-        uint32_t k = 0;
+    const uint64_t *c = topk_count(t);
+    uint16_t *mins = topk_mins(t);
+    uint64_t min = UINT64_MAX;
+    uint32_t k = 0;
 
-        while (t->n_mins > 0) {
-            uint32_t i = topk_mins(t)[--t->n_mins];
+    while (t->n_mins > 0) {
+        uint32_t i = mins[--t->n_mins];
 
-            if (topk_count(t)[i] == t->min_count)
-                return i;
-        }
-        for (uint32_t i = 0; i < t->n; i++)
-            if (topk_count(t)[i] < min)
-                min = topk_count(t)[i];
-        for (uint32_t i = 0; i < t->n; i++)
-            if (topk_count(t)[i] == min)
-                topk_mins(t)[k++] = (uint16_t)i;
-        t->min_count = min;
-        t->n_mins = k;
+        if (c[i] == t->min_count)
+            return i;
     }
+    /* two passes without a branch on the data: counts in churn mispredict */
+    for (uint32_t i = 0; i < t->n; i++)
+        min = c[i] < min ? c[i] : min;
+    for (uint32_t i = 0; i < t->n; i++) {
+        mins[k] = (uint16_t)i;
+        k += c[i] == min;
+    }
+    t->min_count = min;
+    t->n_mins = k - 1;
+    return mins[k - 1];
 }
 
 void
