@@ -79,7 +79,8 @@ STABILITY_SRCS = \
 EXPLAIN_SRCS = \
 	src/explain/explain.c \
 	src/explain/cause.c \
-	src/explain/explain_codec.c
+	src/explain/explain_codec.c \
+	src/explain/reread.c
 
 STORE_SRCS = \
 	src/store/store.c \

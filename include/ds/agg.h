@@ -120,6 +120,15 @@ size_t agg_memory(const struct agg *agg);
 /* Bytes of the open slots' per-minute series (bounded by drilldown.series_memory). */
 size_t agg_series_memory(const struct agg *agg);
 
+/*
+ * Attribution "spread": the parts of flow f's packets that go to each slot
+ * its [start, end] overlaps, as agg_add() counts them (fn may get a part of
+ * 0 packets for the first slot).  cal is the analysis' calendar; its cache
+ * changes.  For those who count a flow again (src/explain/reread.c).
+ */
+typedef void (*agg_part_fn)(void *ctx, int64_t start, int64_t end, uint64_t packets);
+void agg_split(struct slotcal *cal, const struct flow *f, agg_part_fn fn, void *ctx);
+
 /* ---- slots, also used by the owners of closed slots ---- */
 
 struct agg_slot *agg_slot_new(const struct key_layout *layout, int64_t start, int64_t end);

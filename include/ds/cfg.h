@@ -119,6 +119,15 @@ struct cfg_drilldown {
     int64_t ports;                          /* drilldown.ports */
     int64_t destinations;                   /* drilldown.destinations */
     int64_t series_memory;                  /* drilldown.series_memory: bytes per analysis */
+    int lists;                              /* drilldown.lists: enum cfg_lists */
+    int64_t reread_values;                  /* drilldown.reread_values: per slot */
+};
+
+/* drilldown.lists: where the shown groups' top lists and minutes come from */
+enum cfg_lists {
+    CFG_LISTS_AUTO,     /* analyze re-reads; collect keeps them unless it archives */
+    CFG_LISTS_MEMORY,   /* kept by the aggregator for every group (Space-Saving) */
+    CFG_LISTS_REREAD,   /* read back from the inputs (or the archive) */
 };
 
 enum cfg_starttls {

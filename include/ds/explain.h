@@ -22,6 +22,7 @@
 #include "ds/cfg.h"
 #include "ds/json.h"
 #include "ds/key.h"
+#include "ds/rc.h"
 #include "ds/result.h"
 
 #define EXPLAIN_GROUPS_MAX 20   /* groups shown with their lists */
@@ -131,6 +132,78 @@ struct slot_explain {
 struct slot_explain *explain_slot(const struct cfg_analysis *a, const struct cfg_causes *causes,
                                   const struct agg_slot *slot, const struct slot_result *r,
                                   const struct agg_slot *const *window, size_t n_window);
+
+/* ---- exact lists, read back from the input (src/explain/reread.c) ---- */
+
+/* One shown group's lists, counted exactly from the records read back. */
+struct explain_exact_group {
+    uint8_t key[KEY_BYTES_MAX];
+    /*
+     * The lists below are exact.  False: the slot reached
+     * drilldown.reread_values before this group was counted whole, and
+     * the group keeps what the aggregator kept in memory.
+     */
+    bool lists;
+    struct explain_list src;
+    struct explain_list sport;
+    struct explain_list dst;
+    uint64_t *minutes;          /* n_min packets per minute (always exact); owned by the set */
+};
+
+/* A slot read back: its shown groups, and every packet found for the slot. */
+struct explain_exact {
+    int64_t start;
+    int64_t end;
+    uint64_t packets;           /* of every group: equal to the slot's if nothing was missed */
+    uint32_t n_min;             /* minutes of the slot */
+    size_t n_groups;
+    struct explain_exact_group *groups;     /* owned */
+    uint64_t *minutes;          /* owned: n_groups * n_min, the groups' minutes point inside */
+};
+
+/* Frees x and what it owns; NULL is a no-op. */
+void explain_exact_free(struct explain_exact *x);
+
+/* An input to read back. */
+struct explain_file {
+    const char *path;           /* borrowed */
+    const char *digest;         /* ingest_file()'s digest it must have; NULL or "": any */
+    int64_t first_ms;           /* earliest and latest flow start counted from it */
+    int64_t last_ms;
+};
+
+/*
+ * Reads back the files of files[0..n_files) that can hold records of the
+ * slots of ex[0..n_ex) (borrowed explanations of analysis a, keys packed
+ * with layout), each file once, through the same decoding, normalisation
+ * and darknet filter (cfg) as analyze, and counts for every flow (or its
+ * share, attribution spread) in one of those slots whose group is shown
+ * its packets per source address, source port (port protocols only),
+ * destination address and minute of the slot, and for the slot every
+ * packet.  At most cfg->drilldown.reread_values distinct values are kept
+ * per slot: the groups that reach it get lists = false.
+ *
+ * On success out[i] (an array of n_ex the caller provides) is an owned
+ * struct explain_exact for ex[i] (explain_exact_free).  Returns DS_OK, or
+ * DS_ERR_IO if a file cannot be read or its digest differs (err says
+ * which), with every out[i] NULL: nothing read back is trusted then.
+ */
+enum ds_rc explain_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
+                          const struct key_layout *layout, const struct slot_explain *const *ex,
+                          size_t n_ex, const struct explain_file *files, size_t n_files,
+                          struct explain_exact **out, struct ds_error *err);
+
+/*
+ * As explain_slot(), with the lists and minutes of the groups that x
+ * (borrowed, may be NULL) read back instead of what slot's details kept,
+ * and the cause judged from them.
+ */
+struct slot_explain *explain_slot_exact(const struct cfg_analysis *a,
+                                        const struct cfg_causes *causes,
+                                        const struct agg_slot *slot, const struct slot_result *r,
+                                        const struct agg_slot *const *window, size_t n_window,
+                                        const struct explain_exact *x);
+
 /* free(e), for symmetry; NULL is a no-op. */
 void explain_free(struct slot_explain *e);
 

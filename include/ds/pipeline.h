@@ -190,14 +190,31 @@ void series_range(const struct series *s, int64_t *from, int64_t *to);
  * The drill-down of stored slot r (any slot, stable ones too) computed
  * now from the store: the stored slot, with the details it kept, against
  * the group counts of the last a->window earlier slots with data, the
- * window its judgement used.  *out is owned (explain_free), NULL if the
+ * window its judgement used; with the lists and minutes x (borrowed, may
+ * be NULL) read back from the input in place of the details' (analyze's
+ * drilldown.lists reread).  *out is owned (explain_free), NULL if the
  * store has no such slot.
  */
 struct slot_explain;
+struct explain_exact;
 enum ds_rc series_explain_stored(const struct cfg_analysis *a, const struct cfg_causes *causes,
                                  const struct key_layout *layout, struct store *st, int64_t aid,
-                                 const struct slot_result *r, struct slot_explain **out,
-                                 struct ds_error *err);
+                                 const struct slot_result *r, const struct explain_exact *x,
+                                 struct slot_explain **out, struct ds_error *err);
+
+/*
+ * drilldown.lists reread: the drill-down of each stored slot v[i] that has
+ * one (v[i].explain) computed again with its shown groups' lists and
+ * minutes read back exactly from the stored inputs that hold the slot
+ * (explain_reread(): this run's files and earlier runs' that are still
+ * there with the same digest).  Replaces v[i].explain, and saves it if
+ * save.  A slot whose records are not all in readable files (standard
+ * input, a file gone or changed) keeps its drill-down, and one line is
+ * logged why.  Returns DS_OK, or a store error.
+ */
+enum ds_rc series_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
+                         const struct key_layout *layout, struct store *st, int64_t aid,
+                         struct slot_result *v, size_t n, bool save, struct ds_error *err);
 
 /*
  * Computes TopN and the top groups of one slot (no judgement): shared by

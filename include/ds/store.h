@@ -137,6 +137,8 @@ struct store_backend {
     enum ds_rc (*input_add)(void *state, int64_t aid, const struct store_input *in,
                             struct ds_error *err);
     enum ds_rc (*input_any)(void *state, int64_t aid, bool *any, struct ds_error *err);
+    enum ds_rc (*inputs_overlap)(void *state, int64_t aid, int64_t from_ms, int64_t to_ms,
+                                 struct store_input **out, size_t *n, struct ds_error *err);
     enum ds_rc (*slot_load)(void *state, int64_t aid, const struct key_layout *layout,
                             int64_t start, struct agg_slot **slot, struct ds_error *err);
     enum ds_rc (*slot_save)(void *state, int64_t aid, const struct agg_slot *slot,
@@ -231,6 +233,13 @@ enum ds_rc store_input_add(struct store *st, int64_t aid, const struct store_inp
                            struct ds_error *err);
 /* Has any input been recorded for the analysis? */
 enum ds_rc store_input_any(struct store *st, int64_t aid, bool *any, struct ds_error *err);
+/*
+ * The inputs with records whose flow starts reach into [from_ms, to_ms)
+ * (first_ms < to_ms, last_ms >= from_ms), oldest first: the files to read
+ * a slot back from.  *out is owned (free()), NULL if none.
+ */
+enum ds_rc store_inputs_overlap(struct store *st, int64_t aid, int64_t from_ms, int64_t to_ms,
+                                struct store_input **out, size_t *n, struct ds_error *err);
 enum ds_rc store_slot_load(struct store *st, int64_t aid, const struct key_layout *layout,
                            int64_t start, struct agg_slot **slot, struct ds_error *err);
 /*

@@ -349,8 +349,8 @@ count_in(struct agg *agg, int64_t start, int64_t end, const struct flow *f, uint
  * remainders given to the slots with the largest fractions so that the
  * total is kept exactly.
  */
-static void
-add_spread(struct agg *agg, const struct flow *f)
+void
+agg_split(struct slotcal *cal, const struct flow *f, agg_part_fn fn, void *ctx)
 {
     int64_t dur = f->end_ms - f->start_ms;
     int64_t s, e, t;
@@ -362,9 +362,9 @@ add_spread(struct agg *agg, const struct flow *f)
     size_t n = 0, total_parts = 0;
     uint64_t given = 0;
 
-    slotcal_find(&agg->cal, f->start_ms / 1000, &s, &e);
+    slotcal_find(cal, f->start_ms / 1000, &s, &e);
     if (dur <= 0 || f->end_ms <= e * 1000) {
-        count_in(agg, s, e, f, f->packets);
+        fn(ctx, s, e, f->packets);
         return;
     }
     /*
@@ -372,7 +372,7 @@ add_spread(struct agg *agg, const struct flow *f)
      * that start before the flow ends overlap it.
      */
     for (t = s; t * 1000 < f->end_ms && total_parts < SPREAD_SLOTS_MAX; total_parts++)
-        t = slotcal_next(&agg->cal, t);
+        t = slotcal_next(cal, t);
     if (total_parts > 64) {
         /*
          * Too many to balance remainders in place: a slot gets the rounded
@@ -382,7 +382,7 @@ add_spread(struct agg *agg, const struct flow *f)
         int64_t cur = s;
 
         for (size_t i = 0; i < total_parts && given < f->packets; i++) {
-            int64_t next = slotcal_next(&agg->cal, cur);
+            int64_t next = slotcal_next(cal, cur);
             int64_t b = f->end_ms < next * 1000 ? f->end_ms : next * 1000;
             uint64_t upto = (i + 1 == total_parts)
                                 ? f->packets
@@ -390,14 +390,14 @@ add_spread(struct agg *agg, const struct flow *f)
                                              (uint64_t)(b - f->start_ms) / (uint64_t)dur);
 
             if (upto > given)
-                count_in(agg, cur, next, f, upto - given);
+                fn(ctx, cur, next, upto - given);
             given = upto;
             cur = next;
         }
         return;
     }
     for (t = s; n < total_parts; n++) {
-        int64_t next = slotcal_next(&agg->cal, t);
+        int64_t next = slotcal_next(cal, t);
         int64_t a = f->start_ms > t * 1000 ? f->start_ms : t * 1000;
         int64_t b = f->end_ms < next * 1000 ? f->end_ms : next * 1000;
         unsigned __int128 num = (unsigned __int128)f->packets * (uint64_t)(b > a ? b - a : 0);
@@ -422,7 +422,28 @@ add_spread(struct agg *agg, const struct flow *f)
     }
     for (size_t i = 0; i < n; i++)
         if (part[i].share > 0 || i == 0)
-            count_in(agg, part[i].start, part[i].end, f, part[i].share);
+            fn(ctx, part[i].start, part[i].end, part[i].share);
+}
+
+struct spread_ctx {
+    struct agg *agg;
+    const struct flow *f;
+};
+
+static void
+spread_part(void *ctx, int64_t start, int64_t end, uint64_t packets)
+{
+    struct spread_ctx *c = ctx;
+
+    count_in(c->agg, start, end, c->f, packets);
+}
+
+static void
+add_spread(struct agg *agg, const struct flow *f)
+{
+    struct spread_ctx c = {agg, f};
+
+    agg_split(&agg->cal, f, spread_part, &c);
 }
 
 /* ---- the series budget (drilldown.series_memory) ---------------------------- */
@@ -643,6 +664,8 @@ stage_c(const struct flow *f, const struct pipe_item *it)
             __builtin_prefetch(&g->detail->log[g->detail->n_log], 1);
         return;
     }
+    if (!g->detail->has_lists)
+        return;
     /* the lists' headers; their arrays are hot in the groups that get this far */
     for (size_t off = offsetof(struct detail, src_top); off < sizeof(struct detail); off += 64)
         __builtin_prefetch((const uint8_t *)g->detail + off, 1);

@@ -34,9 +34,16 @@ detail_new_in(const struct cfg_drilldown *dd, int64_t start_s, int64_t end_s)
     topk_init(&d->src_top, cap_of(dd ? dd->sources : 0, DETAIL_SOURCES_DEFAULT));
     topk_init(&d->sport_top, cap_of(dd ? dd->ports : 0, DETAIL_PORTS_DEFAULT));
     topk_init(&d->dst_top, cap_of(dd ? dd->destinations : 0, DETAIL_DSTS_DEFAULT));
+    d->series.start_s = start_s;
+    /*
+     * drilldown.lists reread: the drill-down reads the slot back, so a
+     * group keeps neither lists nor series (and never logs): the cost of
+     * counting a flow is its counters alone.
+     */
+    if (dd != NULL && dd->lists == CFG_LISTS_REREAD)
+        return d;
     d->has_lists = 1;
     d->logging = 1;
-    d->series.start_s = start_s;
     if (minutes > 0 && (dd == NULL || dd->series_memory > 0))
         d->series.n_min = minutes > SERIES_MINUTES_MAX ? SERIES_MINUTES_MAX : (uint32_t)minutes;
     return d;
@@ -402,6 +409,8 @@ detail_add(struct detail *d, const struct flow *f, uint64_t packets)
             return 0;
         grew = replay(d);
     }
+    if (!d->has_lists)
+        return 0;
     topk_add_addr(&d->src_top, f->src_value, &f->src, packets);
     topk_add_addr(&d->dst_top, f->dst_value, &f->dst, packets);
     if (ports)

@@ -250,8 +250,17 @@ cmd_show(int argc, char **argv)
     if (f.r.explain != NULL) {
         drilldown = "stored";
     } else if (f.r.packets > 0) {
-        if (series_explain_stored(a, &cfg->causes, &layout, st, aid, &f.r, &f.r.explain, &err) !=
-            DS_OK) {
+        rc = series_explain_stored(a, &cfg->causes, &layout, st, aid, &f.r, NULL, &f.r.explain,
+                                   &err);
+        /*
+         * An unstable slot whose stored drill-down is gone: its lists were
+         * read back when it was judged, so read them back again (analyze's
+         * drilldown.lists), not saved: show does not write the store.
+         */
+        if (rc == DS_OK && f.r.explain != NULL && slot_result_unstable(&f.r) &&
+            cfg->drilldown.lists != CFG_LISTS_MEMORY)
+            rc = series_reread(cfg, a, &layout, st, aid, &f.r, 1, false, &err);
+        if (rc != DS_OK) {
             log_msg(LOG_ERR, "show: %s", err.msg);
             status = EXIT_RUN_FAILED;
             goto out;

@@ -72,6 +72,7 @@ static const char *const protocol_names[] = {"ipfix", "netflow9", "netflow5", "s
 static const char *const transport_names[] = {"udp", "tcp", "sctp", NULL};
 static const char *const level_names[] = {"error", "warning", "info", "debug", NULL};
 static const char *const starttls_names[] = {"required", "optional", "never", NULL};
+static const char *const lists_names[] = {"auto", "memory", "reread", NULL};
 
 #define CFG_OFF(f) offsetof(struct ds_cfg, f)
 #define AN_OFF(f) offsetof(struct cfg_analysis, f)
@@ -153,6 +154,12 @@ static const struct cfg_entry top_entries[] = {
     {"drilldown", "series_memory", T_SIZE, CFG_OFF(drilldown.series_memory), "32M", F_RESTART,
      0, INT64_C(1) << 40, NULL, 0, 0, 0, 0, 0,
      "bytes of packets-per-minute series per analysis; beyond, the smallest groups lose theirs"},
+    {"drilldown", "lists", T_ENUM, CFG_OFF(drilldown.lists), "auto", F_RESTART, 0, 0, lists_names,
+     0, 0, 0, 0, 0,
+     "auto, memory or reread: top lists and minutes kept in memory or read back exactly"},
+    {"drilldown", "reread_values", T_INT, CFG_OFF(drilldown.reread_values), "1000000",
+     F_RESTART, 1000, INT64_C(1) << 32, NULL, 0, 0, 0, 0, 0,
+     "distinct values counted per slot when reading back; beyond, a group keeps its estimate"},
     /* the nightly report mail: src/mail, the collector's schedule */
     {"report", "schedule", T_SCHEDULE, CFG_OFF(report.schedule_min), "", F_EMPTY_OK | F_RESTART,
      0, 0, NULL, 0, 0, 0, 0, 0,

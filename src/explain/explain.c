@@ -238,7 +238,8 @@ fill_lists(struct explain_group *eg, const struct detail *d)
     fill_list(&eg->sport, it, n, exact, err, 0);
     n = detail_top_dsts(d, it, EXPLAIN_DSTS, &exact, &err);
     fill_list(&eg->dst, it, n, exact, err, distinct_count(&d->dst));
-    eg->has_lists = true;
+    /* drilldown.lists reread, or an older store: nothing to show but what was read back */
+    eg->has_lists = detail_has_lists(d);
 }
 
 /* The destination port in key k, or -1 if the layout has none (or it is "none"). */
@@ -316,7 +317,7 @@ count_at_least(const struct explain_list *l, uint32_t i)
 static void
 group_facts(struct cause_facts *f, const struct explain_group *eg, const struct agg_group *g,
             const struct agg_slot *slot, const struct cfg_causes *c, uint64_t *scratch,
-            uint32_t n_min)
+            uint32_t n_min, const uint64_t *read_back)
 {
     const struct detail *d = g->detail;
     bool exact;
@@ -342,7 +343,9 @@ group_facts(struct cause_facts *f, const struct explain_group *eg, const struct 
     if (f->reply_packets > f->packets)
         f->reply_packets = f->packets;
     f->burst_s = -1;
-    if (detail_minutes(d, slot->start, n_min, scratch, &exact)) {
+    if (read_back != NULL)
+        memcpy(scratch, read_back, (size_t)n_min * sizeof(*scratch));
+    if (read_back != NULL || detail_minutes(d, slot->start, n_min, scratch, &exact)) {
         uint32_t len;
 
         shortest_burst(scratch, n_min, &c->ddos_burst_share, &len, &f->burst_packets);
@@ -354,10 +357,29 @@ group_facts(struct cause_facts *f, const struct explain_group *eg, const struct 
     }
 }
 
+/* The group of x (may be NULL) with key k, or NULL. */
+static const struct explain_exact_group *
+exact_group(const struct explain_exact *x, const uint8_t *k, size_t key_size)
+{
+    for (size_t i = 0; x != NULL && i < x->n_groups; i++)
+        if (memcmp(x->groups[i].key, k, key_size) == 0)
+            return &x->groups[i];
+    return NULL;
+}
+
 struct slot_explain *
 explain_slot(const struct cfg_analysis *a, const struct cfg_causes *causes,
              const struct agg_slot *slot, const struct slot_result *r,
              const struct agg_slot *const *window, size_t n_window)
+{
+    return explain_slot_exact(a, causes, slot, r, window, n_window, NULL);
+}
+
+struct slot_explain *
+explain_slot_exact(const struct cfg_analysis *a, const struct cfg_causes *causes,
+                   const struct agg_slot *slot, const struct slot_result *r,
+                   const struct agg_slot *const *window, size_t n_window,
+                   const struct explain_exact *x)
 {
     const struct decimal *th = cfg_lowest_threshold(a);
     struct cand_tab t = {NULL, 0, 0, NULL, 0, slot->layout->size};
@@ -490,6 +512,8 @@ explain_slot(const struct cfg_analysis *a, const struct cfg_causes *causes,
     for (size_t i = 0; i < n_shown; i++) {
         struct explain_group *eg = &e->groups[i];
         const struct cand *c = shown[i];
+        const struct explain_exact_group *xg = exact_group(x, c->key, t.key_size);
+        const uint64_t *xmin = xg != NULL && x->n_min == n_min ? xg->minutes : NULL;
 
         memcpy(eg->key, c->key, t.key_size);
         eg->packets = c->packets;
@@ -497,11 +521,20 @@ explain_slot(const struct cfg_analysis *a, const struct cfg_causes *causes,
         eg->window_share = c->window_share;
         eg->in_top = c->in_slot;
         eg->changed = c->entered || c->left || c->moved;
-        if (c->g != NULL && c->g->detail != NULL)
+        if (xg != NULL && xg->lists) {
+            eg->src = xg->src;
+            eg->sport = xg->sport;
+            eg->dst = xg->dst;
+            eg->has_lists = true;
+        } else if (c->g != NULL && c->g->detail != NULL) {
             fill_lists(eg, c->g->detail);
-        if (eg->minutes != NULL &&
-            !detail_minutes(c->g->detail, slot->start, eg->n_minutes, eg->minutes,
-                            &eg->minutes_exact)) {
+        }
+        if (eg->minutes != NULL && xmin != NULL) {
+            memcpy(eg->minutes, xmin, (size_t)n_min * sizeof(*xmin));
+            eg->minutes_exact = true;
+        } else if (eg->minutes != NULL &&
+                   !detail_minutes(c->g->detail, slot->start, eg->n_minutes, eg->minutes,
+                                   &eg->minutes_exact)) {
             eg->minutes = NULL;
             eg->n_minutes = 0;
         }
@@ -510,7 +543,7 @@ explain_slot(const struct cfg_analysis *a, const struct cfg_causes *causes,
             (n_window == 0 ? eg->in_top : eg->changed && c->share > c->window_share)) {
             memset(&facts[n_facts], 0, sizeof(facts[0]));
             facts[n_facts].group = (uint32_t)i;
-            group_facts(&facts[n_facts], eg, c->g, slot, causes, scratch, n_min);
+            group_facts(&facts[n_facts], eg, c->g, slot, causes, scratch, n_min, xmin);
             n_facts++;
         }
     }

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ds/explain.h"
 #include "ds/log.h"
 #include "ds/pipeline.h"
 #include "ds/prefix.h"
@@ -153,6 +154,9 @@ struct pipeline {
     bool store_has_inputs;              /* some analysis counted inputs before */
     uint64_t *sizes;                    /* of the regular files read in this run */
     size_t n_sizes;
+
+    /* drill-down */
+    struct cfg_drilldown dd;            /* drilldown.lists resolved: memory or reread */
 };
 
 /* ---- the store thread -------------------------------------------------------- */
@@ -592,6 +596,16 @@ make_pipeline(const struct ds_cfg *cfg, struct store *st, const struct pipeline_
     }
     p->cfg = cfg;
     p->st = st;
+    /*
+     * drilldown.lists: analyze reads the unstable slots back (auto), so its
+     * aggregation keeps no lists; the collector keeps them in memory, as it
+     * has no file to read back (the archive is not read back yet).
+     */
+    p->dd = cfg->drilldown;
+    if (p->live)
+        p->dd.lists = CFG_LISTS_MEMORY;
+    else if (p->dd.lists == CFG_LISTS_AUTO)
+        p->dd.lists = CFG_LISTS_REREAD;
     p->dark = prefix_set_new(cfg->prefixes.v, cfg->prefixes.n, cfg->exclude.v, cfg->exclude.n);
     p->norm = norm_new();
     p->n_an = cfg->n_analyses;
@@ -605,7 +619,7 @@ make_pipeline(const struct ds_cfg *cfg, struct store *st, const struct pipeline_
     for (size_t i = 0; i < p->n_an; i++) {
         struct analysis_run *r = &p->an[i];
         const struct cfg_analysis *a = &cfg->analyses[i];
-        struct agg_opts opts = {on_close, on_late, r, &cfg->drilldown};
+        struct agg_opts opts = {on_close, on_late, r, &p->dd};
 
         r->p = p;
         struct store_analysis_def def;
@@ -889,6 +903,67 @@ pipeline_add_input(struct pipeline *p, const char *path, struct ds_error *err)
     return DS_OK;
 }
 
+/* The unstable slots of a run, copied out of store_results()' callback. */
+struct unstable {
+    struct slot_result *v;
+    size_t n, cap;
+};
+
+static enum ds_rc
+keep_unstable(void *ctx, const struct slot_result *r)
+{
+    struct unstable *u = ctx;
+    struct slot_result *c;
+    uint8_t *blob;
+    size_t len;
+
+    if (r->explain == NULL || !slot_result_unstable(r))
+        return DS_OK;
+    if (u->n == u->cap) {
+        u->cap = u->cap ? 2 * u->cap : 8;
+        u->v = xreallocarray(u->v, u->cap, sizeof(*u->v));
+    }
+    c = &u->v[u->n++];
+    *c = *r;
+    c->completeness = r->completeness != NULL ? xstrdup(r->completeness) : NULL;
+    c->top = NULL;
+    if (r->n_top > 0) {
+        c->top = xcalloc(r->n_top, sizeof(*r->top));
+        memcpy(c->top, r->top, r->n_top * sizeof(*r->top));
+    }
+    /* one block with pointers inside: copied through its serialised form */
+    blob = explain_encode(r->explain, &len);
+    c->explain = explain_decode(blob, len);
+    free(blob);
+    if (c->explain == NULL)
+        slot_result_fini(&u->v[--u->n]);
+    return DS_OK;
+}
+
+/*
+ * drilldown.lists reread: the drill-down of every unstable slot of the
+ * run, computed again with its shown groups' lists and minutes read back
+ * exactly from the files that hold it (series_reread()).
+ */
+static enum ds_rc
+reread_unstable(struct pipeline *p, struct analysis_run *r, struct ds_error *err)
+{
+    struct unstable u = {NULL, 0, 0};
+    enum ds_rc rc;
+
+    if (r->pub.from == r->pub.to)
+        return DS_OK;
+    rc = store_results(p->st, r->pub.store_id, &r->pub.layout, r->pub.cfg, r->pub.from,
+                       r->pub.to, keep_unstable, &u, err);
+    if (rc == DS_OK && u.n > 0)
+        rc = series_reread(p->cfg, r->pub.cfg, &r->pub.layout, p->st, r->pub.store_id, u.v, u.n,
+                           true, err);
+    for (size_t i = 0; i < u.n; i++)
+        slot_result_fini(&u.v[i]);
+    free(u.v);
+    return rc;
+}
+
 enum ds_rc
 pipeline_finish(struct pipeline *p, struct ds_error *err)
 {
@@ -905,6 +980,11 @@ pipeline_finish(struct pipeline *p, struct ds_error *err)
         if (rc != DS_OK)
             return rc;
         series_range(p->an[i].series, &p->an[i].pub.from, &p->an[i].pub.to);
+        if (p->dd.lists == CFG_LISTS_REREAD) {
+            rc = reread_unstable(p, &p->an[i], err);
+            if (rc != DS_OK)
+                return rc;
+        }
     }
     log_debug("pipeline: judged");
     rc = store_commit(p->st, err);

@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ds/explain.h"
 #include "ds/log.h"
@@ -518,8 +519,8 @@ explain_unstable(struct series *s, struct slot_result *r, struct window_slots *w
 enum ds_rc
 series_explain_stored(const struct cfg_analysis *a, const struct cfg_causes *causes,
                       const struct key_layout *layout, struct store *st, int64_t aid,
-                      const struct slot_result *r, struct slot_explain **out,
-                      struct ds_error *err)
+                      const struct slot_result *r, const struct explain_exact *x,
+                      struct slot_explain **out, struct ds_error *err)
 {
     struct store_slot_summary *sums = NULL;
     struct agg_slot *slot = NULL, **win = NULL;
@@ -543,13 +544,127 @@ series_explain_stored(const struct cfg_analysis *a, const struct cfg_causes *cau
         if (win[n_win] != NULL)
             n_win++;
     }
-    *out = explain_slot(a, causes, slot, r, (const struct agg_slot *const *)win, n_win);
+    *out = explain_slot_exact(a, causes, slot, r, (const struct agg_slot *const *)win, n_win,
+                              x);
 out:
     for (size_t i = 0; i < n_win; i++)
         agg_slot_free(win[i]);
     free(win);
     free(sums);
     agg_slot_free(slot);
+    return rc;
+}
+
+/* The stored inputs that can hold records of slot r; false (logged) if one cannot be read. */
+static bool
+reread_files(const struct cfg_analysis *a, struct store *st, int64_t aid,
+             const struct slot_result *r, struct store_input **all, size_t *n_all,
+             enum ds_rc *rc, struct ds_error *err)
+{
+    struct store_input *in = NULL;
+    size_t n = 0;
+    /* spread: a flow that started a slot earlier may reach in (the totals catch longer ones) */
+    int64_t from = a->attribution == CFG_ATTR_SPREAD ? r->start - a->slot_s : r->start;
+    bool ok = true;
+
+    *rc = store_inputs_overlap(st, aid, from * 1000, r->end * 1000, &in, &n, err);
+    if (*rc != DS_OK)
+        return false;
+    for (size_t i = 0; i < n && ok; i++) {
+        struct stat sb;
+        bool known = false;
+
+        if (stat(in[i].name, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            log_info("%s: slot at %lld: %s cannot be read back; its lists are what memory "
+                     "kept", a->name, (long long)r->start, in[i].name);
+            ok = false;
+            break;
+        }
+        for (size_t j = 0; j < *n_all && !known; j++)
+            known = strcmp((*all)[j].digest, in[i].digest) == 0;
+        if (known)
+            continue;
+        *all = xreallocarray(*all, *n_all + 1, sizeof(**all));
+        (*all)[(*n_all)++] = in[i];
+    }
+    free(in);
+    return ok;
+}
+
+enum ds_rc
+series_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
+              const struct key_layout *layout, struct store *st, int64_t aid,
+              struct slot_result *v, size_t n, bool save, struct ds_error *err)
+{
+    struct store_input *in = NULL;
+    struct explain_file *files = NULL;
+    const struct slot_explain **ex = xcalloc(n + 1, sizeof(*ex));
+    struct explain_exact **out = xcalloc(n + 1, sizeof(*out));
+    size_t *idx = xcalloc(n + 1, sizeof(*idx));
+    size_t n_in = 0, n_ex = 0;
+    struct ds_error why;
+    enum ds_rc rc = DS_OK;
+
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].explain == NULL)
+            continue;
+        if (!reread_files(a, st, aid, &v[i], &in, &n_in, &rc, err)) {
+            if (rc != DS_OK)
+                goto out;
+            continue;
+        }
+        idx[n_ex] = i;
+        ex[n_ex++] = v[i].explain;
+    }
+    if (n_ex == 0)
+        goto out;
+    files = xcalloc(n_in + 1, sizeof(*files));
+    for (size_t i = 0; i < n_in; i++) {
+        files[i].path = in[i].name;
+        files[i].digest = in[i].digest;
+        files[i].first_ms = in[i].first_ms;
+        files[i].last_ms = in[i].last_ms;
+    }
+    if (explain_reread(cfg, a, layout, ex, n_ex, files, n_in, out, &why) != DS_OK) {
+        log_warnx("%s: the unstable slots' lists are not read back: %s", a->name, why.msg);
+        goto out;
+    }
+    for (size_t k = 0; k < n_ex; k++) {
+        struct slot_result *r = &v[idx[k]];
+        struct slot_explain *e = NULL;
+
+        if (out[k]->packets != r->packets) {
+            log_info("%s: slot at %lld: %llu of its %llu packets are in the files read back; "
+                     "its lists are what memory kept",
+                     a->name, (long long)r->start, (unsigned long long)out[k]->packets,
+                     (unsigned long long)r->packets);
+            continue;
+        }
+        rc = series_explain_stored(a, &cfg->causes, layout, st, aid, r, out[k], &e, err);
+        if (rc != DS_OK)
+            goto out;
+        if (e == NULL)
+            continue;
+        if (save) {
+            size_t len;
+            uint8_t *blob = explain_encode(e, &len);
+
+            rc = store_explain_save(st, aid, r->start, blob, len, err);
+            free(blob);
+        }
+        explain_free(r->explain);
+        r->explain = e;
+        if (rc != DS_OK)
+            goto out;
+    }
+out:
+    for (size_t k = 0; k < n_ex; k++)
+        explain_exact_free(out[k]);
+    free(out);
+    free(ex);
+    free(idx);
+    free(files);
+    free(in);
     return rc;
 }
 

@@ -113,6 +113,13 @@ store_input_any(struct store *st, int64_t aid, bool *any, struct ds_error *err)
 }
 
 enum ds_rc
+store_inputs_overlap(struct store *st, int64_t aid, int64_t from_ms, int64_t to_ms,
+                     struct store_input **out, size_t *n, struct ds_error *err)
+{
+    LOCKED(st->be->inputs_overlap(st->state, aid, from_ms, to_ms, out, n, err));
+}
+
+enum ds_rc
 store_slot_load(struct store *st, int64_t aid, const struct key_layout *layout, int64_t start,
                 struct agg_slot **slot, struct ds_error *err)
 {

@@ -30,6 +30,7 @@ enum stmt_id {
     S_INPUT_GET,
     S_INPUT_ADD,
     S_INPUT_ANY,
+    S_INPUT_OVERLAP,
     S_SLOT_GET,
     S_SLOT_PUT,
     S_SUMMARIES,
@@ -77,6 +78,9 @@ static const char *const stmt_sql[S_N] = {
     [S_INPUT_ADD] = "INSERT OR REPLACE INTO inputs (analysis_id, digest, name, bytes, records, "
                     "first_ms, last_ms, analyzed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [S_INPUT_ANY] = "SELECT 1 FROM inputs WHERE analysis_id = ?1 LIMIT 1",
+    [S_INPUT_OVERLAP] = "SELECT digest, name, bytes, records, first_ms, last_ms, analyzed_at "
+                        "FROM inputs WHERE analysis_id = ?1 AND first_ms < ?3 AND "
+                        "last_ms >= ?2 AND records > 0 ORDER BY first_ms, name",
     [S_SLOT_GET] = "SELECT end, packets, flows, late_flows, late_packets, complete, "
                    "group_counts, group_details FROM slots WHERE analysis_id = ?1 AND start = ?2",
     [S_SLOT_PUT] = "INSERT OR REPLACE INTO slots (analysis_id, start, end, packets, flows, groups, "
@@ -447,6 +451,47 @@ sq_input_any(void *state, int64_t aid, bool *any, struct ds_error *err)
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return db_error(s, err, "reading inputs");
+    return DS_OK;
+}
+
+static enum ds_rc
+sq_inputs_overlap(void *state, int64_t aid, int64_t from_ms, int64_t to_ms,
+                  struct store_input **out, size_t *n, struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_INPUT_OVERLAP);
+    size_t cap = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_int64(st, 2, from_ms);
+    sqlite3_bind_int64(st, 3, to_ms);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_input *in;
+
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            *out = xreallocarray(*out, cap, sizeof(**out));
+        }
+        in = &(*out)[(*n)++];
+        memset(in, 0, sizeof(*in));
+        snprintf(in->digest, sizeof(in->digest), "%s", (const char *)sqlite3_column_text(st, 0));
+        snprintf(in->name, sizeof(in->name), "%s", (const char *)sqlite3_column_text(st, 1));
+        in->bytes = (uint64_t)sqlite3_column_int64(st, 2);
+        in->records = (uint64_t)sqlite3_column_int64(st, 3);
+        in->first_ms = sqlite3_column_int64(st, 4);
+        in->last_ms = sqlite3_column_int64(st, 5);
+        in->analyzed_at = sqlite3_column_int64(st, 6);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return db_error(s, err, "reading inputs");
+    }
     return DS_OK;
 }
 
@@ -1316,6 +1361,7 @@ const struct store_backend store_sqlite_backend = {
     .input_find = sq_input_find,
     .input_add = sq_input_add,
     .input_any = sq_input_any,
+    .inputs_overlap = sq_inputs_overlap,
     .slot_load = sq_slot_load,
     .slot_save = sq_slot_save,
     .slot_summaries = sq_slot_summaries,
