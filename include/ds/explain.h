@@ -155,6 +155,7 @@ struct explain_exact {
     int64_t start;
     int64_t end;
     uint64_t packets;           /* of every group: equal to the slot's if nothing was missed */
+    bool missed;                /* records came once the slot was done: not to be trusted */
     uint32_t n_min;             /* minutes of the slot */
     size_t n_groups;
     struct explain_exact_group *groups;     /* owned */
@@ -164,12 +165,26 @@ struct explain_exact {
 /* Frees x and what it owns; NULL is a no-op. */
 void explain_exact_free(struct explain_exact *x);
 
+/*
+ * A stretch of an input from offset to the next chunk's (or the end): the
+ * earliest and latest flow start counted in it (first_ms > last_ms: none),
+ * recorded while it was first read, so that reading back skips the
+ * messages that cannot hold an explained slot.
+ */
+struct explain_chunk {
+    uint64_t offset;
+    int64_t first_ms;
+    int64_t last_ms;
+};
+
 /* An input to read back. */
 struct explain_file {
     const char *path;           /* borrowed */
     const char *digest;         /* ingest_file()'s digest it must have; NULL or "": any */
     int64_t first_ms;           /* earliest and latest flow start counted from it */
     int64_t last_ms;
+    const struct explain_chunk *chunks;     /* borrowed, by offset; NULL: read it whole */
+    size_t n_chunks;
 };
 
 /*
@@ -203,6 +218,17 @@ struct slot_explain *explain_slot_exact(const struct cfg_analysis *a,
                                         const struct agg_slot *slot, const struct slot_result *r,
                                         const struct agg_slot *const *window, size_t n_window,
                                         const struct explain_exact *x);
+
+/*
+ * e (borrowed) with the lists and minutes that x (borrowed) read back, and
+ * the cause judged again from them and the details of slot (the stored
+ * slot e explains): what explain_slot_exact() gives, without the window.
+ * Returns an owned explanation.
+ */
+struct slot_explain *explain_exact_apply(const struct slot_explain *e,
+                                         const struct cfg_causes *causes,
+                                         const struct agg_slot *slot,
+                                         const struct explain_exact *x);
 
 /* free(e), for symmetry; NULL is a no-op. */
 void explain_free(struct slot_explain *e);

@@ -255,6 +255,13 @@ struct ingest_file_opts {
     void (*on_message)(void *ctx, uint64_t offset, uint32_t domain, uint32_t export_time);
     /* Decode every record with libfixbuf (ipfix_decoder_use_libfixbuf). */
     bool use_libfixbuf;
+    /*
+     * May be NULL.  Called before each message with its offset: false
+     * skips it (neither checked nor decoded, no on_message) unless it
+     * carries a template set, which is always read.  For reading back a
+     * part of a file (src/explain/reread.c).
+     */
+    bool (*want)(void *ctx, uint64_t offset);
 };
 
 /*

@@ -197,6 +197,7 @@ void series_range(const struct series *s, int64_t *from, int64_t *to);
  */
 struct slot_explain;
 struct explain_exact;
+struct explain_file;
 enum ds_rc series_explain_stored(const struct cfg_analysis *a, const struct cfg_causes *causes,
                                  const struct key_layout *layout, struct store *st, int64_t aid,
                                  const struct slot_result *r, const struct explain_exact *x,
@@ -207,14 +208,17 @@ enum ds_rc series_explain_stored(const struct cfg_analysis *a, const struct cfg_
  * one (v[i].explain) computed again with its shown groups' lists and
  * minutes read back exactly from the stored inputs that hold the slot
  * (explain_reread(): this run's files and earlier runs' that are still
- * there with the same digest).  Replaces v[i].explain, and saves it if
+ * there with the same digest).  known[0..n_known) (borrowed, digest and
+ * chunks only) are the index of files read by this run: a file with the
+ * same digest is read in part.  Replaces v[i].explain, and saves it if
  * save.  A slot whose records are not all in readable files (standard
  * input, a file gone or changed) keeps its drill-down, and one line is
  * logged why.  Returns DS_OK, or a store error.
  */
 enum ds_rc series_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
                          const struct key_layout *layout, struct store *st, int64_t aid,
-                         struct slot_result *v, size_t n, bool save, struct ds_error *err);
+                         struct slot_result *v, size_t n, const struct explain_file *known,
+                         size_t n_known, bool save, struct ds_error *err);
 
 /*
  * Computes TopN and the top groups of one slot (no judgement): shared by

@@ -259,7 +259,7 @@ cmd_show(int argc, char **argv)
          */
         if (rc == DS_OK && f.r.explain != NULL && slot_result_unstable(&f.r) &&
             cfg->drilldown.lists != CFG_LISTS_MEMORY)
-            rc = series_reread(cfg, a, &layout, st, aid, &f.r, 1, false, &err);
+            rc = series_reread(cfg, a, &layout, st, aid, &f.r, 1, NULL, 0, false, &err);
         if (rc != DS_OK) {
             log_msg(LOG_ERR, "show: %s", err.msg);
             status = EXIT_RUN_FAILED;

@@ -539,7 +539,8 @@ explain_slot_exact(const struct cfg_analysis *a, const struct cfg_causes *causes
             eg->n_minutes = 0;
         }
         /* 5. the candidates of a cause: grown (or, without a window, the set) */
-        if (eg->has_lists &&
+        /* the facts need the group's detail (counters, types): a group read back without */
+        if (eg->has_lists && c->g != NULL && c->g->detail != NULL &&
             (n_window == 0 ? eg->in_top : eg->changed && c->share > c->window_share)) {
             memset(&facts[n_facts], 0, sizeof(facts[0]));
             facts[n_facts].group = (uint32_t)i;
@@ -558,4 +559,94 @@ explain_slot_exact(const struct cfg_analysis *a, const struct cfg_causes *causes
     free(t.index);
     free(t.v);
     return e;
+}
+
+/* For the series of explain_exact_apply(): the order of explain_slot()'s cmp_delta_desc. */
+static int
+cmp_group_delta(const void *x, const void *y)
+{
+    const struct explain_group *a = *(const struct explain_group *const *)x;
+    const struct explain_group *b = *(const struct explain_group *const *)y;
+    double da = a->share - a->window_share, db = b->share - b->window_share;
+
+    da = da < 0 ? -da : da;
+    db = db < 0 ? -db : db;
+    if (da != db)
+        return da > db ? -1 : 1;
+    return a->share > b->share ? -1 : a->share < b->share;
+}
+
+struct slot_explain *
+explain_exact_apply(const struct slot_explain *e, const struct cfg_causes *causes,
+                    const struct agg_slot *slot, const struct explain_exact *x)
+{
+    uint32_t n_min = (uint32_t)((slot->end - slot->start + 59) / 60);
+    uint32_t minutes[EXPLAIN_GROUPS_MAX] = {0};
+    const struct explain_group *by[EXPLAIN_GROUPS_MAX];
+    struct cause_facts facts[EXPLAIN_GROUPS_MAX];
+    size_t nb = 0, n_facts = 0, ks = e->key_size;
+    struct slot_explain *o;
+    uint64_t *scratch;
+
+    /* the series: the changed groups with detail, most moved first, as explain_slot() */
+    for (size_t i = 0; i < e->n_groups; i++) {
+        const struct agg_group *g = agg_slot_group_find(slot, e->groups[i].key);
+
+        if (e->groups[i].changed && g != NULL && g->detail != NULL)
+            by[nb++] = &e->groups[i];
+    }
+    qsort(by, nb, sizeof(*by), cmp_group_delta);
+    for (size_t j = 0; j < nb && j < EXPLAIN_SERIES; j++)
+        minutes[by[j] - e->groups] = n_min;
+    o = explain_block(e->n_entered, e->n_left, e->n_moved, e->n_groups, minutes);
+    o->start = e->start;
+    o->end = e->end;
+    o->key_size = e->key_size;
+    o->window_slots = e->window_slots;
+    o->more_entered = e->more_entered;
+    o->more_left = e->more_left;
+    memcpy(o->entered, e->entered, e->n_entered * sizeof(*e->entered));
+    memcpy(o->left, e->left, e->n_left * sizeof(*e->left));
+    memcpy(o->moved, e->moved, e->n_moved * sizeof(*e->moved));
+    scratch = xcalloc(n_min ? n_min : 1, sizeof(*scratch));
+    for (size_t i = 0; i < e->n_groups; i++) {
+        struct explain_group *eg = &o->groups[i];
+        const struct explain_exact_group *xg = exact_group(x, e->groups[i].key, ks);
+        const uint64_t *xmin = xg != NULL && x->n_min == n_min ? xg->minutes : NULL;
+        const struct agg_group *g = agg_slot_group_find(slot, e->groups[i].key);
+        uint64_t *m = eg->minutes;
+        uint32_t nm = eg->n_minutes;
+
+        *eg = e->groups[i];
+        eg->minutes = m;
+        eg->n_minutes = nm;
+        eg->minutes_exact = false;
+        if (xg != NULL && xg->lists) {
+            eg->src = xg->src;
+            eg->sport = xg->sport;
+            eg->dst = xg->dst;
+            eg->has_lists = true;
+        }
+        if (m != NULL && xmin != NULL) {
+            memcpy(m, xmin, (size_t)n_min * sizeof(*m));
+            eg->minutes_exact = true;
+        } else if (m != NULL && (g == NULL || g->detail == NULL ||
+                                 !detail_minutes(g->detail, slot->start, nm, m,
+                                                 &eg->minutes_exact))) {
+            eg->minutes = NULL;
+            eg->n_minutes = 0;
+        }
+        /* the candidates of a cause, as explain_slot() picks them */
+        if (eg->has_lists && g != NULL && g->detail != NULL &&
+            (o->window_slots == 0 ? eg->in_top
+                                  : eg->changed && eg->share > eg->window_share)) {
+            memset(&facts[n_facts], 0, sizeof(facts[0]));
+            facts[n_facts].group = (uint32_t)i;
+            group_facts(&facts[n_facts], eg, g, slot, causes, scratch, n_min, xmin);
+            n_facts++;
+        }
+    }
+    cause_classify(causes, slot->end - slot->start, facts, n_facts, o);
+    free(scratch);
+    return o;
 }

@@ -37,18 +37,26 @@
 #include "ds/prefix.h"
 #include "ds/proto.h"
 #include "ds/slotcal.h"
+#include "ds/topk.h"
 #include "ds/xmem.h"
 
-/* A value of a map: its key (first, for g_int64_hash) and the address it stands for. */
-struct rr_value {
-    uint64_t key;               /* port, or addr_value() */
-    struct addr a;
-    uint64_t packets;
+/*
+ * Packets per value (a port, or addr_value() of an address): open
+ * addressing, 16 bytes a value, for reread_values of them per slot.  A
+ * slot with packets is taken (no flow of 0 packets is counted).  IPv6 keys
+ * are hashes: their addresses are kept beside, in v6.
+ */
+struct vmap {
+    uint64_t *key;
+    uint64_t *packets;
+    uint32_t n, mask;           /* mask + 1 slots */
+    GHashTable *v6;             /* uint64 key -> struct addr (owned), NULL until one */
 };
 
 struct rr_group {
     const uint8_t *key;         /* borrowed from the explanation */
-    GHashTable *map[3];         /* sources, source ports, destinations; NULL once over */
+    struct vmap map[3];         /* sources, source ports, destinations */
+    bool over;                  /* maps freed: past drilldown.reread_values */
     uint64_t *minutes;          /* inside the slot's x->minutes */
 };
 
@@ -58,6 +66,7 @@ struct rr_slot {
     struct rr_group *g;
     size_t n_groups;
     uint64_t values;            /* distinct values held by the maps */
+    bool done;                  /* lists made, maps freed: the reader has passed it */
 };
 
 struct rr {
@@ -72,6 +81,13 @@ struct rr {
     uint64_t max_values;
     const struct flow *f;       /* the flow being counted */
     uint8_t key[KEY_BYTES_MAX]; /* its packed key */
+    int64_t max_start_ms;       /* latest flow start read */
+    int64_t settle_ms;          /* a slot ending this long before it is done */
+    size_t first_open;          /* slots before it are done */
+    /* the file being read: its chunks, and which to read */
+    const struct explain_file *file;
+    const bool *want;
+    size_t chunk;
 };
 
 void
@@ -101,32 +117,78 @@ slot_of(struct rr *rr, int64_t start)
 }
 
 static void
-group_over(struct rr_group *g)
+vmap_fini(struct vmap *m)
 {
-    for (int m = 0; m < 3; m++) {
-        if (g->map[m] != NULL)
-            g->map[m] = (g_hash_table_destroy(g->map[m]), NULL);
-    }
+    free(m->key);
+    free(m->packets);
+    if (m->v6 != NULL)
+        g_hash_table_destroy(m->v6);
+    memset(m, 0, sizeof(*m));
 }
 
-/* Adds packets to value key of map m of g; false if the slot is at its bound. */
+static uint32_t
+vmap_slot(const struct vmap *m, uint64_t key)
+{
+    uint32_t i = (uint32_t)((key * 0x9E3779B97F4A7C15ULL) >> 32) & m->mask;
+
+    while (m->packets[i] != 0 && m->key[i] != key)
+        i = (i + 1) & m->mask;
+    return i;
+}
+
+static void
+vmap_grow(struct vmap *m)
+{
+    struct vmap old = *m;
+    uint32_t cap = old.mask ? 2 * (old.mask + 1) : 8;
+
+    m->key = xcalloc(cap, sizeof(*m->key));
+    m->packets = xcalloc(cap, sizeof(*m->packets));
+    m->mask = cap - 1;
+    for (uint32_t i = 0; old.mask != 0 && i <= old.mask; i++) {
+        if (old.packets[i] != 0) {
+            uint32_t j = vmap_slot(m, old.key[i]);
+
+            m->key[j] = old.key[i];
+            m->packets[j] = old.packets[i];
+        }
+    }
+    free(old.key);
+    free(old.packets);
+}
+
+static void
+group_over(struct rr_group *g)
+{
+    for (int m = 0; m < 3; m++)
+        vmap_fini(&g->map[m]);
+    g->over = true;
+}
+
+/* Adds packets (> 0) to value key of map m; false if the slot is at its bound. */
 static bool
-map_add(struct rr *rr, struct rr_slot *s, GHashTable *map, uint64_t key, const struct addr *a,
+map_add(struct rr *rr, struct rr_slot *s, struct vmap *m, uint64_t key, const struct addr *a,
         uint64_t packets)
 {
-    struct rr_value *v = g_hash_table_lookup(map, &key);
+    uint32_t i;
 
-    if (v == NULL) {
+    if ((m->n + 1) * 4 > (m->mask + 1) * 3 || m->mask == 0)
+        vmap_grow(m);
+    i = vmap_slot(m, key);
+    if (m->packets[i] == 0) {
         if (s->values >= rr->max_values)
             return false;
-        v = xcalloc(1, sizeof(*v));
-        v->key = key;
-        if (a != NULL)
-            v->a = *a;
-        g_hash_table_insert(map, &v->key, v);
+        m->key[i] = key;
+        m->n++;
         s->values++;
+        if (a != NULL && topk_is_v6_key(key)) {
+            if (m->v6 == NULL)
+                m->v6 = g_hash_table_new_full(g_int64_hash, g_int64_equal, free, free);
+            g_hash_table_insert(m->v6, g_memdup2(&key, sizeof(key)),
+                                g_memdup2(a, sizeof(*a)));
+        }
     }
-    v->packets += packets;
+    m->packets[i] += packets;
     return true;
 }
 
@@ -143,6 +205,11 @@ count_part(void *ctx, int64_t start, int64_t end, uint64_t packets)
     (void)end;
     if (s == NULL || packets == 0)
         return;
+    if (s->done) {
+        /* later than the margin: the lists are made, and would miss it */
+        s->x->missed = true;
+        return;
+    }
     s->x->packets += packets;
     key_extract(rr->layout, f, rr->key);
     for (size_t i = 0; i < s->n_groups && g == NULL; i++)
@@ -158,16 +225,51 @@ count_part(void *ctx, int64_t start, int64_t end, uint64_t packets)
         m = (int64_t)s->x->n_min - 1;
     if (m >= 0)
         g->minutes[m] += packets;
-    if (g->map[0] == NULL)
+    if (g->over)
         return;
     /* 4. past the bound this group's maps go: a list either exact or as it was */
-    if (!map_add(rr, s, g->map[0], f->src_value, &f->src, packets) ||
-        (proto_has_ports(f->proto) && !map_add(rr, s, g->map[1], f->src_port, NULL, packets)) ||
-        !map_add(rr, s, g->map[2], f->dst_value, &f->dst, packets)) {
+    if (!map_add(rr, s, &g->map[0], f->src_value, &f->src, packets) ||
+        (proto_has_ports(f->proto) && !map_add(rr, s, &g->map[1], f->src_port, NULL, packets)) ||
+        !map_add(rr, s, &g->map[2], f->dst_value, &f->dst, packets)) {
         for (int k = 0; k < 3; k++)
-            s->values -= g_hash_table_size(g->map[k]);
+            s->values -= g->map[k].n;
         group_over(g);
     }
+}
+
+static void list_of(const struct vmap *m, bool ports, size_t max, struct explain_list *l);
+
+/* 5. a slot the reader is well past: its lists now, and its maps freed */
+static void
+slot_done(struct rr_slot *s)
+{
+    for (size_t j = 0; j < s->n_groups; j++) {
+        struct explain_exact_group *xg = &s->x->groups[j];
+
+        if (!s->g[j].over) {
+            xg->lists = true;
+            list_of(&s->g[j].map[0], false, EXPLAIN_SOURCES, &xg->src);
+            list_of(&s->g[j].map[1], true, EXPLAIN_SPORTS, &xg->sport);
+            list_of(&s->g[j].map[2], false, EXPLAIN_DSTS, &xg->dst);
+        }
+        for (int m = 0; m < 3; m++)
+            vmap_fini(&s->g[j].map[m]);
+    }
+    s->values = 0;
+    s->done = true;
+}
+
+/*
+ * Memory: slots that end settle_ms before the latest flow start are done
+ * (what agg does with input.lateness, with a slot more of margin), so that
+ * a run over many days holds the maps of a few slots at a time.
+ */
+static void
+settle(struct rr *rr)
+{
+    while (rr->first_open < rr->n &&
+           rr->s[rr->first_open].end * 1000 + rr->settle_ms <= rr->max_start_ms)
+        slot_done(&rr->s[rr->first_open++]);
 }
 
 static void
@@ -182,6 +284,10 @@ on_record(void *ctx, const struct ipfix_record *rec)
     if (prefix_set_classify(rr->dark, &f.dst) != PREFIX_DARK)
         return;
     rr->f = &f;
+    if (f.start_ms > rr->max_start_ms) {
+        rr->max_start_ms = f.start_ms;
+        settle(rr);
+    }
     if (rr->a->attribution == CFG_ATTR_SPREAD) {
         agg_split(&rr->cal, &f, count_part, rr);
     } else {
@@ -191,42 +297,52 @@ on_record(void *ctx, const struct ipfix_record *rec)
     rr->f = NULL;
 }
 
-static int
-cmp_value(const void *x, const void *y)
+/* Does (packets a, key ka) come before (b, kb): most packets first, ties to the lower key. */
+static bool
+before(uint64_t a, uint64_t ka, uint64_t b, uint64_t kb)
 {
-    const struct rr_value *a = *(const struct rr_value *const *)x;
-    const struct rr_value *b = *(const struct rr_value *const *)y;
-
-    if (a->packets != b->packets)
-        return a->packets > b->packets ? -1 : 1;
-    return a->key < b->key ? -1 : a->key > b->key;
+    return a != b ? a > b : ka < kb;
 }
 
-/* 5. map as a list of at most max entries, exact */
+/* 5. the map as a list of its max largest values (max <= EXPLAIN_SOURCES), exact */
 static void
-list_of(GHashTable *map, bool ports, size_t max, struct explain_list *l)
+list_of(const struct vmap *m, bool ports, size_t max, struct explain_list *l)
 {
-    size_t n = g_hash_table_size(map), k = 0;
-    struct rr_value **v = xcalloc(n + 1, sizeof(*v));
-    GHashTableIter it;
-    gpointer key, val;
+    uint64_t top_p[EXPLAIN_SOURCES], top_k[EXPLAIN_SOURCES];
+    size_t k = 0;
 
-    g_hash_table_iter_init(&it, map);
-    while (g_hash_table_iter_next(&it, &key, &val))
-        v[k++] = val;
-    qsort(v, n, sizeof(*v), cmp_value);
     memset(l, 0, sizeof(*l));
     l->exact = true;
-    l->distinct = n;
-    for (k = 0; k < n && k < max; k++) {
+    l->distinct = m->n;
+    /* insertion into a short sorted array: max is 10 at most */
+    for (uint32_t i = 0; m->mask != 0 && i <= m->mask; i++) {
+        size_t at;
+
+        if (m->packets[i] == 0)
+            continue;
+        if (k == max && !before(m->packets[i], m->key[i], top_p[k - 1], top_k[k - 1]))
+            continue;
+        at = k < max ? k++ : max - 1;
+        while (at > 0 && before(m->packets[i], m->key[i], top_p[at - 1], top_k[at - 1])) {
+            top_p[at] = top_p[at - 1];
+            top_k[at] = top_k[at - 1];
+            at--;
+        }
+        top_p[at] = m->packets[i];
+        top_k[at] = m->key[i];
+    }
+    for (size_t i = 0; i < k; i++) {
+        const struct addr *a6;
+
+        l->v[i].packets = top_p[i];
         if (ports)
-            l->v[k].port = (uint16_t)v[k]->key;
-        else
-            l->v[k].addr = v[k]->a;
-        l->v[k].packets = v[k]->packets;
+            l->v[i].port = (uint16_t)top_k[i];
+        else if (!topk_is_v6_key(top_k[i]))
+            addr_from_v4(&l->v[i].addr, (uint32_t)top_k[i]);
+        else if (m->v6 != NULL && (a6 = g_hash_table_lookup(m->v6, &top_k[i])) != NULL)
+            l->v[i].addr = *a6;
     }
     l->n = (uint32_t)k;
-    free(v);
 }
 
 /* Can file f hold records of slot s?  Spread: any flow that started before its end. */
@@ -236,6 +352,21 @@ file_touches(const struct rr *rr, const struct explain_file *f, const struct rr_
     if (f->first_ms > s->end * 1000 - 1)
         return false;
     return rr->a->attribution == CFG_ATTR_SPREAD || f->last_ms >= s->start * 1000;
+}
+
+/* ingest_file()'s filter: is the message at offset in a chunk that can hold our slots? */
+static bool
+want_message(void *ctx, uint64_t offset)
+{
+    struct rr *rr = ctx;
+    const struct explain_file *f = rr->file;
+
+    while (rr->chunk + 1 < f->n_chunks && f->chunks[rr->chunk + 1].offset <= offset)
+        rr->chunk++;
+    /* before the first chunk, or offsets gone back: read it */
+    if (f->chunks[rr->chunk].offset > offset)
+        return true;
+    return rr->want[rr->chunk];
 }
 
 static int
@@ -251,7 +382,8 @@ rr_fini(struct rr *rr)
 {
     for (size_t i = 0; i < rr->n; i++) {
         for (size_t j = 0; j < rr->s[i].n_groups; j++)
-            group_over(&rr->s[i].g[j]);
+            for (int m = 0; m < 3; m++)
+                vmap_fini(&rr->s[i].g[j].map[m]);
         free(rr->s[i].g);
         explain_exact_free(rr->s[i].x);
     }
@@ -268,6 +400,7 @@ explain_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
 {
     struct rr rr;
     struct ingest_file_opts opts = {.fn = on_record, .ctx = &rr};
+    bool *want = NULL;
     enum ds_rc rc = DS_OK;
 
     memset(&rr, 0, sizeof(rr));
@@ -301,11 +434,11 @@ explain_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
             x->groups[j].minutes = x->minutes + j * (size_t)x->n_min;
             s->g[j].key = x->groups[j].key;
             s->g[j].minutes = x->groups[j].minutes;
-            for (int m = 0; m < 3; m++)
-                s->g[j].map[m] = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, free);
         }
     }
     qsort(rr.s, rr.n, sizeof(*rr.s), cmp_slot);
+    rr.max_start_ms = INT64_MIN;
+    rr.settle_ms = (cfg->input_lateness_s + a->slot_s) * 1000;
     /* 2. every file that can hold one of them, once */
     for (size_t i = 0; i < n_files && rc == DS_OK; i++) {
         struct ingest_stats stats;
@@ -318,6 +451,19 @@ explain_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
             continue;
         memset(&stats, 0, sizeof(stats));
         norm_begin_source(rr.norm, NULL);
+        rr.file = &files[i];
+        rr.chunk = 0;
+        want = xreallocarray(want, files[i].n_chunks + 1, sizeof(*want));
+        for (size_t c = 0; c < files[i].n_chunks; c++) {
+            const struct explain_chunk *ch = &files[i].chunks[c];
+            struct explain_file span = {NULL, NULL, ch->first_ms, ch->last_ms, NULL, 0};
+
+            want[c] = false;
+            for (size_t k = 0; k < rr.n && !want[c]; k++)
+                want[c] = ch->first_ms <= ch->last_ms && file_touches(&rr, &span, &rr.s[k]);
+        }
+        rr.want = want;
+        opts.want = files[i].n_chunks > 0 ? want_message : NULL;
         rc = ingest_file(files[i].path, &opts, &stats, digest, err);
         if (rc == DS_OK && files[i].digest != NULL && files[i].digest[0] != '\0' &&
             strcmp(files[i].digest, digest) != 0)
@@ -325,23 +471,17 @@ explain_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
                               files[i].path);
     }
     if (rc != DS_OK) {
+        free(want);
         rr_fini(&rr);
         return rc;
     }
+    free(want);
     /* 5. the lists, handed over in the order of ex */
     for (size_t k = 0; k < rr.n; k++) {
         struct rr_slot *s = &rr.s[k];
 
-        for (size_t j = 0; j < s->n_groups; j++) {
-            struct explain_exact_group *xg = &s->x->groups[j];
-
-            if (s->g[j].map[0] == NULL)
-                continue;
-            xg->lists = true;
-            list_of(s->g[j].map[0], false, EXPLAIN_SOURCES, &xg->src);
-            list_of(s->g[j].map[1], true, EXPLAIN_SPORTS, &xg->sport);
-            list_of(s->g[j].map[2], false, EXPLAIN_DSTS, &xg->dst);
-        }
+        if (!s->done)
+            slot_done(s);
         for (size_t i = 0; i < n_ex; i++) {
             if (out[i] == NULL && ex[i]->start == s->start) {
                 out[i] = s->x;

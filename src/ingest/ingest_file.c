@@ -186,6 +186,24 @@ resync(struct reader *r)
     return DS_OK;
 }
 
+/* Does the message p[0..mlen) hold a template or options template set (ids 2, 3)? */
+static bool
+has_templates(const uint8_t *p, size_t mlen)
+{
+    size_t off = IPFIX_HDR_LEN;
+
+    while (off + 4 <= mlen) {
+        uint16_t id = rd16(p + off), len = rd16(p + off + 2);
+
+        if (id == 2 || id == 3)
+            return true;
+        if (len < 4)
+            return true;    /* damaged: let the checker see it */
+        off += len;
+    }
+    return false;
+}
+
 static enum ds_rc
 read_messages(struct reader *r, const struct ingest_file_opts *opts)
 {
@@ -251,6 +269,10 @@ read_messages(struct reader *r, const struct ingest_file_opts *opts)
             /* The buffer is ours: make the header agree for what follows. */
             r->buf[r->pos + 2] = (uint8_t)(mlen >> 8);
             r->buf[r->pos + 3] = (uint8_t)mlen;
+        }
+        if (opts->want != NULL && !opts->want(opts->ctx, off) && !has_templates(p, mlen)) {
+            r->pos += mlen;
+            continue;
         }
         if (opts->on_message)
             opts->on_message(opts->ctx, off, rd32(p + 12), rd32(p + 4));

@@ -157,6 +157,13 @@ struct pipeline {
 
     /* drill-down */
     struct cfg_drilldown dd;            /* drilldown.lists resolved: memory or reread */
+    struct run_file {
+        char digest[33];
+        struct explain_chunk *chunks;   /* owned */
+        size_t n, cap;
+    } *files;                           /* the inputs of this run, to read back in part */
+    size_t n_files;
+    struct run_file *cur_file;          /* being read; NULL: no index kept */
 };
 
 /* ---- the store thread -------------------------------------------------------- */
@@ -534,6 +541,14 @@ on_record(void *ctx, const struct ipfix_record *rec)
     }
     p->counts.counted++;
     p->file_records++;
+    if (p->cur_file != NULL && p->cur_file->n > 0) {
+        struct explain_chunk *ch = &p->cur_file->chunks[p->cur_file->n - 1];
+
+        if (f->start_ms < ch->first_ms)
+            ch->first_ms = f->start_ms;
+        if (f->start_ms > ch->last_ms)
+            ch->last_ms = f->start_ms;
+    }
     if (f->start_ms > p->max_start_ms)
         p->max_start_ms = f->start_ms;
     if (p->file_first_ms == 0 || f->start_ms < p->file_first_ms)
@@ -542,6 +557,34 @@ on_record(void *ctx, const struct ipfix_record *rec)
         p->file_last_ms = f->start_ms;
     if (++p->cur->n == BATCH_FLOWS)
         push_batch(p, 0);
+}
+
+/*
+ * drilldown.lists reread: which flow starts each stretch of the file holds
+ * (ds/explain.h), so that reading an unstable slot back reads the messages
+ * that can hold it and skips the rest.
+ */
+#define CHUNK_BYTES (256 * 1024)
+
+static void
+on_message(void *ctx, uint64_t offset, uint32_t domain, uint32_t export_time)
+{
+    struct pipeline *p = ctx;
+    struct run_file *rf = p->cur_file;
+    struct explain_chunk *ch;
+
+    (void)domain;
+    (void)export_time;
+    if (rf == NULL || (rf->n > 0 && offset < rf->chunks[rf->n - 1].offset + CHUNK_BYTES))
+        return;
+    if (rf->n == rf->cap) {
+        rf->cap = rf->cap ? 2 * rf->cap : 64;
+        rf->chunks = xreallocarray(rf->chunks, rf->cap, sizeof(*rf->chunks));
+    }
+    ch = &rf->chunks[rf->n++];
+    ch->offset = offset;
+    ch->first_ms = INT64_MAX;
+    ch->last_ms = INT64_MIN;
 }
 
 /* ---- lifecycle --------------------------------------------------------------- */
@@ -778,13 +821,16 @@ pipeline_free(struct pipeline *p)
     prefix_set_free(p->dark);
     norm_free(p->norm);
     free(p->sizes);
+    for (size_t i = 0; i < p->n_files; i++)
+        free(p->files[i].chunks);
+    free(p->files);
     free(p);
 }
 
 enum ds_rc
 pipeline_add_input(struct pipeline *p, const char *path, struct ds_error *err)
 {
-    struct ingest_file_opts opts = {.fn = on_record, .ctx = p};
+    struct ingest_file_opts opts = {.fn = on_record, .ctx = p, .on_message = on_message};
     struct ingest_stats stats;
     char digest[33] = "";
     struct store_input known[CFG_ANALYSES_MAX];
@@ -853,7 +899,15 @@ pipeline_add_input(struct pipeline *p, const char *path, struct ds_error *err)
     p->file_first_ms = p->file_last_ms = 0;
     p->file_records = 0;
     norm_begin_source(p->norm, NULL);
+    if (p->dd.lists == CFG_LISTS_REREAD && !is_stdin) {
+        p->files = xreallocarray(p->files, p->n_files + 1, sizeof(*p->files));
+        p->cur_file = &p->files[p->n_files++];
+        memset(p->cur_file, 0, sizeof(*p->cur_file));
+    }
     rc = ingest_file(path, &opts, &stats, digest, err);
+    if (p->cur_file != NULL)
+        snprintf(p->cur_file->digest, sizeof(p->cur_file->digest), "%s", digest);
+    p->cur_file = NULL;
     ingest_stats_add(&p->counts.ingest, &stats);
     if (rc != DS_OK) {
         p->counts.unreadable++;
@@ -955,9 +1009,18 @@ reread_unstable(struct pipeline *p, struct analysis_run *r, struct ds_error *err
         return DS_OK;
     rc = store_results(p->st, r->pub.store_id, &r->pub.layout, r->pub.cfg, r->pub.from,
                        r->pub.to, keep_unstable, &u, err);
-    if (rc == DS_OK && u.n > 0)
+    if (rc == DS_OK && u.n > 0) {
+        struct explain_file *known = xcalloc(p->n_files + 1, sizeof(*known));
+
+        for (size_t i = 0; i < p->n_files; i++) {
+            known[i].digest = p->files[i].digest;
+            known[i].chunks = p->files[i].chunks;
+            known[i].n_chunks = p->files[i].n;
+        }
         rc = series_reread(p->cfg, r->pub.cfg, &r->pub.layout, p->st, r->pub.store_id, u.v, u.n,
-                           true, err);
+                           known, p->n_files, true, err);
+        free(known);
+    }
     for (size_t i = 0; i < u.n; i++)
         slot_result_fini(&u.v[i]);
     free(u.v);

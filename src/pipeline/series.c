@@ -594,7 +594,8 @@ reread_files(const struct cfg_analysis *a, struct store *st, int64_t aid,
 enum ds_rc
 series_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
               const struct key_layout *layout, struct store *st, int64_t aid,
-              struct slot_result *v, size_t n, bool save, struct ds_error *err)
+              struct slot_result *v, size_t n, const struct explain_file *known,
+              size_t n_known, bool save, struct ds_error *err)
 {
     struct store_input *in = NULL;
     struct explain_file *files = NULL;
@@ -602,6 +603,7 @@ series_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
     struct explain_exact **out = xcalloc(n + 1, sizeof(*out));
     size_t *idx = xcalloc(n + 1, sizeof(*idx));
     size_t n_in = 0, n_ex = 0;
+    struct agg_slot *slot = NULL;
     struct ds_error why;
     enum ds_rc rc = DS_OK;
 
@@ -624,6 +626,12 @@ series_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
         files[i].digest = in[i].digest;
         files[i].first_ms = in[i].first_ms;
         files[i].last_ms = in[i].last_ms;
+        for (size_t k = 0; k < n_known; k++) {
+            if (strcmp(known[k].digest, in[i].digest) == 0) {
+                files[i].chunks = known[k].chunks;
+                files[i].n_chunks = known[k].n_chunks;
+            }
+        }
     }
     if (explain_reread(cfg, a, layout, ex, n_ex, files, n_in, out, &why) != DS_OK) {
         log_warnx("%s: the unstable slots' lists are not read back: %s", a->name, why.msg);
@@ -633,18 +641,23 @@ series_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
         struct slot_result *r = &v[idx[k]];
         struct slot_explain *e = NULL;
 
-        if (out[k]->packets != r->packets) {
+        if (out[k]->missed || out[k]->packets != r->packets) {
             log_info("%s: slot at %lld: %llu of its %llu packets are in the files read back; "
                      "its lists are what memory kept",
                      a->name, (long long)r->start, (unsigned long long)out[k]->packets,
                      (unsigned long long)r->packets);
             continue;
         }
-        rc = series_explain_stored(a, &cfg->causes, layout, st, aid, r, out[k], &e, err);
+        /* the slot's details (not the window's: the changes stay as they were) */
+        rc = store_slot_load(st, aid, layout, r->start, &slot, err);
         if (rc != DS_OK)
             goto out;
-        if (e == NULL)
+        if (slot == NULL)
             continue;
+        explain_trim(a, slot);
+        e = explain_exact_apply(r->explain, &cfg->causes, slot, out[k]);
+        agg_slot_free(slot);
+        slot = NULL;
         if (save) {
             size_t len;
             uint8_t *blob = explain_encode(e, &len);
