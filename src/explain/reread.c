@@ -33,6 +33,7 @@
 
 #include "ds/explain.h"
 #include "ds/ingest.h"
+#include "ds/log.h"
 #include "ds/norm.h"
 #include "ds/prefix.h"
 #include "ds/proto.h"
@@ -46,9 +47,13 @@
  * slot with packets is taken (no flow of 0 packets is counted).  IPv6 keys
  * are hashes: their addresses are kept beside, in v6.
  */
+struct ventry {
+    uint64_t key;
+    uint64_t packets;           /* 0: free */
+};
+
 struct vmap {
-    uint64_t *key;
-    uint64_t *packets;
+    struct ventry *e;           /* key and count side by side: one cache line a probe */
     uint32_t n, mask;           /* mask + 1 slots */
     GHashTable *v6;             /* uint64 key -> struct addr (owned), NULL until one */
 };
@@ -57,6 +62,7 @@ struct rr_group {
     const uint8_t *key;         /* borrowed from the explanation */
     struct vmap map[3];         /* sources, source ports, destinations */
     bool over;                  /* maps freed: past drilldown.reread_values */
+    uint64_t hint[3];           /* values expected: the first allocation, once a flow comes */
     uint64_t *minutes;          /* inside the slot's x->minutes */
 };
 
@@ -119,8 +125,7 @@ slot_of(struct rr *rr, int64_t start)
 static void
 vmap_fini(struct vmap *m)
 {
-    free(m->key);
-    free(m->packets);
+    free(m->e);
     if (m->v6 != NULL)
         g_hash_table_destroy(m->v6);
     memset(m, 0, sizeof(*m));
@@ -131,30 +136,26 @@ vmap_slot(const struct vmap *m, uint64_t key)
 {
     uint32_t i = (uint32_t)((key * 0x9E3779B97F4A7C15ULL) >> 32) & m->mask;
 
-    while (m->packets[i] != 0 && m->key[i] != key)
+    while (m->e[i].packets != 0 && m->e[i].key != key)
         i = (i + 1) & m->mask;
     return i;
 }
 
+/* Room for at least want values (the first time: sized from the distinct count known). */
 static void
-vmap_grow(struct vmap *m)
+vmap_grow(struct vmap *m, uint64_t want)
 {
     struct vmap old = *m;
     uint32_t cap = old.mask ? 2 * (old.mask + 1) : 8;
 
-    m->key = xcalloc(cap, sizeof(*m->key));
-    m->packets = xcalloc(cap, sizeof(*m->packets));
+    while ((uint64_t)cap * 3 < want * 4 && cap < (UINT32_C(1) << 30))
+        cap *= 2;
+    m->e = xcalloc(cap, sizeof(*m->e));
     m->mask = cap - 1;
-    for (uint32_t i = 0; old.mask != 0 && i <= old.mask; i++) {
-        if (old.packets[i] != 0) {
-            uint32_t j = vmap_slot(m, old.key[i]);
-
-            m->key[j] = old.key[i];
-            m->packets[j] = old.packets[i];
-        }
-    }
-    free(old.key);
-    free(old.packets);
+    for (uint32_t i = 0; old.mask != 0 && i <= old.mask; i++)
+        if (old.e[i].packets != 0)
+            m->e[vmap_slot(m, old.e[i].key)] = old.e[i];
+    free(old.e);
 }
 
 static void
@@ -167,18 +168,20 @@ group_over(struct rr_group *g)
 
 /* Adds packets (> 0) to value key of map m; false if the slot is at its bound. */
 static bool
-map_add(struct rr *rr, struct rr_slot *s, struct vmap *m, uint64_t key, const struct addr *a,
-        uint64_t packets)
+map_add(struct rr *rr, struct rr_slot *s, struct vmap *m, uint64_t hint, uint64_t key,
+        const struct addr *a, uint64_t packets)
 {
     uint32_t i;
 
-    if ((m->n + 1) * 4 > (m->mask + 1) * 3 || m->mask == 0)
-        vmap_grow(m);
+    if (m->mask == 0)
+        vmap_grow(m, hint);
+    else if ((m->n + 1) * 4 > (m->mask + 1) * 3)
+        vmap_grow(m, m->n + 1);
     i = vmap_slot(m, key);
-    if (m->packets[i] == 0) {
+    if (m->e[i].packets == 0) {
         if (s->values >= rr->max_values)
             return false;
-        m->key[i] = key;
+        m->e[i].key = key;
         m->n++;
         s->values++;
         if (a != NULL && topk_is_v6_key(key)) {
@@ -188,7 +191,7 @@ map_add(struct rr *rr, struct rr_slot *s, struct vmap *m, uint64_t key, const st
                                 g_memdup2(a, sizeof(*a)));
         }
     }
-    m->packets[i] += packets;
+    m->e[i].packets += packets;
     return true;
 }
 
@@ -228,9 +231,9 @@ count_part(void *ctx, int64_t start, int64_t end, uint64_t packets)
     if (g->over)
         return;
     /* 4. past the bound this group's maps go: a list either exact or as it was */
-    if (!map_add(rr, s, &g->map[0], f->src_value, &f->src, packets) ||
-        (proto_has_ports(f->proto) && !map_add(rr, s, &g->map[1], f->src_port, NULL, packets)) ||
-        !map_add(rr, s, &g->map[2], f->dst_value, &f->dst, packets)) {
+    if (!map_add(rr, s, &g->map[0], g->hint[0], f->src_value, &f->src, packets) ||
+        (proto_has_ports(f->proto) && !map_add(rr, s, &g->map[1], g->hint[1], f->src_port, NULL, packets)) ||
+        !map_add(rr, s, &g->map[2], g->hint[2], f->dst_value, &f->dst, packets)) {
         for (int k = 0; k < 3; k++)
             s->values -= g->map[k].n;
         group_over(g);
@@ -318,18 +321,20 @@ list_of(const struct vmap *m, bool ports, size_t max, struct explain_list *l)
     for (uint32_t i = 0; m->mask != 0 && i <= m->mask; i++) {
         size_t at;
 
-        if (m->packets[i] == 0)
+        const struct ventry *v = &m->e[i];
+
+        if (v->packets == 0)
             continue;
-        if (k == max && !before(m->packets[i], m->key[i], top_p[k - 1], top_k[k - 1]))
+        if (k == max && !before(v->packets, v->key, top_p[k - 1], top_k[k - 1]))
             continue;
         at = k < max ? k++ : max - 1;
-        while (at > 0 && before(m->packets[i], m->key[i], top_p[at - 1], top_k[at - 1])) {
+        while (at > 0 && before(v->packets, v->key, top_p[at - 1], top_k[at - 1])) {
             top_p[at] = top_p[at - 1];
             top_k[at] = top_k[at - 1];
             at--;
         }
-        top_p[at] = m->packets[i];
-        top_k[at] = m->key[i];
+        top_p[at] = v->packets;
+        top_k[at] = v->key;
     }
     for (size_t i = 0; i < k; i++) {
         const struct addr *a6;
@@ -434,6 +439,18 @@ explain_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
             x->groups[j].minutes = x->minutes + j * (size_t)x->n_min;
             s->g[j].key = x->groups[j].key;
             s->g[j].minutes = x->groups[j].minutes;
+            /*
+             * Sized from the distinct counts the aggregator kept (no source
+             * port count: a quarter of the sources), within the bound.
+             */
+            {
+                uint64_t ds = e->groups[j].src.distinct, dd = e->groups[j].dst.distinct;
+                uint64_t cap = rr.max_values / 8;
+
+                s->g[j].hint[0] = ds < cap ? ds : cap;
+                s->g[j].hint[1] = ds / 4 < cap ? ds / 4 : cap;
+                s->g[j].hint[2] = dd < cap ? dd : cap;
+            }
         }
     }
     qsort(rr.s, rr.n, sizeof(*rr.s), cmp_slot);
@@ -463,6 +480,13 @@ explain_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
                 want[c] = ch->first_ms <= ch->last_ms && file_touches(&rr, &span, &rr.s[k]);
         }
         rr.want = want;
+        {
+            size_t nw = 0;
+
+            for (size_t c = 0; c < files[i].n_chunks; c++)
+                nw += want[c];
+            log_debug("reread: %s: %zu of %zu chunks", files[i].path, nw, files[i].n_chunks);
+        }
         opts.want = files[i].n_chunks > 0 ? want_message : NULL;
         rc = ingest_file(files[i].path, &opts, &stats, digest, err);
         if (rc == DS_OK && files[i].digest != NULL && files[i].digest[0] != '\0' &&

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "ds/explain.h"
 #include "ds/log.h"
@@ -604,6 +605,7 @@ series_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
     size_t *idx = xcalloc(n + 1, sizeof(*idx));
     size_t n_in = 0, n_ex = 0;
     struct agg_slot *slot = NULL;
+    struct timespec t0, t1;
     struct ds_error why;
     enum ds_rc rc = DS_OK;
 
@@ -633,10 +635,14 @@ series_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
             }
         }
     }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (explain_reread(cfg, a, layout, ex, n_ex, files, n_in, out, &why) != DS_OK) {
         log_warnx("%s: the unstable slots' lists are not read back: %s", a->name, why.msg);
         goto out;
     }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    log_debug("%s: %zu unstable slots read back from %zu files in %.3f s", a->name, n_ex, n_in,
+              (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     for (size_t k = 0; k < n_ex; k++) {
         struct slot_result *r = &v[idx[k]];
         struct slot_explain *e = NULL;
