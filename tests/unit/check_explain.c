@@ -948,6 +948,332 @@ START_TEST(test_samples_causes)
 }
 END_TEST
 
+/* ---- reading a slot back (reread.c) against brute-force counts ---- */
+
+#define RR_T0 1362528000000LL   /* 2013-03-06 00:00 UTC, ms */
+#define RR_FLOWS 6000
+#define RR_TID 300
+
+struct rr_flow {
+    int64_t start_ms, end_ms;
+    uint64_t packets;
+    uint32_t src, dst;
+    uint16_t sport, dport;
+    uint8_t proto;
+};
+
+static uint64_t rr_seed;
+
+static uint32_t
+rr_rand(void)
+{
+    rr_seed = rr_seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(rr_seed >> 33);
+}
+
+/*
+ * Flows of three groups (udp 2849, tcp 445, udp 53) over two hours, a few
+ * outside the darknet; with spread, some last an hour and cross the
+ * boundary, with packets a multiple of 60 so that each side's share is
+ * exact: (packets * minutes on that side) / 60.
+ */
+static size_t
+rr_make(struct rr_flow *f, size_t n, bool spread, uint32_t sources)
+{
+    static const uint16_t ports[3] = {2849, 445, 53};
+    static const uint8_t protos[3] = {17, 6, 17};
+
+    for (size_t i = 0; i < n; i++) {
+        int g = (int)(rr_rand() % 3);
+
+        memset(&f[i], 0, sizeof(f[i]));
+        f[i].start_ms = RR_T0 + (int64_t)(rr_rand() % (2 * 3600)) * 1000;
+        f[i].end_ms = f[i].start_ms + (int64_t)(rr_rand() % 30) * 1000;
+        f[i].packets = 1 + rr_rand() % 7;
+        f[i].src = 0x0A000000u + rr_rand() % (g == 0 ? sources : 50);
+        f[i].dst = 0xC6120000u + 256 + rr_rand() % 300;     /* 198.18.1.0 and up */
+        f[i].sport = (uint16_t)(1024 + rr_rand() % 200);
+        f[i].dport = ports[g];
+        f[i].proto = protos[g];
+        if (i % 97 == 0)
+            f[i].dst = 0x0B000001u;     /* outside the darknet */
+        if ((f[i].start_ms - RR_T0) / 3600000 != (f[i].end_ms - 1 - RR_T0) / 3600000)
+            f[i].end_ms = f[i].start_ms;    /* short flows stay in their hour */
+        if (spread && i % 5 == 0) {
+            /* an hour long, crossing 01:00 at a whole minute */
+            f[i].start_ms = RR_T0 + (int64_t)(1 + rr_rand() % 59) * 60000;
+            f[i].end_ms = f[i].start_ms + 3600000;
+            f[i].packets = 60 * (1 + rr_rand() % 3);
+        }
+    }
+    return n;
+}
+
+/* Writes f[0..n) as IPFIX: messages of 500 records, the template in the first. */
+static void
+rr_write(const char *path, const struct rr_flow *f, size_t n)
+{
+    static const uint16_t fields[] = {152, 8, 153, 8, 2, 8, 8, 4, 12, 4, 7, 2, 11, 2, 4, 1};
+    static struct tu_msg m;
+    FILE *fp = fopen(path, "wb");
+
+    ck_assert_ptr_nonnull(fp);
+    for (size_t i = 0; i < n; i += 500) {
+        tu_msg_begin(&m, (uint32_t)(RR_T0 / 1000), (uint32_t)i, 1);
+        if (i == 0) {
+            tu_set_begin(&m, 2);
+            tu_template(&m, RR_TID, 8, fields);
+            tu_set_end(&m);
+        }
+        tu_set_begin(&m, RR_TID);
+        for (size_t j = i; j < n && j < i + 500; j++) {
+            tu_u64(&m, (uint64_t)f[j].start_ms);
+            tu_u64(&m, (uint64_t)f[j].end_ms);
+            tu_u64(&m, f[j].packets);
+            tu_u32(&m, f[j].src);
+            tu_u32(&m, f[j].dst);
+            tu_u16(&m, f[j].sport);
+            tu_u16(&m, f[j].dport);
+            tu_u8(&m, f[j].proto);
+        }
+        tu_set_end(&m);
+        tu_msg_end(&m);
+        ck_assert_uint_eq(fwrite(m.b, 1, m.len, fp), m.len);
+    }
+    ck_assert_int_eq(fclose(fp), 0);
+}
+
+/* The packets flow f puts in hour h (0 or 1) of the test, by hand. */
+static uint64_t
+rr_share(const struct rr_flow *f, int h, bool spread)
+{
+    int64_t b = RR_T0 + 3600000;
+
+    if (f->dst == 0x0B000001u)
+        return 0;
+    if (!spread || f->end_ms <= b || f->start_ms >= b)
+        return (f->start_ms < b) == (h == 0) ? f->packets : 0;
+    /* packets are a multiple of 60 and the boundary is a whole minute into it */
+    return h == 0 ? f->packets * (uint64_t)(b - f->start_ms) / 3600000
+                  : f->packets * (uint64_t)(f->end_ms - b) / 3600000;
+}
+
+static int
+rr_cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+    return a > b ? -1 : a < b;
+}
+
+/*
+ * Brute force: value v of kind (0 sources, 1 source ports, 2 destinations)
+ * of the flows of group g in hour h: every distinct value's packets, most
+ * first, into out (counts only, sorted); returns how many distinct.
+ */
+static size_t
+rr_brute(const struct rr_flow *f, size_t n, int h, bool spread, uint16_t dport, int kind,
+         uint64_t *out)
+{
+    size_t k = 0;
+    uint32_t *vals = calloc(n + 1, sizeof(*vals));
+
+    ck_assert_ptr_nonnull(vals);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t p = rr_share(&f[i], h, spread);
+        uint32_t v = kind == 0 ? f[i].src : kind == 1 ? f[i].sport : f[i].dst;
+        size_t j;
+
+        if (p == 0 || f[i].dport != dport)
+            continue;
+        for (j = 0; j < k && vals[j] != v; j++)
+            ;
+        if (j == k) {
+            vals[k] = v;
+            out[k++] = 0;
+        }
+        out[j] += p;
+    }
+    free(vals);
+    qsort(out, k, sizeof(*out), rr_cmp_u64);
+    return k;
+}
+
+static void
+rr_check(bool spread, int64_t bound, uint32_t sources, bool big_exact)
+{
+    char yaml[512];
+    struct ds_cfg *c;
+    static struct rr_flow f[RR_FLOWS];
+    static uint64_t want[RR_FLOWS];
+    struct explain_group groups[2][3];
+    struct slot_explain ex[2];
+    const struct slot_explain *exs[2] = {&ex[0], &ex[1]};
+    struct explain_exact *out[2] = {NULL, NULL};
+    struct explain_file files[2];
+    struct key_layout kl;
+    struct ds_error err;
+    char paths[2][512];
+    static const uint16_t ports[3] = {2849, 445, 53};
+
+    snprintf(yaml, sizeof(yaml),
+             "timezone: UTC\ndarknet:\n  prefixes: [198.18.0.0/16]\n"
+             "drilldown:\n  reread_values: %lld\n"
+             "analyses:\n  - name: t\n    keys: [proto, dst_port]\n    slot: 1h\n"
+             "    attribution: %s\n",
+             (long long)bound, spread ? "spread" : "start");
+    c = tu_cfg(yaml);
+    key_layout_init(&kl, c->analyses[0].keys, c->analyses[0].n_keys);
+    /* tu_path() gives the same buffer each time */
+    snprintf(paths[0], sizeof(paths[0]), "%s", tu_path("rr-a.ipfix"));
+    snprintf(paths[1], sizeof(paths[1]), "%s", tu_path("rr-b.ipfix"));
+    rr_seed = 42;
+    rr_make(f, RR_FLOWS, spread, sources);
+    /* two files, each half of the flows */
+    rr_write(paths[0], f, RR_FLOWS / 2);
+    rr_write(paths[1], f + RR_FLOWS / 2, RR_FLOWS / 2);
+    memset(files, 0, sizeof(files));
+    for (int i = 0; i < 2; i++) {
+        files[i].path = paths[i];
+        files[i].first_ms = RR_T0;
+        files[i].last_ms = RR_T0 + 2 * 3600000;
+    }
+    memset(groups, 0, sizeof(groups));
+    memset(ex, 0, sizeof(ex));
+    for (int h = 0; h < 2; h++) {
+        ex[h].start = RR_T0 / 1000 + h * 3600;
+        ex[h].end = ex[h].start + 3600;
+        ex[h].key_size = (uint32_t)kl.size;
+        ex[h].n_groups = 3;
+        ex[h].groups = groups[h];
+        for (int g = 0; g < 3; g++) {
+            struct flow fl = tu_flow(RR_T0, 1, "10.0.0.1", "198.18.1.1", g == 1 ? 6 : 17, 1,
+                                     ports[g]);
+
+            key_extract(&kl, &fl, groups[h][g].key);
+        }
+    }
+    ck_assert_int_eq(explain_reread(c, &c->analyses[0], &kl, exs, 2, files, 2, out, &err),
+                     DS_OK);
+    for (int h = 0; h < 2; h++) {
+        uint64_t total = 0;
+
+        ck_assert_ptr_nonnull(out[h]);
+        ck_assert(!out[h]->missed);
+        ck_assert_int_eq(out[h]->start, ex[h].start);
+        for (size_t i = 0; i < RR_FLOWS; i++)
+            total += rr_share(&f[i], h, spread);
+        ck_assert_uint_eq(out[h]->packets, total);
+        ck_assert_uint_eq(out[h]->n_min, 60);
+        for (int g = 0; g < 3; g++) {
+            const struct explain_exact_group *xg = &out[h]->groups[g];
+            const struct explain_list *l[3] = {&xg->src, &xg->sport, &xg->dst};
+            uint64_t gp = 0, mp = 0;
+
+            ck_assert_mem_eq(xg->key, groups[h][g].key, kl.size);
+            for (size_t i = 0; i < RR_FLOWS; i++)
+                if (f[i].dport == ports[g])
+                    gp += rr_share(&f[i], h, spread);
+            /* minutes: exact whatever the bound */
+            for (uint32_t m = 0; m < 60; m++)
+                mp += xg->minutes[m];
+            ck_assert_uint_eq(mp, gp);
+            /*
+             * Past the bound: udp 2849 (thousands of sources) always gives
+             * up its maps; a smaller group may too if it met the bound
+             * first, but a list said exact is always exact.
+             */
+            if (g == 0 && !big_exact)
+                ck_assert(!xg->lists);
+            if (!big_exact && !xg->lists)
+                continue;
+            ck_assert(xg->lists);
+            for (int k = 0; k < 3; k++) {
+                size_t n = rr_brute(f, RR_FLOWS, h, spread, ports[g], k, want);
+
+                ck_assert(l[k]->exact);
+                ck_assert_uint_eq(l[k]->error, 0);
+                ck_assert_uint_eq(l[k]->distinct, n);
+                ck_assert_uint_eq(l[k]->n, n < (k == 0 ? 10u : 5u) ? n : (k == 0 ? 10u : 5u));
+                for (uint32_t i = 0; i < l[k]->n; i++)
+                    ck_assert_uint_eq(l[k]->v[i].packets, want[i]);
+            }
+        }
+    }
+    /* the minutes of one group by hand: a flow counts at the minute of its start */
+    {
+        uint64_t m7 = 0;
+
+        for (size_t i = 0; i < RR_FLOWS; i++)
+            if (f[i].dport == 445 && f[i].start_ms >= RR_T0 + 7 * 60000 &&
+                f[i].start_ms < RR_T0 + 8 * 60000)
+                m7 += rr_share(&f[i], 0, spread);
+        ck_assert_uint_eq(out[0]->groups[1].minutes[7], m7);
+    }
+    explain_exact_free(out[0]);
+    explain_exact_free(out[1]);
+    cfg_free(c);
+}
+
+START_TEST(test_reread_start_matches_brute_force)
+{
+    rr_check(false, 1000000, 233, true);
+}
+END_TEST
+
+START_TEST(test_reread_spread_matches_brute_force)
+{
+    rr_check(true, 1000000, 233, true);
+}
+END_TEST
+
+START_TEST(test_reread_bound_keeps_memory_lists)
+{
+    /* udp 2849 has 5000 possible sources: past 1000 values it gives up its maps */
+    rr_check(false, 1000, 5000, false);
+}
+END_TEST
+
+START_TEST(test_reread_changed_file_is_an_error)
+{
+    struct ds_cfg *c = tu_cfg("analyses:\n  - name: t\n    keys: [proto, dst_port]\n");
+    static struct rr_flow f[100];
+    struct explain_group g[1];
+    struct slot_explain e;
+    const struct slot_explain *exs[1] = {&e};
+    struct explain_exact *out[1] = {(struct explain_exact *)&e};
+    struct explain_file file;
+    struct key_layout kl;
+    struct ds_error err;
+
+    key_layout_init(&kl, c->analyses[0].keys, c->analyses[0].n_keys);
+    rr_seed = 7;
+    rr_make(f, 100, false, 10);
+    rr_write(tu_path("rr-c.ipfix"), f, 100);
+    memset(g, 0, sizeof(g));
+    memset(&e, 0, sizeof(e));
+    e.start = RR_T0 / 1000 - 9 * 3600;
+    e.end = e.start + 86400;
+    e.n_groups = 1;
+    e.groups = g;
+    memset(&file, 0, sizeof(file));
+    file.path = tu_path("rr-c.ipfix");
+    file.digest = "00000000000000000000000000000000";
+    file.first_ms = RR_T0;
+    file.last_ms = RR_T0 + 7200000;
+    ck_assert_int_eq(explain_reread(c, &c->analyses[0], &kl, exs, 1, &file, 1, out, &err),
+                     DS_ERR_IO);
+    ck_assert_ptr_null(out[0]);
+    ck_assert_ptr_nonnull(strstr(err.msg, "changed"));
+    file.path = tu_path("no-such.ipfix");
+    file.digest = NULL;
+    ck_assert_int_ne(explain_reread(c, &c->analyses[0], &kl, exs, 1, &file, 1, out, &err),
+                     DS_OK);
+    ck_assert_ptr_null(out[0]);
+    cfg_free(c);
+}
+END_TEST
+
 static Suite *
 explain_suite(void)
 {
@@ -981,6 +1307,14 @@ explain_suite(void)
     tcase_add_test(tc, test_step5_ddos_needs_a_burst);
     tcase_add_test(tc, test_names_and_ports);
     tcase_add_test(tc, test_causes_config);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("reread");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_reread_start_matches_brute_force);
+    tcase_add_test(tc, test_reread_spread_matches_brute_force);
+    tcase_add_test(tc, test_reread_bound_keeps_memory_lists);
+    tcase_add_test(tc, test_reread_changed_file_is_an_error);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("codec");
