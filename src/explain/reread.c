@@ -232,7 +232,8 @@ count_part(void *ctx, int64_t start, int64_t end, uint64_t packets)
         return;
     /* 4. past the bound this group's maps go: a list either exact or as it was */
     if (!map_add(rr, s, &g->map[0], g->hint[0], f->src_value, &f->src, packets) ||
-        (proto_has_ports(f->proto) && !map_add(rr, s, &g->map[1], g->hint[1], f->src_port, NULL, packets)) ||
+        (proto_has_ports(f->proto) &&
+         !map_add(rr, s, &g->map[1], g->hint[1], f->src_port, NULL, packets)) ||
         !map_add(rr, s, &g->map[2], g->hint[2], f->dst_value, &f->dst, packets)) {
         for (int k = 0; k < 3; k++)
             s->values -= g->map[k].n;
