@@ -54,8 +54,8 @@ main(int argc, char **argv)
     struct timespec t0, t1;
     double dt;
 
-    if (argc != 5) {
-        fprintf(stderr, "usage: agg_only FILE MAX_FLOWS KEYS SLOT\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: agg_only FILE MAX_FLOWS KEYS SLOT [memory]\n");
         return 2;
     }
     log_init(0, LOG_WARNING, "agg_only");
@@ -76,7 +76,13 @@ main(int argc, char **argv)
         return 1;
     }
     {
-        struct agg_opts ao = {on_close, NULL, NULL, NULL};
+        /* as analyze counts: drilldown.lists auto reads unstable slots back, no lists kept */
+        struct cfg_drilldown dd = cfg->drilldown;
+        struct agg_opts ao = {on_close, NULL, NULL, &dd};
+
+        if (dd.lists == CFG_LISTS_AUTO)
+            dd.lists = argc > 5 && strcmp(argv[5], "memory") == 0 ? CFG_LISTS_MEMORY
+                                                                  : CFG_LISTS_REREAD;
         struct agg *agg = agg_new(&a, &ao);
 
         clock_gettime(CLOCK_MONOTONIC, &t0);
