@@ -44,7 +44,9 @@ CORE_SRCS = \
 	src/core/tz.c \
 	src/core/proto.c \
 	src/core/keyspec.c \
-	src/core/cfg.c
+	src/core/cfg.c \
+	src/core/cfg_parse.c \
+	src/core/cfg_print.c
 
 INGEST_SRCS = \
 	src/ingest/ipfix_check.c \
