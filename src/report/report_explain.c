@@ -172,6 +172,13 @@ write_cause(FILE *fp, const struct slot_explain *e, const struct key_layout *lay
     wrap(fp, hang, hang, line);
 }
 
+void
+report_explain_cause_text(FILE *fp, const struct slot_explain *e, const struct key_layout *layout,
+                          const char *indent)
+{
+    write_cause(fp, e, layout, indent);
+}
+
 /* "exact", or the Space-Saving bound */
 static void
 list_header(FILE *fp, const char *ind, const char *what, const struct explain_list *l)

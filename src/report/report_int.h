@@ -120,4 +120,11 @@ struct report_unavailable {
 size_t report_unavailable(const struct slot_result *r, struct report_unavailable *out,
                           size_t max);
 
+/*
+ * The probable cause of e and its evidence, wrapped to 80 columns after
+ * indent (report_explain.c): the line analyze's text adds to an unstable slot.
+ */
+void report_explain_cause_text(FILE *fp, const struct slot_explain *e,
+                               const struct key_layout *layout, const char *indent);
+
 #endif

@@ -169,6 +169,18 @@ slot_table(void *ctx, const struct slot_result *r)
     if (r->late_flows > 0)
         fprintf(fp, "  (%llu flows arrived after the slot was closed and were added)\n",
                 (unsigned long long)r->late_flows);
+    if (r->explain != NULL) {
+        char when[TZ_RFC3339_LEN];
+
+        report_explain_cause_text(fp, r->explain, l, "  ");
+        /* a local time that show's --slot reads: the day, or the day and hour */
+        tz_format_rfc3339(r->start, when);
+        when[an->cfg->slot_s % 86400 == 0 ? 10 : 16] = '\0';
+        if (when[10] == 'T')
+            when[10] = ' ';
+        fprintf(fp, "  (its drill-down: darkstab show --slot '%s' --analysis %s)\n", when,
+                an->cfg->name);
+    }
     fprintf(fp, "  %9s %9s %9s %12s %8s", "sources", "dst ports", "dst addrs", "packets", "share");
     for (size_t k = 0; k < l->n; k++) {
         char name[KEYSPEC_STRLEN];
