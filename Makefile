@@ -115,6 +115,7 @@ PIPELINE_SRCS = \
 
 CLI_SRCS = \
 	src/cli/main.c \
+	src/cli/common.c \
 	src/cli/cmd_analyze.c \
 	src/cli/cmd_collect.c \
 	src/cli/cmd_results.c \
