@@ -412,8 +412,10 @@ report_show_text(FILE *fp, const struct ds_cfg *cfg, const struct report_analysi
     fprintf(fp, "analysis %s, slot %s to %s (%s)\n", a->name,
             local_time(r->start, "%Y-%m-%d %a %H:%M", from, sizeof(from)),
             local_time(r->end, "%Y-%m-%d %H:%M", to, sizeof(to)), cfg->timezone);
-    fprintf(fp, "%s packets, %s flows, %s groups: %s\n", report_thousands(r->packets, pk, sizeof(pk)),
-            report_thousands(r->flows, fl, sizeof(fl)), report_thousands(r->groups, gr, sizeof(gr)),
+    fprintf(fp, "%s packets, %s flows, %s groups: %s\n",
+            report_thousands(r->packets, pk, sizeof(pk)),
+            report_thousands(r->flows, fl, sizeof(fl)),
+            report_thousands(r->groups, gr, sizeof(gr)),
             unstable ? "UNSTABLE" : r->packets == 0 ? "no data" : "not unstable");
     if (r->late_flows > 0)
         fprintf(fp, "revised: %llu flows (%llu packets) came after it closed\n",
