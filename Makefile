@@ -44,7 +44,9 @@ CORE_SRCS = \
 	src/core/tz.c \
 	src/core/proto.c \
 	src/core/keyspec.c \
-	src/core/cfg.c
+	src/core/cfg.c \
+	src/core/cfg_parse.c \
+	src/core/cfg_print.c
 
 INGEST_SRCS = \
 	src/ingest/ipfix_check.c \
@@ -114,6 +116,7 @@ PIPELINE_SRCS = \
 
 CLI_SRCS = \
 	src/cli/main.c \
+	src/cli/common.c \
 	src/cli/cmd_analyze.c \
 	src/cli/cmd_collect.c \
 	src/cli/cmd_results.c \

@@ -212,13 +212,9 @@ cmd_collect(int argc, char **argv)
         return EXIT_USAGE;
     }
     cli_log_setup(quiet, verbose);
-    rc = cfg_load(config, &cfg, &err);
-    if (rc != DS_OK) {
-        log_msg(LOG_ERR, "%s", err.msg);
-        return rc == DS_ERR_IO ? EXIT_RUN_FAILED : EXIT_USAGE;
-    }
+    if ((status = cli_load_config(config, &cfg)) != 0)
+        return status;
     log_set_level(level_of(cfg, quiet, verbose));
-    tz_apply(cfg->timezone);
     if (realpath(config, config_abs) == NULL)
         snprintf(config_abs, sizeof(config_abs), "%s", config);
     if (absolute(&cfg->store_path) != 0 || absolute(&cfg->archive_dir) != 0) {

@@ -50,21 +50,6 @@ usage(FILE *fp)
             "(it stays spooled), 2 usage or configuration error\n");
 }
 
-static int
-parse_when(const char *s, int64_t *t)
-{
-    int64_t d;
-    char why[128];
-
-    if (tz_parse_time(s, t) == 0)
-        return 0;
-    if (parse_duration(s, &d, why, sizeof(why)) == 0) {
-        *t = (int64_t)time(NULL) - d;
-        return 0;
-    }
-    return -1;
-}
-
 /* "2013-03-06" if t is a local midnight, else "2013-03-06 12:00" */
 static void
 local_label(int64_t t, char *buf, size_t len)
@@ -141,7 +126,6 @@ cmd_report(int argc, char **argv)
     struct report_doc doc;
     struct ds_error err;
     char title[80], a[32], b[32];
-    enum ds_rc rc;
 
     memset(&doc, 0, sizeof(doc));
     optind = 1;
@@ -208,12 +192,8 @@ cmd_report(int argc, char **argv)
         return EXIT_USAGE;
     }
     cli_log_setup(quiet, 0);
-    rc = cfg_load(config, &cfg, &err);
-    if (rc != DS_OK) {
-        log_msg(LOG_ERR, "%s", err.msg);
-        return rc == DS_ERR_IO ? EXIT_RUN_FAILED : EXIT_USAGE;
-    }
-    tz_apply(cfg->timezone);
+    if ((status = cli_load_config(config, &cfg)) != 0)
+        return status;
     if (date_s != NULL) {
         if (parse_day(date_s, &from, &to) != 0) {
             fprintf(stderr, "darkstab report: --date '%s' is not a day (2013-03-06)\n", date_s);
@@ -221,8 +201,8 @@ cmd_report(int argc, char **argv)
             goto out;
         }
     } else if (from_s != NULL) {
-        const char *bad = parse_when(from_s, &from) != 0 ? from_s
-                          : parse_when(to_s, &to) != 0   ? to_s
+        const char *bad = cli_parse_when(from_s, &from) != 0 ? from_s
+                          : cli_parse_when(to_s, &to) != 0   ? to_s
                                                          : NULL;
 
         if (bad != NULL) {
@@ -249,19 +229,8 @@ cmd_report(int argc, char **argv)
         local_label(to, b, sizeof(b));
         snprintf(title, sizeof(title), "%s to %s", a, b);
     }
-    if (store_path == NULL)
-        store_path = cfg->store_path;
-    if (strcmp(store_path, ":memory:") != 0 && access(store_path, R_OK) != 0) {
-        log_msg(LOG_ERR, "report: no store at %s (%s)", store_path, strerror(errno));
-        status = EXIT_RUN_FAILED;
+    if ((status = cli_open_store("report", cfg, store_path, &st)) != 0)
         goto out;
-    }
-    st = store_open(NULL, store_path, &err);
-    if (st == NULL) {
-        log_msg(LOG_ERR, "report: %s", err.msg);
-        status = EXIT_RUN_FAILED;
-        goto out;
-    }
     if (report_render(cfg, st, from, to, title, &doc, &err) != DS_OK) {
         log_msg(LOG_ERR, "report: %s", err.msg);
         status = EXIT_RUN_FAILED;

@@ -43,22 +43,6 @@ usage(FILE *fp)
             "error (an unknown analysis, a bad time)\n");
 }
 
-/* A time: absolute, or a duration back from now. */
-static int
-parse_when(const char *s, int64_t *t)
-{
-    int64_t d;
-    char why[128];
-
-    if (tz_parse_time(s, t) == 0)
-        return 0;
-    if (parse_duration(s, &d, why, sizeof(why)) == 0) {
-        *t = (int64_t)time(NULL) - d;
-        return 0;
-    }
-    return -1;
-}
-
 int
 cmd_results(int argc, char **argv)
 {
@@ -86,7 +70,6 @@ cmd_results(int argc, char **argv)
     struct key_layout layouts[CFG_ANALYSES_MAX];
     struct ds_error err;
     FILE *out = stdout;
-    enum ds_rc rc;
 
     optind = 1;
     while ((ch = getopt_long(argc, argv, "c:a:f:o:qh", longopts, NULL)) != -1) {
@@ -141,17 +124,13 @@ cmd_results(int argc, char **argv)
         return EXIT_USAGE;
     }
     cli_log_setup(quiet, 0);
-    rc = cfg_load(config, &cfg, &err);
-    if (rc != DS_OK) {
-        log_msg(LOG_ERR, "%s", err.msg);
-        return rc == DS_ERR_IO ? EXIT_RUN_FAILED : EXIT_USAGE;
-    }
-    tz_apply(cfg->timezone);
-    if ((from_s != NULL && parse_when(from_s, &from) != 0) ||
-        (to_s != NULL && parse_when(to_s, &to) != 0)) {
+    if ((status = cli_load_config(config, &cfg)) != 0)
+        return status;
+    if ((from_s != NULL && cli_parse_when(from_s, &from) != 0) ||
+        (to_s != NULL && cli_parse_when(to_s, &to) != 0)) {
         fprintf(stderr, "darkstab results: '%s' is not a time (2013-03-06, \"2013-03-06 12:00\", "
                         "RFC 3339, or a duration back from now such as 7d)\n",
-                from_s != NULL && parse_when(from_s, &from) != 0 ? from_s : to_s);
+                from_s != NULL && cli_parse_when(from_s, &from) != 0 ? from_s : to_s);
         status = EXIT_USAGE;
         goto out;
     }
@@ -167,19 +146,8 @@ cmd_results(int argc, char **argv)
             goto out;
         }
     }
-    if (store_path == NULL)
-        store_path = cfg->store_path;
-    if (strcmp(store_path, ":memory:") != 0 && access(store_path, R_OK) != 0) {
-        log_msg(LOG_ERR, "results: no store at %s (%s)", store_path, strerror(errno));
-        status = EXIT_RUN_FAILED;
+    if ((status = cli_open_store("results", cfg, store_path, &st)) != 0)
         goto out;
-    }
-    st = store_open(NULL, store_path, &err);
-    if (st == NULL) {
-        log_msg(LOG_ERR, "results: %s", err.msg);
-        status = EXIT_RUN_FAILED;
-        goto out;
-    }
     for (size_t i = 0; i < cfg->n_analyses; i++) {
         const struct cfg_analysis *a = &cfg->analyses[i];
         struct store_slot_summary *sums = NULL;

@@ -56,22 +56,6 @@ usage(FILE *fp)
             "slot, 2 usage or configuration error (an unknown analysis, a bad time)\n");
 }
 
-/* A time: absolute, or a duration back from now. */
-static int
-parse_when(const char *s, int64_t *t)
-{
-    int64_t d;
-    char why[128];
-
-    if (tz_parse_time(s, t) == 0)
-        return 0;
-    if (parse_duration(s, &d, why, sizeof(why)) == 0) {
-        *t = (int64_t)time(NULL) - d;
-        return 0;
-    }
-    return -1;
-}
-
 /* The stored result of the slot, copied out of store_results()' callback. */
 struct found {
     bool found;
@@ -132,9 +116,9 @@ cmd_show(int argc, char **argv)
     struct slotcal cal;
     struct found f;
     struct ds_error err;
+    enum ds_rc rc;
     char label[TZ_RFC3339_LEN];
     FILE *out = stdout;
-    enum ds_rc rc;
 
     memset(&f, 0, sizeof(f));
     optind = 1;
@@ -185,13 +169,9 @@ cmd_show(int argc, char **argv)
     cli_log_setup(quiet, 0);
 
     /* 1. configuration, time, analysis */
-    rc = cfg_load(config, &cfg, &err);
-    if (rc != DS_OK) {
-        log_msg(LOG_ERR, "%s", err.msg);
-        return rc == DS_ERR_IO ? EXIT_RUN_FAILED : EXIT_USAGE;
-    }
-    tz_apply(cfg->timezone);
-    if (parse_when(slot_s, &when) != 0) {
+    if ((status = cli_load_config(config, &cfg)) != 0)
+        return status;
+    if (cli_parse_when(slot_s, &when) != 0) {
         fprintf(stderr, "darkstab show: --slot '%s' is not a time (2013-03-06, \"2013-03-06 "
                         "12:00\", RFC 3339, or a duration back from now such as 1d)\n",
                 slot_s);
@@ -211,26 +191,16 @@ cmd_show(int argc, char **argv)
     slotcal_find(&cal, when, &start, &end);
 
     /* 2. the stored slot */
-    if (store_path == NULL)
-        store_path = cfg->store_path;
-    if (strcmp(store_path, ":memory:") != 0 && access(store_path, R_OK) != 0) {
-        log_msg(LOG_ERR, "show: no store at %s (%s)", store_path, strerror(errno));
-        status = EXIT_RUN_FAILED;
+    if ((status = cli_open_store("show", cfg, store_path, &st)) != 0)
         goto out;
-    }
-    st = store_open(NULL, store_path, &err);
-    if (st == NULL) {
-        log_msg(LOG_ERR, "show: %s", err.msg);
-        status = EXIT_RUN_FAILED;
-        goto out;
-    }
     if (store_analysis_find(st, a->name, &aid, &known, &err) != DS_OK) {
         log_msg(LOG_ERR, "show: %s", err.msg);
         status = EXIT_RUN_FAILED;
         goto out;
     }
     if (!known) {
-        log_msg(LOG_ERR, "show: nothing stored for analysis %s in %s", a->name, store_path);
+        log_msg(LOG_ERR, "show: nothing stored for analysis %s in %s", a->name,
+                store_path ? store_path : cfg->store_path);
         status = EXIT_RUN_FAILED;
         goto out;
     }

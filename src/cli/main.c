@@ -38,19 +38,6 @@ usage(FILE *fp)
     fprintf(fp, "\n'darkstab COMMAND --help' describes a command.\n");
 }
 
-void
-cli_log_setup(int quiet, int verbose)
-{
-    int level = LOG_INFO;
-
-    if (quiet)
-        level = LOG_WARNING;
-    if (verbose)
-        level = LOG_DEBUG;
-    log_init(0, level, "darkstab");
-    ingest_quiet_libfixbuf();
-}
-
 int
 main(int argc, char **argv)
 {

@@ -87,8 +87,9 @@ struct rr {
     uint64_t max_values;
     const struct flow *f;       /* the flow being counted */
     uint8_t key[KEY_BYTES_MAX]; /* its packed key */
-    int64_t max_start_ms;       /* latest flow start read */
+    int64_t max_start_ms;       /* latest flow start read from the current file */
     int64_t settle_ms;          /* a slot ending this long before it is done */
+    int64_t horizon_ms;         /* earliest flow start of the files still to read */
     size_t first_open;          /* slots before it are done */
     /* the file being read: its chunks, and which to read */
     const struct explain_file *file;
@@ -264,15 +265,18 @@ slot_done(struct rr_slot *s)
 }
 
 /*
- * Memory: slots that end settle_ms before the latest flow start are done
- * (what agg does with input.lateness, with a slot more of margin), so that
- * a run over many days holds the maps of a few slots at a time.
+ * Memory: slots that end settle_ms before the latest flow start of the
+ * file being read are done (what agg does with input.lateness, with a slot
+ * more of margin), unless a file still to read starts before their end
+ * (two exporters' files of the same day), so that a run over many days
+ * holds the maps of a few slots at a time.
  */
 static void
 settle(struct rr *rr)
 {
     while (rr->first_open < rr->n &&
-           rr->s[rr->first_open].end * 1000 + rr->settle_ms <= rr->max_start_ms)
+           rr->s[rr->first_open].end * 1000 + rr->settle_ms <= rr->max_start_ms &&
+           rr->s[rr->first_open].end * 1000 <= rr->horizon_ms)
         slot_done(&rr->s[rr->first_open++]);
 }
 
@@ -351,13 +355,16 @@ list_of(const struct vmap *m, bool ports, size_t max, struct explain_list *l)
     l->n = (uint32_t)k;
 }
 
-/* Can file f hold records of slot s?  Spread: any flow that started before its end. */
+/*
+ * Can file f hold records of slot s?  Spread: also flows that started up
+ * to a slot earlier (a longer one is missed, and the slot's total says so).
+ */
 static bool
 file_touches(const struct rr *rr, const struct explain_file *f, const struct rr_slot *s)
 {
-    if (f->first_ms > s->end * 1000 - 1)
-        return false;
-    return rr->a->attribution == CFG_ATTR_SPREAD || f->last_ms >= s->start * 1000;
+    int64_t from = rr->a->attribution == CFG_ATTR_SPREAD ? s->start - rr->a->slot_s : s->start;
+
+    return f->first_ms < s->end * 1000 && f->last_ms >= from * 1000;
 }
 
 /* ingest_file()'s filter: is the message at offset in a chunk that can hold our slots? */
@@ -469,6 +476,12 @@ explain_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
             continue;
         memset(&stats, 0, sizeof(stats));
         norm_begin_source(rr.norm, NULL);
+        rr.max_start_ms = INT64_MIN;
+        rr.horizon_ms = INT64_MAX;
+        for (size_t j = i + 1; j < n_files; j++)
+            for (size_t k = 0; k < rr.n; k++)
+                if (file_touches(&rr, &files[j], &rr.s[k]) && files[j].first_ms < rr.horizon_ms)
+                    rr.horizon_ms = files[j].first_ms;
         rr.file = &files[i];
         rr.chunk = 0;
         want = xreallocarray(want, files[i].n_chunks + 1, sizeof(*want));

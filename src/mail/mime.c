@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ds/base64.h"
 #include "ds/mail.h"
 #include "ds/strbuf.h"
 #include "ds/tz.h"
@@ -27,26 +28,14 @@
 #define HEADER_LINE 78      /* RFC 5322: lines SHOULD be at most 78 */
 #define WORD_MAX 75         /* RFC 2047: an encoded word at most 75 */
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Appends the base64 of data without line breaks. */
+/* Appends the base64 of data without line breaks (core's encoder). */
 static void
 b64_append(struct strbuf *sb, const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        char q[4];
+    char *out = xmalloc(base64_len(n) + 1);
 
-        if (i + 1 < n)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        q[0] = b64[(v >> 18) & 63];
-        q[1] = b64[(v >> 12) & 63];
-        q[2] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-        q[3] = i + 2 < n ? b64[v & 63] : '=';
-        strbuf_appendn(sb, q, 4);
-    }
+    strbuf_appendn(sb, out, base64_encode(p, n, 0, out));
+    free(out);
 }
 
 char *

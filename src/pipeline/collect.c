@@ -21,6 +21,7 @@
 
 #include "ds/archive.h"
 #include "ds/collect.h"
+#include "ds/explain.h"
 #include "ds/httpd.h"
 #include "ds/ingest.h"
 #include "ds/json.h"
@@ -1159,8 +1160,14 @@ on_judged(void *ctx, const struct cfg_analysis *a, const struct slot_result *r)
         status = "UNSTABLE";
     else if (r->n_th > 0)
         status = stab_status_name(r->th[0].r.status);
-    log_info("collect: %s %s%s: %" PRIu64 " packets, TopN %s: %s", a->name, when,
-             r->late_flows > 0 ? " (revised)" : "", r->packets, tops, status);
+    if (r->explain != NULL && !r->incomplete)
+        /* the morning mail says more; the log line says enough to look */
+        log_info("collect: %s %s%s: %" PRIu64 " packets, TopN %s: %s, probable cause %s: %s",
+                 a->name, when, r->late_flows > 0 ? " (revised)" : "", r->packets, tops, status,
+                 explain_cause_name(r->explain->cause), r->explain->evidence);
+    else
+        log_info("collect: %s %s%s: %" PRIu64 " packets, TopN %s: %s", a->name, when,
+                 r->late_flows > 0 ? " (revised)" : "", r->packets, tops, status);
 }
 
 /* ---- lifecycle -------------------------------------------------------------------- */

@@ -645,6 +645,9 @@ make_pipeline(const struct ds_cfg *cfg, struct store *st, const struct pipeline_
      * has no file to read back (the archive is not read back yet).
      */
     p->dd = cfg->drilldown;
+    if (p->live && p->dd.lists == CFG_LISTS_REREAD)
+        log_warnx("collect: drilldown.lists reread: the collector does not read its archive "
+                  "back yet; its lists are kept in memory");
     if (p->live)
         p->dd.lists = CFG_LISTS_MEMORY;
     else if (p->dd.lists == CFG_LISTS_AUTO)

@@ -556,6 +556,14 @@ out:
     return rc;
 }
 
+static int
+cmp_input_first(const void *x, const void *y)
+{
+    const struct store_input *a = x, *b = y;
+
+    return a->first_ms < b->first_ms ? -1 : a->first_ms > b->first_ms;
+}
+
 /* The stored inputs that can hold records of slot r; false (logged) if one cannot be read. */
 static bool
 reread_files(const struct cfg_analysis *a, struct store *st, int64_t aid,
@@ -622,6 +630,9 @@ series_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
     }
     if (n_ex == 0)
         goto out;
+    /* oldest first: the reader can be done with a slot before the next file */
+    if (n_in > 1)
+        qsort(in, n_in, sizeof(*in), cmp_input_first);
     files = xcalloc(n_in + 1, sizeof(*files));
     for (size_t i = 0; i < n_in; i++) {
         files[i].path = in[i].name;

@@ -30,6 +30,24 @@ report_cause_name(int cause)
     return cause >= 0 && cause < REPORT_CAUSES ? names[cause] : "unknown";
 }
 
+void
+report_incomplete_list(const struct report_model_analysis *a, struct strbuf *sb)
+{
+    size_t listed = a->incomplete < REPORT_INCOMPLETE_LISTED ? a->incomplete
+                                                             : REPORT_INCOMPLETE_LISTED;
+
+    strbuf_printf(sb, "%zu slot%s not judged or still open:", a->incomplete,
+                  a->incomplete == 1 ? "" : "s");
+    for (size_t i = 0; i < listed; i++) {
+        char label[32];
+
+        report_slot_label(a->incomplete_at[i], a->cfg->slot_s, label, sizeof(label));
+        strbuf_printf(sb, "%s %s", i ? "," : "", label);
+    }
+    if (a->incomplete > listed)
+        strbuf_printf(sb, " and %zu more", a->incomplete - listed);
+}
+
 const char *
 report_thousands(uint64_t v, char *buf, size_t len)
 {
@@ -166,8 +184,12 @@ collect_slot(void *ctx, const struct slot_result *r)
     if (r->n_th > 0 && judged(&r->th[0]))
         a->judged++;
     if (r->incomplete || (r->n_th > 0 && r->th[0].r.status == STAB_INCOMPLETE) ||
-        (r->packets == 0 && r->end > c->now))
+        (r->packets == 0 && r->end > c->now)) {
         m->incomplete++;
+        if (a->incomplete < REPORT_INCOMPLETE_LISTED)
+            a->incomplete_at[a->incomplete] = r->start;
+        a->incomplete++;
+    }
     for (size_t t = 0; t < r->n_th; t++)
         if (r->th[t].r.status == STAB_UNSTABLE) {
             a->unstable_th[t]++;

@@ -38,6 +38,16 @@ summary(const struct report_model *m, const struct report_model_analysis *a, str
     json_uint(w, a->judged);
     json_key(w, "no_data");
     json_uint(w, a->no_data);
+    json_key(w, "incomplete");
+    json_uint(w, a->incomplete);
+    json_key(w, "incomplete_slots");
+    json_arr_begin(w);
+    for (size_t i = 0; i < a->incomplete && i < REPORT_INCOMPLETE_LISTED; i++) {
+        char when[TZ_RFC3339_LEN];
+
+        json_str(w, tz_format_rfc3339(a->incomplete_at[i], when));
+    }
+    json_arr_end(w);
     json_key(w, "unstable");
     json_uint(w, a->unstable);
     json_key(w, "unstable_per_threshold");

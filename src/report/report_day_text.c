@@ -93,6 +93,11 @@ summary(const struct report_model *m, const struct report_model_analysis *a, str
                   a->no_data);
     wrapped(sb, "  slots        ", 15, strbuf_str(&line));
     strbuf_reset(&line);
+    if (a->incomplete > 0) {
+        report_incomplete_list(a, &line);
+        wrapped(sb, "  incomplete   ", 15, strbuf_str(&line));
+        strbuf_reset(&line);
+    }
     strbuf_printf(&line, "%zu slot%s;", a->unstable, a->unstable == 1 ? "" : "s");
     for (size_t t = 0; t < ca->n_thresholds; t++) {
         strbuf_printf(&line, " TopN>%s%%: %zu", ca->thresholds[t].text, a->unstable_th[t]);

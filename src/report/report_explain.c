@@ -37,24 +37,6 @@ static const char *const minutes_reason =
 static const char *const window_reason =
     "no earlier slot with data to compare with: nothing entered, left or moved";
 
-/* 1234567 -> "1,234,567" */
-static const char *
-thousands(uint64_t v, char *buf, size_t len)
-{
-    char raw[32];
-    size_t n, out = 0;
-
-    snprintf(raw, sizeof(raw), "%llu", (unsigned long long)v);
-    n = strlen(raw);
-    for (size_t i = 0; i < n && out + 2 < len; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
-            buf[out++] = ',';
-        buf[out++] = raw[i];
-    }
-    buf[out] = '\0';
-    return buf;
-}
-
 static const char *
 local_time(int64_t t, const char *fmt, char *buf, size_t len)
 {
@@ -138,7 +120,7 @@ write_changes(FILE *fp, const struct slot_explain *e, const struct key_layout *l
             }
             fprintf(fp, "%s  %-8s %-22s %10s pkts %6.2f%% (window %6.2f%%)\n", ind,
                     i == 0 && key[0] != '\0' ? names[l] : "", key,
-                    thousands(c->packets, pk, sizeof(pk)), c->share, c->window_share);
+                    report_thousands(c->packets, pk, sizeof(pk)), c->share, c->window_share);
         }
         if (more[l] > 0)
             fprintf(fp, "%s  %-8s ... and %llu more\n", ind, shown == 0 ? names[l] : "",
@@ -172,6 +154,13 @@ write_cause(FILE *fp, const struct slot_explain *e, const struct key_layout *lay
     wrap(fp, hang, hang, line);
 }
 
+void
+report_explain_cause_text(FILE *fp, const struct slot_explain *e, const struct key_layout *layout,
+                          const char *indent)
+{
+    write_cause(fp, e, layout, indent);
+}
+
 /* "exact", or the Space-Saving bound */
 static void
 list_header(FILE *fp, const char *ind, const char *what, const struct explain_list *l)
@@ -180,13 +169,13 @@ list_header(FILE *fp, const char *ind, const char *what, const struct explain_li
 
     fprintf(fp, "%s  %s", ind, what);
     if (l->distinct > 0)
-        fprintf(fp, " (%s distinct)", thousands(l->distinct, d, sizeof(d)));
+        fprintf(fp, " (%s distinct)", report_thousands(l->distinct, d, sizeof(d)));
     if (l->n == 0)
         fprintf(fp, ": none\n");
     else if (l->exact)
         fprintf(fp, ", exact:\n");
     else
-        fprintf(fp, ", counts over by at most %s:\n", thousands(l->error, err, sizeof(err)));
+        fprintf(fp, ", counts over by at most %s:\n", report_thousands(l->error, err, sizeof(err)));
 }
 
 /* Addresses two to a line when they fit, else one. */
@@ -207,7 +196,7 @@ write_addrs(FILE *fp, const char *ind, const char *what, const struct explain_li
         bool two = widest <= 20;
 
         addr_format(&l->v[i].addr, addr);
-        thousands(l->v[i].packets, pk, sizeof(pk));
+        report_thousands(l->v[i].packets, pk, sizeof(pk));
         if (!two)
             fprintf(fp, "%s    %-39s %11s\n", ind, addr, pk);
         else if (i % 2 == 0)
@@ -227,7 +216,7 @@ write_ports(FILE *fp, const char *ind, const char *what, const struct explain_li
         return;
     fprintf(fp, "%s   ", ind);
     for (uint32_t i = 0; i < l->n; i++)
-        fprintf(fp, " %u (%s)%s", l->v[i].port, thousands(l->v[i].packets, pk, sizeof(pk)),
+        fprintf(fp, " %u (%s)%s", l->v[i].port, report_thousands(l->v[i].packets, pk, sizeof(pk)),
                 i + 1 < l->n ? "," : "\n");
 }
 
@@ -268,7 +257,7 @@ write_minutes(FILE *fp, const char *ind, const struct slot_explain *e,
     line[cols] = '\0';
     fprintf(fp, "%s  packets per minute%s, %u min a column, at most %s packets in one:\n", ind,
             g->minutes_exact ? "" : " (not exact: some were counted unkept)", per,
-            thousands(top, pk, sizeof(pk)));
+            report_thousands(top, pk, sizeof(pk)));
     fprintf(fp, "%s    |%s|\n", ind, line);
     /* the axis: a local time label every quarter of the line */
     memset(axis, ' ', sizeof(axis));
@@ -292,8 +281,8 @@ write_minutes(FILE *fp, const char *ind, const struct slot_explain *e,
         local_time(e->start + (int64_t)best_at * 60, "%H:%M", from, sizeof(from));
         local_time(e->start + ((int64_t)best_at + 60) * 60, "%H:%M", to, sizeof(to));
         fprintf(fp, "%s    busiest hour %s-%s: %s packets, %.0f%% of %s\n", ind, from, to,
-                thousands(best, pk, sizeof(pk)), 100.0 * (double)best / (double)total,
-                thousands(total, tot, sizeof(tot)));
+                report_thousands(best, pk, sizeof(pk)), 100.0 * (double)best / (double)total,
+                report_thousands(total, tot, sizeof(tot)));
     }
 }
 
@@ -379,7 +368,7 @@ report_explain_text(FILE *fp, const struct slot_explain *e, const struct key_lay
             how[n_how++] = "in TopN";
         key_format_line(layout, g->key, key, sizeof(key));
         len = (size_t)snprintf(line, sizeof(line), "%s: %s packets, %.2f%% of the slot "
-                               "(window %.2f%%)", key, thousands(g->packets, pk, sizeof(pk)),
+                               "(window %.2f%%)", key, report_thousands(g->packets, pk, sizeof(pk)),
                                g->share, g->window_share);
         for (size_t h = 0; h < n_how && len < sizeof(line); h++)
             len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s", h == 0 ? "; " : ", ",
@@ -423,8 +412,10 @@ report_show_text(FILE *fp, const struct ds_cfg *cfg, const struct report_analysi
     fprintf(fp, "analysis %s, slot %s to %s (%s)\n", a->name,
             local_time(r->start, "%Y-%m-%d %a %H:%M", from, sizeof(from)),
             local_time(r->end, "%Y-%m-%d %H:%M", to, sizeof(to)), cfg->timezone);
-    fprintf(fp, "%s packets, %s flows, %s groups: %s\n", thousands(r->packets, pk, sizeof(pk)),
-            thousands(r->flows, fl, sizeof(fl)), thousands(r->groups, gr, sizeof(gr)),
+    fprintf(fp, "%s packets, %s flows, %s groups: %s\n",
+            report_thousands(r->packets, pk, sizeof(pk)),
+            report_thousands(r->flows, fl, sizeof(fl)),
+            report_thousands(r->groups, gr, sizeof(gr)),
             unstable ? "UNSTABLE" : r->packets == 0 ? "no data" : "not unstable");
     if (r->late_flows > 0)
         fprintf(fp, "revised: %llu flows (%llu packets) came after it closed\n",

@@ -121,6 +121,11 @@ summary(const struct report_model *m, const struct report_model_analysis *a, str
                   a->no_data);
     row2(sb, "slots", strbuf_str(&v));
     strbuf_reset(&v);
+    if (a->incomplete > 0) {
+        report_incomplete_list(a, &v);
+        row2(sb, "incomplete", strbuf_str(&v));
+        strbuf_reset(&v);
+    }
     strbuf_printf(&v, "%zu slot%s:", a->unstable, a->unstable == 1 ? "" : "s");
     for (size_t t = 0; t < ca->n_thresholds; t++) {
         strbuf_printf(&v, " TopN>%s%% %zu", ca->thresholds[t].text, a->unstable_th[t]);

@@ -24,6 +24,14 @@
 #define REPORT_IMG_MARK '\001'
 
 /* One slot of the TopN chart. */
+/* Incomplete or open slots named in a summary; the rest are counted. */
+#define REPORT_INCOMPLETE_LISTED 12
+
+/* "2013-03-06 13:00, 14:00 and 3 more": the incomplete slots of a, into sb. */
+struct strbuf;
+struct report_model_analysis;
+void report_incomplete_list(const struct report_model_analysis *a, struct strbuf *sb);
+
 struct report_point {
     int64_t start;
     int64_t end;
@@ -57,6 +65,9 @@ struct report_model_analysis {
     struct report_point *pts;       /* owned; the chart's slots, oldest first */
     size_t n_pts;
     size_t image;                   /* the TopN chart, or SIZE_MAX */
+    /* slots not judged (the collector found them too lossy) or still open */
+    size_t incomplete;
+    int64_t incomplete_at[REPORT_INCOMPLETE_LISTED];    /* the first ones' starts */
 };
 
 struct report_model {
@@ -119,5 +130,12 @@ struct report_unavailable {
 /* What r's drill-down lacks, at most max entries into out; returns how many. */
 size_t report_unavailable(const struct slot_result *r, struct report_unavailable *out,
                           size_t max);
+
+/*
+ * The probable cause of e and its evidence, wrapped to 80 columns after
+ * indent (report_explain.c): the line analyze's text adds to an unstable slot.
+ */
+void report_explain_cause_text(FILE *fp, const struct slot_explain *e,
+                               const struct key_layout *layout, const char *indent);
 
 #endif

@@ -22,24 +22,6 @@ struct text_ctx {
     size_t no_data;
 };
 
-/* 1234567 -> "1,234,567" */
-static const char *
-thousands(uint64_t v, char *buf, size_t len)
-{
-    char raw[32];
-    size_t n, out = 0;
-
-    snprintf(raw, sizeof(raw), "%llu", (unsigned long long)v);
-    n = strlen(raw);
-    for (size_t i = 0; i < n && out + 2 < len; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
-            buf[out++] = ',';
-        buf[out++] = raw[i];
-    }
-    buf[out] = '\0';
-    return buf;
-}
-
 static const char *
 slot_label(int64_t start, int64_t slot_s, char *buf, size_t len)
 {
@@ -100,8 +82,8 @@ slot_line(void *ctx, const struct slot_result *r)
         fprintf(fp, "  %-22s %s\n", "", "no data");
         return DS_OK;
     }
-    fprintf(fp, "%-16s %12s %10s %8s", label, thousands(r->packets, p, sizeof(p)),
-            thousands(r->flows, f, sizeof(f)), thousands(r->groups, g, sizeof(g)));
+    fprintf(fp, "%-16s %12s %10s %8s", label, report_thousands(r->packets, p, sizeof(p)),
+            report_thousands(r->flows, f, sizeof(f)), report_thousands(r->groups, g, sizeof(g)));
     for (size_t t = 0; t < r->n_th; t++) {
         char cell[16];
         const struct th_result *tr = &r->th[t];
@@ -155,7 +137,7 @@ slot_table(void *ctx, const struct slot_result *r)
     if (!slot_result_unstable(r))
         return DS_OK;
     slot_label(r->start, an->cfg->slot_s, label, sizeof(label));
-    fprintf(fp, "\n%s  packets %s", label, thousands(r->packets, num, sizeof(num)));
+    fprintf(fp, "\n%s  packets %s", label, report_thousands(r->packets, num, sizeof(num)));
     for (size_t t = 0; t < r->n_th; t++) {
         const struct th_result *tr = &r->th[t];
 
@@ -169,6 +151,18 @@ slot_table(void *ctx, const struct slot_result *r)
     if (r->late_flows > 0)
         fprintf(fp, "  (%llu flows arrived after the slot was closed and were added)\n",
                 (unsigned long long)r->late_flows);
+    if (r->explain != NULL) {
+        char when[TZ_RFC3339_LEN];
+
+        report_explain_cause_text(fp, r->explain, l, "  ");
+        /* a local time that show's --slot reads: the day, or the day and hour */
+        tz_format_rfc3339(r->start, when);
+        when[an->cfg->slot_s % 86400 == 0 ? 10 : 16] = '\0';
+        if (when[10] == 'T')
+            when[10] = ' ';
+        fprintf(fp, "  (its drill-down: darkstab show --slot '%s' --analysis %s)\n", when,
+                an->cfg->name);
+    }
     fprintf(fp, "  %9s %9s %9s %12s %8s", "sources", "dst ports", "dst addrs", "packets", "share");
     for (size_t k = 0; k < l->n; k++) {
         char name[KEYSPEC_STRLEN];
@@ -199,7 +193,7 @@ slot_table(void *ctx, const struct slot_result *r)
         }
         snprintf(share, sizeof(share), "%.2f%%", g->share);
         fprintf(fp, "  %9s %9s %9s %12s %8s", src, ports, dst,
-                thousands(g->packets, num, sizeof(num)), share);
+                report_thousands(g->packets, num, sizeof(num)), share);
         for (size_t k = 0; k < l->n; k++) {
             char v[KEY_VALUE_STRLEN];
             bool isnum;
@@ -220,10 +214,12 @@ input_summary(FILE *fp, const struct report_input *in)
     fprintf(fp, "input: %llu file%s, %s records: %s counted, %s outside the darknet, %s excluded, "
                 "%s malformed, %s unusable",
             (unsigned long long)in->files, in->files == 1 ? "" : "s",
-            thousands(in->records, a, sizeof(a)), thousands(in->counted, b, sizeof(b)),
-            thousands(in->outside_darknet, c, sizeof(c)), thousands(in->excluded, d, sizeof(d)),
-            thousands(ingest_stats_malformed(&in->ingest), e, sizeof(e)),
-            thousands(in->unusable, f, sizeof(f)));
+            report_thousands(in->records, a, sizeof(a)),
+            report_thousands(in->counted, b, sizeof(b)),
+            report_thousands(in->outside_darknet, c, sizeof(c)),
+            report_thousands(in->excluded, d, sizeof(d)),
+            report_thousands(ingest_stats_malformed(&in->ingest), e, sizeof(e)),
+            report_thousands(in->unusable, f, sizeof(f)));
     if (in->already_counted > 0)
         fprintf(fp, "; %llu already counted before", (unsigned long long)in->already_counted);
     if (in->unreadable > 0)

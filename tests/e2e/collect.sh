@@ -177,8 +177,9 @@ if start live; then
     else
         not_ok "every live slot has its completeness" "$T/live.json"
     fi
-    if grep -q "ports 2013-03-06T00:00:00+09:00: .*UNSTABLE" "$LOG"; then
-        ok "one log line per closed slot, with its status"
+    if grep -q "ports 2013-03-06T00:00:00+09:00: .*UNSTABLE, probable cause ddos: 233 sources" \
+        "$LOG"; then
+        ok "one log line per closed slot, with its status and probable cause"
     else
         not_ok "one log line per closed slot, with its status" "$LOG"
     fi

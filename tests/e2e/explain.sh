@@ -52,6 +52,16 @@ jqcheck "no drill-down on slots that are not unstable" "$T/a.json" \
     '[.analyses[0].slots[] | select(.unstable | not)] |
      all(has("changes") or has("detail") or has("cause") | not)'
 
+# analyze's text names the cause under each unstable slot, and how to drill down
+"$DS" analyze -q -c "$CFG" --no-store samples/data/*.ipfix > "$T/a.txt" 2> "$T/err"
+if grep -A1 '^2013-03-06 Wed  packets' "$T/a.txt" | grep -q 'probable cause: ddos, in udp 2849' &&
+   grep -q "darkstab show --slot '2013-03-06' --analysis ports" "$T/a.txt" &&
+   [ "$(grep -c '^  probable cause: ' "$T/a.txt")" -eq 7 ]; then
+    ok "analyze's text: the probable cause under each of the 7 unstable slots"
+else
+    not_ok "analyze's text: the probable cause under each unstable slot" "$T/a.txt"
+fi
+
 # 2. 2013-03-06, the DDoS of the paper's Table I: UDP 2849 from 233 sources
 slot "$T/a.json" 2013-03-06 > "$T/d0306.json"
 jqcheck "03-06: UDP 2849 entered the TopN set" "$T/d0306.json" \

@@ -98,6 +98,19 @@ else not_ok "text: a month has its 5 unstable slots, in 80 columns ($sections)" 
 if report; then ok "report without --date: yesterday, exit 0"; else
     not_ok "report without --date: yesterday, exit 0" "$T/err"; fi
 
+# Today (in the sample's zone) has no data yet and its slot is still open: the
+# summary says which slot, the JSON lists it.
+today=$(TZ=Asia/Tokyo date +%F)
+report --date "$today"
+if grep -q "^  incomplete   1 slot not judged or still open: $today" "$T/out"; then
+    ok "text: the slot still open is named in the summary"
+else not_ok "text: the slot still open is named in the summary" "$T/out"; fi
+report --date "$today" --format json
+if jq -e --arg d "$today" '.incomplete == 1 and .analyses[0].incomplete == 1 and
+          (.analyses[0].incomplete_slots[0] | startswith($d))' "$T/out" > /dev/null 2>&1; then
+    ok "json: the slot still open in incomplete_slots"
+else not_ok "json: the slot still open in incomplete_slots" "$T/out"; fi
+
 # --- JSON --------------------------------------------------------------------
 report --date 2013-03-06 --format json
 if jq -e '.unstable == 1 and (.events | length) == 1 and .events[0].analysis == "ports" and

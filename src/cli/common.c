@@ -1,0 +1,77 @@
+/*
+ * What the commands share (see cli.h): logging, loading the configuration,
+ * opening a store that must exist, reading a time.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ds/ingest.h"
+#include "ds/log.h"
+#include "ds/parse.h"
+#include "ds/tz.h"
+
+void
+cli_log_setup(int quiet, int verbose)
+{
+    int level = LOG_INFO;
+
+    if (quiet)
+        level = LOG_WARNING;
+    if (verbose)
+        level = LOG_DEBUG;
+    log_init(0, level, "darkstab");
+    ingest_quiet_libfixbuf();
+}
+
+int
+cli_load_config(const char *path, struct ds_cfg **cfg)
+{
+    struct ds_error err;
+    enum ds_rc rc = cfg_load(path, cfg, &err);
+
+    if (rc != DS_OK) {
+        log_msg(LOG_ERR, "%s", err.msg);
+        /* a file that cannot be read is the run's failure, a wrong one the user's */
+        return rc == DS_ERR_IO ? EXIT_RUN_FAILED : EXIT_USAGE;
+    }
+    tz_apply((*cfg)->timezone);
+    return 0;
+}
+
+int
+cli_open_store(const char *cmd, const struct ds_cfg *cfg, const char *path, struct store **st)
+{
+    struct ds_error err;
+
+    if (path == NULL)
+        path = cfg->store_path;
+    /* opening would create an empty store where the user mistyped a path */
+    if (strcmp(path, ":memory:") != 0 && access(path, R_OK) != 0) {
+        log_msg(LOG_ERR, "%s: no store at %s (%s)", cmd, path, strerror(errno));
+        return EXIT_RUN_FAILED;
+    }
+    *st = store_open(NULL, path, &err);
+    if (*st == NULL) {
+        log_msg(LOG_ERR, "%s: %s", cmd, err.msg);
+        return EXIT_RUN_FAILED;
+    }
+    return 0;
+}
+
+int
+cli_parse_when(const char *s, int64_t *t)
+{
+    int64_t d;
+    char why[128];
+
+    if (tz_parse_time(s, t) == 0)
+        return 0;
+    if (parse_duration(s, &d, why, sizeof(why)) == 0) {
+        *t = (int64_t)time(NULL) - d;
+        return 0;
+    }
+    return -1;
+}
