@@ -75,6 +75,13 @@ struct rr_slot {
     bool done;                  /* lists made, maps freed: the reader has passed it */
 };
 
+/*
+ * The maps of a big group are far larger than the cache: each flow's three
+ * additions wait in a short queue while their lines are fetched, so that
+ * the misses of several flows overlap.
+ */
+#define RR_PENDING 16
+
 struct rr {
     const struct ds_cfg *cfg;
     const struct cfg_analysis *a;
@@ -91,6 +98,16 @@ struct rr {
     int64_t settle_ms;          /* a slot ending this long before it is done */
     int64_t horizon_ms;         /* earliest flow start of the files still to read */
     size_t first_open;          /* slots before it are done */
+    /* flows of shown groups waiting for their maps, whose lines are being fetched */
+    struct rr_pending {
+        struct rr_slot *s;
+        struct rr_group *g;
+        uint64_t src, dst, packets;
+        struct addr src_a, dst_a;
+        uint16_t sport;
+        bool ports;
+    } pend[RR_PENDING];
+    size_t n_pend;
     /* the file being read: its chunks, and which to read */
     const struct explain_file *file;
     const bool *want;
@@ -132,10 +149,23 @@ vmap_fini(struct vmap *m)
     memset(m, 0, sizeof(*m));
 }
 
+static inline uint32_t
+vmap_home(const struct vmap *m, uint64_t key)
+{
+    return (uint32_t)((key * 0x9E3779B97F4A7C15ULL) >> 32) & m->mask;
+}
+
+static inline void
+vmap_prefetch(const struct vmap *m, uint64_t key)
+{
+    if (m->mask != 0)
+        __builtin_prefetch(&m->e[vmap_home(m, key)], 1);
+}
+
 static uint32_t
 vmap_slot(const struct vmap *m, uint64_t key)
 {
-    uint32_t i = (uint32_t)((key * 0x9E3779B97F4A7C15ULL) >> 32) & m->mask;
+    uint32_t i = vmap_home(m, key);
 
     while (m->e[i].packets != 0 && m->e[i].key != key)
         i = (i + 1) & m->mask;
@@ -196,6 +226,28 @@ map_add(struct rr *rr, struct rr_slot *s, struct vmap *m, uint64_t hint, uint64_
     return true;
 }
 
+/* The queued flows into their groups' maps, in order. */
+static void
+flush(struct rr *rr)
+{
+    for (size_t i = 0; i < rr->n_pend; i++) {
+        const struct rr_pending *p = &rr->pend[i];
+        struct rr_group *g = p->g;
+
+        if (g->over)
+            continue;
+        /* 4. past the bound this group's maps go: a list either exact or as it was */
+        if (!map_add(rr, p->s, &g->map[0], g->hint[0], p->src, &p->src_a, p->packets) ||
+            (p->ports && !map_add(rr, p->s, &g->map[1], g->hint[1], p->sport, NULL, p->packets)) ||
+            !map_add(rr, p->s, &g->map[2], g->hint[2], p->dst, &p->dst_a, p->packets)) {
+            for (int k = 0; k < 3; k++)
+                p->s->values -= g->map[k].n;
+            group_over(g);
+        }
+    }
+    rr->n_pend = 0;
+}
+
 /* 3. a flow's packets (or its share) for the slot starting at start */
 static void
 count_part(void *ctx, int64_t start, int64_t end, uint64_t packets)
@@ -204,6 +256,7 @@ count_part(void *ctx, int64_t start, int64_t end, uint64_t packets)
     struct rr_slot *s = slot_of(rr, start);
     const struct flow *f = rr->f;
     struct rr_group *g = NULL;
+    struct rr_pending *p;
     int64_t m;
 
     (void)end;
@@ -231,15 +284,22 @@ count_part(void *ctx, int64_t start, int64_t end, uint64_t packets)
         g->minutes[m] += packets;
     if (g->over)
         return;
-    /* 4. past the bound this group's maps go: a list either exact or as it was */
-    if (!map_add(rr, s, &g->map[0], g->hint[0], f->src_value, &f->src, packets) ||
-        (proto_has_ports(f->proto) &&
-         !map_add(rr, s, &g->map[1], g->hint[1], f->src_port, NULL, packets)) ||
-        !map_add(rr, s, &g->map[2], g->hint[2], f->dst_value, &f->dst, packets)) {
-        for (int k = 0; k < 3; k++)
-            s->values -= g->map[k].n;
-        group_over(g);
-    }
+    if (rr->n_pend == RR_PENDING)
+        flush(rr);
+    p = &rr->pend[rr->n_pend++];
+    p->s = s;
+    p->g = g;
+    p->src = f->src_value;
+    p->dst = f->dst_value;
+    p->src_a = f->src;
+    p->dst_a = f->dst;
+    p->sport = f->src_port;
+    p->ports = proto_has_ports(f->proto);
+    p->packets = packets;
+    vmap_prefetch(&g->map[0], p->src);
+    if (p->ports)
+        vmap_prefetch(&g->map[1], p->sport);
+    vmap_prefetch(&g->map[2], p->dst);
 }
 
 static void list_of(const struct vmap *m, bool ports, size_t max, struct explain_list *l);
@@ -276,8 +336,10 @@ settle(struct rr *rr)
 {
     while (rr->first_open < rr->n &&
            rr->s[rr->first_open].end * 1000 + rr->settle_ms <= rr->max_start_ms &&
-           rr->s[rr->first_open].end * 1000 <= rr->horizon_ms)
+           rr->s[rr->first_open].end * 1000 <= rr->horizon_ms) {
+        flush(rr);
         slot_done(&rr->s[rr->first_open++]);
+    }
 }
 
 static void
@@ -503,6 +565,7 @@ explain_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
         }
         opts.want = files[i].n_chunks > 0 ? want_message : NULL;
         rc = ingest_file(files[i].path, &opts, &stats, digest, err);
+        flush(&rr);
         if (rc == DS_OK && files[i].digest != NULL && files[i].digest[0] != '\0' &&
             strcmp(files[i].digest, digest) != 0)
             rc = ds_error_set(err, DS_ERR_IO, "%s: changed since it was counted",
