@@ -170,8 +170,13 @@ count_group(struct agg_slot *slot, struct agg_group *g, const struct flow *f, ui
     g->packets += packets;
     g->flows++;
     if (g->detail != NULL) {
-        /* A group whose series was dropped and has grown past the dropped ones keeps one again. */
-        if (g->detail->series.dropped && g->packets > slot->series_floor)
+        /*
+         * A group whose series was dropped and has grown past the dropped ones
+         * keeps one again.  series_floor is 0 until a slot drops one: test it
+         * first, so that the common flow does not touch another line of detail.
+         */
+        if (slot->series_floor != 0 && g->packets > slot->series_floor &&
+            g->detail->series.dropped)
             detail_series_restart(g->detail);
         slot->series_bytes += detail_add(g->detail, f, packets);
     } else {
