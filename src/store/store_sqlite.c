@@ -495,12 +495,16 @@ sq_inputs_overlap(void *state, int64_t aid, int64_t from_ms, int64_t to_ms,
     return DS_OK;
 }
 
+/*
+ * One stored slot by statement which: S_SLOT_GET (counts and details) or
+ * S_SLOT_COUNTS (group counts only: a window slot needs no more).
+ */
 static enum ds_rc
-sq_slot_load(void *state, int64_t aid, const struct key_layout *layout, int64_t start,
-             struct agg_slot **out, struct ds_error *err)
+slot_read(struct sq *s, int which, int64_t aid, const struct key_layout *layout, int64_t start,
+          struct agg_slot **out, struct ds_error *err)
 {
-    struct sq *s = state;
-    sqlite3_stmt *st = stmt(s, S_SLOT_GET);
+    sqlite3_stmt *st = stmt(s, which);
+    bool details = which == S_SLOT_GET;
     struct agg_slot *slot;
     int rc;
 
@@ -519,7 +523,8 @@ sq_slot_load(void *state, int64_t aid, const struct key_layout *layout, int64_t 
     slot->late_packets = (uint64_t)sqlite3_column_int64(st, 4);
     slot->complete = sqlite3_column_int(st, 5) != 0;
     if (store_slot_decode(slot, sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6),
-                          sqlite3_column_blob(st, 7), (size_t)sqlite3_column_bytes(st, 7)) != 0) {
+                          details ? sqlite3_column_blob(st, 7) : NULL,
+                          details ? (size_t)sqlite3_column_bytes(st, 7) : 0) != 0) {
         sqlite3_reset(st);
         agg_slot_free(slot);
         return ds_error_set(err, DS_ERR_DB, "store %s: slot %lld: group counts are damaged",
@@ -530,40 +535,18 @@ sq_slot_load(void *state, int64_t aid, const struct key_layout *layout, int64_t 
     return DS_OK;
 }
 
-/* As sq_slot_load, without the details: a window slot needs its group counts only. */
+static enum ds_rc
+sq_slot_load(void *state, int64_t aid, const struct key_layout *layout, int64_t start,
+             struct agg_slot **out, struct ds_error *err)
+{
+    return slot_read(state, S_SLOT_GET, aid, layout, start, out, err);
+}
+
 static enum ds_rc
 sq_slot_load_counts(void *state, int64_t aid, const struct key_layout *layout, int64_t start,
                     struct agg_slot **out, struct ds_error *err)
 {
-    struct sq *s = state;
-    sqlite3_stmt *st = stmt(s, S_SLOT_COUNTS);
-    struct agg_slot *slot;
-    int rc;
-
-    *out = NULL;
-    sqlite3_bind_int64(st, 1, aid);
-    sqlite3_bind_int64(st, 2, start);
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? DS_OK : db_error(s, err, "reading a slot");
-    }
-    slot = agg_slot_new(layout, start, sqlite3_column_int64(st, 0));
-    slot->packets = (uint64_t)sqlite3_column_int64(st, 1);
-    slot->flows = (uint64_t)sqlite3_column_int64(st, 2);
-    slot->late_flows = (uint64_t)sqlite3_column_int64(st, 3);
-    slot->late_packets = (uint64_t)sqlite3_column_int64(st, 4);
-    slot->complete = sqlite3_column_int(st, 5) != 0;
-    if (store_slot_decode(slot, sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6),
-                          NULL, 0) != 0) {
-        sqlite3_reset(st);
-        agg_slot_free(slot);
-        return ds_error_set(err, DS_ERR_DB, "store %s: slot %lld: group counts are damaged",
-                            s->path, (long long)start);
-    }
-    sqlite3_reset(st);
-    *out = slot;
-    return DS_OK;
+    return slot_read(state, S_SLOT_COUNTS, aid, layout, start, out, err);
 }
 
 static enum ds_rc
