@@ -335,8 +335,6 @@ value_differs(const struct cfg_entry *e, const void *a, const void *b)
         return strcmp(*(char *const *)x, *(char *const *)y) != 0;
     case T_BOOL:
         return *(const bool *)x != *(const bool *)y;
-    case T_SCHEDULE:
-        return *(const int64_t *)x != *(const int64_t *)y;
     case T_MAILADDRS: {
         const struct cfg_strs *p = (const struct cfg_strs *)x, *q = (const struct cfg_strs *)y;
 
@@ -350,6 +348,7 @@ value_differs(const struct cfg_entry *e, const void *a, const void *b)
     case T_SIZE:
     case T_DURATION:
     case T_INT:
+    case T_SCHEDULE:
         return *(const int64_t *)x != *(const int64_t *)y;
     case T_ENUM:
         return *(const int *)x != *(const int *)y;

@@ -743,7 +743,7 @@ parse_mapping(struct ctx *c, yaml_node_t *map, const struct cfg_entry *tab, size
         yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
         char path[256];
-        size_t i;
+        size_t i, sub;
         enum ds_rc rc;
 
         if (k->type != YAML_SCALAR_NODE)
@@ -757,10 +757,9 @@ parse_mapping(struct ctx *c, yaml_node_t *map, const struct cfg_entry *tab, size
             if (strcmp(tab[i].name, scalar(k)) == 0)
                 break;
         }
-        if (i == n && find_subsection(tab, n, section, scalar(k)) < n) {
+        sub = i == n ? find_subsection(tab, n, section, scalar(k)) : n;
+        if (sub < n) {
             /* a mapping of its own, "report: {mail: {to: ...}}" */
-            size_t sub = find_subsection(tab, n, section, scalar(k));
-
             for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
                 yaml_node_t *k2 = yaml_document_get_node(c->doc, q->key);
 

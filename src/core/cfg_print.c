@@ -70,10 +70,7 @@ print_str_masked(FILE *fp, const char *s)
         return;
     }
     n = (size_t)(colon + 1 - s);
-    masked = xmalloc(n + 8 + strlen(at) + 1);
-    memcpy(masked, s, n);
-    memcpy(masked + n, "********", 8);
-    memcpy(masked + n + 8, at, strlen(at) + 1);
+    masked = xasprintf("%.*s********%s", (int)n, s, at);
     print_str(fp, masked);
     free(masked);
 }
