@@ -393,6 +393,18 @@ sq_analysis(void *state, const struct store_analysis_def *def, int64_t *id, unsi
     return DS_OK;
 }
 
+/* An inputs row from column col on: name, bytes, records, first_ms, last_ms, analyzed_at. */
+static void
+input_from_row(sqlite3_stmt *st, int col, struct store_input *in)
+{
+    snprintf(in->name, sizeof(in->name), "%s", (const char *)sqlite3_column_text(st, col));
+    in->bytes = (uint64_t)sqlite3_column_int64(st, col + 1);
+    in->records = (uint64_t)sqlite3_column_int64(st, col + 2);
+    in->first_ms = sqlite3_column_int64(st, col + 3);
+    in->last_ms = sqlite3_column_int64(st, col + 4);
+    in->analyzed_at = sqlite3_column_int64(st, col + 5);
+}
+
 static enum ds_rc
 sq_input_find(void *state, int64_t aid, const char *digest, struct store_input *in, bool *found,
               struct ds_error *err)
@@ -408,12 +420,7 @@ sq_input_find(void *state, int64_t aid, const char *digest, struct store_input *
     if (*found) {
         memset(in, 0, sizeof(*in));
         snprintf(in->digest, sizeof(in->digest), "%s", digest);
-        snprintf(in->name, sizeof(in->name), "%s", (const char *)sqlite3_column_text(st, 0));
-        in->bytes = (uint64_t)sqlite3_column_int64(st, 1);
-        in->records = (uint64_t)sqlite3_column_int64(st, 2);
-        in->first_ms = sqlite3_column_int64(st, 3);
-        in->last_ms = sqlite3_column_int64(st, 4);
-        in->analyzed_at = sqlite3_column_int64(st, 5);
+        input_from_row(st, 0, in);
     }
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -478,12 +485,7 @@ sq_inputs_overlap(void *state, int64_t aid, int64_t from_ms, int64_t to_ms,
         in = &(*out)[(*n)++];
         memset(in, 0, sizeof(*in));
         snprintf(in->digest, sizeof(in->digest), "%s", (const char *)sqlite3_column_text(st, 0));
-        snprintf(in->name, sizeof(in->name), "%s", (const char *)sqlite3_column_text(st, 1));
-        in->bytes = (uint64_t)sqlite3_column_int64(st, 2);
-        in->records = (uint64_t)sqlite3_column_int64(st, 3);
-        in->first_ms = sqlite3_column_int64(st, 4);
-        in->last_ms = sqlite3_column_int64(st, 5);
-        in->analyzed_at = sqlite3_column_int64(st, 6);
+        input_from_row(st, 1, in);
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
