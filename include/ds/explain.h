@@ -175,6 +175,7 @@ struct explain_chunk {
     uint64_t offset;
     int64_t first_ms;
     int64_t last_ms;
+    bool templates;             /* holds a template set: read even when no slot wants it */
 };
 
 /* An input to read back. */
@@ -185,6 +186,24 @@ struct explain_file {
     int64_t last_ms;
     const struct explain_chunk *chunks;     /* borrowed, by offset; NULL: read it whole */
     size_t n_chunks;
+    /*
+     * With chunks, > 0: the size and modification time (ns) it had when
+     * its chunks were recorded.  The stretches no slot needs are then
+     * skipped by seeking, and these are checked instead of the digest.
+     */
+    int64_t size;
+    int64_t mtime_ns;
+};
+
+/* One analysis' slots to read back (explain_reread_jobs()). */
+struct explain_reread_job {
+    const struct cfg_analysis *a;
+    const struct key_layout *layout;            /* its keys' packing */
+    const struct slot_explain *const *ex;       /* n_ex borrowed explanations */
+    size_t n_ex;
+    const struct explain_file *files;           /* n_files: the inputs it counted */
+    size_t n_files;
+    struct explain_exact **out;                 /* n_ex, filled: out[i] for ex[i], owned */
 };
 
 /*
@@ -207,6 +226,16 @@ enum ds_rc explain_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a
                           const struct key_layout *layout, const struct slot_explain *const *ex,
                           size_t n_ex, const struct explain_file *files, size_t n_files,
                           struct explain_exact **out, struct ds_error *err);
+
+/*
+ * explain_reread() for several analyses at once: a file an analysis
+ * counted is read once for all of them (jobs[j].files name the same input
+ * by path and digest).  The slots are shared out in time order among at
+ * most threads readers (threads of their own), each reading what its
+ * slots need.  On failure every out is NULL and err says why.
+ */
+enum ds_rc explain_reread_jobs(const struct ds_cfg *cfg, const struct explain_reread_job *jobs,
+                               size_t n_jobs, unsigned threads, struct ds_error *err);
 
 /*
  * As explain_slot(), with the lists and minutes of the groups that x

@@ -252,7 +252,8 @@ struct ingest_file_opts {
      * Called before each message with its offset in the input; may be NULL.
      * The collector and tests use it; analyze keeps per-file state with it.
      */
-    void (*on_message)(void *ctx, uint64_t offset, uint32_t domain, uint32_t export_time);
+    void (*on_message)(void *ctx, uint64_t offset, uint32_t domain, uint32_t export_time,
+                       bool templates);
     /* Decode every record with libfixbuf (ipfix_decoder_use_libfixbuf). */
     bool use_libfixbuf;
     /*
@@ -262,6 +263,15 @@ struct ingest_file_opts {
      * part of a file (src/explain/reread.c).
      */
     bool (*want)(void *ctx, uint64_t offset);
+    /*
+     * May be NULL; used with want on regular files.  When want() skips a
+     * message: the offset of the next message worth reading (a message's
+     * start, or UINT64_MAX for the end), where reading goes on without
+     * reading the bytes between.  The digest then covers only the bytes
+     * read: a caller that skips checks the file otherwise (its size and
+     * modification time).
+     */
+    uint64_t (*next)(void *ctx, uint64_t offset);
 };
 
 /*

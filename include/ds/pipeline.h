@@ -220,6 +220,52 @@ enum ds_rc series_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
                          struct slot_result *v, size_t n, const struct explain_file *known,
                          size_t n_known, bool save, struct ds_error *err);
 
+/* One analysis' slots for series_reread_many(). */
+struct series_reread_set {
+    const struct cfg_analysis *a;
+    const struct key_layout *layout;
+    int64_t aid;
+    struct slot_result *v;
+    size_t n;
+};
+
+/*
+ * series_reread() for several analyses, whose inputs are read once for
+ * all, by at most threads readers at once (explain_reread_jobs()).
+ */
+enum ds_rc series_reread_many(const struct ds_cfg *cfg, struct store *st,
+                              const struct series_reread_set *sets, size_t n_sets,
+                              const struct explain_file *known, size_t n_known, bool save,
+                              unsigned threads, struct ds_error *err);
+
+/*
+ * series_reread_many() in three steps, so that the reading, which does not
+ * touch the store, can run beside a store commit: prepare (the store's
+ * inputs of each slot), run (the files read back; problems are logged and
+ * the drill-downs stay as they were), apply (the drill-downs replaced, and
+ * saved if save).  sets must outlive the handle.
+ */
+struct series_reread;
+enum ds_rc series_reread_prepare(const struct ds_cfg *cfg, struct store *st,
+                                 const struct series_reread_set *sets, size_t n_sets,
+                                 const struct explain_file *known, size_t n_known,
+                                 struct series_reread **out, struct ds_error *err);
+void series_reread_run(struct series_reread *rr, unsigned threads);
+enum ds_rc series_reread_apply(struct series_reread *rr, struct store *st, bool save,
+                               struct ds_error *err);
+void series_reread_free(struct series_reread *rr);
+
+/*
+ * Keep (or not) the unstable slots series_commit() judges, with their
+ * drill-downs, for series_take_unstable().  Off by default.
+ */
+void series_keep_unstable(struct series *s, bool keep);
+/*
+ * The unstable slots kept since the last call: *v is owned by the caller
+ * (slot_result_fini() each, then free()).  Returns how many.
+ */
+size_t series_take_unstable(struct series *s, struct slot_result **v);
+
 /*
  * Computes TopN and the top groups of one slot (no judgement): shared by
  * the series and the tests.  r receives owned memory (slot_result_fini).

@@ -9,11 +9,14 @@
  * flows of its shown groups are counted, in hash maps (exact).
  *
  * Our implementation:
- *   1. every explained slot gets a table of its shown groups' keys;
- *   2. each file that can hold one of the slots (its first and last flow
- *      start, widened for attribution spread) is read once through
+ *   1. every explained slot of every analysis (job) gets a table of its
+ *      shown groups' keys;
+ *   2. the slots are shared out, in time order, among readers (threads):
+ *      each reads once every file that can hold one of its slots (its
+ *      first and last flow start, widened for attribution spread) through
  *      ingest_file(), norm_record() and the darknet filter, as analyze
- *      reads it;
+ *      reads it, for all analyses at once, and seeks past the stretches
+ *      of the file that hold none of its slots (ds/explain.h's chunks);
  *   3. a flow's packets go to the slot of its start, or are divided as
  *      agg_split() divides them (spread); a part in an explained slot
  *      counts in the slot's total, and, if its key is a shown group's, in
@@ -27,9 +30,13 @@
  * means some records of the slot were not in the files read (standard
  * input, an earlier run's file gone), and the lists are not trusted.
  */
+#include <errno.h>
 #include <glib.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ds/explain.h"
 #include "ds/ingest.h"
@@ -40,6 +47,8 @@
 #include "ds/slotcal.h"
 #include "ds/topk.h"
 #include "ds/xmem.h"
+
+#define READERS_MAX 8
 
 /*
  * Packets per value (a port, or addr_value() of an address): open
@@ -59,7 +68,7 @@ struct vmap {
 };
 
 struct rr_group {
-    const uint8_t *key;         /* borrowed from the explanation */
+    const uint8_t *key;         /* borrowed from the result */
     struct vmap map[3];         /* sources, source ports, destinations */
     bool over;                  /* maps freed: past drilldown.reread_values */
     uint64_t hint[3];           /* values expected: the first allocation, once a flow comes */
@@ -68,8 +77,10 @@ struct rr_group {
 
 struct rr_slot {
     int64_t start, end;
+    size_t idx;                 /* in the job's ex and out */
     struct explain_exact *x;    /* the result, being filled */
     struct rr_group *g;
+    uint64_t *head;             /* the first 8 key bytes of each group: most flows differ there */
     size_t n_groups;
     uint64_t values;            /* distinct values held by the maps */
     bool done;                  /* lists made, maps freed: the reader has passed it */
@@ -82,22 +93,22 @@ struct rr_slot {
  */
 #define RR_PENDING 16
 
-struct rr {
-    const struct ds_cfg *cfg;
-    const struct cfg_analysis *a;
-    const struct key_layout *layout;
-    struct norm *norm;
-    struct prefix_set *dark;
+struct rr;
+
+/* One analysis' share of a reader's slots. */
+struct rr_an {
+    struct rr *rr;
+    const struct explain_reread_job *job;
+    uint32_t bit;               /* 1 << its job's number: the files it reads */
     struct slotcal cal;
     struct rr_slot *s;          /* sorted by start */
     size_t n;
-    uint64_t max_values;
-    const struct flow *f;       /* the flow being counted */
-    uint8_t key[KEY_BYTES_MAX]; /* its packed key */
-    int64_t max_start_ms;       /* latest flow start read from the current file */
-    int64_t settle_ms;          /* a slot ending this long before it is done */
-    int64_t horizon_ms;         /* earliest flow start of the files still to read */
     size_t first_open;          /* slots before it are done */
+    struct rr_slot *last;       /* the slot of the previous part: most flows go there too */
+    bool active;                /* the file being read is one of this analysis' inputs */
+    int64_t settle_ms;          /* a slot ending this long before the latest start is done */
+    int64_t horizon_ms;         /* earliest flow start of its files still to read */
+    uint8_t key[KEY_BYTES_MAX]; /* the packed key of the flow being counted */
     /* flows of shown groups waiting for their maps, whose lines are being fetched */
     struct rr_pending {
         struct rr_slot *s;
@@ -108,10 +119,34 @@ struct rr {
         bool ports;
     } pend[RR_PENDING];
     size_t n_pend;
+};
+
+/* An input of one or more jobs. */
+struct rr_file {
+    const struct explain_file *f;   /* borrowed from the first job that has it */
+    uint32_t jobs;                  /* bit j: an input of job j */
+};
+
+/* A reader: a thread's share of the slots, and what it reads them with. */
+struct rr {
+    const struct ds_cfg *cfg;
+    const struct rr_file *files;
+    size_t n_files;
+    struct rr_an *an;           /* one per job */
+    size_t n_an;
+    struct norm *norm;
+    struct prefix_set *dark;
+    uint64_t max_values;
+    const struct flow *f;       /* the flow being counted */
+    int64_t max_start_ms;       /* latest flow start read from the current file */
     /* the file being read: its chunks, and which to read */
     const struct explain_file *file;
     const bool *want;
     size_t chunk;
+    enum ds_rc rc;
+    struct ds_error err;
+    pthread_t thread;
+    bool started;               /* thread runs reader_run() */
 };
 
 void
@@ -125,19 +160,23 @@ explain_exact_free(struct explain_exact *x)
 }
 
 static struct rr_slot *
-slot_of(struct rr *rr, int64_t start)
+slot_of(struct rr_an *an, int64_t start)
 {
-    size_t lo = 0, hi = rr->n;
+    size_t lo = 0, hi = an->n;
 
+    if (an->last != NULL && an->last->start == start)
+        return an->last;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
 
-        if (rr->s[mid].start < start)
+        if (an->s[mid].start < start)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < rr->n && rr->s[lo].start == start ? &rr->s[lo] : NULL;
+    if (lo < an->n && an->s[lo].start == start)
+        return an->last = &an->s[lo];
+    return NULL;
 }
 
 static void
@@ -199,7 +238,7 @@ group_over(struct rr_group *g)
 
 /* Adds packets (> 0) to value key of map m; false if the slot is at its bound. */
 static bool
-map_add(struct rr *rr, struct rr_slot *s, struct vmap *m, uint64_t hint, uint64_t key,
+map_add(uint64_t max_values, struct rr_slot *s, struct vmap *m, uint64_t hint, uint64_t key,
         const struct addr *a, uint64_t packets)
 {
     uint32_t i;
@@ -210,7 +249,7 @@ map_add(struct rr *rr, struct rr_slot *s, struct vmap *m, uint64_t hint, uint64_
         vmap_grow(m, m->n + 1);
     i = vmap_slot(m, key);
     if (m->e[i].packets == 0) {
-        if (s->values >= rr->max_values)
+        if (s->values >= max_values)
             return false;
         m->e[i].key = key;
         m->n++;
@@ -228,34 +267,53 @@ map_add(struct rr *rr, struct rr_slot *s, struct vmap *m, uint64_t hint, uint64_
 
 /* The queued flows into their groups' maps, in order. */
 static void
-flush(struct rr *rr)
+flush(struct rr_an *an)
 {
-    for (size_t i = 0; i < rr->n_pend; i++) {
-        const struct rr_pending *p = &rr->pend[i];
+    uint64_t max_values = an->rr->max_values;
+
+    for (size_t i = 0; i < an->n_pend; i++) {
+        const struct rr_pending *p = &an->pend[i];
         struct rr_group *g = p->g;
 
         if (g->over)
             continue;
         /* 4. past the bound this group's maps go: a list either exact or as it was */
-        if (!map_add(rr, p->s, &g->map[0], g->hint[0], p->src, &p->src_a, p->packets) ||
-            (p->ports && !map_add(rr, p->s, &g->map[1], g->hint[1], p->sport, NULL, p->packets)) ||
-            !map_add(rr, p->s, &g->map[2], g->hint[2], p->dst, &p->dst_a, p->packets)) {
+        if (!map_add(max_values, p->s, &g->map[0], g->hint[0], p->src, &p->src_a, p->packets) ||
+            (p->ports &&
+             !map_add(max_values, p->s, &g->map[1], g->hint[1], p->sport, NULL, p->packets)) ||
+            !map_add(max_values, p->s, &g->map[2], g->hint[2], p->dst, &p->dst_a, p->packets)) {
             for (int k = 0; k < 3; k++)
                 p->s->values -= g->map[k].n;
             group_over(g);
         }
     }
-    rr->n_pend = 0;
+    an->n_pend = 0;
+}
+
+/* The shown group of slot s whose key is an->key, or NULL. */
+static struct rr_group *
+group_of(struct rr_an *an, struct rr_slot *s)
+{
+    size_t size = an->job->layout->size;
+    uint64_t head;
+
+    memcpy(&head, an->key, sizeof(head));
+    for (size_t i = 0; i < s->n_groups; i++)
+        if (s->head[i] == head &&
+            (size <= sizeof(head) ||
+             memcmp(s->g[i].key + sizeof(head), an->key + sizeof(head), size - sizeof(head)) == 0))
+            return &s->g[i];
+    return NULL;
 }
 
 /* 3. a flow's packets (or its share) for the slot starting at start */
 static void
 count_part(void *ctx, int64_t start, int64_t end, uint64_t packets)
 {
-    struct rr *rr = ctx;
-    struct rr_slot *s = slot_of(rr, start);
-    const struct flow *f = rr->f;
-    struct rr_group *g = NULL;
+    struct rr_an *an = ctx;
+    struct rr_slot *s = slot_of(an, start);
+    const struct flow *f = an->rr->f;
+    struct rr_group *g;
     struct rr_pending *p;
     int64_t m;
 
@@ -268,10 +326,8 @@ count_part(void *ctx, int64_t start, int64_t end, uint64_t packets)
         return;
     }
     s->x->packets += packets;
-    key_extract(rr->layout, f, rr->key);
-    for (size_t i = 0; i < s->n_groups && g == NULL; i++)
-        if (memcmp(s->g[i].key, rr->key, rr->layout->size) == 0)
-            g = &s->g[i];
+    key_extract(an->job->layout, f, an->key);
+    g = group_of(an, s);
     if (g == NULL)
         return;
     /* the minute of its start, clamped into the slot, as detail_series_minute() */
@@ -284,9 +340,9 @@ count_part(void *ctx, int64_t start, int64_t end, uint64_t packets)
         g->minutes[m] += packets;
     if (g->over)
         return;
-    if (rr->n_pend == RR_PENDING)
-        flush(rr);
-    p = &rr->pend[rr->n_pend++];
+    if (an->n_pend == RR_PENDING)
+        flush(an);
+    p = &an->pend[an->n_pend++];
     p->s = s;
     p->g = g;
     p->src = f->src_value;
@@ -332,13 +388,13 @@ slot_done(struct rr_slot *s)
  * holds the maps of a few slots at a time.
  */
 static void
-settle(struct rr *rr)
+settle(struct rr_an *an, int64_t max_start_ms)
 {
-    while (rr->first_open < rr->n &&
-           rr->s[rr->first_open].end * 1000 + rr->settle_ms <= rr->max_start_ms &&
-           rr->s[rr->first_open].end * 1000 <= rr->horizon_ms) {
-        flush(rr);
-        slot_done(&rr->s[rr->first_open++]);
+    while (an->first_open < an->n &&
+           an->s[an->first_open].end * 1000 + an->settle_ms <= max_start_ms &&
+           an->s[an->first_open].end * 1000 <= an->horizon_ms) {
+        flush(an);
+        slot_done(&an->s[an->first_open++]);
     }
 }
 
@@ -356,13 +412,21 @@ on_record(void *ctx, const struct ipfix_record *rec)
     rr->f = &f;
     if (f.start_ms > rr->max_start_ms) {
         rr->max_start_ms = f.start_ms;
-        settle(rr);
+        for (size_t i = 0; i < rr->n_an; i++)
+            if (rr->an[i].active)
+                settle(&rr->an[i], f.start_ms);
     }
-    if (rr->a->attribution == CFG_ATTR_SPREAD) {
-        agg_split(&rr->cal, &f, count_part, rr);
-    } else {
-        slotcal_find(&rr->cal, f.start_ms / 1000, &s, &e);
-        count_part(rr, s, e, f.packets);
+    for (size_t i = 0; i < rr->n_an; i++) {
+        struct rr_an *an = &rr->an[i];
+
+        if (!an->active)
+            continue;
+        if (an->job->a->attribution == CFG_ATTR_SPREAD) {
+            agg_split(&an->cal, &f, count_part, an);
+        } else {
+            slotcal_find(&an->cal, f.start_ms / 1000, &s, &e);
+            count_part(an, s, e, f.packets);
+        }
     }
     rr->f = NULL;
 }
@@ -418,15 +482,26 @@ list_of(const struct vmap *m, bool ports, size_t max, struct explain_list *l)
 }
 
 /*
- * Can file f hold records of slot s?  Spread: also flows that started up
- * to a slot earlier (a longer one is missed, and the slot's total says so).
+ * Can flows that start in [first_ms, last_ms] count in slot s of analysis
+ * a?  Spread: also flows that started up to a slot earlier (a longer one
+ * is missed, and the slot's total says so).
  */
 static bool
-file_touches(const struct rr *rr, const struct explain_file *f, const struct rr_slot *s)
+span_touches(const struct cfg_analysis *a, int64_t first_ms, int64_t last_ms,
+             const struct rr_slot *s)
 {
-    int64_t from = rr->a->attribution == CFG_ATTR_SPREAD ? s->start - rr->a->slot_s : s->start;
+    int64_t from = a->attribution == CFG_ATTR_SPREAD ? s->start - a->slot_s : s->start;
 
-    return f->first_ms < s->end * 1000 && f->last_ms >= from * 1000;
+    return first_ms <= last_ms && first_ms < s->end * 1000 && last_ms >= from * 1000;
+}
+
+static bool
+an_touches(const struct rr_an *an, int64_t first_ms, int64_t last_ms)
+{
+    for (size_t k = 0; k < an->n; k++)
+        if (span_touches(an->job->a, first_ms, last_ms, &an->s[k]))
+            return true;
+    return false;
 }
 
 /* ingest_file()'s filter: is the message at offset in a chunk that can hold our slots? */
@@ -444,27 +519,340 @@ want_message(void *ctx, uint64_t offset)
     return rr->want[rr->chunk];
 }
 
-static int
-cmp_slot(const void *x, const void *y)
+/*
+ * ingest_file()'s seek, after want_message() said no at offset: the next
+ * chunk that is wanted or holds templates.  Inside a chunk with templates
+ * the messages are read one by one (offset: no seek), so that none of its
+ * templates is missed.
+ */
+static uint64_t
+next_message(void *ctx, uint64_t offset)
 {
-    const struct rr_slot *a = x, *b = y;
+    struct rr *rr = ctx;
+    const struct explain_file *f = rr->file;
 
-    return a->start < b->start ? -1 : a->start > b->start;
+    if (f->chunks[rr->chunk].offset > offset || f->chunks[rr->chunk].templates)
+        return offset;
+    for (size_t c = rr->chunk + 1; c < f->n_chunks; c++)
+        if (rr->want[c] || f->chunks[c].templates)
+            return f->chunks[c].offset;
+    return UINT64_MAX;
+}
+
+/* Is the file as it was when its chunks were recorded? */
+static enum ds_rc
+check_identity(const struct explain_file *f, struct ds_error *err)
+{
+    struct stat sb;
+
+    if (stat(f->path, &sb) != 0)
+        return ds_error_set(err, DS_ERR_IO, "%s: cannot be read back: %s", f->path,
+                            strerror(errno));
+    if ((int64_t)sb.st_size != f->size ||
+        (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec != f->mtime_ns)
+        return ds_error_set(err, DS_ERR_IO, "%s: changed since it was counted", f->path);
+    return DS_OK;
+}
+
+/* 2. one file, for the analyses of the reader that count it and have a slot in it */
+static enum ds_rc
+read_file(struct rr *rr, size_t fi, bool **want, struct ds_error *err)
+{
+    const struct rr_file *rf = &rr->files[fi];
+    const struct explain_file *f = rf->f;
+    struct ingest_file_opts opts = {.fn = on_record, .ctx = rr};
+    struct ingest_stats stats;
+    char digest[33] = "";
+    bool any = false, seek;
+    size_t nw = 0;
+    enum ds_rc rc;
+
+    for (size_t i = 0; i < rr->n_an; i++) {
+        struct rr_an *an = &rr->an[i];
+
+        an->active = (rf->jobs & an->bit) && an_touches(an, f->first_ms, f->last_ms);
+        any |= an->active;
+        an->horizon_ms = INT64_MAX;
+        for (size_t j = fi + 1; an->active && j < rr->n_files; j++)
+            if ((rr->files[j].jobs & an->bit) && rr->files[j].f->first_ms < an->horizon_ms &&
+                an_touches(an, rr->files[j].f->first_ms, rr->files[j].f->last_ms))
+                an->horizon_ms = rr->files[j].f->first_ms;
+    }
+    if (!any)
+        return DS_OK;
+    *want = xreallocarray(*want, f->n_chunks + 1, sizeof(**want));
+    for (size_t c = 0; c < f->n_chunks; c++) {
+        const struct explain_chunk *ch = &f->chunks[c];
+
+        (*want)[c] = false;
+        for (size_t i = 0; i < rr->n_an && !(*want)[c]; i++)
+            (*want)[c] = rr->an[i].active && an_touches(&rr->an[i], ch->first_ms, ch->last_ms);
+        nw += (*want)[c];
+    }
+    /* skipping by seeks leaves the digest unknown: the size and time say the file is the same */
+    seek = f->n_chunks > 0 && f->size > 0;
+    if (seek && (rc = check_identity(f, err)) != DS_OK)
+        return rc;
+    log_debug("reread: %s: %zu of %zu chunks", f->path, nw, f->n_chunks);
+    memset(&stats, 0, sizeof(stats));
+    norm_begin_source(rr->norm, NULL);
+    rr->max_start_ms = INT64_MIN;
+    rr->file = f;
+    rr->want = *want;
+    rr->chunk = 0;
+    opts.want = f->n_chunks > 0 ? want_message : NULL;
+    opts.next = seek ? next_message : NULL;
+    rc = ingest_file(f->path, &opts, &stats, digest, err);
+    for (size_t i = 0; i < rr->n_an; i++)
+        flush(&rr->an[i]);
+    if (rc == DS_OK && !seek && f->digest != NULL && f->digest[0] != '\0' &&
+        strcmp(f->digest, digest) != 0)
+        rc = ds_error_set(err, DS_ERR_IO, "%s: changed since it was counted", f->path);
+    return rc;
+}
+
+/* A reader's work: its files in order, then its slots' lists. */
+static void *
+reader_run(void *arg)
+{
+    struct rr *rr = arg;
+    bool *want = NULL;
+
+    rr->rc = DS_OK;
+    for (size_t fi = 0; fi < rr->n_files && rr->rc == DS_OK; fi++)
+        rr->rc = read_file(rr, fi, &want, &rr->err);
+    free(want);
+    for (size_t i = 0; i < rr->n_an && rr->rc == DS_OK; i++)
+        for (size_t k = 0; k < rr->an[i].n; k++)
+            if (!rr->an[i].s[k].done)
+                slot_done(&rr->an[i].s[k]);
+    return NULL;
+}
+
+/* 1. slot ex (job's ex[idx]) with a table of its shown groups, appended to an */
+static void
+slot_add(struct rr_an *an, uint64_t max_values, size_t idx)
+{
+    const struct slot_explain *e = an->job->ex[idx];
+    const struct key_layout *layout = an->job->layout;
+    struct rr_slot *s = &an->s[an->n++];
+    struct explain_exact *x = xcalloc(1, sizeof(*x));
+
+    s->idx = idx;
+    s->start = x->start = e->start;
+    s->end = x->end = e->end;
+    x->n_min = (uint32_t)((e->end - e->start + 59) / 60);
+    x->n_groups = s->n_groups = e->n_groups;
+    x->groups = xcalloc(e->n_groups + 1, sizeof(*x->groups));
+    x->minutes = xcalloc((size_t)x->n_min * e->n_groups + 1, sizeof(*x->minutes));
+    s->g = xcalloc(e->n_groups + 1, sizeof(*s->g));
+    s->head = xcalloc(e->n_groups + 1, sizeof(*s->head));
+    s->x = x;
+    for (size_t j = 0; j < e->n_groups; j++) {
+        uint64_t ds = e->groups[j].src.distinct, dd = e->groups[j].dst.distinct;
+        uint64_t cap = max_values / 8;
+
+        memcpy(x->groups[j].key, e->groups[j].key, layout->size);
+        memcpy(&s->head[j], x->groups[j].key, sizeof(s->head[j]));
+        x->groups[j].minutes = x->minutes + j * (size_t)x->n_min;
+        s->g[j].key = x->groups[j].key;
+        s->g[j].minutes = x->groups[j].minutes;
+        /*
+         * Sized from the distinct counts the aggregator kept (no source
+         * port count: a quarter of the sources), within the bound.
+         */
+        s->g[j].hint[0] = ds < cap ? ds : cap;
+        s->g[j].hint[1] = ds / 4 < cap ? ds / 4 : cap;
+        s->g[j].hint[2] = dd < cap ? dd : cap;
+    }
 }
 
 static void
-rr_fini(struct rr *rr)
+reader_fini(struct rr *rr)
 {
-    for (size_t i = 0; i < rr->n; i++) {
-        for (size_t j = 0; j < rr->s[i].n_groups; j++)
-            for (int m = 0; m < 3; m++)
-                vmap_fini(&rr->s[i].g[j].map[m]);
-        free(rr->s[i].g);
-        explain_exact_free(rr->s[i].x);
+    for (size_t i = 0; i < rr->n_an; i++) {
+        struct rr_an *an = &rr->an[i];
+
+        for (size_t k = 0; k < an->n; k++) {
+            for (size_t j = 0; j < an->s[k].n_groups; j++)
+                for (int m = 0; m < 3; m++)
+                    vmap_fini(&an->s[k].g[j].map[m]);
+            free(an->s[k].g);
+            free(an->s[k].head);
+            explain_exact_free(an->s[k].x);
+        }
+        free(an->s);
     }
-    free(rr->s);
+    free(rr->an);
     norm_free(rr->norm);
     prefix_set_free(rr->dark);
+}
+
+/* A slot to read back, and the reader it goes to. */
+struct rr_entry {
+    size_t job, idx;
+    int64_t start;
+    uint64_t weight;            /* stretches of input it needs read */
+};
+
+static int
+cmp_entry(const void *x, const void *y)
+{
+    const struct rr_entry *a = x, *b = y;
+
+    if (a->start != b->start)
+        return a->start < b->start ? -1 : 1;
+    return a->job < b->job ? -1 : a->job > b->job;
+}
+
+static int
+cmp_file_first(const void *x, const void *y)
+{
+    const struct rr_file *a = x, *b = y;
+
+    return a->f->first_ms < b->f->first_ms ? -1 : a->f->first_ms > b->f->first_ms;
+}
+
+static bool
+same_file(const struct explain_file *a, const struct explain_file *b)
+{
+    const char *da = a->digest != NULL ? a->digest : "", *db = b->digest != NULL ? b->digest : "";
+
+    return strcmp(a->path, b->path) == 0 && strcmp(da, db) == 0;
+}
+
+/* How many chunks of the job's files (a file without chunks: one) slot s needs read. */
+static uint64_t
+slot_weight(const struct explain_reread_job *job, const struct rr_slot *s)
+{
+    uint64_t w = 1;
+
+    for (size_t i = 0; i < job->n_files; i++) {
+        const struct explain_file *f = &job->files[i];
+
+        if (!span_touches(job->a, f->first_ms, f->last_ms, s))
+            continue;
+        if (f->n_chunks == 0)
+            w++;
+        for (size_t c = 0; c < f->n_chunks; c++)
+            w += span_touches(job->a, f->chunks[c].first_ms, f->chunks[c].last_ms, s);
+    }
+    return w;
+}
+
+enum ds_rc
+explain_reread_jobs(const struct ds_cfg *cfg, const struct explain_reread_job *jobs,
+                    size_t n_jobs, unsigned threads, struct ds_error *err)
+{
+    struct rr_file *files = NULL;
+    struct rr_entry *ent = NULL;
+    struct rr *rr;
+    size_t n_files = 0, n_ent = 0, n_rr;
+    uint64_t total = 0, cum = 0;
+    uint64_t max_values = cfg->drilldown.reread_values > 0
+                              ? (uint64_t)cfg->drilldown.reread_values
+                              : 1000000;
+    enum ds_rc rc = DS_OK;
+
+    if (n_jobs > CFG_ANALYSES_MAX)
+        return ds_error_set(err, DS_ERR_CONFIG, "reread: %zu analyses, at most %d", n_jobs,
+                            CFG_ANALYSES_MAX);
+    for (size_t j = 0; j < n_jobs; j++)
+        for (size_t i = 0; i < jobs[j].n_ex; i++)
+            jobs[j].out[i] = NULL;
+    /* the inputs of every job, each once, oldest first */
+    for (size_t j = 0; j < n_jobs; j++) {
+        for (size_t i = 0; i < jobs[j].n_files; i++) {
+            size_t k = 0;
+
+            while (k < n_files && !same_file(files[k].f, &jobs[j].files[i]))
+                k++;
+            if (k == n_files) {
+                files = xreallocarray(files, n_files + 1, sizeof(*files));
+                files[n_files++] = (struct rr_file){&jobs[j].files[i], 0};
+            }
+            files[k].jobs |= UINT32_C(1) << j;
+        }
+    }
+    if (n_files > 1)
+        qsort(files, n_files, sizeof(*files), cmp_file_first);
+    /* the slots, in time order, weighed by what they need read */
+    for (size_t j = 0; j < n_jobs; j++)
+        n_ent += jobs[j].n_ex;
+    ent = xcalloc(n_ent + 1, sizeof(*ent));
+    n_ent = 0;
+    for (size_t j = 0; j < n_jobs; j++) {
+        for (size_t i = 0; i < jobs[j].n_ex; i++) {
+            struct rr_slot probe = {.start = jobs[j].ex[i]->start, .end = jobs[j].ex[i]->end};
+
+            ent[n_ent] = (struct rr_entry){j, i, probe.start, slot_weight(&jobs[j], &probe)};
+            total += ent[n_ent++].weight;
+        }
+    }
+    qsort(ent, n_ent, sizeof(*ent), cmp_entry);
+    /* 2. the readers: consecutive slots of about equal weight each */
+    n_rr = threads < 1 ? 1 : threads > READERS_MAX ? READERS_MAX : threads;
+    if (n_rr > n_ent)
+        n_rr = n_ent > 0 ? n_ent : 1;
+    rr = xcalloc(n_rr, sizeof(*rr));
+    for (size_t r = 0; r < n_rr; r++) {
+        rr[r].cfg = cfg;
+        rr[r].files = files;
+        rr[r].n_files = n_files;
+        rr[r].max_values = max_values;
+        rr[r].norm = norm_new();
+        rr[r].dark = prefix_set_new(cfg->prefixes.v, cfg->prefixes.n, cfg->exclude.v,
+                                    cfg->exclude.n);
+        rr[r].n_an = n_jobs;
+        rr[r].an = xcalloc(n_jobs + 1, sizeof(*rr[r].an));
+        for (size_t j = 0; j < n_jobs; j++) {
+            struct rr_an *an = &rr[r].an[j];
+
+            an->rr = &rr[r];
+            an->job = &jobs[j];
+            an->bit = UINT32_C(1) << j;
+            slotcal_init(&an->cal, jobs[j].a->slot_s);
+            an->settle_ms = (cfg->input_lateness_s + jobs[j].a->slot_s) * 1000;
+            an->s = xcalloc(jobs[j].n_ex + 1, sizeof(*an->s));
+        }
+    }
+    for (size_t i = 0; i < n_ent; i++) {
+        size_t r = total > 0 ? (size_t)((unsigned __int128)cum * n_rr / total) : 0;
+
+        slot_add(&rr[r < n_rr ? r : n_rr - 1].an[ent[i].job], max_values, ent[i].idx);
+        cum += ent[i].weight;
+    }
+    free(ent);
+    /* the first reader runs here, the others beside it */
+    for (size_t r = 1; r < n_rr; r++)
+        rr[r].started = pthread_create(&rr[r].thread, NULL, reader_run, &rr[r]) == 0;
+    for (size_t r = 0; r < n_rr; r++)
+        if (!rr[r].started)
+            reader_run(&rr[r]);
+    for (size_t r = 1; r < n_rr; r++)
+        if (rr[r].started)
+            pthread_join(rr[r].thread, NULL);
+    /* 5. the lists, handed over: all of them, or none if a reader failed */
+    for (size_t r = 0; r < n_rr && rc == DS_OK; r++) {
+        if (rr[r].rc != DS_OK) {
+            rc = rr[r].rc;
+            *err = rr[r].err;
+        }
+    }
+    for (size_t r = 0; r < n_rr; r++) {
+        for (size_t j = 0; j < n_jobs && rc == DS_OK; j++) {
+            for (size_t k = 0; k < rr[r].an[j].n; k++) {
+                struct rr_slot *s = &rr[r].an[j].s[k];
+
+                jobs[j].out[s->idx] = s->x;
+                s->x = NULL;
+            }
+        }
+        reader_fini(&rr[r]);
+    }
+    free(rr);
+    free(files);
+    return rc;
 }
 
 enum ds_rc
@@ -473,124 +861,7 @@ explain_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
                size_t n_ex, const struct explain_file *files, size_t n_files,
                struct explain_exact **out, struct ds_error *err)
 {
-    struct rr rr;
-    struct ingest_file_opts opts = {.fn = on_record, .ctx = &rr};
-    bool *want = NULL;
-    enum ds_rc rc = DS_OK;
+    struct explain_reread_job job = {a, layout, ex, n_ex, files, n_files, out};
 
-    memset(&rr, 0, sizeof(rr));
-    for (size_t i = 0; i < n_ex; i++)
-        out[i] = NULL;
-    rr.cfg = cfg;
-    rr.a = a;
-    rr.layout = layout;
-    rr.max_values = cfg->drilldown.reread_values > 0 ? (uint64_t)cfg->drilldown.reread_values
-                                                     : 1000000;
-    slotcal_init(&rr.cal, a->slot_s);
-    rr.norm = norm_new();
-    rr.dark = prefix_set_new(cfg->prefixes.v, cfg->prefixes.n, cfg->exclude.v, cfg->exclude.n);
-    /* 1. the slots and their shown groups */
-    rr.s = xcalloc(n_ex + 1, sizeof(*rr.s));
-    for (size_t i = 0; i < n_ex; i++) {
-        const struct slot_explain *e = ex[i];
-        struct rr_slot *s = &rr.s[rr.n++];
-        struct explain_exact *x = xcalloc(1, sizeof(*x));
-
-        s->start = x->start = e->start;
-        s->end = x->end = e->end;
-        x->n_min = (uint32_t)((e->end - e->start + 59) / 60);
-        x->n_groups = s->n_groups = e->n_groups;
-        x->groups = xcalloc(e->n_groups + 1, sizeof(*x->groups));
-        x->minutes = xcalloc((size_t)x->n_min * e->n_groups + 1, sizeof(*x->minutes));
-        s->g = xcalloc(e->n_groups + 1, sizeof(*s->g));
-        s->x = x;
-        for (size_t j = 0; j < e->n_groups; j++) {
-            memcpy(x->groups[j].key, e->groups[j].key, layout->size);
-            x->groups[j].minutes = x->minutes + j * (size_t)x->n_min;
-            s->g[j].key = x->groups[j].key;
-            s->g[j].minutes = x->groups[j].minutes;
-            /*
-             * Sized from the distinct counts the aggregator kept (no source
-             * port count: a quarter of the sources), within the bound.
-             */
-            {
-                uint64_t ds = e->groups[j].src.distinct, dd = e->groups[j].dst.distinct;
-                uint64_t cap = rr.max_values / 8;
-
-                s->g[j].hint[0] = ds < cap ? ds : cap;
-                s->g[j].hint[1] = ds / 4 < cap ? ds / 4 : cap;
-                s->g[j].hint[2] = dd < cap ? dd : cap;
-            }
-        }
-    }
-    qsort(rr.s, rr.n, sizeof(*rr.s), cmp_slot);
-    rr.max_start_ms = INT64_MIN;
-    rr.settle_ms = (cfg->input_lateness_s + a->slot_s) * 1000;
-    /* 2. every file that can hold one of them, once */
-    for (size_t i = 0; i < n_files && rc == DS_OK; i++) {
-        struct ingest_stats stats;
-        char digest[33] = "";
-        bool wanted = false;
-
-        for (size_t k = 0; k < rr.n && !wanted; k++)
-            wanted = file_touches(&rr, &files[i], &rr.s[k]);
-        if (!wanted)
-            continue;
-        memset(&stats, 0, sizeof(stats));
-        norm_begin_source(rr.norm, NULL);
-        rr.max_start_ms = INT64_MIN;
-        rr.horizon_ms = INT64_MAX;
-        for (size_t j = i + 1; j < n_files; j++)
-            for (size_t k = 0; k < rr.n; k++)
-                if (file_touches(&rr, &files[j], &rr.s[k]) && files[j].first_ms < rr.horizon_ms)
-                    rr.horizon_ms = files[j].first_ms;
-        rr.file = &files[i];
-        rr.chunk = 0;
-        want = xreallocarray(want, files[i].n_chunks + 1, sizeof(*want));
-        for (size_t c = 0; c < files[i].n_chunks; c++) {
-            const struct explain_chunk *ch = &files[i].chunks[c];
-            struct explain_file span = {NULL, NULL, ch->first_ms, ch->last_ms, NULL, 0};
-
-            want[c] = false;
-            for (size_t k = 0; k < rr.n && !want[c]; k++)
-                want[c] = ch->first_ms <= ch->last_ms && file_touches(&rr, &span, &rr.s[k]);
-        }
-        rr.want = want;
-        {
-            size_t nw = 0;
-
-            for (size_t c = 0; c < files[i].n_chunks; c++)
-                nw += want[c];
-            log_debug("reread: %s: %zu of %zu chunks", files[i].path, nw, files[i].n_chunks);
-        }
-        opts.want = files[i].n_chunks > 0 ? want_message : NULL;
-        rc = ingest_file(files[i].path, &opts, &stats, digest, err);
-        flush(&rr);
-        if (rc == DS_OK && files[i].digest != NULL && files[i].digest[0] != '\0' &&
-            strcmp(files[i].digest, digest) != 0)
-            rc = ds_error_set(err, DS_ERR_IO, "%s: changed since it was counted",
-                              files[i].path);
-    }
-    if (rc != DS_OK) {
-        free(want);
-        rr_fini(&rr);
-        return rc;
-    }
-    free(want);
-    /* 5. the lists, handed over in the order of ex */
-    for (size_t k = 0; k < rr.n; k++) {
-        struct rr_slot *s = &rr.s[k];
-
-        if (!s->done)
-            slot_done(s);
-        for (size_t i = 0; i < n_ex; i++) {
-            if (out[i] == NULL && ex[i]->start == s->start) {
-                out[i] = s->x;
-                s->x = NULL;
-                break;
-            }
-        }
-    }
-    rr_fini(&rr);
-    return DS_OK;
+    return explain_reread_jobs(cfg, &job, 1, 1, err);
 }

@@ -99,6 +99,7 @@ struct reader {
     size_t pos;             /* parse position in buf */
     uint64_t base;          /* input offset of buf[0] */
     int eof;
+    int seekable;           /* a regular file: opts->next may skip by seeking */
     XXH3_state_t *xx;
     struct ingest_stats *stats;
     struct ds_error *err;
@@ -204,6 +205,32 @@ has_templates(const uint8_t *p, size_t mlen)
     return false;
 }
 
+/*
+ * Goes on reading at offset to (> from, the offset after the message just
+ * skipped): inside the buffer by moving the parse position, beyond it by a
+ * seek that leaves the bytes between unread.
+ */
+static enum ds_rc
+skip_to(struct reader *r, uint64_t to, uint64_t from)
+{
+    if (to <= from)
+        return DS_OK;
+    if (to <= r->base + r->have) {
+        r->pos = (size_t)(to - r->base);
+        return DS_OK;
+    }
+    if (to == UINT64_MAX || lseek(r->fd, (off_t)to, SEEK_SET) == (off_t)-1) {
+        /* past the end (or a seek the file refuses): nothing more to read */
+        r->pos = r->have;
+        r->eof = 1;
+        return DS_OK;
+    }
+    r->base = to;
+    r->have = 0;
+    r->pos = 0;
+    return DS_OK;
+}
+
 static enum ds_rc
 read_messages(struct reader *r, const struct ingest_file_opts *opts)
 {
@@ -272,10 +299,15 @@ read_messages(struct reader *r, const struct ingest_file_opts *opts)
         }
         if (opts->want != NULL && !opts->want(opts->ctx, off) && !has_templates(p, mlen)) {
             r->pos += mlen;
+            if (opts->next != NULL && r->seekable) {
+                rc = skip_to(r, opts->next(opts->ctx, off), off + mlen);
+                if (rc != DS_OK)
+                    break;
+            }
             continue;
         }
         if (opts->on_message)
-            opts->on_message(opts->ctx, off, rd32(p + 12), rd32(p + 4));
+            opts->on_message(opts->ctx, off, rd32(p + 12), rd32(p + 4), has_templates(p, mlen));
         r->stats->messages++;
         ipfix_check_message(chk, p, mlen, &res, r->stats);
         if (res.n_issues > 0)
@@ -328,6 +360,7 @@ ingest_file(const char *path, const struct ingest_file_opts *opts, struct ingest
             close(r.fd);
             return ds_error_set(err, DS_ERR_IO, "%s: is a directory", path);
         }
+        r.seekable = fstat(r.fd, &st) == 0 && S_ISREG(st.st_mode);
     }
     r.buf = xmalloc(READ_BUF);
     r.xx = XXH3_createState();

@@ -159,6 +159,7 @@ struct pipeline {
     struct cfg_drilldown dd;            /* drilldown.lists resolved: memory or reread */
     struct run_file {
         char digest[33];
+        int64_t size, mtime_ns;         /* as it was read: reading back checks these */
         struct explain_chunk *chunks;   /* owned */
         size_t n, cap;
     } *files;                           /* the inputs of this run, to read back in part */
@@ -567,7 +568,7 @@ on_record(void *ctx, const struct ipfix_record *rec)
 #define CHUNK_BYTES (256 * 1024)
 
 static void
-on_message(void *ctx, uint64_t offset, uint32_t domain, uint32_t export_time)
+on_message(void *ctx, uint64_t offset, uint32_t domain, uint32_t export_time, bool templates)
 {
     struct pipeline *p = ctx;
     struct run_file *rf = p->cur_file;
@@ -575,8 +576,12 @@ on_message(void *ctx, uint64_t offset, uint32_t domain, uint32_t export_time)
 
     (void)domain;
     (void)export_time;
-    if (rf == NULL || (rf->n > 0 && offset < rf->chunks[rf->n - 1].offset + CHUNK_BYTES))
+    if (rf == NULL)
         return;
+    if (rf->n > 0 && offset < rf->chunks[rf->n - 1].offset + CHUNK_BYTES) {
+        rf->chunks[rf->n - 1].templates |= templates;
+        return;
+    }
     if (rf->n == rf->cap) {
         rf->cap = rf->cap ? 2 * rf->cap : 64;
         rf->chunks = xreallocarray(rf->chunks, rf->cap, sizeof(*rf->chunks));
@@ -585,6 +590,20 @@ on_message(void *ctx, uint64_t offset, uint32_t domain, uint32_t export_time)
     ch->offset = offset;
     ch->first_ms = INT64_MAX;
     ch->last_ms = INT64_MIN;
+    ch->templates = templates;
+}
+
+/* A regular file's size and modification time; false if it cannot be had. */
+static bool
+file_identity(const char *path, int64_t *size, int64_t *mtime_ns)
+{
+    struct stat sb;
+
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return false;
+    *size = (int64_t)sb.st_size;
+    *mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+    return true;
 }
 
 /* ---- lifecycle --------------------------------------------------------------- */
@@ -700,6 +719,7 @@ make_pipeline(const struct ds_cfg *cfg, struct store *st, const struct pipeline_
         r->agg = agg_new(a, &opts);
         r->series = series_new(a, &cfg->causes, agg_layout(r->agg), r->pub.store_id, st,
                                changed);
+        series_keep_unstable(r->series, p->dd.lists == CFG_LISTS_REREAD);
         if (live != NULL) {
             if (live->completeness != NULL)
                 series_set_completeness(r->series, live->completeness, live->ctx);
@@ -906,10 +926,20 @@ pipeline_add_input(struct pipeline *p, const char *path, struct ds_error *err)
         p->files = xreallocarray(p->files, p->n_files + 1, sizeof(*p->files));
         p->cur_file = &p->files[p->n_files++];
         memset(p->cur_file, 0, sizeof(*p->cur_file));
+        if (!file_identity(path, &p->cur_file->size, &p->cur_file->mtime_ns))
+            p->cur_file->size = -1;
     }
     rc = ingest_file(path, &opts, &stats, digest, err);
-    if (p->cur_file != NULL)
-        snprintf(p->cur_file->digest, sizeof(p->cur_file->digest), "%s", digest);
+    if (p->cur_file != NULL) {
+        struct run_file *rf = p->cur_file;
+        int64_t size = -1, mtime_ns = 0;
+
+        snprintf(rf->digest, sizeof(rf->digest), "%s", digest);
+        /* changed while it was read: no index, reading back reads it whole and checks the digest */
+        if (rf->size < 0 || !file_identity(path, &size, &mtime_ns) || size != rf->size ||
+            mtime_ns != rf->mtime_ns || (uint64_t)size != stats.bytes)
+            rf->n = 0;
+    }
     p->cur_file = NULL;
     ingest_stats_add(&p->counts.ingest, &stats);
     if (rc != DS_OK) {
@@ -960,73 +990,76 @@ pipeline_add_input(struct pipeline *p, const char *path, struct ds_error *err)
     return DS_OK;
 }
 
-/* The unstable slots of a run, copied out of store_results()' callback. */
-struct unstable {
-    struct slot_result *v;
-    size_t n, cap;
+struct reread_thread {
+    struct series_reread *rr;
+    unsigned threads;
 };
 
-static enum ds_rc
-keep_unstable(void *ctx, const struct slot_result *r)
+static void *
+reread_run(void *arg)
 {
-    struct unstable *u = ctx;
-    struct slot_result *c;
-    uint8_t *blob;
-    size_t len;
+    struct reread_thread *t = arg;
 
-    if (r->explain == NULL || !slot_result_unstable(r))
-        return DS_OK;
-    if (u->n == u->cap) {
-        u->cap = u->cap ? 2 * u->cap : 8;
-        u->v = xreallocarray(u->v, u->cap, sizeof(*u->v));
-    }
-    c = &u->v[u->n++];
-    *c = *r;
-    c->completeness = r->completeness != NULL ? xstrdup(r->completeness) : NULL;
-    c->top = NULL;
-    if (r->n_top > 0) {
-        c->top = xcalloc(r->n_top, sizeof(*r->top));
-        memcpy(c->top, r->top, r->n_top * sizeof(*r->top));
-    }
-    /* one block with pointers inside: copied through its serialised form */
-    blob = explain_encode(r->explain, &len);
-    c->explain = explain_decode(blob, len);
-    free(blob);
-    if (c->explain == NULL)
-        slot_result_fini(&u->v[--u->n]);
-    return DS_OK;
+    series_reread_run(t->rr, t->threads);
+    return NULL;
 }
 
 /*
- * drilldown.lists reread: the drill-down of every unstable slot of the
- * run, computed again with its shown groups' lists and minutes read back
- * exactly from the files that hold it (series_reread()).
+ * drilldown.lists reread: the drill-down of every slot this run judged
+ * unstable, computed again with its shown groups' lists and minutes read
+ * back exactly from the files that hold it, for every analysis in one
+ * pass over them, on every core (series_reread_many()).  The reading
+ * needs no store: the judgement is committed meanwhile (the commit waits
+ * on the disk, the reading on the cores), and the lists are saved after.
  */
 static enum ds_rc
-reread_unstable(struct pipeline *p, struct analysis_run *r, struct ds_error *err)
+reread_unstable(struct pipeline *p, struct ds_error *err)
 {
-    struct unstable u = {NULL, 0, 0};
+    struct series_reread_set *sets = xcalloc(p->n_an + 1, sizeof(*sets));
+    struct explain_file *known = xcalloc(p->n_files + 1, sizeof(*known));
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    struct reread_thread t = {NULL, cpus > 0 ? (unsigned)cpus : 1};
+    pthread_t th;
+    bool beside;
     enum ds_rc rc;
 
-    if (r->pub.from == r->pub.to)
-        return DS_OK;
-    rc = store_results(p->st, r->pub.store_id, &r->pub.layout, r->pub.cfg, r->pub.from,
-                       r->pub.to, keep_unstable, &u, err);
-    if (rc == DS_OK && u.n > 0) {
-        struct explain_file *known = xcalloc(p->n_files + 1, sizeof(*known));
+    for (size_t i = 0; i < p->n_an; i++) {
+        struct analysis_run *r = &p->an[i];
 
-        for (size_t i = 0; i < p->n_files; i++) {
-            known[i].digest = p->files[i].digest;
-            known[i].chunks = p->files[i].chunks;
-            known[i].n_chunks = p->files[i].n;
-        }
-        rc = series_reread(p->cfg, r->pub.cfg, &r->pub.layout, p->st, r->pub.store_id, u.v, u.n,
-                           known, p->n_files, true, err);
-        free(known);
+        sets[i].a = r->pub.cfg;
+        sets[i].layout = &r->pub.layout;
+        sets[i].aid = r->pub.store_id;
+        sets[i].n = series_take_unstable(r->series, &sets[i].v);
     }
-    for (size_t i = 0; i < u.n; i++)
-        slot_result_fini(&u.v[i]);
-    free(u.v);
+    for (size_t i = 0; i < p->n_files; i++) {
+        known[i].digest = p->files[i].digest;
+        known[i].chunks = p->files[i].chunks;
+        known[i].n_chunks = p->files[i].n;
+        known[i].size = p->files[i].size;
+        known[i].mtime_ns = p->files[i].mtime_ns;
+    }
+    rc = series_reread_prepare(p->cfg, p->st, sets, p->n_an, known, p->n_files, &t.rr, err);
+    if (rc == DS_OK) {
+        beside = pthread_create(&th, NULL, reread_run, &t) == 0;
+        if (!beside)
+            series_reread_run(t.rr, t.threads);
+        rc = store_commit(p->st, err);
+        if (rc == DS_OK)
+            rc = store_begin(p->st, err);
+        if (beside)
+            pthread_join(th, NULL);
+        log_debug("pipeline: judgement committed, lists read back");
+        if (rc == DS_OK)
+            rc = series_reread_apply(t.rr, p->st, true, err);
+        series_reread_free(t.rr);
+    }
+    for (size_t i = 0; i < p->n_an; i++) {
+        for (size_t k = 0; k < sets[i].n; k++)
+            slot_result_fini(&sets[i].v[k]);
+        free(sets[i].v);
+    }
+    free(known);
+    free(sets);
     return rc;
 }
 
@@ -1046,11 +1079,11 @@ pipeline_finish(struct pipeline *p, struct ds_error *err)
         if (rc != DS_OK)
             return rc;
         series_range(p->an[i].series, &p->an[i].pub.from, &p->an[i].pub.to);
-        if (p->dd.lists == CFG_LISTS_REREAD) {
-            rc = reread_unstable(p, &p->an[i], err);
-            if (rc != DS_OK)
-                return rc;
-        }
+    }
+    if (p->dd.lists == CFG_LISTS_REREAD) {
+        rc = reread_unstable(p, err);
+        if (rc != DS_OK)
+            return rc;
     }
     log_debug("pipeline: judged");
     rc = store_commit(p->st, err);

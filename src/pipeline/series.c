@@ -57,6 +57,10 @@ struct series {
     void *completeness_ctx;
     series_judged_fn on_judged;
     void *on_judged_ctx;
+    /* series_keep_unstable(): the unstable slots judged, with their drill-downs (owned) */
+    bool keep_unstable;
+    struct slot_result *unstable;
+    size_t n_unstable, cap_unstable;
 };
 
 /*
@@ -106,7 +110,39 @@ series_free(struct series *s)
         return;
     g_hash_table_destroy(s->late);
     free(s->run);
+    for (size_t i = 0; i < s->n_unstable; i++)
+        slot_result_fini(&s->unstable[i]);
+    free(s->unstable);
     free(s);
+}
+
+void
+series_keep_unstable(struct series *s, bool keep)
+{
+    s->keep_unstable = keep;
+}
+
+size_t
+series_take_unstable(struct series *s, struct slot_result **v)
+{
+    size_t n = s->n_unstable;
+
+    *v = s->unstable;
+    s->unstable = NULL;
+    s->n_unstable = s->cap_unstable = 0;
+    return n;
+}
+
+/* r, unstable with its drill-down, into s->unstable: r is left empty */
+static void
+keep_unstable(struct series *s, struct slot_result *r)
+{
+    if (s->n_unstable == s->cap_unstable) {
+        s->cap_unstable = s->cap_unstable ? 2 * s->cap_unstable : 16;
+        s->unstable = xreallocarray(s->unstable, s->cap_unstable, sizeof(*s->unstable));
+    }
+    s->unstable[s->n_unstable++] = *r;
+    memset(r, 0, sizeof(*r));
 }
 
 static void
@@ -600,102 +636,226 @@ reread_files(const struct cfg_analysis *a, struct store *st, int64_t aid,
     return ok;
 }
 
-enum ds_rc
-series_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
-              const struct key_layout *layout, struct store *st, int64_t aid,
-              struct slot_result *v, size_t n, const struct explain_file *known,
-              size_t n_known, bool save, struct ds_error *err)
+/* One analysis' part of series_reread_many(): its files and slots, and the jobs' arrays. */
+struct reread_part {
+    struct store_input *in;     /* the stored inputs of its slots, oldest first */
+    size_t n_in;
+    struct explain_file *files;
+    const struct slot_explain **ex;
+    struct explain_exact **out;
+    size_t *idx;                /* ex[k] is v[idx[k]] */
+    size_t n_ex;
+};
+
+static void
+part_fini(struct reread_part *p)
 {
-    struct store_input *in = NULL;
-    struct explain_file *files = NULL;
-    const struct slot_explain **ex = xcalloc(n + 1, sizeof(*ex));
-    struct explain_exact **out = xcalloc(n + 1, sizeof(*out));
-    size_t *idx = xcalloc(n + 1, sizeof(*idx));
-    size_t n_in = 0, n_ex = 0;
-    struct agg_slot *slot = NULL;
-    struct timespec t0, t1;
-    struct ds_error why;
+    for (size_t k = 0; k < p->n_ex; k++)
+        explain_exact_free(p->out[k]);
+    free(p->out);
+    free(p->ex);
+    free(p->idx);
+    free(p->files);
+    free(p->in);
+}
+
+/* The slots of set that can be read back, and the files that hold them. */
+static enum ds_rc
+part_prepare(const struct series_reread_set *set, struct store *st,
+             const struct explain_file *known, size_t n_known, struct reread_part *p,
+             struct ds_error *err)
+{
     enum ds_rc rc = DS_OK;
 
-    for (size_t i = 0; i < n; i++) {
-        if (v[i].explain == NULL)
+    memset(p, 0, sizeof(*p));
+    p->ex = xcalloc(set->n + 1, sizeof(*p->ex));
+    p->out = xcalloc(set->n + 1, sizeof(*p->out));
+    p->idx = xcalloc(set->n + 1, sizeof(*p->idx));
+    for (size_t i = 0; i < set->n; i++) {
+        if (set->v[i].explain == NULL)
             continue;
-        if (!reread_files(a, st, aid, &v[i], &in, &n_in, &rc, err)) {
+        if (!reread_files(set->a, st, set->aid, &set->v[i], &p->in, &p->n_in, &rc, err)) {
             if (rc != DS_OK)
-                goto out;
+                return rc;
             continue;
         }
-        idx[n_ex] = i;
-        ex[n_ex++] = v[i].explain;
+        p->idx[p->n_ex] = i;
+        p->ex[p->n_ex++] = set->v[i].explain;
     }
-    if (n_ex == 0)
-        goto out;
     /* oldest first: the reader can be done with a slot before the next file */
-    if (n_in > 1)
-        qsort(in, n_in, sizeof(*in), cmp_input_first);
-    files = xcalloc(n_in + 1, sizeof(*files));
-    for (size_t i = 0; i < n_in; i++) {
-        files[i].path = in[i].name;
-        files[i].digest = in[i].digest;
-        files[i].first_ms = in[i].first_ms;
-        files[i].last_ms = in[i].last_ms;
+    if (p->n_in > 1)
+        qsort(p->in, p->n_in, sizeof(*p->in), cmp_input_first);
+    p->files = xcalloc(p->n_in + 1, sizeof(*p->files));
+    for (size_t i = 0; i < p->n_in; i++) {
+        struct explain_file *f = &p->files[i];
+
+        f->path = p->in[i].name;
+        f->digest = p->in[i].digest;
+        f->first_ms = p->in[i].first_ms;
+        f->last_ms = p->in[i].last_ms;
         for (size_t k = 0; k < n_known; k++) {
-            if (strcmp(known[k].digest, in[i].digest) == 0) {
-                files[i].chunks = known[k].chunks;
-                files[i].n_chunks = known[k].n_chunks;
+            if (strcmp(known[k].digest, p->in[i].digest) == 0) {
+                f->chunks = known[k].chunks;
+                f->n_chunks = known[k].n_chunks;
+                f->size = known[k].size;
+                f->mtime_ns = known[k].mtime_ns;
             }
         }
     }
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (explain_reread(cfg, a, layout, ex, n_ex, files, n_in, out, &why) != DS_OK) {
-        log_warnx("%s: the unstable slots' lists are not read back: %s", a->name, why.msg);
-        goto out;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    log_debug("%s: %zu unstable slots read back from %zu files in %.3f s", a->name, n_ex, n_in,
-              (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-    for (size_t k = 0; k < n_ex; k++) {
-        struct slot_result *r = &v[idx[k]];
+    return DS_OK;
+}
+
+/* The read-back lists into set's drill-downs (and the store if save). */
+static enum ds_rc
+part_apply(const struct ds_cfg *cfg, const struct series_reread_set *set, struct store *st,
+           struct reread_part *p, bool save, struct ds_error *err)
+{
+    struct agg_slot *slot = NULL;
+    enum ds_rc rc = DS_OK;
+
+    for (size_t k = 0; k < p->n_ex && rc == DS_OK; k++) {
+        struct slot_result *r = &set->v[p->idx[k]];
         struct slot_explain *e = NULL;
 
-        if (out[k]->missed || out[k]->packets != r->packets) {
+        if (p->out[k]->missed || p->out[k]->packets != r->packets) {
             log_info("%s: slot at %lld: %llu of its %llu packets are in the files read back; "
                      "its lists are what memory kept",
-                     a->name, (long long)r->start, (unsigned long long)out[k]->packets,
+                     set->a->name, (long long)r->start, (unsigned long long)p->out[k]->packets,
                      (unsigned long long)r->packets);
             continue;
         }
         /* the slot's details (not the window's: the changes stay as they were) */
-        rc = store_slot_load(st, aid, layout, r->start, &slot, err);
-        if (rc != DS_OK)
-            goto out;
-        if (slot == NULL)
+        rc = store_slot_load(st, set->aid, set->layout, r->start, &slot, err);
+        if (rc != DS_OK || slot == NULL)
             continue;
-        explain_trim(a, slot);
-        e = explain_exact_apply(r->explain, &cfg->causes, slot, out[k]);
+        explain_trim(set->a, slot);
+        e = explain_exact_apply(r->explain, &cfg->causes, slot, p->out[k]);
         agg_slot_free(slot);
         slot = NULL;
         if (save) {
             size_t len;
             uint8_t *blob = explain_encode(e, &len);
 
-            rc = store_explain_save(st, aid, r->start, blob, len, err);
+            rc = store_explain_save(st, set->aid, r->start, blob, len, err);
             free(blob);
         }
         explain_free(r->explain);
         r->explain = e;
-        if (rc != DS_OK)
-            goto out;
     }
-out:
-    for (size_t k = 0; k < n_ex; k++)
-        explain_exact_free(out[k]);
-    free(out);
-    free(ex);
-    free(idx);
-    free(files);
-    free(in);
     return rc;
+}
+
+struct series_reread {
+    const struct ds_cfg *cfg;
+    const struct series_reread_set *sets;   /* borrowed */
+    size_t n_sets;
+    struct reread_part *parts;
+    struct explain_reread_job *jobs;
+    size_t n_jobs, n_slots;
+    bool read;                  /* series_reread_run() read them all back */
+};
+
+void
+series_reread_free(struct series_reread *rr)
+{
+    if (rr == NULL)
+        return;
+    for (size_t i = 0; i < rr->n_sets; i++)
+        part_fini(&rr->parts[i]);
+    free(rr->parts);
+    free(rr->jobs);
+    free(rr);
+}
+
+enum ds_rc
+series_reread_prepare(const struct ds_cfg *cfg, struct store *st,
+                      const struct series_reread_set *sets, size_t n_sets,
+                      const struct explain_file *known, size_t n_known,
+                      struct series_reread **out, struct ds_error *err)
+{
+    struct series_reread *rr = xcalloc(1, sizeof(*rr));
+    enum ds_rc rc = DS_OK;
+
+    rr->cfg = cfg;
+    rr->sets = sets;
+    rr->n_sets = n_sets;
+    rr->parts = xcalloc(n_sets + 1, sizeof(*rr->parts));
+    rr->jobs = xcalloc(n_sets + 1, sizeof(*rr->jobs));
+    for (size_t i = 0; i < n_sets && rc == DS_OK; i++)
+        rc = part_prepare(&sets[i], st, known, n_known, &rr->parts[i], err);
+    for (size_t i = 0; i < n_sets && rc == DS_OK; i++) {
+        if (rr->parts[i].n_ex == 0)
+            continue;
+        rr->jobs[rr->n_jobs++] = (struct explain_reread_job){
+            sets[i].a, sets[i].layout, rr->parts[i].ex, rr->parts[i].n_ex,
+            rr->parts[i].files, rr->parts[i].n_in, rr->parts[i].out};
+        rr->n_slots += rr->parts[i].n_ex;
+    }
+    if (rc != DS_OK) {
+        series_reread_free(rr);
+        rr = NULL;
+    }
+    *out = rr;
+    return rc;
+}
+
+void
+series_reread_run(struct series_reread *rr, unsigned threads)
+{
+    struct timespec t0, t1;
+    struct ds_error why;
+
+    if (rr->n_jobs == 0)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (explain_reread_jobs(rr->cfg, rr->jobs, rr->n_jobs, threads, &why) != DS_OK) {
+        log_warnx("the unstable slots' lists are not read back: %s", why.msg);
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    rr->read = true;
+    log_debug("%zu unstable slots of %zu analyses read back in %.3f s", rr->n_slots,
+              rr->n_jobs,
+              (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+}
+
+enum ds_rc
+series_reread_apply(struct series_reread *rr, struct store *st, bool save, struct ds_error *err)
+{
+    enum ds_rc rc = DS_OK;
+
+    for (size_t i = 0; i < rr->n_sets && rc == DS_OK && rr->read; i++)
+        rc = part_apply(rr->cfg, &rr->sets[i], st, &rr->parts[i], save, err);
+    return rc;
+}
+
+enum ds_rc
+series_reread_many(const struct ds_cfg *cfg, struct store *st,
+                   const struct series_reread_set *sets, size_t n_sets,
+                   const struct explain_file *known, size_t n_known, bool save,
+                   unsigned threads, struct ds_error *err)
+{
+    struct series_reread *rr;
+    enum ds_rc rc;
+
+    rc = series_reread_prepare(cfg, st, sets, n_sets, known, n_known, &rr, err);
+    if (rc != DS_OK)
+        return rc;
+    series_reread_run(rr, threads);
+    rc = series_reread_apply(rr, st, save, err);
+    series_reread_free(rr);
+    return rc;
+}
+
+enum ds_rc
+series_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
+              const struct key_layout *layout, struct store *st, int64_t aid,
+              struct slot_result *v, size_t n, const struct explain_file *known,
+              size_t n_known, bool save, struct ds_error *err)
+{
+    struct series_reread_set set = {a, layout, aid, v, n};
+
+    return series_reread_many(cfg, st, &set, 1, known, n_known, save, 1, err);
 }
 
 enum ds_rc
@@ -849,6 +1009,8 @@ series_commit(struct series *s, struct ds_error *err)
             r.incomplete = sum->incomplete;
             s->on_judged(s->on_judged_ctx, s->a, &r);
         }
+        if (rc == DS_OK && s->keep_unstable && r.explain != NULL && slot_result_unstable(&r))
+            keep_unstable(s, &r);
         slot_result_fini(&r);
         if (rc != DS_OK)
             goto out;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "ds/agg.h"
@@ -1099,6 +1100,28 @@ rr_brute(const struct rr_flow *f, size_t n, int h, bool spread, uint16_t dport, 
     return k;
 }
 
+/* Are two read-back slots the same, list for list? */
+static void
+rr_same(const struct explain_exact *a, const struct explain_exact *b, size_t key_size)
+{
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(a->start, b->start);
+    ck_assert_uint_eq(a->packets, b->packets);
+    ck_assert_uint_eq(a->n_groups, b->n_groups);
+    ck_assert_uint_eq(a->n_min, b->n_min);
+    ck_assert_mem_eq(a->minutes, b->minutes, a->n_groups * a->n_min * sizeof(*a->minutes));
+    for (size_t g = 0; g < a->n_groups; g++) {
+        const struct explain_exact_group *x = &a->groups[g], *y = &b->groups[g];
+
+        ck_assert_mem_eq(x->key, y->key, key_size);
+        ck_assert_int_eq(x->lists, y->lists);
+        ck_assert_mem_eq(&x->src, &y->src, sizeof(x->src));
+        ck_assert_mem_eq(&x->sport, &y->sport, sizeof(x->sport));
+        ck_assert_mem_eq(&x->dst, &y->dst, sizeof(x->dst));
+    }
+}
+
 static void
 rr_check(bool spread, int64_t bound, uint32_t sources, bool big_exact)
 {
@@ -1155,6 +1178,25 @@ rr_check(bool spread, int64_t bound, uint32_t sources, bool big_exact)
     }
     ck_assert_int_eq(explain_reread(c, &c->analyses[0], &kl, exs, 2, files, 2, out, &err),
                      DS_OK);
+    /*
+     * Two analyses (the same one twice) over the same files, by two
+     * readers (one slot each): what one reader of one analysis found.
+     */
+    {
+        struct explain_exact *o2[2][2] = {{NULL, NULL}, {NULL, NULL}};
+        struct explain_reread_job jobs[2] = {
+            {&c->analyses[0], &kl, exs, 2, files, 2, o2[0]},
+            {&c->analyses[0], &kl, exs, 2, files, 2, o2[1]},
+        };
+
+        ck_assert_int_eq(explain_reread_jobs(c, jobs, 2, 2, &err), DS_OK);
+        for (int j = 0; j < 2; j++) {
+            for (int h = 0; h < 2; h++) {
+                rr_same(out[h], o2[j][h], kl.size);
+                explain_exact_free(o2[j][h]);
+            }
+        }
+    }
     for (int h = 0; h < 2; h++) {
         uint64_t total = 0;
 
@@ -1274,6 +1316,142 @@ START_TEST(test_reread_changed_file_is_an_error)
 }
 END_TEST
 
+/* ingest_file()'s on_message: where each message starts */
+struct rr_offsets {
+    uint64_t off[64];
+    bool templates[64];
+    size_t n;
+};
+
+static void
+rr_on_message(void *ctx, uint64_t offset, uint32_t domain, uint32_t export_time, bool templates)
+{
+    struct rr_offsets *o = ctx;
+
+    (void)domain;
+    (void)export_time;
+    if (o->n < 64) {
+        o->templates[o->n] = templates;
+        o->off[o->n++] = offset;
+    }
+}
+
+static void
+rr_ignore(void *ctx, const struct ipfix_record *rec)
+{
+    (void)ctx;
+    (void)rec;
+}
+
+static int
+rr_cmp_start(const void *x, const void *y)
+{
+    const struct rr_flow *a = x, *b = y;
+
+    return a->start_ms < b->start_ms ? -1 : a->start_ms > b->start_ms;
+}
+
+/*
+ * With a chunk index (each message a chunk), the second hour is read back
+ * without the messages of the first: one of them holds flows of the second
+ * hour that the index says are of the first, and is not counted; the
+ * template in the first message is read all the same.  A file touched
+ * since is refused.
+ */
+START_TEST(test_reread_seeks_past_unwanted_chunks)
+{
+    struct ds_cfg *c = tu_cfg("timezone: UTC\ndarknet:\n  prefixes: [198.18.0.0/16]\n"
+                              "analyses:\n  - name: t\n    keys: [proto, dst_port]\n"
+                              "    slot: 1h\n");
+    static struct rr_flow f[RR_FLOWS];
+    struct explain_group g[1];
+    struct slot_explain e;
+    const struct slot_explain *exs[1] = {&e};
+    struct explain_exact *out[1] = {NULL};
+    struct explain_chunk chunks[64];
+    struct rr_offsets o = {.n = 0};
+    struct ingest_file_opts opts = {.fn = rr_ignore, .on_message = rr_on_message, .ctx = &o};
+    struct ingest_stats stats;
+    struct explain_file file;
+    struct key_layout kl;
+    struct ds_error err;
+    struct stat sb;
+    const char *path = tu_path("rr-seek.ipfix");
+    char saved[512];
+    uint64_t want_packets = 0;
+    size_t lie;
+
+    key_layout_init(&kl, c->analyses[0].keys, c->analyses[0].n_keys);
+    rr_seed = 11;
+    rr_make(f, RR_FLOWS, false, 233);
+    qsort(f, RR_FLOWS, sizeof(*f), rr_cmp_start);
+    /* message lie (of the first hour) gets 40 flows of the second hour */
+    lie = RR_FLOWS / 500 / 4;
+    for (size_t i = 0; i < 40; i++) {
+        f[lie * 500 + i].start_ms += 3600000;
+        f[lie * 500 + i].end_ms += 3600000;
+    }
+    snprintf(saved, sizeof(saved), "%s", path);
+    rr_write(saved, f, RR_FLOWS);
+    memset(&stats, 0, sizeof(stats));
+    ck_assert_int_eq(ingest_file(saved, &opts, &stats, NULL, &err), DS_OK);
+    ck_assert_uint_eq(o.n, RR_FLOWS / 500);
+    ck_assert(o.templates[0] && !o.templates[1]);
+    for (size_t m = 0; m < o.n; m++) {
+        chunks[m].offset = o.off[m];
+        chunks[m].templates = o.templates[m];
+        chunks[m].first_ms = INT64_MAX;
+        chunks[m].last_ms = INT64_MIN;
+        for (size_t i = m * 500; i < (m + 1) * 500; i++) {
+            int64_t t = m == lie ? RR_T0 : f[i].start_ms;   /* the lie */
+
+            chunks[m].first_ms = t < chunks[m].first_ms ? t : chunks[m].first_ms;
+            chunks[m].last_ms = t > chunks[m].last_ms ? t : chunks[m].last_ms;
+        }
+    }
+    for (size_t i = 0; i < RR_FLOWS; i++)
+        if (f[i].start_ms >= RR_T0 + 3600000 && f[i].dst >> 16 == 0xC612 && i / 500 != lie)
+            want_packets += f[i].packets;
+    memset(g, 0, sizeof(g));
+    memset(&e, 0, sizeof(e));
+    e.start = RR_T0 / 1000 + 3600;
+    e.end = e.start + 3600;
+    e.key_size = (uint32_t)kl.size;
+    e.n_groups = 1;
+    e.groups = g;
+    {
+        struct flow fl = tu_flow(RR_T0, 1, "10.0.0.1", "198.18.1.1", 17, 1, 2849);
+
+        key_extract(&kl, &fl, g[0].key);
+    }
+    ck_assert_int_eq(stat(saved, &sb), 0);
+    memset(&file, 0, sizeof(file));
+    file.path = saved;
+    file.digest = "00000000000000000000000000000000";  /* not checked: the size and time are */
+    file.first_ms = RR_T0;
+    file.last_ms = RR_T0 + 2 * 3600000;
+    file.chunks = chunks;
+    file.n_chunks = o.n;
+    file.size = (int64_t)sb.st_size;
+    file.mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+    ck_assert_int_eq(explain_reread(c, &c->analyses[0], &kl, exs, 1, &file, 1, out, &err),
+                     DS_OK);
+    ck_assert_ptr_nonnull(out[0]);
+    ck_assert_uint_eq(out[0]->packets, want_packets);
+    ck_assert(out[0]->groups[0].lists);
+    ck_assert_uint_gt(out[0]->groups[0].src.distinct, 0);
+    explain_exact_free(out[0]);
+    out[0] = NULL;
+    /* touched: refused, nothing handed over */
+    file.mtime_ns -= 1000000000;
+    ck_assert_int_eq(explain_reread(c, &c->analyses[0], &kl, exs, 1, &file, 1, out, &err),
+                     DS_ERR_IO);
+    ck_assert_ptr_null(out[0]);
+    ck_assert_ptr_nonnull(strstr(err.msg, "changed"));
+    cfg_free(c);
+}
+END_TEST
+
 static Suite *
 explain_suite(void)
 {
@@ -1315,6 +1493,7 @@ explain_suite(void)
     tcase_add_test(tc, test_reread_spread_matches_brute_force);
     tcase_add_test(tc, test_reread_bound_keeps_memory_lists);
     tcase_add_test(tc, test_reread_changed_file_is_an_error);
+    tcase_add_test(tc, test_reread_seeks_past_unwanted_chunks);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("codec");
