@@ -383,7 +383,7 @@ slot_done(struct rr_slot *s)
 /*
  * Memory: slots that end settle_ms before the latest flow start of the
  * file being read are done (what agg does with input.lateness, with a slot
- * more of margin), unless a file still to read starts before their end
+ * of margin, an hour at most), unless a file still to read starts before their end
  * (two exporters' files of the same day), so that a run over many days
  * holds the maps of a few slots at a time.
  */
@@ -812,7 +812,14 @@ explain_reread_jobs(const struct ds_cfg *cfg, const struct explain_reread_job *j
             an->job = &jobs[j];
             an->bit = UINT32_C(1) << j;
             slotcal_init(&an->cal, jobs[j].a->slot_s);
-            an->settle_ms = (cfg->input_lateness_s + jobs[j].a->slot_s) * 1000;
+            /*
+             * input.lateness, and a slot more (an hour at most: a daily
+             * slot's maps are the largest, and two of them held at once
+             * double the peak); a flow later than that makes the slot's
+             * total disagree, and its lists stay what memory kept.
+             */
+            an->settle_ms = (cfg->input_lateness_s +
+                             (jobs[j].a->slot_s < 3600 ? jobs[j].a->slot_s : 3600)) * 1000;
             an->s = xcalloc(jobs[j].n_ex + 1, sizeof(*an->s));
         }
     }

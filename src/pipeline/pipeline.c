@@ -18,6 +18,7 @@
  * and anything that still arrives for it is late and added to the closed
  * slot.
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1039,6 +1040,12 @@ reread_unstable(struct pipeline *p, struct ds_error *err)
         known[i].mtime_ns = p->files[i].mtime_ns;
     }
     rc = series_reread_prepare(p->cfg, p->st, sets, p->n_an, known, p->n_files, &t.rr, err);
+    /*
+     * The aggregation's slots are freed, but its threads' arenas keep the
+     * pages: given back first, the reading's maps take their place rather
+     * than adding to them (the peak drops by a third on the bench).
+     */
+    malloc_trim(0);
     if (rc == DS_OK) {
         beside = pthread_create(&th, NULL, reread_run, &t) == 0;
         if (!beside)
