@@ -110,6 +110,7 @@ MAIL_SRCS = \
 PIPELINE_SRCS = \
 	src/pipeline/pipeline.c \
 	src/pipeline/series.c \
+	src/pipeline/archive_reread.c \
 	src/pipeline/promtext.c \
 	src/pipeline/httpd.c \
 	src/pipeline/collect.c

@@ -37,6 +37,7 @@
 #ifndef DS_ARCHIVE_H
 #define DS_ARCHIVE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ds/flow.h"
@@ -82,5 +83,23 @@ enum ds_rc archive_flush(struct archive *a, struct ds_error *err);
  * archive_open() to complete).
  */
 enum ds_rc archive_close(struct archive *a, struct ds_error *err);
+
+/* An archive file, for reading the archive back (archive_files()). */
+struct archive_file {
+    char *path;                 /* owned */
+    int64_t period;             /* the start of its period, Unix seconds */
+    bool growing;               /* NAME.part: being written, its last message may be partial */
+};
+
+/*
+ * The archive files in dir (complete and .part) whose period [start,
+ * start + rotate_s) meets [from_s, to_s], oldest first: what holds the
+ * flows that arrived then.  *out is owned (archive_files_free()).  Safe
+ * beside the thread writing the archive.  Returns DS_OK, or DS_ERR_IO if
+ * dir cannot be read.
+ */
+enum ds_rc archive_files(const char *dir, int64_t rotate_s, int64_t from_s, int64_t to_s,
+                         struct archive_file **out, size_t *n, struct ds_error *err);
+void archive_files_free(struct archive_file *v, size_t n);
 
 #endif

@@ -193,6 +193,7 @@ struct explain_file {
      */
     int64_t size;
     int64_t mtime_ns;
+    bool growing;               /* being appended to (ingest_file_opts.growing) */
 };
 
 /* One analysis' slots to read back (explain_reread_jobs()). */

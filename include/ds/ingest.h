@@ -272,6 +272,12 @@ struct ingest_file_opts {
      * modification time).
      */
     uint64_t (*next)(void *ctx, uint64_t offset);
+    /*
+     * The file is being appended to (the collector's archive .part): a
+     * message cut short by its end is not whole yet, and is left unread
+     * without a word.
+     */
+    bool growing;
 };
 
 /*

@@ -220,6 +220,18 @@ enum ds_rc series_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
                          struct slot_result *v, size_t n, const struct explain_file *known,
                          size_t n_known, bool save, struct ds_error *err);
 
+/*
+ * The lists and minutes x (borrowed) read back for unstable slot r into
+ * its drill-down (r->explain replaced), saved if save; not applied (said
+ * once in the log) when x missed packets of the slot, nor when the stored
+ * slot no longer has r's packets (revised since).  *applied says which.
+ * Returns DS_OK or a store error.
+ */
+enum ds_rc series_apply_exact(const struct ds_cfg *cfg, const struct cfg_analysis *a,
+                              const struct key_layout *layout, struct store *st, int64_t aid,
+                              struct slot_result *r, const struct explain_exact *x, bool save,
+                              bool *applied, struct ds_error *err);
+
 /* One analysis' slots for series_reread_many(). */
 struct series_reread_set {
     const struct cfg_analysis *a;

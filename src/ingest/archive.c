@@ -792,3 +792,79 @@ archive_close(struct archive *a, struct ds_error *err)
     free(a);
     return rc;
 }
+
+/* The period a name of ours starts at (darkstab-YYYYMMDDTHHMMSSZ...), or false. */
+static bool
+name_period(const char *name, int64_t *period, bool *part)
+{
+    size_t plen = strlen(NAME_PREFIX), len = strlen(name);
+    struct tm tm;
+    const char *end;
+
+    if (strncmp(name, NAME_PREFIX, plen) != 0)
+        return false;
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(name + plen, "%Y%m%dT%H%M%SZ", &tm);
+    if (end == NULL || (*end != '.' && *end != '-'))
+        return false;
+    *part = len > strlen(PART_SUFFIX) && strcmp(name + len - strlen(PART_SUFFIX), PART_SUFFIX) == 0;
+    if (!*part && (len <= strlen(NAME_SUFFIX) ||
+                   strcmp(name + len - strlen(NAME_SUFFIX), NAME_SUFFIX) != 0))
+        return false;
+    *period = (int64_t)timegm(&tm);
+    return true;
+}
+
+static int
+cmp_archive_file(const void *x, const void *y)
+{
+    const struct archive_file *a = x, *b = y;
+
+    if (a->period != b->period)
+        return a->period < b->period ? -1 : 1;
+    return strcmp(a->path, b->path);
+}
+
+enum ds_rc
+archive_files(const char *dir, int64_t rotate_s, int64_t from_s, int64_t to_s,
+              struct archive_file **out, size_t *n, struct ds_error *err)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    struct archive_file *v = NULL;
+    size_t cap = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (d == NULL)
+        return ds_error_set(err, DS_ERR_IO, "archive %s: cannot read: %s", dir, strerror(errno));
+    while ((de = readdir(d)) != NULL) {
+        int64_t period;
+        bool part;
+
+        if (!name_period(de->d_name, &period, &part) || period + rotate_s <= from_s ||
+            period > to_s)
+            continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            v = xreallocarray(v, cap, sizeof(*v));
+        }
+        v[*n].path = xasprintf("%s/%s", dir, de->d_name);
+        v[*n].period = period;
+        v[*n].growing = part;
+        (*n)++;
+    }
+    closedir(d);
+    if (*n > 1)
+        qsort(v, *n, sizeof(*v), cmp_archive_file);
+    *out = v;
+    return DS_OK;
+}
+
+void
+archive_files_free(struct archive_file *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i].path);
+    free(v);
+}

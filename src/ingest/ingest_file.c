@@ -254,6 +254,11 @@ read_messages(struct reader *r, const struct ingest_file_opts *opts)
             break;
         p = r->buf + r->pos;
         off = r->base + r->pos;
+        if (opts->growing && (avail < IPFIX_HDR_LEN || rd16(p + 2) > avail)) {
+            /* the writer is not done with it: the rest is for the next reader */
+            r->pos = r->have;
+            break;
+        }
         if (avail < IPFIX_HDR_LEN) {
             log_warnx("ingest: %s offset %llu: %zu bytes at the end are not a whole message",
                       r->name, (unsigned long long)off, avail);

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ds/archive_reread.h"
 #include "ds/explain.h"
 #include "ds/log.h"
 #include "ds/pipeline.h"
@@ -166,7 +167,12 @@ struct pipeline {
     } *files;                           /* the inputs of this run, to read back in part */
     size_t n_files;
     struct run_file *cur_file;          /* being read; NULL: no index kept */
+    /* live, with an archive: the unstable slots' lists read back from it */
+    struct archive_reread *archive_reread;
 };
+
+/* how long a stopping collector goes on reading unstable slots back from its archive */
+#define ARCHIVE_STOP_WAIT_MS 10000
 
 /* ---- the store thread -------------------------------------------------------- */
 
@@ -219,6 +225,25 @@ live_fail(struct pipeline *p, const struct ds_error *err)
 }
 
 /*
+ * Live, with an archive: the slots just judged unstable go to be read back
+ * from it once the next checkpoint has flushed it.
+ */
+static void
+push_unstable(struct pipeline *p, struct analysis_run *r)
+{
+    struct slot_result *v = NULL;
+    size_t n = series_take_unstable(r->series, &v);
+    uint32_t after = __atomic_load_n(&p->checkpoints, __ATOMIC_ACQUIRE);
+
+    for (size_t k = 0; k < n; k++)
+        archive_reread_push(p->archive_reread, r->pub.cfg, &r->pub.layout, r->pub.store_id,
+                            &v[k], after, (int64_t)time(NULL));
+    for (size_t k = 0; k < n; k++)
+        slot_result_fini(&v[k]);
+    free(v);
+}
+
+/*
  * Live: judges the slots saved since the last time and commits, so that
  * results are readable as soon as a slot closes; not while a checkpoint is
  * half written (its parts must commit together).
@@ -236,7 +261,11 @@ live_settle(struct pipeline *p)
         p->an[i].dirty = 0;
         if (series_commit(p->an[i].series, &err) != DS_OK)
             live_fail(p, &err);
+        if (p->archive_reread != NULL)
+            push_unstable(p, &p->an[i]);
     }
+    if (p->archive_reread != NULL && archive_reread_apply(p->archive_reread, p->st, &err) != DS_OK)
+        live_fail(p, &err);
     if (store_commit(p->st, &err) != DS_OK || store_begin(p->st, &err) != DS_OK)
         live_fail(p, &err);
 }
@@ -252,6 +281,9 @@ checkpoint_step(struct pipeline *p)
     p->cp_pending = 0;
     p->cp_state = 0;
     p->cp_parts = 0;
+    /* the collector flushed its archive before asking for this checkpoint */
+    if (p->archive_reread != NULL)
+        archive_reread_checkpoint(p->archive_reread, id);
     live_settle(p);
     pthread_mutex_lock(&p->lock);
     p->cp_done = id;
@@ -661,13 +693,19 @@ make_pipeline(const struct ds_cfg *cfg, struct store *st, const struct pipeline_
     p->st = st;
     /*
      * drilldown.lists: analyze reads the unstable slots back (auto), so its
-     * aggregation keeps no lists; the collector keeps them in memory, as it
-     * has no file to read back (the archive is not read back yet).
+     * aggregation keeps no lists.  The collector keeps them in memory (a
+     * slot must have its lists when it is judged), and with an archive
+     * reads its unstable slots back from it afterwards (auto, reread).
      */
     p->dd = cfg->drilldown;
-    if (p->live && p->dd.lists == CFG_LISTS_REREAD)
-        log_warnx("collect: drilldown.lists reread: the collector does not read its archive "
-                  "back yet; its lists are kept in memory");
+    if (p->live && p->dd.lists != CFG_LISTS_MEMORY) {
+        if (cfg->archive_dir != NULL && cfg->archive_dir[0] != '\0')
+            p->archive_reread = archive_reread_new(cfg, cfg->archive_dir,
+                                                   cfg->archive_rotate_s);
+        else if (p->dd.lists == CFG_LISTS_REREAD)
+            log_warnx("collect: drilldown.lists reread: no archive.dir to read back; the "
+                      "lists are kept in memory only");
+    }
     if (p->live)
         p->dd.lists = CFG_LISTS_MEMORY;
     else if (p->dd.lists == CFG_LISTS_AUTO)
@@ -720,7 +758,8 @@ make_pipeline(const struct ds_cfg *cfg, struct store *st, const struct pipeline_
         r->agg = agg_new(a, &opts);
         r->series = series_new(a, &cfg->causes, agg_layout(r->agg), r->pub.store_id, st,
                                changed);
-        series_keep_unstable(r->series, p->dd.lists == CFG_LISTS_REREAD);
+        series_keep_unstable(r->series,
+                             p->dd.lists == CFG_LISTS_REREAD || p->archive_reread != NULL);
         if (live != NULL) {
             if (live->completeness != NULL)
                 series_set_completeness(r->series, live->completeness, live->ctx);
@@ -824,6 +863,7 @@ pipeline_free(struct pipeline *p)
         return;
     stop_thread(p);
     stop_writer(p);
+    archive_reread_free(p->archive_reread);
     if (p->in_transaction)
         store_rollback(p->st);
     for (size_t i = 0; i < p->n_an; i++) {
@@ -1225,7 +1265,7 @@ uint32_t
 pipeline_checkpoint(struct pipeline *p, struct store_collector *state)
 {
     struct work *w = xcalloc(1, sizeof(*w));
-    uint32_t id = ++p->checkpoints;
+    uint32_t id = __atomic_add_fetch(&p->checkpoints, 1, __ATOMIC_RELEASE);
 
     w->kind = W_STATE;
     w->checkpoint = id;
@@ -1294,6 +1334,16 @@ pipeline_stop_live(struct pipeline *p, struct ds_error *err)
     /* the aggregation stops where it is: open slots stay open, in the last checkpoint */
     stop_thread(p);
     stop_writer(p);
+    if (p->archive_reread != NULL) {
+        struct ds_error aerr;
+
+        /* the caller's last checkpoint flushed the archive: what waits is read, for a while */
+        archive_reread_stop(p->archive_reread, ARCHIVE_STOP_WAIT_MS);
+        if (archive_reread_apply(p->archive_reread, p->st, &aerr) != DS_OK ||
+            store_commit(p->st, &aerr) != DS_OK)
+            log_warnx("collect: the lists read back from the archive are not saved: %s",
+                      aerr.msg);
+    }
     p->in_transaction = 0;
     p->finished = 1;
     if (p->live_rc != DS_OK) {

@@ -705,42 +705,61 @@ part_prepare(const struct series_reread_set *set, struct store *st,
     return DS_OK;
 }
 
+enum ds_rc
+series_apply_exact(const struct ds_cfg *cfg, const struct cfg_analysis *a,
+                   const struct key_layout *layout, struct store *st, int64_t aid,
+                   struct slot_result *r, const struct explain_exact *x, bool save,
+                   bool *applied, struct ds_error *err)
+{
+    struct agg_slot *slot = NULL;
+    struct slot_explain *e;
+    enum ds_rc rc = DS_OK;
+
+    *applied = false;
+    if (x->missed || x->packets != r->packets) {
+        log_info("%s: slot at %lld: %llu of its %llu packets are in the files read back; "
+                 "its lists are what memory kept",
+                 a->name, (long long)r->start, (unsigned long long)x->packets,
+                 (unsigned long long)r->packets);
+        return DS_OK;
+    }
+    /* the slot's details (not the window's: the changes stay as they were) */
+    rc = store_slot_load(st, aid, layout, r->start, &slot, err);
+    if (rc != DS_OK || slot == NULL)
+        return rc;
+    if (slot->packets != r->packets) {
+        /* revised since (late flows): its new judgement reads it back again */
+        agg_slot_free(slot);
+        return DS_OK;
+    }
+    explain_trim(a, slot);
+    e = explain_exact_apply(r->explain, &cfg->causes, slot, x);
+    agg_slot_free(slot);
+    if (save) {
+        size_t len;
+        uint8_t *blob = explain_encode(e, &len);
+
+        rc = store_explain_save(st, aid, r->start, blob, len, err);
+        free(blob);
+    }
+    explain_free(r->explain);
+    r->explain = e;
+    *applied = rc == DS_OK;
+    return rc;
+}
+
 /* The read-back lists into set's drill-downs (and the store if save). */
 static enum ds_rc
 part_apply(const struct ds_cfg *cfg, const struct series_reread_set *set, struct store *st,
            struct reread_part *p, bool save, struct ds_error *err)
 {
-    struct agg_slot *slot = NULL;
     enum ds_rc rc = DS_OK;
 
     for (size_t k = 0; k < p->n_ex && rc == DS_OK; k++) {
-        struct slot_result *r = &set->v[p->idx[k]];
-        struct slot_explain *e = NULL;
+        bool applied;
 
-        if (p->out[k]->missed || p->out[k]->packets != r->packets) {
-            log_info("%s: slot at %lld: %llu of its %llu packets are in the files read back; "
-                     "its lists are what memory kept",
-                     set->a->name, (long long)r->start, (unsigned long long)p->out[k]->packets,
-                     (unsigned long long)r->packets);
-            continue;
-        }
-        /* the slot's details (not the window's: the changes stay as they were) */
-        rc = store_slot_load(st, set->aid, set->layout, r->start, &slot, err);
-        if (rc != DS_OK || slot == NULL)
-            continue;
-        explain_trim(set->a, slot);
-        e = explain_exact_apply(r->explain, &cfg->causes, slot, p->out[k]);
-        agg_slot_free(slot);
-        slot = NULL;
-        if (save) {
-            size_t len;
-            uint8_t *blob = explain_encode(e, &len);
-
-            rc = store_explain_save(st, set->aid, r->start, blob, len, err);
-            free(blob);
-        }
-        explain_free(r->explain);
-        r->explain = e;
+        rc = series_apply_exact(cfg, set->a, set->layout, st, set->aid, &set->v[p->idx[k]],
+                                p->out[k], save, &applied, err);
     }
     return rc;
 }
