@@ -127,6 +127,12 @@ void pipeline_set_watermark(struct pipeline *p, int64_t watermark_s);
  * later is late, added to them and judged again.
  */
 void pipeline_close_open(struct pipeline *p);
+/*
+ * Live, with an archive read back (ds/archive_reread.h): its counts into
+ * *out, true; false without one.
+ */
+struct archive_reread_stats;
+bool pipeline_archive_reread_stats(struct pipeline *p, struct archive_reread_stats *out);
 /* Hands over the flows gathered so far, and the watermark, even if few. */
 void pipeline_flush(struct pipeline *p);
 /*

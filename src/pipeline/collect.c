@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "ds/archive.h"
+#include "ds/archive_reread.h"
 #include "ds/collect.h"
 #include "ds/explain.h"
 #include "ds/httpd.h"
@@ -779,6 +780,27 @@ render(void *ctx, struct strbuf *b)
                                     la[i].th[t].status == (int)all[k]);
                 }
             }
+        }
+    }
+    {
+        struct archive_reread_stats as;
+
+        if (pipeline_archive_reread_stats(c->p, &as)) {
+            static const char *help =
+                "unstable slots read back from the archive: applied (exact lists saved), "
+                "kept (their lists from memory stay: packets missing, revised, an error), "
+                "dropped (too many waiting, or stopping)";
+
+            prom_family(b, "darkstab_archive_reread_slots_total", "counter", help);
+            prom_sample_u64(b, "darkstab_archive_reread_slots_total",
+                            prom_labels(&lb, "result", "applied", NULL), as.applied);
+            prom_sample_u64(b, "darkstab_archive_reread_slots_total",
+                            prom_labels(&lb, "result", "kept", NULL), as.kept);
+            prom_sample_u64(b, "darkstab_archive_reread_slots_total",
+                            prom_labels(&lb, "result", "dropped", NULL), as.dropped);
+            prom_family(b, "darkstab_archive_reread_pending", "gauge",
+                        "unstable slots waiting to be read back from the archive");
+            prom_sample_u64(b, "darkstab_archive_reread_pending", NULL, as.pending);
         }
     }
     if (c->mailer != NULL) {

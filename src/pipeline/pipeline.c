@@ -1328,6 +1328,15 @@ pipeline_push_gap(struct pipeline *p, const struct store_gap *g)
     work_push(p, w);
 }
 
+bool
+pipeline_archive_reread_stats(struct pipeline *p, struct archive_reread_stats *out)
+{
+    if (p->archive_reread == NULL)
+        return false;
+    archive_reread_stats(p->archive_reread, out);
+    return true;
+}
+
 enum ds_rc
 pipeline_stop_live(struct pipeline *p, struct ds_error *err)
 {

@@ -468,6 +468,65 @@ START_TEST(test_rotation_names_and_parts)
 }
 END_TEST
 
+/* The names archive_files() gives for [from, to], joined by spaces. */
+static const char *
+files_between(const char *dir, int64_t rotate, int64_t from, int64_t to)
+{
+    static char out[1024];
+    struct archive_file *v;
+    struct ds_error err;
+    size_t n, used = 0;
+
+    ck_assert_int_eq(archive_files(dir, rotate, from, to, &v, &n, &err), DS_OK);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        const char *base = strrchr(v[i].path, '/') + 1;
+
+        ck_assert_int_eq(v[i].growing, strstr(base, ".part") != NULL);
+        used += (size_t)snprintf(out + used, sizeof(out) - used, "%s%s", i ? " " : "", base);
+    }
+    archive_files_free(v, n);
+    return out;
+}
+
+/*
+ * Reading the archive back (the collector's drill-down): the files whose
+ * period meets a span, oldest first, the .part with them, nothing else.
+ */
+START_TEST(test_files_of_a_span)
+{
+    char *dir = dir_path("span");
+    struct flow f;
+    struct archive *a;
+    struct ds_error err;
+    struct archive_file *v;
+    size_t n;
+
+    exporters_init();
+    f = mkflow(MS(T0), MS(T0), 1, "192.0.2.1", "198.18.0.1", PROTO_UDP, 1, 2, 0, &exporters[0]);
+    a = open_ok(dir, 300);
+    add_ok(a, &f, T0 + 10);         /* 00:00 */
+    add_ok(a, &f, T0 + 310);        /* 00:05 */
+    add_ok(a, &f, T0 + 3610);       /* 01:00, open */
+    ck_assert_int_eq(archive_flush(a, &err), DS_OK);
+    tu_write_file(in_dir(dir, "notes.txt"), "x", 1);
+    tu_write_file(in_dir(dir, "darkstab-garbage.ipfix"), "x", 1);
+    ck_assert_str_eq(files_between(dir, 300, T0, T0 + 3600),
+                     "darkstab-20151221T000000Z.ipfix darkstab-20151221T000500Z.ipfix "
+                     "darkstab-20151221T010000Z.ipfix.part");
+    /* a period meets the span if it ends after from and starts by to */
+    ck_assert_str_eq(files_between(dir, 300, T0 + 300, T0 + 599),
+                     "darkstab-20151221T000500Z.ipfix");
+    ck_assert_str_eq(files_between(dir, 300, T0 + 299, T0 + 300),
+                     "darkstab-20151221T000000Z.ipfix darkstab-20151221T000500Z.ipfix");
+    ck_assert_str_eq(files_between(dir, 300, T0 + 7200, T0 + 9000), "");
+    close_ok(a);
+    ck_assert_int_eq(archive_files(in_dir(dir, "nosuch"), 300, 0, T0, &v, &n, &err), DS_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "nosuch"));
+    free(dir);
+}
+END_TEST
+
 /* A checkpoint's flush puts whole messages on disk: the .part reads as far as it goes. */
 START_TEST(test_flush_makes_whole_messages)
 {
@@ -763,6 +822,7 @@ archive_suite(void)
     tc = tcase_create("files");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_rotation_names_and_parts);
+    tcase_add_test(tc, test_files_of_a_span);
     tcase_add_test(tc, test_flush_makes_whole_messages);
     tcase_add_test(tc, test_crash_leaves_whole_messages);
     tcase_add_test(tc, test_recovery_of_damaged_parts);
