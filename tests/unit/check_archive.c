@@ -564,6 +564,60 @@ START_TEST(test_flush_makes_whole_messages)
 }
 END_TEST
 
+static void
+count_record(void *ctx, const struct ipfix_record *rec)
+{
+    (void)rec;
+    (*(size_t *)ctx)++;
+}
+
+/*
+ * Read while it is written (the collector reading a slot back): the .part's
+ * last message may be half written.  growing reads the whole ones and says
+ * nothing of the rest; without it, the half message is malformed.
+ */
+START_TEST(test_growing_part_reads_its_whole_messages)
+{
+    char *dir = dir_path("growing");
+    const char *part;
+    struct flow f[100];
+    struct ds_error err;
+    struct archive *a;
+    struct ingest_stats stats;
+    size_t records = 0;
+    struct ingest_file_opts opts = {.fn = count_record, .ctx = &records, .growing = true};
+    static const uint8_t half[] = {0x00, 0x0a, 0x05, 0xdc, 0x56, 0x77, 0x43, 0x80,
+                                   0x00, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00, 0x01, 0x01, 0x00};
+    FILE *fp;
+
+    exporters_init();
+    for (size_t i = 0; i < 100; i++)
+        f[i] = bulk_flow(i);
+    a = open_ok(dir, 3600);
+    for (size_t i = 0; i < 100; i++)
+        add_ok(a, &f[i], T0);
+    ck_assert_int_eq(archive_flush(a, &err), DS_OK);
+    part = in_dir(dir, "darkstab-20151221T000000Z.ipfix.part");
+    /* the start of a message of 1500 bytes, as a write under way leaves it */
+    fp = fopen(part, "ab");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_uint_eq(fwrite(half, 1, sizeof(half), fp), sizeof(half));
+    ck_assert_int_eq(fclose(fp), 0);
+    memset(&stats, 0, sizeof(stats));
+    ck_assert_int_eq(ingest_file(part, &opts, &stats, NULL, &err), DS_OK);
+    ck_assert_uint_eq(records, 100);
+    ck_assert_uint_eq(stats.bad_messages, 0);
+    records = 0;
+    opts.growing = false;
+    memset(&stats, 0, sizeof(stats));
+    ck_assert_int_eq(ingest_file(part, &opts, &stats, NULL, &err), DS_OK);
+    ck_assert_uint_eq(records, 100);
+    ck_assert_uint_eq(stats.bad_messages, 1);
+    close_ok(a);
+    free(dir);
+}
+END_TEST
+
 /* ---- crashes ----------------------------------------------------------------- */
 
 /*
@@ -823,6 +877,7 @@ archive_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_rotation_names_and_parts);
     tcase_add_test(tc, test_files_of_a_span);
+    tcase_add_test(tc, test_growing_part_reads_its_whole_messages);
     tcase_add_test(tc, test_flush_makes_whole_messages);
     tcase_add_test(tc, test_crash_leaves_whole_messages);
     tcase_add_test(tc, test_recovery_of_damaged_parts);
