@@ -736,8 +736,11 @@ agg_advance(struct agg *agg, int64_t watermark_s)
         closed++;
     for (size_t i = 0; i < closed; i++)
         close_slot(agg, agg->open[i], true);
-    memmove(agg->open, agg->open + closed, (agg->n_open - closed) * sizeof(*agg->open));
-    agg->n_open -= closed;
+    /* no slot open yet: open is NULL, and memmove(NULL, ...) is undefined even for 0 bytes */
+    if (closed > 0) {
+        memmove(agg->open, agg->open + closed, (agg->n_open - closed) * sizeof(*agg->open));
+        agg->n_open -= closed;
+    }
     agg->closed_upto = watermark_s;
 }
 
