@@ -23,7 +23,7 @@ rank() {
 # no .c of their own are listed here.
 header_module() {
     case "$1" in
-    flow.h | hash.h | varint.h) echo core; return ;;
+    flow.h | hash.h | varint.h | deadline.h) echo core; return ;;
     ingest.h) echo ingest; return ;;
     result.h) echo stability; return ;;
     esac

@@ -23,6 +23,7 @@
 
 #include "ds/archive.h"
 #include "ds/archive_reread.h"
+#include "ds/deadline.h"
 #include "ds/explain.h"
 #include "ds/log.h"
 #include "ds/pipeline.h"
@@ -274,13 +275,7 @@ archive_reread_stop(struct archive_reread *ar, int wait_ms)
     struct timespec until;
     size_t dropped = 0;
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += wait_ms / 1000;
-    until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    until = deadline_after_ms(wait_ms);
     pthread_mutex_lock(&ar->lock);
     ar->all_ready = true;
     pthread_cond_broadcast(&ar->cond);

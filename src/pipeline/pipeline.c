@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "ds/archive_reread.h"
+#include "ds/deadline.h"
 #include "ds/explain.h"
 #include "ds/log.h"
 #include "ds/pipeline.h"
@@ -1286,13 +1287,7 @@ pipeline_checkpoint_wait(struct pipeline *p, uint32_t id, int timeout_ms)
     struct timespec until;
     bool done;
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    until = deadline_after_ms(timeout_ms);
     pthread_mutex_lock(&p->lock);
     while (p->cp_done < id)
         if (pthread_cond_timedwait(&p->cp_cond, &p->lock, &until) != 0)
