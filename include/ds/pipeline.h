@@ -227,22 +227,39 @@ enum ds_rc series_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
                          size_t n_known, bool save, struct ds_error *err);
 
 /*
+ * What the drill-down of an unstable slot needs of its stored slot, kept
+ * from its judgement so that applying the lists read back does not load it
+ * again: its totals, and its shown groups with their details as the
+ * store's two blobs (store_slot_encode()).  blob NULL: load it.
+ */
+struct series_shown {
+    uint8_t *blob;              /* owned: counts_len + details_len bytes */
+    size_t counts_len, details_len;
+    int64_t end;
+    uint64_t packets, flows;
+    bool complete;
+};
+
+/*
  * The lists and minutes x (borrowed) read back for unstable slot r into
  * its drill-down (r->explain replaced), saved if save; not applied (said
  * once in the log) when x missed packets of the slot, nor when the stored
- * slot no longer has r's packets (revised since).  *applied says which.
- * Returns DS_OK or a store error.
+ * slot no longer has r's packets (revised since).  shown (may be NULL) is
+ * what its judgement kept of the slot; without it the slot is loaded.
+ * *applied says which.  Returns DS_OK or a store error.
  */
 enum ds_rc series_apply_exact(const struct ds_cfg *cfg, const struct cfg_analysis *a,
                               const struct key_layout *layout, struct store *st, int64_t aid,
-                              struct slot_result *r, const struct explain_exact *x, bool save,
-                              bool *applied, struct ds_error *err);
+                              struct slot_result *r, const struct series_shown *shown,
+                              const struct explain_exact *x, bool save, bool *applied,
+                              struct ds_error *err);
 
 /* One analysis' slots for series_reread_many(). */
 struct series_reread_set {
     const struct cfg_analysis *a;
     const struct key_layout *layout;
     int64_t aid;
+    const struct series_shown *shown;   /* n of them, beside v; NULL: the slots are loaded */
     struct slot_result *v;
     size_t n;
 };
@@ -280,9 +297,14 @@ void series_reread_free(struct series_reread *rr);
 void series_keep_unstable(struct series *s, bool keep);
 /*
  * The unstable slots kept since the last call: *v is owned by the caller
- * (slot_result_fini() each, then free()).  Returns how many.
+ * (slot_result_fini() each, then free()), and so is *shown (if shown is
+ * not NULL; else it is freed), what each slot's judgement kept of it.
+ * Returns how many.
  */
-size_t series_take_unstable(struct series *s, struct slot_result **v);
+size_t series_take_unstable(struct series *s, struct slot_result **v,
+                            struct series_shown **shown);
+/* Frees the n of shown (from series_take_unstable()) and the array. */
+void series_shown_free(struct series_shown *shown, size_t n);
 
 /*
  * Computes TopN and the top groups of one slot (no judgement): shared by

@@ -240,8 +240,8 @@ archive_reread_apply(struct archive_reread *ar, struct store *st, struct ds_erro
 
         list = j->next;
         if (rc == DS_OK && j->x != NULL)
-            rc = series_apply_exact(ar->cfg, j->a, j->layout, st, j->aid, &j->r, j->x, true,
-                                    &applied, err);
+            rc = series_apply_exact(ar->cfg, j->a, j->layout, st, j->aid, &j->r, NULL, j->x,
+                                    true, &applied, err);
         if (applied)
             log_info("%s: slot at %lld: lists read back exactly from %zu archive files; "
                      "probable cause: %s",

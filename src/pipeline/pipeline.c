@@ -233,7 +233,7 @@ static void
 push_unstable(struct pipeline *p, struct analysis_run *r)
 {
     struct slot_result *v = NULL;
-    size_t n = series_take_unstable(r->series, &v);
+    size_t n = series_take_unstable(r->series, &v, NULL);
     uint32_t after = __atomic_load_n(&p->checkpoints, __ATOMIC_ACQUIRE);
 
     for (size_t k = 0; k < n; k++)
@@ -1058,6 +1058,7 @@ static enum ds_rc
 reread_unstable(struct pipeline *p, struct ds_error *err)
 {
     struct series_reread_set *sets = xcalloc(p->n_an + 1, sizeof(*sets));
+    struct series_shown **shown = xcalloc(p->n_an + 1, sizeof(*shown));
     struct explain_file *known = xcalloc(p->n_files + 1, sizeof(*known));
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     struct reread_thread t = {NULL, cpus > 0 ? (unsigned)cpus : 1};
@@ -1071,7 +1072,8 @@ reread_unstable(struct pipeline *p, struct ds_error *err)
         sets[i].a = r->pub.cfg;
         sets[i].layout = &r->pub.layout;
         sets[i].aid = r->pub.store_id;
-        sets[i].n = series_take_unstable(r->series, &sets[i].v);
+        sets[i].n = series_take_unstable(r->series, &sets[i].v, &shown[i]);
+        sets[i].shown = shown[i];
     }
     for (size_t i = 0; i < p->n_files; i++) {
         known[i].digest = p->files[i].digest;
@@ -1105,7 +1107,9 @@ reread_unstable(struct pipeline *p, struct ds_error *err)
         for (size_t k = 0; k < sets[i].n; k++)
             slot_result_fini(&sets[i].v[k]);
         free(sets[i].v);
+        series_shown_free(shown[i], sets[i].n);
     }
+    free(shown);
     free(known);
     free(sets);
     return rc;
@@ -1118,6 +1122,12 @@ pipeline_finish(struct pipeline *p, struct ds_error *err)
 
     stop_thread(p);
     p->counts.norm = *norm_get_stats(p->norm);
+    /* the ring's 12 MB are not needed once the aggregation is done: not beside the maps of reading back */
+    for (size_t i = 0; i < RING_BATCHES; i++) {
+        free(p->ring[i]);
+        p->ring[i] = NULL;
+    }
+    p->cur = NULL;
     for (size_t i = 0; i < p->n_an; i++)
         agg_flush(p->an[i].agg);
     stop_writer(p);

@@ -60,6 +60,7 @@ struct series {
     /* series_keep_unstable(): the unstable slots judged, with their drill-downs (owned) */
     bool keep_unstable;
     struct slot_result *unstable;
+    struct series_shown *shown;         /* beside unstable */
     size_t n_unstable, cap_unstable;
 };
 
@@ -113,7 +114,16 @@ series_free(struct series *s)
     for (size_t i = 0; i < s->n_unstable; i++)
         slot_result_fini(&s->unstable[i]);
     free(s->unstable);
+    series_shown_free(s->shown, s->n_unstable);
     free(s);
+}
+
+void
+series_shown_free(struct series_shown *shown, size_t n)
+{
+    for (size_t i = 0; shown != NULL && i < n; i++)
+        free(shown[i].blob);
+    free(shown);
 }
 
 void
@@ -123,24 +133,64 @@ series_keep_unstable(struct series *s, bool keep)
 }
 
 size_t
-series_take_unstable(struct series *s, struct slot_result **v)
+series_take_unstable(struct series *s, struct slot_result **v, struct series_shown **shown)
 {
     size_t n = s->n_unstable;
 
     *v = s->unstable;
+    if (shown != NULL)
+        *shown = s->shown;
+    else
+        series_shown_free(s->shown, n);
     s->unstable = NULL;
+    s->shown = NULL;
     s->n_unstable = s->cap_unstable = 0;
     return n;
 }
 
-/* r, unstable with its drill-down, into s->unstable: r is left empty */
+/*
+ * What the drill-down e of stored slot (loaded, trimmed) needs of it: its
+ * totals, and its shown groups with their details, serialised (a few KB
+ * where the slot's details are a megabyte).
+ */
 static void
-keep_unstable(struct series *s, struct slot_result *r)
+shown_of(const struct agg_slot *slot, const struct slot_explain *e, struct series_shown *out)
+{
+    struct agg_slot *mini = agg_slot_new(slot->layout, slot->start, slot->end);
+
+    for (size_t j = 0; j < e->n_groups; j++) {
+        const struct agg_group *g = agg_slot_group_find(slot, e->groups[j].key);
+        struct agg_group *m;
+
+        if (g == NULL)
+            continue;
+        m = agg_slot_group_get(mini, g->key, false);
+        m->packets = g->packets;
+        m->flows = g->flows;
+        m->flags = g->flags;
+        m->detail = g->detail;          /* borrowed for the encoding */
+    }
+    out->blob = store_slot_encode(mini, &out->counts_len, &out->details_len);
+    out->end = slot->end;
+    out->packets = slot->packets;
+    out->flows = slot->flows;
+    out->complete = slot->complete;
+    for (uint32_t i = 0; i < mini->n_groups; i++)
+        agg_slot_group(mini, i)->detail = NULL;
+    agg_slot_free(mini);
+}
+
+/* r, unstable with its drill-down, and shown into s->unstable: both are left empty */
+static void
+keep_unstable(struct series *s, struct slot_result *r, struct series_shown *shown)
 {
     if (s->n_unstable == s->cap_unstable) {
         s->cap_unstable = s->cap_unstable ? 2 * s->cap_unstable : 16;
         s->unstable = xreallocarray(s->unstable, s->cap_unstable, sizeof(*s->unstable));
+        s->shown = xreallocarray(s->shown, s->cap_unstable, sizeof(*s->shown));
     }
+    s->shown[s->n_unstable] = *shown;
+    memset(shown, 0, sizeof(*shown));
     s->unstable[s->n_unstable++] = *r;
     memset(r, 0, sizeof(*r));
 }
@@ -705,11 +755,29 @@ part_prepare(const struct series_reread_set *set, struct store *st,
     return DS_OK;
 }
 
+/* The slot that shown keeps (its shown groups only); NULL if its blobs are damaged. */
+static struct agg_slot *
+shown_slot(const struct key_layout *layout, int64_t start, const struct series_shown *shown)
+{
+    struct agg_slot *slot = agg_slot_new(layout, start, shown->end);
+
+    slot->packets = shown->packets;
+    slot->flows = shown->flows;
+    slot->complete = shown->complete;
+    if (store_slot_decode(slot, shown->blob, shown->counts_len, shown->blob + shown->counts_len,
+                          shown->details_len) != 0) {
+        agg_slot_free(slot);
+        return NULL;
+    }
+    return slot;
+}
+
 enum ds_rc
 series_apply_exact(const struct ds_cfg *cfg, const struct cfg_analysis *a,
                    const struct key_layout *layout, struct store *st, int64_t aid,
-                   struct slot_result *r, const struct explain_exact *x, bool save,
-                   bool *applied, struct ds_error *err)
+                   struct slot_result *r, const struct series_shown *shown,
+                   const struct explain_exact *x, bool save, bool *applied,
+                   struct ds_error *err)
 {
     struct agg_slot *slot = NULL;
     struct slot_explain *e;
@@ -724,7 +792,10 @@ series_apply_exact(const struct ds_cfg *cfg, const struct cfg_analysis *a,
         return DS_OK;
     }
     /* the slot's details (not the window's: the changes stay as they were) */
-    rc = store_slot_load(st, aid, layout, r->start, &slot, err);
+    if (shown != NULL && shown->blob != NULL)
+        slot = shown_slot(layout, r->start, shown);
+    if (slot == NULL)
+        rc = store_slot_load(st, aid, layout, r->start, &slot, err);
     if (rc != DS_OK || slot == NULL)
         return rc;
     if (slot->packets != r->packets) {
@@ -759,7 +830,8 @@ part_apply(const struct ds_cfg *cfg, const struct series_reread_set *set, struct
         bool applied;
 
         rc = series_apply_exact(cfg, set->a, set->layout, st, set->aid, &set->v[p->idx[k]],
-                                p->out[k], save, &applied, err);
+                                set->shown != NULL ? &set->shown[p->idx[k]] : NULL, p->out[k],
+                                save, &applied, err);
     }
     return rc;
 }
@@ -872,7 +944,7 @@ series_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
               struct slot_result *v, size_t n, const struct explain_file *known,
               size_t n_known, bool save, struct ds_error *err)
 {
-    struct series_reread_set set = {a, layout, aid, v, n};
+    struct series_reread_set set = {a, layout, aid, NULL, v, n};
 
     return series_reread_many(cfg, st, &set, 1, known, n_known, save, 1, err);
 }
@@ -954,6 +1026,7 @@ series_commit(struct series *s, struct ds_error *err)
         const struct store_slot_summary *sum = &later[i];
         const struct run_slot *x = run_find(s, sum->start);
         struct slot_result r;
+        struct series_shown shown = {NULL, 0, 0, 0, 0, 0, false};
         struct agg_slot *loaded = NULL;
         bool recomputed = false, with_top = false;
 
@@ -1007,9 +1080,11 @@ series_commit(struct series *s, struct ds_error *err)
         /* 4. save the judgement (top groups were saved with the slot) */
         rc = store_result_save(s->st, s->aid, s->layout, &r, with_top, err);
         /* 5. its drill-down, or none if it is not unstable (any more) */
-        if (rc == DS_OK && slot_result_unstable(&r))
+        if (rc == DS_OK && slot_result_unstable(&r)) {
             rc = explain_unstable(s, &r, &wins, n_window, &loaded, err);
-        else if (rc == DS_OK)
+            if (rc == DS_OK && s->keep_unstable && loaded != NULL && r.explain != NULL)
+                shown_of(loaded, r.explain, &shown);
+        } else if (rc == DS_OK)
             rc = store_explain_save(s->st, s->aid, r.start, NULL, 0, err);
         if (r.packets > 0 && !sum->incomplete) {
             for (size_t t = 0; t < s->a->n_thresholds; t++)
@@ -1029,7 +1104,8 @@ series_commit(struct series *s, struct ds_error *err)
             s->on_judged(s->on_judged_ctx, s->a, &r);
         }
         if (rc == DS_OK && s->keep_unstable && r.explain != NULL && slot_result_unstable(&r))
-            keep_unstable(s, &r);
+            keep_unstable(s, &r, &shown);
+        free(shown.blob);
         slot_result_fini(&r);
         if (rc != DS_OK)
             goto out;
