@@ -249,15 +249,29 @@ struct slot_explain *explain_slot_exact(const struct cfg_analysis *a,
                                         const struct agg_slot *const *window, size_t n_window,
                                         const struct explain_exact *x);
 
+/* What the cause rules need of a shown group's detail (explain_exact_apply()). */
+struct explain_group_stats {
+    bool has_detail;            /* false: none kept, the rest is 0 */
+    uint64_t sources, dst_addrs, dst_ports;     /* distinct counts */
+    uint64_t reply_packets;     /* TCP SYN/ACK or RST */
+    int64_t first_ms, last_ms;
+};
+
+/* The stats of e's shown groups in slot (the slot e explains), into stats[e->n_groups]. */
+void explain_group_stats(const struct agg_slot *slot, const struct slot_explain *e,
+                         struct explain_group_stats *stats);
+
 /*
  * e (borrowed) with the lists and minutes that x (borrowed) read back, and
- * the cause judged again from them and the details of slot (the stored
- * slot e explains): what explain_slot_exact() gives, without the window.
- * Returns an owned explanation.
+ * the cause judged again from them and stats (e->n_groups, from
+ * explain_group_stats() on the slot e explains; keys packed with layout):
+ * what explain_slot_exact() gives, without the window.  Returns an owned
+ * explanation.
  */
 struct slot_explain *explain_exact_apply(const struct slot_explain *e,
                                          const struct cfg_causes *causes,
-                                         const struct agg_slot *slot,
+                                         const struct key_layout *layout,
+                                         const struct explain_group_stats *stats,
                                          const struct explain_exact *x);
 
 /* free(e), for symmetry; NULL is a no-op. */

@@ -17,6 +17,7 @@
 
 #include "ds/agg.h"
 #include "ds/cfg.h"
+#include "ds/explain.h"
 #include "ds/ingest.h"
 #include "ds/norm.h"
 #include "ds/rc.h"
@@ -229,15 +230,11 @@ enum ds_rc series_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
 /*
  * What the drill-down of an unstable slot needs of its stored slot, kept
  * from its judgement so that applying the lists read back does not load it
- * again: its totals, and its shown groups with their details as the
- * store's two blobs (store_slot_encode()).  blob NULL: load it.
+ * again: the stats of its shown groups' details (kept false: load it).
  */
 struct series_shown {
-    uint8_t *blob;              /* owned: counts_len + details_len bytes */
-    size_t counts_len, details_len;
-    int64_t end;
-    uint64_t packets, flows;
-    bool complete;
+    bool kept;
+    struct explain_group_stats stats[EXPLAIN_GROUPS_MAX];
 };
 
 /*
@@ -297,14 +294,13 @@ void series_reread_free(struct series_reread *rr);
 void series_keep_unstable(struct series *s, bool keep);
 /*
  * The unstable slots kept since the last call: *v is owned by the caller
- * (slot_result_fini() each, then free()), and so is *shown (if shown is
- * not NULL; else it is freed), what each slot's judgement kept of it.
+ * (slot_result_fini() each, then free()), and so is *shown (free(); if
+ * shown is not NULL, else it is freed), what each slot's judgement kept
+ * of it.
  * Returns how many.
  */
 size_t series_take_unstable(struct series *s, struct slot_result **v,
                             struct series_shown **shown);
-/* Frees the n of shown (from series_take_unstable()) and the array. */
-void series_shown_free(struct series_shown *shown, size_t n);
 
 /*
  * Computes TopN and the top groups of one slot (no judgement): shared by

@@ -314,20 +314,52 @@ count_at_least(const struct explain_list *l, uint32_t i)
     return l->v[i].packets > l->error ? l->v[i].packets - l->error : 0;
 }
 
+/* What the cause rules need of detail d (NULL: none kept). */
 static void
-group_facts(struct cause_facts *f, const struct explain_group *eg, const struct agg_group *g,
-            const struct agg_slot *slot, const struct cfg_causes *c, uint64_t *scratch,
-            uint32_t n_min, const uint64_t *read_back)
+stats_of(const struct detail *d, struct explain_group_stats *st)
 {
-    const struct detail *d = g->detail;
+    memset(st, 0, sizeof(*st));
+    if (d == NULL)
+        return;
+    st->has_detail = true;
+    st->sources = distinct_count(&d->src);
+    st->dst_addrs = distinct_count(&d->dst);
+    st->dst_ports = distinct_count(&d->dport);
+    st->reply_packets = reply_type_packets(d);
+    st->first_ms = d->first_ms;
+    st->last_ms = d->last_ms;
+}
+
+void
+explain_group_stats(const struct agg_slot *slot, const struct slot_explain *e,
+                    struct explain_group_stats *stats)
+{
+    for (size_t i = 0; i < e->n_groups; i++) {
+        const struct agg_group *g = agg_slot_group_find(slot, e->groups[i].key);
+
+        stats_of(g != NULL ? g->detail : NULL, &stats[i]);
+    }
+}
+
+/*
+ * The facts of shown group eg for the cause rules: st what its detail
+ * says, its minutes from read_back (n_min of them, may be NULL) or else
+ * from d (may be NULL) kept in memory.
+ */
+static void
+group_facts(struct cause_facts *f, const struct explain_group *eg,
+            const struct explain_group_stats *st, const struct detail *d,
+            const struct key_layout *layout, int64_t slot_start, const struct cfg_causes *c,
+            uint64_t *scratch, uint32_t n_min, const uint64_t *read_back)
+{
     bool exact;
 
     f->packets = eg->packets;
     f->share = eg->share;
-    f->sources = distinct_count(&d->src);
-    f->dst_addrs = distinct_count(&d->dst);
-    f->dst_ports = distinct_count(&d->dport);
-    f->dst_port = key_dst_port(slot->layout, eg->key);
+    f->sources = st->sources;
+    f->dst_addrs = st->dst_addrs;
+    f->dst_ports = st->dst_ports;
+    f->dst_port = key_dst_port(layout, eg->key);
     /*
      * A Space-Saving count may be over by its error: the rules take the
      * lower bound, so that a crowd never passes for one source.
@@ -336,7 +368,7 @@ group_facts(struct cause_facts *f, const struct explain_group *eg, const struct 
         f->top_src = eg->src.v[0].addr;
         f->top_src_packets = count_at_least(&eg->src, 0);
     }
-    f->reply_packets = reply_type_packets(d);
+    f->reply_packets = st->reply_packets;
     for (uint32_t i = 0; i < eg->sport.n; i++)
         if (eg->sport.v[i].port == 53)
             f->reply_packets += count_at_least(&eg->sport, i);
@@ -345,14 +377,15 @@ group_facts(struct cause_facts *f, const struct explain_group *eg, const struct 
     f->burst_s = -1;
     if (read_back != NULL)
         memcpy(scratch, read_back, (size_t)n_min * sizeof(*scratch));
-    if (read_back != NULL || detail_minutes(d, slot->start, n_min, scratch, &exact)) {
+    if (read_back != NULL ||
+        (d != NULL && detail_minutes(d, slot_start, n_min, scratch, &exact))) {
         uint32_t len;
 
         shortest_burst(scratch, n_min, &c->ddos_burst_share, &len, &f->burst_packets);
         f->burst_s = (int64_t)len * 60;
-    } else if (d->last_ms >= d->first_ms) {
+    } else if (st->last_ms >= st->first_ms) {
         /* no minutes: the whole span of the group, every packet in it */
-        f->burst_s = (d->last_ms - d->first_ms + 59999) / 60000 * 60;
+        f->burst_s = (st->last_ms - st->first_ms + 59999) / 60000 * 60;
         f->burst_packets = eg->packets;
     }
 }
@@ -542,9 +575,13 @@ explain_slot_exact(const struct cfg_analysis *a, const struct cfg_causes *causes
         /* the facts need the group's detail (counters, types): a group read back without */
         if (eg->has_lists && c->g != NULL && c->g->detail != NULL &&
             (n_window == 0 ? eg->in_top : eg->changed && c->share > c->window_share)) {
+            struct explain_group_stats st;
+
             memset(&facts[n_facts], 0, sizeof(facts[0]));
             facts[n_facts].group = (uint32_t)i;
-            group_facts(&facts[n_facts], eg, c->g, slot, causes, scratch, n_min, xmin);
+            stats_of(c->g->detail, &st);
+            group_facts(&facts[n_facts], eg, &st, c->g->detail, slot->layout, slot->start,
+                        causes, scratch, n_min, xmin);
             n_facts++;
         }
     }
@@ -578,9 +615,10 @@ cmp_group_delta(const void *x, const void *y)
 
 struct slot_explain *
 explain_exact_apply(const struct slot_explain *e, const struct cfg_causes *causes,
-                    const struct agg_slot *slot, const struct explain_exact *x)
+                    const struct key_layout *layout, const struct explain_group_stats *stats,
+                    const struct explain_exact *x)
 {
-    uint32_t n_min = (uint32_t)((slot->end - slot->start + 59) / 60);
+    uint32_t n_min = (uint32_t)((e->end - e->start + 59) / 60);
     uint32_t minutes[EXPLAIN_GROUPS_MAX] = {0};
     const struct explain_group *by[EXPLAIN_GROUPS_MAX];
     struct cause_facts facts[EXPLAIN_GROUPS_MAX];
@@ -589,12 +627,9 @@ explain_exact_apply(const struct slot_explain *e, const struct cfg_causes *cause
     uint64_t *scratch;
 
     /* the series: the changed groups with detail, most moved first, as explain_slot() */
-    for (size_t i = 0; i < e->n_groups; i++) {
-        const struct agg_group *g = agg_slot_group_find(slot, e->groups[i].key);
-
-        if (e->groups[i].changed && g != NULL && g->detail != NULL)
+    for (size_t i = 0; i < e->n_groups; i++)
+        if (e->groups[i].changed && stats[i].has_detail)
             by[nb++] = &e->groups[i];
-    }
     qsort(by, nb, sizeof(*by), cmp_group_delta);
     for (size_t j = 0; j < nb && j < EXPLAIN_SERIES; j++)
         minutes[by[j] - e->groups] = n_min;
@@ -613,7 +648,6 @@ explain_exact_apply(const struct slot_explain *e, const struct cfg_causes *cause
         struct explain_group *eg = &o->groups[i];
         const struct explain_exact_group *xg = exact_group(x, e->groups[i].key, ks);
         const uint64_t *xmin = xg != NULL && x->n_min == n_min ? xg->minutes : NULL;
-        const struct agg_group *g = agg_slot_group_find(slot, e->groups[i].key);
         uint64_t *m = eg->minutes;
         uint32_t nm = eg->n_minutes;
 
@@ -630,23 +664,28 @@ explain_exact_apply(const struct slot_explain *e, const struct cfg_causes *cause
         if (m != NULL && xmin != NULL) {
             memcpy(m, xmin, (size_t)n_min * sizeof(*m));
             eg->minutes_exact = true;
-        } else if (m != NULL && (g == NULL || g->detail == NULL ||
-                                 !detail_minutes(g->detail, slot->start, nm, m,
-                                                 &eg->minutes_exact))) {
-            eg->minutes = NULL;
-            eg->n_minutes = 0;
+        } else if (m != NULL) {
+            /* not read back: the minutes of the drill-down it had, if any */
+            if (e->groups[i].minutes != NULL && e->groups[i].n_minutes == nm) {
+                memcpy(m, e->groups[i].minutes, (size_t)nm * sizeof(*m));
+                eg->minutes_exact = e->groups[i].minutes_exact;
+            } else {
+                eg->minutes = NULL;
+                eg->n_minutes = 0;
+            }
         }
         /* the candidates of a cause, as explain_slot() picks them */
-        if (eg->has_lists && g != NULL && g->detail != NULL &&
+        if (eg->has_lists && stats[i].has_detail &&
             (o->window_slots == 0 ? eg->in_top
                                   : eg->changed && eg->share > eg->window_share)) {
             memset(&facts[n_facts], 0, sizeof(facts[0]));
             facts[n_facts].group = (uint32_t)i;
-            group_facts(&facts[n_facts], eg, g, slot, causes, scratch, n_min, xmin);
+            group_facts(&facts[n_facts], eg, &stats[i], NULL, layout, e->start, causes,
+                        scratch, n_min, xmin);
             n_facts++;
         }
     }
-    cause_classify(causes, slot->end - slot->start, facts, n_facts, o);
+    cause_classify(causes, e->end - e->start, facts, n_facts, o);
     free(scratch);
     return o;
 }

@@ -1107,7 +1107,7 @@ reread_unstable(struct pipeline *p, struct ds_error *err)
         for (size_t k = 0; k < sets[i].n; k++)
             slot_result_fini(&sets[i].v[k]);
         free(sets[i].v);
-        series_shown_free(shown[i], sets[i].n);
+        free(shown[i]);
     }
     free(shown);
     free(known);

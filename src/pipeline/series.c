@@ -114,17 +114,10 @@ series_free(struct series *s)
     for (size_t i = 0; i < s->n_unstable; i++)
         slot_result_fini(&s->unstable[i]);
     free(s->unstable);
-    series_shown_free(s->shown, s->n_unstable);
+    free(s->shown);
     free(s);
 }
 
-void
-series_shown_free(struct series_shown *shown, size_t n)
-{
-    for (size_t i = 0; shown != NULL && i < n; i++)
-        free(shown[i].blob);
-    free(shown);
-}
 
 void
 series_keep_unstable(struct series *s, bool keep)
@@ -141,43 +134,19 @@ series_take_unstable(struct series *s, struct slot_result **v, struct series_sho
     if (shown != NULL)
         *shown = s->shown;
     else
-        series_shown_free(s->shown, n);
+        free(s->shown);
     s->unstable = NULL;
     s->shown = NULL;
     s->n_unstable = s->cap_unstable = 0;
     return n;
 }
 
-/*
- * What the drill-down e of stored slot (loaded, trimmed) needs of it: its
- * totals, and its shown groups with their details, serialised (a few KB
- * where the slot's details are a megabyte).
- */
+/* What the drill-down e of stored slot (loaded, trimmed) needs of it to be applied later. */
 static void
 shown_of(const struct agg_slot *slot, const struct slot_explain *e, struct series_shown *out)
 {
-    struct agg_slot *mini = agg_slot_new(slot->layout, slot->start, slot->end);
-
-    for (size_t j = 0; j < e->n_groups; j++) {
-        const struct agg_group *g = agg_slot_group_find(slot, e->groups[j].key);
-        struct agg_group *m;
-
-        if (g == NULL)
-            continue;
-        m = agg_slot_group_get(mini, g->key, false);
-        m->packets = g->packets;
-        m->flows = g->flows;
-        m->flags = g->flags;
-        m->detail = g->detail;          /* borrowed for the encoding */
-    }
-    out->blob = store_slot_encode(mini, &out->counts_len, &out->details_len);
-    out->end = slot->end;
-    out->packets = slot->packets;
-    out->flows = slot->flows;
-    out->complete = slot->complete;
-    for (uint32_t i = 0; i < mini->n_groups; i++)
-        agg_slot_group(mini, i)->detail = NULL;
-    agg_slot_free(mini);
+    explain_group_stats(slot, e, out->stats);
+    out->kept = true;
 }
 
 /* r, unstable with its drill-down, and shown into s->unstable: both are left empty */
@@ -755,23 +724,6 @@ part_prepare(const struct series_reread_set *set, struct store *st,
     return DS_OK;
 }
 
-/* The slot that shown keeps (its shown groups only); NULL if its blobs are damaged. */
-static struct agg_slot *
-shown_slot(const struct key_layout *layout, int64_t start, const struct series_shown *shown)
-{
-    struct agg_slot *slot = agg_slot_new(layout, start, shown->end);
-
-    slot->packets = shown->packets;
-    slot->flows = shown->flows;
-    slot->complete = shown->complete;
-    if (store_slot_decode(slot, shown->blob, shown->counts_len, shown->blob + shown->counts_len,
-                          shown->details_len) != 0) {
-        agg_slot_free(slot);
-        return NULL;
-    }
-    return slot;
-}
-
 enum ds_rc
 series_apply_exact(const struct ds_cfg *cfg, const struct cfg_analysis *a,
                    const struct key_layout *layout, struct store *st, int64_t aid,
@@ -779,7 +731,8 @@ series_apply_exact(const struct ds_cfg *cfg, const struct cfg_analysis *a,
                    const struct explain_exact *x, bool save, bool *applied,
                    struct ds_error *err)
 {
-    struct agg_slot *slot = NULL;
+    struct explain_group_stats loaded[EXPLAIN_GROUPS_MAX];
+    const struct explain_group_stats *stats = loaded;
     struct slot_explain *e;
     enum ds_rc rc = DS_OK;
 
@@ -791,21 +744,25 @@ series_apply_exact(const struct ds_cfg *cfg, const struct cfg_analysis *a,
                  (unsigned long long)r->packets);
         return DS_OK;
     }
-    /* the slot's details (not the window's: the changes stay as they were) */
-    if (shown != NULL && shown->blob != NULL)
-        slot = shown_slot(layout, r->start, shown);
-    if (slot == NULL)
+    if (shown != NULL && shown->kept) {
+        stats = shown->stats;
+    } else {
+        /* the slot's details (not the window's: the changes stay as they were) */
+        struct agg_slot *slot = NULL;
+
         rc = store_slot_load(st, aid, layout, r->start, &slot, err);
-    if (rc != DS_OK || slot == NULL)
-        return rc;
-    if (slot->packets != r->packets) {
-        /* revised since (late flows): its new judgement reads it back again */
+        if (rc != DS_OK || slot == NULL)
+            return rc;
+        if (slot->packets != r->packets) {
+            /* revised since (late flows): its new judgement reads it back again */
+            agg_slot_free(slot);
+            return DS_OK;
+        }
+        explain_trim(a, slot);
+        explain_group_stats(slot, r->explain, loaded);
         agg_slot_free(slot);
-        return DS_OK;
     }
-    explain_trim(a, slot);
-    e = explain_exact_apply(r->explain, &cfg->causes, slot, x);
-    agg_slot_free(slot);
+    e = explain_exact_apply(r->explain, &cfg->causes, layout, stats, x);
     if (save) {
         size_t len;
         uint8_t *blob = explain_encode(e, &len);
@@ -1026,7 +983,7 @@ series_commit(struct series *s, struct ds_error *err)
         const struct store_slot_summary *sum = &later[i];
         const struct run_slot *x = run_find(s, sum->start);
         struct slot_result r;
-        struct series_shown shown = {NULL, 0, 0, 0, 0, 0, false};
+        struct series_shown shown = {.kept = false};
         struct agg_slot *loaded = NULL;
         bool recomputed = false, with_top = false;
 
@@ -1105,7 +1062,6 @@ series_commit(struct series *s, struct ds_error *err)
         }
         if (rc == DS_OK && s->keep_unstable && r.explain != NULL && slot_result_unstable(&r))
             keep_unstable(s, &r, &shown);
-        free(shown.blob);
         slot_result_fini(&r);
         if (rc != DS_OK)
             goto out;
