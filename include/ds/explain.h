@@ -205,6 +205,7 @@ struct explain_reread_job {
     const struct explain_file *files;           /* n_files: the inputs it counted */
     size_t n_files;
     struct explain_exact **out;                 /* n_ex, filled: out[i] for ex[i], owned */
+    int64_t lateness_s;         /* how late its flows may come, if more than input.lateness */
 };
 
 /*
@@ -219,9 +220,9 @@ struct explain_reread_job {
  * per slot: the groups that reach it get lists = false.
  *
  * On success out[i] (an array of n_ex the caller provides) is an owned
- * struct explain_exact for ex[i] (explain_exact_free).  Returns DS_OK, or
- * DS_ERR_IO if a file cannot be read or its digest differs (err says
- * which), with every out[i] NULL: nothing read back is trusted then.
+ * struct explain_exact for ex[i] (explain_exact_free).  A file that cannot
+ * be read or whose digest differs is logged, and the slots it can hold
+ * come back missed (not to be trusted).
  */
 enum ds_rc explain_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
                           const struct key_layout *layout, const struct slot_explain *const *ex,
@@ -233,10 +234,14 @@ enum ds_rc explain_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a
  * counted is read once for all of them (jobs[j].files name the same input
  * by path and digest).  The slots are shared out in time order among at
  * most threads readers (threads of their own), each reading what its
- * slots need.  On failure every out is NULL and err says why.
+ * slots need.  A file that cannot be read, or is not as it was counted,
+ * is logged and its slots come back missed; the other slots are read.
+ * *cancel (may be NULL) set non-zero stops the reading soon: every out is
+ * then NULL and DS_ERR_IO returned, as for any other failure.
  */
 enum ds_rc explain_reread_jobs(const struct ds_cfg *cfg, const struct explain_reread_job *jobs,
-                               size_t n_jobs, unsigned threads, struct ds_error *err);
+                               size_t n_jobs, unsigned threads, const int *cancel,
+                               struct ds_error *err);
 
 /*
  * As explain_slot(), with the lists and minutes of the groups that x

@@ -272,17 +272,18 @@ enum ds_rc series_reread_many(const struct ds_cfg *cfg, struct store *st,
 
 /*
  * series_reread_many() in three steps, so that the reading, which does not
- * touch the store, can run beside a store commit: prepare (the store's
+ * touch the store, can run in a thread of its own: prepare (the store's
  * inputs of each slot), run (the files read back; problems are logged and
- * the drill-downs stay as they were), apply (the drill-downs replaced, and
- * saved if save).  sets must outlive the handle.
+ * the drill-downs stay as they were; *cancel, if not NULL, set non-zero
+ * stops it), apply (the drill-downs replaced, and saved if save).  sets
+ * must outlive the handle.
  */
 struct series_reread;
 enum ds_rc series_reread_prepare(const struct ds_cfg *cfg, struct store *st,
                                  const struct series_reread_set *sets, size_t n_sets,
                                  const struct explain_file *known, size_t n_known,
                                  struct series_reread **out, struct ds_error *err);
-void series_reread_run(struct series_reread *rr, unsigned threads);
+void series_reread_run(struct series_reread *rr, unsigned threads, const int *cancel);
 enum ds_rc series_reread_apply(struct series_reread *rr, struct store *st, bool save,
                                struct ds_error *err);
 void series_reread_free(struct series_reread *rr);

@@ -143,11 +143,18 @@ struct rr {
     const struct explain_file *file;
     const bool *want;
     size_t chunk;
+    const int *cancel;          /* set (atomically): stop reading; may be NULL */
     enum ds_rc rc;
     struct ds_error err;
     pthread_t thread;
     bool started;               /* thread runs reader_run() */
 };
+
+static bool
+cancelled(const struct rr *rr)
+{
+    return rr->cancel != NULL && __atomic_load_n(rr->cancel, __ATOMIC_RELAXED) != 0;
+}
 
 void
 explain_exact_free(struct explain_exact *x)
@@ -405,7 +412,8 @@ on_record(void *ctx, const struct ipfix_record *rec)
     struct flow f;
     int64_t s, e;
 
-    if (norm_record(rr->norm, rec, &f) != NORM_FLOW)
+    /* stopping: a file without chunks is read to its end, counting nothing */
+    if (cancelled(rr) || norm_record(rr->norm, rec, &f) != NORM_FLOW)
         return;
     if (prefix_set_classify(rr->dark, &f.dst) != PREFIX_DARK)
         return;
@@ -511,6 +519,8 @@ want_message(void *ctx, uint64_t offset)
     struct rr *rr = ctx;
     const struct explain_file *f = rr->file;
 
+    if (cancelled(rr))
+        return false;
     while (rr->chunk + 1 < f->n_chunks && f->chunks[rr->chunk + 1].offset <= offset)
         rr->chunk++;
     /* before the first chunk, or offsets gone back: read it */
@@ -531,6 +541,8 @@ next_message(void *ctx, uint64_t offset)
     struct rr *rr = ctx;
     const struct explain_file *f = rr->file;
 
+    if (cancelled(rr))
+        return UINT64_MAX;
     if (f->chunks[rr->chunk].offset > offset || f->chunks[rr->chunk].templates)
         return offset;
     for (size_t c = rr->chunk + 1; c < f->n_chunks; c++)
@@ -551,6 +563,31 @@ check_identity(const struct explain_file *f, struct ds_error *err)
     if ((int64_t)sb.st_size != f->size ||
         (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec != f->mtime_ns)
         return ds_error_set(err, DS_ERR_IO, "%s: changed since it was counted", f->path);
+    return DS_OK;
+}
+
+/*
+ * File f could not be read back whole, or not as it was counted (err says
+ * why): the slots of the active analyses that it touches are not to be
+ * trusted, the others are, and reading goes on with the next file.
+ */
+static enum ds_rc
+file_failed(struct rr *rr, const struct explain_file *f, const struct ds_error *err)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < rr->n_an; i++) {
+        struct rr_an *an = &rr->an[i];
+
+        for (size_t k = 0; an->active && k < an->n; k++) {
+            if (span_touches(an->job->a, f->first_ms, f->last_ms, &an->s[k])) {
+                an->s[k].x->missed = true;
+                n++;
+            }
+        }
+    }
+    log_warnx("reread: %s; the lists of %zu slots it holds stay what memory kept", err->msg,
+              n);
     return DS_OK;
 }
 
@@ -592,7 +629,7 @@ read_file(struct rr *rr, size_t fi, bool **want, struct ds_error *err)
     /* skipping by seeks leaves the digest unknown: the size and time say the file is the same */
     seek = f->n_chunks > 0 && f->size > 0;
     if (seek && (rc = check_identity(f, err)) != DS_OK)
-        return rc;
+        return file_failed(rr, f, err);
     log_debug("reread: %s: %zu of %zu chunks", f->path, nw, f->n_chunks);
     memset(&stats, 0, sizeof(stats));
     norm_begin_source(rr->norm, NULL);
@@ -606,10 +643,12 @@ read_file(struct rr *rr, size_t fi, bool **want, struct ds_error *err)
     rc = ingest_file(f->path, &opts, &stats, digest, err);
     for (size_t i = 0; i < rr->n_an; i++)
         flush(&rr->an[i]);
+    if (cancelled(rr))
+        return ds_error_set(err, DS_ERR_IO, "reading back stopped");
     if (rc == DS_OK && !seek && f->digest != NULL && f->digest[0] != '\0' &&
         strcmp(f->digest, digest) != 0)
         rc = ds_error_set(err, DS_ERR_IO, "%s: changed since it was counted", f->path);
-    return rc;
+    return rc == DS_OK ? DS_OK : file_failed(rr, f, err);
 }
 
 /* A reader's work: its files in order, then its slots' lists. */
@@ -743,7 +782,7 @@ slot_weight(const struct explain_reread_job *job, const struct rr_slot *s)
 
 enum ds_rc
 explain_reread_jobs(const struct ds_cfg *cfg, const struct explain_reread_job *jobs,
-                    size_t n_jobs, unsigned threads, struct ds_error *err)
+                    size_t n_jobs, unsigned threads, const int *cancel, struct ds_error *err)
 {
     struct rr_file *files = NULL;
     struct rr_entry *ent = NULL;
@@ -801,6 +840,7 @@ explain_reread_jobs(const struct ds_cfg *cfg, const struct explain_reread_job *j
         rr[r].files = files;
         rr[r].n_files = n_files;
         rr[r].max_values = max_values;
+        rr[r].cancel = cancel;
         rr[r].norm = norm_new();
         rr[r].dark = prefix_set_new(cfg->prefixes.v, cfg->prefixes.n, cfg->exclude.v,
                                     cfg->exclude.n);
@@ -814,12 +854,15 @@ explain_reread_jobs(const struct ds_cfg *cfg, const struct explain_reread_job *j
             an->bit = UINT32_C(1) << j;
             slotcal_init(&an->cal, jobs[j].a->slot_s);
             /*
-             * input.lateness, and a slot more (an hour at most: a daily
+             * The lateness (input's, or the job's if larger: the
+             * collector's), and a slot more (an hour at most: a daily
              * slot's maps are the largest, and two of them held at once
              * double the peak); a flow later than that makes the slot's
              * total disagree, and its lists stay what memory kept.
              */
-            an->settle_ms = (cfg->input_lateness_s +
+            an->settle_ms = ((jobs[j].lateness_s > cfg->input_lateness_s
+                                  ? jobs[j].lateness_s
+                                  : cfg->input_lateness_s) +
                              (jobs[j].a->slot_s < 3600 ? jobs[j].a->slot_s : 3600)) * 1000;
             an->s = xcalloc(jobs[j].n_ex + 1, sizeof(*an->s));
         }
@@ -869,7 +912,7 @@ explain_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
                size_t n_ex, const struct explain_file *files, size_t n_files,
                struct explain_exact **out, struct ds_error *err)
 {
-    struct explain_reread_job job = {a, layout, ex, n_ex, files, n_files, out};
+    struct explain_reread_job job = {a, layout, ex, n_ex, files, n_files, out, 0};
 
-    return explain_reread_jobs(cfg, &job, 1, 1, err);
+    return explain_reread_jobs(cfg, &job, 1, 1, NULL, err);
 }

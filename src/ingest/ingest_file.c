@@ -390,9 +390,11 @@ ingest_file(const char *path, const struct ingest_file_opts *opts, struct ingest
                   (unsigned long long)d.bad_records);
     }
     /* An empty file is a day without traffic, not a broken input: said, not failed. */
-    if (rc == DS_OK && stats->bytes == bytes_before)
+    if (rc == DS_OK && stats->bytes == bytes_before && !opts->growing)
         log_warnx("ingest: %s: empty, no records", r.name);
-    if (rc == DS_OK && stats->messages == messages_before && stats->bytes > bytes_before)
+    /* a file being written may not hold a whole message yet */
+    if (rc == DS_OK && stats->messages == messages_before && stats->bytes > bytes_before &&
+        !opts->growing)
         rc = ds_error_set(err, DS_ERR_IO,
                           "%s: no IPFIX message found in %llu bytes (is it an IPFIX file?)",
                           r.name, (unsigned long long)(stats->bytes - bytes_before));

@@ -59,6 +59,7 @@ struct archive_reread {
     uint32_t cp_done;
     bool all_ready;             /* stopping: the archive is complete */
     bool stop;
+    int cancel;                 /* set atomically: the job under way stops reading */
     struct archive_reread_stats st;
 };
 
@@ -103,8 +104,10 @@ read_back(struct archive_reread *ar, struct job *j)
         files[i].last_ms = INT64_MAX / 2;
         files[i].growing = af[i].growing;
     }
-    rj = (struct explain_reread_job){j->a, j->layout, &ex, 1, files, n, &j->x};
-    if (n > 0 && explain_reread_jobs(ar->cfg, &rj, 1, 1, &err) != DS_OK)
+    rj = (struct explain_reread_job){.a = j->a, .layout = j->layout, .ex = &ex, .n_ex = 1,
+                                     .files = files, .n_files = n, .out = &j->x,
+                                     .lateness_s = ar->cfg->collector_lateness_s};
+    if (n > 0 && explain_reread_jobs(ar->cfg, &rj, 1, 1, &ar->cancel, &err) != DS_OK)
         log_warnx("%s: slot at %lld: the archive is not read back: %s", j->a->name,
                   (long long)j->r.start, err.msg);
     j->n_files = n;
@@ -193,6 +196,22 @@ archive_reread_push(struct archive_reread *ar, const struct cfg_analysis *a,
         job_free(j);
         return;
     }
+    /* judged again before it was read: the newer judgement takes its place */
+    for (struct job *w = ar->todo; w != NULL; w = w->next) {
+        if (w->aid == j->aid && w->r.start == j->r.start) {
+            struct job *next = w->next;
+
+            slot_result_fini(&w->r);
+            w->r = j->r;
+            w->after = j->after;
+            w->judged_s = j->judged_s;
+            w->next = next;
+            memset(&j->r, 0, sizeof(j->r));
+            pthread_mutex_unlock(&ar->lock);
+            job_free(j);
+            return;
+        }
+    }
     if (ar->n_todo >= ARCHIVE_REREAD_JOBS) {
         struct job *old = ar->todo;
 
@@ -224,6 +243,30 @@ archive_reread_checkpoint(struct archive_reread *ar, uint32_t done)
     pthread_mutex_unlock(&ar->lock);
 }
 
+static enum ds_rc
+unstable_cb(void *ctx, const struct slot_result *r)
+{
+    *(bool *)ctx = r->explain != NULL && slot_result_unstable(r);
+    return DS_OK;
+}
+
+/*
+ * Is j's slot still judged unstable in the store, with a drill-down?  A
+ * judgement since may have made it stable (and dropped its drill-down):
+ * the lists read back for the old one are not saved then.
+ */
+static bool
+still_unstable(struct store *st, const struct job *j)
+{
+    struct ds_error err;
+    bool unstable = false;
+
+    if (store_results(st, j->aid, j->layout, j->a, j->r.start, j->r.start + 1, unstable_cb,
+                      &unstable, &err) != DS_OK)
+        return false;
+    return unstable;
+}
+
 enum ds_rc
 archive_reread_apply(struct archive_reread *ar, struct store *st, struct ds_error *err)
 {
@@ -239,7 +282,7 @@ archive_reread_apply(struct archive_reread *ar, struct store *st, struct ds_erro
         bool applied = false;
 
         list = j->next;
-        if (rc == DS_OK && j->x != NULL)
+        if (rc == DS_OK && j->x != NULL && still_unstable(st, j))
             rc = series_apply_exact(ar->cfg, j->a, j->layout, st, j->aid, &j->r, NULL, j->x,
                                     true, &applied, err);
         if (applied)
@@ -283,6 +326,8 @@ archive_reread_stop(struct archive_reread *ar, int wait_ms)
         if (pthread_cond_timedwait(&ar->idle, &ar->lock, &until) != 0)
             break;
     ar->stop = true;
+    /* past the wait, the file under way is left where it is */
+    __atomic_store_n(&ar->cancel, 1, __ATOMIC_RELAXED);
     while (ar->todo != NULL) {
         struct job *j = ar->todo;
 
@@ -298,7 +343,7 @@ archive_reread_stop(struct archive_reread *ar, int wait_ms)
     if (dropped > 0)
         log_warnx("collect: stopping: %zu unstable slots are not read back from the archive; "
                   "they keep their lists from memory", dropped);
-    /* the job under way ends first */
+    /* the job under way ends at its next message */
     if (ar->started) {
         pthread_join(ar->thread, NULL);
         ar->started = false;

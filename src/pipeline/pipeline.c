@@ -559,6 +559,9 @@ on_record(void *ctx, const struct ipfix_record *rec)
     case NORM_FLOW:
         break;
     case NORM_OPTIONS:
+        /* sampling and system init times: reading back must see them as well as templates */
+        if (p->cur_file != NULL && p->cur_file->n > 0)
+            p->cur_file->chunks[p->cur_file->n - 1].templates = true;
         return;
     default:
         p->counts.unusable++;
@@ -1032,27 +1035,13 @@ pipeline_add_input(struct pipeline *p, const char *path, struct ds_error *err)
     return DS_OK;
 }
 
-struct reread_thread {
-    struct series_reread *rr;
-    unsigned threads;
-};
-
-static void *
-reread_run(void *arg)
-{
-    struct reread_thread *t = arg;
-
-    series_reread_run(t->rr, t->threads);
-    return NULL;
-}
-
 /*
  * drilldown.lists reread: the drill-down of every slot this run judged
  * unstable, computed again with its shown groups' lists and minutes read
  * back exactly from the files that hold it, for every analysis in one
- * pass over them, on every core (series_reread_many()).  The reading
- * needs no store: the judgement is committed meanwhile (the commit waits
- * on the disk, the reading on the cores), and the lists are saved after.
+ * pass over them, on every core (series_reread_many()).  In the run's
+ * transaction: a run stopped while reading back has recorded neither its
+ * inputs nor its judgement, and the next run does it all again.
  */
 static enum ds_rc
 reread_unstable(struct pipeline *p, struct ds_error *err)
@@ -1061,9 +1050,7 @@ reread_unstable(struct pipeline *p, struct ds_error *err)
     struct series_shown **shown = xcalloc(p->n_an + 1, sizeof(*shown));
     struct explain_file *known = xcalloc(p->n_files + 1, sizeof(*known));
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    struct reread_thread t = {NULL, cpus > 0 ? (unsigned)cpus : 1};
-    pthread_t th;
-    bool beside;
+    struct series_reread *rr = NULL;
     enum ds_rc rc;
 
     for (size_t i = 0; i < p->n_an; i++) {
@@ -1082,26 +1069,17 @@ reread_unstable(struct pipeline *p, struct ds_error *err)
         known[i].size = p->files[i].size;
         known[i].mtime_ns = p->files[i].mtime_ns;
     }
-    rc = series_reread_prepare(p->cfg, p->st, sets, p->n_an, known, p->n_files, &t.rr, err);
+    rc = series_reread_prepare(p->cfg, p->st, sets, p->n_an, known, p->n_files, &rr, err);
     /*
      * The aggregation's slots are freed, but its threads' arenas keep the
      * pages: given back first, the reading's maps take their place rather
-     * than adding to them (the peak drops by a third on the bench).
+     * than adding to them.
      */
     malloc_trim(0);
     if (rc == DS_OK) {
-        beside = pthread_create(&th, NULL, reread_run, &t) == 0;
-        if (!beside)
-            series_reread_run(t.rr, t.threads);
-        rc = store_commit(p->st, err);
-        if (rc == DS_OK)
-            rc = store_begin(p->st, err);
-        if (beside)
-            pthread_join(th, NULL);
-        log_debug("pipeline: judgement committed, lists read back");
-        if (rc == DS_OK)
-            rc = series_reread_apply(t.rr, p->st, true, err);
-        series_reread_free(t.rr);
+        series_reread_run(rr, cpus > 0 ? (unsigned)cpus : 1, NULL);
+        rc = series_reread_apply(rr, p->st, true, err);
+        series_reread_free(rr);
     }
     for (size_t i = 0; i < p->n_an; i++) {
         for (size_t k = 0; k < sets[i].n; k++)

@@ -835,8 +835,9 @@ series_reread_prepare(const struct ds_cfg *cfg, struct store *st,
         if (rr->parts[i].n_ex == 0)
             continue;
         rr->jobs[rr->n_jobs++] = (struct explain_reread_job){
-            sets[i].a, sets[i].layout, rr->parts[i].ex, rr->parts[i].n_ex,
-            rr->parts[i].files, rr->parts[i].n_in, rr->parts[i].out};
+            .a = sets[i].a, .layout = sets[i].layout, .ex = rr->parts[i].ex,
+            .n_ex = rr->parts[i].n_ex, .files = rr->parts[i].files, .n_files = rr->parts[i].n_in,
+            .out = rr->parts[i].out};
         rr->n_slots += rr->parts[i].n_ex;
     }
     if (rc != DS_OK) {
@@ -848,7 +849,7 @@ series_reread_prepare(const struct ds_cfg *cfg, struct store *st,
 }
 
 void
-series_reread_run(struct series_reread *rr, unsigned threads)
+series_reread_run(struct series_reread *rr, unsigned threads, const int *cancel)
 {
     struct timespec t0, t1;
     struct ds_error why;
@@ -856,7 +857,7 @@ series_reread_run(struct series_reread *rr, unsigned threads)
     if (rr->n_jobs == 0)
         return;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (explain_reread_jobs(rr->cfg, rr->jobs, rr->n_jobs, threads, &why) != DS_OK) {
+    if (explain_reread_jobs(rr->cfg, rr->jobs, rr->n_jobs, threads, cancel, &why) != DS_OK) {
         log_warnx("the unstable slots' lists are not read back: %s", why.msg);
         return;
     }
@@ -889,7 +890,7 @@ series_reread_many(const struct ds_cfg *cfg, struct store *st,
     rc = series_reread_prepare(cfg, st, sets, n_sets, known, n_known, &rr, err);
     if (rc != DS_OK)
         return rc;
-    series_reread_run(rr, threads);
+    series_reread_run(rr, threads, NULL);
     rc = series_reread_apply(rr, st, save, err);
     series_reread_free(rr);
     return rc;

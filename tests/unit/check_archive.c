@@ -22,6 +22,8 @@
 
 #include "ds/addr.h"
 #include "ds/archive.h"
+#include "ds/archive_reread.h"
+#include "ds/explain.h"
 #include "ds/hash.h"
 #include "ds/ingest.h"
 #include "ds/log.h"
@@ -618,6 +620,59 @@ START_TEST(test_growing_part_reads_its_whole_messages)
 }
 END_TEST
 
+/* An unstable slot at start, with an (empty) drill-down, as the store thread hands it over. */
+static struct slot_result
+unstable_at(int64_t start)
+{
+    struct slot_result r;
+
+    memset(&r, 0, sizeof(r));
+    r.start = start;
+    r.end = start + 3600;
+    r.explain = xcalloc(1, sizeof(*r.explain));
+    r.explain->start = r.start;
+    r.explain->end = r.end;
+    return r;
+}
+
+/*
+ * The collector's read-back queue: a slot judged again before it was read
+ * waits once, with its newer judgement; nothing is read before a later
+ * checkpoint; stopping drops what waits, counted.
+ */
+START_TEST(test_reread_queue_keeps_one_job_a_slot)
+{
+    struct ds_cfg *cfg = tu_cfg("analyses:\n  - name: t\n    keys: [proto, dst_port]\n");
+    struct archive_reread *ar = archive_reread_new(cfg, tu_path("rq"), 60);
+    struct archive_reread_stats st;
+    struct key_layout kl;
+    struct slot_result r;
+
+    key_layout_init(&kl, cfg->analyses[0].keys, cfg->analyses[0].n_keys);
+    ck_assert_int_eq(mkdir(tu_path("rq"), 0750), 0);
+    r = unstable_at(T0);
+    archive_reread_push(ar, &cfg->analyses[0], &kl, 1, &r, 5, T0);
+    ck_assert_ptr_null(r.explain);     /* moved */
+    r = unstable_at(T0);
+    archive_reread_push(ar, &cfg->analyses[0], &kl, 1, &r, 6, T0 + 10);
+    r = unstable_at(T0 + 3600);
+    archive_reread_push(ar, &cfg->analyses[0], &kl, 1, &r, 6, T0 + 20);
+    /* another analysis' slot of the same start is a job of its own */
+    r = unstable_at(T0);
+    archive_reread_push(ar, &cfg->analyses[0], &kl, 2, &r, 6, T0 + 20);
+    /* checkpoint 5 is not after any of them: nothing is read */
+    archive_reread_checkpoint(ar, 5);
+    archive_reread_stats(ar, &st);
+    ck_assert_uint_eq(st.pending, 3);
+    ck_assert_uint_eq(st.dropped, 0);
+    archive_reread_stop(ar, 0);
+    archive_reread_stats(ar, &st);
+    ck_assert_uint_eq(st.pending + st.dropped + st.applied + st.kept, 3);
+    archive_reread_free(ar);
+    cfg_free(cfg);
+}
+END_TEST
+
 /* ---- crashes ----------------------------------------------------------------- */
 
 /*
@@ -878,6 +933,7 @@ archive_suite(void)
     tcase_add_test(tc, test_rotation_names_and_parts);
     tcase_add_test(tc, test_files_of_a_span);
     tcase_add_test(tc, test_growing_part_reads_its_whole_messages);
+    tcase_add_test(tc, test_reread_queue_keeps_one_job_a_slot);
     tcase_add_test(tc, test_flush_makes_whole_messages);
     tcase_add_test(tc, test_crash_leaves_whole_messages);
     tcase_add_test(tc, test_recovery_of_damaged_parts);

@@ -1185,11 +1185,11 @@ rr_check(bool spread, int64_t bound, uint32_t sources, bool big_exact)
     {
         struct explain_exact *o2[2][2] = {{NULL, NULL}, {NULL, NULL}};
         struct explain_reread_job jobs[2] = {
-            {&c->analyses[0], &kl, exs, 2, files, 2, o2[0]},
-            {&c->analyses[0], &kl, exs, 2, files, 2, o2[1]},
+            {&c->analyses[0], &kl, exs, 2, files, 2, o2[0], 0},
+            {&c->analyses[0], &kl, exs, 2, files, 2, o2[1], 0},
         };
 
-        ck_assert_int_eq(explain_reread_jobs(c, jobs, 2, 2, &err), DS_OK);
+        ck_assert_int_eq(explain_reread_jobs(c, jobs, 2, 2, NULL, &err), DS_OK);
         for (int j = 0; j < 2; j++) {
             for (int h = 0; h < 2; h++) {
                 rr_same(out[h], o2[j][h], kl.size);
@@ -1276,7 +1276,7 @@ START_TEST(test_reread_bound_keeps_memory_lists)
 }
 END_TEST
 
-START_TEST(test_reread_changed_file_is_an_error)
+START_TEST(test_reread_changed_file_is_missed)
 {
     struct ds_cfg *c = tu_cfg("analyses:\n  - name: t\n    keys: [proto, dst_port]\n");
     static struct rr_flow f[100];
@@ -1303,15 +1303,19 @@ START_TEST(test_reread_changed_file_is_an_error)
     file.digest = "00000000000000000000000000000000";
     file.first_ms = RR_T0;
     file.last_ms = RR_T0 + 7200000;
+    /* its slots come back missed: what memory kept stays */
     ck_assert_int_eq(explain_reread(c, &c->analyses[0], &kl, exs, 1, &file, 1, out, &err),
-                     DS_ERR_IO);
-    ck_assert_ptr_null(out[0]);
-    ck_assert_ptr_nonnull(strstr(err.msg, "changed"));
+                     DS_OK);
+    ck_assert_ptr_nonnull(out[0]);
+    ck_assert(out[0]->missed);
+    explain_exact_free(out[0]);
     file.path = tu_path("no-such.ipfix");
     file.digest = NULL;
-    ck_assert_int_ne(explain_reread(c, &c->analyses[0], &kl, exs, 1, &file, 1, out, &err),
+    ck_assert_int_eq(explain_reread(c, &c->analyses[0], &kl, exs, 1, &file, 1, out, &err),
                      DS_OK);
-    ck_assert_ptr_null(out[0]);
+    ck_assert_ptr_nonnull(out[0]);
+    ck_assert(out[0]->missed);
+    explain_exact_free(out[0]);
     cfg_free(c);
 }
 END_TEST
@@ -1442,12 +1446,23 @@ START_TEST(test_reread_seeks_past_unwanted_chunks)
     ck_assert_uint_gt(out[0]->groups[0].src.distinct, 0);
     explain_exact_free(out[0]);
     out[0] = NULL;
-    /* touched: refused, nothing handed over */
+    /* touched: not read, its slot missed */
     file.mtime_ns -= 1000000000;
     ck_assert_int_eq(explain_reread(c, &c->analyses[0], &kl, exs, 1, &file, 1, out, &err),
-                     DS_ERR_IO);
-    ck_assert_ptr_null(out[0]);
-    ck_assert_ptr_nonnull(strstr(err.msg, "changed"));
+                     DS_OK);
+    ck_assert_ptr_nonnull(out[0]);
+    ck_assert(out[0]->missed);
+    ck_assert_uint_eq(out[0]->packets, 0);
+    explain_exact_free(out[0]);
+    /* stopped before it starts: nothing handed over */
+    {
+        int cancel = 1;
+        struct explain_reread_job job = {&c->analyses[0], &kl, exs, 1, &file, 1, out, 0};
+
+        file.mtime_ns += 1000000000;
+        ck_assert_int_eq(explain_reread_jobs(c, &job, 1, 1, &cancel, &err), DS_ERR_IO);
+        ck_assert_ptr_null(out[0]);
+    }
     cfg_free(c);
 }
 END_TEST
@@ -1492,7 +1507,7 @@ explain_suite(void)
     tcase_add_test(tc, test_reread_start_matches_brute_force);
     tcase_add_test(tc, test_reread_spread_matches_brute_force);
     tcase_add_test(tc, test_reread_bound_keeps_memory_lists);
-    tcase_add_test(tc, test_reread_changed_file_is_an_error);
+    tcase_add_test(tc, test_reread_changed_file_is_missed);
     tcase_add_test(tc, test_reread_seeks_past_unwanted_chunks);
     suite_add_tcase(s, tc);
 
