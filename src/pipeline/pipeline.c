@@ -1100,7 +1100,7 @@ pipeline_finish(struct pipeline *p, struct ds_error *err)
 
     stop_thread(p);
     p->counts.norm = *norm_get_stats(p->norm);
-    /* the ring's 12 MB are not needed once the aggregation is done: not beside the maps of reading back */
+    /* the ring's 12 MB are done with: not beside the maps of reading back */
     for (size_t i = 0; i < RING_BATCHES; i++) {
         free(p->ring[i]);
         p->ring[i] = NULL;
