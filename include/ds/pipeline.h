@@ -251,7 +251,7 @@ enum ds_rc series_apply_exact(const struct ds_cfg *cfg, const struct cfg_analysi
                               const struct explain_exact *x, bool save, bool *applied,
                               struct ds_error *err);
 
-/* One analysis' slots for series_reread_many(). */
+/* One analysis' slots for series_reread_prepare(). */
 struct series_reread_set {
     const struct cfg_analysis *a;
     const struct key_layout *layout;
@@ -263,16 +263,8 @@ struct series_reread_set {
 
 /*
  * series_reread() for several analyses, whose inputs are read once for
- * all, by at most threads readers at once (explain_reread_jobs()).
- */
-enum ds_rc series_reread_many(const struct ds_cfg *cfg, struct store *st,
-                              const struct series_reread_set *sets, size_t n_sets,
-                              const struct explain_file *known, size_t n_known, bool save,
-                              unsigned threads, struct ds_error *err);
-
-/*
- * series_reread_many() in three steps, so that the reading, which does not
- * touch the store, can run in a thread of its own: prepare (the store's
+ * all (explain_reread_jobs()), in three steps so that the reading, which
+ * does not touch the store, can run in threads of its own: prepare (the store's
  * inputs of each slot), run (the files read back; problems are logged and
  * the drill-downs stay as they were; *cancel, if not NULL, set non-zero
  * stops it), apply (the drill-downs replaced, and saved if save).  sets

@@ -1039,7 +1039,7 @@ pipeline_add_input(struct pipeline *p, const char *path, struct ds_error *err)
  * drilldown.lists reread: the drill-down of every slot this run judged
  * unstable, computed again with its shown groups' lists and minutes read
  * back exactly from the files that hold it, for every analysis in one
- * pass over them, on every core (series_reread_many()).  In the run's
+ * pass over them, on every core (series_reread_prepare() and after).  In the run's
  * transaction: a run stopped while reading back has recorded neither its
  * inputs nor its judgement, and the next run does it all again.
  */

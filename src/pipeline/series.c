@@ -655,7 +655,7 @@ reread_files(const struct cfg_analysis *a, struct store *st, int64_t aid,
     return ok;
 }
 
-/* One analysis' part of series_reread_many(): its files and slots, and the jobs' arrays. */
+/* One analysis' part of a read-back: its files and slots, and the jobs' arrays. */
 struct reread_part {
     struct store_input *in;     /* the stored inputs of its slots, oldest first */
     size_t n_in;
@@ -879,32 +879,22 @@ series_reread_apply(struct series_reread *rr, struct store *st, bool save, struc
 }
 
 enum ds_rc
-series_reread_many(const struct ds_cfg *cfg, struct store *st,
-                   const struct series_reread_set *sets, size_t n_sets,
-                   const struct explain_file *known, size_t n_known, bool save,
-                   unsigned threads, struct ds_error *err)
-{
-    struct series_reread *rr;
-    enum ds_rc rc;
-
-    rc = series_reread_prepare(cfg, st, sets, n_sets, known, n_known, &rr, err);
-    if (rc != DS_OK)
-        return rc;
-    series_reread_run(rr, threads, NULL);
-    rc = series_reread_apply(rr, st, save, err);
-    series_reread_free(rr);
-    return rc;
-}
-
-enum ds_rc
 series_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
               const struct key_layout *layout, struct store *st, int64_t aid,
               struct slot_result *v, size_t n, const struct explain_file *known,
               size_t n_known, bool save, struct ds_error *err)
 {
     struct series_reread_set set = {a, layout, aid, NULL, v, n};
+    struct series_reread *rr;
+    enum ds_rc rc;
 
-    return series_reread_many(cfg, st, &set, 1, known, n_known, save, 1, err);
+    rc = series_reread_prepare(cfg, st, &set, 1, known, n_known, &rr, err);
+    if (rc != DS_OK)
+        return rc;
+    series_reread_run(rr, 1, NULL);
+    rc = series_reread_apply(rr, st, save, err);
+    series_reread_free(rr);
+    return rc;
 }
 
 enum ds_rc
