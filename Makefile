@@ -57,7 +57,8 @@ INGEST_SRCS = \
 	src/ingest/session.c \
 	src/ingest/listen.c \
 	src/ingest/archive.c \
-	src/ingest/ingest_file.c
+	src/ingest/ingest_file.c \
+	src/ingest/exporter_table.c
 
 NORM_SRCS = \
 	src/norm/norm.c

@@ -123,6 +123,20 @@ struct cfg_drilldown {
     int64_t reread_values;                  /* drilldown.reread_values: per slot */
 };
 
+/*
+ * limits: what a sender can make the collector hold (issue 8).  Every one
+ * is counted in darkstab_limit_reached_total{limit} when hit.
+ */
+struct cfg_limits {
+    int64_t exporters;                      /* limits.exporters: established */
+    int64_t probation;                      /* limits.probation: yet to deliver a record */
+    int64_t templates;                      /* limits.templates: per exporter and domain */
+    int64_t template_fields;                /* limits.template_fields */
+    int64_t template_memory;                /* limits.template_memory: bytes per exporter */
+    int64_t tcp_connections;                /* limits.tcp_connections: per listener */
+    int64_t tcp_message_timeout_s;          /* limits.tcp_message_timeout */
+};
+
 /* drilldown.lists: where the shown groups' top lists and minutes come from */
 enum cfg_lists {
     CFG_LISTS_AUTO,     /* analyze re-reads; collect keeps them unless it archives */
@@ -194,6 +208,7 @@ struct ds_cfg {
     struct cfg_causes causes;
     struct cfg_drilldown drilldown;
     struct cfg_report report;
+    struct cfg_limits limits;
     struct cfg_smtp smtp;
 };
 

@@ -153,7 +153,29 @@ struct ingest_stats {
     uint64_t unknown_template_sets; /* data sets whose template was not known */
     uint64_t bad_records;           /* records cut short inside their set */
     uint64_t skipped_bytes;         /* bytes skipped to find the next message */
+    /* templates refused for a limit (struct ingest_limits), not malformed */
+    uint64_t limit_templates;       /* limits.templates */
+    uint64_t limit_fields;          /* limits.template_fields */
+    uint64_t limit_template_memory; /* limits.template_memory */
 };
+
+/*
+ * What one sender's templates may hold (the collector's limits.*); 0: no
+ * limit.  A template past a limit is refused (counted above, and reported
+ * as an issue): its data sets are then unknown-template sets.  A template
+ * that replaces one of the same id is not a new one.
+ */
+struct ingest_limits {
+    uint32_t templates;             /* over all observation domains */
+    uint32_t template_fields;       /* fields of one template */
+    uint64_t template_memory;       /* bytes held for templates (estimated, see below) */
+};
+
+/*
+ * The bytes a template of n_fields fields costs, ours and libfixbuf's
+ * together: what limits.template_memory counts.
+ */
+#define INGEST_TEMPLATE_COST(n_fields, raw_len) (256u + 64u * (n_fields) + (raw_len))
 
 /* The sum reported as "malformed". */
 uint64_t ingest_stats_malformed(const struct ingest_stats *s);
@@ -187,6 +209,8 @@ struct ipfix_check *ipfix_check_new(void);
 void ipfix_check_free(struct ipfix_check *chk);
 /* Forgets every template, as at the start of a new file or session. */
 void ipfix_check_reset(struct ipfix_check *chk);
+/* Limits on the templates chk accepts from now on (none at first). */
+void ipfix_check_set_limits(struct ipfix_check *chk, const struct ingest_limits *lim);
 
 /*
  * Checks one whole message (msg[0..len), len equal to the header's length,
@@ -439,6 +463,8 @@ struct ingest_session;
  */
 struct ingest_session *ingest_session_new(enum ingest_proto proto);
 void ingest_session_free(struct ingest_session *s);
+/* Limits on the session's templates (IPFIX, NetFlow v9; none at first). */
+void ingest_session_set_limits(struct ingest_session *s, const struct ingest_limits *lim);
 
 /*
  * One datagram (or one framed message of a stream), received at recv_ms:

@@ -41,7 +41,9 @@ struct listen_stats {
     uint64_t kernel_drops;  /* dropped by the kernel, full socket buffer (UDP, SO_RXQ_OVFL) */
     uint64_t truncated;     /* datagrams longer than 65535 bytes (cannot happen over IPv4) */
     uint64_t connections;   /* TCP connections accepted */
-    uint64_t refused;       /* TCP connections refused: too many at once */
+    uint64_t refused;       /* TCP connections refused: too many at once, none to evict */
+    uint64_t evicted;       /* TCP connections closed to make room (limits.tcp_connections) */
+    uint64_t message_timeouts;  /* closed holding part of a message (limits.tcp_message_timeout) */
     uint64_t open_connections;
     uint64_t ring_waits;    /* times the receive thread waited for room in the ring */
     int64_t rcvbuf;         /* the socket receive buffer the kernel granted */
@@ -57,6 +59,15 @@ struct listen_set;
  */
 enum ds_rc listen_open(const struct cfg_listener *ls, size_t n, int64_t rcvbuf,
                        struct listen_set **out, struct ds_error *err);
+/*
+ * TCP limits, before listen_start(): at most max_conns connections per
+ * listener, and none holding part of a message longer than
+ * message_timeout_ms.  A connection that arrives when a listener is full
+ * takes the place of the oldest one that has not yet sent a whole message,
+ * else of the one silent longest if it has been silent longer than
+ * message_timeout_ms; else it is refused.  Defaults: 256, 30 s.
+ */
+void listen_set_tcp_limits(struct listen_set *s, size_t max_conns, int64_t message_timeout_ms);
 /* Starts the receive thread with a ring of ring_bytes between it and listen_next(). */
 enum ds_rc listen_start(struct listen_set *s, size_t ring_bytes, struct ds_error *err);
 /*

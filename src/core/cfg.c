@@ -72,6 +72,25 @@ const struct cfg_entry cfg_top_entries[] = {
      "directory for IPFIX files of the darknet records received; empty: no archive"},
     {"archive", "rotate", T_DURATION, CFG_OFF(archive_rotate_s), "1h", 0, 60, 86400, NULL, 0, 0,
      0, 0, 0, "a new archive file this often"},
+    /* limits: what one sender can make the collector hold, src/ingest */
+    {"limits", "exporters", T_INT, CFG_OFF(limits.exporters), "4096", F_RESTART, 1, 1000000,
+     NULL, 0, 0, 0, 0, 0,
+     "exporters that delivered records; never evicted while active (idle_close)"},
+    {"limits", "probation", T_INT, CFG_OFF(limits.probation), "256", F_RESTART, 1, 1000000, NULL,
+     0, 0, 0, 0, 0, "senders yet to deliver a usable record; the oldest is evicted first"},
+    {"limits", "templates", T_INT, CFG_OFF(limits.templates), "512", F_RESTART, 1, 65280, NULL,
+     0, 0, 0, 0, 0, "templates per exporter (or TCP connection) and observation domain"},
+    {"limits", "template_fields", T_INT, CFG_OFF(limits.template_fields), "512", F_RESTART, 1,
+     1024, NULL, 0, 0, 0, 0, 0, "fields per template; a longer template is refused"},
+    {"limits", "template_memory", T_SIZE, CFG_OFF(limits.template_memory), "256K", F_RESTART,
+     4096, INT64_C(1) << 32, NULL, 0, 0, 0, 0, 0,
+     "bytes of templates per exporter (or TCP connection), 64 a field and 256 a template"},
+    {"limits", "tcp_connections", T_INT, CFG_OFF(limits.tcp_connections), "256", F_RESTART, 1,
+     65536, NULL, 0, 0, 0, 0, 0,
+     "open TCP connections per listener; when full, the longest silent one is closed"},
+    {"limits", "tcp_message_timeout", T_DURATION, CFG_OFF(limits.tcp_message_timeout_s), "30s",
+     F_RESTART, 1, 3600, NULL, 0, 0, 0, 0, 0,
+     "a TCP connection that holds part of a message this long is closed"},
     {"log", "level", T_ENUM, CFG_OFF(log_level), "info", 0, 0, 0, cfg_level_names, 0, 0, 0, 0, 0,
      "error, warning, info or debug"},
     /* causes: the rules of the probable cause, src/explain/cause.c */
@@ -190,7 +209,7 @@ const struct cfg_entry cfg_analysis_entries[] = {
 
 const char *const cfg_top_sections[] = {"darknet", "input",     "store",  "collector",
                                            "metrics", "archive",   "log",    "causes",
-                                           "drilldown", "report", "smtp", NULL};
+                                           "drilldown", "report", "smtp", "limits", NULL};
 
 
 _Static_assert(sizeof(cfg_top_entries) / sizeof(cfg_top_entries[0]) <= CFG_ENTRIES_MAX,

@@ -53,6 +53,9 @@ ingest_stats_add(struct ingest_stats *to, const struct ingest_stats *from)
     to->unknown_template_sets += from->unknown_template_sets;
     to->bad_records += from->bad_records;
     to->skipped_bytes += from->skipped_bytes;
+    to->limit_templates += from->limit_templates;
+    to->limit_fields += from->limit_fields;
+    to->limit_template_memory += from->limit_template_memory;
 }
 
 /* End offset of the last whole, plausible set of the message at p. */

@@ -6,6 +6,7 @@
 #ifndef DS_INGEST_INT_H
 #define DS_INGEST_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,13 @@ int ipf_by_ie(uint16_t ie);
 /* The paddingOctets element, used to neutralise a field of a bad length. */
 #define IE_PADDING_OCTETS 210
 #define IE_ENTERPRISE_BIT 0x8000
+
+/*
+ * Is ie (IANA, no enterprise bit) in the information model all decoders
+ * share?  One that is not, or any enterprise element, must reach libfixbuf
+ * as paddingOctets of the same length (ipfix_decode.c says why).
+ */
+bool ipfix_element_known(uint16_t ie);
 #define IE_VARLEN 65535
 
 #endif

@@ -46,11 +46,14 @@ struct tmpl_info {
     uint16_t *lens;         /* owned; per field, IE_VARLEN for variable */
     uint8_t *raw;           /* owned: the template record as passed on */
     uint16_t raw_len;
+    uint64_t cost;          /* INGEST_TEMPLATE_COST(), in *held while in the table */
+    uint64_t *held;
 };
 
 struct ipfix_check {
     GHashTable *tmpls;      /* (domain << 16 | tid) -> struct tmpl_info * */
-    uint8_t out[IPFIX_MSG_MAX + 4];
+    struct ingest_limits lim;
+    uint64_t held;          /* bytes of the templates in tmpls (their cost) */
     uint16_t lens[FIELDS_MAX];
 };
 
@@ -61,6 +64,7 @@ tmpl_free(gpointer p)
 
     if (t == NULL)
         return;
+    *t->held -= t->cost;
     free(t->lens);
     free(t->raw);
     free(t);
@@ -82,6 +86,12 @@ ipfix_check_free(struct ipfix_check *chk)
         return;
     g_hash_table_destroy(chk->tmpls);
     free(chk);
+}
+
+void
+ipfix_check_set_limits(struct ipfix_check *chk, const struct ingest_limits *lim)
+{
+    chk->lim = *lim;
 }
 
 void
@@ -231,6 +241,25 @@ walk_template(struct ipfix_check *chk, uint32_t domain, int options, const uint8
         stats->bad_templates++;
         return 0;
     }
+    if (chk->lim.template_fields > 0 && count > chk->lim.template_fields) {
+        /* walked, not kept, so that the set goes on */
+        for (uint16_t i = 0; i < count; i++) {
+            if (pos + 4 > avail || ((rd16(p + pos) & IE_ENTERPRISE_BIT) && pos + 8 > avail)) {
+                issue(res, msg_off,
+                      "template %u cut short: field %u of %u does not fit in its set; rest of "
+                      "the set dropped",
+                      tid, i + 1, count);
+                stats->bad_templates++;
+                return 0;
+            }
+            pos += (rd16(p + pos) & IE_ENTERPRISE_BIT) ? 8 : 4;
+        }
+        issue(res, msg_off, "template %u refused: %u fields, limits.template_fields is %u", tid,
+              count, chk->lim.template_fields);
+        stats->limit_fields++;
+        tmpl_withdraw(chk, domain, tid);
+        return pos;
+    }
     opos = hdr;
     for (uint16_t i = 0; i < count; i++) {
         uint16_t ie, len;
@@ -268,8 +297,14 @@ walk_template(struct ipfix_check *chk, uint32_t domain, int options, const uint8
             fixed += len;
         chk->lens[kept] = len;
         if (out != NULL) {
-            memcpy(out + opos, p + pos, spec);
-            if (!(ie & IE_ENTERPRISE_BIT) && !length_ok(ie, len)) {
+            memcpy(out + opos, p + pos, 4);
+            if ((ie & IE_ENTERPRISE_BIT) || ipf_by_ie(ie) < 0 || !ipfix_element_known(ie)) {
+                /*
+                 * An element darkstab never reads: libfixbuf skips its bytes
+                 * without checking its length or adding it to the shared model.
+                 */
+                wr16(out + opos, IE_PADDING_OCTETS);
+            } else if (!length_ok(ie, len)) {
                 int f = ipf_by_ie(ie);
 
                 issue(res, msg_off, "template %u: %s sent with length %u, ignored", tid,
@@ -277,7 +312,7 @@ walk_template(struct ipfix_check *chk, uint32_t domain, int options, const uint8
                 wr16(out + opos, IE_PADDING_OCTETS);
             }
         }
-        opos += spec;
+        opos += 4;
         kept++;
         if (i < scope)
             scope_kept++;
@@ -296,7 +331,30 @@ walk_template(struct ipfix_check *chk, uint32_t domain, int options, const uint8
         tmpl_withdraw(chk, domain, tid);
         return pos;
     }
+    {
+        const struct tmpl_info *old = tmpl_lookup(chk, domain, tid);
+        uint64_t cost = INGEST_TEMPLATE_COST(kept, opos), freed = old ? old->cost : 0;
+
+        /* a replacement is not a new template, and gives its bytes back */
+        if (old == NULL && chk->lim.templates > 0 &&
+            g_hash_table_size(chk->tmpls) >= chk->lim.templates) {
+            issue(res, msg_off, "template %u refused: limits.templates (%u) reached", tid,
+                  chk->lim.templates);
+            stats->limit_templates++;
+            return pos;
+        }
+        if (chk->lim.template_memory > 0 && chk->held - freed + cost > chk->lim.template_memory) {
+            issue(res, msg_off, "template %u refused: limits.template_memory (%llu bytes) reached",
+                  tid, (unsigned long long)chk->lim.template_memory);
+            stats->limit_template_memory++;
+            tmpl_withdraw(chk, domain, tid);
+            return pos;
+        }
+    }
     t = xcalloc(1, sizeof(*t));
+    t->held = &chk->held;
+    t->cost = INGEST_TEMPLATE_COST(kept, opos);
+    chk->held += t->cost;
     t->n_fields = kept;
     t->fixed_len = (uint16_t)fixed;
     t->n_varlen = n_varlen;
@@ -392,7 +450,12 @@ ipfix_check_message(struct ipfix_check *chk, const uint8_t *msg, size_t len,
      * While lazy, opos equals pos at every set boundary.
      */
     int lazy = 1;
-    uint8_t *out = chk->out;
+    /*
+     * A rewritten message lives until the caller has decoded it, before its
+     * next message on this thread: one buffer a thread, not one a sender
+     * (a flood of senders would cost 64 KB each).
+     */
+    static _Thread_local uint8_t out[IPFIX_MSG_MAX + 4];
 
     memset(res, 0, sizeof(*res));
     /* libfixbuf trusts the header's length: it must be the one we walk. */

@@ -30,6 +30,8 @@
  */
 #include <fixbuf/public.h>
 #include <fixbuf/private.h> /* fBufRewind: back to a message boundary after an error */
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,8 +145,42 @@ struct ext_ctx {
 #define INT_TMPL_MAX 1024
 #define INT_TID_BASE 0x8000
 
+/*
+ * One information model for every decoder of the process: building one
+ * takes hundreds of kilobytes and a millisecond, which a flood of new
+ * senders would pay each.  Shared between threads, it must never change:
+ * libfixbuf adds an "alien" element to the model for each element of a
+ * template that the model lacks, so ipfix_check.c renames every such
+ * element to paddingOctets before libfixbuf sees it
+ * (ipfix_element_known()), and automatic element insertion (RFC 5610) is
+ * never turned on.
+ */
+static fbInfoModel_t *shared_model;
+static uint8_t known_ie[(IE_ENTERPRISE_BIT + 7) / 8];
+static pthread_once_t model_once = PTHREAD_ONCE_INIT;
+
+static void
+model_init(void)
+{
+    fbInfoModelIter_t it;
+    const fbInfoElement_t *ie;
+
+    shared_model = fbInfoModelAlloc();
+    fbInfoModelIterInit(&it, shared_model);
+    while ((ie = fbInfoModelIterNext(&it)) != NULL)
+        if (ie->ent == 0 && ie->num < IE_ENTERPRISE_BIT)
+            known_ie[ie->num / 8] |= (uint8_t)(1u << (ie->num % 8));
+}
+
+bool
+ipfix_element_known(uint16_t ie)
+{
+    pthread_once(&model_once, model_init);
+    return ie < IE_ENTERPRISE_BIT && (known_ie[ie / 8] >> (ie % 8) & 1) != 0;
+}
+
 struct ipfix_decoder {
-    fbInfoModel_t *model;
+    fbInfoModel_t *model;       /* shared_model */
     fbSession_t *session;   /* owned by fbuf */
     fBuf_t *fbuf;
     struct int_tmpl *its[INT_TMPL_MAX];     /* owned */
@@ -156,7 +192,6 @@ struct ipfix_decoder {
     uint32_t uptime_ms;
     struct ipfix_fields fields;
     uint8_t rec[1024];
-    uint8_t part[IPFIX_MSG_MAX];            /* one set of a message, with its header */
 };
 
 static void
@@ -229,7 +264,8 @@ ipfix_decoder_new(void)
 {
     struct ipfix_decoder *dec = xcalloc(1, sizeof(*dec));
 
-    dec->model = fbInfoModelAlloc();
+    pthread_once(&model_once, model_init);
+    dec->model = shared_model;
     make_session(dec);
     return dec;
 }
@@ -249,7 +285,6 @@ ipfix_decoder_free(struct ipfix_decoder *dec)
         return;
     fBufFree(dec->fbuf);
     free_its(dec);
-    fbInfoModelFree(dec->model);
     free(dec);
 }
 
@@ -518,16 +553,22 @@ data_template(struct ipfix_decoder *dec, uint32_t domain, uint16_t tid)
     return tmpl != NULL ? fbTemplateGetContext(tmpl) : NULL;
 }
 
-/* The header of msg and one of its sets, as a message of its own. */
+/*
+ * One set of a message with its header, for libfixbuf: a buffer a thread
+ * (it is read before the thread decodes anything else), not one a sender.
+ */
+static _Thread_local uint8_t part[IPFIX_MSG_MAX];
+
+/* The header of msg and one of its sets, as a message of its own in part. */
 static size_t
-one_set(struct ipfix_decoder *dec, const uint8_t *msg, const uint8_t *set, size_t set_len)
+one_set(const uint8_t *msg, const uint8_t *set, size_t set_len)
 {
     size_t n = IPFIX_HDR_LEN + set_len;
 
-    memcpy(dec->part, msg, IPFIX_HDR_LEN);
-    memcpy(dec->part + IPFIX_HDR_LEN, set, set_len);
-    dec->part[2] = (uint8_t)(n >> 8);
-    dec->part[3] = (uint8_t)n;
+    memcpy(part, msg, IPFIX_HDR_LEN);
+    memcpy(part + IPFIX_HDR_LEN, set, set_len);
+    part[2] = (uint8_t)(n >> 8);
+    part[3] = (uint8_t)n;
     return n;
 }
 
@@ -568,7 +609,7 @@ ipfix_decoder_message(struct ipfix_decoder *dec, const uint8_t *msg, size_t len,
             }
         }
         /* Template sets, and data libfixbuf must decode (or report as undecodable). */
-        r = libfixbuf_message(dec, dec->part, one_set(dec, msg, set, set_len), fn, ctx, stats,
+        r = libfixbuf_message(dec, part, one_set(msg, set, set_len), fn, ctx, stats,
                               err);
         if (r != DS_OK)
             rc = r;

@@ -11,6 +11,7 @@
  * counted.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -34,7 +35,8 @@
 
 #define BATCH 64                    /* datagrams per recvmmsg */
 #define DGRAM_MAX 65536
-#define CONNS_MAX 256               /* TCP connections per listener */
+#define CONNS_MAX 256               /* TCP connections per listener, by default */
+#define MESSAGE_TIMEOUT_MS 30000    /* a part of a message held this long closes it, by default */
 #define WRAP_MARK 0xffffffffu
 #define EV_STOP UINT64_MAX          /* epoll data of the stop eventfd */
 #define EV_CONN_BIT (UINT64_C(1) << 63)
@@ -58,6 +60,14 @@ struct conn {
     uint16_t listener;
     struct addr from;
     uint16_t from_port;
+    /* framing, to tell a connection that waits inside a message */
+    uint8_t hdr[4];                 /* version and length of the message being received */
+    uint8_t hdr_n;
+    uint32_t left;                  /* bytes of it still to come, once hdr is whole */
+    int64_t partial_since;          /* ms: the first byte of an incomplete message; 0: none */
+    int64_t since;                  /* ms: accepted */
+    int64_t last_read;              /* ms */
+    bool whole;                     /* has sent a whole message */
 };
 
 struct listener {
@@ -93,6 +103,9 @@ struct listen_set {
     struct conn *conns;
     size_t n_conns;
     uint32_t next_conn;
+    size_t max_conns;               /* per listener */
+    int64_t message_timeout_ms;
+    int64_t next_timeout_check;
     /* recvmmsg staging */
     uint8_t *bufs;
     struct mmsghdr msgs[BATCH];
@@ -227,6 +240,9 @@ listen_open(const struct cfg_listener *ls, size_t n, int64_t rcvbuf, struct list
             struct ds_error *err)
 {
     struct listen_set *s = xcalloc(1, sizeof(*s));
+
+    s->max_conns = CONNS_MAX;
+    s->message_timeout_ms = MESSAGE_TIMEOUT_MS;
     enum ds_rc rc = DS_OK;
 
     *out = NULL;
@@ -505,6 +521,105 @@ conn_close(struct listen_set *s, size_t ci)
     s->conns[ci] = s->conns[--s->n_conns];
 }
 
+void
+listen_set_tcp_limits(struct listen_set *s, size_t max_conns, int64_t message_timeout_ms)
+{
+    s->max_conns = max_conns > 0 ? max_conns : 1;
+    s->message_timeout_ms = message_timeout_ms > 0 ? message_timeout_ms : MESSAGE_TIMEOUT_MS;
+}
+
+/*
+ * The connection of listener li that a newcomer may replace (see
+ * listen_set_tcp_limits()), or -1.
+ */
+static ssize_t
+conn_victim(const struct listen_set *s, size_t li, int64_t now)
+{
+    ssize_t fresh = -1, silent = -1;
+
+    for (size_t i = 0; i < s->n_conns; i++) {
+        const struct conn *c = &s->conns[i];
+
+        if (c->listener != li)
+            continue;
+        if (!c->whole) {
+            if (fresh < 0 || c->since < s->conns[fresh].since)
+                fresh = (ssize_t)i;
+        } else if (silent < 0 || c->last_read < s->conns[silent].last_read) {
+            silent = (ssize_t)i;
+        }
+    }
+    if (fresh >= 0)
+        return fresh;
+    if (silent >= 0 && now - s->conns[silent].last_read > s->message_timeout_ms)
+        return silent;
+    return -1;
+}
+
+/*
+ * Follows the messages in n bytes of a connection's stream: at the end, is
+ * it inside one?  A length below a header's makes the rest unframeable: the
+ * connection stays inside a message, and is closed when that times out.
+ */
+static void
+conn_frame(struct conn *c, const uint8_t *p, size_t n, int64_t now)
+{
+    size_t i = 0;
+
+    c->last_read = now;
+    while (i < n) {
+        if (c->partial_since == 0)
+            c->partial_since = now;
+        if (c->hdr_n < 4) {
+            c->hdr[c->hdr_n++] = p[i++];
+            if (c->hdr_n == 4) {
+                uint32_t len = (uint32_t)c->hdr[2] << 8 | c->hdr[3];
+
+                if (len < 16) {
+                    c->left = UINT32_MAX;
+                    return;
+                }
+                c->left = len - 4;
+            }
+            continue;
+        }
+        if (c->left == UINT32_MAX)
+            return;
+        if (n - i < c->left) {
+            c->left -= (uint32_t)(n - i);
+            return;
+        }
+        i += c->left;
+        c->left = 0;
+        c->hdr_n = 0;
+        c->partial_since = 0;
+        c->whole = true;
+    }
+}
+
+/* limits.tcp_message_timeout: connections that wait inside a message are closed. */
+static void
+conn_timeouts(struct listen_set *s, int64_t now)
+{
+    if (now < s->next_timeout_check)
+        return;
+    s->next_timeout_check = now + 1000;
+    for (size_t i = 0; i < s->n_conns;) {
+        struct conn *c = &s->conns[i];
+
+        if (c->partial_since != 0 && now - c->partial_since > s->message_timeout_ms) {
+            struct listener *l = &s->ls[c->listener];
+
+            pthread_mutex_lock(&s->stats_lock);
+            l->st.message_timeouts++;
+            pthread_mutex_unlock(&s->stats_lock);
+            conn_close(s, i);
+            continue;
+        }
+        i++;
+    }
+}
+
 static void
 accept_tcp(struct listen_set *s, struct listener *l)
 {
@@ -517,15 +632,25 @@ accept_tcp(struct listen_set *s, struct listener *l)
 
         if (fd < 0)
             return;
-        if (l->st.open_connections >= CONNS_MAX) {
-            close(fd);
+        if (l->st.open_connections >= s->max_conns) {
+            ssize_t v = conn_victim(s, (size_t)(l - s->ls), now_ms());
+
+            if (v < 0) {
+                close(fd);
+                pthread_mutex_lock(&s->stats_lock);
+                l->st.refused++;
+                pthread_mutex_unlock(&s->stats_lock);
+                continue;
+            }
             pthread_mutex_lock(&s->stats_lock);
-            l->st.refused++;
+            l->st.evicted++;
             pthread_mutex_unlock(&s->stats_lock);
-            continue;
+            conn_close(s, (size_t)v);
         }
         s->conns = xreallocarray(s->conns, s->n_conns + 1, sizeof(*s->conns));
         c = &s->conns[s->n_conns++];
+        memset(c, 0, sizeof(*c));
+        c->since = c->last_read = now_ms();
         c->fd = fd;
         c->id = ++s->next_conn ? s->next_conn : ++s->next_conn;
         c->listener = (uint16_t)(l - s->ls);
@@ -552,6 +677,7 @@ read_conn(struct listen_set *s, uint32_t id)
         return;
     for (int rounds = 0; rounds < 16; rounds++) {
         struct conn *c = &s->conns[ci];
+        int64_t now;
         struct listener *l = &s->ls[c->listener];
         ssize_t n = read(c->fd, s->bufs, DGRAM_MAX);
 
@@ -565,7 +691,9 @@ read_conn(struct listen_set *s, uint32_t id)
         l->st.datagrams++;
         l->st.bytes += (uint64_t)n;
         pthread_mutex_unlock(&s->stats_lock);
-        ring_put(s, l, LISTEN_STREAM_DATA, c->id, &c->from, c->from_port, now_ms(), s->bufs,
+        now = now_ms();
+        conn_frame(c, s->bufs, (size_t)n, now);
+        ring_put(s, l, LISTEN_STREAM_DATA, c->id, &c->from, c->from_port, now, s->bufs,
                  (size_t)n);
     }
 }
@@ -600,6 +728,8 @@ receive_thread(void *arg)
             else
                 read_listener(s, &s->ls[d]);
         }
+        if (s->n_conns > 0)
+            conn_timeouts(s, now_ms());
         if (atomic_load(&s->stopping))
             break;
     }

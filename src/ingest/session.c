@@ -38,7 +38,6 @@ struct ingest_session {
     struct ingest_session_stats stats;
     struct seq_state *seq;      /* owned */
     size_t n_seq;
-    uint8_t *conv;              /* owned: a v9 datagram as IPFIX */
     uint8_t *sbuf;              /* owned: stream bytes not yet a whole message */
     size_t shave;
 };
@@ -92,8 +91,6 @@ ingest_session_new(enum ingest_proto proto)
         s->chk = ipfix_check_new();
         s->dec = ipfix_decoder_new();
     }
-    if (proto == INGEST_NETFLOW9)
-        s->conv = xmalloc(IPFIX_MSG_MAX);
     return s;
 }
 
@@ -105,9 +102,15 @@ ingest_session_free(struct ingest_session *s)
     ipfix_check_free(s->chk);
     ipfix_decoder_free(s->dec);
     free(s->seq);
-    free(s->conv);
     free(s->sbuf);
     free(s);
+}
+
+void
+ingest_session_set_limits(struct ingest_session *s, const struct ingest_limits *lim)
+{
+    if (s->chk != NULL)
+        ipfix_check_set_limits(s->chk, lim);
 }
 
 const struct ingest_session_stats *
@@ -271,19 +274,21 @@ static enum ds_rc
 nf9_datagram(struct ingest_session *s, const uint8_t *p, size_t len, ipfix_record_fn fn,
              void *ctx, struct ingest_stats *stats, struct ds_error *err)
 {
+    /* the datagram as IPFIX, decoded before this thread converts another */
+    static _Thread_local uint8_t conv[IPFIX_MSG_MAX];
     struct nf9_header h;
     size_t olen;
     uint64_t before = stats->records;
     enum ds_rc rc, r = DS_OK;
     struct ds_error ignored;
 
-    rc = nf9_to_ipfix(p, len, s->conv, &olen, &h, stats, err);
+    rc = nf9_to_ipfix(p, len, conv, &olen, &h, stats, err);
     if (olen == 0)
         return rc;
     /* nf9_to_ipfix counted the datagram; the IPFIX message is not another */
     stats->messages--;
     ipfix_decoder_set_uptime(s->dec, (int64_t)h.unix_secs * 1000 - h.uptime_ms, h.uptime_ms);
-    r = ipfix_message(s, s->conv, olen, 0, fn, ctx, stats, rc == DS_OK ? err : &ignored);
+    r = ipfix_message(s, conv, olen, 0, fn, ctx, stats, rc == DS_OK ? err : &ignored);
     ipfix_decoder_set_uptime(s->dec, 0, 0);
     /* flows per datagram: what a lost datagram is worth */
     account(s, h.source_id, h.sequence, 1, stats->records - before, 1,

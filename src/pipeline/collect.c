@@ -23,6 +23,7 @@
 #include "ds/archive_reread.h"
 #include "ds/collect.h"
 #include "ds/explain.h"
+#include "ds/exporter_table.h"
 #include "ds/httpd.h"
 #include "ds/ingest.h"
 #include "ds/json.h"
@@ -38,7 +39,6 @@
 #include "ds/tz.h"
 #include "ds/xmem.h"
 
-#define EXPORTERS_MAX 4096
 #define TICK_MS 1000                /* watermark, minutes, idle exporters */
 #define FLUSH_MS 100                /* flows handed over at least this often */
 #define WARN_EVERY_MS 10000         /* one warning per exporter this often, the rest counted */
@@ -57,6 +57,8 @@ struct exp_state {
     int64_t last_seen;              /* wall clock, ms */
     int64_t event_ms;               /* its clock: the latest flow start counted */
     bool active;
+    bool probation;                 /* no usable record yet (ds/exporter_table.h) */
+    int64_t first_seen;             /* wall clock, ms */
     /* counts */
     uint64_t datagrams;
     uint64_t records;               /* data records decoded */
@@ -107,8 +109,7 @@ struct collector {
     struct pipeline *p;
     struct norm *norm;
     struct prefix_set *dark;        /* owned */
-    struct exp_state **exp;         /* owned */
-    size_t n_exp;
+    struct exporter_table *exporters;   /* owned, and the struct exp_state in it */
     struct stream *streams;         /* owned */
     size_t n_streams;
     int64_t max_event_ms;
@@ -120,7 +121,12 @@ struct collector {
     /* drops before any exporter session */
     uint64_t not_allowed;
     uint64_t not_flow;
-    uint64_t too_many_exporters;
+    struct ingest_limits ingest_limits; /* limits.templates, limits.template_fields */
+    struct ingest_stats gone_ist;   /* of the exporters evicted: their limits stay counted */
+    int64_t probation_warn_ms;      /* their problems are logged once per WARN_EVERY_MS */
+    uint64_t probation_suppressed;
+    int64_t evict_warn_ms;          /* evictions are logged once per WARN_EVERY_MS */
+    uint64_t evict_suppressed;
     /* read by the store thread */
     _Atomic int64_t max_loss_milli; /* collector.max_loss * 1000 */
     /* timers */
@@ -137,7 +143,9 @@ struct collector {
     pthread_mutex_t snap_lock;
     struct exp_snap *snap;
     size_t n_snap;
-    uint64_t snap_not_allowed, snap_not_flow, snap_too_many, snap_archive_errors;
+    uint64_t snap_not_allowed, snap_not_flow, snap_archive_errors;
+    struct exporter_table_stats snap_table;
+    struct ingest_stats snap_limits;    /* limit_* summed over the exporters, gone ones too */
     int64_t started;
     /* the nightly report mail (report.schedule); NULL when off */
     struct mailer *mailer;
@@ -155,8 +163,10 @@ wall_ms(void)
 /* ---- exporters --------------------------------------------------------------- */
 
 static void
-exp_free(struct exp_state *e)
+exp_free(void *p)
 {
+    struct exp_state *e = p;
+
     if (e == NULL)
         return;
     ingest_session_free(e->session);
@@ -174,8 +184,13 @@ apply_sampling(struct collector *c, struct exp_state *e)
                              sm ? (uint32_t)sm->rate : 0);
 }
 
+/*
+ * A new exporter, on probation unless established (restored from a
+ * checkpoint); NULL if established and limits.exporters is full.
+ */
 static struct exp_state *
-exp_new(struct collector *c, const struct addr *a, enum ingest_proto proto)
+exp_new(struct collector *c, const struct addr *a, enum ingest_proto proto, bool established,
+        int64_t now)
 {
     struct exp_state *e = xcalloc(1, sizeof(*e));
 
@@ -184,24 +199,29 @@ exp_new(struct collector *c, const struct addr *a, enum ingest_proto proto)
     addr_format(a, e->text);
     snprintf(e->key, sizeof(e->key), "%s %s", e->text, ingest_proto_name(proto));
     e->session = ingest_session_new(proto);
+    ingest_session_set_limits(e->session, &c->ingest_limits);
     e->norm = norm_source_new(c->norm, a);
     apply_sampling(c, e);
     e->active = true;
-    c->exp = xreallocarray(c->exp, c->n_exp + 1, sizeof(*c->exp));
-    c->exp[c->n_exp++] = e;
+    e->probation = !established;
+    e->first_seen = now;
+    if (!exporter_table_add(c->exporters, a, (int)proto, e, established, now)) {
+        exp_free(e);
+        return NULL;
+    }
     return e;
 }
 
-static struct exp_state *
-exp_find(struct collector *c, const struct addr *a, enum ingest_proto proto)
+static size_t
+exp_count(const struct collector *c)
 {
-    for (size_t i = 0; i < c->n_exp; i++) {
-        struct exp_state *e = c->exp[i];
+    return exporter_table_count(c->exporters);
+}
 
-        if (e->proto == proto && memcmp(&e->addr, a, sizeof(*a)) == 0)
-            return e;
-    }
-    return NULL;
+static struct exp_state *
+exp_at(const struct collector *c, size_t i)
+{
+    return exporter_table_at(c->exporters, i);
 }
 
 static struct stream *
@@ -220,10 +240,66 @@ stream_drop(struct collector *c, struct stream *st)
     *st = c->streams[--c->n_streams];
 }
 
-/* A warning about an exporter, at most one per WARN_EVERY_MS; the rest are counted. */
+/*
+ * The table gives e up (ds/exporter_table.h): its TCP sessions go with it
+ * (the connections stay; their next message finds a new exporter), and
+ * so does the minute it was counting.
+ */
 static void
-exp_warn(struct exp_state *e, int64_t now, const char *what)
+exp_evicted(void *ctx, void *entry, const char *why)
 {
+    struct collector *c = ctx;
+    struct exp_state *e = entry;
+    int64_t now = wall_ms();
+
+    for (size_t i = 0; i < c->n_streams;)
+        if (c->streams[i].e == e)
+            stream_drop(c, &c->streams[i]);
+        else
+            i++;
+    if (now - c->evict_warn_ms >= WARN_EVERY_MS) {
+        if (strcmp(why, "probation") == 0)
+            log_warnx("collect: limits.probation (%lld) reached: exporter %s, first seen %llds "
+                      "ago, %" PRIu64 " datagrams and no usable record, evicted for a newcomer "
+                      "(%" PRIu64 " more evictions since the last warning)",
+                      (long long)c->cfg->limits.probation, e->key,
+                      (long long)((now - e->first_seen) / 1000), e->datagrams,
+                      c->evict_suppressed);
+        else
+            log_warnx("collect: limits.exporters (%lld) reached: exporter %s, silent for %llds, "
+                      "gives its place to one that delivers records (%" PRIu64 " more "
+                      "evictions since the last warning)",
+                      (long long)c->cfg->limits.exporters, e->key,
+                      (long long)((now - e->last_seen) / 1000), c->evict_suppressed);
+        c->evict_warn_ms = now;
+        c->evict_suppressed = 0;
+    } else {
+        c->evict_suppressed++;
+    }
+    ingest_stats_add(&c->gone_ist, &e->ist);
+    exp_free(e);
+}
+
+/*
+ * A warning about an exporter, at most one per WARN_EVERY_MS; the rest are
+ * counted.  Senders on probation share one such allowance: a flood from
+ * thousands of addresses writes one line every WARN_EVERY_MS, not one each.
+ */
+static void
+exp_warn(struct collector *c, struct exp_state *e, int64_t now, const char *what)
+{
+    if (e->probation) {
+        if (now - c->probation_warn_ms < WARN_EVERY_MS) {
+            c->probation_suppressed++;
+            return;
+        }
+        log_warnx("collect: sender %s (on probation): %s (and %" PRIu64 " more problems of "
+                  "senders on probation since the last warning)",
+                  e->key, what, c->probation_suppressed);
+        c->probation_warn_ms = now;
+        c->probation_suppressed = 0;
+        return;
+    }
     if (now - e->warn_ms < WARN_EVERY_MS) {
         e->warn_suppressed++;
         return;
@@ -257,10 +333,11 @@ push_minutes(struct collector *c)
     struct store_minute *m = NULL;
     size_t n = 0;
 
-    for (size_t i = 0; i < c->n_exp; i++) {
-        struct exp_state *e = c->exp[i];
+    for (size_t i = 0; i < exp_count(c); i++) {
+        struct exp_state *e = exp_at(c, i);
 
-        if (!e->acc_used)
+        /* a sender's problems count from its first usable record on */
+        if (!e->acc_used || e->probation)
             continue;
         m = xreallocarray(m, n + 1, sizeof(*m));
         m[n++] = e->acc;
@@ -276,7 +353,7 @@ acc_at(struct collector *c, struct exp_state *e, int64_t minute)
     (void)c;
     if (e->acc.minute == minute)
         return;
-    if (e->acc_used) {
+    if (e->acc_used && !e->probation) {
         struct store_minute *m = xmalloc(sizeof(*m));
 
         *m = e->acc;
@@ -318,6 +395,11 @@ on_record(void *arg, const struct ipfix_record *rec)
     }
     switch (norm_source_record(e->norm, rec, &f)) {
     case NORM_FLOW:
+        if (e->probation &&
+            exporter_table_promote(c->exporters, &e->addr, (int)e->proto, x->now)) {
+            e->probation = false;
+            log_info("collect: new exporter %s: delivers records", e->key);
+        }
         break;
     case NORM_OPTIONS:
         return;
@@ -444,15 +526,13 @@ handle_item(struct collector *c, const struct listen_item *it, int64_t now)
         }
         return;
     }
-    e = exp_find(c, &it->from, (enum ingest_proto)proto);
+    e = exporter_table_find(c->exporters, &it->from, proto, now);
     if (e == NULL) {
-        if (c->n_exp >= EXPORTERS_MAX) {
-            c->too_many_exporters++;
-            return;
-        }
-        e = exp_new(c, &it->from, (enum ingest_proto)proto);
+        /* on probation: always room, the oldest on probation makes it */
+        e = exp_new(c, &it->from, (enum ingest_proto)proto, false, now);
         acc_start(e, now / 60000);
-        log_info("collect: new exporter %s on %s", e->key, listen_name(c->ls, it->listener));
+        log_debug("collect: new sender %s on %s, on probation until it delivers a record",
+                  e->key, listen_name(c->ls, it->listener));
     }
     if (!e->active) {
         e->active = true;
@@ -478,6 +558,7 @@ handle_item(struct collector *c, const struct listen_item *it, int64_t now)
             st = &c->streams[c->n_streams++];
             st->conn = it->conn;
             st->s = ingest_session_new(INGEST_IPFIX);
+            ingest_session_set_limits(st->s, &c->ingest_limits);
             st->e = e;
             st->missed_done = 0;
             log_info("collect: exporter %s: connection %u", e->key, it->conn);
@@ -494,7 +575,7 @@ handle_item(struct collector *c, const struct listen_item *it, int64_t now)
         rc = ingest_session_datagram(e->session, it->data, it->len, it->recv_ms, on_record, &x,
                                      &e->ist, &err);
     if (rc != DS_OK)
-        exp_warn(e, now, err.msg);
+        exp_warn(c, e, now, err.msg);
     account_session(e);
     /* records per second, smoothed over about a minute of datagrams */
     if (e->last_seen > 0 && now > e->last_seen) {
@@ -515,10 +596,12 @@ handle_item(struct collector *c, const struct listen_item *it, int64_t now)
 static void
 publish(struct collector *c)
 {
-    struct exp_snap *s = c->n_exp ? xcalloc(c->n_exp, sizeof(*s)) : NULL;
+    size_t n = exp_count(c);
+    struct exp_snap *s = n ? xcalloc(n, sizeof(*s)) : NULL;
+    struct ingest_stats lim = c->gone_ist;
 
-    for (size_t i = 0; i < c->n_exp; i++) {
-        const struct exp_state *e = c->exp[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct exp_state *e = exp_at(c, i);
         const struct ingest_session_stats *ss = ingest_session_get_stats(e->session);
 
         snprintf(s[i].key, sizeof(s[i].key), "%s", e->key);
@@ -541,14 +624,16 @@ publish(struct collector *c)
         s[i].event_ms = e->event_ms;
         s[i].last_seen = e->last_seen;
         s[i].active = e->active;
+        ingest_stats_add(&lim, &e->ist);
     }
     pthread_mutex_lock(&c->snap_lock);
     free(c->snap);
     c->snap = s;
-    c->n_snap = c->n_exp;
+    c->n_snap = n;
     c->snap_not_allowed = c->not_allowed;
     c->snap_not_flow = c->not_flow;
-    c->snap_too_many = c->too_many_exporters;
+    c->snap_table = *exporter_table_get_stats(c->exporters);
+    c->snap_limits = lim;
     c->snap_archive_errors = c->archive_errors;
     pthread_mutex_unlock(&c->snap_lock);
 }
@@ -653,16 +738,52 @@ render(void *ctx, struct strbuf *b)
     }
     prom_family(b, "darkstab_dropped_total", "counter",
                 "datagrams dropped before any exporter session: not_allowed (collector.allow), "
-                "not_flow_export (not IPFIX, NetFlow or sFlow), too_many_exporters; and "
+                "not_flow_export (not IPFIX, NetFlow or sFlow); and "
                 "archive_error (flows the archive could not write)");
     prom_sample_u64(b, "darkstab_dropped_total", prom_labels(&lb, "reason", "not_allowed", NULL),
                     c->snap_not_allowed);
     prom_sample_u64(b, "darkstab_dropped_total",
                     prom_labels(&lb, "reason", "not_flow_export", NULL), c->snap_not_flow);
     prom_sample_u64(b, "darkstab_dropped_total",
-                    prom_labels(&lb, "reason", "too_many_exporters", NULL), c->snap_too_many);
-    prom_sample_u64(b, "darkstab_dropped_total",
                     prom_labels(&lb, "reason", "archive_error", NULL), c->snap_archive_errors);
+    prom_family(b, "darkstab_exporters", "gauge",
+                "exporters known: established (delivered a usable record) or on probation");
+    prom_sample_u64(b, "darkstab_exporters", prom_labels(&lb, "state", "established", NULL),
+                    c->snap_table.established);
+    prom_sample_u64(b, "darkstab_exporters", prom_labels(&lb, "state", "probation", NULL),
+                    c->snap_table.probation);
+    prom_family(b, "darkstab_exporter_evictions_total", "counter",
+                "exporters given up: on probation for a newcomer (limits.probation), or "
+                "established and idle for one that delivers records (limits.exporters)");
+    prom_sample_u64(b, "darkstab_exporter_evictions_total",
+                    prom_labels(&lb, "reason", "probation", NULL),
+                    c->snap_table.evicted_probation);
+    prom_sample_u64(b, "darkstab_exporter_evictions_total",
+                    prom_labels(&lb, "reason", "idle", NULL), c->snap_table.evicted_idle);
+    {
+        struct listen_stats tot, ls;
+
+        memset(&tot, 0, sizeof(tot));
+        for (size_t i = 0; i < listen_count(c->ls); i++) {
+            listen_get_stats(c->ls, i, &ls);
+            tot.refused += ls.refused;
+            tot.evicted += ls.evicted;
+            tot.message_timeouts += ls.message_timeouts;
+        }
+        prom_family(b, "darkstab_limit_reached_total", "counter",
+                    "times a limit of the limits section was reached, by its key");
+#define LIMIT_SAMPLE(key, v)                                                                     \
+    prom_sample_u64(b, "darkstab_limit_reached_total", prom_labels(&lb, "limit", key, NULL), (v))
+        LIMIT_SAMPLE("limits.exporters",
+                     c->snap_table.evicted_idle + c->snap_table.promotions_refused);
+        LIMIT_SAMPLE("limits.probation", c->snap_table.evicted_probation);
+        LIMIT_SAMPLE("limits.templates", c->snap_limits.limit_templates);
+        LIMIT_SAMPLE("limits.template_fields", c->snap_limits.limit_fields);
+        LIMIT_SAMPLE("limits.template_memory", c->snap_limits.limit_template_memory);
+        LIMIT_SAMPLE("limits.tcp_connections", tot.evicted + tot.refused);
+        LIMIT_SAMPLE("limits.tcp_message_timeout", tot.message_timeouts);
+#undef LIMIT_SAMPLE
+    }
     pthread_mutex_unlock(&c->snap_lock);
 
     /* the sockets */
@@ -862,8 +983,8 @@ tick(struct collector *c, int64_t now)
     int64_t min_clock = INT64_MAX;
     bool any_active = false;
 
-    for (size_t i = 0; i < c->n_exp; i++) {
-        struct exp_state *e = c->exp[i];
+    for (size_t i = 0; i < exp_count(c); i++) {
+        struct exp_state *e = exp_at(c, i);
 
         if (e->active && now - e->last_seen > c->cur->idle_close_s * 1000) {
             e->active = false;
@@ -871,7 +992,8 @@ tick(struct collector *c, int64_t now)
                      "open",
                      e->key, (long long)((now - e->last_seen) / 1000));
         }
-        any_active |= e->active;
+        /* a sender on probation holds nothing open */
+        any_active |= e->active && !e->probation;
         if (e->active && e->event_ms > 0 && e->event_ms < min_clock)
             min_clock = e->event_ms;
     }
@@ -879,7 +1001,8 @@ tick(struct collector *c, int64_t now)
     if (min_clock != INT64_MAX) {
         pipeline_set_watermark(c->p, min_clock / 1000 - c->cur->collector_lateness_s);
         c->idle_closed = false;
-    } else if (c->n_exp > 0 && !any_active && !c->idle_closed) {
+    } else if (exporter_table_get_stats(c->exporters)->established > 0 && !any_active &&
+               !c->idle_closed) {
         /* nobody holds them open any more: a replay that ended, routers all down */
         log_info("collect: every exporter is idle: the open slots are closed");
         pipeline_close_open(c->p);
@@ -950,22 +1073,26 @@ get_u64(const uint8_t **p)
 /*
  * The exporters' state: magic, n, then per exporter its address, protocol,
  * clock, sampling rate, session blob and norm blob.  TCP connections' own
- * sessions are not kept: a new connection sends its templates again.
+ * sessions are not kept: a new connection sends its templates again.  Only
+ * established exporters: a sender on probation has delivered nothing worth
+ * keeping, and a restart must not bring back what a flood left.
  */
 static struct store_collector
 state_save(struct collector *c, bool clean)
 {
     struct buf o = {NULL, 0, 0};
     struct store_collector sc;
-    size_t n = c->n_exp;
+    size_t n = exporter_table_get_stats(c->exporters)->established;
 
     buf_u64(&o, STATE_MAGIC);
     buf_u64(&o, n);
-    for (size_t i = 0; i < c->n_exp; i++) {
-        struct exp_state *e = c->exp[i];
+    for (size_t i = 0; i < exp_count(c); i++) {
+        struct exp_state *e = exp_at(c, i);
         size_t sl, nl;
         uint8_t *sb, *nb;
 
+        if (e->probation)
+            continue;
         buf_put(&o, e->addr.b, 16);
         buf_u64(&o, (uint64_t)e->proto);
         buf_u64(&o, (uint64_t)e->event_ms);
@@ -1009,7 +1136,17 @@ state_restore(struct collector *c, const uint8_t *b, size_t len, struct ds_error
         proto = get_u64(&p);
         if (proto > INGEST_SFLOW)
             goto bad;
-        e = exp_new(c, &a, (enum ingest_proto)proto);
+        e = exporter_table_find(c->exporters, &a, (int)proto, now);
+        if (e != NULL)
+            goto bad;
+        e = exp_new(c, &a, (enum ingest_proto)proto, true, now);
+        if (e == NULL) {
+            /* limits.exporters lowered since: the rest come back as newcomers */
+            log_warnx("collect: limits.exporters (%lld) reached while restoring the saved "
+                      "exporters: %llu of them are not restored",
+                      (long long)c->cfg->limits.exporters, (unsigned long long)(n - i));
+            break;
+        }
         e->event_ms = (int64_t)get_u64(&p);
         e->rate = (uint32_t)get_u64(&p);
         sl = get_u64(&p);
@@ -1040,8 +1177,8 @@ checkpoint(struct collector *c, bool clean)
 {
     struct store_collector sc;
 
-    for (size_t i = 0; i < c->n_exp; i++)
-        account_session(c->exp[i]);
+    for (size_t i = 0; i < exp_count(c); i++)
+        account_session(exp_at(c, i));
     push_minutes(c);
     if (c->archive != NULL) {
         struct ds_error err;
@@ -1234,6 +1371,17 @@ collector_open(struct collector *c, struct ds_error *err)
     if (c->st == NULL)
         return DS_ERR_DB;
     c->norm = norm_new();
+    {
+        struct exporter_table_limits lim;
+
+        lim.established = (size_t)cfg->limits.exporters;
+        lim.probation = (size_t)cfg->limits.probation;
+        lim.idle_ms = cfg->idle_close_s * 1000;
+        c->exporters = exporter_table_new(&lim, exp_evicted, exp_free, c);
+        c->ingest_limits.templates = (uint32_t)cfg->limits.templates;
+        c->ingest_limits.template_fields = (uint32_t)cfg->limits.template_fields;
+        c->ingest_limits.template_memory = (uint64_t)cfg->limits.template_memory;
+    }
     c->dark = prefix_set_new(cfg->prefixes.v, cfg->prefixes.n, cfg->exclude.v, cfg->exclude.n);
     atomic_store(&c->max_loss_milli, (int64_t)llround(cfg->max_loss.value * 1000));
     rc = store_collector_load(c->st, &sc, &found, err);
@@ -1247,7 +1395,7 @@ collector_open(struct collector *c, struct ds_error *err)
         c->unclean = !sc.clean;
         c->gap_from_ms = sc.event_ms;
         log_info("collect: state of %zu exporters restored from the checkpoint of %lld (%s)",
-                 c->n_exp, (long long)sc.saved_at,
+                 exp_count(c), (long long)sc.saved_at,
                  sc.clean ? "an orderly stop" : "the last checkpoint before an unclean stop");
     }
     return DS_OK;
@@ -1268,6 +1416,8 @@ collector_start(struct collector *c, struct ds_error *err)
         log_warnx("collect: the last run stopped without saving (killed, or the machine went "
                   "down): slots open then are marked incomplete");
     }
+    listen_set_tcp_limits(c->ls, (size_t)c->cfg->limits.tcp_connections,
+                          c->cfg->limits.tcp_message_timeout_s * 1000);
     rc = listen_start(c->ls, RING_BYTES, err);
     if (rc != DS_OK)
         return rc;
@@ -1317,8 +1467,8 @@ reload(struct collector *c, const char *path)
     c->cur = n;
     cfg_free(c->reloaded);
     c->reloaded = n;
-    for (size_t i = 0; i < c->n_exp; i++)
-        apply_sampling(c, c->exp[i]);
+    for (size_t i = 0; i < exp_count(c); i++)
+        apply_sampling(c, exp_at(c, i));
     atomic_store(&c->max_loss_milli, (int64_t)llround(n->max_loss.value * 1000));
     if (strcmp(n->metrics_listen, c->httpd_endpoint ? c->httpd_endpoint : "") != 0)
         metrics_start(c, n->metrics_listen);
@@ -1385,7 +1535,8 @@ collector_run(struct collector *c, volatile sig_atomic_t *stop, volatile sig_ato
     if (pipeline_stop_live(c->p, err) != DS_OK)
         return DS_ERR_DB;
     archive_start(c, "", 0);
-    log_info("collect: stopped; %zu exporters, state saved", c->n_exp);
+    log_info("collect: stopped; %zu exporters (%zu on probation), state saved",
+             exp_count(c), exporter_table_get_stats(c->exporters)->probation);
     return DS_OK;
 }
 
@@ -1405,9 +1556,7 @@ collector_free(struct collector *c)
     }
     listen_close(c->ls);
     pipeline_free(c->p);
-    for (size_t i = 0; i < c->n_exp; i++)
-        exp_free(c->exp[i]);
-    free(c->exp);
+    exporter_table_free(c->exporters);
     for (size_t i = 0; i < c->n_streams; i++)
         ingest_session_free(c->streams[i].s);
     free(c->streams);

@@ -473,4 +473,7 @@ fi
 
 . "$HERE/exporters.sh"
 
+# 9. broken and hostile senders, and the limits that keep them in check
+. "$HERE/hostile.sh"
+
 summary collect

@@ -717,6 +717,29 @@ START_TEST(test_err_bad_cidr)
 }
 END_TEST
 
+/* limits (issue 8): defaults, and every bound named with where it is */
+START_TEST(test_limits)
+{
+    struct ds_cfg *cfg = tu_cfg("limits:\n  probation: 16\n  template_memory: 1M\n"
+                                "  tcp_message_timeout: 5s\n");
+
+    ck_assert_int_eq(cfg->limits.exporters, 4096);
+    ck_assert_int_eq(cfg->limits.probation, 16);
+    ck_assert_int_eq(cfg->limits.templates, 512);
+    ck_assert_int_eq(cfg->limits.template_fields, 512);
+    ck_assert_int_eq(cfg->limits.template_memory, 1 << 20);
+    ck_assert_int_eq(cfg->limits.tcp_connections, 256);
+    ck_assert_int_eq(cfg->limits.tcp_message_timeout_s, 5);
+    cfg_free(cfg);
+    ck_assert_ptr_nonnull(strstr(load_err("limits:\n  probation: 0\n"), "limits.probation"));
+    ck_assert_ptr_nonnull(strstr(load_err("limits:\n  template_fields: 2000\n"),
+                                 "limits.template_fields"));
+    ck_assert_ptr_nonnull(strstr(load_err("limits:\n  exporters: many\n"), "limits.exporters"));
+    ck_assert_ptr_nonnull(strstr(load_err("limits:\n  tcp_message_timeout: 0s\n"),
+                                 "test.yaml:2:"));
+}
+END_TEST
+
 START_TEST(test_err_unknown_time_zone)
 {
     unsetenv("TZDIR");
@@ -1380,25 +1403,27 @@ START_TEST(test_every_key_is_documented)
     for (size_t i = 0; i < a; i++)
         top_level += strchr(paths[i], '[') == NULL;
     ck_assert_uint_eq(top_level, a);
-    /* issue 7: causes 10, drilldown 6, report and smtp 11 */
-    ck_assert_uint_eq(n, 14 + 14 + 7 + 10 + 6 + 11);
+    /* issue 7: causes 10, drilldown 6, report and smtp 11; issue 8: limits 7 */
+    ck_assert_uint_eq(n, 14 + 14 + 7 + 10 + 6 + 11 + 7);
     ck_assert_str_eq(paths[0], "timezone");
     ck_assert_str_eq(paths[1], "darknet.prefixes");
     ck_assert_str_eq(paths[2], "darknet.exclude");
     ck_assert_str_eq(paths[3], "input.lateness");
     ck_assert_str_eq(paths[4], "store.path");
     ck_assert_str_eq(paths[5], "collector.listen");
-    ck_assert_str_eq(paths[18], "log.level");
+    ck_assert_str_eq(paths[18], "limits.exporters");
+    ck_assert_str_eq(paths[25], "log.level");
     for (size_t i = 0; i < a; i++) {
         /* every top-level key, in its section's order */
         static const char *const want[] = {"drilldown.sources", "drilldown.series_memory",
                                            "report.schedule", "report.mail.to", "smtp.url",
-                                           "smtp.timeout", "causes.scan_min_ports"};
+                                           "smtp.timeout", "causes.scan_min_ports",
+                                           "limits.tcp_message_timeout"};
 
         for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++)
             found += strcmp(paths[i], want[w]) == 0;
     }
-    ck_assert_uint_eq(found, 7);
+    ck_assert_uint_eq(found, 8);
     ck_assert_str_eq(paths[a + 0], "analyses[].name");
     ck_assert_str_eq(paths[a + 1], "analyses[].keys");
     ck_assert_str_eq(paths[a + 2], "analyses[].slot");
@@ -1410,7 +1435,7 @@ START_TEST(test_every_key_is_documented)
     ck_assert_str_eq(paths[a + 8], "analyses[].attribution");
     ck_assert_str_eq(paths[a + 9], "collector.listen[].protocol");
     ck_assert_str_eq(paths[a + 15], "collector.sampling[].rate");
-    ck_assert_str_eq(paths[19], "causes.one_source_share");
+    ck_assert_str_eq(paths[26], "causes.one_source_share");
     /* the same pointer each time */
     ck_assert_ptr_eq(cfg_key_paths(), paths);
     free(l.v);
@@ -1522,6 +1547,7 @@ main(void)
     tcase_add_test(tc, test_err_scalar_where_list_expected);
     tcase_add_test(tc, test_err_sections_and_analyses_shape);
     tcase_add_test(tc, test_err_bad_cidr);
+    tcase_add_test(tc, test_limits);
     tcase_add_test(tc, test_err_unknown_time_zone);
     tcase_add_test(tc, test_err_unknown_group_key);
     tcase_add_test(tc, test_err_empty_lists);

@@ -10,11 +10,13 @@
  *   - sequence accounting: gaps, reordering, restarts;
  *   - checkpoints: a restored session decodes without waiting for templates.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ds/addr.h"
+#include "ds/exporter_table.h"
 #include "ds/ingest.h"
 #include "ds/norm.h"
 #include "ds/proto.h"
@@ -645,6 +647,193 @@ START_TEST(test_detect_protocols)
 }
 END_TEST
 
+
+/* ---- limits on what a sender can make the collector hold (issue 8) -------------- */
+
+/* A message of domain 5 with one template set: n templates of `fields` fields from tid on. */
+static void
+templates_msg(struct tu_msg *m, uint16_t tid, int n, int fields)
+{
+    static uint16_t pairs[2 * 1024];
+
+    for (int i = 0; i < fields; i++) {
+        pairs[2 * i] = (uint16_t)(i % 2 ? 8 : 12);     /* source, destination address */
+        pairs[2 * i + 1] = 4;
+    }
+    tu_msg_begin(m, V9_SECS, 0, 5);
+    tu_set_begin(m, 2);
+    for (int i = 0; i < n; i++)
+        tu_template(m, (uint16_t)(tid + i), (size_t)fields, pairs);
+    tu_set_end(m);
+    tu_msg_end(m);
+}
+
+START_TEST(test_template_limits)
+{
+    struct ingest_session *s = ingest_session_new(INGEST_IPFIX);
+    struct ingest_limits lim = {3, 10, 0};
+    struct counts c = {0};
+    struct ingest_stats st = {0};
+    struct ds_error err;
+    static struct tu_msg m;
+
+    ingest_session_set_limits(s, &lim);
+    /* limits.templates: the fourth new template is refused, replacing one is not new */
+    templates_msg(&m, 300, 4, 2);
+    ingest_session_datagram(s, m.b, m.len, 0, count_record, &c, &st, &err);
+    ck_assert_uint_eq(ingest_session_templates(s), 3);
+    ck_assert_uint_eq(st.limit_templates, 1);
+    ck_assert_uint_eq(st.templates, 3);
+    templates_msg(&m, 300, 1, 4);
+    ingest_session_datagram(s, m.b, m.len, 0, count_record, &c, &st, &err);
+    ck_assert_uint_eq(ingest_session_templates(s), 3);
+    ck_assert_uint_eq(st.limit_templates, 1);
+    ck_assert_uint_eq(st.templates, 4);
+
+    /* limits.template_fields: refused, and the set goes on after it */
+    ingest_session_free(s);
+    s = ingest_session_new(INGEST_IPFIX);
+    ingest_session_set_limits(s, &lim);
+    memset(&st, 0, sizeof(st));
+    tu_msg_begin(&m, V9_SECS, 0, 5);
+    tu_set_begin(&m, 2);
+    {
+        static uint16_t pairs[2 * 11];
+
+        for (int i = 0; i < 11; i++) {
+            pairs[2 * i] = 8;
+            pairs[2 * i + 1] = 4;
+        }
+        tu_template(&m, 400, 11, pairs);
+    }
+    tu_template_basic(&m);
+    tu_set_end(&m);
+    tu_set_begin(&m, TU_TID_BASIC);
+    tu_record_basic(&m, (uint64_t)V9_SECS * 1000, 1, 0xc6336407, 0xc0000209, 1, 23, 6);
+    tu_set_end(&m);
+    tu_msg_end(&m);
+    ingest_session_datagram(s, m.b, m.len, 0, count_record, &c, &st, &err);
+    ck_assert_uint_eq(st.limit_fields, 1);
+    ck_assert_uint_eq(st.bad_templates, 0);
+    ck_assert_uint_eq(ingest_session_templates(s), 1);
+    ck_assert_uint_eq(c.records, 1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "limits.template_fields"));
+
+    /* limits.template_memory: what the templates hold, given back when they go */
+    ingest_session_free(s);
+    s = ingest_session_new(INGEST_IPFIX);
+    lim.templates = 0;
+    lim.template_fields = 0;
+    lim.template_memory = 3 * INGEST_TEMPLATE_COST(8, 4 + 8 * 4);
+    ingest_session_set_limits(s, &lim);
+    memset(&st, 0, sizeof(st));
+    templates_msg(&m, 500, 4, 8);
+    ingest_session_datagram(s, m.b, m.len, 0, count_record, &c, &st, &err);
+    ck_assert_uint_eq(ingest_session_templates(s), 3);
+    ck_assert_uint_eq(st.limit_template_memory, 1);
+    /* withdrawing one (RFC 7011 8.1) makes room for another */
+    tu_msg_begin(&m, V9_SECS, 0, 5);
+    tu_set_begin(&m, 2);
+    tu_u16(&m, 500);
+    tu_u16(&m, 0);
+    tu_set_end(&m);
+    tu_msg_end(&m);
+    ingest_session_datagram(s, m.b, m.len, 0, count_record, &c, &st, &err);
+    ck_assert_uint_eq(ingest_session_templates(s), 2);
+    templates_msg(&m, 600, 1, 8);
+    ingest_session_datagram(s, m.b, m.len, 0, count_record, &c, &st, &err);
+    ck_assert_uint_eq(ingest_session_templates(s), 3);
+    ck_assert_uint_eq(st.limit_template_memory, 1);
+    ingest_session_free(s);
+}
+END_TEST
+
+struct evictions {
+    int n;
+    intptr_t last;
+    char why[16];
+};
+
+static void
+note_eviction(void *ctx, void *entry, const char *why)
+{
+    struct evictions *ev = ctx;
+
+    ev->n++;
+    ev->last = (intptr_t)entry;
+    snprintf(ev->why, sizeof(ev->why), "%s", why);
+}
+
+static struct addr
+sender(int i)
+{
+    struct addr a;
+
+    addr_from_v4(&a, 0x7f000000u + (uint32_t)i);
+    return a;
+}
+
+START_TEST(test_exporter_table_lets_real_routers_in)
+{
+    struct exporter_table_limits lim = {2, 3, 1000};
+    struct evictions ev = {0, 0, ""};
+    struct exporter_table *t = exporter_table_new(&lim, note_eviction, NULL, &ev);
+    struct addr a;
+
+    /* 1. a flood of senders that never deliver: the oldest on probation goes */
+    for (int i = 1; i <= 10; i++) {
+        a = sender(i);
+        ck_assert(exporter_table_add(t, &a, 0, (void *)(intptr_t)i, false, i));
+    }
+    ck_assert_uint_eq(exporter_table_count(t), 3);
+    ck_assert_int_eq(ev.n, 7);
+    ck_assert_int_eq(ev.last, 7);
+    ck_assert_str_eq(ev.why, "probation");
+    a = sender(7);
+    ck_assert_ptr_null(exporter_table_find(t, &a, 0, 11));
+    a = sender(8);
+    ck_assert_ptr_eq(exporter_table_find(t, &a, 0, 11), (void *)(intptr_t)8);
+    /* the same address in another protocol is another exporter */
+    ck_assert_ptr_null(exporter_table_find(t, &a, 1, 11));
+
+    /* 2. delivering promotes; established ones survive any flood */
+    ck_assert(exporter_table_promote(t, &a, 0, 12));
+    ck_assert(exporter_table_established(t, &a, 0));
+    for (int i = 11; i <= 100; i++) {
+        struct addr b = sender(i);
+
+        exporter_table_add(t, &b, 0, (void *)(intptr_t)i, false, 12);
+    }
+    ck_assert_ptr_eq(exporter_table_find(t, &a, 0, 13), (void *)(intptr_t)8);
+    ck_assert_uint_eq(exporter_table_get_stats(t)->established, 1);
+    ck_assert_uint_eq(exporter_table_get_stats(t)->probation, 3);
+    a = sender(100);
+    ck_assert(exporter_table_promote(t, &a, 0, 14));
+    /* established full, none idle: a third stays on probation, counted */
+    a = sender(99);
+    ck_assert(!exporter_table_promote(t, &a, 0, 15));
+    ck_assert(!exporter_table_established(t, &a, 0));
+    ck_assert_uint_eq(exporter_table_get_stats(t)->promotions_refused, 1);
+    /* once one is silent past the idle time, it makes room; the other stays */
+    a = sender(100);
+    ck_assert_ptr_nonnull(exporter_table_find(t, &a, 0, 2000));
+    a = sender(99);
+    ck_assert(exporter_table_promote(t, &a, 0, 2001));
+    ck_assert_int_eq(ev.last, 8);
+    ck_assert_str_eq(ev.why, "idle");
+    a = sender(100);
+    ck_assert(exporter_table_established(t, &a, 0));
+    ck_assert_uint_eq(exporter_table_get_stats(t)->evicted_idle, 1);
+    /* 7 of the first flood, 89 of the second (one place was free after 8 left) */
+    ck_assert_uint_eq(exporter_table_get_stats(t)->evicted_probation, 7 + 89);
+    /* 3. a restored (established) entry past limits.exporters is refused, not added */
+    a = sender(1000);
+    ck_assert(!exporter_table_add(t, &a, 0, (void *)(intptr_t)1000, true, 2002));
+    ck_assert_ptr_null(exporter_table_find(t, &a, 0, 2002));
+    exporter_table_free(t);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -660,6 +849,8 @@ suite(void)
     tcase_add_test(tc, test_ipfix_over_a_stream);
     tcase_add_test(tc, test_checkpoint_restores_templates_and_sequence);
     tcase_add_test(tc, test_detect_protocols);
+    tcase_add_test(tc, test_template_limits);
+    tcase_add_test(tc, test_exporter_table_lets_real_routers_in);
     suite_add_tcase(s, tc);
     return s;
 }
