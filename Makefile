@@ -17,7 +17,7 @@ CC ?= cc
 DEB_PACKAGES = build-essential pkg-config clang libfixbuf-dev libglib2.0-dev libyaml-dev \
 	check libsqlite3-dev libxxhash-dev libmicrohttpd-dev jq time tzdata nfdump \
 	softflowd pmacct curl iproute2 sqlite3 libcairo2-dev chromium imagemagick \
-	libcurl4-openssl-dev python3-aiosmtpd openssl
+	libcurl4-openssl-dev python3-aiosmtpd openssl libclang-rt-dev python3
 
 PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash libmicrohttpd cairo fontconfig libcurl
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -145,7 +145,7 @@ ALL_LIB_SRCS = $(foreach m,$(MODULES),$($(m)_SRCS))
 LIBS = $(foreach m,$(LIB_ORDER),$(BUILD)/lib$(m).a)
 
 .PHONY: all deps demo check check-unit check-integ sanitize bench install clean checksrc \
-	check-deps samples update-golden readme-table
+	check-deps samples update-golden readme-table fuzz fuzz-bins check-fuzz
 
 all: $(BUILD)/darkstab $(BUILD)/darkstab-gen
 
@@ -236,7 +236,8 @@ RESULTS ?= $(abspath $(BUILD))/test-results
 
 check:
 	@mkdir -p $(BUILD) && rm -f $(RESULTS)
-	@$(MAKE) -k --no-print-directory RESULTS=$(RESULTS) checksrc check-unit check-integ sanitize; \
+	@$(MAKE) -k --no-print-directory RESULTS=$(RESULTS) checksrc check-unit check-integ sanitize \
+	    check-fuzz; \
 	    status=$$?; sh tests/summary.sh $(RESULTS) && exit $$status
 
 check-unit: $(UNIT_BINS)
@@ -251,6 +252,37 @@ sanitize:
 	@$(MAKE) --no-print-directory BUILD=build/san CC=clang RESULTS=$(RESULTS) \
 		OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		check-unit
+
+# --- fuzzing (libFuzzer) ---------------------------------------------------------
+# Each target of tests/fuzz runs FUZZ_SECONDS on its corpus in build/fuzz/corpus
+# (seeded from tests/data, samples and config), with its dictionary; every
+# input of tests/data/fuzz/TARGET (crashes found once) is run first as a
+# regression.  make check runs each for FUZZ_CHECK_SECONDS.
+FUZZ_TARGETS = datagram ipfix_file config parse checkpoint
+FUZZ_SECONDS ?= 600
+FUZZ_CHECK_SECONDS ?= 30
+FUZZ_BUILD = build/fuzz
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_BINS = $(foreach t,$(FUZZ_TARGETS),$(FUZZ_BUILD)/fuzz_$(t))
+
+fuzz-bins:
+	@$(MAKE) -s --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang \
+		OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+		$(FUZZ_BINS) $(FUZZ_BUILD)/seeds
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer -o $@ $< $(LIBS) $(LDLIBS_ALL)
+
+$(FUZZ_BUILD)/seeds: tests/fuzz/seeds.c tests/unit/pcap.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ tests/fuzz/seeds.c tests/unit/pcap.c
+
+fuzz: fuzz-bins
+	@sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+check-fuzz: fuzz-bins
+	@RESULTS=$(RESULTS) sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)
 
 # Banned functions, layout, reference config and include edges (check-deps).
 checksrc:

@@ -133,6 +133,7 @@ struct cfg_limits {
     int64_t templates;                      /* limits.templates: per exporter and domain */
     int64_t template_fields;                /* limits.template_fields */
     int64_t template_memory;                /* limits.template_memory: bytes per exporter */
+    int64_t template_memory_total;          /* limits.template_memory_total: all exporters */
     int64_t tcp_connections;                /* limits.tcp_connections: per listener */
     int64_t tcp_message_timeout_s;          /* limits.tcp_message_timeout */
 };

@@ -157,6 +157,7 @@ struct ingest_stats {
     uint64_t limit_templates;       /* limits.templates */
     uint64_t limit_fields;          /* limits.template_fields */
     uint64_t limit_template_memory; /* limits.template_memory */
+    uint64_t limit_template_total;  /* limits.template_memory_total */
 };
 
 /*
@@ -165,10 +166,17 @@ struct ingest_stats {
  * as an issue): its data sets are then unknown-template sets.  A template
  * that replaces one of the same id is not a new one.
  */
+struct ingest_template_pool {
+    uint64_t held;                  /* bytes held by the templates of every session */
+    uint64_t max;                   /* limits.template_memory_total */
+};
+
 struct ingest_limits {
     uint32_t templates;             /* over all observation domains */
     uint32_t template_fields;       /* fields of one template */
     uint64_t template_memory;       /* bytes held for templates (estimated, see below) */
+    /* shared by every session of a collector, borrowed; NULL: no total */
+    struct ingest_template_pool *pool;
 };
 
 /*

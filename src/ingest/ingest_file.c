@@ -56,6 +56,7 @@ ingest_stats_add(struct ingest_stats *to, const struct ingest_stats *from)
     to->limit_templates += from->limit_templates;
     to->limit_fields += from->limit_fields;
     to->limit_template_memory += from->limit_template_memory;
+    to->limit_template_total += from->limit_template_total;
 }
 
 /* End offset of the last whole, plausible set of the message at p. */

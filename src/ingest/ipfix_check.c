@@ -48,6 +48,7 @@ struct tmpl_info {
     uint16_t raw_len;
     uint64_t cost;          /* INGEST_TEMPLATE_COST(), in *held while in the table */
     uint64_t *held;
+    struct ingest_template_pool *pool;  /* and in its held, if any */
 };
 
 struct ipfix_check {
@@ -65,6 +66,8 @@ tmpl_free(gpointer p)
     if (t == NULL)
         return;
     *t->held -= t->cost;
+    if (t->pool != NULL)
+        t->pool->held -= t->cost;
     free(t->lens);
     free(t->raw);
     free(t);
@@ -343,6 +346,14 @@ walk_template(struct ipfix_check *chk, uint32_t domain, int options, const uint8
             stats->limit_templates++;
             return pos;
         }
+        if (chk->lim.pool != NULL && chk->lim.pool->held - freed + cost > chk->lim.pool->max) {
+            issue(res, msg_off,
+                  "template %u refused: limits.template_memory_total (%llu bytes) reached", tid,
+                  (unsigned long long)chk->lim.pool->max);
+            stats->limit_template_total++;
+            tmpl_withdraw(chk, domain, tid);
+            return pos;
+        }
         if (chk->lim.template_memory > 0 && chk->held - freed + cost > chk->lim.template_memory) {
             issue(res, msg_off, "template %u refused: limits.template_memory (%llu bytes) reached",
                   tid, (unsigned long long)chk->lim.template_memory);
@@ -355,6 +366,9 @@ walk_template(struct ipfix_check *chk, uint32_t domain, int options, const uint8
     t->held = &chk->held;
     t->cost = INGEST_TEMPLATE_COST(kept, opos);
     chk->held += t->cost;
+    t->pool = chk->lim.pool;
+    if (t->pool != NULL)
+        t->pool->held += t->cost;
     t->n_fields = kept;
     t->fixed_len = (uint16_t)fixed;
     t->n_varlen = n_varlen;

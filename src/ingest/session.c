@@ -181,7 +181,8 @@ account(struct ingest_session *s, uint32_t domain, uint32_t seq, uint32_t advanc
             lost = q->datagrams ? (lost * q->records + q->datagrams / 2) / q->datagrams : 0;
         s->stats.missed += lost;
         q->next = seq + advance;
-    } else if (gap < 0 && (uint32_t)-gap <= window) {
+    } else if (gap < 0 && 0u - (uint32_t)gap <= window) {
+        /* (unsigned: -gap overflows for a jump of exactly 2^31, tests/data/fuzz/datagram) */
         /* a datagram overtaken by a later one: it was counted missed then */
         uint64_t back = per_datagram ? records : advance;
 

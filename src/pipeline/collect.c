@@ -121,7 +121,8 @@ struct collector {
     /* drops before any exporter session */
     uint64_t not_allowed;
     uint64_t not_flow;
-    struct ingest_limits ingest_limits; /* limits.templates, limits.template_fields */
+    struct ingest_limits ingest_limits; /* limits.template*, pointing to template_pool */
+    struct ingest_template_pool template_pool;
     struct ingest_stats gone_ist;   /* of the exporters evicted: their limits stay counted */
     int64_t probation_warn_ms;      /* their problems are logged once per WARN_EVERY_MS */
     uint64_t probation_suppressed;
@@ -146,6 +147,7 @@ struct collector {
     uint64_t snap_not_allowed, snap_not_flow, snap_archive_errors;
     struct exporter_table_stats snap_table;
     struct ingest_stats snap_limits;    /* limit_* summed over the exporters, gone ones too */
+    uint64_t snap_template_bytes;
     int64_t started;
     /* the nightly report mail (report.schedule); NULL when off */
     struct mailer *mailer;
@@ -634,6 +636,7 @@ publish(struct collector *c)
     c->snap_not_flow = c->not_flow;
     c->snap_table = *exporter_table_get_stats(c->exporters);
     c->snap_limits = lim;
+    c->snap_template_bytes = c->template_pool.held;
     c->snap_archive_errors = c->archive_errors;
     pthread_mutex_unlock(&c->snap_lock);
 }
@@ -752,6 +755,10 @@ render(void *ctx, struct strbuf *b)
                     c->snap_table.established);
     prom_sample_u64(b, "darkstab_exporters", prom_labels(&lb, "state", "probation", NULL),
                     c->snap_table.probation);
+    prom_family(b, "darkstab_template_bytes", "gauge",
+                "bytes held by the templates of every exporter and TCP connection, as "
+                "limits.template_memory_total counts them");
+    prom_sample_u64(b, "darkstab_template_bytes", NULL, c->snap_template_bytes);
     prom_family(b, "darkstab_exporter_evictions_total", "counter",
                 "exporters given up: on probation for a newcomer (limits.probation), or "
                 "established and idle for one that delivers records (limits.exporters)");
@@ -780,6 +787,7 @@ render(void *ctx, struct strbuf *b)
         LIMIT_SAMPLE("limits.templates", c->snap_limits.limit_templates);
         LIMIT_SAMPLE("limits.template_fields", c->snap_limits.limit_fields);
         LIMIT_SAMPLE("limits.template_memory", c->snap_limits.limit_template_memory);
+        LIMIT_SAMPLE("limits.template_memory_total", c->snap_limits.limit_template_total);
         LIMIT_SAMPLE("limits.tcp_connections", tot.evicted + tot.refused);
         LIMIT_SAMPLE("limits.tcp_message_timeout", tot.message_timeouts);
 #undef LIMIT_SAMPLE
@@ -1381,6 +1389,8 @@ collector_open(struct collector *c, struct ds_error *err)
         c->ingest_limits.templates = (uint32_t)cfg->limits.templates;
         c->ingest_limits.template_fields = (uint32_t)cfg->limits.template_fields;
         c->ingest_limits.template_memory = (uint64_t)cfg->limits.template_memory;
+        c->template_pool.max = (uint64_t)cfg->limits.template_memory_total;
+        c->ingest_limits.pool = &c->template_pool;
     }
     c->dark = prefix_set_new(cfg->prefixes.v, cfg->prefixes.n, cfg->exclude.v, cfg->exclude.n);
     atomic_store(&c->max_loss_milli, (int64_t)llround(cfg->max_loss.value * 1000));

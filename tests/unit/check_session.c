@@ -536,6 +536,20 @@ START_TEST(test_ipfix_sequence_counts_records)
     ck_assert_uint_eq(ingest_session_get_stats(s)->records, 25);
     ck_assert_uint_eq(ingest_session_get_stats(s)->datagrams, 3);
 
+    /* a jump of exactly 2^31 (found by fuzz_datagram): a restart, not an overflow */
+    {
+        struct ingest_session *j = ingest_session_new(INGEST_IPFIX);
+        struct counts cj = {0};
+
+        ipfix_msg(&m, 7, 1, 1);
+        ingest_session_datagram(j, m.b, m.len, 0, count_record, &cj, &st, &err);
+        ipfix_msg(&m, 8u + 0x80000000u, 0, 1);
+        ingest_session_datagram(j, m.b, m.len, 0, count_record, &cj, &st, &err);
+        ck_assert_uint_eq(ingest_session_get_stats(j)->resets, 1);
+        ck_assert_uint_eq(ingest_session_get_stats(j)->missed, 0);
+        ck_assert_uint_eq(cj.records, 2);
+        ingest_session_free(j);
+    }
     /* two messages in one datagram, and garbage after them */
     {
         static uint8_t two[2 * sizeof(m.b)];
@@ -671,7 +685,7 @@ templates_msg(struct tu_msg *m, uint16_t tid, int n, int fields)
 START_TEST(test_template_limits)
 {
     struct ingest_session *s = ingest_session_new(INGEST_IPFIX);
-    struct ingest_limits lim = {3, 10, 0};
+    struct ingest_limits lim = {3, 10, 0, NULL};
     struct counts c = {0};
     struct ingest_stats st = {0};
     struct ds_error err;
@@ -745,6 +759,28 @@ START_TEST(test_template_limits)
     ck_assert_uint_eq(ingest_session_templates(s), 3);
     ck_assert_uint_eq(st.limit_template_memory, 1);
     ingest_session_free(s);
+
+    /* limits.template_memory_total: shared by sessions, given back by the one freed */
+    {
+        struct ingest_template_pool pool = {0, 2 * INGEST_TEMPLATE_COST(8, 4 + 8 * 4)};
+        struct ingest_session *s2;
+
+        lim.template_memory = 0;
+        lim.pool = &pool;
+        s = ingest_session_new(INGEST_IPFIX);
+        s2 = ingest_session_new(INGEST_NETFLOW9);
+        ingest_session_set_limits(s, &lim);
+        ingest_session_set_limits(s2, &lim);
+        memset(&st, 0, sizeof(st));
+        templates_msg(&m, 700, 3, 8);
+        ingest_session_datagram(s, m.b, m.len, 0, count_record, &c, &st, &err);
+        ck_assert_uint_eq(ingest_session_templates(s), 2);
+        ck_assert_uint_eq(st.limit_template_total, 1);
+        ck_assert_uint_eq(pool.held, pool.max);
+        ingest_session_free(s);
+        ck_assert_uint_eq(pool.held, 0);
+        ingest_session_free(s2);
+    }
 }
 END_TEST
 
