@@ -87,4 +87,37 @@ void *exporter_table_at(const struct exporter_table *t, size_t i);
 
 const struct exporter_table_stats *exporter_table_get_stats(struct exporter_table *t);
 
+/* ---- checkpoints ----------------------------------------------------------- */
+
+/*
+ * One exporter as a checkpoint keeps it: big endian, magic "DSC1", the
+ * number of exporters, then each one's address (16 bytes), protocol, clock
+ * (ms), sampling rate (8 bytes each), and two length-prefixed blobs: its
+ * session (ingest_session_save()) and its sampling state
+ * (norm_source_save()).  Blobs are borrowed: from the caller when saving,
+ * from the checkpoint when walking it.
+ */
+struct exporter_saved {
+    struct addr addr;
+    int proto;
+    int64_t event_ms;
+    uint32_t rate;
+    const uint8_t *session;
+    size_t session_len;
+    const uint8_t *norm;
+    size_t norm_len;
+};
+
+/* Encodes n exporters: an owned buffer of *len bytes. */
+uint8_t *exporter_state_encode(const struct exporter_saved *v, size_t n, size_t *len);
+
+/*
+ * Walks a checkpoint's exporters, calling fn for each until it returns
+ * non-zero.  Returns 0, or -1 if the blob is damaged (what is before the
+ * damage has been passed to fn): a wrong magic, a count or length that
+ * runs past the end, a protocol that is not one.
+ */
+int exporter_state_walk(const uint8_t *b, size_t len,
+                        int (*fn)(void *ctx, const struct exporter_saved *e), void *ctx);
+
 #endif

@@ -9,7 +9,10 @@
 
 #include "ds/exporter_table.h"
 #include "ds/hash.h"
+#include "ds/ingest.h"
 #include "ds/xmem.h"
+
+#define STATE_MAGIC 0x44534331u     /* "DSC1" */
 
 struct xkey {
     uint8_t addr[16];
@@ -233,4 +236,105 @@ const struct exporter_table_stats *
 exporter_table_get_stats(struct exporter_table *t)
 {
     return &t->stats;
+}
+
+/* ---- checkpoints ----------------------------------------------------------- */
+
+struct buf {
+    uint8_t *b;
+    size_t n, cap;
+};
+
+static void
+buf_put(struct buf *o, const void *p, size_t n)
+{
+    if (o->n + n > o->cap) {
+        o->cap = (o->n + n) * 2 + 64;
+        o->b = xreallocarray(o->b, o->cap, 1);
+    }
+    if (n > 0)
+        memcpy(o->b + o->n, p, n);
+    o->n += n;
+}
+
+static void
+buf_u64(struct buf *o, uint64_t v)
+{
+    uint8_t b[8];
+
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (56 - 8 * i));
+    buf_put(o, b, 8);
+}
+
+uint8_t *
+exporter_state_encode(const struct exporter_saved *v, size_t n, size_t *len)
+{
+    struct buf o = {NULL, 0, 0};
+
+    buf_u64(&o, STATE_MAGIC);
+    buf_u64(&o, n);
+    for (size_t i = 0; i < n; i++) {
+        buf_put(&o, v[i].addr.b, 16);
+        buf_u64(&o, (uint64_t)v[i].proto);
+        buf_u64(&o, (uint64_t)v[i].event_ms);
+        buf_u64(&o, v[i].rate);
+        buf_u64(&o, v[i].session_len);
+        buf_put(&o, v[i].session, v[i].session_len);
+        buf_u64(&o, v[i].norm_len);
+        buf_put(&o, v[i].norm, v[i].norm_len);
+    }
+    *len = o.n;
+    return o.b;
+}
+
+static uint64_t
+get_u64(const uint8_t **p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | *(*p)++;
+    return v;
+}
+
+int
+exporter_state_walk(const uint8_t *b, size_t len,
+                    int (*fn)(void *ctx, const struct exporter_saved *e), void *ctx)
+{
+    const uint8_t *p = b, *end = b + len;
+    uint64_t n;
+
+    if (len < 16 || get_u64(&p) != STATE_MAGIC)
+        return -1;
+    n = get_u64(&p);
+    for (uint64_t i = 0; i < n; i++) {
+        struct exporter_saved e;
+        uint64_t proto;
+
+        /* address, protocol, clock, rate, and the first blob's length */
+        if (end - p < 16 + 4 * 8)
+            return -1;
+        memcpy(e.addr.b, p, 16);
+        p += 16;
+        proto = get_u64(&p);
+        if (proto > INGEST_SFLOW)
+            return -1;
+        e.proto = (int)proto;
+        e.event_ms = (int64_t)get_u64(&p);
+        e.rate = (uint32_t)get_u64(&p);
+        e.session_len = get_u64(&p);
+        if ((uint64_t)(end - p) < e.session_len || (uint64_t)(end - p) - e.session_len < 8)
+            return -1;
+        e.session = p;
+        p += e.session_len;
+        e.norm_len = get_u64(&p);
+        if ((uint64_t)(end - p) < e.norm_len)
+            return -1;
+        e.norm = p;
+        p += e.norm_len;
+        if (fn(ctx, &e) != 0)
+            break;
+    }
+    return 0;
 }

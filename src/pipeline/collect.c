@@ -45,7 +45,6 @@
 #define RING_BYTES (64u << 20)
 /* An exporter's clock never runs ahead of ours by more than this (a bogus future time). */
 #define CLOCK_AHEAD_MS (60 * 1000)
-#define STATE_MAGIC 0x44534331u     /* "DSC1" */
 
 struct exp_state {
     char key[STORE_EXPORTER_MAX];   /* "192.0.2.1 ipfix" */
@@ -1035,149 +1034,96 @@ tick(struct collector *c, int64_t now)
 
 /* ---- checkpoints --------------------------------------------------------------------- */
 
-struct buf {
-    uint8_t *b;
-    size_t n, cap;
-};
-
-static void
-buf_put(struct buf *o, const void *p, size_t n)
-{
-    if (o->n + n > o->cap) {
-        o->cap = (o->n + n) * 2 + 64;
-        o->b = xreallocarray(o->b, o->cap, 1);
-    }
-    memcpy(o->b + o->n, p, n);
-    o->n += n;
-}
-
-static void
-buf_u64(struct buf *o, uint64_t v)
-{
-    uint8_t b[8];
-
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (56 - 8 * i));
-    buf_put(o, b, 8);
-}
-
-static void
-buf_blob(struct buf *o, const uint8_t *p, size_t n)
-{
-    buf_u64(o, n);
-    buf_put(o, p, n);
-}
-
-static uint64_t
-get_u64(const uint8_t **p)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | *(*p)++;
-    return v;
-}
-
 /*
- * The exporters' state: magic, n, then per exporter its address, protocol,
- * clock, sampling rate, session blob and norm blob.  TCP connections' own
- * sessions are not kept: a new connection sends its templates again.  Only
+ * The exporters' state (exporter_state_encode()): TCP connections' own
+ * sessions are not kept, a new connection sends its templates again.  Only
  * established exporters: a sender on probation has delivered nothing worth
  * keeping, and a restart must not bring back what a flood left.
  */
 static struct store_collector
 state_save(struct collector *c, bool clean)
 {
-    struct buf o = {NULL, 0, 0};
+    size_t n = 0, cap = exp_count(c);
+    struct exporter_saved *v = xcalloc(cap + 1, sizeof(*v));
     struct store_collector sc;
-    size_t n = exporter_table_get_stats(c->exporters)->established;
 
-    buf_u64(&o, STATE_MAGIC);
-    buf_u64(&o, n);
-    for (size_t i = 0; i < exp_count(c); i++) {
+    for (size_t i = 0; i < cap; i++) {
         struct exp_state *e = exp_at(c, i);
-        size_t sl, nl;
-        uint8_t *sb, *nb;
 
         if (e->probation)
             continue;
-        buf_put(&o, e->addr.b, 16);
-        buf_u64(&o, (uint64_t)e->proto);
-        buf_u64(&o, (uint64_t)e->event_ms);
-        buf_u64(&o, e->rate);
-        sb = ingest_session_save(e->session, &sl);
-        nb = norm_source_save(e->norm, &nl);
-        buf_blob(&o, sb, sl);
-        buf_blob(&o, nb, nl);
-        free(sb);
-        free(nb);
+        v[n].addr = e->addr;
+        v[n].proto = (int)e->proto;
+        v[n].event_ms = e->event_ms;
+        v[n].rate = e->rate;
+        v[n].session = ingest_session_save(e->session, &v[n].session_len);
+        v[n].norm = norm_source_save(e->norm, &v[n].norm_len);
+        n++;
     }
     memset(&sc, 0, sizeof(sc));
+    sc.state = exporter_state_encode(v, n, &sc.state_len);
+    for (size_t i = 0; i < n; i++) {
+        free((void *)(uintptr_t)v[i].session);
+        free((void *)(uintptr_t)v[i].norm);
+    }
+    free(v);
     sc.saved_at = wall_ms() / 1000;
     sc.clean = clean;
     sc.event_ms = c->max_event_ms;
-    sc.state = o.b;
-    sc.state_len = o.n;
     return sc;
+}
+
+struct restore_ctx {
+    struct collector *c;
+    int64_t now;
+    bool duplicate;
+    bool full;
+};
+
+static int
+restore_one(void *ctx, const struct exporter_saved *s)
+{
+    struct restore_ctx *r = ctx;
+    struct collector *c = r->c;
+    struct exp_state *e;
+    struct ds_error e2;
+
+    if (exporter_table_find(c->exporters, &s->addr, s->proto, r->now) != NULL) {
+        r->duplicate = true;
+        return 1;
+    }
+    e = exp_new(c, &s->addr, (enum ingest_proto)s->proto, true, r->now);
+    if (e == NULL) {
+        /* limits.exporters lowered since: the rest come back as newcomers */
+        r->full = true;
+        return 1;
+    }
+    e->event_ms = s->event_ms;
+    e->rate = s->rate;
+    if (ingest_session_restore(e->session, s->session, s->session_len, &e2) != DS_OK)
+        log_warnx("collect: exporter %s: %s; it starts afresh", e->key, e2.msg);
+    if (norm_source_restore(e->norm, s->norm, s->norm_len) != 0)
+        log_warnx("collect: exporter %s: its saved sampling state is damaged", e->key);
+    /* restored exporters hold slots open until they send again or go idle */
+    e->last_seen = r->now;
+    acc_start(e, exp_minute(e, r->now));
+    if (e->event_ms > c->max_event_ms)
+        c->max_event_ms = e->event_ms;
+    return 0;
 }
 
 static enum ds_rc
 state_restore(struct collector *c, const uint8_t *b, size_t len, struct ds_error *err)
 {
-    const uint8_t *p = b, *end = b + len;
-    uint64_t n;
-    int64_t now = wall_ms();
+    struct restore_ctx r = {c, wall_ms(), false, false};
 
-    if (len < 16 || get_u64(&p) != STATE_MAGIC)
+    if (exporter_state_walk(b, len, restore_one, &r) != 0 || r.duplicate)
         return ds_error_set(err, DS_ERR_DB, "collect: the saved collector state is damaged");
-    n = get_u64(&p);
-    for (uint64_t i = 0; i < n; i++) {
-        struct addr a;
-        uint64_t proto, sl, nl;
-        struct exp_state *e;
-        struct ds_error e2;
-
-        if (end - p < 16 + 32)
-            goto bad;
-        memcpy(a.b, p, 16);
-        p += 16;
-        proto = get_u64(&p);
-        if (proto > INGEST_SFLOW)
-            goto bad;
-        e = exporter_table_find(c->exporters, &a, (int)proto, now);
-        if (e != NULL)
-            goto bad;
-        e = exp_new(c, &a, (enum ingest_proto)proto, true, now);
-        if (e == NULL) {
-            /* limits.exporters lowered since: the rest come back as newcomers */
-            log_warnx("collect: limits.exporters (%lld) reached while restoring the saved "
-                      "exporters: %llu of them are not restored",
-                      (long long)c->cfg->limits.exporters, (unsigned long long)(n - i));
-            break;
-        }
-        e->event_ms = (int64_t)get_u64(&p);
-        e->rate = (uint32_t)get_u64(&p);
-        sl = get_u64(&p);
-        if ((uint64_t)(end - p) < sl + 8)
-            goto bad;
-        if (ingest_session_restore(e->session, p, sl, &e2) != DS_OK)
-            log_warnx("collect: exporter %s: %s; it starts afresh", e->key, e2.msg);
-        p += sl;
-        nl = get_u64(&p);
-        if ((uint64_t)(end - p) < nl)
-            goto bad;
-        if (norm_source_restore(e->norm, p, nl) != 0)
-            log_warnx("collect: exporter %s: its saved sampling state is damaged", e->key);
-        p += nl;
-        /* restored exporters hold slots open until they send again or go idle */
-        e->last_seen = now;
-        acc_start(e, exp_minute(e, now));
-        if (e->event_ms > c->max_event_ms)
-            c->max_event_ms = e->event_ms;
-    }
+    if (r.full)
+        log_warnx("collect: limits.exporters (%lld) reached while restoring the saved "
+                  "exporters: the rest are not restored, and come back as newcomers",
+                  (long long)c->cfg->limits.exporters);
     return DS_OK;
-bad:
-    return ds_error_set(err, DS_ERR_DB, "collect: the saved collector state is damaged");
 }
 
 static uint32_t

@@ -1,15 +1,18 @@
 /*
  * Fuzz target: what a collector reads back from its checkpoint at start:
- * an exporter's session (templates as IPFIX template records, sequence
- * state), its sampling state, and an open slot's two blobs (group counts
- * and details, with distinct counters, top lists and minute series).
- * Byte 0 picks which; for a slot, bytes 1-2 split the rest into counts
- * and details.  A restored session must then decode a message.
+ * the exporters' state (exporter_state_walk(), then each exporter's
+ * session and sampling state restored as the collector restores them), an
+ * exporter's session alone (templates as IPFIX template records, sequence
+ * state), its sampling state alone, and an open slot's two blobs (group
+ * counts and details, with distinct counters, top lists and minute
+ * series).  Byte 0 picks which; for a slot, bytes 1-2 split the rest into
+ * counts and details.  A restored session must then decode a message.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ds/addr.h"
+#include "ds/exporter_table.h"
 #include "ds/agg.h"
 #include "ds/ingest.h"
 #include "ds/key.h"
@@ -30,12 +33,32 @@ on_record(void *ctx, const struct ipfix_record *rec)
     (void)rec;
 }
 
+static struct norm *norm;
+
+/* As the collector's restore_one(): a session and a sampling state from their blobs. */
+static int
+restore_one(void *ctx, const struct exporter_saved *e)
+{
+    struct ingest_session *s = ingest_session_new((enum ingest_proto)e->proto);
+    struct norm_source *ns = norm_source_new(norm, &e->addr);
+    struct ingest_stats st = {0};
+    struct ds_error err;
+
+    (void)ctx;
+    if (ingest_session_restore(s, e->session, e->session_len, &err) == DS_OK &&
+        e->proto == INGEST_IPFIX)
+        ingest_session_datagram(s, msg, sizeof(msg), 0, on_record, NULL, &st, &err);
+    norm_source_restore(ns, e->norm, e->norm_len);
+    norm_source_free(ns);
+    ingest_session_free(s);
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct norm *norm;
     struct ds_error err;
 
     if (norm == NULL) {
@@ -44,7 +67,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size < 3)
         return 0;
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
+    case 4:
+        exporter_state_walk(data + 1, size - 1, restore_one, NULL);
+        break;
     case 0:
     case 1: {
         struct ingest_session *s = ingest_session_new(data[0] % 2 ? INGEST_NETFLOW9 : INGEST_IPFIX);
