@@ -78,7 +78,7 @@ main(int argc, char **argv)
     {
         /* as analyze counts: drilldown.lists auto reads unstable slots back, no lists kept */
         struct cfg_drilldown dd = cfg->drilldown;
-        struct agg_opts ao = {on_close, NULL, NULL, &dd};
+        struct agg_opts ao = {on_close, NULL, NULL, &dd, 0};
 
         if (dd.lists == CFG_LISTS_AUTO)
             dd.lists = argc > 5 && strcmp(argv[5], "memory") == 0 ? CFG_LISTS_MEMORY

@@ -21,6 +21,12 @@
  * to add.  agg_flush() closes what is still open, untrimmed and marked
  * incomplete, at the end of the input.
  *
+ * limits.groups bounds the groups of a slot (agg_opts.max_groups): the
+ * flows of a group that would be created past it are folded, counted in the
+ * slot's packets (so that every share stays exact) and in folded_packets
+ * and folded_flows, but in no group.  TopN can then only be too low, by at
+ * most what folded_packets could hold (ds/result.h says how much).
+ *
  * Not thread safe: one thread adds, advances and flushes.
  */
 #ifndef DS_AGG_H
@@ -62,6 +68,9 @@ struct agg_slot {
     uint64_t late_flows;        /* arrived after the slot was closed */
     uint64_t late_packets;
     bool complete;              /* closed by the watermark, not by the end of input */
+    uint64_t folded_packets;    /* counted in packets, but in no group: limits.groups */
+    uint64_t folded_flows;
+    uint32_t max_groups;        /* limits.groups; 0: no limit */
     const struct key_layout *layout;    /* borrowed; outlives the slot */
     /* groups: entries in insertion order, and an open-addressing index */
     uint8_t *entries;           /* owned */
@@ -85,6 +94,8 @@ struct agg_opts {
     void *ctx;
     /* Top list capacities and series memory (copied; NULL: the defaults). */
     const struct cfg_drilldown *drilldown;
+    /* Groups per open slot (limits.groups); past it flows are folded.  0: none. */
+    uint32_t max_groups;
 };
 
 struct agg;
@@ -145,7 +156,12 @@ agg_slot_group(const struct agg_slot *slot, uint32_t i)
     return (struct agg_group *)(void *)(slot->entries + (size_t)i * slot->stride);
 }
 
-/* The group with packed key k, creating it (with a detail if want_detail). */
+/* Counts flows and packets that no group can take (limits.groups) in slot's fold. */
+void agg_slot_fold(struct agg_slot *slot, uint64_t flows, uint64_t packets);
+/*
+ * The group with packed key k, creating it (with a detail if want_detail);
+ * NULL when the slot holds max_groups groups and k is not one of them.
+ */
 struct agg_group *agg_slot_group_get(struct agg_slot *slot, const uint8_t *k, bool want_detail);
 /* The group with packed key k, or NULL. */
 struct agg_group *agg_slot_group_find(const struct agg_slot *slot, const uint8_t *k);

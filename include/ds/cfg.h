@@ -136,6 +136,7 @@ struct cfg_limits {
     int64_t template_memory_total;          /* limits.template_memory_total: all exporters */
     int64_t tcp_connections;                /* limits.tcp_connections: per listener */
     int64_t tcp_message_timeout_s;          /* limits.tcp_message_timeout */
+    int64_t groups;                         /* limits.groups: per slot and analysis */
 };
 
 /* drilldown.lists: where the shown groups' top lists and minutes come from */

@@ -84,6 +84,8 @@ size_t pipeline_analyses(const struct pipeline *p, const struct pipeline_analysi
 struct pipeline_live_analysis {
     uint64_t slots_closed;
     uint64_t slots_revised;     /* judged again after late flows */
+    uint64_t slots_folded;      /* closed with flows past limits.groups */
+    uint64_t folded_packets;    /* their packets in no group, first judgements */
     uint64_t late_flows;
     size_t open_slots;
     int64_t last_start;         /* the latest slot judged */
@@ -285,6 +287,8 @@ void series_reread_free(struct series_reread *rr);
  * drill-downs, for series_take_unstable().  Off by default.
  */
 void series_keep_unstable(struct series *s, bool keep);
+/* limits.groups for the closed slots that late flows reopen (0: none). */
+void series_limit_groups(struct series *s, uint32_t max_groups);
 /*
  * The unstable slots kept since the last call: *v is owned by the caller
  * (slot_result_fini() each, then free()), and so is *shown (free(); if

@@ -51,6 +51,13 @@ struct slot_result {
     uint64_t late_packets;
     bool complete;
     /*
+     * limits.groups (ds/agg.h): packets and flows of the slot in no group.
+     * TopN of threshold th can then be too low by at most
+     * slot_result_folded_topn() groups.
+     */
+    uint64_t folded_packets;
+    uint64_t folded_flows;
+    /*
      * Live collection: the slot's completeness as a JSON object (owned;
      * NULL for slots of files), and whether its data was too lossy to judge
      * (then every threshold's status is STAB_INCOMPLETE).
@@ -69,6 +76,12 @@ struct slot_result {
 };
 
 void slot_result_fini(struct slot_result *r);
+
+/*
+ * How many more groups than counted could be above th: the folded packets
+ * hold at most that many groups of more than th percent of the slot.
+ */
+uint64_t slot_result_folded_topn(const struct slot_result *r, const struct decimal *th);
 
 /* Is any threshold of the slot unstable? */
 bool slot_result_unstable(const struct slot_result *r);

@@ -65,6 +65,8 @@ struct store_slot_summary {
     uint64_t late_packets;
     bool complete;
     bool incomplete;            /* the collector judged its data too lossy to judge */
+    uint64_t folded_packets;    /* past limits.groups (ds/agg.h) */
+    uint64_t folded_flows;
 };
 
 /* ---- live collection ---- */
@@ -75,6 +77,8 @@ struct store_open_slot {
     int64_t end;
     uint64_t packets;
     uint64_t flows;
+    uint64_t folded_packets;
+    uint64_t folded_flows;
     uint8_t *blob;              /* owned: group counts, then group details */
     size_t counts_len;
     size_t details_len;

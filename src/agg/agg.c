@@ -132,6 +132,9 @@ group_lookup(struct agg_slot *s, const uint8_t *k, uint32_t hash, bool create, b
     }
     if (!create)
         return NULL;
+    /* limits.groups: the caller folds the flow (agg_slot_fold) */
+    if (s->max_groups != 0 && s->n_groups >= s->max_groups)
+        return NULL;
     if (s->n_groups == s->cap_groups) {
         s->cap_groups *= 2;
         s->entries = xreallocarray(s->entries, s->cap_groups, s->stride);
@@ -163,6 +166,15 @@ agg_slot_group_find(const struct agg_slot *slot, const uint8_t *k)
                         key_hash(k, slot->layout->size), false, false);
 }
 
+void
+agg_slot_fold(struct agg_slot *slot, uint64_t flows, uint64_t packets)
+{
+    slot->folded_packets += packets;
+    slot->folded_flows += flows;
+    slot->packets += packets;
+    slot->flows += flows;
+}
+
 /* Counts f's packets in group g of slot. */
 static inline void
 count_group(struct agg_slot *slot, struct agg_group *g, const struct flow *f, uint64_t packets)
@@ -191,13 +203,18 @@ agg_slot_add(struct agg_slot *slot, const struct flow *f, uint64_t packets)
 {
     uint8_t k[KEY_BYTES_MAX];
 
+    struct agg_group *g;
+
     key_extract(slot->layout, f, k);
     /*
      * A new group gets a detail even in a closed slot: none of its packets
      * went uncounted.  A group whose detail was trimmed becomes partial.
      */
-    count_group(slot, group_lookup(slot, k, key_hash(k, slot->layout->size), true, true), f,
-                packets);
+    g = group_lookup(slot, k, key_hash(k, slot->layout->size), true, true);
+    if (g != NULL)
+        count_group(slot, g, f, packets);
+    else
+        agg_slot_fold(slot, 1, packets);
 }
 
 void
@@ -225,7 +242,15 @@ agg_slot_merge(struct agg_slot *dst, const struct agg_slot *src)
     for (uint32_t i = 0; i < src->n_groups; i++) {
         const struct agg_group *sg = agg_slot_group(src, i);
         struct agg_group *dg = group_lookup(dst, sg->key, sg->hash, true, false);
-        bool dst_had = dg->packets > 0 || dg->flows > 0;
+        bool dst_had;
+
+        if (dg == NULL) {
+            /* agg_slot_fold without the slot's totals: added below */
+            dst->folded_packets += sg->packets;
+            dst->folded_flows += sg->flows;
+            continue;
+        }
+        dst_had = dg->packets > 0 || dg->flows > 0;
 
         dg->packets += sg->packets;
         dg->flows += sg->flows;
@@ -246,6 +271,8 @@ agg_slot_merge(struct agg_slot *dst, const struct agg_slot *src)
     }
     dst->packets += src->packets;
     dst->flows += src->flows;
+    dst->folded_packets += src->folded_packets;
+    dst->folded_flows += src->folded_flows;
     dst->late_flows += src->late_flows;
     dst->late_packets += src->late_packets;
     dst->complete = dst->complete || src->complete;
@@ -333,6 +360,7 @@ open_slot(struct agg *agg, int64_t start, int64_t end)
     }
     insert_open(agg, i, agg_slot_new(&agg->layout, start, end));
     agg->open[i]->drilldown = &agg->drilldown;
+    agg->open[i]->max_groups = agg->opts.max_groups;
     agg->last = agg->open[i];
     return agg->last;
 }
@@ -576,6 +604,8 @@ agg_add(struct agg *agg, const struct flow *f)
 #define DIST_C 9
 #define DIST_D 13
 
+#define GI_FOLDED UINT32_MAX    /* past limits.groups: counted in the slot's fold */
+
 struct pipe_item {
     struct agg_slot *slot;      /* NULL: late, already handed to on_late */
     uint32_t hash;
@@ -639,6 +669,10 @@ stage_b(struct pipe_item *it)
     if (it->slot == NULL)
         return;
     g = group_lookup(it->slot, it->key, it->hash, true, true);
+    if (g == NULL) {
+        it->gi = GI_FOLDED;
+        return;
+    }
     it->gi = (uint32_t)(((uint8_t *)g - it->slot->entries) / it->slot->stride);
     if (g->detail != NULL) {
         /*
@@ -657,7 +691,7 @@ stage_c(const struct flow *f, const struct pipe_item *it)
 {
     const struct agg_group *g;
 
-    if (it->slot == NULL)
+    if (it->slot == NULL || it->gi == GI_FOLDED)
         return;
     g = agg_slot_group(it->slot, it->gi);
     if (g->detail == NULL)
@@ -681,7 +715,9 @@ stage_c(const struct flow *f, const struct pipe_item *it)
 static void
 stage_d(const struct flow *f, const struct pipe_item *it)
 {
-    if (it->slot != NULL)
+    if (it->slot != NULL && it->gi == GI_FOLDED)
+        agg_slot_fold(it->slot, 1, f->packets);
+    else if (it->slot != NULL)
         count_group(it->slot, agg_slot_group(it->slot, it->gi), f, f->packets);
 }
 
@@ -792,6 +828,7 @@ agg_restore(struct agg *agg, struct agg_slot *slot, int64_t closed_upto)
     /* decoded against an equal layout: the slot must point to ours */
     slot->layout = &agg->layout;
     slot->drilldown = &agg->drilldown;
+    slot->max_groups = agg->opts.max_groups;
     slot->series_bytes = 0;
     for (uint32_t j = 0; j < slot->n_groups; j++) {
         const struct agg_group *g = agg_slot_group(slot, j);

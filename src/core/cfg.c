@@ -94,6 +94,8 @@ const struct cfg_entry cfg_top_entries[] = {
     {"limits", "tcp_message_timeout", T_DURATION, CFG_OFF(limits.tcp_message_timeout_s), "30s",
      F_RESTART, 1, 3600, NULL, 0, 0, 0, 0, 0,
      "a TCP connection that holds part of a message this long is closed"},
+    {"limits", "groups", T_INT, CFG_OFF(limits.groups), "262144", F_RESTART, 16, 1 << 30, NULL,
+     0, 0, 0, 0, 0, "groups per slot and analysis; past it new groups' flows are folded"},
     {"log", "level", T_ENUM, CFG_OFF(log_level), "info", 0, 0, 0, cfg_level_names, 0, 0, 0, 0, 0,
      "error, warning, info or debug"},
     /* causes: the rules of the probable cause, src/explain/cause.c */

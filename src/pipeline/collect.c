@@ -789,6 +789,18 @@ render(void *ctx, struct strbuf *b)
         LIMIT_SAMPLE("limits.template_memory_total", c->snap_limits.limit_template_total);
         LIMIT_SAMPLE("limits.tcp_connections", tot.evicted + tot.refused);
         LIMIT_SAMPLE("limits.tcp_message_timeout", tot.message_timeouts);
+        {
+            uint64_t folded = 0;
+
+            /* once for every slot closed with flows folded */
+            for (size_t i = 0; i < c->cfg->n_analyses; i++) {
+                struct pipeline_live_analysis la;
+
+                pipeline_live_status(c->p, i, &la);
+                folded += la.slots_folded;
+            }
+            LIMIT_SAMPLE("limits.groups", folded);
+        }
 #undef LIMIT_SAMPLE
     }
     pthread_mutex_unlock(&c->snap_lock);
@@ -867,6 +879,12 @@ render(void *ctx, struct strbuf *b)
             prom_sample_u64(b, "darkstab_slots_revised_total",
                             prom_labels(&lb, "analysis", c->cfg->analyses[i].name, NULL),
                             la[i].slots_revised);
+        prom_family(b, "darkstab_folded_packets_total", "counter",
+                    "packets of flows past limits.groups, in their slot but in no group");
+        for (size_t i = 0; i < n; i++)
+            prom_sample_u64(b, "darkstab_folded_packets_total",
+                            prom_labels(&lb, "analysis", c->cfg->analyses[i].name, NULL),
+                            la[i].folded_packets);
         prom_family(b, "darkstab_late_flows_total", "counter",
                     "flows that came for a slot already closed (added to it, never dropped)");
         for (size_t i = 0; i < n; i++)

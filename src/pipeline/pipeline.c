@@ -32,6 +32,7 @@
 #include "ds/log.h"
 #include "ds/pipeline.h"
 #include "ds/prefix.h"
+#include "ds/tz.h"
 #include "ds/xmem.h"
 
 #define BATCH_FLOWS 4096
@@ -376,6 +377,15 @@ on_close(void *ctx, struct agg_slot *slot)
     struct analysis_run *r = ctx;
     struct work *w = xcalloc(1, sizeof(*w));
 
+    if (slot->folded_packets > 0) {
+        char when[TZ_RFC3339_LEN];
+
+        log_warnx("%s: slot %s: limits.groups (%u) reached: %llu packets of %llu flows in no "
+                  "group; TopN may be too low, the output says by how much",
+                  r->pub.cfg->name, tz_format_rfc3339(slot->start, when), slot->max_groups,
+                  (unsigned long long)slot->folded_packets,
+                  (unsigned long long)slot->folded_flows);
+    }
     w->kind = W_SLOTS;
     w->an = (size_t)(r - r->p->an);
     w->slot = slot;
@@ -438,6 +448,8 @@ encode_open(void *arg, const struct agg_slot *slot)
     o->end = slot->end;
     o->packets = slot->packets;
     o->flows = slot->flows;
+    o->folded_packets = slot->folded_packets;
+    o->folded_flows = slot->folded_flows;
     o->blob = store_slot_encode(slot, &o->counts_len, &o->details_len);
 }
 
@@ -727,7 +739,7 @@ make_pipeline(const struct ds_cfg *cfg, struct store *st, const struct pipeline_
     for (size_t i = 0; i < p->n_an; i++) {
         struct analysis_run *r = &p->an[i];
         const struct cfg_analysis *a = &cfg->analyses[i];
-        struct agg_opts opts = {on_close, on_late, r, &p->dd};
+        struct agg_opts opts = {on_close, on_late, r, &p->dd, (uint32_t)cfg->limits.groups};
 
         r->p = p;
         struct store_analysis_def def;
@@ -762,6 +774,7 @@ make_pipeline(const struct ds_cfg *cfg, struct store *st, const struct pipeline_
         r->agg = agg_new(a, &opts);
         r->series = series_new(a, &cfg->causes, agg_layout(r->agg), r->pub.store_id, st,
                                changed);
+        series_limit_groups(r->series, (uint32_t)cfg->limits.groups);
         series_keep_unstable(r->series,
                              p->dd.lists == CFG_LISTS_REREAD || p->archive_reread != NULL);
         if (live != NULL) {
@@ -1202,6 +1215,10 @@ on_judged(void *ctx, const struct cfg_analysis *a, const struct slot_result *r)
         l->slots_revised++;
     else
         l->slots_closed++;
+    if (r->late_flows == 0 && r->folded_packets > 0) {
+        l->slots_folded++;
+        l->folded_packets += r->folded_packets;
+    }
     if (r->start >= l->last_start) {
         l->last_start = r->start;
         l->last_end = r->end;

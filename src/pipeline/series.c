@@ -53,6 +53,7 @@ struct series {
     enum ds_rc error;           /* first store error met while closing slots */
     struct ds_error err;
     unsigned changed;           /* STORE_CHANGED_*: judge every stored slot again */
+    uint32_t max_groups;        /* limits.groups, for reopened slots */
     series_completeness_fn completeness;
     void *completeness_ctx;
     series_judged_fn on_judged;
@@ -102,6 +103,12 @@ series_new(const struct cfg_analysis *a, const struct cfg_causes *causes,
     s->from = s->to = 0;
     s->error = DS_OK;
     return s;
+}
+
+void
+series_limit_groups(struct series *s, uint32_t max_groups)
+{
+    s->max_groups = max_groups;
 }
 
 void
@@ -332,6 +339,7 @@ series_add_late(struct series *s, int64_t start, int64_t end, const struct flow 
             slot = agg_slot_new(s->layout, start, end);
             slot->complete = true;
         }
+        slot->max_groups = s->max_groups;
         l = xcalloc(1, sizeof(*l));
         l->slot = slot;
         k = g_new(gint64, 1);
@@ -391,6 +399,8 @@ series_slot_result(const struct cfg_analysis *a, const struct agg_slot *slot,
     r->groups = slot->n_groups;
     r->late_flows = slot->late_flows;
     r->late_packets = slot->late_packets;
+    r->folded_packets = slot->folded_packets;
+    r->folded_flows = slot->folded_flows;
     r->complete = slot->complete;
     r->n_th = a->n_thresholds;
     for (size_t t = 0; t < a->n_thresholds; t++) {
@@ -982,6 +992,8 @@ series_commit(struct series *s, struct ds_error *err)
         r.start = sum->start;
         r.end = sum->end;
         r.packets = sum->packets;
+        r.folded_packets = sum->folded_packets;
+        r.folded_flows = sum->folded_flows;
         r.n_th = s->a->n_thresholds;
         for (size_t t = 0; t < s->a->n_thresholds; t++) {
             r.th[t].th = s->a->thresholds[t];

@@ -57,6 +57,18 @@ write_slot_members(struct json_w *w, const struct report_analysis *an,
         json_key(w, "revised");
         json_bool(w, true);
     }
+    if (r->folded_packets > 0) {
+        /* limits.groups: counted in packets, in no group (thresholds[].topn_max) */
+        json_key(w, "folded");
+        json_obj_begin(w);
+        json_key(w, "packets");
+        json_uint(w, r->folded_packets);
+        json_key(w, "flows");
+        json_uint(w, r->folded_flows);
+        json_key(w, "share");
+        json_double(w, 100.0 * (double)r->folded_packets / (double)r->packets, 4);
+        json_obj_end(w);
+    }
     if (r->completeness != NULL) {
         json_key(w, "incomplete");
         json_bool(w, r->incomplete);
@@ -74,6 +86,10 @@ write_slot_members(struct json_w *w, const struct report_analysis *an,
         json_double(w, tr->th.value, 6);
         json_key(w, "topn");
         json_uint(w, tr->topn);
+        if (r->folded_packets > 0) {
+            json_key(w, "topn_max");
+            json_uint(w, tr->topn + slot_result_folded_topn(r, &tr->th));
+        }
         if (judged) {
             json_key(w, "mean");
             json_double(w, tr->r.mean, 6);

@@ -62,6 +62,21 @@ header(FILE *fp, const struct report_analysis *an)
     fprintf(fp, "  %-22s %s\n", "band", "status");
 }
 
+/* limits.groups: what the slot could not give a group, and what TopN may lack */
+static void
+folded_line(FILE *fp, const struct slot_result *r)
+{
+    char p[32], f[32];
+
+    fprintf(fp, "  (limits.groups reached: %s packets of %s flows in no group;",
+            report_thousands(r->folded_packets, p, sizeof(p)),
+            report_thousands(r->folded_flows, f, sizeof(f)));
+    for (size_t t = 0; t < r->n_th; t++)
+        fprintf(fp, "%s TopN>%s%% up to %llu", t == 0 ? "" : ",", r->th[t].th.text,
+                (unsigned long long)(r->th[t].topn + slot_result_folded_topn(r, &r->th[t].th)));
+    fprintf(fp, ")\n");
+}
+
 static enum ds_rc
 slot_line(void *ctx, const struct slot_result *r)
 {
@@ -122,6 +137,8 @@ slot_line(void *ctx, const struct slot_result *r)
     } else {
         fprintf(fp, "  %-22s %s\n", band, stab_status_name(first->r.status));
     }
+    if (r->folded_packets > 0)
+        folded_line(fp, r);
     return DS_OK;
 }
 

@@ -26,3 +26,15 @@ slot_result_unstable(const struct slot_result *r)
             return true;
     return false;
 }
+
+uint64_t
+slot_result_folded_topn(const struct slot_result *r, const struct decimal *th)
+{
+    /* the fewest packets a group above th holds: n * 100 * den > S * num */
+    unsigned __int128 least = (unsigned __int128)r->packets * (uint64_t)th->num /
+                                  ((unsigned __int128)100u * (uint64_t)th->den) + 1;
+    uint64_t most = (uint64_t)((unsigned __int128)r->folded_packets / least);
+
+    /* and every group holds a flow at least */
+    return most < r->folded_flows ? most : r->folded_flows;
+}

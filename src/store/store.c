@@ -334,6 +334,12 @@ load_group(void *ctx, const uint8_t *key, uint64_t packets, uint64_t flows, uint
 {
     struct agg_group *g = agg_slot_group_get(ctx, key, false);
 
+    if (g == NULL) {
+        /* a stored slot has no limit; should one be set, its counts still add up */
+        agg_slot_fold(ctx, flows, 0);
+        ((struct agg_slot *)ctx)->folded_packets += packets;
+        return;
+    }
     g->packets = packets;
     g->flows = flows;
     g->flags = (uint32_t)flags;

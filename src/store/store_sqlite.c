@@ -82,17 +82,20 @@ static const char *const stmt_sql[S_N] = {
                         "FROM inputs WHERE analysis_id = ?1 AND first_ms < ?3 AND "
                         "last_ms >= ?2 AND records > 0 ORDER BY first_ms, name",
     [S_SLOT_GET] = "SELECT end, packets, flows, late_flows, late_packets, complete, "
-                   "group_counts, group_details FROM slots WHERE analysis_id = ?1 AND start = ?2",
+                   "group_counts, group_details, folded_packets, folded_flows FROM slots "
+                   "WHERE analysis_id = ?1 AND start = ?2",
     [S_SLOT_PUT] = "INSERT OR REPLACE INTO slots (analysis_id, start, end, packets, flows, groups, "
-                   "late_flows, late_packets, complete, updated_at, group_counts, group_details) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                   "late_flows, late_packets, complete, updated_at, group_counts, group_details, "
+                   "folded_packets, folded_flows) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     [S_SUMMARIES] = "SELECT start, end, packets, flows, groups, late_flows, late_packets, "
-                    "complete, incomplete FROM slots WHERE analysis_id = ?1 AND start >= ?2 "
-                    "AND start < ?3 ORDER BY start",
+                    "complete, incomplete, folded_packets, folded_flows FROM slots "
+                    "WHERE analysis_id = ?1 AND start >= ?2 AND start < ?3 ORDER BY start",
     /* an incomplete slot is kept out of windows, like one without data */
     [S_LAST_WITH_DATA] = "SELECT start, end, packets, flows, groups, late_flows, late_packets, "
-                         "complete, incomplete FROM slots WHERE analysis_id = ?1 AND start < ?2 "
-                         "AND packets > 0 AND incomplete = 0 ORDER BY start DESC LIMIT ?3",
+                         "complete, incomplete, folded_packets, folded_flows FROM slots "
+                         "WHERE analysis_id = ?1 AND start < ?2 AND packets > 0 "
+                         "AND incomplete = 0 ORDER BY start DESC LIMIT ?3",
     [S_TOP_PACKETS] = "SELECT group_counts FROM slots WHERE analysis_id = ?1 AND start = ?2",
     [S_TOPN_GET] = "SELECT topn FROM topn WHERE analysis_id = ?1 AND slot_start = ?2 AND "
                    "threshold = ?3",
@@ -118,9 +121,11 @@ static const char *const stmt_sql[S_N] = {
                      "WHERE analysis_id = ?1 AND start = ?2",
     [S_OPEN_DEL] = "DELETE FROM open_slots WHERE analysis_id = ?1",
     [S_OPEN_PUT] = "INSERT INTO open_slots (analysis_id, start, end, packets, flows, "
-                   "group_counts, group_details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [S_OPEN_GET] = "SELECT start, end, packets, flows, group_counts, group_details "
-                   "FROM open_slots WHERE analysis_id = ?1 ORDER BY start",
+                   "group_counts, group_details, folded_packets, folded_flows) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [S_OPEN_GET] = "SELECT start, end, packets, flows, group_counts, group_details, "
+                   "folded_packets, folded_flows FROM open_slots WHERE analysis_id = ?1 "
+                   "ORDER BY start",
     [S_CLOSED_UPTO_SET] = "UPDATE analyses SET closed_upto = ?2 WHERE id = ?1",
     [S_CLOSED_UPTO_GET] = "SELECT closed_upto FROM analyses WHERE id = ?1",
     [S_COLLECTOR_PUT] = "INSERT OR REPLACE INTO collector_state (id, saved_at, clean, event_ms, "
@@ -144,7 +149,8 @@ static const char *const stmt_sql[S_N] = {
     [S_GAPS] = "SELECT from_ms, to_ms, reason FROM collector_gaps "
                "WHERE from_ms < ?2 AND to_ms > ?1 ORDER BY from_ms",
     [S_SLOT_COUNTS] = "SELECT end, packets, flows, late_flows, late_packets, complete, "
-                      "group_counts FROM slots WHERE analysis_id = ?1 AND start = ?2",
+                      "group_counts, NULL, folded_packets, folded_flows FROM slots "
+                      "WHERE analysis_id = ?1 AND start = ?2",
     [S_EXPLAIN_PUT] = "INSERT OR REPLACE INTO explains (analysis_id, slot_start, blob, "
                       "updated_at) VALUES (?1, ?2, ?3, ?4)",
     [S_EXPLAIN_DEL] = "DELETE FROM explains WHERE analysis_id = ?1 AND slot_start = ?2",
@@ -524,6 +530,8 @@ slot_read(struct sq *s, int which, int64_t aid, const struct key_layout *layout,
     slot->late_flows = (uint64_t)sqlite3_column_int64(st, 3);
     slot->late_packets = (uint64_t)sqlite3_column_int64(st, 4);
     slot->complete = sqlite3_column_int(st, 5) != 0;
+    slot->folded_packets = (uint64_t)sqlite3_column_int64(st, 8);
+    slot->folded_flows = (uint64_t)sqlite3_column_int64(st, 9);
     if (store_slot_decode(slot, sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6),
                           details ? sqlite3_column_blob(st, 7) : NULL,
                           details ? (size_t)sqlite3_column_bytes(st, 7) : 0) != 0) {
@@ -573,6 +581,8 @@ sq_slot_save(void *state, int64_t aid, const struct agg_slot *slot, struct ds_er
     sqlite3_bind_int64(st, 10, (int64_t)time(NULL));
     sqlite3_bind_blob64(st, 11, blob, counts_len, SQLITE_STATIC);
     sqlite3_bind_blob64(st, 12, blob + counts_len, details_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 13, (int64_t)slot->folded_packets);
+    sqlite3_bind_int64(st, 14, (int64_t)slot->folded_flows);
     rc = step_done(s, st, err, "saving a slot");
     free(blob);
     return rc;
@@ -590,6 +600,8 @@ read_summary(sqlite3_stmt *st, struct store_slot_summary *sum)
     sum->late_packets = (uint64_t)sqlite3_column_int64(st, 6);
     sum->complete = sqlite3_column_int(st, 7) != 0;
     sum->incomplete = sqlite3_column_int(st, 8) != 0;
+    sum->folded_packets = (uint64_t)sqlite3_column_int64(st, 9);
+    sum->folded_flows = (uint64_t)sqlite3_column_int64(st, 10);
 }
 
 static enum ds_rc
@@ -901,6 +913,8 @@ load_result(struct sq *s, int64_t aid, const struct key_layout *layout,
     r->late_packets = sum->late_packets;
     r->complete = sum->complete;
     r->incomplete = sum->incomplete;
+    r->folded_packets = sum->folded_packets;
+    r->folded_flows = sum->folded_flows;
 
     st = stmt(s, S_SLOT_COMPL);
     sqlite3_bind_int64(st, 1, aid);
@@ -1047,6 +1061,8 @@ sq_open_slots_replace(void *state, int64_t aid, int64_t closed_upto,
         sqlite3_bind_int64(st, 5, (int64_t)o->flows);
         sqlite3_bind_blob64(st, 6, o->blob, o->counts_len, SQLITE_STATIC);
         sqlite3_bind_blob64(st, 7, o->blob + o->counts_len, o->details_len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 8, (int64_t)o->folded_packets);
+        sqlite3_bind_int64(st, 9, (int64_t)o->folded_flows);
         rc = step_done(s, st, err, "saving an open slot");
     }
     if (rc != DS_OK)
@@ -1082,6 +1098,8 @@ sq_open_slots_load(void *state, int64_t aid, const struct key_layout *layout,
 
         slot->packets = (uint64_t)sqlite3_column_int64(st, 2);
         slot->flows = (uint64_t)sqlite3_column_int64(st, 3);
+        slot->folded_packets = (uint64_t)sqlite3_column_int64(st, 6);
+        slot->folded_flows = (uint64_t)sqlite3_column_int64(st, 7);
         if (store_slot_decode(slot, sqlite3_column_blob(st, 4),
                               (size_t)sqlite3_column_bytes(st, 4), sqlite3_column_blob(st, 5),
                               (size_t)sqlite3_column_bytes(st, 5)) != 0) {

@@ -972,13 +972,17 @@ sink_free(struct sink *s)
     memset(s, 0, sizeof(*s));
 }
 
-/* An aggregator for a one-analysis configuration; the config stays alive with it. */
+/*
+ * An aggregator for a one-analysis configuration, at most max_groups
+ * groups a slot (0: no limit); the config stays alive with it.
+ */
 static struct agg *
-agg_for(const char *keys, const char *slot, const char *thresholds, const char *attribution,
-        struct sink *sink, struct ds_cfg **cfg)
+agg_for_limited(const char *keys, const char *slot, const char *thresholds,
+                const char *attribution, struct sink *sink, struct ds_cfg **cfg,
+                uint32_t max_groups)
 {
     char yaml[1024];
-    struct agg_opts opts = {sink_close, sink_late, sink, NULL};
+    struct agg_opts opts = {sink_close, sink_late, sink, NULL, max_groups};
 
     snprintf(yaml, sizeof(yaml),
              "timezone: UTC\n"
@@ -992,6 +996,13 @@ agg_for(const char *keys, const char *slot, const char *thresholds, const char *
     *cfg = tu_cfg(yaml);
     ck_assert_uint_eq((*cfg)->n_analyses, 1);
     return agg_new(&(*cfg)->analyses[0], &opts);
+}
+
+static struct agg *
+agg_for(const char *keys, const char *slot, const char *thresholds, const char *attribution,
+        struct sink *sink, struct ds_cfg **cfg)
+{
+    return agg_for_limited(keys, slot, thresholds, attribution, sink, cfg, 0);
 }
 
 /* The group of flow f's key in slot, or NULL. */
@@ -1311,7 +1322,7 @@ START_TEST(test_agg_late_without_callback)
 {
     struct ds_cfg *cfg = tu_cfg("analyses:\n  - name: t\n    slot: 1h\n");
     struct sink sink = {0};
-    struct agg_opts opts = {sink_close, NULL, &sink, NULL};
+    struct agg_opts opts = {sink_close, NULL, &sink, NULL, 0};
     struct agg *agg = agg_new(&cfg->analyses[0], &opts);
     struct flow a = tu_flow(MS(T0 + 60), 10, "198.51.100.1", "192.0.2.1", PROTO_TCP, 1, 23);
     struct flow b = tu_flow(MS(T0 + 120), 5, "198.51.100.1", "192.0.2.1", PROTO_TCP, 1, 23);
@@ -1499,6 +1510,8 @@ assert_sinks_eq(const struct sink *a, const struct sink *b)
         ck_assert_int_eq(x->end, y->end);
         ck_assert_uint_eq(x->packets, y->packets);
         ck_assert_uint_eq(x->flows, y->flows);
+        ck_assert_uint_eq(x->folded_packets, y->folded_packets);
+        ck_assert_uint_eq(x->folded_flows, y->folded_flows);
         ck_assert_int_eq(x->complete, y->complete);
         ck_assert_uint_eq(x->n_groups, y->n_groups);
         for (uint32_t j = 0; j < x->n_groups; j++) {
@@ -1628,6 +1641,109 @@ START_TEST(test_agg_batch_equals_add)
     free(flows);
     cfg_free(cfg1);
     cfg_free(cfg2);
+}
+END_TEST
+
+/*
+ * limits.groups: past it a slot folds the flows of new groups.  Both paths
+ * fold the same flows; every packet is in the slot's total, in a group or
+ * in the fold; the groups kept are counted exactly.
+ */
+START_TEST(test_agg_groups_limit_folds)
+{
+    enum { N = 6000, MAX = 40 };
+    struct sink one = {0}, batch = {0}, free_ = {0};
+    struct ds_cfg *cfg1, *cfg2, *cfg3;
+    const char *keys = "[proto, dst_port, src_net/16]";
+    struct agg *a1 = agg_for_limited(keys, "1h", "[1]", "start", &one, &cfg1, MAX);
+    struct agg *a2 = agg_for_limited(keys, "1h", "[1]", "start", &batch, &cfg2, MAX);
+    struct agg *a3 = agg_for(keys, "1h", "[1]", "start", &free_, &cfg3);
+    struct exporter ex[2];
+    struct flow *flows;
+    uint64_t folded = 0;
+
+    make_exporter(&ex[0], "192.0.2.250", 1);
+    make_exporter(&ex[1], NULL, 2);
+    rng_seed(77);
+    flows = random_flows(N, ex);
+    for (size_t i = 0; i < N; i++) {
+        agg_add(a1, &flows[i]);
+        agg_add(a3, &flows[i]);
+    }
+    agg_add_batch(a2, flows, N);
+    agg_flush(a1);
+    agg_flush(a2);
+    agg_flush(a3);
+    assert_sinks_eq(&one, &batch);
+    ck_assert_uint_eq(one.n_slots, free_.n_slots);
+    for (size_t i = 0; i < one.n_slots; i++) {
+        const struct agg_slot *x = one.slots[i], *y = free_.slots[i];
+        uint64_t in_groups = 0;
+
+        ck_assert_uint_le(x->n_groups, MAX);
+        ck_assert_uint_eq(x->packets, y->packets);
+        ck_assert_uint_eq(x->flows, y->flows);
+        for (uint32_t j = 0; j < x->n_groups; j++) {
+            const struct agg_group *g = agg_slot_group(x, j);
+            const struct agg_group *h = agg_slot_group_find(y, g->key);
+
+            ck_assert_ptr_nonnull(h);
+            ck_assert_uint_eq(g->packets, h->packets);
+            in_groups += g->packets;
+        }
+        ck_assert_uint_eq(in_groups + x->folded_packets, x->packets);
+        ck_assert_uint_eq(x->folded_flows > 0, y->n_groups > MAX);
+        folded += x->folded_packets;
+    }
+    ck_assert_uint_gt(folded, 0);
+    agg_free(a1);
+    agg_free(a2);
+    agg_free(a3);
+    sink_free(&one);
+    sink_free(&batch);
+    sink_free(&free_);
+    free(flows);
+    cfg_free(cfg1);
+    cfg_free(cfg2);
+    cfg_free(cfg3);
+}
+END_TEST
+
+/* A merge into a slot with a limit folds what does not fit, and adds the folds. */
+START_TEST(test_agg_groups_limit_merge)
+{
+    static const char *const specs[] = {"proto", "dst_port"};
+    struct key_layout l;
+    struct agg_slot *dst, *src;
+    uint8_t k[KEY_BYTES_MAX];
+    struct flow f;
+
+    layout_of(&l, specs, 2);
+    dst = agg_slot_new(&l, T0, T0 + 3600);
+    src = agg_slot_new(&l, T0, T0 + 3600);
+    dst->max_groups = 3;
+    memset(&f, 0, sizeof(f));
+    f.proto = PROTO_UDP;
+    for (uint16_t p = 1; p <= 5; p++) {
+        f.dst_port = p;
+        agg_slot_add(src, &f, p);
+        if (p <= 2)
+            agg_slot_add(dst, &f, 10);
+    }
+    f.dst_port = 9;
+    agg_slot_add(dst, &f, 1);
+    agg_slot_fold(src, 2, 100);
+    agg_slot_merge(dst, src);
+    /* dst kept 1, 2 and 9; 3, 4 and 5 (12 packets) and src's fold went to its fold */
+    ck_assert_uint_eq(dst->n_groups, 3);
+    ck_assert_uint_eq(dst->folded_packets, 3 + 4 + 5 + 100);
+    ck_assert_uint_eq(dst->folded_flows, 3 + 2);
+    ck_assert_uint_eq(dst->packets, 21 + 15 + 100);
+    f.dst_port = 1;
+    key_extract(&l, &f, k);
+    ck_assert_uint_eq(agg_slot_group_find(dst, k)->packets, 11);
+    agg_slot_free(dst);
+    agg_slot_free(src);
 }
 END_TEST
 
@@ -2984,7 +3100,8 @@ END_TEST
 /* Capacities from drilldown.*: a 2-entry source list is exact for 2 sources, then not. */
 START_TEST(test_detail_capacities)
 {
-    struct cfg_drilldown dd = {2, 1, 1, 1 << 20};
+    struct cfg_drilldown dd = {.sources = 2, .ports = 1, .destinations = 1,
+                               .series_memory = 1 << 20};
     struct detail *d = detail_new_in(&dd, T0, T0 + 86400);
     struct detail_item it[4];
     struct flow f;
@@ -3060,7 +3177,8 @@ END_TEST
 static struct detail *
 busy_detail(void)
 {
-    struct cfg_drilldown dd = {8, 4, 4, 1 << 20};
+    struct cfg_drilldown dd = {.sources = 8, .ports = 4, .destinations = 4,
+                               .series_memory = 1 << 20};
     struct detail *d = detail_new_in(&dd, T0, T0 + 86400);
 
     rng_seed(11);
@@ -3223,7 +3341,8 @@ END_TEST
 /* A group's first flows are logged, then replayed into the lists: the same as counting them. */
 START_TEST(test_detail_log_replay)
 {
-    struct cfg_drilldown dd = {8, 4, 4, 1 << 20};
+    struct cfg_drilldown dd = {.sources = 8, .ports = 4, .destinations = 4,
+                               .series_memory = 1 << 20};
     struct detail *a = detail_new_in(&dd, T0, T0 + 86400), *b, *c;
     struct flow f[200];
 
@@ -3275,7 +3394,7 @@ START_TEST(test_agg_series_budget)
                                 "analyses:\n  - name: t\n    keys: [dst_port]\n    slot: 1h\n"
                                 "    thresholds: [0.1]\n");
     struct sink sink = {0};
-    struct agg_opts opts = {sink_close, NULL, &sink, &cfg->drilldown};
+    struct agg_opts opts = {sink_close, NULL, &sink, &cfg->drilldown, 0};
     struct agg *agg = agg_new(&cfg->analyses[0], &opts);
     size_t peak = 0;
 
@@ -3421,6 +3540,8 @@ agg_suite(void)
     tcase_add_test(tc, test_agg_spread_proportional);
     tcase_add_test(tc, test_agg_spread_late);
     tcase_add_test(tc, test_agg_batch_equals_add);
+    tcase_add_test(tc, test_agg_groups_limit_folds);
+    tcase_add_test(tc, test_agg_groups_limit_merge);
     tcase_add_test(tc, test_agg_batch_equals_add_spread);
     tcase_add_test(tc, test_agg_slot_merge);
     tcase_add_test(tc, test_agg_slot_add_after_close);

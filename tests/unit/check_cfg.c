@@ -1404,8 +1404,8 @@ START_TEST(test_every_key_is_documented)
     for (size_t i = 0; i < a; i++)
         top_level += strchr(paths[i], '[') == NULL;
     ck_assert_uint_eq(top_level, a);
-    /* issue 7: causes 10, drilldown 6, report and smtp 11; issue 8: limits 8 */
-    ck_assert_uint_eq(n, 14 + 14 + 7 + 10 + 6 + 11 + 8);
+    /* issue 7: causes 10, drilldown 6, report and smtp 11; issue 8: limits 9 */
+    ck_assert_uint_eq(n, 14 + 14 + 7 + 10 + 6 + 11 + 9);
     ck_assert_str_eq(paths[0], "timezone");
     ck_assert_str_eq(paths[1], "darknet.prefixes");
     ck_assert_str_eq(paths[2], "darknet.exclude");
@@ -1413,7 +1413,8 @@ START_TEST(test_every_key_is_documented)
     ck_assert_str_eq(paths[4], "store.path");
     ck_assert_str_eq(paths[5], "collector.listen");
     ck_assert_str_eq(paths[18], "limits.exporters");
-    ck_assert_str_eq(paths[26], "log.level");
+    ck_assert_str_eq(paths[26], "limits.groups");
+    ck_assert_str_eq(paths[27], "log.level");
     for (size_t i = 0; i < a; i++) {
         /* every top-level key, in its section's order */
         static const char *const want[] = {"drilldown.sources", "drilldown.series_memory",
@@ -1436,7 +1437,7 @@ START_TEST(test_every_key_is_documented)
     ck_assert_str_eq(paths[a + 8], "analyses[].attribution");
     ck_assert_str_eq(paths[a + 9], "collector.listen[].protocol");
     ck_assert_str_eq(paths[a + 15], "collector.sampling[].rate");
-    ck_assert_str_eq(paths[27], "causes.one_source_share");
+    ck_assert_str_eq(paths[28], "causes.one_source_share");
     /* the same pointer each time */
     ck_assert_ptr_eq(cfg_key_paths(), paths);
     free(l.v);

@@ -4,7 +4,9 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "ds/result.h"
 #include "ds/stability.h"
 #include "testutil.h"
 
@@ -62,6 +64,35 @@ START_TEST(test_topn_several_thresholds_in_one_pass)
     ck_assert_uint_eq(topn[0], 4);  /* 500, 200, 11, 255 */
     ck_assert_uint_eq(topn[1], 6);  /* + 10, 8 */
     ck_assert_uint_eq(topn[2], 7);  /* + 7 (0.7%); 5 is exactly 0.5% */
+}
+END_TEST
+
+/*
+ * limits.groups: the folded packets could hold at most this many more groups
+ * above the threshold (each needs more than th percent of S, and a flow).
+ */
+START_TEST(test_folded_topn_bound)
+{
+    struct slot_result r;
+    struct decimal one = dec("1.0"), half = dec("0.5");
+
+    memset(&r, 0, sizeof(r));
+    r.packets = 1000;
+    /* above 1% of 1000 takes 11 packets: 25 hold 2 such groups, 0.5% (6) 4 */
+    r.folded_packets = 25;
+    r.folded_flows = 10;
+    ck_assert_uint_eq(slot_result_folded_topn(&r, &one), 2);
+    ck_assert_uint_eq(slot_result_folded_topn(&r, &half), 4);
+    /* every group has a flow */
+    r.folded_flows = 3;
+    ck_assert_uint_eq(slot_result_folded_topn(&r, &half), 3);
+    /* 10 packets cannot make a group of more than 1% */
+    r.folded_packets = 10;
+    ck_assert_uint_eq(slot_result_folded_topn(&r, &one), 0);
+    r.folded_packets = 11;
+    ck_assert_uint_eq(slot_result_folded_topn(&r, &one), 1);
+    r.folded_packets = 0;
+    ck_assert_uint_eq(slot_result_folded_topn(&r, &one), 0);
 }
 END_TEST
 
@@ -294,6 +325,7 @@ stability_suite(void)
     tcase_add_test(tc, test_topn_share_equal_to_threshold_never_counts);
     tcase_add_test(tc, test_topn_several_thresholds_in_one_pass);
     tcase_add_test(tc, test_topn_empty_slot);
+    tcase_add_test(tc, test_folded_topn_bound);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("judge");

@@ -42,7 +42,7 @@ START_TEST(test_schema_created_and_versioned)
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(q, 0), 3);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 4);
     sqlite3_finalize(q);
     sqlite3_close(db);
     /* opening again migrates nothing and works */
@@ -90,7 +90,7 @@ START_TEST(test_schema_1_migrates_to_2)
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(q, 0), 3);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 4);
     sqlite3_finalize(q);
     sqlite3_close(db);
 }
@@ -140,6 +140,8 @@ START_TEST(test_schema_2_migrates_to_3)
     ck_assert_int_eq(store_slot_summaries(st, 1, 0, INT64_MAX, &sums, &n_sums, &err), DS_OK);
     ck_assert_uint_eq(n_sums, 1);
     ck_assert(sums[0].incomplete);
+    /* version 4: nothing was folded before limits.groups */
+    ck_assert_uint_eq(sums[0].folded_packets, 0);
     free(sums);
     /* the new tables are there and empty */
     ck_assert_int_eq(store_mail_find(st, "2016-01-01", &m, &found, &err), DS_OK);
@@ -149,7 +151,7 @@ START_TEST(test_schema_2_migrates_to_3)
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(q, 0), 3);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 4);
     sqlite3_finalize(q);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM explains", -1, &q, NULL),
                      SQLITE_OK);
@@ -306,11 +308,14 @@ START_TEST(test_slot_round_trip)
     agg_slot_group(s, 5)->flags |= AGG_GROUP_PARTIAL;
     detail_free(agg_slot_group(s, 6)->detail);
     agg_slot_group(s, 6)->detail = NULL;
+    agg_slot_fold(s, 3, 7);     /* limits.groups */
     ck_assert_int_eq(store_slot_save(st, id, s, &err), DS_OK);
     ck_assert_int_eq(store_slot_load(st, id, &layout, D0, &back, &err), DS_OK);
     ck_assert_ptr_nonnull(back);
-    ck_assert_uint_eq(back->packets, 400);
-    ck_assert_uint_eq(back->flows, 400);
+    ck_assert_uint_eq(back->packets, 407);
+    ck_assert_uint_eq(back->flows, 403);
+    ck_assert_uint_eq(back->folded_packets, 7);
+    ck_assert_uint_eq(back->folded_flows, 3);
     ck_assert_uint_eq(back->n_groups, 40);
     ck_assert_uint_eq(back->late_flows, 2);
     ck_assert(back->complete);
@@ -755,6 +760,8 @@ START_TEST(test_live_collection_tables)
         open[i].end = a->end;
         open[i].packets = a->packets;
         open[i].flows = a->flows;
+        open[i].folded_packets = 9 + (uint64_t)i;
+        open[i].folded_flows = 4;
         open[i].blob = store_slot_encode(a, &open[i].counts_len, &open[i].details_len);
         agg_slot_free(a);
     }
@@ -766,6 +773,8 @@ START_TEST(test_live_collection_tables)
     ck_assert_int_eq(back[0]->start, D0 + DAY);
     ck_assert_uint_eq(back[0]->n_groups, 6);
     ck_assert_uint_eq(back[0]->packets, 60);
+    ck_assert_uint_eq(back[0]->folded_packets, 10);
+    ck_assert_uint_eq(back[0]->folded_flows, 4);
     ck_assert_ptr_nonnull(agg_slot_group(back[0], 0)->detail);
     ck_assert_uint_eq(distinct_count(&agg_slot_group(back[0], 0)->detail->src), 2);
     agg_slot_free(back[0]);
