@@ -134,6 +134,7 @@ struct store_backend {
     enum ds_rc (*begin)(void *state, struct ds_error *err);
     enum ds_rc (*commit)(void *state, struct ds_error *err);
     void (*rollback)(void *state);
+    enum ds_rc (*verify)(void *state, struct ds_error *err);
     enum ds_rc (*analysis)(void *state, const struct store_analysis_def *def, int64_t *id,
                            unsigned *changed, struct ds_error *err);
     enum ds_rc (*input_find)(void *state, int64_t aid, const char *digest,
@@ -220,6 +221,12 @@ void store_close(struct store *st);
 enum ds_rc store_begin(struct store *st, struct ds_error *err);
 enum ds_rc store_commit(struct store *st, struct ds_error *err);
 void store_rollback(struct store *st);
+/*
+ * Reads the whole store and checks its structure (SQLite: quick_check), so
+ * that a damaged file stops a long run at its start, not months later when
+ * the damaged page is read.  DS_ERR_DB, naming the damage, if it fails.
+ */
+enum ds_rc store_verify(struct store *st, struct ds_error *err);
 /*
  * Registers def, or checks it against the stored analysis of that name:
  * DS_ERR_CONFLICT if keys, slot, time zone or attribution differ.

@@ -1342,6 +1342,10 @@ collector_open(struct collector *c, struct ds_error *err)
     c->st = store_open(NULL, cfg->store_path, err);
     if (c->st == NULL)
         return DS_ERR_DB;
+    /* a damaged store stops the collector now, not the day its page is read */
+    rc = store_verify(c->st, err);
+    if (rc != DS_OK)
+        return rc;
     c->norm = norm_new();
     {
         struct exporter_table_limits lim;

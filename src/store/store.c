@@ -75,6 +75,12 @@ store_commit(struct store *st, struct ds_error *err)
     LOCKED(st->be->commit(st->state, err));
 }
 
+enum ds_rc
+store_verify(struct store *st, struct ds_error *err)
+{
+    LOCKED(st->be->verify(st->state, err));
+}
+
 void
 store_rollback(struct store *st)
 {

@@ -331,6 +331,38 @@ sq_rollback(void *state)
 }
 
 static enum ds_rc
+sq_verify(void *state, struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st;
+    char first[256] = "";
+    int rc, problems = 0;
+
+    if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check(10)", -1, &st, NULL) != SQLITE_OK)
+        return db_error(s, err, "checking the file");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *line = (const char *)sqlite3_column_text(st, 0);
+
+        if (line == NULL || strcmp(line, "ok") == 0)
+            continue;
+        if (problems++ == 0) {
+            /* SQLite may put several findings in one row, a line each */
+            snprintf(first, sizeof(first), "%s", line);
+            first[strcspn(first, "\n")] = '\0';
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return db_error(s, err, "checking the file");
+    if (problems > 0)
+        return ds_error_set(err, DS_ERR_DB,
+                            "store %s is damaged (%d problem%s, the first: %s); restore it "
+                            "from a backup, or move it away to start a new one",
+                            s->path, problems, problems == 1 ? "" : "s", first);
+    return DS_OK;
+}
+
+static enum ds_rc
 sq_analysis(void *state, const struct store_analysis_def *def, int64_t *id, unsigned *changed,
             struct ds_error *err)
 {
@@ -1360,6 +1392,7 @@ const struct store_backend store_sqlite_backend = {
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,
+    .verify = sq_verify,
     .analysis = sq_analysis,
     .input_find = sq_input_find,
     .input_add = sq_input_add,
