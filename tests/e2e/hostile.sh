@@ -124,3 +124,68 @@ else
     fi
     stop
 fi
+
+# ---- floods and churn: 1000 real exporters amid 2000 garbage senders ---------------------
+# The same 1000 exporters (half IPFIX, half NetFlow v9; templates withdrawn
+# and reused with other layouts, v9 ids reused with other lengths) once
+# alone, once while 2000 other addresses send garbage: the same results,
+# every record counted, memory within the bound of the limits.
+churn_run() {
+    config "$1"
+    printf 'limits:\n  probation: 64\n' >> "$T/$1.yaml"
+    start "$1" || { not_ok "churn: the collector did not start ($1)" "$LOG"; return 1; }
+    if [ "$2" = flood ]; then
+        python3 "$HOSTILE" flood "$PORT" 2000 8 3 > "$T/$1.flood" 2>&1 &
+        FLOOD=$!
+        PIDS="$PIDS $FLOOD"
+        sleep 1
+    fi
+    python3 "$HOSTILE" real "$PORT" "$PORT9" 1000 11 > "$T/$1.sent" 2> "$T/$1.err"
+    [ "$2" = flood ] && wait "$FLOOD"
+    wait_log "every exporter is idle" 40
+    curl -s "http://127.0.0.1:$MPORT/metrics" > "$T/m-$1.txt"
+    rss1=$(awk '/^VmRSS/ {print $2}' "/proc/$COL/status")
+    stop TERM
+    results_json "$1"
+    return 0
+}
+# real_of METRICS: the records counted from the real exporters, 127.2.x.y
+real_of() {
+    grep '^darkstab_exporter_records_total{exporter="127\.2\.' "$1" |
+        awk '{s += $NF} END {print s + 0}'
+}
+if command -v python3 > /dev/null && churn_run churnq quiet && churn_run churnf flood; then
+    sent=$(cat "$T/churnf.sent")
+    analyses_of "$T/churnq.json" "$T/cq.json"
+    analyses_of "$T/churnf.json" "$T/cf.json"
+    if cmp -s "$T/cq.json" "$T/cf.json" && [ "$(real_of "$T/m-churnq.txt")" = "$sent" ] &&
+        [ "$(real_of "$T/m-churnf.txt")" = "$sent" ] &&
+        [ "$(jq '[.[0].slots[].packets] | add' "$T/cf.json")" -gt 0 ]; then
+        ok "1000 real exporters amid $(cat "$T/churnf.flood") garbage datagrams from 2000 addresses: all $sent records, the results of a quiet run"
+    else
+        diff "$T/cq.json" "$T/cf.json" > "$T/diff"
+        echo "records: quiet $(real_of "$T/m-churnq.txt"), flood $(real_of "$T/m-churnf.txt")" \
+            "of $sent" >> "$T/diff"
+        not_ok "1000 real exporters amid a flood: the results of a quiet run" "$T/diff"
+    fi
+    est=$(grep '^darkstab_exporters{state="established"}' "$T/m-churnf.txt" | awk '{print $NF}')
+    ev=$(grep '^darkstab_exporter_evictions_total{reason="probation"}' "$T/m-churnf.txt" |
+         awk '{print $NF}')
+    drops=$(grep '^darkstab_exporter_dropped_total' "$T/m-churnf.txt" |
+            grep -v 'exporter="127\.2\.' | awk '{s += $NF} END {print s + 0}')
+    if [ "${est:-0}" -ge 1000 ] && [ "${ev:-0}" -ge 1000 ] && [ "${drops:-0}" -gt 0 ]; then
+        ok "churn metrics: $est established, $ev garbage senders evicted from probation, $drops datagrams dropped by reason"
+    else
+        not_ok "churn metrics: ${est:-?} established, ${ev:-?} evicted, ${drops:-?} dropped" \
+            "$T/m-churnf.txt"
+    fi
+    # the README's bound for these limits: the ring (64 MB), (1000 + 64 + 256) sessions of
+    # 80 KB, their templates, open slots of a few hundred groups: under 250 MB
+    if [ -n "${DS_SANITIZED:-}" ]; then
+        ok "# skip churn memory: $((rss1 / 1024)) MB, AddressSanitizer's"
+    elif [ "$rss1" -lt 256000 ]; then
+        ok "churn memory: $((rss1 / 1024)) MB resident, within the bound of the limits"
+    else
+        not_ok "churn memory: $((rss1 / 1024)) MB resident, above 250 MB"
+    fi
+fi
