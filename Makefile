@@ -145,7 +145,7 @@ ALL_LIB_SRCS = $(foreach m,$(MODULES),$($(m)_SRCS))
 LIBS = $(foreach m,$(LIB_ORDER),$(BUILD)/lib$(m).a)
 
 .PHONY: all deps demo check check-unit check-integ check-sanitize sanitize bench install clean checksrc \
-	check-deps samples update-golden readme-table fuzz fuzz-bins check-fuzz
+	check-deps samples update-golden readme-table fuzz fuzz-bins check-fuzz soak
 
 all: $(BUILD)/darkstab $(BUILD)/darkstab-gen
 
@@ -320,6 +320,12 @@ bench: all $(BENCH_BINS) $(TOOL_BINS)
 	@sh bench/run.sh $(BUILD)
 	@sh bench/collect.sh $(BUILD)
 	@sh bench/soak.sh $(BUILD) $(SOAK_SECONDS)
+
+# make soak: 30 minutes at 500,000 records a second from 100 exporters and 1%
+# garbage (bench/soak-exporters.sh); SOAK_EXPORTERS_SECONDS=120 for a short one
+SOAK_EXPORTERS_SECONDS ?= 1800
+soak: all
+	@sh bench/soak-exporters.sh $(BUILD) $(SOAK_EXPORTERS_SECONDS) 500000 100
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/darkstab/config

@@ -278,6 +278,8 @@ usage(FILE *fp)
             "                       datagrams of 1400 bytes, templates every 20 datagrams)\n"
             "  --rate N             with --send: N records a second (default 100000;\n"
             "                       0: as fast as possible)\n"
+            "  --from ADDR          with --send: from this source address (one of many\n"
+            "                       exporters on one machine, e.g. 127.2.0.1)\n"
             "  --drop-every N       with --send: leave out every Nth datagram, as a lossy\n"
             "                       path would (for tests of a collector's accounting)\n"
             "  --truth FILE         also write every record as CSV:\n"
@@ -303,6 +305,7 @@ main(int argc, char **argv)
         {"send", required_argument, NULL, 'u'},
         {"send-format", required_argument, NULL, 'F'},
         {"drop-every", required_argument, NULL, 'X'},
+        {"from", required_argument, NULL, 'A'},
         {"rate", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -314,6 +317,7 @@ main(int argc, char **argv)
     char why[256];
     int ch, rc, no_events = 0, rate_set = 0, format_set = 0;
     uint64_t drop_every = 0;
+    const char *from = NULL;
 
     gen_params_paper(&p);
     memset(&w, 0, sizeof(w));
@@ -403,6 +407,9 @@ main(int argc, char **argv)
                 goto bad;
             drop_every = (uint64_t)v;
             break;
+        case 'A':
+            from = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -412,7 +419,7 @@ main(int argc, char **argv)
         }
     }
     if (optind + (w.host ? 0 : 1) != argc || (w.host && w.split) ||
-        (w.host == NULL && (format_set || rate_set))) {
+        (w.host == NULL && (format_set || rate_set || from != NULL))) {
         usage(stderr);
         return 2;
     }
@@ -432,7 +439,7 @@ main(int argc, char **argv)
     w.out = w.host ? "(udp)" : argv[optind];
     w.model = fbInfoModelAlloc();
     if (w.host != NULL) {
-        w.snd = send_open(w.host, w.port, w.format, w.rate, why, sizeof(why));
+        w.snd = send_open(w.host, w.port, from, w.format, w.rate, why, sizeof(why));
         if (w.snd == NULL) {
             fprintf(stderr, "darkstab-gen: %s\n", why);
             return 1;

@@ -491,9 +491,32 @@ nf9_flow(struct sender *s, const struct gen_flow *f)
     return 0;
 }
 
+/* Binds fd to the source address from, any port. */
+static int
+bind_from(int fd, int family, const char *from, char *why, size_t whylen)
+{
+    struct addrinfo hints, *res = NULL;
+    int rc;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = family;
+    hints.ai_socktype = SOCK_DGRAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+    rc = getaddrinfo(from, "0", &hints, &res);
+    if (rc != 0) {
+        snprintf(why, whylen, "--from %s: %s", from, gai_strerror(rc));
+        return -1;
+    }
+    rc = bind(fd, res->ai_addr, res->ai_addrlen);
+    if (rc != 0)
+        snprintf(why, whylen, "--from %s: %s", from, strerror(errno));
+    freeaddrinfo(res);
+    return rc;
+}
+
 struct sender *
-send_open(const char *host, const char *port, enum send_format fmt, uint64_t rate, char *why,
-          size_t whylen)
+send_open(const char *host, const char *port, const char *from, enum send_format fmt,
+          uint64_t rate, char *why, size_t whylen)
 {
     struct addrinfo hints, *res = NULL, *ai;
     struct sender *s;
@@ -520,6 +543,11 @@ send_open(const char *host, const char *port, enum send_format fmt, uint64_t rat
         s->fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
         if (s->fd < 0)
             continue;
+        if (from != NULL && bind_from(s->fd, ai->ai_family, from, why, whylen) != 0) {
+            close(s->fd);
+            s->fd = -1;
+            continue;
+        }
         /* connected: the kernel looks the route up once, not per datagram */
         if (connect(s->fd, ai->ai_addr, ai->ai_addrlen) != 0) {
             snprintf(why, whylen, "%s port %s: %s", host, port, strerror(errno));

@@ -30,12 +30,14 @@ struct send_stats {
 struct sender;
 
 /*
- * Resolves host and port (borrowed) and connects a UDP socket.  rate is
- * in records a second, 0 for as fast as possible.  Returns an owned sender
- * (send_close() frees it), or NULL with the reason in why.
+ * Resolves host and port (borrowed) and connects a UDP socket, bound to
+ * the source address from if not NULL (one of many exporters on one
+ * machine).  rate is in records a second, 0 for as fast as possible.
+ * Returns an owned sender (send_close() frees it), or NULL with the reason
+ * in why.
  */
-struct sender *send_open(const char *host, const char *port, enum send_format fmt, uint64_t rate,
-                         char *why, size_t whylen);
+struct sender *send_open(const char *host, const char *port, const char *from,
+                         enum send_format fmt, uint64_t rate, char *why, size_t whylen);
 
 /*
  * A lossy path, for tests of a collector's accounting: every nth datagram

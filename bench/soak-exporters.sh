@@ -1,0 +1,89 @@
+#!/bin/sh
+# make soak: darkstab collect against many real exporters and garbage, for
+# a long time (issue 8, section 6).  Not in make check.
+#
+#   sh bench/soak-exporters.sh BUILD_DIR [SECONDS] [RATE] [EXPORTERS]
+#
+# EXPORTERS (default 100) real exporters, each on its own source address
+# 127.2.x.y (darkstab-gen --from), send IPFIX day after day of background
+# traffic, RATE/EXPORTERS records a second each (RATE default 500000), for
+# SECONDS (default 1800); meanwhile one more address sends broken datagrams
+# (tests/tools/hostile.py flood), about 1% of the datagrams.  Every 10
+# seconds: the records counted from the real exporters and the collector's
+# resident memory.  At the end: what the real exporters sent against what
+# the collector counted from them (no loss is the target), and whether
+# memory stayed flat.
+set -u
+BUILD=${1:-build}
+SECONDS_RUN=${2:-1800}
+RATE=${3:-500000}
+N=${4:-100}
+D="$BUILD/bench-data/soak-exporters"
+GEN="$(cd "$BUILD" && pwd)/darkstab-gen"
+DS="$(cd "$BUILD" && pwd)/darkstab"
+HOSTILE="$(cd "$(dirname "$0")/../tests/tools" && pwd)/hostile.py"
+PORT=39987
+MPORT=39456
+PER=$((RATE / N))
+# a day of one exporter lasts 10 s: days (and slots) keep closing
+PER_DAY=$((PER * 10))
+. "$(dirname "$0")/lib.sh"
+rm -rf "$D"
+bench_dir "$D"
+collect_config "$D/soak.yaml" "$(cd "$D" && pwd)/soak.db" "$PORT" "$MPORT" "  lateness: 1d"
+"$DS" collect -c "$D/soak.yaml" --foreground -q > "$D/soak.log" 2>&1 &
+pid=$!
+sleep 1
+start=$(date +%s)
+pids=""
+i=0
+while [ $i -lt "$N" ]; do
+    (
+        day=0
+        from="127.2.$((i / 250)).$((i % 250 + 1))"
+        while [ $(($(date +%s) - start)) -lt "$SECONDS_RUN" ]; do
+            d=$(date -u -d "2014-01-01 + $day days" +%Y-%m-%d)
+            "$GEN" --days 1 --start "$d" --flows-per-day "$PER_DAY" --seed $((day * 1000 + i)) \
+                --no-events --send "127.0.0.1:$PORT" --from "$from" --rate "$PER" 2>&1 |
+                sed -n 's/.* \([0-9]*\) records in .*/\1/p' >> "$D/sent.$i"
+            day=$((day + 1))
+        done
+    ) &
+    pids="$pids $!"
+    i=$((i + 1))
+done
+python3 "$HOSTILE" flood "$PORT" 1 "$SECONDS_RUN" 1 > "$D/garbage" 2>&1 &
+pids="$pids $!"
+real_records() {
+    curl -s "http://127.0.0.1:$MPORT/metrics" |
+        awk 'index($0, "darkstab_exporter_records_total{exporter=\"127.2.") == 1 {s += $NF}
+             END {printf "%.0f\n", s}'
+}
+echo "seconds  real_records  rss_MB  store_MB"
+while [ $(($(date +%s) - start)) -lt "$SECONDS_RUN" ]; do
+    sleep 10
+    rss=$(awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status")
+    db=$(du -m "$D/soak.db" 2> /dev/null | cut -f1)
+    printf '%7d  %12s  %6s  %8s\n' $(($(date +%s) - start)) "$(real_records)" "$rss" "$db" |
+        tee -a "$D/rss.txt"
+done
+# shellcheck disable=SC2086
+wait $pids
+sleep 3
+sent=$(cat "$D"/sent.* | awk '{s += $1} END {printf "%.0f\n", s}')
+counted=$(real_records)
+drops=$(metric_sum "$MPORT" darkstab_socket_kernel_drops_total)
+kill -TERM "$pid"
+wait "$pid"
+awk -v sent="$sent" -v counted="$counted" -v drops="$drops" -v g="$(cat "$D/garbage")" \
+    -v n="$N" -v secs="$SECONDS_RUN" '
+    NR <= 6 {if ($3 > a) a = $3}
+    NR > 6 {if ($3 > b) b = $3; if (first == "") first = $3; last = $3; k++}
+    END {
+        printf "%d exporters, %d s: %.0f records sent (%.0f/s), %.0f counted, loss %.4f%%;" \
+               " %s garbage datagrams; kernel drops %s\n",
+               n, secs, sent, sent / secs, counted,
+               sent > 0 ? 100 * (sent - counted) / sent : 0, g, drops
+        printf "resident memory: peak %s MB in the first minute, %s MB over the %d samples" \
+               " after (first %s, last %s)\n", a, b, k, first, last
+    }' "$D/rss.txt"
