@@ -4,7 +4,9 @@
 #   2. layout: no tabs, at most 100 columns, no trailing blanks;
 #   3. every key of the config tables (src/core/cfg.c) is documented in the
 #      reference config/darkstab.yaml;
-#   4. dependencies point downstream (tests/check-deps.sh).
+#   4. dependencies point downstream (tests/check-deps.sh);
+#   5. the systemd unit stays sandboxed: systemd-analyze security rates its
+#      exposure at most 2.0 (where systemd-analyze can say, 252 or later).
 # Prints each offence as FILE:LINE: what; exits 1 if there is any.
 cd "$(dirname "$0")/.." || exit 2
 SRC="src/*/*.c src/*/*.h include/ds/*.h samples/gen/*.c samples/gen/*.h bench/*.c tests/unit/*.c tests/unit/*.h
@@ -45,5 +47,16 @@ done
 # 4.
 sh tests/check-deps.sh > /dev/null || { sh tests/check-deps.sh; bad=1; }
 
-[ $bad -eq 0 ] && echo "checksrc: banned functions, layout, reference config and dependencies all clean"
+# 5.
+if systemd-analyze security --help 2> /dev/null | grep -q -- '--offline'; then
+    score=$(cd /tmp && systemd-analyze security --offline=true \
+            "$OLDPWD/config/darkstab.service" 2> /dev/null |
+            sed -n 's/.*Overall exposure level for darkstab.service: \([0-9.]*\).*/\1/p')
+    if [ -z "$score" ] || awk -v s="$score" 'BEGIN { exit !(s > 2.0) }'; then
+        echo "config/darkstab.service: systemd-analyze security rates it ${score:-(no score)}, above 2.0"
+        bad=1
+    fi
+fi
+
+[ $bad -eq 0 ] && echo "checksrc: banned functions, layout, reference config, dependencies and unit all clean"
 exit $bad
