@@ -25,33 +25,39 @@ HOSTILE="$(cd "$(dirname "$0")/../tests/tools" && pwd)/hostile.py"
 PORT=39987
 MPORT=39456
 PER=$((RATE / N))
-# a day of one exporter lasts 10 s: days (and slots) keep closing
-PER_DAY=$((PER * 10))
+# a day of traffic lasts a minute: days and slots keep closing.  The
+# exporters send each day together and wait for each other at its end, so
+# that their clocks stay within minutes of the records' time of each other
+# (collector.lateness 2h), as the routers of one darknet do.
+PER_DAY=$((PER * 60))
 . "$(dirname "$0")/lib.sh"
 rm -rf "$D"
 bench_dir "$D"
-collect_config "$D/soak.yaml" "$(cd "$D" && pwd)/soak.db" "$PORT" "$MPORT" "  lateness: 1d"
+collect_config "$D/soak.yaml" "$(cd "$D" && pwd)/soak.db" "$PORT" "$MPORT" "  lateness: 2h"
 "$DS" collect -c "$D/soak.yaml" --foreground -q > "$D/soak.log" 2>&1 &
 pid=$!
 sleep 1
 start=$(date +%s)
-pids=""
-i=0
-while [ $i -lt "$N" ]; do
-    (
-        day=0
-        from="127.2.$((i / 250)).$((i % 250 + 1))"
-        while [ $(($(date +%s) - start)) -lt "$SECONDS_RUN" ]; do
-            d=$(date -u -d "2014-01-01 + $day days" +%Y-%m-%d)
+(
+    day=0
+    while [ $(($(date +%s) - start)) -lt "$SECONDS_RUN" ]; do
+        d=$(date -u -d "2014-01-01 + $day days" +%Y-%m-%d)
+        i=0
+        senders=""
+        while [ $i -lt "$N" ]; do
             "$GEN" --days 1 --start "$d" --flows-per-day "$PER_DAY" --seed $((day * 1000 + i)) \
-                --no-events --send "127.0.0.1:$PORT" --from "$from" --rate "$PER" 2>&1 |
-                sed -n 's/.* \([0-9]*\) records in .*/\1/p' >> "$D/sent.$i"
-            day=$((day + 1))
+                --no-events --send "127.0.0.1:$PORT" --from "127.2.$((i / 250)).$((i % 250 + 1))" \
+                --rate "$PER" 2> "$D/gen.$i" &
+            senders="$senders $!"
+            i=$((i + 1))
         done
-    ) &
-    pids="$pids $!"
-    i=$((i + 1))
-done
+        # shellcheck disable=SC2086
+        wait $senders
+        cat "$D"/gen.* | sed -n 's/.* \([0-9]*\) records in .*/\1/p' >> "$D/sent"
+        day=$((day + 1))
+    done
+) &
+pids=$!
 python3 "$HOSTILE" flood "$PORT" 1 "$SECONDS_RUN" 1 > "$D/garbage" 2>&1 &
 pids="$pids $!"
 real_records() {
@@ -69,21 +75,20 @@ while [ $(($(date +%s) - start)) -lt "$SECONDS_RUN" ]; do
 done
 # shellcheck disable=SC2086
 wait $pids
+elapsed=$(($(date +%s) - start))
 sleep 3
-sent=$(cat "$D"/sent.* | awk '{s += $1} END {printf "%.0f\n", s}')
+sent=$(awk '{s += $1} END {printf "%.0f\n", s}' "$D/sent")
 counted=$(real_records)
 drops=$(metric_sum "$MPORT" darkstab_socket_kernel_drops_total)
 kill -TERM "$pid"
 wait "$pid"
 awk -v sent="$sent" -v counted="$counted" -v drops="$drops" -v g="$(cat "$D/garbage")" \
-    -v n="$N" -v secs="$SECONDS_RUN" '
+    -v n="$N" -v secs="$elapsed" '
     NR <= 6 {if ($3 > a) a = $3}
     NR > 6 {if ($3 > b) b = $3; if (first == "") first = $3; last = $3; k++}
     END {
-        printf "%d exporters, %d s: %.0f records sent (%.0f/s), %.0f counted, loss %.4f%%;" \
-               " %s garbage datagrams; kernel drops %s\n",
-               n, secs, sent, sent / secs, counted,
-               sent > 0 ? 100 * (sent - counted) / sent : 0, g, drops
-        printf "resident memory: peak %s MB in the first minute, %s MB over the %d samples" \
-               " after (first %s, last %s)\n", a, b, k, first, last
+        loss = sent > 0 ? 100 * (sent - counted) / sent : 0
+        printf "%d exporters, %d s: %.0f records sent (%.0f/s), %.0f counted, loss %.4f%%\n", n, secs, sent, sent / secs, counted, loss
+        printf "garbage datagrams %s; kernel drops %s\n", g, drops
+        printf "resident memory: peak %s MB in the first minute, %s MB over the %d samples after (first %s, last %s)\n", a, b, k, first, last
     }' "$D/rss.txt"

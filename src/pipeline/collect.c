@@ -432,10 +432,15 @@ on_record(void *arg, const struct ipfix_record *rec)
         /* the first record since an unclean stop closes the stretch that may be missing */
         g.from_ms = c->gap_from_ms;
         g.to_ms = f.start_ms > c->gap_from_ms ? f.start_ms : c->gap_from_ms + 1;
-        snprintf(g.reason, sizeof(g.reason),
-                 "the collector stopped without saving; records up to %llds after its last "
-                 "checkpoint may be missing",
-                 (long long)((g.to_ms - g.from_ms) / 1000));
+        if (c->gap_from_ms > 0)
+            snprintf(g.reason, sizeof(g.reason),
+                     "the collector stopped without saving; records up to %llds after its last "
+                     "checkpoint may be missing",
+                     (long long)((g.to_ms - g.from_ms) / 1000));
+        else
+            snprintf(g.reason, sizeof(g.reason),
+                     "the collector stopped without saving before it saved a record; records "
+                     "before this one may be missing");
         pipeline_push_gap(c->p, &g);
         c->gap_open = false;
     }
@@ -1467,7 +1472,11 @@ collector_run(struct collector *c, volatile sig_atomic_t *stop, volatile sig_ato
 
     c->next_tick = now + TICK_MS;
     c->next_flush = now + FLUSH_MS;
-    c->next_checkpoint = now + c->cur->checkpoint_s * 1000;
+    /*
+     * A checkpoint at once: should the collector be killed before its first
+     * periodic one, the next start still knows that a run ended unsaved.
+     */
+    c->next_checkpoint = now;
     while (!*stop) {
         const struct listen_item *it = listen_next(c->ls, FLUSH_MS);
 

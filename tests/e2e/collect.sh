@@ -294,6 +294,20 @@ else
     not_ok "after kill -9 under load: every complete slot is analyze's" "$T/out"
 fi
 
+# 3b. killed before its first periodic checkpoint: the next start still knows
+config crash0
+start crash0
+send_to "$PORT" --days 1 --start 2013-02-25 --flows-per-day 200 --seed 7
+stop KILL
+start crash0
+if grep -q "stopped without saving" "$LOG"; then
+    ok "kill -9 before the first periodic checkpoint: the restart says the run did not save"
+else
+    not_ok "kill -9 before the first periodic checkpoint: the restart says the run did not save" \
+        "$LOG"
+fi
+stop TERM
+
 # 4. late records: added to their closed slot, which is judged again and marked revised
 config late
 start late
