@@ -280,6 +280,9 @@ usage(FILE *fp)
             "                       0: as fast as possible)\n"
             "  --from ADDR          with --send: from this source address (one of many\n"
             "                       exporters on one machine, e.g. 127.2.0.1)\n"
+            "  --exporters N        with --send and --from: N exporters, from ADDR and the\n"
+            "                       N - 1 addresses after it, taking datagrams in turn\n"
+            "                       (IPFIX; each with its own sequence and templates)\n"
             "  --drop-every N       with --send: leave out every Nth datagram, as a lossy\n"
             "                       path would (for tests of a collector's accounting)\n"
             "  --truth FILE         also write every record as CSV:\n"
@@ -306,6 +309,7 @@ main(int argc, char **argv)
         {"send-format", required_argument, NULL, 'F'},
         {"drop-every", required_argument, NULL, 'X'},
         {"from", required_argument, NULL, 'A'},
+        {"exporters", required_argument, NULL, 'N'},
         {"rate", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -318,6 +322,7 @@ main(int argc, char **argv)
     int ch, rc, no_events = 0, rate_set = 0, format_set = 0;
     uint64_t drop_every = 0;
     const char *from = NULL;
+    int exporters = 1;
 
     gen_params_paper(&p);
     memset(&w, 0, sizeof(w));
@@ -410,6 +415,11 @@ main(int argc, char **argv)
         case 'A':
             from = optarg;
             break;
+        case 'N':
+            if (parse_int64(optarg, 1, 1000, &v, why, sizeof(why)) != 0)
+                goto bad;
+            exporters = (int)v;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -445,6 +455,11 @@ main(int argc, char **argv)
             return 1;
         }
         send_drop_every(w.snd, drop_every);
+        if (exporters > 1 && send_exporters(w.snd, w.host, w.port, from, exporters) != 0) {
+            fprintf(stderr, "darkstab-gen: %s\n", send_error(w.snd));
+            send_close(w.snd, NULL);
+            return 2;
+        }
     } else if (w.split) {
         if (mkdir(w.out, 0755) != 0 && errno != EEXIST) {
             fprintf(stderr, "darkstab-gen: %s: %s\n", w.out, strerror(errno));

@@ -47,6 +47,7 @@
  * deadline and spins the rest, since a sleep alone overshoots by tens of
  * microseconds.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -108,8 +109,21 @@ _Static_assert(sizeof(ipfix4) == N_FIELDS * sizeof(struct field) &&
 /* a set header and two template records of 11 fields */
 #define TEMPLATE_SET_LEN (4 + 2 * (4 + N_FIELDS * 4))
 
+#define EXPORTERS_MAX 1000
+
 struct sender {
     int fd;
+    /*
+     * send_exporters(): more exporters, each its own socket from the next
+     * source address, taking datagrams in turn, each with its own IPFIX
+     * sequence and the templates; n_fd 1: fds[0] is fd.
+     */
+    int fds[EXPORTERS_MAX];
+    int n_fd;
+    int cur;                    /* the exporter of the datagram being filled */
+    int next;                   /* of the next one */
+    uint64_t exp_records[EXPORTERS_MAX];
+    int dg_fd[BATCH];           /* the exporter of each datagram of the batch */
     enum send_format fmt;
     uint64_t rate;
     uint64_t drop_every;        /* leave out every nth datagram; 0: none */
@@ -245,7 +259,13 @@ flush(struct sender *s)
         s->n_ready = kept;
     }
     while (done < s->n_ready) {
-        int n = sendmmsg(s->fd, s->mm + done, (unsigned)(s->n_ready - done), 0);
+        int n;
+
+        if (s->n_fd > 1)
+            /* each datagram from its exporter's socket */
+            n = sendmsg(s->fds[s->dg_fd[done]], &s->mm[done].msg_hdr, 0) >= 0 ? 1 : -1;
+        else
+            n = sendmmsg(s->fd, s->mm + done, (unsigned)(s->n_ready - done), 0);
 
         if (n > 0) {
             done += n;
@@ -311,6 +331,10 @@ finish(struct sender *s)
     close_set(s);
     if (s->fmt == SEND_IPFIX) {
         put16(d + 2, (uint16_t)s->len);
+        if (s->n_fd > 1) {
+            put32(d + 8, (uint32_t)s->exp_records[s->cur]);
+            s->exp_records[s->cur] += s->dg_records;
+        }
     } else {
         int64_t hdr = s->dg_hdr_ms > s->hdr_ms ? s->dg_hdr_ms : s->hdr_ms;
 
@@ -322,6 +346,7 @@ finish(struct sender *s)
         s->hdr_ms = hdr;
     }
     s->iov[s->n_ready].iov_len = s->len;
+    s->dg_fd[s->n_ready] = s->cur;
     s->n_ready++;
     s->batch_records += s->dg_records;
     s->len = 0;
@@ -343,6 +368,8 @@ begin(struct sender *s)
     s->set_at = 0;
     s->set_tid = 0;
     s->dg_records = 0;
+    s->cur = s->next;
+    s->next = s->n_fd > 1 ? (s->next + 1) % s->n_fd : 0;
     if (s->fmt == SEND_IPFIX) {
         put16(d, 10);
         put32(d + 4, s->export_time);
@@ -371,10 +398,17 @@ ipfix_templates(struct sender *s)
 {
     if (finish(s) != 0)
         return -1;
-    begin(s);
-    put_templates(s->buf[s->n_ready] + 16, 2, ipfix4, ipfix6);
-    s->len += TEMPLATE_SET_LEN;
-    return finish(s);
+    /* to every exporter (send_exporters()) */
+    for (int e = 0; e < (s->n_fd > 1 ? s->n_fd : 1); e++) {
+        if (s->n_fd > 1)
+            s->next = e;
+        begin(s);
+        put_templates(s->buf[s->n_ready] + 16, 2, ipfix4, ipfix6);
+        s->len += TEMPLATE_SET_LEN;
+        if (finish(s) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* Room for a record of rlen bytes of template tid, with a set header if one is needed. */
@@ -618,9 +652,66 @@ send_close(struct sender *s, struct send_stats *st)
     if (st != NULL)
         *st = s->st;
     close(s->fd);
+    for (int e = 1; e < s->n_fd; e++)
+        close(s->fds[e]);
     free(s->buf);
     free(s);
     return rc;
+}
+
+int
+send_exporters(struct sender *s, const char *host, const char *port, const char *from, int n)
+{
+    struct in_addr a;
+    struct addrinfo hints, *res = NULL;
+    int rc;
+
+    if (n < 1 || n > EXPORTERS_MAX || from == NULL || inet_pton(AF_INET, from, &a) != 1 ||
+        s->fmt != SEND_IPFIX || s->drop_every > 0) {
+        snprintf(s->why, sizeof(s->why), "--exporters needs 1 to %d, IPFIX, an IPv4 --from "
+                 "and no --drop-every", EXPORTERS_MAX);
+        return -1;
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_DGRAM;
+    rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(s->why, sizeof(s->why), "%s port %s: %s", host, port, gai_strerror(rc));
+        return -1;
+    }
+    s->fds[0] = s->fd;
+    s->n_fd = 1;
+    for (int e = 1; e < n; e++) {
+        struct in_addr b = {htonl(ntohl(a.s_addr) + (uint32_t)e)};
+        char text[INET_ADDRSTRLEN];
+        int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+        inet_ntop(AF_INET, &b, text, sizeof(text));
+        if (fd < 0 || bind_from(fd, AF_INET, text, s->why, sizeof(s->why)) != 0 ||
+            connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
+            if (fd >= 0)
+                close(fd);
+            if (s->why[0] == '\0')
+                snprintf(s->why, sizeof(s->why), "exporter %s: %s", text, strerror(errno));
+            freeaddrinfo(res);
+            return -1;
+        }
+        s->fds[s->n_fd++] = fd;
+    }
+    freeaddrinfo(res);
+    /* the first exporter had its templates at send_open(): the others now */
+    s->exp_records[0] = s->records;
+    for (int e = 1; e < s->n_fd; e++) {
+        s->next = e;
+        begin(s);
+        put_templates(s->buf[s->n_ready] + 16, 2, ipfix4, ipfix6);
+        s->len += TEMPLATE_SET_LEN;
+        if (finish(s) != 0)
+            return -1;
+    }
+    s->next = 0;
+    return 0;
 }
 
 void

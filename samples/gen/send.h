@@ -46,6 +46,15 @@ struct sender *send_open(const char *host, const char *port, const char *from,
 void send_drop_every(struct sender *s, uint64_t n);
 
 /*
+ * n exporters instead of one (IPFIX only): n - 1 more sockets from the
+ * addresses after from (an IPv4 address, the first exporter's), to
+ * host:port; datagrams go to them in turn, each exporter with its own
+ * sequence numbers and the templates.  -1 with send_error() set if not.
+ */
+int send_exporters(struct sender *s, const char *host, const char *port, const char *from,
+                   int n);
+
+/*
  * Encodes one record (borrowed) into the current datagram and sends full
  * batches when their time comes.  Records must come in start-time order
  * (gen_run's order).  Returns 0, or -1 with the reason in send_error().
