@@ -150,6 +150,13 @@ void pipeline_push_gap(struct pipeline *p, const struct store_gap *g);
 /* Saves what was handed over and stops the threads; open slots stay in the checkpoint. */
 enum ds_rc pipeline_stop_live(struct pipeline *p, struct ds_error *err);
 void pipeline_live_status(struct pipeline *p, size_t i, struct pipeline_live_analysis *out);
+/* Store errors met by the store thread so far, and whether the last write failed. */
+void pipeline_live_store(struct pipeline *p, uint64_t *errors, bool *failing);
+/*
+ * The store fails and a checkpoint waits to be written again: another one
+ * would only queue a second copy of the open slots (see collector_run).
+ */
+bool pipeline_checkpoint_behind(struct pipeline *p);
 /* The first store error met by the store thread (it goes on), or DS_OK. */
 enum ds_rc pipeline_live_error(struct pipeline *p, struct ds_error *err);
 
@@ -169,11 +176,20 @@ struct series *series_new(const struct cfg_analysis *a, const struct cfg_causes 
                           unsigned changed);
 void series_free(struct series *s);
 /*
- * Takes a closed slot of this run: merges it with the stored slot, saves
- * it and its TopN and top groups, and keeps only what judging needs.  A
- * store error is kept and returned by series_commit().
+ * A closed slot of this run (borrowed; trimmed to the groups that can be
+ * shown): merges it with the stored slot, saves it and its TopN and top
+ * groups, and keeps only what judging needs.  A store error is kept and
+ * returned by series_commit().
  */
 void series_add_slot(struct series *s, struct agg_slot *slot);
+/*
+ * The transaction that held what the series saved since its last commit
+ * was rolled back (a full disk): forgets it all (slots reopened by late
+ * flows, the run, the error) so that the same work can be done again.
+ */
+void series_reset(struct series *s);
+/* The store committed what the series saved: series_reset() goes back to here. */
+void series_committed(struct series *s);
 /*
  * Live collection: fn fills r->completeness and r->incomplete of every slot
  * the series saves (closed, or revised by late flows); on_judged is told of

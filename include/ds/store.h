@@ -135,6 +135,7 @@ struct store_backend {
     enum ds_rc (*commit)(void *state, struct ds_error *err);
     void (*rollback)(void *state);
     enum ds_rc (*verify)(void *state, struct ds_error *err);
+    bool (*in_transaction)(void *state);
     enum ds_rc (*analysis)(void *state, const struct store_analysis_def *def, int64_t *id,
                            unsigned *changed, struct ds_error *err);
     enum ds_rc (*input_find)(void *state, int64_t aid, const char *digest,
@@ -227,6 +228,8 @@ void store_rollback(struct store *st);
  * the damaged page is read.  DS_ERR_DB, naming the damage, if it fails.
  */
 enum ds_rc store_verify(struct store *st, struct ds_error *err);
+/* Is a transaction open?  (A failed commit may leave it open, or roll it back.) */
+bool store_in_transaction(struct store *st);
 /*
  * Registers def, or checks it against the stored analysis of that name:
  * DS_ERR_CONFLICT if keys, slot, time zone or attribution differ.

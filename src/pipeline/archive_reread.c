@@ -285,17 +285,18 @@ archive_reread_apply(struct archive_reread *ar, struct store *st, struct ds_erro
         if (rc == DS_OK && j->x != NULL && still_unstable(st, j))
             rc = series_apply_exact(ar->cfg, j->a, j->layout, st, j->aid, &j->r, NULL, j->x,
                                     true, &applied, err);
-        if (applied)
-            log_info("%s: slot at %lld: lists read back exactly from %zu archive files; "
-                     "probable cause: %s",
-                     j->a->name, (long long)j->r.start, j->n_files,
-                     explain_cause_name(j->r.explain->cause));
+        /* counted before it is logged: a metric never lags the log it is checked against */
         pthread_mutex_lock(&ar->lock);
         if (applied)
             ar->st.applied++;
         else
             ar->st.kept++;
         pthread_mutex_unlock(&ar->lock);
+        if (applied)
+            log_info("%s: slot at %lld: lists read back exactly from %zu archive files; "
+                     "probable cause: %s",
+                     j->a->name, (long long)j->r.start, j->n_files,
+                     explain_cause_name(j->r.explain->cause));
         job_free(j);
     }
     return rc;

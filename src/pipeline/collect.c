@@ -884,6 +884,19 @@ render(void *ctx, struct strbuf *b)
             prom_sample_u64(b, "darkstab_slots_revised_total",
                             prom_labels(&lb, "analysis", c->cfg->analyses[i].name, NULL),
                             la[i].slots_revised);
+        {
+            uint64_t errors;
+            bool failing;
+
+            pipeline_live_store(c->p, &errors, &failing);
+            prom_family(b, "darkstab_store_errors_total", "counter",
+                        "writes to the store that failed (a full disk, say); counting goes on "
+                        "in memory");
+            prom_sample_u64(b, "darkstab_store_errors_total", NULL, errors);
+            prom_family(b, "darkstab_store_failing", "gauge",
+                        "1 while the store's last write failed, 0 once a commit succeeds");
+            prom_sample_u64(b, "darkstab_store_failing", NULL, failing ? 1 : 0);
+        }
         prom_family(b, "darkstab_folded_packets_total", "counter",
                     "packets of flows past limits.groups, in their slot but in no group");
         for (size_t i = 0; i < n; i++)
@@ -1399,6 +1412,13 @@ collector_start(struct collector *c, struct ds_error *err)
         log_warnx("collect: the last run stopped without saving (killed, or the machine went "
                   "down): slots open then are marked incomplete");
     }
+    /*
+     * A checkpoint before the first datagram, committed before listening:
+     * should the collector be killed before its first periodic one, the next
+     * start still knows that a run ended unsaved.
+     */
+    if (!pipeline_checkpoint_wait(c->p, checkpoint(c, false), 10000))
+        log_warnx("collect: the first checkpoint was not committed within 10 s; going on");
     listen_set_tcp_limits(c->ls, (size_t)c->cfg->limits.tcp_connections,
                           c->cfg->limits.tcp_message_timeout_s * 1000);
     rc = listen_start(c->ls, RING_BYTES, err);
@@ -1472,11 +1492,7 @@ collector_run(struct collector *c, volatile sig_atomic_t *stop, volatile sig_ato
 
     c->next_tick = now + TICK_MS;
     c->next_flush = now + FLUSH_MS;
-    /*
-     * A checkpoint at once: should the collector be killed before its first
-     * periodic one, the next start still knows that a run ended unsaved.
-     */
-    c->next_checkpoint = now;
+    c->next_checkpoint = now + c->cur->checkpoint_s * 1000;
     while (!*stop) {
         const struct listen_item *it = listen_next(c->ls, FLUSH_MS);
 
@@ -1494,7 +1510,9 @@ collector_run(struct collector *c, volatile sig_atomic_t *stop, volatile sig_ato
             c->next_tick = now + TICK_MS;
         }
         if (now >= c->next_checkpoint) {
-            checkpoint(c, false);
+            /* with a full disk, one checkpoint waits to be written; the next follows it */
+            if (!pipeline_checkpoint_behind(c->p))
+                checkpoint(c, false);
             c->next_checkpoint = now + c->cur->checkpoint_s * 1000;
         }
         if (*reload_flag) {

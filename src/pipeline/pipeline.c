@@ -65,7 +65,7 @@ struct work {
     struct work *next;
     enum work_kind kind;
     size_t an;                  /* analysis index */
-    struct agg_slot *slot;      /* a closed slot (taken), or NULL */
+    struct agg_slot *slot;      /* a closed slot (owned), or NULL */
     size_t n_late;
     struct late_flow {
         int64_t start, end;
@@ -143,6 +143,23 @@ struct pipeline {
     pthread_cond_t cp_cond;
     struct ds_error live_err;           /* the first store error of the store thread */
     enum ds_rc live_rc;
+    /* store errors (disk full, ...): counted; failing until a commit succeeds */
+    uint64_t store_errors;
+    bool store_failing;
+    int64_t store_logged;               /* when the last one was logged (Unix s) */
+    /*
+     * Live, the store thread: the work done since the last commit, kept
+     * until it is committed; when a write or the commit fails, the
+     * transaction is rolled back and the same work is done again later.
+     */
+    struct work *redo_head, *redo_tail;
+    size_t redo_slots;                  /* closed slots in it */
+    bool tx_failed;                     /* a write of this transaction failed */
+    bool retrying;                      /* waiting until retry_until to do it again */
+    struct timespec retry_until;
+    int retry_delay_ms;
+    bool gave_up;                       /* stopping, and the store still fails */
+    bool cp_ready;                      /* every part of cp_pending is written */
     pthread_mutex_t live_lock;          /* for pipeline_live_status() */
     series_judged_fn on_judged;
     void *on_judged_ctx;
@@ -175,6 +192,8 @@ struct pipeline {
 
 /* how long a stopping collector goes on reading unstable slots back from its archive */
 #define ARCHIVE_STOP_WAIT_MS 10000
+/* a failing store (a full disk) is tried again after 1 s, 2 s, ... up to this */
+#define STORE_RETRY_MAX_MS 8000
 
 /* ---- the store thread -------------------------------------------------------- */
 
@@ -204,6 +223,7 @@ work_push(struct pipeline *p, struct work *w)
 static void
 work_free(struct work *w)
 {
+    agg_slot_free(w->slot);
     free(w->late);
     for (size_t i = 0; i < w->n_open; i++)
         free(w->open[i].blob);
@@ -217,13 +237,118 @@ work_free(struct work *w)
 static void
 live_fail(struct pipeline *p, const struct ds_error *err)
 {
+    int64_t now = (int64_t)time(NULL);
+    bool log_it;
+
+    p->tx_failed = true;
+    pthread_mutex_lock(&p->live_lock);
     if (p->live_rc == DS_OK) {
-        pthread_mutex_lock(&p->live_lock);
         p->live_rc = DS_ERR_DB;
         p->live_err = *err;
-        pthread_mutex_unlock(&p->live_lock);
     }
-    log_warnx("%s", err->msg);
+    p->store_errors++;
+    /* a full disk fails every write: the first, then one a minute */
+    log_it = !p->store_failing || now - p->store_logged >= 60;
+    p->store_failing = true;
+    if (log_it)
+        p->store_logged = now;
+    pthread_mutex_unlock(&p->live_lock);
+    if (log_it)
+        log_warnx("%s (store errors so far: %llu; counting goes on in memory, and what "
+                  "was not written is written again once the store takes it)",
+                  err->msg, (unsigned long long)p->store_errors);
+}
+
+/* Live: a commit went through; after errors, say that the store is written again. */
+static void
+live_ok(struct pipeline *p)
+{
+    bool was;
+    uint64_t n;
+
+    pthread_mutex_lock(&p->live_lock);
+    was = p->store_failing;
+    p->store_failing = false;
+    /* everything is written: a stop now loses nothing */
+    p->live_rc = DS_OK;
+    n = p->store_errors;
+    pthread_mutex_unlock(&p->live_lock);
+    if (was)
+        log_info("store: written again after %llu errors; nothing was lost",
+                 (unsigned long long)n);
+}
+
+static void
+redo_free(struct pipeline *p)
+{
+    while (p->redo_head != NULL) {
+        struct work *w = p->redo_head;
+
+        p->redo_head = w->next;
+        work_free(w);
+    }
+    p->redo_tail = NULL;
+    p->redo_slots = 0;
+}
+
+/*
+ * Live: a write or the commit failed.  SQLite may have rolled the whole
+ * transaction back already (SQLITE_FULL does): whatever it kept goes too,
+ * the series forget what they saved, and the work done since the last
+ * commit goes back to the head of the queue, to be done again after a
+ * pause.  Stopping, the store has had its last chance: the work is dropped
+ * and the error stays for pipeline_stop_live().
+ */
+static void
+tx_abort(struct pipeline *p)
+{
+    if (store_in_transaction(p->st))
+        store_rollback(p->st);
+    for (size_t i = 0; i < p->n_an; i++) {
+        series_reset(p->an[i].series);
+        p->an[i].dirty = 0;
+    }
+    p->cp_pending = 0;
+    p->cp_parts = 0;
+    p->cp_state = 0;
+    p->cp_ready = false;
+    p->tx_failed = false;
+    pthread_mutex_lock(&p->lock);
+    if (p->work_end) {
+        p->gave_up = true;
+        pthread_mutex_unlock(&p->lock);
+        redo_free(p);
+        return;
+    }
+    if (p->redo_head != NULL) {
+        p->redo_tail->next = p->work_head;
+        if (p->work_head == NULL)
+            p->work_tail = p->redo_tail;
+        p->work_head = p->redo_head;
+        p->work_slots += p->redo_slots;
+    }
+    p->redo_head = p->redo_tail = NULL;
+    p->redo_slots = 0;
+    p->retry_delay_ms = p->retry_delay_ms == 0 ? 1000 : p->retry_delay_ms * 2;
+    if (p->retry_delay_ms > STORE_RETRY_MAX_MS)
+        p->retry_delay_ms = STORE_RETRY_MAX_MS;
+    p->retry_until = deadline_after_ms(p->retry_delay_ms);
+    p->retrying = true;
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Live: done work is kept until the commit that holds it succeeds. */
+static void
+redo_keep(struct pipeline *p, struct work *w)
+{
+    w->next = NULL;
+    if (p->redo_tail != NULL)
+        p->redo_tail->next = w;
+    else
+        p->redo_head = w;
+    p->redo_tail = w;
+    if (w->slot != NULL)
+        p->redo_slots++;
 }
 
 /*
@@ -250,13 +375,13 @@ push_unstable(struct pipeline *p, struct analysis_run *r)
  * results are readable as soon as a slot closes; not while a checkpoint is
  * half written (its parts must commit together).
  */
-static void
+static bool
 live_settle(struct pipeline *p)
 {
     struct ds_error err;
 
     if (p->cp_pending)
-        return;
+        return true;
     for (size_t i = 0; i < p->n_an; i++) {
         if (!p->an[i].dirty)
             continue;
@@ -268,25 +393,48 @@ live_settle(struct pipeline *p)
     }
     if (p->archive_reread != NULL && archive_reread_apply(p->archive_reread, p->st, &err) != DS_OK)
         live_fail(p, &err);
-    if (store_commit(p->st, &err) != DS_OK || store_begin(p->st, &err) != DS_OK)
+    if (!p->tx_failed && store_commit(p->st, &err) != DS_OK)
         live_fail(p, &err);
+    if (p->tx_failed) {
+        tx_abort(p);
+        return false;
+    }
+    redo_free(p);
+    for (size_t i = 0; i < p->n_an; i++)
+        series_committed(p->an[i].series);
+    p->retry_delay_ms = 0;
+    live_ok(p);
+    if (store_begin(p->st, &err) != DS_OK) {
+        live_fail(p, &err);
+        tx_abort(p);
+    }
+    return true;
+}
+
+/* Live: is every part of the checkpoint written?  Then it is ready to commit. */
+static void
+checkpoint_step(struct pipeline *p)
+{
+    if (p->cp_pending != 0 && p->cp_state && p->cp_parts >= p->n_an)
+        p->cp_ready = true;
 }
 
 /* Live: a checkpoint with every part written is committed. */
 static void
-checkpoint_step(struct pipeline *p)
+checkpoint_finish(struct pipeline *p)
 {
     uint32_t id = p->cp_pending;
 
-    if (id == 0 || !p->cp_state || p->cp_parts < p->n_an)
-        return;
+    p->cp_ready = false;
     p->cp_pending = 0;
     p->cp_state = 0;
     p->cp_parts = 0;
     /* the collector flushed its archive before asking for this checkpoint */
     if (p->archive_reread != NULL)
         archive_reread_checkpoint(p->archive_reread, id);
-    live_settle(p);
+    /* not committed: its work is done again, and it is done then */
+    if (!live_settle(p))
+        return;
     pthread_mutex_lock(&p->lock);
     p->cp_done = id;
     pthread_cond_broadcast(&p->cp_cond);
@@ -333,39 +481,84 @@ do_work(struct pipeline *p, struct work *w)
     }
 }
 
-static void *
-store_thread(void *arg)
+/*
+ * The next work, or NULL once there is none and the end was asked for.
+ * After a store error the queue waits until the time to try again (not
+ * when stopping: then the store has its last chance at once).
+ */
+static struct work *
+work_next(struct pipeline *p, bool *idle)
 {
-    struct pipeline *p = arg;
+    struct work *w;
 
+    pthread_mutex_lock(&p->lock);
     for (;;) {
-        struct work *w;
-        int idle;
+        if (p->retrying && !p->work_end &&
+            pthread_cond_timedwait(&p->work_cond, &p->lock, &p->retry_until) == 0)
+            continue;
+        if (p->retrying) {
+            struct ds_error err;
 
-        pthread_mutex_lock(&p->lock);
-        while (p->work_head == NULL && !p->work_end)
-            pthread_cond_wait(&p->work_cond, &p->lock);
-        w = p->work_head;
-        if (w == NULL) {
+            p->retrying = false;
             pthread_mutex_unlock(&p->lock);
-            break;
+            if (!store_in_transaction(p->st) && store_begin(p->st, &err) != DS_OK) {
+                live_fail(p, &err);
+                tx_abort(p);
+            }
+            pthread_mutex_lock(&p->lock);
+            continue;
         }
+        if (p->work_head != NULL || p->work_end)
+            break;
+        pthread_cond_wait(&p->work_cond, &p->lock);
+    }
+    w = p->work_head;
+    if (w != NULL) {
         p->work_head = w->next;
         if (p->work_head == NULL)
             p->work_tail = NULL;
         if (w->slot != NULL)
             p->work_slots--;
-        idle = p->work_head == NULL;
-        pthread_cond_broadcast(&p->work_cond);
-        pthread_mutex_unlock(&p->lock);
+    }
+    *idle = p->work_head == NULL;
+    pthread_cond_broadcast(&p->work_cond);
+    pthread_mutex_unlock(&p->lock);
+    return w;
+}
 
+static void *
+store_thread(void *arg)
+{
+    struct pipeline *p = arg;
+    struct work *w;
+    bool idle;
+
+    while ((w = work_next(p, &idle)) != NULL) {
+        if (!p->live) {
+            do_work(p, w);
+            work_free(w);
+            continue;
+        }
+        if (p->gave_up) {
+            /* stopping with a store that fails: the error is kept, the work dropped */
+            work_free(w);
+            continue;
+        }
         do_work(p, w);
-        work_free(w);
-        if (p->live && idle)
+        redo_keep(p, w);
+        if (p->tx_failed)
+            tx_abort(p);
+        else if (p->cp_ready)
+            checkpoint_finish(p);
+        /* committed when idle, and at least every few closed slots (they are kept till then) */
+        else if (idle || p->redo_slots >= WORK_SLOTS_MAX)
             live_settle(p);
     }
-    if (p->live)
+    if (p->live && !p->gave_up)
         live_settle(p);
+    if (p->live && p->gave_up)
+        log_warnx("store: still failing at the stop: what was counted since the last commit "
+                  "is not saved");
     return NULL;
 }
 
@@ -1368,6 +1561,29 @@ pipeline_live_status(struct pipeline *p, size_t i, struct pipeline_live_analysis
     pthread_mutex_lock(&p->live_lock);
     *out = p->an[i].live;
     pthread_mutex_unlock(&p->live_lock);
+}
+
+void
+pipeline_live_store(struct pipeline *p, uint64_t *errors, bool *failing)
+{
+    pthread_mutex_lock(&p->live_lock);
+    *errors = p->store_errors;
+    *failing = p->store_failing;
+    pthread_mutex_unlock(&p->live_lock);
+}
+
+bool
+pipeline_checkpoint_behind(struct pipeline *p)
+{
+    bool failing, behind;
+
+    pthread_mutex_lock(&p->live_lock);
+    failing = p->store_failing;
+    pthread_mutex_unlock(&p->live_lock);
+    pthread_mutex_lock(&p->lock);
+    behind = p->cp_done < __atomic_load_n(&p->checkpoints, __ATOMIC_ACQUIRE);
+    pthread_mutex_unlock(&p->lock);
+    return failing && behind;
 }
 
 enum ds_rc

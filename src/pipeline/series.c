@@ -53,6 +53,7 @@ struct series {
     enum ds_rc error;           /* first store error met while closing slots */
     struct ds_error err;
     unsigned changed;           /* STORE_CHANGED_*: judge every stored slot again */
+    unsigned changed_committed; /* changed as of the last commit: series_reset() */
     uint32_t max_groups;        /* limits.groups, for reopened slots */
     series_completeness_fn completeness;
     void *completeness_ctx;
@@ -93,6 +94,7 @@ series_new(const struct cfg_analysis *a, const struct cfg_causes *causes,
     struct series *s = xcalloc(1, sizeof(*s));
 
     s->changed = changed;
+    s->changed_committed = changed;
     s->a = a;
     s->causes = causes;
     s->layout = layout;
@@ -103,6 +105,25 @@ series_new(const struct cfg_analysis *a, const struct cfg_causes *causes,
     s->from = s->to = 0;
     s->error = DS_OK;
     return s;
+}
+
+void
+series_reset(struct series *s)
+{
+    g_hash_table_remove_all(s->late);
+    s->n_run = 0;
+    s->from = s->to = 0;
+    s->error = DS_OK;
+    s->changed = s->changed_committed;
+    for (size_t i = 0; i < s->n_unstable; i++)
+        slot_result_fini(&s->unstable[i]);
+    s->n_unstable = 0;
+}
+
+void
+series_committed(struct series *s)
+{
+    s->changed_committed = s->changed;
 }
 
 void
@@ -212,7 +233,9 @@ remember(struct series *s, const struct slot_result *r)
 
 /*
  * 1, 2 and 4 for one slot: merge with the stored slot (unless it was loaded
- * from the store already), trim, save the slot and its result.  Takes slot.
+ * from the store already), trim, save the slot and its result.  slot
+ * stays the caller's: trimmed, but whole enough to be saved again should
+ * the transaction fail.
  */
 static enum ds_rc
 save_slot(struct series *s, struct agg_slot *slot, bool merge, struct ds_error *err)
@@ -223,13 +246,10 @@ save_slot(struct series *s, struct agg_slot *slot, bool merge, struct ds_error *
 
     if (merge) {
         rc = store_slot_load(s->st, s->aid, s->layout, slot->start, &stored, err);
-        if (rc != DS_OK) {
-            agg_slot_free(slot);
+        if (rc != DS_OK)
             return rc;
-        }
         if (stored != NULL) {
             agg_slot_merge(stored, slot);
-            agg_slot_free(slot);
             slot = stored;
         }
     }
@@ -251,7 +271,7 @@ save_slot(struct series *s, struct agg_slot *slot, bool merge, struct ds_error *
     }
     if (slot->packets > 0 || slot->flows > 0)
         widen(s, slot->start, slot->end);
-    agg_slot_free(slot);
+    agg_slot_free(stored);
     return rc;
 }
 
@@ -274,10 +294,8 @@ series_add_slot(struct series *s, struct agg_slot *slot)
 {
     enum ds_rc rc;
 
-    if (s->error != DS_OK) {
-        agg_slot_free(slot);
+    if (s->error != DS_OK)
         return;
-    }
     rc = save_slot(s, slot, true, &s->err);
     if (rc != DS_OK)
         s->error = rc;
@@ -303,7 +321,6 @@ evict_late(struct series *s)
     }
     l = g_hash_table_lookup(s->late, &oldest_key);
     rc = save_slot(s, l->slot, false, &s->err);
-    l->slot = NULL;
     g_hash_table_remove(s->late, &oldest_key);
     if (rc != DS_OK)
         s->error = rc;
@@ -934,6 +951,7 @@ series_commit(struct series *s, struct ds_error *err)
         g_free(k);
         free(l);
         rc = save_slot(s, slot, false, err);
+        agg_slot_free(slot);
         if (rc != DS_OK)
             return rc;
     }

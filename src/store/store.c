@@ -75,6 +75,17 @@ store_commit(struct store *st, struct ds_error *err)
     LOCKED(st->be->commit(st->state, err));
 }
 
+bool
+store_in_transaction(struct store *st)
+{
+    bool in;
+
+    pthread_mutex_lock(&st->lock);
+    in = st->be->in_transaction != NULL && st->be->in_transaction(st->state);
+    pthread_mutex_unlock(&st->lock);
+    return in;
+}
+
 enum ds_rc
 store_verify(struct store *st, struct ds_error *err)
 {

@@ -330,6 +330,14 @@ sq_rollback(void *state)
     exec(state, "ROLLBACK", NULL);
 }
 
+static bool
+sq_in_transaction(void *state)
+{
+    struct sq *s = state;
+
+    return sqlite3_get_autocommit(s->db) == 0;
+}
+
 static enum ds_rc
 sq_verify(void *state, struct ds_error *err)
 {
@@ -1393,6 +1401,7 @@ const struct store_backend store_sqlite_backend = {
     .commit = sq_commit,
     .rollback = sq_rollback,
     .verify = sq_verify,
+    .in_transaction = sq_in_transaction,
     .analysis = sq_analysis,
     .input_find = sq_input_find,
     .input_add = sq_input_add,

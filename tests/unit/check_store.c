@@ -450,6 +450,7 @@ run_days(struct store *st, const struct ds_cfg *cfg, int64_t id, const int *days
 
         slot->complete = true;
         series_add_slot(s, slot);
+        agg_slot_free(slot);
     }
     ck_assert_msg(series_commit(s, &err) == DS_OK, "%s", err.msg);
     ck_assert_int_eq(store_commit(st, &err), DS_OK);
