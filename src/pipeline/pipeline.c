@@ -83,6 +83,7 @@ struct work {
     struct store_gap gap;
 };
 
+#define JUDGED_TOLD 64          /* slots whose judgement the collector was told, remembered */
 #define WORK_SLOTS_MAX 8        /* closed slots waiting: the aggregation waits beyond */
 
 struct agg_worker {
@@ -99,6 +100,11 @@ struct analysis_run {
     size_t n_late, cap_late;
     int dirty;                  /* live: slots saved, not judged yet */
     struct pipeline_live_analysis live;     /* under live_lock */
+    /* live as of the last commit: a rolled back transaction's slots are not counted twice */
+    struct pipeline_live_analysis live_committed;
+    /* the slots last told to the collector: done again after a rollback, not told twice */
+    struct told { int64_t start; uint64_t packets; } told[JUDGED_TOLD];
+    size_t n_told;
 };
 
 struct pipeline {
@@ -130,6 +136,7 @@ struct pipeline {
     struct work *work_head, *work_tail;
     size_t work_slots;
     int work_end;
+    int stopping;                       /* the queue takes everything: see pipeline_stop_live */
 
     /* live collection */
     int live;
@@ -206,7 +213,7 @@ static void
 work_push(struct pipeline *p, struct work *w)
 {
     pthread_mutex_lock(&p->lock);
-    while (w->slot != NULL && p->work_slots >= WORK_SLOTS_MAX)
+    while (w->slot != NULL && p->work_slots >= WORK_SLOTS_MAX && !p->stopping)
         pthread_cond_wait(&p->work_cond, &p->lock);
     if (w->slot != NULL)
         p->work_slots++;
@@ -308,6 +315,10 @@ tx_abort(struct pipeline *p)
         series_reset(p->an[i].series);
         p->an[i].dirty = 0;
     }
+    pthread_mutex_lock(&p->live_lock);
+    for (size_t i = 0; i < p->n_an; i++)
+        p->an[i].live = p->an[i].live_committed;
+    pthread_mutex_unlock(&p->live_lock);
     p->cp_pending = 0;
     p->cp_parts = 0;
     p->cp_state = 0;
@@ -402,6 +413,10 @@ live_settle(struct pipeline *p)
     redo_free(p);
     for (size_t i = 0; i < p->n_an; i++)
         series_committed(p->an[i].series);
+    pthread_mutex_lock(&p->live_lock);
+    for (size_t i = 0; i < p->n_an; i++)
+        p->an[i].live_committed = p->an[i].live;
+    pthread_mutex_unlock(&p->live_lock);
     p->retry_delay_ms = 0;
     live_ok(p);
     if (store_begin(p->st, &err) != DS_OK) {
@@ -1426,6 +1441,13 @@ on_judged(void *ctx, const struct cfg_analysis *a, const struct slot_result *r)
     }
     l->late_flows = run->pub.late;
     pthread_mutex_unlock(&run->p->live_lock);
+    for (size_t i = 0; i < JUDGED_TOLD; i++)
+        if (i < run->n_told && run->told[i].start == r->start &&
+            run->told[i].packets == r->packets)
+            return;
+    run->told[run->n_told % JUDGED_TOLD].start = r->start;
+    run->told[run->n_told % JUDGED_TOLD].packets = r->packets;
+    run->n_told++;
     if (run->p->on_judged != NULL)
         run->p->on_judged(run->p->on_judged_ctx, a, r);
 }
@@ -1533,7 +1555,15 @@ pipeline_archive_reread_stats(struct pipeline *p, struct archive_reread_stats *o
 enum ds_rc
 pipeline_stop_live(struct pipeline *p, struct ds_error *err)
 {
-    /* the aggregation stops where it is: open slots stay open, in the last checkpoint */
+    /*
+     * The aggregation stops where it is: open slots stay open, in the last
+     * checkpoint.  A store that fails holds closed slots in the queue: the
+     * aggregation must not wait for room there now.
+     */
+    pthread_mutex_lock(&p->lock);
+    p->stopping = 1;
+    pthread_cond_broadcast(&p->work_cond);
+    pthread_mutex_unlock(&p->lock);
     stop_thread(p);
     stop_writer(p);
     if (p->archive_reread != NULL) {

@@ -693,6 +693,66 @@ START_TEST(test_series_explain_revised_by_late_flows)
 }
 END_TEST
 
+/*
+ * A full disk in the collector: the transaction that held a closed slot and
+ * a late flow is rolled back, the series reset, and the same work done
+ * again gives what doing it once gives: the slot once, the late flow once.
+ */
+START_TEST(test_series_rolled_back_and_done_again)
+{
+    struct ds_cfg *cfg = tu_cfg(yaml_w3);
+    struct store *st = open_store(":memory:");
+    struct collected c = {.n = 0};
+    struct agg_slot *day3;
+    struct series *s;
+    struct ds_error err;
+    struct flow f;
+    int64_t id;
+    static const int d1[] = {0, 1, 2}, g1[] = {10, 10, 10};
+
+    init_layout();
+    id = analysis_id(st, cfg);
+    run_days(st, cfg, id, d1, g1, 3);
+    s = series_new(&cfg->analyses[0], &cfg->causes, &layout, id, st, 0);
+    day3 = make_slot(D0 + 3 * DAY, 13, 2);
+    day3->complete = true;
+    f = tu_flow((int64_t)(D0 + DAY + 7200) * 1000, 10, "192.0.2.9", "198.18.0.1", PROTO_UDP, 999,
+                1);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        ck_assert_int_eq(store_begin(st, &err), DS_OK);
+        series_add_slot(s, day3);
+        series_add_late(s, D0 + DAY, D0 + 2 * DAY, &f, 10);
+        ck_assert_msg(series_commit(s, &err) == DS_OK, "%s", err.msg);
+        if (attempt == 0) {
+            /* the commit failed: nothing of it stays, in the store or the series */
+            store_rollback(st);
+            series_reset(s);
+            ck_assert_int_eq(store_results(st, id, &layout, &cfg->analyses[0], D0, D0 + 4 * DAY,
+                                           collect, &c, &err),
+                             DS_OK);
+            ck_assert_uint_eq(c.n, 3);
+            ck_assert_uint_eq(c.r[1].packets, 100);
+            c.n = 0;
+        } else {
+            ck_assert_int_eq(store_commit(st, &err), DS_OK);
+            series_committed(s);
+        }
+    }
+    agg_slot_free(day3);
+    series_free(s);
+    ck_assert_int_eq(
+        store_results(st, id, &layout, &cfg->analyses[0], D0, D0 + 4 * DAY, collect, &c, &err),
+        DS_OK);
+    ck_assert_uint_eq(c.n, 4);
+    ck_assert_uint_eq(c.r[1].packets, 110);
+    ck_assert_uint_eq(c.r[3].packets, 130);
+    ck_assert_uint_eq(c.r[3].th[0].topn, 13);
+    ck_assert_int_eq(c.r[3].th[0].r.status, STAB_UNSTABLE);
+    store_close(st);
+    cfg_free(cfg);
+}
+END_TEST
+
 START_TEST(test_damaged_explain_is_left_out)
 {
     const char *path = tu_path("damaged.db");
@@ -879,6 +939,7 @@ store_suite(void)
     tcase_add_test(tc, test_series_thresholds_changed_later);
     tcase_add_test(tc, test_series_explains_unstable_slots_only);
     tcase_add_test(tc, test_series_explain_revised_by_late_flows);
+    tcase_add_test(tc, test_series_rolled_back_and_done_again);
     tcase_add_test(tc, test_damaged_explain_is_left_out);
     suite_add_tcase(s, tc);
     return s;
