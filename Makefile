@@ -17,7 +17,8 @@ CC ?= cc
 DEB_PACKAGES = build-essential pkg-config clang libfixbuf-dev libglib2.0-dev libyaml-dev \
 	check libsqlite3-dev libxxhash-dev libmicrohttpd-dev jq time tzdata nfdump \
 	softflowd pmacct curl iproute2 sqlite3 libcairo2-dev chromium imagemagick \
-	libcurl4-openssl-dev python3-aiosmtpd openssl libclang-rt-dev python3
+	libcurl4-openssl-dev python3-aiosmtpd openssl libclang-rt-dev python3 \
+	clickhouse-server clickhouse-client
 
 PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash libmicrohttpd cairo fontconfig libcurl
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -87,7 +88,8 @@ EXPLAIN_SRCS = \
 
 STORE_SRCS = \
 	src/store/store.c \
-	src/store/store_sqlite.c
+	src/store/store_sqlite.c \
+	src/store/clickhouse.c
 
 REPORT_SRCS = \
 	src/report/report.c \
@@ -124,7 +126,8 @@ CLI_SRCS = \
 	src/cli/cmd_results.c \
 	src/cli/cmd_report.c \
 	src/cli/cmd_show.c \
-	src/cli/cmd_check_config.c
+	src/cli/cmd_check_config.c \
+	src/cli/cmd_clickhouse_schema.c
 
 MODULES = core ingest norm filter agg stability explain store report mail pipeline
 LIB_ORDER = pipeline mail report store explain stability agg filter norm ingest core
@@ -250,7 +253,8 @@ check-unit: $(UNIT_BINS)
 
 check-integ: all $(TOOL_BINS)
 	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/each.sh $(BUILD) tests/e2e/run.sh \
-	    tests/e2e/collect.sh tests/e2e/explain.sh tests/e2e/report.sh tests/e2e/mail.sh
+	    tests/e2e/collect.sh tests/e2e/explain.sh tests/e2e/report.sh tests/e2e/mail.sh \
+	    tests/e2e/clickhouse.sh
 
 # The unit tests once more, under AddressSanitizer and UndefinedBehaviorSanitizer
 # (sanitize), and the end-to-end suite too, collector included (check-sanitize).

@@ -178,6 +178,34 @@ struct cfg_smtp {
     int64_t timeout_s;                      /* smtp.timeout */
 };
 
+/* store.backend */
+enum cfg_store_backend {
+    CFG_STORE_SQLITE,
+    CFG_STORE_CLICKHOUSE,
+};
+
+/* store.clickhouse (docs/CLICKHOUSE.md) */
+struct cfg_clickhouse {
+    char *url;                              /* owned; http(s)://host:port/, "" unset */
+    char *database;                         /* owned */
+    char *cluster;                          /* owned; a <remote_servers> name */
+    char *node;                             /* owned; this node's name, "" unset */
+    char *user;                             /* owned */
+    char *password_file;                    /* owned; "" for none; never printed */
+    int64_t batch_rows;
+    int64_t flush_interval_s;
+    int64_t timeout_s;
+    int analyzer;                           /* enum cfg_analyzer */
+    char *spool_dir;                        /* owned */
+    int64_t spool_max;                      /* bytes */
+};
+
+enum cfg_analyzer {
+    CFG_ANALYZER_AUTO,
+    CFG_ANALYZER_TRUE,
+    CFG_ANALYZER_FALSE,
+};
+
 struct ds_cfg {
     char *path;                             /* owned; the file it came from */
     char *timezone;                         /* owned; IANA name */
@@ -186,6 +214,8 @@ struct ds_cfg {
     struct cfg_analysis *analyses;          /* owned array */
     size_t n_analyses;
     char *store_path;                       /* owned; store.path */
+    int store_backend;                      /* enum cfg_store_backend */
+    struct cfg_clickhouse clickhouse;       /* store.clickhouse */
     int64_t input_lateness_s;               /* input.lateness */
 
     /* collect */

@@ -17,6 +17,7 @@
 
 int cmd_analyze(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
+int cmd_clickhouse_schema(int argc, char **argv);
 int cmd_collect(int argc, char **argv);
 int cmd_results(int argc, char **argv);
 int cmd_report(int argc, char **argv);
@@ -29,6 +30,13 @@ void cli_log_setup(int quiet, int verbose);
  * zone.  Returns 0, or the exit status with the error logged.
  */
 int cli_load_config(const char *path, struct ds_cfg **cfg);
+/*
+ * Can cmd run on cfg's store.backend?  0, or EXIT_USAGE with the reason
+ * logged: the ClickHouse backend has its configuration and schema
+ * (check-config --connect, clickhouse-schema) but not yet its inserts and
+ * SQL analysis (docs/CLICKHOUSE.md).
+ */
+int cli_backend_ready(const char *cmd, const struct ds_cfg *cfg);
 /*
  * Opens the store at path (NULL: the configuration's store.path) for a
  * command that reads one: it must exist.  Returns 0 with *st owned, or

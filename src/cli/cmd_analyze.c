@@ -190,6 +190,10 @@ cmd_analyze(int argc, char **argv)
         return EXIT_USAGE;
     }
     tz_apply(cfg->timezone);
+    if ((status = cli_backend_ready("analyze", cfg)) != 0) {
+        cfg_free(cfg);
+        return status;
+    }
 
     /* 2. store and pipeline */
     st = store_open("sqlite", no_store ? ":memory:" : store_path ? store_path : cfg->store_path,

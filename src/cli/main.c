@@ -21,6 +21,8 @@ static const struct {
     {"report", cmd_report, "the report of a day: summary, events, charts; text, HTML, mail"},
     {"show", cmd_show, "the drill-down of a slot: changes, top sources, probable cause"},
     {"check-config", cmd_check_config, "check a configuration file and print it in full"},
+    {"clickhouse-schema", cmd_clickhouse_schema,
+     "the tables of store.backend clickhouse: print or apply their DDL"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

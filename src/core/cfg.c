@@ -28,6 +28,8 @@ const char *const cfg_transport_names[] = {"udp", "tcp", "sctp", NULL};
 const char *const cfg_level_names[] = {"error", "warning", "info", "debug", NULL};
 const char *const cfg_starttls_names[] = {"required", "optional", "never", NULL};
 static const char *const lists_names[] = {"auto", "memory", "reread", NULL};
+static const char *const backend_names[] = {"sqlite", "clickhouse", NULL};
+static const char *const analyzer_names[] = {"auto", "true", "false", NULL};
 
 #define CFG_OFF(f) offsetof(struct ds_cfg, f)
 #define AN_OFF(f) offsetof(struct cfg_analysis, f)
@@ -45,7 +47,39 @@ const struct cfg_entry cfg_top_entries[] = {
      0, 0, 0, 0,
      "how far records may arrive out of time order before their slot is closed"},
     {"store", "path", T_STR, CFG_OFF(store_path), "darkstab.db", F_RESTART, 0, 0, NULL, 0, 0, 0,
-     0, 0, "SQLite file holding slots, group counts and results"},
+     0, 0, "SQLite file holding slots, group counts and results (the node's own state "
+     "with clickhouse)"},
+    {"store", "backend", T_ENUM, CFG_OFF(store_backend), "sqlite", F_RESTART, 0, 0,
+     backend_names, 0, 0, 0, 0, 0,
+     "sqlite (embedded) or clickhouse (a cluster shared by several nodes: docs/CLICKHOUSE.md)"},
+    {"store.clickhouse", "url", T_HTTPURL, CFG_OFF(clickhouse.url), "", F_EMPTY_OK | F_RESTART,
+     0, 0, NULL, 0, 0, 0, 0, 0,
+     "the HTTP interface of the ClickHouse server this node talks to (any shard)"},
+    {"store.clickhouse", "database", T_STR, CFG_OFF(clickhouse.database), "darkstab", F_RESTART,
+     0, 0, NULL, 0, 0, 0, 0, 0, "database holding darkstab's tables"},
+    {"store.clickhouse", "cluster", T_STR, CFG_OFF(clickhouse.cluster), "darkstab", F_RESTART, 0,
+     0, NULL, 0, 0, 0, 0, 0, "the cluster (<remote_servers> name) the Distributed tables span"},
+    {"store.clickhouse", "node", T_NAME, CFG_OFF(clickhouse.node), "", F_EMPTY_OK | F_RESTART, 0,
+     0, NULL, 0, 0, 0, 0, 0, "this node's name, unique in the cluster (needed with clickhouse)"},
+    {"store.clickhouse", "user", T_STR, CFG_OFF(clickhouse.user), "default", F_RESTART, 0, 0,
+     NULL, 0, 0, 0, 0, 0, "ClickHouse user"},
+    {"store.clickhouse", "password_file", T_STR, CFG_OFF(clickhouse.password_file), "",
+     F_EMPTY_OK | F_RESTART, 0, 0, NULL, 0, 0, 0, 0, 0,
+     "file whose first line is the user's password (never printed nor logged); empty: none"},
+    {"store.clickhouse", "batch_rows", T_INT, CFG_OFF(clickhouse.batch_rows), "100000",
+     F_RESTART, 1000, 10000000, NULL, 0, 0, 0, 0, 0, "records per INSERT"},
+    {"store.clickhouse", "flush_interval", T_DURATION, CFG_OFF(clickhouse.flush_interval_s), "5s",
+     F_RESTART, 1, 3600, NULL, 0, 0, 0, 0, 0, "a batch is sent at least this often"},
+    {"store.clickhouse", "timeout", T_DURATION, CFG_OFF(clickhouse.timeout_s), "30s", F_RESTART,
+     1, 3600, NULL, 0, 0, 0, 0, 0, "how long one request to ClickHouse may take"},
+    {"store.clickhouse", "analyzer", T_ENUM, CFG_OFF(clickhouse.analyzer), "auto", F_RESTART, 0,
+     0, analyzer_names, 0, 0, 0, 0, 0,
+     "may this node judge live slots: auto (the first alive node by name), true or false"},
+    {"store.clickhouse", "spool", T_STR, CFG_OFF(clickhouse.spool_dir), "darkstab-ch-spool",
+     F_RESTART, 0, 0, NULL, 0, 0, 0, 0, 0, "directory of the batches ClickHouse has not taken yet"},
+    {"store.clickhouse", "spool_max", T_SIZE, CFG_OFF(clickhouse.spool_max), "1G", F_RESTART,
+     INT64_C(1) << 20, INT64_C(1) << 40, NULL, 0, 0, 0, 0, 0,
+     "bytes the spool may hold; beyond, ingest waits"},
     {"collector", "listen", T_LISTEN, 0, NULL, F_RESTART, 0, 0, NULL, 0, 0, 0, 0, 0,
      "where exporters send: {protocol, transport, address, port} each"},
     {"collector", "allow", T_CIDRS, CFG_OFF(allow), "0.0.0.0/0,::/0", F_LIST_EMPTY_OK, 0, 0,
@@ -356,6 +390,7 @@ value_differs(const struct cfg_entry *e, const void *a, const void *b)
     case T_ENDPOINT:
     case T_MAILADDR:
     case T_SMTPURL:
+    case T_HTTPURL:
         return strcmp(*(char *const *)x, *(char *const *)y) != 0;
     case T_BOOL:
         return *(const bool *)x != *(const bool *)y;

@@ -33,6 +33,7 @@ enum cfg_type {
     T_MAILADDR,     /* a mail address (addr-spec) "user@example.org" */
     T_MAILADDRS,    /* a list of them, into struct cfg_strs */
     T_SMTPURL,      /* smtp://host[:port] or smtps://host[:port] */
+    T_HTTPURL,      /* http://host[:port][/path] or https://... */
 };
 
 #define F_REQUIRED 0x1      /* no default: the key must be given */

@@ -139,6 +139,8 @@ type_expect(const struct cfg_entry *e)
         return "a list of mail addresses";
     case T_SMTPURL:
         return "smtp://host[:port] or smtps://host[:port]";
+    case T_HTTPURL:
+        return "http://host[:port][/] or https://host[:port][/]";
     }
     return "a value";
 }
@@ -250,6 +252,43 @@ check_smtp_url(const char *s, char *why, size_t len)
     return 0;
 }
 
+/*
+ * An HTTP server's base URL (ClickHouse's HTTP interface): http:// or
+ * https://, a host, an optional port, an optional path; no query, no user
+ * and password (store.clickhouse.user and password_file say those).
+ */
+static int
+check_http_url(const char *s, char *why, size_t len)
+{
+    const char *host;
+
+    if (strncmp(s, "http://", 7) == 0)
+        host = s + 7;
+    else if (strncmp(s, "https://", 8) == 0)
+        host = s + 8;
+    else {
+        snprintf(why, len, "'%s' is not an HTTP URL (expected http://host[:port]/ or "
+                           "https://host[:port]/)", s);
+        return -1;
+    }
+    if (*host == '\0' || *host == '/' || *host == ':') {
+        snprintf(why, len, "'%s' names no host", s);
+        return -1;
+    }
+    for (const char *p = host; *p; p++) {
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+            snprintf(why, len, "the URL contains a blank or a control character");
+            return -1;
+        }
+        if (*p == '?' || *p == '#' || *p == '@') {
+            snprintf(why, len, "'%s': no '%c' here (the user and password are keys of their "
+                               "own; darkstab adds the query)", s, *p);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Checks the text of a value kept as a string (T_STR, T_NAME, T_TZ, T_ENDPOINT, ...). */
 static int
 check_string(const struct cfg_entry *e, const char *text, char *why, size_t len)
@@ -274,6 +313,8 @@ check_string(const struct cfg_entry *e, const char *text, char *why, size_t len)
         return check_mail_address(text, why, len);
     case T_SMTPURL:
         return check_smtp_url(text, why, len);
+    case T_HTTPURL:
+        return check_http_url(text, why, len);
     default:
         if (*text != '\0')
             return 0;
@@ -299,6 +340,7 @@ set_scalar(const struct cfg_entry *e, void *base, const char *text, char *why, s
     case T_ENDPOINT:
     case T_MAILADDR:
     case T_SMTPURL:
+    case T_HTTPURL:
         if (check_string(e, text, why, len) != 0)
             return -1;
         free(*(char **)field);
@@ -991,6 +1033,63 @@ find_node(struct ctx *c, yaml_node_t *root, const char *section, const char *sub
     return n;
 }
 
+/* A name ClickHouse takes unquoted: a letter or '_', then letters, digits, '_'. */
+static bool
+is_identifier(const char *s)
+{
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
+        return false;
+    for (s++; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_'))
+            return false;
+    return true;
+}
+
+/*
+ * store.clickhouse: what the backend needs once it is chosen, names that
+ * go into SQL unquoted, and the password file (its content is not read
+ * here).  The keys are checked whatever the backend, so that a typo shows
+ * before the day it is switched on.
+ */
+static enum ds_rc
+check_clickhouse(struct ctx *c, yaml_node_t *root, const struct ds_cfg *cfg)
+{
+    const struct cfg_clickhouse *ch = &cfg->clickhouse;
+    const char *names[2] = {"database", "cluster"};
+    const char *values[2] = {ch->database, ch->cluster};
+
+    for (int i = 0; i < 2; i++)
+        if (!is_identifier(values[i]) || strlen(values[i]) > 64)
+            return fail(c, find_node(c, root, "store", "clickhouse", names[i]),
+                        i == 0 ? "store.clickhouse.database" : "store.clickhouse.cluster",
+                        "'%s' is not a ClickHouse name (a letter or '_', then letters, digits "
+                        "or '_'; at most 64)", values[i]);
+    if (!is_identifier(ch->user) || strlen(ch->user) > 64)
+        return fail(c, find_node(c, root, "store", "clickhouse", "user"),
+                    "store.clickhouse.user", "'%s' is not a ClickHouse user name", ch->user);
+    if (cfg->store_backend == CFG_STORE_CLICKHOUSE) {
+        if (*ch->url == '\0')
+            return fail(c, find_node(c, root, "store", "clickhouse", "url"),
+                        "store.clickhouse.url", "no server, but store.backend is clickhouse");
+        if (*ch->node == '\0')
+            return fail(c, find_node(c, root, "store", "clickhouse", "node"),
+                        "store.clickhouse.node",
+                        "no node name, but store.backend is clickhouse (each node of the "
+                        "cluster needs its own)");
+    }
+    if (*ch->password_file != '\0') {
+        FILE *fp = fopen(ch->password_file, "r");
+
+        if (fp == NULL)
+            return fail(c, find_node(c, root, "store", "clickhouse", "password_file"),
+                        "store.clickhouse.password_file", "cannot read '%s': %s",
+                        ch->password_file, strerror(errno));
+        fclose(fp);
+    }
+    return DS_OK;
+}
+
 /*
  * report and smtp together: what the mail needs once it is scheduled, and
  * the password file (read when mailing: checked now, so that a missing
@@ -1062,6 +1161,8 @@ cfg_load_string(const char *name, const char *text, struct ds_cfg **out, struct 
     rc = parse_root(&c, yaml_document_get_root_node(&doc), cfg);
     if (rc == DS_OK)
         rc = check_mail(&c, yaml_document_get_root_node(&doc), cfg);
+    if (rc == DS_OK)
+        rc = check_clickhouse(&c, yaml_document_get_root_node(&doc), cfg);
     if (rc == DS_OK) {
         /* A second document in the file is almost surely a mistake. */
         yaml_document_t next;
@@ -1153,6 +1254,13 @@ cfg_free(struct ds_cfg *cfg)
     free(cfg->smtp.url);
     free(cfg->smtp.username);
     free(cfg->smtp.password_file);
+    free(cfg->clickhouse.url);
+    free(cfg->clickhouse.database);
+    free(cfg->clickhouse.cluster);
+    free(cfg->clickhouse.node);
+    free(cfg->clickhouse.user);
+    free(cfg->clickhouse.password_file);
+    free(cfg->clickhouse.spool_dir);
     free(cfg);
 }
 

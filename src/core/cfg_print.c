@@ -88,6 +88,7 @@ print_value(FILE *fp, const struct cfg_entry *e, const void *base)
     switch (e->type) {
     case T_STR:
     case T_SMTPURL:
+    case T_HTTPURL:
         print_str_masked(fp, *(char *const *)field);
         break;
     case T_NAME:

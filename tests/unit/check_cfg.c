@@ -600,6 +600,42 @@ START_TEST(test_mail_config)
 }
 END_TEST
 
+/* store.backend clickhouse: what it needs, and names that go into SQL unquoted */
+START_TEST(test_err_clickhouse)
+{
+    ck_assert_str_eq(load_err("store:\n  backend: clickhouse\n"),
+                     "test.yaml:2:3: store.clickhouse.url: no server, but store.backend is "
+                     "clickhouse");
+    ck_assert_str_eq(load_err("store:\n  backend: clickhouse\n  clickhouse:\n"
+                              "    url: http://ch:8123/\n"),
+                     "test.yaml:4:5: store.clickhouse.node: no node name, but store.backend is "
+                     "clickhouse (each node of the cluster needs its own)");
+    ck_assert_str_eq(load_err("store:\n  backend: postgres\n"),
+                     "test.yaml:2:12: store.backend: 'postgres' is not sqlite or clickhouse");
+    ck_assert_str_eq(load_err("store:\n  clickhouse:\n    url: ch:8123\n"),
+                     "test.yaml:3:10: store.clickhouse.url: 'ch:8123' is not an HTTP URL "
+                     "(expected http://host[:port]/ or https://host[:port]/)");
+    ck_assert_str_eq(load_err("store:\n  clickhouse:\n    url: \"http://u:p@ch/\"\n"),
+                     "test.yaml:3:10: store.clickhouse.url: 'http://u:p@ch/': no '@' here (the "
+                     "user and password are keys of their own; darkstab adds the query)");
+    ck_assert_str_eq(load_err("store:\n  clickhouse:\n    cluster: \"dk'; DROP\"\n"),
+                     "test.yaml:3:14: store.clickhouse.cluster: 'dk'; DROP' is not a ClickHouse "
+                     "name (a letter or '_', then letters, digits or '_'; at most 64)");
+    ck_assert_str_eq(load_err("store:\n  clickhouse:\n    database: 1db\n"),
+                     "test.yaml:3:15: store.clickhouse.database: '1db' is not a ClickHouse name "
+                     "(a letter or '_', then letters, digits or '_'; at most 64)");
+    ck_assert_str_eq(load_err("store:\n  clickhouse:\n    node: \"tokyo 1\"\n"),
+                     "test.yaml:3:11: store.clickhouse.node: 'tokyo 1' is not a name (1 to 63 "
+                     "letters, digits, '_', '-' or '.')");
+    ck_assert_str_eq(load_err("store:\n  clickhouse:\n    password_file: /nonexistent/pw\n"),
+                     "test.yaml:3:20: store.clickhouse.password_file: cannot read "
+                     "'/nonexistent/pw': No such file or directory");
+    ck_assert_str_eq(load_err("store:\n  clickhouse:\n    batch_rows: 10\n"),
+                     "test.yaml:3:17: store.clickhouse.batch_rows: 10 is outside "
+                     "1000..10000000");
+}
+END_TEST
+
 START_TEST(test_err_unknown_key)
 {
     ck_assert_str_eq(load_err("timezon: UTC\n"),
@@ -616,7 +652,8 @@ START_TEST(test_err_unknown_key)
     ck_assert_str_eq(load_err("input:\n  late: 1h\n"),
                      "test.yaml:2:3: input.late: unknown key (expected lateness)");
     ck_assert_str_eq(load_err("store:\n  file: x.db\n"),
-                     "test.yaml:2:3: store.file: unknown key (expected path)");
+                     "test.yaml:2:3: store.file: unknown key (expected path, backend, "
+                     "clickhouse)");
     ck_assert_str_eq(load_err("analyses:\n  - name: a\n    windows: 7\n"),
                      "test.yaml:3:5: analyses[0].windows: unknown key (expected name, keys, slot, "
                      "window, k_sigma, thresholds, stddev, min_stddev, attribution)");
@@ -1404,17 +1441,21 @@ START_TEST(test_every_key_is_documented)
     for (size_t i = 0; i < a; i++)
         top_level += strchr(paths[i], '[') == NULL;
     ck_assert_uint_eq(top_level, a);
-    /* issue 7: causes 10, drilldown 6, report and smtp 11; issue 8: limits 9 */
-    ck_assert_uint_eq(n, 14 + 14 + 7 + 10 + 6 + 11 + 9);
+    /* issue 7: causes 10, drilldown 6, report and smtp 11; issue 8: limits 9;
+       issue 9: store.backend and store.clickhouse 13 */
+    ck_assert_uint_eq(n, 14 + 14 + 7 + 10 + 6 + 11 + 9 + 13);
     ck_assert_str_eq(paths[0], "timezone");
     ck_assert_str_eq(paths[1], "darknet.prefixes");
     ck_assert_str_eq(paths[2], "darknet.exclude");
     ck_assert_str_eq(paths[3], "input.lateness");
     ck_assert_str_eq(paths[4], "store.path");
-    ck_assert_str_eq(paths[5], "collector.listen");
-    ck_assert_str_eq(paths[18], "limits.exporters");
-    ck_assert_str_eq(paths[26], "limits.groups");
-    ck_assert_str_eq(paths[27], "log.level");
+    ck_assert_str_eq(paths[5], "store.backend");
+    ck_assert_str_eq(paths[6], "store.clickhouse.url");
+    ck_assert_str_eq(paths[17], "store.clickhouse.spool_max");
+    ck_assert_str_eq(paths[18], "collector.listen");
+    ck_assert_str_eq(paths[31], "limits.exporters");
+    ck_assert_str_eq(paths[39], "limits.groups");
+    ck_assert_str_eq(paths[40], "log.level");
     for (size_t i = 0; i < a; i++) {
         /* every top-level key, in its section's order */
         static const char *const want[] = {"drilldown.sources", "drilldown.series_memory",
@@ -1437,7 +1478,7 @@ START_TEST(test_every_key_is_documented)
     ck_assert_str_eq(paths[a + 8], "analyses[].attribution");
     ck_assert_str_eq(paths[a + 9], "collector.listen[].protocol");
     ck_assert_str_eq(paths[a + 15], "collector.sampling[].rate");
-    ck_assert_str_eq(paths[28], "causes.one_source_share");
+    ck_assert_str_eq(paths[41], "causes.one_source_share");
     /* the same pointer each time */
     ck_assert_ptr_eq(cfg_key_paths(), paths);
     free(l.v);
@@ -1484,7 +1525,8 @@ END_TEST
 START_TEST(test_shipped_configs_load)
 {
     static const char *const files[] = {"config/darkstab.yaml", "config/paper.yaml",
-                                        "config/multi.yaml", "samples/darkstab-sample.yaml"};
+                                        "config/multi.yaml", "config/clickhouse.yaml",
+                                        "samples/darkstab-sample.yaml"};
 
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         struct ds_cfg *cfg = NULL;
@@ -1584,6 +1626,7 @@ main(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("docs");
+    tcase_add_test(tc, test_err_clickhouse);
     tcase_add_test(tc, test_every_key_is_documented);
     tcase_add_test(tc, test_doc_check_finds_missing_keys);
     tcase_add_test(tc, test_shipped_configs_load);

@@ -9,12 +9,14 @@
 #include <string.h>
 
 #include "ds/agg.h"
+#include "ds/clickhouse.h"
 #include "ds/explain.h"
 #include "ds/log.h"
 #include "ds/pipeline.h"
 #include "ds/proto.h"
 #include "ds/store.h"
 #include "ds/tz.h"
+#include "ds/xmem.h"
 #include "testutil.h"
 
 #define DAY 86400
@@ -915,6 +917,64 @@ START_TEST(test_live_collection_tables)
 }
 END_TEST
 
+/*
+ * The ClickHouse schema (docs/CLICKHOUSE.md): one database, a local and a
+ * Distributed table for each, every name qualified with the configured
+ * database and the Distributed tables over the configured cluster.
+ */
+START_TEST(test_clickhouse_schema)
+{
+    struct ds_cfg *c = tu_cfg("timezone: UTC\nstore:\n  clickhouse:\n    database: dk_db\n"
+                              "    cluster: two_shards\n");
+    struct strbuf sb = STRBUF_INIT;
+    const char *const *names;
+    size_t n = ch_schema(&c->clickhouse, &sb), nt = ch_schema_tables(&names);
+    const char *p = strbuf_str(&sb);
+    size_t stmts = 0;
+
+    ck_assert_uint_eq(nt, 10);
+    ck_assert_uint_eq(n, 1 + nt);
+    for (const char *q = p; (q = strstr(q, ";\n")) != NULL; q += 2)
+        stmts++;
+    ck_assert_uint_eq(stmts, n);
+    ck_assert(strncmp(p, "CREATE DATABASE IF NOT EXISTS dk_db;\n", 37) == 0);
+    for (size_t i = 0; i < nt; i++) {
+        char want[128];
+
+        snprintf(want, sizeof(want), "CREATE TABLE IF NOT EXISTS dk_db.%s ", names[i]);
+        ck_assert_msg(strstr(p, want) != NULL, "no %s", want);
+        if (strstr(names[i], "_local") == NULL) {
+            snprintf(want, sizeof(want), "ENGINE = Distributed(two_shards, dk_db, %s_local, ",
+                     names[i]);
+            ck_assert_msg(strstr(p, want) != NULL, "no %s", want);
+        }
+    }
+    /* nothing of the defaults leaks in */
+    ck_assert_ptr_null(strstr(p, "darkstab."));
+    strbuf_fini(&sb);
+    cfg_free(c);
+}
+END_TEST
+
+/* A client whose password file is gone: an error naming the key and the file. */
+START_TEST(test_clickhouse_client_password_file)
+{
+    struct ds_cfg *c = tu_cfg("timezone: UTC\n");
+    struct ch_client *cl = (struct ch_client *)1;
+    struct ds_error err;
+
+    free(c->clickhouse.password_file);
+    c->clickhouse.password_file = xstrdup("/nonexistent/ch.pass");
+    ck_assert_int_eq(ch_client_new(&c->clickhouse, "http://127.0.0.1:1/", &cl, &err), DS_ERR_IO);
+    ck_assert_ptr_null(cl);
+    ck_assert_str_eq(err.msg, "store.clickhouse.password_file /nonexistent/ch.pass: cannot open: "
+                              "No such file or directory");
+    /* no URL at all */
+    ck_assert_int_eq(ch_client_new(&c->clickhouse, NULL, &cl, &err), DS_ERR_CONFIG);
+    cfg_free(c);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -941,6 +1001,8 @@ store_suite(void)
     tcase_add_test(tc, test_series_explain_revised_by_late_flows);
     tcase_add_test(tc, test_series_rolled_back_and_done_again);
     tcase_add_test(tc, test_damaged_explain_is_left_out);
+    tcase_add_test(tc, test_clickhouse_schema);
+    tcase_add_test(tc, test_clickhouse_client_password_file);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,61 @@
+/*
+ * ClickHouse over its HTTP interface (store.backend: clickhouse,
+ * docs/CLICKHOUSE.md): a client that runs one statement at a time with
+ * libcurl, the tables darkstab keeps on a cluster (their DDL), and the
+ * check of a server that "check-config --connect" does.
+ *
+ * The password is read from store.clickhouse.password_file when a client
+ * is made, handed to libcurl (HTTP basic authentication) and wiped when
+ * the client is freed; no message ever holds it.
+ */
+#ifndef DS_CLICKHOUSE_H
+#define DS_CLICKHOUSE_H
+
+#include <stddef.h>
+
+#include "ds/cfg.h"
+#include "ds/rc.h"
+#include "ds/strbuf.h"
+
+struct ch_client;
+
+/*
+ * A client of the server at url (NULL: ch->url), as ch->user with the
+ * password of ch->password_file, each request at most ch->timeout_s.
+ */
+enum ds_rc ch_client_new(const struct cfg_clickhouse *ch, const char *url, struct ch_client **out,
+                         struct ds_error *err);
+void ch_client_free(struct ch_client *c);
+/* The server's URL as messages name it (no user information). */
+const char *ch_client_server(const struct ch_client *c);
+
+/*
+ * Runs one statement; its answer (text, as the server sends it) is
+ * appended to out if out is not NULL.  A refused statement's error names
+ * the server, the HTTP status and ClickHouse's own message.
+ */
+enum ds_rc ch_exec(struct ch_client *c, const char *sql, struct strbuf *out,
+                   struct ds_error *err);
+
+/* The tables of docs/CLICKHOUSE.md, local then Distributed: how many, and their names. */
+size_t ch_schema_tables(const char *const **names);
+/*
+ * The statements that create darkstab's database and tables on one shard,
+ * each followed by ";\n" (CREATE ... IF NOT EXISTS: applying twice is
+ * harmless).  Returns how many.
+ */
+size_t ch_schema(const struct cfg_clickhouse *ch, struct strbuf *out);
+/* Runs ch_schema()'s statements on c's server, in order; *done: how many ran. */
+enum ds_rc ch_schema_apply(struct ch_client *c, const struct cfg_clickhouse *ch, size_t *done,
+                           struct ds_error *err);
+
+/*
+ * What darkstab needs of the server: its version (into version, len
+ * bytes), ch->cluster in system.clusters (its shards into *shards) and
+ * every table of the schema in ch->database.  An error says what is
+ * missing and what to do.
+ */
+enum ds_rc ch_check(struct ch_client *c, const struct cfg_clickhouse *ch, char *version,
+                    size_t len, unsigned *shards, struct ds_error *err);
+
+#endif

@@ -1,0 +1,434 @@
+/*
+ * ClickHouse over HTTP (see ds/clickhouse.h and docs/CLICKHOUSE.md).
+ *
+ * One statement is one POST of its text to the server's base URL, as
+ * ClickHouse's HTTP interface takes it; an answer other than 200 carries
+ * ClickHouse's message ("Code: 60, e.displayText() = DB::Exception: ..."),
+ * whose first line goes into the error.  Every statement names its tables
+ * with their database, so no request depends on a default database (the
+ * first one creates it).
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ds/clickhouse.h"
+#include "ds/xmem.h"
+
+#define PASSWORD_MAX 1024
+#define ANSWER_MAX (64u << 20)  /* a larger answer is an error, not memory without end */
+#define MESSAGE_MAX 300         /* of ClickHouse's message, in an error */
+
+struct ch_client {
+    CURL *h;
+    char *url;                  /* the base URL, ending in '/' */
+    char *password;             /* owned, wiped on free; NULL: none */
+    char *user;
+    long timeout_s;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void
+curl_init(void)
+{
+    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* The first line of the password file (an empty file: an empty password). */
+static enum ds_rc
+read_password(const char *path, char **out, struct ds_error *err)
+{
+    char buf[PASSWORD_MAX];
+    FILE *fp = fopen(path, "r");
+
+    if (fp == NULL)
+        return ds_error_set(err, DS_ERR_IO, "store.clickhouse.password_file %s: cannot open: %s",
+                            path, strerror(errno));
+    if (fgets(buf, sizeof(buf), fp) == NULL)
+        buf[0] = '\0';
+    fclose(fp);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    *out = xstrdup(buf);
+    explicit_bzero(buf, sizeof(buf));
+    return DS_OK;
+}
+
+enum ds_rc
+ch_client_new(const struct cfg_clickhouse *ch, const char *url, struct ch_client **out,
+              struct ds_error *err)
+{
+    struct ch_client *c;
+    enum ds_rc rc;
+    size_t n;
+
+    *out = NULL;
+    if (url == NULL)
+        url = ch->url;
+    if (url == NULL || *url == '\0')
+        return ds_error_set(err, DS_ERR_CONFIG, "no ClickHouse server: set store.clickhouse.url");
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_rc != CURLE_OK)
+        return ds_error_set(err, DS_ERR_IO, "libcurl: %s", curl_easy_strerror(curl_init_rc));
+    c = xcalloc(1, sizeof(*c));
+    n = strlen(url);
+    c->url = xasprintf("%s%s", url, n > 0 && url[n - 1] == '/' ? "" : "/");
+    c->user = xstrdup(ch->user);
+    c->timeout_s = (long)ch->timeout_s;
+    if (*ch->password_file != '\0' &&
+        (rc = read_password(ch->password_file, &c->password, err)) != DS_OK) {
+        ch_client_free(c);
+        return rc;
+    }
+    c->h = curl_easy_init();
+    if (c->h == NULL) {
+        ch_client_free(c);
+        return ds_error_set(err, DS_ERR_NOMEM, "libcurl: cannot make a handle");
+    }
+    *out = c;
+    return DS_OK;
+}
+
+void
+ch_client_free(struct ch_client *c)
+{
+    if (c == NULL)
+        return;
+    if (c->h != NULL)
+        curl_easy_cleanup(c->h);
+    if (c->password != NULL) {
+        explicit_bzero(c->password, strlen(c->password));
+        free(c->password);
+    }
+    free(c->user);
+    free(c->url);
+    free(c);
+}
+
+const char *
+ch_client_server(const struct ch_client *c)
+{
+    return c->url;
+}
+
+struct answer {
+    struct strbuf *sb;
+    size_t n;
+    bool too_large;
+};
+
+static size_t
+write_cb(char *p, size_t size, size_t nmemb, void *arg)
+{
+    struct answer *a = arg;
+    size_t n = size * nmemb;
+
+    if (a->n + n > ANSWER_MAX) {
+        a->too_large = true;
+        return 0;
+    }
+    a->n += n;
+    strbuf_appendn(a->sb, p, n);
+    return n;
+}
+
+/* ClickHouse's message: its first line, at most MESSAGE_MAX bytes, without the password. */
+static void
+message_of(const char *body, const char *password, char *buf, size_t len)
+{
+    size_t n = strcspn(body, "\r\n");
+    char *p;
+
+    if (n > MESSAGE_MAX)
+        n = MESSAGE_MAX;
+    snprintf(buf, len, "%.*s", (int)n, body);
+    if (password != NULL && *password != '\0')
+        while ((p = strstr(buf, password)) != NULL)
+            memset(p, '*', strlen(password));
+}
+
+enum ds_rc
+ch_exec(struct ch_client *c, const char *sql, struct strbuf *out, struct ds_error *err)
+{
+    struct strbuf body = STRBUF_INIT;
+    struct answer a = {out != NULL ? out : &body, 0, false};
+    struct curl_slist *hdr = NULL;
+    char curl_err[CURL_ERROR_SIZE] = "", msg[MESSAGE_MAX + 8];
+    long status = 0;
+    enum ds_rc rc = DS_OK;
+    size_t before = a.sb->len;
+    CURLcode cc;
+
+    curl_easy_reset(c->h);
+    hdr = curl_slist_append(hdr, "Content-Type: text/plain; charset=utf-8");
+    curl_easy_setopt(c->h, CURLOPT_URL, c->url);
+    curl_easy_setopt(c->h, CURLOPT_POST, 1L);
+    curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, sql);
+    curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE, (long)strlen(sql));
+    curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &a);
+    curl_easy_setopt(c->h, CURLOPT_ERRORBUFFER, curl_err);
+    curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c->h, CURLOPT_TIMEOUT, c->timeout_s);
+    curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT, c->timeout_s < 10 ? c->timeout_s : 10L);
+    curl_easy_setopt(c->h, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* the default user without a password needs no credentials: ClickHouse's own default */
+    if (c->password != NULL || strcmp(c->user, "default") != 0) {
+        curl_easy_setopt(c->h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(c->h, CURLOPT_USERNAME, c->user);
+        curl_easy_setopt(c->h, CURLOPT_PASSWORD, c->password != NULL ? c->password : "");
+    }
+    cc = curl_easy_perform(c->h);
+    curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
+    if (a.too_large) {
+        rc = ds_error_set(err, DS_ERR_IO, "ClickHouse at %s: an answer larger than %u MB",
+                          c->url, ANSWER_MAX >> 20);
+    } else if (cc != CURLE_OK) {
+        message_of(curl_err[0] ? curl_err : curl_easy_strerror(cc), c->password, msg,
+                   sizeof(msg));
+        rc = ds_error_set(err, DS_ERR_NET, "ClickHouse at %s: %s", c->url, msg);
+    } else if (status != 200) {
+        message_of(strbuf_str(a.sb) + before, c->password, msg, sizeof(msg));
+        rc = ds_error_set(err, DS_ERR_DB, "ClickHouse at %s: HTTP %ld: %s", c->url, status,
+                          *msg ? msg : "(no message)");
+    }
+    curl_easy_setopt(c->h, CURLOPT_PASSWORD, "");
+    curl_slist_free_all(hdr);
+    strbuf_fini(&body);
+    return rc;
+}
+
+/* ---- the schema (docs/CLICKHOUSE.md, section 3) ------------------------------- */
+
+static const char *const table_names[] = {
+    "records_local", "analyses_local", "slots_local", "watermarks_local", "repeats_local",
+    "records",       "analyses",       "slots",       "watermarks",       "repeats",
+};
+
+size_t
+ch_schema_tables(const char *const **names)
+{
+    *names = table_names;
+    return sizeof(table_names) / sizeof(table_names[0]);
+}
+
+/* A local table: its columns and engine, with %s for the database. */
+static const struct local_table {
+    const char *name;
+    const char *body;           /* columns and engine; "DB" is the database */
+    const char *shard_by;       /* the Distributed table's sharding key */
+} local_tables[] = {
+    {"records",
+     "    start_ms Int64,\n"
+     "    end_ms Int64,\n"
+     "    src_hi UInt64,\n"
+     "    src_lo UInt64,\n"
+     "    dst_hi UInt64,\n"
+     "    dst_lo UInt64,\n"
+     "    sport UInt16,\n"
+     "    dport UInt16,\n"
+     "    proto UInt8,\n"
+     "    tcp_flags UInt8,\n"
+     "    icmp_type UInt8,\n"
+     "    icmp_code UInt8,\n"
+     "    packets UInt64,\n"
+     "    bytes UInt64,\n"
+     "    sampling UInt32,\n"
+     "    exporter String,\n"
+     "    node String,\n"
+     "    batch UInt64,\n"
+     "    seq UInt32\n"
+     ") ENGINE = ReplacingMergeTree\n"
+     "PARTITION BY toDate(toDateTime(intDiv(start_ms, 1000)))\n"
+     "ORDER BY (start_ms, node, batch, seq)",
+     "cityHash64(node, batch)"},
+    {"analyses",
+     "    name String,\n"
+     "    keys String,\n"
+     "    slot_s Int64,\n"
+     "    timezone String,\n"
+     "    attribution String,\n"
+     "    judged_with String,\n"
+     "    updated_ms Int64\n"
+     ") ENGINE = ReplacingMergeTree(updated_ms)\n"
+     "ORDER BY name",
+     "cityHash64(name)"},
+    {"slots",
+     "    analysis String,\n"
+     "    start Int64,\n"
+     "    end Int64,\n"
+     "    judged_ms Int64,\n"
+     "    judged_by String,\n"
+     "    packets UInt64,\n"
+     "    flows UInt64,\n"
+     "    groups UInt64,\n"
+     "    folded_packets UInt64,\n"
+     "    folded_flows UInt64,\n"
+     "    late_flows UInt64,\n"
+     "    late_packets UInt64,\n"
+     "    complete UInt8,\n"
+     "    incomplete UInt8,\n"
+     "    completeness String,\n"
+     "    thresholds Array(String),\n"
+     "    topn Array(UInt32),\n"
+     "    status Array(String),\n"
+     "    direction Array(String),\n"
+     "    mean Array(Float64),\n"
+     "    stddev Array(Float64),\n"
+     "    top_groups String,\n"
+     "    explain String\n"
+     ") ENGINE = ReplacingMergeTree(judged_ms)\n"
+     "PARTITION BY toYYYYMM(toDateTime(start))\n"
+     "ORDER BY (analysis, start)",
+     "cityHash64(analysis, start)"},
+    {"watermarks",
+     "    node String,\n"
+     "    updated_ms Int64,\n"
+     "    watermark_ms Int64,\n"
+     "    idle UInt8,\n"
+     "    analyzer UInt8\n"
+     ") ENGINE = ReplacingMergeTree(updated_ms)\n"
+     "ORDER BY node",
+     "cityHash64(node)"},
+    {"repeats",
+     "    node String,\n"
+     "    batch UInt64,\n"
+     "    first_ms Int64,\n"
+     "    last_ms Int64\n"
+     ") ENGINE = ReplacingMergeTree\n"
+     "ORDER BY (node, batch)",
+     "cityHash64(node, batch)"},
+};
+
+#define N_LOCAL (sizeof(local_tables) / sizeof(local_tables[0]))
+
+_Static_assert(2 * N_LOCAL == sizeof(table_names) / sizeof(table_names[0]),
+               "table_names lists each local table and its Distributed table");
+
+/* Statement i of the schema (0: the database, then the local tables, then the Distributed). */
+static char *
+statement(const struct cfg_clickhouse *ch, size_t i)
+{
+    const char *db = ch->database;
+
+    if (i == 0)
+        return xasprintf("CREATE DATABASE IF NOT EXISTS %s", db);
+    i--;
+    if (i < N_LOCAL)
+        return xasprintf("CREATE TABLE IF NOT EXISTS %s.%s_local (\n%s", db,
+                         local_tables[i].name, local_tables[i].body);
+    i -= N_LOCAL;
+    return xasprintf("CREATE TABLE IF NOT EXISTS %s.%s AS %s.%s_local\n"
+                     "ENGINE = Distributed(%s, %s, %s_local, %s)",
+                     db, local_tables[i].name, db, local_tables[i].name, ch->cluster, db,
+                     local_tables[i].name, local_tables[i].shard_by);
+}
+
+size_t
+ch_schema(const struct cfg_clickhouse *ch, struct strbuf *out)
+{
+    size_t n = 1 + 2 * N_LOCAL;
+
+    for (size_t i = 0; i < n; i++) {
+        char *s = statement(ch, i);
+
+        strbuf_append(out, s);
+        strbuf_append(out, ";\n");
+        free(s);
+    }
+    return n;
+}
+
+enum ds_rc
+ch_schema_apply(struct ch_client *c, const struct cfg_clickhouse *ch, size_t *done,
+                struct ds_error *err)
+{
+    size_t n = 1 + 2 * N_LOCAL;
+    enum ds_rc rc = DS_OK;
+
+    *done = 0;
+    for (size_t i = 0; i < n && rc == DS_OK; i++) {
+        char *s = statement(ch, i);
+
+        rc = ch_exec(c, s, NULL, err);
+        free(s);
+        if (rc == DS_OK)
+            (*done)++;
+    }
+    return rc;
+}
+
+/* The answer of a one-value query, without its newline. */
+static enum ds_rc
+one_value(struct ch_client *c, const char *sql, char *buf, size_t len, struct ds_error *err)
+{
+    struct strbuf sb = STRBUF_INIT;
+    enum ds_rc rc = ch_exec(c, sql, &sb, err);
+
+    if (rc == DS_OK)
+        snprintf(buf, len, "%.*s", (int)strcspn(strbuf_str(&sb), "\r\n"), strbuf_str(&sb));
+    strbuf_fini(&sb);
+    return rc;
+}
+
+enum ds_rc
+ch_check(struct ch_client *c, const struct cfg_clickhouse *ch, char *version, size_t len,
+         unsigned *shards, struct ds_error *err)
+{
+    struct strbuf missing = STRBUF_INIT, have = STRBUF_INIT;
+    char buf[64], *sql;
+    enum ds_rc rc;
+    unsigned long n;
+
+    *shards = 0;
+    rc = one_value(c, "SELECT version()", version, len, err);
+    if (rc != DS_OK)
+        return rc;
+    /* names were checked by check-config: letters, digits and '_', no quote to escape */
+    sql = xasprintf("SELECT count() FROM system.clusters WHERE cluster = '%s'", ch->cluster);
+    rc = one_value(c, sql, buf, sizeof(buf), err);
+    free(sql);
+    if (rc != DS_OK)
+        return rc;
+    n = strtoul(buf, NULL, 10);
+    if (n == 0)
+        return ds_error_set(err, DS_ERR_CONFIG,
+                            "ClickHouse at %s: no cluster '%s' in its <remote_servers> "
+                            "(store.clickhouse.cluster)", c->url, ch->cluster);
+    *shards = (unsigned)n;
+    sql = xasprintf("SELECT name FROM system.tables WHERE database = '%s' ORDER BY name",
+                    ch->database);
+    rc = ch_exec(c, sql, &have, err);
+    free(sql);
+    if (rc != DS_OK) {
+        strbuf_fini(&have);
+        return rc;
+    }
+    for (size_t i = 0; i < sizeof(table_names) / sizeof(table_names[0]); i++) {
+        const char *p = strbuf_str(&have);
+        size_t tl = strlen(table_names[i]);
+        bool found = false;
+
+        while (*p != '\0' && !found) {
+            size_t l = strcspn(p, "\n");
+
+            found = l == tl && strncmp(p, table_names[i], tl) == 0;
+            p += l + (p[l] == '\n');
+        }
+        if (!found)
+            strbuf_printf(&missing, "%s%s.%s", missing.len ? ", " : "", ch->database,
+                          table_names[i]);
+    }
+    strbuf_fini(&have);
+    if (missing.len > 0)
+        rc = ds_error_set(err, DS_ERR_CONFIG,
+                          "ClickHouse at %s: missing %s; run \"darkstab clickhouse-schema -c "
+                          "CONFIG --apply URL\" for each shard", c->url, strbuf_str(&missing));
+    strbuf_fini(&missing);
+    return rc;
+}

@@ -1,0 +1,313 @@
+#!/bin/sh
+# End-to-end tests of store.backend clickhouse (docs/CLICKHOUSE.md) on two
+# real ClickHouse servers (Debian's clickhouse-server 18.16) started here on
+# 127.0.0.1 as the two shards of one cluster, each with its own config,
+# data directory and ports, and stopped by PID at the end (also on failure).
+#
+#   sh tests/e2e/clickhouse.sh BUILD_DIR
+#
+#   1. check-config --connect: a server without darkstab's tables (names
+#      them and says what to run), a cluster it does not know, a stopped
+#      server, a wrong password (never printed), then success;
+#   2. clickhouse-schema: what it prints is what --apply runs (the tables
+#      of both shards are the same), applying twice is harmless;
+#   3. the design's premises on the real servers: a batch inserted twice
+#      lands on one shard and counts once with FINAL; two versions of a
+#      slot read back as the later; a query with a shard down fails (no
+#      judgement on half the cluster);
+#   4. analyze and results refuse store.backend clickhouse until the
+#      inserts and the SQL analysis exist, saying so.
+#
+# Prints "ok - ..." or "not ok - ..." per test, then "clickhouse: N passed,
+# N failed"; appends "passed failed" to $RESULTS if set.
+set -u
+BUILD=${1:-build}
+DS="$(cd "$(dirname "$BUILD/darkstab")" && pwd)/darkstab"
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+T=$(mktemp -d /tmp/darkstab-ch-XXXXXX)
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill "$p" 2> /dev/null; done
+    for p in $PIDS; do
+        # a server that does not stop within 10 s is killed
+        i=0
+        while kill -0 "$p" 2> /dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+        kill -9 "$p" 2> /dev/null
+    done
+    rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+export TZ=UTC
+
+. "$HERE/lib.sh"
+
+CH=/usr/sbin/clickhouse-server
+if [ ! -x "$CH" ]; then
+    not_ok "clickhouse-server is not installed (make deps)"
+    summary clickhouse
+    exit 1
+fi
+
+# A TCP port nobody listens on, from a pseudo-random start.
+free_port() {
+    p=$((20000 + ($$ * 7 + ${1:-0} * 131) % 30000))
+    while ss -Hlnt "sport = :$p" | grep -q .; do
+        p=$((p + 1))
+    done
+    echo "$p"
+}
+
+HTTP1=$(free_port 1)
+TCP1=$(free_port 2)
+HTTP2=$(free_port 3)
+TCP2=$(free_port 4)
+PASSWORD='pw with spaces 7Qx!'
+
+cat > "$T/users.xml" << EOF
+<?xml version="1.0"?>
+<yandex>
+  <profiles><default><max_memory_usage>2000000000</max_memory_usage></default></profiles>
+  <users>
+    <default><password></password><networks><ip>127.0.0.1</ip></networks>
+      <profile>default</profile><quota>default</quota></default>
+    <darkstab><password>$PASSWORD</password><networks><ip>127.0.0.1</ip></networks>
+      <profile>default</profile><quota>default</quota></darkstab>
+  </users>
+  <quotas><default/></quotas>
+</yandex>
+EOF
+
+# shard NAME HTTP TCP: a server's config; both list both shards as cluster "dk"
+shard_config() {
+    d="$T/$1"
+    mkdir -p "$d"
+    cat > "$d/config.xml" << EOF
+<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>$d/server.log</log><errorlog>$d/server.err.log</errorlog></logger>
+  <listen_host>127.0.0.1</listen_host>
+  <http_port>$2</http_port>
+  <tcp_port>$3</tcp_port>
+  <path>$d/data/</path>
+  <tmp_path>$d/data/tmp/</tmp_path>
+  <users_config>$T/users.xml</users_config>
+  <mark_cache_size>268435456</mark_cache_size>
+  <timezone>UTC</timezone>
+  <remote_servers>
+    <dk>
+      <shard><replica><host>127.0.0.1</host><port>$TCP1</port></replica></shard>
+      <shard><replica><host>127.0.0.1</host><port>$TCP2</port></replica></shard>
+    </dk>
+  </remote_servers>
+</yandex>
+EOF
+}
+
+# start NAME HTTP: a server, its PID in $T/NAME.pid; waits until it answers
+start() {
+    "$CH" --config-file="$T/$1/config.xml" > "$T/$1/stdout.log" 2>&1 &
+    echo $! > "$T/$1.pid"
+    PIDS="$PIDS $!"
+    i=0
+    while [ "$(curl -s "http://127.0.0.1:$2/?query=SELECT%201")" != 1 ]; do
+        i=$((i + 1))
+        [ $i -gt 300 ] && return 1
+        sleep 0.1
+    done
+}
+
+# q PORT SQL: the answer, or the server's error on stderr and a failure
+q() {
+    curl -sS --fail-with-body "http://127.0.0.1:$1/" --data-binary "$2"
+}
+
+shard_config s1 "$HTTP1" "$TCP1"
+shard_config s2 "$HTTP2" "$TCP2"
+if ! start s1 "$HTTP1" || ! start s2 "$HTTP2"; then
+    not_ok "two ClickHouse servers start on 127.0.0.1" "$T/s1/stdout.log"
+    summary clickhouse
+    exit 1
+fi
+ok "two ClickHouse servers are up ($(q "$HTTP1" 'SELECT version()'), ports $HTTP1 and $HTTP2)"
+
+# config NAME URL [EXTRA YAML LINES under store.clickhouse]
+config() {
+    {
+        cat << EOF
+timezone: UTC
+darknet:
+  prefixes: [198.18.0.0/16]
+store:
+  path: $T/node.db
+  backend: clickhouse
+  clickhouse:
+    url: $2
+    cluster: ${CLUSTER:-dk}
+    node: tokyo-1
+    timeout: 5s
+EOF
+        [ -n "${3:-}" ] && printf '%s\n' "$3"
+        cat << EOF
+analyses:
+  - name: ports
+    keys: [proto, dst_port]
+EOF
+    } > "$T/$1.yaml"
+}
+
+# ---- 1. check-config --connect -------------------------------------------------
+config c1 "http://127.0.0.1:$HTTP1/"
+"$DS" check-config -c "$T/c1.yaml" --connect > "$T/out" 2> "$T/err"
+rc=$?
+if [ $rc = 1 ] && grep -q 'missing darkstab.records_local' "$T/err" &&
+    grep -q 'clickhouse-schema' "$T/err"; then
+    ok "check-config --connect before the schema: exit 1, the missing tables and what to run"
+else
+    not_ok "check-config --connect before the schema (rc $rc)" "$T/err"
+fi
+
+# ---- 2. clickhouse-schema ------------------------------------------------------------
+"$DS" clickhouse-schema -c "$T/c1.yaml" > "$T/schema.sql" 2> "$T/err"
+n=$(grep -c ';$' "$T/schema.sql")
+if [ "$n" = 11 ] && grep -q 'ENGINE = Distributed(dk, darkstab, records_local' "$T/schema.sql"; then
+    ok "clickhouse-schema prints 11 statements, each ending in ';', Distributed over the cluster"
+else
+    not_ok "clickhouse-schema prints the statements ($n)" "$T/schema.sql"
+fi
+# shard 2 gets the printed text, statement by statement (as an administrator would);
+# shard 1 gets --apply: both must end up with the same tables
+applied=0
+awk -v dir="$T" 'BEGIN { RS = ";\n"; n = 0 } NF { f = dir "/stmt." ++n; printf "%s", $0 > f; close(f) }' \
+    "$T/schema.sql"
+for f in $(ls "$T"/stmt.* | sort -t. -k2 -n); do
+    curl -sS --fail-with-body "http://127.0.0.1:$HTTP2/" --data-binary "@$f" > /dev/null &&
+        applied=$((applied + 1))
+done
+if "$DS" clickhouse-schema -c "$T/c1.yaml" --apply "http://127.0.0.1:$HTTP1/" > "$T/out" 2> "$T/err" &&
+    grep -q '11 statements applied' "$T/out" && [ $applied = 11 ]; then
+    ok "the printed statements run on a shard as they are; --apply runs them on the other"
+else
+    not_ok "applying the schema (printed: $applied of 11)" "$T/err"
+fi
+same=1
+for t in records_local analyses_local slots_local watermarks_local repeats_local records analyses slots \
+    watermarks repeats; do
+    a=$(q "$HTTP1" "SHOW CREATE TABLE darkstab.$t" 2>&1)
+    b=$(q "$HTTP2" "SHOW CREATE TABLE darkstab.$t" 2>&1)
+    [ "$a" = "$b" ] && [ -n "$a" ] || { same=0; echo "    $t differs: $a / $b"; }
+done
+[ $same = 1 ] && ok "both shards hold the same 10 tables" || not_ok "both shards hold the same tables"
+if "$DS" clickhouse-schema -c "$T/c1.yaml" --apply "http://127.0.0.1:$HTTP1/" > /dev/null 2> "$T/err"; then
+    ok "applying the schema again is harmless"
+else
+    not_ok "applying the schema again" "$T/err"
+fi
+
+"$DS" check-config -c "$T/c1.yaml" --connect > "$T/out" 2> "$T/err"
+rc=$?
+if [ $rc = 0 ] && grep -q 'ClickHouse 18\.16.* cluster dk of 2 shards, database darkstab complete' "$T/out"; then
+    ok "check-config --connect: $(grep ClickHouse "$T/out")"
+else
+    not_ok "check-config --connect with the schema (rc $rc)" "$T/err"
+fi
+CLUSTER=nosuch config c2 "http://127.0.0.1:$HTTP1/"
+"$DS" check-config -c "$T/c2.yaml" --connect > /dev/null 2> "$T/err"
+rc=$?
+if [ $rc = 1 ] && grep -q "no cluster 'nosuch'" "$T/err"; then
+    ok "a cluster the server does not know: exit 1, named"
+else
+    not_ok "a cluster the server does not know (rc $rc)" "$T/err"
+fi
+printf '%s\n' "$PASSWORD" > "$T/pw"
+printf 'not %s\n' "$PASSWORD" > "$T/badpw"
+config c3 "http://127.0.0.1:$HTTP1/" "    user: darkstab
+    password_file: $T/pw"
+config c4 "http://127.0.0.1:$HTTP1/" "    user: darkstab
+    password_file: $T/badpw"
+"$DS" check-config -c "$T/c3.yaml" --connect > "$T/out" 2> "$T/err"
+rc3=$?
+"$DS" check-config -c "$T/c4.yaml" --connect > "$T/out4" 2> "$T/err4"
+rc4=$?
+if [ $rc3 = 0 ] && [ $rc4 = 1 ] && grep -q 'HTTP [0-9]*: Code: 193' "$T/err4" &&
+    ! grep -qF "$PASSWORD" "$T/err4" "$T/out4" "$T/err" "$T/out"; then
+    ok "user and password_file: the right password connects, a wrong one is refused, never printed"
+else
+    not_ok "user and password_file (rc $rc3, $rc4)" "$T/err4"
+fi
+"$DS" check-config -c "$T/c3.yaml" --print > "$T/out" 2>&1
+if ! grep -qF "$PASSWORD" "$T/out"; then
+    ok "check-config --print does not show the password"
+else
+    not_ok "check-config --print shows the password"
+fi
+
+# ---- 3. the design's premises on the real servers --------------------------------
+# one batch (node n1, batch 7) of 1,000 records over two UTC days, sent twice
+# (addresses as ::ffff:198.18.0.x: the high 64 bits 0, the low ::ffff:c612:00xx)
+awk 'BEGIN { for (i = 0; i < 1000; i++) { s = 1362528000000 + i * 170000;
+    printf "%.0f\t%.0f\t0\t%.0f\t0\t%.0f\t%d\t%d\t6\t2\t0\t0\t1\t40\t1\t10.0.0.1/0\tn1\t7\t%d\n",
+        s, s + 1000, 281474004811776 + i % 7, 281474004812032, 1000 + i, i % 2 ? 23 : 445, i } }' \
+    > "$T/batch.tsv"
+for k in 1 2; do
+    curl -sS --fail-with-body -X POST -T "$T/batch.tsv" \
+        "http://127.0.0.1:$HTTP1/?insert_distributed_sync=1&query=INSERT%20INTO%20darkstab.records%20FORMAT%20TabSeparated" \
+        2>> "$T/err"
+done
+all=$(q "$HTTP2" "SELECT count() FROM darkstab.records" 2>&1)
+final=$(q "$HTTP2" "SELECT count(), sum(packets) FROM darkstab.records FINAL" 2>&1)
+l1=$(q "$HTTP1" "SELECT count() FROM darkstab.records_local" 2>&1)
+l2=$(q "$HTTP2" "SELECT count() FROM darkstab.records_local" 2>&1)
+if [ "$all" = 2000 ] && [ "$final" = "$(printf '1000\t1000')" ] &&
+    { [ "$l1/$l2" = 2000/0 ] || [ "$l1/$l2" = 0/2000 ]; }; then
+    ok "a batch sent twice: both copies on one shard ($l1 + $l2), counted once with FINAL"
+else
+    not_ok "a batch sent twice (count $all, FINAL $final, shards $l1 + $l2)" "$T/err"
+fi
+day=$(q "$HTTP1" "SELECT dport, sum(packets) FROM darkstab.records FINAL WHERE start_ms >= 1362528000000 AND start_ms < 1362614400000 GROUP BY dport ORDER BY dport" 2>&1 | tr '\t\n' ' ')
+if [ "$day" = "23 254 445 255 " ]; then
+    ok "a slot's group counts through the Distributed table: $day"
+else
+    not_ok "a slot's group counts ($day)"
+fi
+printf 'ports\t1362528000\t1362614400\t1\tn1\t100\t1\t1\t0\t0\t0\t0\t1\t0\t\t[]\t[3]\t[]\t[]\t[]\t[]\t\t\nports\t1362528000\t1362614400\t2\tn1\t150\t1\t1\t0\t0\t0\t0\t1\t0\t\t[]\t[6]\t[]\t[]\t[]\t[]\t\t\n' |
+    curl -sS --fail-with-body -X POST -T - \
+        "http://127.0.0.1:$HTTP2/?insert_distributed_sync=1&query=INSERT%20INTO%20darkstab.slots%20FORMAT%20TabSeparated" \
+        > "$T/err" 2>&1
+latest=$(q "$HTTP1" "SELECT count(), any(packets), any(topn) FROM darkstab.slots FINAL" 2>&1 | tr '\t' ' ')
+if [ "$latest" = "1 150 [6]" ]; then
+    ok "a slot judged twice (a revision): readers see the later judgement only"
+else
+    not_ok "a slot judged twice ($latest)" "$T/err"
+fi
+kill "$(cat "$T/s2.pid")"
+i=0
+while kill -0 "$(cat "$T/s2.pid")" 2> /dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+if ! q "$HTTP1" "SELECT count() FROM darkstab.records FINAL" > "$T/out" 2> "$T/err" &&
+    grep -q 'Code: 279' "$T/out" "$T/err"; then
+    ok "a shard down: a query over the cluster fails (Code 279), no answer on half the data"
+else
+    not_ok "a shard down: the query failed" "$T/out"
+fi
+config c5 "http://127.0.0.1:$HTTP2/"
+"$DS" check-config -c "$T/c5.yaml" --connect > /dev/null 2> "$T/err"
+rc=$?
+if [ $rc = 1 ] && grep -q "ClickHouse at http://127.0.0.1:$HTTP2/: .*[Cc]onnect" "$T/err"; then
+    ok "a stopped server: exit 1, the server named"
+else
+    not_ok "a stopped server (rc $rc)" "$T/err"
+fi
+
+# ---- 4. what is not built yet says so -------------------------------------------
+"$DS" analyze -c "$T/c1.yaml" "$ROOT"/samples/data/*.ipfix > /dev/null 2> "$T/err"
+rc=$?
+"$DS" results -c "$T/c1.yaml" > /dev/null 2> "$T/err2"
+rc2=$?
+if [ $rc = 2 ] && [ $rc2 = 2 ] && grep -q 'docs/CLICKHOUSE.md' "$T/err" &&
+    grep -q 'store.backend clickhouse' "$T/err2"; then
+    ok "analyze and results on store.backend clickhouse: exit 2, the reason and the design named"
+else
+    not_ok "analyze and results on store.backend clickhouse (rc $rc, $rc2)" "$T/err"
+fi
+
+summary clickhouse
