@@ -89,7 +89,8 @@ EXPLAIN_SRCS = \
 STORE_SRCS = \
 	src/store/store.c \
 	src/store/store_sqlite.c \
-	src/store/clickhouse.c
+	src/store/clickhouse.c \
+	src/store/ch_writer.c
 
 REPORT_SRCS = \
 	src/report/report.c \

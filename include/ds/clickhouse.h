@@ -11,6 +11,7 @@
 #ifndef DS_CLICKHOUSE_H
 #define DS_CLICKHOUSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ds/cfg.h"
@@ -36,6 +37,16 @@ const char *ch_client_server(const struct ch_client *c);
  */
 enum ds_rc ch_exec(struct ch_client *c, const char *sql, struct strbuf *out,
                    struct ds_error *err);
+/*
+ * An INSERT with its data: query ("INSERT INTO db.t FORMAT RowBinary") in
+ * the URL, the len bytes of body as the data, insert_distributed_sync=1
+ * (an answer 200 means the shard holding it has it).  query NULL: body is
+ * the statement (ch_exec).  On failure *unknown (may be NULL) says whether
+ * the request may have reached the server (a timeout or a connection lost
+ * after sending): then the server may have done it.
+ */
+enum ds_rc ch_post(struct ch_client *c, const char *query, const void *body, size_t len,
+                   struct strbuf *out, bool *unknown, struct ds_error *err);
 
 /* The tables of docs/CLICKHOUSE.md, local then Distributed: how many, and their names. */
 size_t ch_schema_tables(const char *const **names);

@@ -75,6 +75,14 @@ enum ds_rc pipeline_finish(struct pipeline *p, struct ds_error *err);
 /* Rolls back and frees; pipeline_free(NULL) is a no-op. */
 void pipeline_free(struct pipeline *p);
 
+struct ch_writer;
+/*
+ * store.backend clickhouse: every record counted from now on is also
+ * added to w (borrowed; the caller flushes it before pipeline_finish()).
+ * A spool failure ends pipeline_add_input() with DS_ERR_DB.
+ */
+void pipeline_set_records(struct pipeline *p, struct ch_writer *w);
+
 const struct pipeline_counts *pipeline_get_counts(const struct pipeline *p);
 size_t pipeline_analyses(const struct pipeline *p, const struct pipeline_analysis **list);
 

@@ -32,9 +32,8 @@ void cli_log_setup(int quiet, int verbose);
 int cli_load_config(const char *path, struct ds_cfg **cfg);
 /*
  * Can cmd run on cfg's store.backend?  0, or EXIT_USAGE with the reason
- * logged: the ClickHouse backend has its configuration and schema
- * (check-config --connect, clickhouse-schema) but not yet its inserts and
- * SQL analysis (docs/CLICKHOUSE.md).
+ * logged: on ClickHouse, analyze inserts its records, but the collector
+ * does not yet (docs/CLICKHOUSE.md).
  */
 int cli_backend_ready(const char *cmd, const struct ds_cfg *cfg);
 /*

@@ -194,10 +194,6 @@ cmd_report(int argc, char **argv)
     cli_log_setup(quiet, 0);
     if ((status = cli_load_config(config, &cfg)) != 0)
         return status;
-    if ((status = cli_backend_ready("report", cfg)) != 0) {
-        cfg_free(cfg);
-        return status;
-    }
     if (date_s != NULL) {
         if (parse_day(date_s, &from, &to) != 0) {
             fprintf(stderr, "darkstab report: --date '%s' is not a day (2013-03-06)\n", date_s);

@@ -126,10 +126,6 @@ cmd_results(int argc, char **argv)
     cli_log_setup(quiet, 0);
     if ((status = cli_load_config(config, &cfg)) != 0)
         return status;
-    if ((status = cli_backend_ready("results", cfg)) != 0) {
-        cfg_free(cfg);
-        return status;
-    }
     if ((from_s != NULL && cli_parse_when(from_s, &from) != 0) ||
         (to_s != NULL && cli_parse_when(to_s, &to) != 0)) {
         fprintf(stderr, "darkstab results: '%s' is not a time (2013-03-06, \"2013-03-06 12:00\", "

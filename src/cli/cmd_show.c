@@ -171,10 +171,6 @@ cmd_show(int argc, char **argv)
     /* 1. configuration, time, analysis */
     if ((status = cli_load_config(config, &cfg)) != 0)
         return status;
-    if ((status = cli_backend_ready("show", cfg)) != 0) {
-        cfg_free(cfg);
-        return status;
-    }
     if (cli_parse_when(slot_s, &when) != 0) {
         fprintf(stderr, "darkstab show: --slot '%s' is not a time (2013-03-06, \"2013-03-06 "
                         "12:00\", RFC 3339, or a duration back from now such as 1d)\n",

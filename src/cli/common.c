@@ -46,9 +46,10 @@ cli_backend_ready(const char *cmd, const struct ds_cfg *cfg)
 {
     if (cfg->store_backend != CFG_STORE_CLICKHOUSE)
         return 0;
-    log_msg(LOG_ERR, "%s: store.backend clickhouse: only check-config --connect and "
-                     "clickhouse-schema use it so far; inserting records and the analysis on the "
-                     "cluster are still to come (docs/CLICKHOUSE.md).  Use store.backend sqlite",
+    log_msg(LOG_ERR, "%s: store.backend clickhouse: so far analyze inserts its records into the "
+                     "cluster and check-config --connect and clickhouse-schema use it; the "
+                     "collector's inserts and the analysis on the cluster are still to come "
+                     "(docs/CLICKHOUSE.md).  Use store.backend sqlite",
             cmd);
     return EXIT_USAGE;
 }

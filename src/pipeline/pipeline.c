@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "ds/archive_reread.h"
+#include "ds/ch_writer.h"
 #include "ds/deadline.h"
 #include "ds/explain.h"
 #include "ds/log.h"
@@ -193,6 +194,10 @@ struct pipeline {
     } *files;                           /* the inputs of this run, to read back in part */
     size_t n_files;
     struct run_file *cur_file;          /* being read; NULL: no index kept */
+    /* store.backend clickhouse: the counted records also go to the cluster */
+    struct ch_writer *records;          /* borrowed; NULL: none */
+    enum ds_rc records_rc;              /* the first failure of its spool */
+    struct ds_error records_err;
     /* live, with an archive: the unstable slots' lists read back from it */
     struct archive_reread *archive_reread;
 };
@@ -799,6 +804,8 @@ on_record(void *ctx, const struct ipfix_record *rec)
     }
     p->counts.counted++;
     p->file_records++;
+    if (p->records != NULL && p->records_rc == DS_OK)
+        p->records_rc = ch_writer_add(p->records, f, &p->records_err);
     if (p->cur_file != NULL && p->cur_file->n > 0) {
         struct explain_chunk *ch = &p->cur_file->chunks[p->cur_file->n - 1];
 
@@ -1138,7 +1145,8 @@ pipeline_add_input(struct pipeline *p, const char *path, struct ds_error *err)
      * read in this run.  Otherwise it is taken while the file is read.
      */
     if (!is_stdin) {
-        bool need = p->store_has_inputs;
+        /* the cluster's batches are named after the input's digest: known before reading */
+        bool need = p->store_has_inputs || p->records != NULL;
 
         if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
             /* Not a regular file: read it anyway, identity after reading. */
@@ -1195,7 +1203,16 @@ pipeline_add_input(struct pipeline *p, const char *path, struct ds_error *err)
         if (!file_identity(path, &p->cur_file->size, &p->cur_file->mtime_ns))
             p->cur_file->size = -1;
     }
+    if (p->records != NULL) {
+        rc = ch_writer_source(p->records, is_stdin ? NULL : digest, err);
+        if (rc != DS_OK)
+            return DS_ERR_DB;
+    }
     rc = ingest_file(path, &opts, &stats, digest, err);
+    if (p->records != NULL && p->records_rc != DS_OK) {
+        *err = p->records_err;
+        return DS_ERR_DB;
+    }
     if (p->cur_file != NULL) {
         struct run_file *rf = p->cur_file;
         int64_t size = -1, mtime_ns = 0;
@@ -1450,6 +1467,12 @@ on_judged(void *ctx, const struct cfg_analysis *a, const struct slot_result *r)
     run->n_told++;
     if (run->p->on_judged != NULL)
         run->p->on_judged(run->p->on_judged_ctx, a, r);
+}
+
+void
+pipeline_set_records(struct pipeline *p, struct ch_writer *w)
+{
+    p->records = w;
 }
 
 void

@@ -151,24 +151,46 @@ message_of(const char *body, const char *password, char *buf, size_t len)
             memset(p, '*', strlen(password));
 }
 
-enum ds_rc
-ch_exec(struct ch_client *c, const char *sql, struct strbuf *out, struct ds_error *err)
+/* curl failed before anything reached the server: a refusal, not an unknown outcome */
+static bool
+not_sent(CURLcode cc)
 {
-    struct strbuf body = STRBUF_INIT;
-    struct answer a = {out != NULL ? out : &body, 0, false};
+    return cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+           cc == CURLE_COULDNT_RESOLVE_PROXY || cc == CURLE_UNSUPPORTED_PROTOCOL ||
+           cc == CURLE_URL_MALFORMAT || cc == CURLE_SSL_CONNECT_ERROR;
+}
+
+enum ds_rc
+ch_post(struct ch_client *c, const char *query, const void *body, size_t len,
+        struct strbuf *out, bool *unknown, struct ds_error *err)
+{
+    struct strbuf answer = STRBUF_INIT;
+    struct answer a = {out != NULL ? out : &answer, 0, false};
     struct curl_slist *hdr = NULL;
     char curl_err[CURL_ERROR_SIZE] = "", msg[MESSAGE_MAX + 8];
+    char *url = NULL;
     long status = 0;
     enum ds_rc rc = DS_OK;
     size_t before = a.sb->len;
     CURLcode cc;
 
+    if (unknown != NULL)
+        *unknown = false;
+    if (query != NULL) {
+        char *q = curl_easy_escape(c->h, query, 0);
+
+        url = xasprintf("%s?query=%s&insert_distributed_sync=1", c->url, q);
+        curl_free(q);
+    }
     curl_easy_reset(c->h);
-    hdr = curl_slist_append(hdr, "Content-Type: text/plain; charset=utf-8");
-    curl_easy_setopt(c->h, CURLOPT_URL, c->url);
+    hdr = curl_slist_append(hdr, query != NULL ? "Content-Type: application/octet-stream"
+                                               : "Content-Type: text/plain; charset=utf-8");
+    /* no "Expect: 100-continue" round trip before a batch */
+    hdr = curl_slist_append(hdr, "Expect:");
+    curl_easy_setopt(c->h, CURLOPT_URL, url != NULL ? url : c->url);
     curl_easy_setopt(c->h, CURLOPT_POST, 1L);
-    curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, sql);
-    curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE, (long)strlen(sql));
+    curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &a);
@@ -192,6 +214,9 @@ ch_exec(struct ch_client *c, const char *sql, struct strbuf *out, struct ds_erro
         message_of(curl_err[0] ? curl_err : curl_easy_strerror(cc), c->password, msg,
                    sizeof(msg));
         rc = ds_error_set(err, DS_ERR_NET, "ClickHouse at %s: %s", c->url, msg);
+        /* sent, and no answer: the server may have done it */
+        if (unknown != NULL)
+            *unknown = !not_sent(cc);
     } else if (status != 200) {
         message_of(strbuf_str(a.sb) + before, c->password, msg, sizeof(msg));
         rc = ds_error_set(err, DS_ERR_DB, "ClickHouse at %s: HTTP %ld: %s", c->url, status,
@@ -199,8 +224,15 @@ ch_exec(struct ch_client *c, const char *sql, struct strbuf *out, struct ds_erro
     }
     curl_easy_setopt(c->h, CURLOPT_PASSWORD, "");
     curl_slist_free_all(hdr);
-    strbuf_fini(&body);
+    strbuf_fini(&answer);
+    free(url);
     return rc;
+}
+
+enum ds_rc
+ch_exec(struct ch_client *c, const char *sql, struct strbuf *out, struct ds_error *err)
+{
+    return ch_post(c, NULL, sql, strlen(sql), out, NULL, err);
 }
 
 /* ---- the schema (docs/CLICKHOUSE.md, section 3) ------------------------------- */

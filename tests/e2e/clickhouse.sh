@@ -15,8 +15,14 @@
 #      lands on one shard and counts once with FINAL; two versions of a
 #      slot read back as the later; a query with a shard down fails (no
 #      judgement on half the cluster);
-#   4. analyze and results refuse store.backend clickhouse until the
-#      inserts and the SQL analysis exist, saying so.
+#   4. analyze inserts the records it counts: the cluster holds each of
+#      them once, each day's packets as analyze counted them; the same
+#      inputs again after the node's store was lost send nothing twice; two
+#      nodes with half of the inputs each give the same records; with a
+#      shard down the batches wait in the spool and go once it is back; an
+#      INSERT without an answer is recorded as a repeat before it is sent
+#      again; a damaged spool file is set aside and named;
+#   5. collect refuses store.backend clickhouse until it inserts, saying so.
 #
 # Prints "ok - ..." or "not ok - ..." per test, then "clickhouse: N passed,
 # N failed"; appends "passed failed" to $RESULTS if set.
@@ -280,9 +286,100 @@ if [ "$latest" = "1 150 [6]" ]; then
 else
     not_ok "a slot judged twice ($latest)" "$T/err"
 fi
+# ---- 4. analyze inserts its records ---------------------------------------------
+# node NAME DATABASE [URL]: a node's config (its own SQLite and spool)
+node() {
+    cat > "$T/$1.yaml" << EOF
+timezone: UTC
+darknet:
+  prefixes: [198.18.0.0/16]
+store:
+  path: $T/$1.db
+  backend: clickhouse
+  clickhouse:
+    url: ${3:-http://127.0.0.1:$HTTP1/}
+    database: $2
+    cluster: dk
+    node: $1
+    timeout: 5s
+    batch_rows: 5000
+    spool: $T/$1.spool
+analyses:
+  - name: ports
+    keys: [proto, dst_port]
+EOF
+}
+# per_slot PORT DB: the packets of each UTC day in the cluster, as "2013-03-06T00:00:00 N"
+per_slot() {
+    q "$1" "SELECT toString(toDateTime(intDiv(start_ms, 86400000) * 86400)), sum(packets)
+            FROM $2.records FINAL GROUP BY intDiv(start_ms, 86400000)
+            ORDER BY intDiv(start_ms, 86400000)" 2>&1 |
+        tr '\t' ' ' | sed 's/ 00:00:00/T00:00:00/'
+}
+for db in dsa dsb dsc dsd; do
+    for p in "$HTTP1" "$HTTP2"; do
+        sed "s/    cluster: dk/    cluster: dk\n    database: $db/" "$T/c1.yaml" > "$T/db.yaml"
+        "$DS" clickhouse-schema -c "$T/db.yaml" --apply "http://127.0.0.1:$p/" > /dev/null ||
+            not_ok "schema of $db on $p"
+    done
+done
+SAMPLES=$(ls "$ROOT"/samples/data/*.ipfix)
+node a1 dsa
+# shellcheck disable=SC2086
+"$DS" analyze -c "$T/a1.yaml" -f json -o "$T/a1.json" $SAMPLES 2> "$T/err"
+rc=$?
+counted=$(jq '.input.counted' "$T/a1.json" 2> /dev/null)
+rows=$(q "$HTTP2" "SELECT count() FROM dsa.records" 2>&1)
+jq -r '.analyses[0].slots[] | select(.packets > 0) | "\(.start) \(.packets)"' "$T/a1.json" |
+    sed 's/Z / /; s/+00:00 / /' > "$T/want.slots"
+per_slot "$HTTP2" dsa > "$T/got.slots"
+if [ $rc = 0 ] && [ -n "$counted" ] && [ "$rows" = "$counted" ] && [ -s "$T/want.slots" ] &&
+    cmp -s "$T/want.slots" "$T/got.slots" && [ -z "$(ls "$T/a1.spool")" ]; then
+    ok "analyze with store.backend clickhouse: the $counted records it counted are in the cluster, each day's packets as analyze counted them"
+else
+    not_ok "analyze inserts its records (rc $rc, counted $counted, rows $rows)" "$T/err"
+    diff "$T/want.slots" "$T/got.slots" | head -5
+fi
+batches=$(q "$HTTP2" "SELECT uniqExact(batch) FROM dsa.records" 2>&1)
+# a run done again after a crash before its commit (the node's SQLite gone): nothing twice
+rm -f "$T"/a1.db*
+# shellcheck disable=SC2086
+"$DS" analyze -c "$T/a1.yaml" -o /dev/null $SAMPLES 2> "$T/err"
+rc=$?
+rows2=$(q "$HTTP2" "SELECT count() FROM dsa.records" 2>&1)
+if [ $rc = 0 ] && [ "$rows2" = "$rows" ] && grep -q "0 batches sent, $batches there already" "$T/err"; then
+    ok "the same inputs again (the node's store lost): all $batches batches found in the cluster, none sent twice"
+else
+    not_ok "the same inputs again (rc $rc, rows $rows2)" "$T/err"
+fi
+# two nodes, each with half of the inputs: the cluster holds what one node with all of them holds
+node b1 dsb
+node b2 dsb
+# shellcheck disable=SC2046
+"$DS" analyze -q -c "$T/b1.yaml" -o /dev/null $(echo "$SAMPLES" | awk 'NR % 2 == 1') 2> "$T/err" &&
+    "$DS" analyze -q -c "$T/b2.yaml" -o /dev/null $(echo "$SAMPLES" | awk 'NR % 2 == 0') 2>> "$T/err"
+rc=$?
+per_slot "$HTTP1" dsb > "$T/got2.slots"
+nodes=$(q "$HTTP1" "SELECT uniqExact(node), count() FROM dsb.records" 2>&1 | tr '\t' ' ')
+if [ $rc = 0 ] && cmp -s "$T/want.slots" "$T/got2.slots" && [ "$nodes" = "2 $rows" ]; then
+    ok "two nodes with half of the inputs each: the cluster holds the same records, per day, from 2 nodes"
+else
+    not_ok "two nodes with half of the inputs each (rc $rc, $nodes)" "$T/err"
+fi
+# a shard down during the run: the batches wait in the spool; once it is back, they go, once
 kill "$(cat "$T/s2.pid")"
 i=0
 while kill -0 "$(cat "$T/s2.pid")" 2> /dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+node n1 dsc
+# shellcheck disable=SC2086
+"$DS" analyze -c "$T/n1.yaml" -o /dev/null $SAMPLES 2> "$T/err"
+rc=$?
+spooled=$(ls "$T/n1.spool" | grep -c '\.batch$')
+if [ $rc = 0 ] && [ "$spooled" = "$batches" ] && grep -q "$batches batches of records stay in" "$T/err"; then
+    ok "a shard down: analyze ends (exit 0), its $batches batches wait in the spool, and it says so"
+else
+    not_ok "a shard down during analyze (rc $rc, $spooled spooled)" "$T/err"
+fi
 if ! q "$HTTP1" "SELECT count() FROM darkstab.records FINAL" > "$T/out" 2> "$T/err" &&
     grep -q 'Code: 279' "$T/out" "$T/err"; then
     ok "a shard down: a query over the cluster fails (Code 279), no answer on half the data"
@@ -298,16 +395,83 @@ else
     not_ok "a stopped server (rc $rc)" "$T/err"
 fi
 
-# ---- 4. what is not built yet says so -------------------------------------------
-"$DS" analyze -c "$T/c1.yaml" "$ROOT"/samples/data/*.ipfix > /dev/null 2> "$T/err"
+if ! start s2 "$HTTP2"; then
+    not_ok "shard 2 restarts" "$T/s2/stdout.log"
+fi
+# shellcheck disable=SC2086
+"$DS" analyze -c "$T/n1.yaml" -o /dev/null $SAMPLES 2> "$T/err"
 rc=$?
-"$DS" results -c "$T/c1.yaml" > /dev/null 2> "$T/err2"
-rc2=$?
-if [ $rc = 2 ] && [ $rc2 = 2 ] && grep -q 'docs/CLICKHOUSE.md' "$T/err" &&
-    grep -q 'store.backend clickhouse' "$T/err2"; then
-    ok "analyze and results on store.backend clickhouse: exit 2, the reason and the design named"
+plain=$(q "$HTTP1" "SELECT count() FROM dsc.records" 2>&1)
+final=$(q "$HTTP1" "SELECT count() FROM dsc.records FINAL" 2>&1)
+if [ $rc = 0 ] && [ "$plain" = "$rows" ] && [ "$final" = "$rows" ] &&
+    [ -z "$(ls "$T/n1.spool")" ]; then
+    ok "the shard back: the next run sends the spooled batches, the cluster holds each record once ($plain)"
 else
-    not_ok "analyze and results on store.backend clickhouse (rc $rc, $rc2)" "$T/err"
+    not_ok "after the shard came back (rc $rc, $plain rows, $final with FINAL)" "$T/err"
+fi
+# an INSERT that gets no answer (it may have arrived): recorded as a repeat before it is sent again
+cat > "$T/drop.py" << 'EOF'
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if "query=INSERT" in self.path:
+            self.close_connection = True
+            self.connection.close()
+            return
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"0\n")
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+EOF
+DROP=$(free_port 5)
+python3 "$T/drop.py" "$DROP" &
+PIDS="$PIDS $!"
+i=0
+while ! ss -Hlnt "sport = :$DROP" | grep -q . && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+FIRST=$(echo "$SAMPLES" | head -n 1)
+node d1 dsd "http://127.0.0.1:$DROP/"
+"$DS" analyze -c "$T/d1.yaml" -o /dev/null "$FIRST" 2> "$T/err"
+flagged=$(ls "$T/d1.spool" | grep -c '\.batch$')
+rm -f "$T"/d1.db*
+node d1 dsd
+"$DS" analyze -c "$T/d1.yaml" -o /dev/null "$FIRST" 2>> "$T/err"
+rc=$?
+repeats=$(q "$HTTP1" "SELECT count() FROM dsd.repeats WHERE node = 'd1'" 2>&1)
+n1=$(q "$HTTP1" "SELECT count() FROM dsd.records FINAL" 2>&1)
+n0=$(q "$HTTP1" "SELECT count() FROM dsd.records" 2>&1)
+if [ $rc = 0 ] && [ "$flagged" -ge 1 ] && [ "$repeats" -ge 1 ] 2> /dev/null &&
+    [ "$n1" -gt 0 ] 2> /dev/null && [ "$n0" = "$n1" ] && [ -z "$(ls "$T/d1.spool")" ]; then
+    ok "an INSERT without an answer: recorded in repeats ($repeats) before it is sent again; $n1 records, once"
+else
+    not_ok "an INSERT without an answer (rc $rc, flagged $flagged, repeats $repeats, rows $n0/$n1)" "$T/err"
+fi
+# a damaged spool file: set aside, named, and the run fails
+node e1 dsd
+mkdir -p "$T/e1.spool"
+printf 'not a batch at all, but named like one' > "$T/e1.spool/00000000000000000001-0000000000000001.batch"
+"$DS" analyze -c "$T/e1.yaml" -o /dev/null "$FIRST" 2> "$T/err"
+rc=$?
+if [ $rc = 1 ] && grep -q 'not a batch' "$T/err" && grep -q 'set aside' "$T/err" &&
+    [ -f "$T/e1.spool/00000000000000000001-0000000000000001.batch.damaged" ]; then
+    ok "a damaged spool file: set aside as .damaged, named in the error, exit 1"
+else
+    not_ok "a damaged spool file (rc $rc)" "$T/err"
+fi
+
+# ---- 5. what is not built yet says so -------------------------------------------
+"$DS" collect -c "$T/a1.yaml" --foreground > /dev/null 2> "$T/err"
+rc=$?
+"$DS" results -c "$T/a1.yaml" -f json > "$T/res.json" 2> "$T/err2"
+rc2=$?
+if [ $rc = 2 ] && grep -q 'docs/CLICKHOUSE.md' "$T/err" && [ $rc2 = 0 ] &&
+    [ "$(jq '[.analyses[0].slots[].packets] | add' "$T/res.json")" = \
+      "$(jq '[.analyses[0].slots[].packets] | add' "$T/a1.json")" ]; then
+    ok "collect refuses store.backend clickhouse (exit 2, the design named); results prints the node's own analysis"
+else
+    not_ok "collect and results on store.backend clickhouse (rc $rc, $rc2)" "$T/err"
 fi
 
 summary clickhouse

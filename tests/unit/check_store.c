@@ -4,11 +4,13 @@
  * across runs (window reaching back into stored slots, no-data gaps
  * skipped, later slots judged again, thresholds changed).
  */
+#include <dirent.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ds/agg.h"
+#include "ds/ch_writer.h"
 #include "ds/clickhouse.h"
 #include "ds/explain.h"
 #include "ds/log.h"
@@ -975,6 +977,63 @@ START_TEST(test_clickhouse_client_password_file)
 }
 END_TEST
 
+/*
+ * Records for the cluster when it cannot be reached: every batch is in the
+ * spool, whole, in order; a new writer (a restart) finds them waiting.
+ */
+START_TEST(test_clickhouse_spool_keeps_batches)
+{
+    struct ds_cfg *c = tu_cfg("timezone: UTC\n");
+    struct ch_writer *w;
+    struct ch_writer_stats st;
+    struct ds_error err;
+    uint64_t pending = 0;
+    char spool[512];
+    DIR *d;
+    struct dirent *e;
+    size_t files = 0;
+
+    snprintf(spool, sizeof(spool), "%s", tu_path("spool"));
+    free(c->clickhouse.url);
+    c->clickhouse.url = xstrdup("http://127.0.0.1:1/");   /* nothing listens: refused */
+    free(c->clickhouse.node);
+    c->clickhouse.node = xstrdup("n1");
+    free(c->clickhouse.spool_dir);
+    c->clickhouse.spool_dir = xstrdup(spool);
+    c->clickhouse.batch_rows = 1000;
+    ck_assert_int_eq(ch_writer_open(&c->clickhouse, &w, &err), DS_OK);
+    ck_assert_int_eq(ch_writer_source(w, "0123456789abcdef0123456789abcdef", &err), DS_OK);
+    for (int i = 0; i < 2500; i++) {
+        struct flow f = tu_flow(1362528000000 + i * 1000, 1, "10.0.0.1", "198.18.0.1", 6, 1,
+                                (uint16_t)(i % 50));
+
+        ck_assert_int_eq(ch_writer_add(w, &f, &err), DS_OK);
+    }
+    ck_assert_int_eq(ch_writer_flush(w, &pending, &err), DS_OK);
+    ck_assert_uint_eq(pending, 3);
+    ch_writer_stats(w, &st);
+    ck_assert_uint_eq(st.rows, 2500);
+    ck_assert_uint_eq(st.batches_sent, 0);
+    ck_assert_uint_ge(st.send_failures, 1);
+    ck_assert_ptr_nonnull(strstr(ch_writer_last_failure(w), "127.0.0.1"));
+    ch_writer_free(w);
+    d = opendir(spool);
+    ck_assert_ptr_nonnull(d);
+    while ((e = readdir(d)) != NULL)
+        files += strstr(e->d_name, ".batch") != NULL && strstr(e->d_name, ".tmp") == NULL;
+    closedir(d);
+    ck_assert_uint_eq(files, 3);
+    /* a restart finds them */
+    ck_assert_int_eq(ch_writer_open(&c->clickhouse, &w, &err), DS_OK);
+    ch_writer_stats(w, &st);
+    ck_assert_uint_eq(st.batches_spooled, 3);
+    ck_assert_int_eq(ch_writer_flush(w, &pending, &err), DS_OK);
+    ck_assert_uint_eq(pending, 3);
+    ch_writer_free(w);
+    cfg_free(c);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -1003,6 +1062,7 @@ store_suite(void)
     tcase_add_test(tc, test_damaged_explain_is_left_out);
     tcase_add_test(tc, test_clickhouse_schema);
     tcase_add_test(tc, test_clickhouse_client_password_file);
+    tcase_add_test(tc, test_clickhouse_spool_keeps_batches);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,69 @@
+/*
+ * The records a node counts, into the cluster's records table
+ * (store.backend: clickhouse; docs/CLICKHOUSE.md section 4).
+ *
+ * Records are encoded as RowBinary rows into a batch of
+ * store.clickhouse.batch_rows.  A full batch (or one that flush closes) is
+ * first written whole to the spool directory (a file per batch, fsynced,
+ * renamed into place), then sent; its file goes once ClickHouse has taken
+ * it.  A batch that cannot be sent stays spooled and is sent, in order,
+ * by a later flush or run: nothing that reached the spool is lost.
+ *
+ * A batch is named by (node, batch number).  Records of an input file
+ * (analyze) get numbers derived from the file's digest and the batch's
+ * place in it, so that a run done again after a crash names its batches
+ * as before; before sending such a batch, the writer asks whether the
+ * cluster has it already.  A batch whose first sending ended without an
+ * answer (it may have arrived) is recorded in the repeats table before it
+ * is sent again, so that the readers of its time range deduplicate
+ * (FINAL).  Either way a record is counted once.
+ */
+#ifndef DS_CH_WRITER_H
+#define DS_CH_WRITER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ds/cfg.h"
+#include "ds/flow.h"
+#include "ds/rc.h"
+
+struct ch_writer;
+
+struct ch_writer_stats {
+    uint64_t rows;              /* records added */
+    uint64_t batches_sent;      /* taken by ClickHouse */
+    uint64_t batches_present;   /* found in the cluster already, not sent again */
+    uint64_t batches_spooled;   /* in the spool now (not yet taken) */
+    uint64_t send_failures;     /* attempts that failed */
+    uint64_t repeats;           /* batches sent again after an attempt without answer */
+};
+
+/*
+ * A writer for the node ch->node: its spool directory is made if missing.
+ * Returns an error if the spool cannot be used.
+ */
+enum ds_rc ch_writer_open(const struct cfg_clickhouse *ch, struct ch_writer **out,
+                          struct ds_error *err);
+/*
+ * The records that follow come from the input whose content digest is
+ * digest (32 hex digits): their batches are numbered from it.  NULL: from
+ * the live network (numbered in sequence).  Closes the batch being
+ * filled.
+ */
+enum ds_rc ch_writer_source(struct ch_writer *w, const char *digest, struct ds_error *err);
+/* Adds a record; a full batch is spooled and sent.  An error: the spool failed. */
+enum ds_rc ch_writer_add(struct ch_writer *w, const struct flow *f, struct ds_error *err);
+/*
+ * Closes the batch being filled and sends every spooled batch, oldest
+ * first, stopping at the first that fails (it stays spooled; *pending
+ * says how many do).  An error only if the spool failed.
+ */
+enum ds_rc ch_writer_flush(struct ch_writer *w, uint64_t *pending, struct ds_error *err);
+/* The last send failure (for a log line), "" if none. */
+const char *ch_writer_last_failure(const struct ch_writer *w);
+void ch_writer_stats(const struct ch_writer *w, struct ch_writer_stats *out);
+/* Frees w; what is not flushed and not spooled is lost (a run that did not end). */
+void ch_writer_free(struct ch_writer *w);
+
+#endif

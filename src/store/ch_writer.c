@@ -1,0 +1,571 @@
+/*
+ * Records into the cluster (see ds/ch_writer.h, docs/CLICKHOUSE.md 4).
+ *
+ * A spool file is a header and the batch's RowBinary rows:
+ *   "DSCHB001", batch u64, rows u64, first_ms i64, last_ms i64,
+ *   body length u64, flags u64 (FLAG_*), all little-endian, then the body.
+ * Its name, "SEQUENCE-BATCH.batch" (20 and 16 digits), orders the files as
+ * they were made.  It is written under a temporary name, fsynced and
+ * renamed, so that a file with the final name is whole.
+ *
+ * Our implementation sends from the caller's thread (analyze's reader) and
+ * waits for each answer; after a failure it tries again no sooner than 1,
+ * 2, 4, ... 60 s later, so that an unreachable cluster costs one attempt
+ * now and then, not one per batch.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ds/ch_writer.h"
+#include "ds/clickhouse.h"
+#include "ds/hash.h"
+#include "ds/strbuf.h"
+#include "ds/xmem.h"
+
+#define MAGIC "DSCHB001"
+#define HEADER_BYTES 56
+#define FLAG_CHECK 0x1      /* it may be in the cluster already: ask before sending */
+#define FLAG_REPEAT 0x2     /* an attempt ended without an answer: record a repeat first */
+#define RETRY_MAX_S 60
+
+struct ch_writer {
+    struct cfg_clickhouse cfg;  /* borrowed strings */
+    struct ch_client *client;
+    char *spool;                /* owned */
+    char *insert;               /* "INSERT INTO db.records FORMAT RowBinary" */
+    /* the batch being filled */
+    uint8_t *buf;
+    size_t len, cap;
+    uint64_t rows;
+    int64_t first_ms, last_ms;
+    uint64_t batch;
+    bool open;
+    /* numbering */
+    char digest[33];            /* the input's, "" live */
+    uint64_t index;             /* batches of this input so far */
+    uint64_t live_next;         /* live batch numbers */
+    uint64_t seq;               /* spool file order */
+    uint64_t first_seq;         /* files before it were spooled by an earlier process */
+    /* sending */
+    int64_t retry_at;           /* monotonic s: no attempt before */
+    int retry_s;
+    char failure[sizeof(((struct ds_error *)0)->msg)];
+    struct ch_writer_stats st;
+};
+
+static int64_t
+now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+static void
+room(struct ch_writer *w, size_t n)
+{
+    if (w->len + n <= w->cap)
+        return;
+    while (w->len + n > w->cap)
+        w->cap = w->cap ? 2 * w->cap : 1 << 20;
+    w->buf = xreallocarray(w->buf, w->cap, 1);
+}
+
+static void
+put_le(struct ch_writer *w, uint64_t v, int bytes)
+{
+    room(w, (size_t)bytes);
+    for (int i = 0; i < bytes; i++)
+        w->buf[w->len++] = (uint8_t)(v >> (8 * i));
+}
+
+static void
+put_string(struct ch_writer *w, const char *s)
+{
+    size_t n = strlen(s);
+    uint64_t v = n;
+
+    /* a String: its length as an unsigned LEB128, then its bytes */
+    do {
+        room(w, 1);
+        w->buf[w->len++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+        v >>= 7;
+    } while (v != 0);
+    room(w, n);
+    memcpy(w->buf + w->len, s, n);
+    w->len += n;
+}
+
+/* An address as two big-endian halves: IPv4 as ::ffff:a.b.c.d (docs/CLICKHOUSE.md 3.1). */
+static void
+put_addr(struct ch_writer *w, const struct addr *a)
+{
+    uint64_t hi = 0, lo = 0;
+
+    for (int i = 0; i < 8; i++) {
+        hi = hi << 8 | a->b[i];
+        lo = lo << 8 | a->b[8 + i];
+    }
+    put_le(w, hi, 8);
+    put_le(w, lo, 8);
+}
+
+static enum ds_rc
+load_spool(struct ch_writer *w, struct ds_error *err)
+{
+    DIR *d = opendir(w->spool);
+    struct dirent *e;
+
+    if (d == NULL)
+        return ds_error_set(err, DS_ERR_IO, "store.clickhouse.spool %s: %s", w->spool,
+                            strerror(errno));
+    while ((e = readdir(d)) != NULL) {
+        unsigned long long seq, batch;
+        char tail[16];
+
+        if (sscanf(e->d_name, "%20llu-%16llx.%15s", &seq, &batch, tail) == 3 &&
+            strcmp(tail, "batch") == 0) {
+            w->st.batches_spooled++;
+            if (seq >= w->seq)
+                w->seq = seq + 1;
+        }
+    }
+    closedir(d);
+    return DS_OK;
+}
+
+enum ds_rc
+ch_writer_open(const struct cfg_clickhouse *ch, struct ch_writer **out, struct ds_error *err)
+{
+    struct ch_writer *w;
+    enum ds_rc rc;
+
+    *out = NULL;
+    if (mkdir(ch->spool_dir, 0700) != 0 && errno != EEXIST)
+        return ds_error_set(err, DS_ERR_IO, "store.clickhouse.spool %s: cannot make it: %s",
+                            ch->spool_dir, strerror(errno));
+    w = xcalloc(1, sizeof(*w));
+    w->cfg = *ch;
+    w->spool = xstrdup(ch->spool_dir);
+    w->insert = xasprintf("INSERT INTO %s.records FORMAT RowBinary", ch->database);
+    w->seq = 1;
+    w->retry_s = 1;
+    /* live numbers: from the clock, so that a restart does not reuse them */
+    w->live_next = (uint64_t)time(NULL) << 20;
+    rc = load_spool(w, err);
+    w->first_seq = w->seq;
+    if (rc == DS_OK)
+        rc = ch_client_new(ch, NULL, &w->client, err);
+    if (rc != DS_OK) {
+        ch_writer_free(w);
+        return rc;
+    }
+    *out = w;
+    return DS_OK;
+}
+
+static void
+header(uint8_t *h, uint64_t batch, uint64_t rows, int64_t first, int64_t last, uint64_t len,
+       uint64_t flags)
+{
+    uint64_t v[6] = {batch, rows, (uint64_t)first, (uint64_t)last, len, flags};
+
+    memcpy(h, MAGIC, 8);
+    for (int k = 0; k < 6; k++)
+        for (int i = 0; i < 8; i++)
+            h[8 + 8 * k + i] = (uint8_t)(v[k] >> (8 * i));
+}
+
+static uint64_t
+get_le(const uint8_t *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Writes all of buf to fd. */
+static int
+write_all(int fd, const uint8_t *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* The batch being filled into the spool, whole or not at all. */
+static enum ds_rc
+seal(struct ch_writer *w, struct ds_error *err)
+{
+    uint8_t h[HEADER_BYTES];
+    char tmp[4200], path[4096];
+    int fd, dfd;
+
+    if (!w->open || w->rows == 0) {
+        w->open = false;
+        return DS_OK;
+    }
+    header(h, w->batch, w->rows, w->first_ms, w->last_ms, w->len,
+           w->digest[0] != '\0' ? FLAG_CHECK : 0);
+    snprintf(path, sizeof(path), "%s/%020llu-%016llx.batch", w->spool,
+             (unsigned long long)w->seq, (unsigned long long)w->batch);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write_all(fd, h, sizeof(h)) != 0 || write_all(fd, w->buf, w->len) != 0 ||
+        fsync(fd) != 0) {
+        int e = errno;
+
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+        return ds_error_set(err, DS_ERR_IO, "store.clickhouse.spool: %s: %s", tmp, strerror(e));
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+
+        unlink(tmp);
+        return ds_error_set(err, DS_ERR_IO, "store.clickhouse.spool: %s: %s", path, strerror(e));
+    }
+    dfd = open(w->spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    w->seq++;
+    w->st.batches_spooled++;
+    w->open = false;
+    w->len = 0;
+    w->rows = 0;
+    return DS_OK;
+}
+
+enum ds_rc
+ch_writer_source(struct ch_writer *w, const char *digest, struct ds_error *err)
+{
+    enum ds_rc rc = seal(w, err);
+
+    snprintf(w->digest, sizeof(w->digest), "%s", digest != NULL ? digest : "");
+    w->index = 0;
+    return rc;
+}
+
+static enum ds_rc send_spooled(struct ch_writer *w, bool force, struct ds_error *err);
+
+enum ds_rc
+ch_writer_add(struct ch_writer *w, const struct flow *f, struct ds_error *err)
+{
+    char exporter[ADDR_STRLEN + 16] = "";
+
+    if (!w->open) {
+        if (w->digest[0] != '\0') {
+            char id[64];
+            int n = snprintf(id, sizeof(id), "%s/%llu", w->digest,
+                             (unsigned long long)w->index++);
+
+            /* the same input gives the same numbers: its batches are found again */
+            w->batch = hash_bytes(id, (size_t)n) >> 1;
+        } else {
+            w->batch = w->live_next++;
+        }
+        w->open = true;
+        w->first_ms = INT64_MAX;
+        w->last_ms = INT64_MIN;
+    }
+    if (f->exporter != NULL) {
+        char a[ADDR_STRLEN];
+
+        snprintf(exporter, sizeof(exporter), "%s/%u", addr_format(&f->exporter->addr, a),
+                 (unsigned)f->exporter->odid);
+    }
+    put_le(w, (uint64_t)f->start_ms, 8);
+    put_le(w, (uint64_t)f->end_ms, 8);
+    put_addr(w, &f->src);
+    put_addr(w, &f->dst);
+    put_le(w, f->src_port, 2);
+    put_le(w, f->dst_port, 2);
+    put_le(w, f->proto, 1);
+    put_le(w, f->tcp_flags, 1);
+    put_le(w, f->icmp_type, 1);
+    put_le(w, f->icmp_code, 1);
+    put_le(w, f->packets, 8);
+    put_le(w, 0, 8);            /* bytes: struct flow does not carry them yet */
+    put_le(w, f->sampling, 4);
+    put_string(w, exporter);
+    put_string(w, w->cfg.node);
+    put_le(w, w->batch, 8);
+    put_le(w, w->rows, 4);
+    w->rows++;
+    w->st.rows++;
+    if (f->start_ms < w->first_ms)
+        w->first_ms = f->start_ms;
+    if (f->start_ms > w->last_ms)
+        w->last_ms = f->start_ms;
+    if (w->rows < (uint64_t)w->cfg.batch_rows)
+        return DS_OK;
+    if (seal(w, err) != DS_OK)
+        return DS_ERR_IO;
+    return send_spooled(w, false, err);
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The spool's files, oldest first (owned; free each and the array). */
+static char **
+spool_files(const char *dir, size_t *n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char **v = NULL;
+
+    *n = 0;
+    if (d == NULL)
+        return NULL;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+
+        if (l == 43 && strcmp(e->d_name + l - 6, ".batch") == 0) {
+            v = xreallocarray(v, *n + 1, sizeof(*v));
+            v[(*n)++] = xstrdup(e->d_name);
+        }
+    }
+    closedir(d);
+    if (*n > 1)
+        qsort(v, *n, sizeof(*v), cmp_name);
+    return v;
+}
+
+/* A spool file whole into memory; NULL with err if it is not one of ours. */
+static uint8_t *
+read_batch(const char *path, size_t *len, struct ds_error *err)
+{
+    FILE *fp = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    long size;
+
+    if (fp == NULL) {
+        ds_error_set(err, DS_ERR_PARSE, "store.clickhouse.spool: %s: %s", path,
+                     strerror(errno));
+        return NULL;
+    }
+    if (fseek(fp, 0, SEEK_END) != 0 || (size = ftell(fp)) < HEADER_BYTES ||
+        fseek(fp, 0, SEEK_SET) != 0) {
+        fclose(fp);
+        ds_error_set(err, DS_ERR_PARSE, "store.clickhouse.spool: %s: not a batch (too short)",
+                     path);
+        return NULL;
+    }
+    buf = xmalloc((size_t)size);
+    if (fread(buf, 1, (size_t)size, fp) != (size_t)size) {
+        fclose(fp);
+        free(buf);
+        ds_error_set(err, DS_ERR_PARSE, "store.clickhouse.spool: %s: cannot read it", path);
+        return NULL;
+    }
+    fclose(fp);
+    if (memcmp(buf, MAGIC, 8) != 0 || get_le(buf + 40) != (uint64_t)size - HEADER_BYTES) {
+        free(buf);
+        ds_error_set(err, DS_ERR_PARSE, "store.clickhouse.spool: %s: not a batch (header)", path);
+        return NULL;
+    }
+    *len = (size_t)size;
+    return buf;
+}
+
+/* Rewrites the flags of a spool file in place (FLAG_REPEAT after an attempt without answer). */
+static void
+set_flags(const char *path, uint64_t flags)
+{
+    uint8_t b[8];
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return;
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(flags >> (8 * i));
+    if (pwrite(fd, b, 8, 48) == 8)
+        fsync(fd);
+    close(fd);
+}
+
+/*
+ * One spooled batch into the cluster: DS_OK once it is there (sent now, or
+ * found there); otherwise the reason in err and *sent_unknown if the
+ * attempt may have arrived.
+ */
+static enum ds_rc
+send_one(struct ch_writer *w, const char *path, bool from_before, bool *sent_unknown,
+         struct ds_error *err)
+{
+    size_t len;
+    uint8_t *buf = read_batch(path, &len, err);
+    uint64_t batch, rows, flags;
+    int64_t first, last;
+    enum ds_rc rc = DS_OK;
+    char *sql;
+
+    *sent_unknown = false;
+    if (buf == NULL)
+        return DS_ERR_PARSE;
+    batch = get_le(buf + 8);
+    rows = get_le(buf + 16);
+    first = (int64_t)get_le(buf + 24);
+    last = (int64_t)get_le(buf + 32);
+    flags = get_le(buf + 48);
+    if (flags & FLAG_REPEAT) {
+        /* the readers of its range deduplicate before it can arrive twice */
+        sql = xasprintf("INSERT INTO %s.repeats (node, batch, first_ms, last_ms) VALUES "
+                        "('%s', %llu, %lld, %lld)",
+                        w->cfg.database, w->cfg.node, (unsigned long long)batch,
+                        (long long)first, (long long)last);
+        rc = ch_post(w->client, NULL, sql, strlen(sql), NULL, NULL, err);
+        free(sql);
+        if (rc != DS_OK)
+            goto out;
+        w->st.repeats++;
+    }
+    if ((flags & (FLAG_CHECK | FLAG_REPEAT)) || from_before) {
+        /* names are checked by check-config: no quote to escape */
+        struct strbuf sb = STRBUF_INIT;
+        unsigned long long have;
+
+        sql = xasprintf("SELECT count() FROM %s.records WHERE start_ms >= %lld AND start_ms <= "
+                        "%lld AND node = '%s' AND batch = %llu",
+                        w->cfg.database, (long long)first, (long long)last, w->cfg.node,
+                        (unsigned long long)batch);
+        rc = ch_exec(w->client, sql, &sb, err);
+        free(sql);
+        have = strtoull(strbuf_str(&sb), NULL, 10);
+        strbuf_fini(&sb);
+        if (rc != DS_OK)
+            goto out;
+        if (have >= rows) {
+            /* a block is taken whole or not at all: all of it is there */
+            w->st.batches_present++;
+            goto out;
+        }
+    }
+    rc = ch_post(w->client, w->insert, buf + HEADER_BYTES, len - HEADER_BYTES, NULL,
+                 sent_unknown, err);
+    if (rc == DS_OK)
+        w->st.batches_sent++;
+    else if (*sent_unknown && !(flags & FLAG_REPEAT))
+        set_flags(path, flags | FLAG_REPEAT);
+out:
+    free(buf);
+    return rc;
+}
+
+/*
+ * Every spooled batch, oldest first, until one fails; not before the retry
+ * time after a failure unless force.  Sending failures are not errors:
+ * the batch waits.  An error: a spool file that cannot be read or removed.
+ */
+static enum ds_rc
+send_spooled(struct ch_writer *w, bool force, struct ds_error *err)
+{
+    size_t n, i;
+    char **files;
+    enum ds_rc rc = DS_OK;
+
+    if (!force && now_s() < w->retry_at)
+        return DS_OK;
+    files = spool_files(w->spool, &n);
+    for (i = 0; i < n && rc == DS_OK; i++) {
+        char path[4096];
+        unsigned long long seq;
+        bool unknown;
+        struct ds_error why;
+        enum ds_rc sent;
+
+        snprintf(path, sizeof(path), "%s/%s", w->spool, files[i]);
+        sscanf(files[i], "%20llu", &seq);
+        sent = send_one(w, path, seq < w->first_seq, &unknown, &why);
+        if (sent == DS_ERR_PARSE) {
+            /* damaged (our files are renamed whole into place: the disk's doing): set aside */
+            char aside[4200];
+
+            snprintf(aside, sizeof(aside), "%s.damaged", path);
+            rename(path, aside);
+            w->st.batches_spooled--;
+            rc = ds_error_set(err, DS_ERR_IO, "%s; set aside as %s", why.msg, aside);
+            break;
+        }
+        if (sent != DS_OK) {
+            w->st.send_failures++;
+            snprintf(w->failure, sizeof(w->failure), "%s", why.msg);
+            w->retry_at = now_s() + w->retry_s;
+            w->retry_s = w->retry_s * 2 > RETRY_MAX_S ? RETRY_MAX_S : w->retry_s * 2;
+            break;
+        }
+        if (unlink(path) != 0) {
+            rc = ds_error_set(err, DS_ERR_IO, "store.clickhouse.spool: %s: %s", path,
+                              strerror(errno));
+            break;
+        }
+        w->st.batches_spooled--;
+        w->retry_s = 1;
+        w->retry_at = 0;
+    }
+    for (size_t k = 0; k < n; k++)
+        free(files[k]);
+    free(files);
+    return rc;
+}
+
+enum ds_rc
+ch_writer_flush(struct ch_writer *w, uint64_t *pending, struct ds_error *err)
+{
+    enum ds_rc rc = seal(w, err);
+
+    if (rc == DS_OK)
+        rc = send_spooled(w, true, err);
+    *pending = w->st.batches_spooled;
+    return rc;
+}
+
+const char *
+ch_writer_last_failure(const struct ch_writer *w)
+{
+    return w->failure;
+}
+
+void
+ch_writer_stats(const struct ch_writer *w, struct ch_writer_stats *out)
+{
+    *out = w->st;
+}
+
+void
+ch_writer_free(struct ch_writer *w)
+{
+    if (w == NULL)
+        return;
+    ch_client_free(w->client);
+    free(w->buf);
+    free(w->insert);
+    free(w->spool);
+    free(w);
+}
