@@ -22,6 +22,7 @@
 #define DS_CH_WRITER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ds/cfg.h"
@@ -37,6 +38,7 @@ struct ch_writer_stats {
     uint64_t batches_spooled;   /* in the spool now (not yet taken) */
     uint64_t send_failures;     /* attempts that failed */
     uint64_t repeats;           /* batches sent again after an attempt without answer */
+    uint64_t spool_bytes;       /* the spool's size now, at most store.clickhouse.spool_max */
 };
 
 /*
@@ -52,7 +54,11 @@ enum ds_rc ch_writer_open(const struct cfg_clickhouse *ch, struct ch_writer **ou
  * filled.
  */
 enum ds_rc ch_writer_source(struct ch_writer *w, const char *digest, struct ds_error *err);
-/* Adds a record; a full batch is spooled and sent.  An error: the spool failed. */
+/*
+ * Adds a record; a full batch is spooled and sent.  An error: the spool
+ * failed, or is full (DS_ERR_LIMIT: store.clickhouse.spool_max; that
+ * batch is not kept, the next ones are once the cluster takes the spool).
+ */
 enum ds_rc ch_writer_add(struct ch_writer *w, const struct flow *f, struct ds_error *err);
 /*
  * Closes the batch being filled and sends every spooled batch, oldest
@@ -60,9 +66,23 @@ enum ds_rc ch_writer_add(struct ch_writer *w, const struct flow *f, struct ds_er
  * says how many do).  An error only if the spool failed.
  */
 enum ds_rc ch_writer_flush(struct ch_writer *w, uint64_t *pending, struct ds_error *err);
-/* The last send failure (for a log line), "" if none. */
-const char *ch_writer_last_failure(const struct ch_writer *w);
-void ch_writer_stats(const struct ch_writer *w, struct ch_writer_stats *out);
+/* The last send failure (for a log line) into buf, "" if none. */
+void ch_writer_last_failure(struct ch_writer *w, char *buf, size_t len);
+void ch_writer_stats(struct ch_writer *w, struct ch_writer_stats *out);
+
+/*
+ * The collector's way: a thread of its own sends the spool (a second
+ * after a batch is sealed at most), so that ch_writer_add() only encodes
+ * and spools.  ch_writer_tick() seals a batch older than
+ * store.clickhouse.flush_interval; ch_writer_seal() seals now (at a
+ * checkpoint: what the checkpoint counts is spooled).  Stopping, the
+ * sender tries for at most wait_s more; what is left is sent at the next
+ * start.
+ */
+enum ds_rc ch_writer_start_sender(struct ch_writer *w, struct ds_error *err);
+enum ds_rc ch_writer_tick(struct ch_writer *w, struct ds_error *err);
+enum ds_rc ch_writer_seal(struct ch_writer *w, struct ds_error *err);
+void ch_writer_stop_sender(struct ch_writer *w, int64_t wait_s);
 /* Frees w; what is not flushed and not spooled is lost (a run that did not end). */
 void ch_writer_free(struct ch_writer *w);
 

@@ -31,12 +31,6 @@ void cli_log_setup(int quiet, int verbose);
  */
 int cli_load_config(const char *path, struct ds_cfg **cfg);
 /*
- * Can cmd run on cfg's store.backend?  0, or EXIT_USAGE with the reason
- * logged: on ClickHouse, analyze inserts its records, but the collector
- * does not yet (docs/CLICKHOUSE.md).
- */
-int cli_backend_ready(const char *cmd, const struct ds_cfg *cfg);
-/*
  * Opens the store at path (NULL: the configuration's store.path) for a
  * command that reads one: it must exist.  Returns 0 with *st owned, or
  * EXIT_RUN_FAILED with the error logged, prefixed by cmd.

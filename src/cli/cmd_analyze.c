@@ -246,11 +246,14 @@ cmd_analyze(int argc, char **argv)
             goto out;
         }
         ch_writer_stats(records, &ws);
-        if (pending > 0)
+        if (pending > 0) {
+            char why[1024];
+
+            ch_writer_last_failure(records, why, sizeof(why));
             log_warnx("analyze: %llu batches of records stay in %s: %s; the next run (or "
                       "collector) sends them",
-                      (unsigned long long)pending, cfg->clickhouse.spool_dir,
-                      ch_writer_last_failure(records));
+                      (unsigned long long)pending, cfg->clickhouse.spool_dir, why);
+        }
         log_info("analyze: ClickHouse: %llu records; %llu batches sent, %llu there already, "
                  "%llu waiting",
                  (unsigned long long)ws.rows, (unsigned long long)ws.batches_sent,

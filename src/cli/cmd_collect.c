@@ -214,10 +214,6 @@ cmd_collect(int argc, char **argv)
     cli_log_setup(quiet, verbose);
     if ((status = cli_load_config(config, &cfg)) != 0)
         return status;
-    if ((status = cli_backend_ready("collect", cfg)) != 0) {
-        cfg_free(cfg);
-        return status;
-    }
     log_set_level(level_of(cfg, quiet, verbose));
     if (realpath(config, config_abs) == NULL)
         snprintf(config_abs, sizeof(config_abs), "%s", config);

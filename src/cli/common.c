@@ -42,19 +42,6 @@ cli_load_config(const char *path, struct ds_cfg **cfg)
 }
 
 int
-cli_backend_ready(const char *cmd, const struct ds_cfg *cfg)
-{
-    if (cfg->store_backend != CFG_STORE_CLICKHOUSE)
-        return 0;
-    log_msg(LOG_ERR, "%s: store.backend clickhouse: so far analyze inserts its records into the "
-                     "cluster and check-config --connect and clickhouse-schema use it; the "
-                     "collector's inserts and the analysis on the cluster are still to come "
-                     "(docs/CLICKHOUSE.md).  Use store.backend sqlite",
-            cmd);
-    return EXIT_USAGE;
-}
-
-int
 cli_open_store(const char *cmd, const struct ds_cfg *cfg, const char *path, struct store **st)
 {
     struct ds_error err;

@@ -79,7 +79,7 @@ const struct cfg_entry cfg_top_entries[] = {
      F_RESTART, 0, 0, NULL, 0, 0, 0, 0, 0, "directory of the batches ClickHouse has not taken yet"},
     {"store.clickhouse", "spool_max", T_SIZE, CFG_OFF(clickhouse.spool_max), "1G", F_RESTART,
      INT64_C(1) << 20, INT64_C(1) << 40, NULL, 0, 0, 0, 0, 0,
-     "bytes the spool may hold; beyond, ingest waits"},
+     "bytes the spool may hold; a batch beyond is not kept, and counted"},
     {"collector", "listen", T_LISTEN, 0, NULL, F_RESTART, 0, 0, NULL, 0, 0, 0, 0, 0,
      "where exporters send: {protocol, transport, address, port} each"},
     {"collector", "allow", T_CIDRS, CFG_OFF(allow), "0.0.0.0/0,::/0", F_LIST_EMPTY_OK, 0, 0,

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ds/ch_writer.h"
 #include "ds/archive.h"
 #include "ds/archive_reread.h"
 #include "ds/collect.h"
@@ -137,6 +138,11 @@ struct collector {
     struct archive *archive;
     uint64_t archive_errors;
     int64_t archive_warn_ms;
+    /* store.backend clickhouse: the darknet records into the cluster, and its spool's errors */
+    struct ch_writer *records;
+    uint64_t records_errors;
+    int64_t records_warn_ms;
+    uint64_t records_failures_told;
     /* metrics: a snapshot under snap_lock, served by httpd's thread */
     struct httpd *httpd;
     char *httpd_endpoint;
@@ -459,6 +465,18 @@ on_record(void *arg, const struct ipfix_record *rec)
     e->counted++;
     e->packets += f.packets;
     pipeline_add_flow(c->p, &f);
+    if (c->records != NULL) {
+        struct ds_error err;
+
+        /* a spool that cannot be written (a full disk) loses the record for the cluster only */
+        if (ch_writer_add(c->records, &f, &err) != DS_OK) {
+            __atomic_fetch_add(&c->records_errors, 1, __ATOMIC_RELAXED);
+            if (x->now - c->records_warn_ms >= WARN_EVERY_MS) {
+                log_warnx("collect: %s", err.msg);
+                c->records_warn_ms = x->now;
+            }
+        }
+    }
     if (c->archive != NULL) {
         struct ds_error err;
 
@@ -897,6 +915,34 @@ render(void *ctx, struct strbuf *b)
                         "1 while the store's last write failed, 0 once a commit succeeds");
             prom_sample_u64(b, "darkstab_store_failing", NULL, failing ? 1 : 0);
         }
+        if (c->records != NULL) {
+            struct ch_writer_stats ws;
+
+            ch_writer_stats(c->records, &ws);
+            prom_family(b, "darkstab_clickhouse_records_total", "counter",
+                        "darknet records put in batches for the ClickHouse cluster");
+            prom_sample_u64(b, "darkstab_clickhouse_records_total", NULL, ws.rows);
+            prom_family(b, "darkstab_clickhouse_batches_total", "counter",
+                        "batches the cluster took (sent) or already had (present)");
+            prom_sample_u64(b, "darkstab_clickhouse_batches_total",
+                            prom_labels(&lb, "result", "sent", NULL), ws.batches_sent);
+            prom_sample_u64(b, "darkstab_clickhouse_batches_total",
+                            prom_labels(&lb, "result", "present", NULL), ws.batches_present);
+            prom_family(b, "darkstab_clickhouse_send_failures_total", "counter",
+                        "attempts to send a batch that failed (it waits in the spool)");
+            prom_sample_u64(b, "darkstab_clickhouse_send_failures_total", NULL,
+                            ws.send_failures);
+            prom_family(b, "darkstab_clickhouse_spooled_batches", "gauge",
+                        "batches in the spool, not yet taken by the cluster");
+            prom_sample_u64(b, "darkstab_clickhouse_spooled_batches", NULL, ws.batches_spooled);
+            prom_family(b, "darkstab_clickhouse_spool_bytes", "gauge",
+                        "bytes in the spool (at most store.clickhouse.spool_max)");
+            prom_sample_u64(b, "darkstab_clickhouse_spool_bytes", NULL, ws.spool_bytes);
+            prom_family(b, "darkstab_clickhouse_spool_errors_total", "counter",
+                        "records or batches the spool could not write (the cluster lacks them)");
+            prom_sample_u64(b, "darkstab_clickhouse_spool_errors_total", NULL,
+                            __atomic_load_n(&c->records_errors, __ATOMIC_RELAXED));
+        }
         prom_family(b, "darkstab_folded_packets_total", "counter",
                     "packets of flows past limits.groups, in their slot but in no group");
         for (size_t i = 0; i < n; i++)
@@ -1041,6 +1087,27 @@ tick(struct collector *c, int64_t now)
             min_clock = e->event_ms;
     }
     push_minutes(c);
+    if (c->records != NULL) {
+        struct ch_writer_stats ws;
+        struct ds_error err;
+
+        if (ch_writer_tick(c->records, &err) != DS_OK) {
+            __atomic_fetch_add(&c->records_errors, 1, __ATOMIC_RELAXED);
+            log_warnx("collect: %s", err.msg);
+        }
+        ch_writer_stats(c->records, &ws);
+        /* the sender's failures: the first, then one line a minute */
+        if (ws.send_failures > c->records_failures_told &&
+            now - c->records_warn_ms >= WARN_EVERY_MS) {
+            char why[1024];
+
+            ch_writer_last_failure(c->records, why, sizeof(why));
+            log_warnx("collect: %llu batches of records wait in the spool: %s",
+                      (unsigned long long)ws.batches_spooled, why);
+            c->records_failures_told = ws.send_failures;
+            c->records_warn_ms = now;
+        }
+    }
     if (min_clock != INT64_MAX) {
         pipeline_set_watermark(c->p, min_clock / 1000 - c->cur->collector_lateness_s);
         c->idle_closed = false;
@@ -1175,6 +1242,15 @@ checkpoint(struct collector *c, bool clean)
 
         if (archive_flush(c->archive, &err) != DS_OK)
             log_warnx("collect: %s", err.msg);
+    }
+    /* what this checkpoint counts is in the spool too */
+    if (c->records != NULL) {
+        struct ds_error err;
+
+        if (ch_writer_seal(c->records, &err) != DS_OK) {
+            __atomic_fetch_add(&c->records_errors, 1, __ATOMIC_RELAXED);
+            log_warnx("collect: %s", err.msg);
+        }
     }
     sc = state_save(c, clean);
     return pipeline_checkpoint(c->p, &sc);
@@ -1437,6 +1513,22 @@ collector_start(struct collector *c, struct ds_error *err)
                  c->cfg->report.mail_to.v[0], c->cfg->report.mail_to.n > 1 ? " and others" : "");
     metrics_start(c, c->cfg->metrics_listen);
     archive_start(c, c->cfg->archive_dir, c->cfg->archive_rotate_s);
+    if (c->cfg->store_backend == CFG_STORE_CLICKHOUSE) {
+        struct ch_writer_stats ws;
+
+        rc = ch_writer_open(&c->cfg->clickhouse, &c->records, err);
+        if (rc == DS_OK)
+            rc = ch_writer_source(c->records, NULL, err);
+        if (rc == DS_OK)
+            rc = ch_writer_start_sender(c->records, err);
+        if (rc != DS_OK)
+            return rc;
+        ch_writer_stats(c->records, &ws);
+        log_info("collect: darknet records go to ClickHouse at %s as node %s (%llu batches wait "
+                 "in %s)",
+                 c->cfg->clickhouse.url, c->cfg->clickhouse.node,
+                 (unsigned long long)ws.batches_spooled, c->cfg->clickhouse.spool_dir);
+    }
     return DS_OK;
 }
 
@@ -1540,6 +1632,17 @@ collector_run(struct collector *c, volatile sig_atomic_t *stop, volatile sig_ato
     if (pipeline_stop_live(c->p, err) != DS_OK)
         return DS_ERR_DB;
     archive_start(c, "", 0);
+    if (c->records != NULL) {
+        struct ch_writer_stats ws;
+
+        /* the last checkpoint sealed the last batch; the sender gets one timeout more */
+        ch_writer_stop_sender(c->records, c->cfg->clickhouse.timeout_s);
+        ch_writer_stats(c->records, &ws);
+        log_info("collect: ClickHouse: %llu records, %llu batches sent%s%llu wait in %s",
+                 (unsigned long long)ws.rows, (unsigned long long)ws.batches_sent,
+                 ws.batches_spooled ? "; " : ", ", (unsigned long long)ws.batches_spooled,
+                 c->cfg->clickhouse.spool_dir);
+    }
     log_info("collect: stopped; %zu exporters (%zu on probation), state saved",
              exp_count(c), exporter_table_get_stats(c->exporters)->probation);
     return DS_OK;
@@ -1560,6 +1663,7 @@ collector_free(struct collector *c)
         archive_close(c->archive, &err);
     }
     listen_close(c->ls);
+    ch_writer_free(c->records);
     pipeline_free(c->p);
     exporter_table_free(c->exporters);
     for (size_t i = 0; i < c->n_streams; i++)

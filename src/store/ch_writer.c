@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,19 @@ struct ch_writer {
     int retry_s;
     char failure[sizeof(((struct ds_error *)0)->msg)];
     struct ch_writer_stats st;
+    int64_t batch_started;      /* monotonic s the batch being filled began */
+    uint64_t spool_bytes;       /* of the spool's batch files (under lock) */
+    /*
+     * The collector: a thread of its own sends what the spool holds, so
+     * that receiving never waits for ClickHouse.  lock guards st, failure
+     * and the fields below; the spool files are what passes between them
+     * (a file is renamed into place whole).
+     */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_t sender;
+    bool sender_started, stopping;
+    int64_t stop_by;            /* monotonic s: the last attempts end */
 };
 
 static int64_t
@@ -133,6 +147,12 @@ load_spool(struct ch_writer *w, struct ds_error *err)
 
         if (sscanf(e->d_name, "%20llu-%16llx.%15s", &seq, &batch, tail) == 3 &&
             strcmp(tail, "batch") == 0) {
+            char path[4096];
+            struct stat sb;
+
+            snprintf(path, sizeof(path), "%s/%s", w->spool, e->d_name);
+            if (stat(path, &sb) == 0)
+                w->spool_bytes += (uint64_t)sb.st_size;
             w->st.batches_spooled++;
             if (seq >= w->seq)
                 w->seq = seq + 1;
@@ -158,6 +178,8 @@ ch_writer_open(const struct cfg_clickhouse *ch, struct ch_writer **out, struct d
     w->insert = xasprintf("INSERT INTO %s.records FORMAT RowBinary", ch->database);
     w->seq = 1;
     w->retry_s = 1;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->wake, NULL);
     /* live numbers: from the clock, so that a restart does not reuse them */
     w->live_next = (uint64_t)time(NULL) << 20;
     rc = load_spool(w, err);
@@ -218,10 +240,26 @@ seal(struct ch_writer *w, struct ds_error *err)
     uint8_t h[HEADER_BYTES];
     char tmp[4200], path[4096];
     int fd, dfd;
+    bool full;
 
     if (!w->open || w->rows == 0) {
         w->open = false;
         return DS_OK;
+    }
+    pthread_mutex_lock(&w->lock);
+    full = w->spool_bytes + HEADER_BYTES + w->len > (uint64_t)w->cfg.spool_max;
+    pthread_mutex_unlock(&w->lock);
+    if (full) {
+        /* the bound of the disk it may take: this batch is not kept (the caller counts it) */
+        uint64_t rows = w->rows;
+
+        w->open = false;
+        w->len = 0;
+        w->rows = 0;
+        return ds_error_set(err, DS_ERR_LIMIT,
+                            "store.clickhouse.spool %s is full (spool_max %lld bytes): a batch "
+                            "of %llu records is not kept for the cluster",
+                            w->spool, (long long)w->cfg.spool_max, (unsigned long long)rows);
     }
     header(h, w->batch, w->rows, w->first_ms, w->last_ms, w->len,
            w->digest[0] != '\0' ? FLAG_CHECK : 0);
@@ -251,7 +289,12 @@ seal(struct ch_writer *w, struct ds_error *err)
         close(dfd);
     }
     w->seq++;
+    pthread_mutex_lock(&w->lock);
     w->st.batches_spooled++;
+    w->spool_bytes += HEADER_BYTES + w->len;
+    if (w->sender_started)
+        pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
     w->open = false;
     w->len = 0;
     w->rows = 0;
@@ -274,6 +317,7 @@ enum ds_rc
 ch_writer_add(struct ch_writer *w, const struct flow *f, struct ds_error *err)
 {
     char exporter[ADDR_STRLEN + 16] = "";
+    enum ds_rc rc;
 
     if (!w->open) {
         if (w->digest[0] != '\0') {
@@ -287,6 +331,7 @@ ch_writer_add(struct ch_writer *w, const struct flow *f, struct ds_error *err)
             w->batch = w->live_next++;
         }
         w->open = true;
+        w->batch_started = now_s();
         w->first_ms = INT64_MAX;
         w->last_ms = INT64_MIN;
     }
@@ -314,16 +359,20 @@ ch_writer_add(struct ch_writer *w, const struct flow *f, struct ds_error *err)
     put_le(w, w->batch, 8);
     put_le(w, w->rows, 4);
     w->rows++;
+    pthread_mutex_lock(&w->lock);
     w->st.rows++;
+    pthread_mutex_unlock(&w->lock);
     if (f->start_ms < w->first_ms)
         w->first_ms = f->start_ms;
     if (f->start_ms > w->last_ms)
         w->last_ms = f->start_ms;
     if (w->rows < (uint64_t)w->cfg.batch_rows)
         return DS_OK;
-    if (seal(w, err) != DS_OK)
-        return DS_ERR_IO;
-    return send_spooled(w, false, err);
+    rc = seal(w, err);
+    if (rc != DS_OK)
+        return rc;
+    /* with a sender thread, it sends */
+    return w->sender_started ? DS_OK : send_spooled(w, false, err);
 }
 
 static int
@@ -444,7 +493,9 @@ send_one(struct ch_writer *w, const char *path, bool from_before, bool *sent_unk
         free(sql);
         if (rc != DS_OK)
             goto out;
+        pthread_mutex_lock(&w->lock);
         w->st.repeats++;
+        pthread_mutex_unlock(&w->lock);
     }
     if ((flags & (FLAG_CHECK | FLAG_REPEAT)) || from_before) {
         /* names are checked by check-config: no quote to escape */
@@ -463,14 +514,19 @@ send_one(struct ch_writer *w, const char *path, bool from_before, bool *sent_unk
             goto out;
         if (have >= rows) {
             /* a block is taken whole or not at all: all of it is there */
+            pthread_mutex_lock(&w->lock);
             w->st.batches_present++;
+            pthread_mutex_unlock(&w->lock);
             goto out;
         }
     }
     rc = ch_post(w->client, w->insert, buf + HEADER_BYTES, len - HEADER_BYTES, NULL,
                  sent_unknown, err);
-    if (rc == DS_OK)
+    if (rc == DS_OK) {
+        pthread_mutex_lock(&w->lock);
         w->st.batches_sent++;
+        pthread_mutex_unlock(&w->lock);
+    }
     else if (*sent_unknown && !(flags & FLAG_REPEAT))
         set_flags(path, flags | FLAG_REPEAT);
 out:
@@ -496,6 +552,7 @@ send_spooled(struct ch_writer *w, bool force, struct ds_error *err)
     for (i = 0; i < n && rc == DS_OK; i++) {
         char path[4096];
         unsigned long long seq;
+        uint64_t size;
         bool unknown;
         struct ds_error why;
         enum ds_rc sent;
@@ -506,26 +563,42 @@ send_spooled(struct ch_writer *w, bool force, struct ds_error *err)
         if (sent == DS_ERR_PARSE) {
             /* damaged (our files are renamed whole into place: the disk's doing): set aside */
             char aside[4200];
+            struct stat sb;
 
+            size = stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
             snprintf(aside, sizeof(aside), "%s.damaged", path);
             rename(path, aside);
+            pthread_mutex_lock(&w->lock);
             w->st.batches_spooled--;
+            w->spool_bytes -= size < w->spool_bytes ? size : w->spool_bytes;
+            snprintf(w->failure, sizeof(w->failure), "%s", why.msg);
+            pthread_mutex_unlock(&w->lock);
             rc = ds_error_set(err, DS_ERR_IO, "%s; set aside as %s", why.msg, aside);
             break;
         }
         if (sent != DS_OK) {
+            pthread_mutex_lock(&w->lock);
             w->st.send_failures++;
             snprintf(w->failure, sizeof(w->failure), "%s", why.msg);
+            pthread_mutex_unlock(&w->lock);
             w->retry_at = now_s() + w->retry_s;
             w->retry_s = w->retry_s * 2 > RETRY_MAX_S ? RETRY_MAX_S : w->retry_s * 2;
             break;
+        }
+        {
+            struct stat sb;
+
+            size = stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
         }
         if (unlink(path) != 0) {
             rc = ds_error_set(err, DS_ERR_IO, "store.clickhouse.spool: %s: %s", path,
                               strerror(errno));
             break;
         }
+        pthread_mutex_lock(&w->lock);
         w->st.batches_spooled--;
+        w->spool_bytes -= size < w->spool_bytes ? size : w->spool_bytes;
+        pthread_mutex_unlock(&w->lock);
         w->retry_s = 1;
         w->retry_at = 0;
     }
@@ -546,16 +619,98 @@ ch_writer_flush(struct ch_writer *w, uint64_t *pending, struct ds_error *err)
     return rc;
 }
 
-const char *
-ch_writer_last_failure(const struct ch_writer *w)
+void
+ch_writer_last_failure(struct ch_writer *w, char *buf, size_t len)
 {
-    return w->failure;
+    pthread_mutex_lock(&w->lock);
+    snprintf(buf, len, "%s", w->failure);
+    pthread_mutex_unlock(&w->lock);
 }
 
 void
-ch_writer_stats(const struct ch_writer *w, struct ch_writer_stats *out)
+ch_writer_stats(struct ch_writer *w, struct ch_writer_stats *out)
 {
+    pthread_mutex_lock(&w->lock);
     *out = w->st;
+    out->spool_bytes = w->spool_bytes;
+    pthread_mutex_unlock(&w->lock);
+}
+
+enum ds_rc
+ch_writer_tick(struct ch_writer *w, struct ds_error *err)
+{
+    if (w->open && now_s() - w->batch_started >= w->cfg.flush_interval_s)
+        return seal(w, err);
+    return DS_OK;
+}
+
+enum ds_rc
+ch_writer_seal(struct ch_writer *w, struct ds_error *err)
+{
+    return seal(w, err);
+}
+
+/* The sender thread: the spool, whenever a batch is sealed or a second has passed. */
+static void *
+sender_run(void *arg)
+{
+    struct ch_writer *w = arg;
+
+    for (;;) {
+        struct ds_error err;
+        struct timespec until;
+        bool stopping;
+
+        pthread_mutex_lock(&w->lock);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        if (!w->stopping)
+            pthread_cond_timedwait(&w->wake, &w->lock, &until);
+        stopping = w->stopping;
+        pthread_mutex_unlock(&w->lock);
+        if (stopping) {
+            /* the last attempts, until stop_by: what is left waits for the next start */
+            for (;;) {
+                struct ch_writer_stats a, b;
+
+                ch_writer_stats(w, &a);
+                if (now_s() >= w->stop_by || a.batches_spooled == 0 ||
+                    send_spooled(w, true, &err) != DS_OK)
+                    break;
+                ch_writer_stats(w, &b);
+                if (b.send_failures != a.send_failures)
+                    break;
+            }
+            return NULL;
+        }
+        if (send_spooled(w, false, &err) != DS_OK) {
+            /* a damaged file was set aside (failure says which); go on with the others */
+            continue;
+        }
+    }
+}
+
+enum ds_rc
+ch_writer_start_sender(struct ch_writer *w, struct ds_error *err)
+{
+    if (pthread_create(&w->sender, NULL, sender_run, w) != 0)
+        return ds_error_set(err, DS_ERR_NOMEM, "store.clickhouse: cannot start the sender");
+    w->sender_started = true;
+    return DS_OK;
+}
+
+void
+ch_writer_stop_sender(struct ch_writer *w, int64_t wait_s)
+{
+    if (!w->sender_started)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stopping = true;
+    w->stop_by = now_s() + wait_s;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->sender, NULL);
+    w->sender_started = false;
 }
 
 void
@@ -563,6 +718,9 @@ ch_writer_free(struct ch_writer *w)
 {
     if (w == NULL)
         return;
+    ch_writer_stop_sender(w, 0);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->wake);
     ch_client_free(w->client);
     free(w->buf);
     free(w->insert);

@@ -22,7 +22,9 @@
 #      shard down the batches wait in the spool and go once it is back; an
 #      INSERT without an answer is recorded as a repeat before it is sent
 #      again; a damaged spool file is set aside and named;
-#   5. collect refuses store.backend clickhouse until it inserts, saying so.
+#   5. collect inserts the records it counts: the cluster holds each of
+#      them once; with the cluster down the batches wait in the spool (the
+#      metrics and the log say so) and go once it is back.
 #
 # Prints "ok - ..." or "not ok - ..." per test, then "clickhouse: N passed,
 # N failed"; appends "passed failed" to $RESULTS if set.
@@ -52,6 +54,533 @@ CH=/usr/sbin/clickhouse-server
 if [ ! -x "$CH" ]; then
     not_ok "clickhouse-server is not installed (make deps)"
     summary clickhouse
+    exit 1
+fi
+
+# A TCP port nobody listens on, from a pseudo-random start.
+free_port() {
+    p=$((20000 + ($$ * 7 + ${1:-0} * 131) % 30000))
+    while ss -Hlnt "sport = :$p" | grep -q .; do
+        p=$((p + 1))
+    done
+    echo "$p"
+}
+
+HTTP1=$(free_port 1)
+TCP1=$(free_port 2)
+HTTP2=$(free_port 3)
+TCP2=$(free_port 4)
+PASSWORD='pw with spaces 7Qx!'
+
+cat > "$T/users.xml" << EOF
+<?xml version="1.0"?>
+<yandex>
+  <profiles><default><max_memory_usage>2000000000</max_memory_usage></default></profiles>
+  <users>
+    <default><password></password><networks><ip>127.0.0.1</ip></networks>
+      <profile>default</profile><quota>default</quota></default>
+    <darkstab><password>$PASSWORD</password><networks><ip>127.0.0.1</ip></networks>
+      <profile>default</profile><quota>default</quota></darkstab>
+  </users>
+  <quotas><default/></quotas>
+</yandex>
+EOF
+
+# shard NAME HTTP TCP: a server's config; both list both shards as cluster "dk"
+shard_config() {
+    d="$T/$1"
+    mkdir -p "$d"
+    cat > "$d/config.xml" << EOF
+<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>$d/server.log</log><errorlog>$d/server.err.log</errorlog></logger>
+  <listen_host>127.0.0.1</listen_host>
+  <http_port>$2</http_port>
+  <tcp_port>$3</tcp_port>
+  <path>$d/data/</path>
+  <tmp_path>$d/data/tmp/</tmp_path>
+  <users_config>$T/users.xml</users_config>
+  <mark_cache_size>268435456</mark_cache_size>
+  <timezone>UTC</timezone>
+  <remote_servers>
+    <dk>
+      <shard><replica><host>127.0.0.1</host><port>$TCP1</port></replica></shard>
+      <shard><replica><host>127.0.0.1</host><port>$TCP2</port></replica></shard>
+    </dk>
+  </remote_servers>
+</yandex>
+EOF
+}
+
+# start NAME HTTP: a server, its PID in $T/NAME.pid; waits until it answers
+start() {
+    "$CH" --config-file="$T/$1/config.xml" > "$T/$1/stdout.log" 2>&1 &
+    echo $! > "$T/$1.pid"
+    PIDS="$PIDS $!"
+    i=0
+    while [ "$(curl -s "http://127.0.0.1:$2/?query=SELECT%201")" != 1 ]; do
+        i=$((i + 1))
+        [ $i -gt 300 ] && return 1
+        sleep 0.1
+    done
+}
+
+# q PORT SQL: the answer, or the server's error on stderr and a failure
+q() {
+    curl -sS --fail-with-body "http://127.0.0.1:$1/" --data-binary "$2"
+}
+
+shard_config s1 "$HTTP1" "$TCP1"
+shard_config s2 "$HTTP2" "$TCP2"
+if ! start s1 "$HTTP1" || ! start s2 "$HTTP2"; then
+    not_ok "two ClickHouse servers start on 127.0.0.1" "$T/s1/stdout.log"
+    summary clickhouse
+    exit 1
+fi
+ok "two ClickHouse servers are up ($(q "$HTTP1" 'SELECT version()'), ports $HTTP1 and $HTTP2)"
+
+# config NAME URL [EXTRA YAML LINES under store.clickhouse]
+config() {
+    {
+        cat << EOF
+timezone: UTC
+darknet:
+  prefixes: [198.18.0.0/16]
+store:
+  path: $T/node.db
+  backend: clickhouse
+  clickhouse:
+    url: $2
+    cluster: ${CLUSTER:-dk}
+    node: tokyo-1
+    timeout: 5s
+EOF
+        [ -n "${3:-}" ] && printf '%s\n' "$3"
+        cat << EOF
+analyses:
+  - name: ports
+    keys: [proto, dst_port]
+EOF
+    } > "$T/$1.yaml"
+}
+
+# ---- 1. check-config --connect -------------------------------------------------
+config c1 "http://127.0.0.1:$HTTP1/"
+"$DS" check-config -c "$T/c1.yaml" --connect > "$T/out" 2> "$T/err"
+rc=$?
+if [ $rc = 1 ] && grep -q 'missing darkstab.records_local' "$T/err" &&
+    grep -q 'clickhouse-schema' "$T/err"; then
+    ok "check-config --connect before the schema: exit 1, the missing tables and what to run"
+else
+    not_ok "check-config --connect before the schema (rc $rc)" "$T/err"
+fi
+
+# ---- 2. clickhouse-schema ------------------------------------------------------------
+"$DS" clickhouse-schema -c "$T/c1.yaml" > "$T/schema.sql" 2> "$T/err"
+n=$(grep -c ';$' "$T/schema.sql")
+if [ "$n" = 11 ] && grep -q 'ENGINE = Distributed(dk, darkstab, records_local' "$T/schema.sql"; then
+    ok "clickhouse-schema prints 11 statements, each ending in ';', Distributed over the cluster"
+else
+    not_ok "clickhouse-schema prints the statements ($n)" "$T/schema.sql"
+fi
+# shard 2 gets the printed text, statement by statement (as an administrator would);
+# shard 1 gets --apply: both must end up with the same tables
+applied=0
+awk -v dir="$T" 'BEGIN { RS = ";\n"; n = 0 } NF { f = dir "/stmt." ++n; printf "%s", $0 > f; close(f) }' \
+    "$T/schema.sql"
+for f in $(ls "$T"/stmt.* | sort -t. -k2 -n); do
+    curl -sS --fail-with-body "http://127.0.0.1:$HTTP2/" --data-binary "@$f" > /dev/null &&
+        applied=$((applied + 1))
+done
+if "$DS" clickhouse-schema -c "$T/c1.yaml" --apply "http://127.0.0.1:$HTTP1/" > "$T/out" 2> "$T/err" &&
+    grep -q '11 statements applied' "$T/out" && [ $applied = 11 ]; then
+    ok "the printed statements run on a shard as they are; --apply runs them on the other"
+else
+    not_ok "applying the schema (printed: $applied of 11)" "$T/err"
+fi
+same=1
+for t in records_local analyses_local slots_local watermarks_local repeats_local records analyses slots \
+    watermarks repeats; do
+    a=$(q "$HTTP1" "SHOW CREATE TABLE darkstab.$t" 2>&1)
+    b=$(q "$HTTP2" "SHOW CREATE TABLE darkstab.$t" 2>&1)
+    [ "$a" = "$b" ] && [ -n "$a" ] || { same=0; echo "    $t differs: $a / $b"; }
+done
+[ $same = 1 ] && ok "both shards hold the same 10 tables" || not_ok "both shards hold the same tables"
+if "$DS" clickhouse-schema -c "$T/c1.yaml" --apply "http://127.0.0.1:$HTTP1/" > /dev/null 2> "$T/err"; then
+    ok "applying the schema again is harmless"
+else
+    not_ok "applying the schema again" "$T/err"
+fi
+
+"$DS" check-config -c "$T/c1.yaml" --connect > "$T/out" 2> "$T/err"
+rc=$?
+if [ $rc = 0 ] && grep -q 'ClickHouse 18\.16.* cluster dk of 2 shards, database darkstab complete' "$T/out"; then
+    ok "check-config --connect: $(grep ClickHouse "$T/out")"
+else
+    not_ok "check-config --connect with the schema (rc $rc)" "$T/err"
+fi
+CLUSTER=nosuch config c2 "http://127.0.0.1:$HTTP1/"
+"$DS" check-config -c "$T/c2.yaml" --connect > /dev/null 2> "$T/err"
+rc=$?
+if [ $rc = 1 ] && grep -q "no cluster 'nosuch'" "$T/err"; then
+    ok "a cluster the server does not know: exit 1, named"
+else
+    not_ok "a cluster the server does not know (rc $rc)" "$T/err"
+fi
+printf '%s\n' "$PASSWORD" > "$T/pw"
+printf 'not %s\n' "$PASSWORD" > "$T/badpw"
+config c3 "http://127.0.0.1:$HTTP1/" "    user: darkstab
+    password_file: $T/pw"
+config c4 "http://127.0.0.1:$HTTP1/" "    user: darkstab
+    password_file: $T/badpw"
+"$DS" check-config -c "$T/c3.yaml" --connect > "$T/out" 2> "$T/err"
+rc3=$?
+"$DS" check-config -c "$T/c4.yaml" --connect > "$T/out4" 2> "$T/err4"
+rc4=$?
+if [ $rc3 = 0 ] && [ $rc4 = 1 ] && grep -q 'HTTP [0-9]*: Code: 193' "$T/err4" &&
+    ! grep -qF "$PASSWORD" "$T/err4" "$T/out4" "$T/err" "$T/out"; then
+    ok "user and password_file: the right password connects, a wrong one is refused, never printed"
+else
+    not_ok "user and password_file (rc $rc3, $rc4)" "$T/err4"
+fi
+"$DS" check-config -c "$T/c3.yaml" --print > "$T/out" 2>&1
+if ! grep -qF "$PASSWORD" "$T/out"; then
+    ok "check-config --print does not show the password"
+else
+    not_ok "check-config --print shows the password"
+fi
+
+# ---- 3. the design's premises on the real servers --------------------------------
+# one batch (node n1, batch 7) of 1,000 records over two UTC days, sent twice
+# (addresses as ::ffff:198.18.0.x: the high 64 bits 0, the low ::ffff:c612:00xx)
+awk 'BEGIN { for (i = 0; i < 1000; i++) { s = 1362528000000 + i * 170000;
+    printf "%.0f\t%.0f\t0\t%.0f\t0\t%.0f\t%d\t%d\t6\t2\t0\t0\t1\t40\t1\t10.0.0.1/0\tn1\t7\t%d\n",
+        s, s + 1000, 281474004811776 + i % 7, 281474004812032, 1000 + i, i % 2 ? 23 : 445, i } }' \
+    > "$T/batch.tsv"
+for k in 1 2; do
+    curl -sS --fail-with-body -X POST -T "$T/batch.tsv" \
+        "http://127.0.0.1:$HTTP1/?insert_distributed_sync=1&query=INSERT%20INTO%20darkstab.records%20FORMAT%20TabSeparated" \
+        2>> "$T/err"
+done
+all=$(q "$HTTP2" "SELECT count() FROM darkstab.records" 2>&1)
+final=$(q "$HTTP2" "SELECT count(), sum(packets) FROM darkstab.records FINAL" 2>&1)
+l1=$(q "$HTTP1" "SELECT count() FROM darkstab.records_local" 2>&1)
+l2=$(q "$HTTP2" "SELECT count() FROM darkstab.records_local" 2>&1)
+if [ "$all" = 2000 ] && [ "$final" = "$(printf '1000\t1000')" ] &&
+    { [ "$l1/$l2" = 2000/0 ] || [ "$l1/$l2" = 0/2000 ]; }; then
+    ok "a batch sent twice: both copies on one shard ($l1 + $l2), counted once with FINAL"
+else
+    not_ok "a batch sent twice (count $all, FINAL $final, shards $l1 + $l2)" "$T/err"
+fi
+day=$(q "$HTTP1" "SELECT dport, sum(packets) FROM darkstab.records FINAL WHERE start_ms >= 1362528000000 AND start_ms < 1362614400000 GROUP BY dport ORDER BY dport" 2>&1 | tr '\t\n' ' ')
+if [ "$day" = "23 254 445 255 " ]; then
+    ok "a slot's group counts through the Distributed table: $day"
+else
+    not_ok "a slot's group counts ($day)"
+fi
+printf 'ports\t1362528000\t1362614400\t1\tn1\t100\t1\t1\t0\t0\t0\t0\t1\t0\t\t[]\t[3]\t[]\t[]\t[]\t[]\t\t\nports\t1362528000\t1362614400\t2\tn1\t150\t1\t1\t0\t0\t0\t0\t1\t0\t\t[]\t[6]\t[]\t[]\t[]\t[]\t\t\n' |
+    curl -sS --fail-with-body -X POST -T - \
+        "http://127.0.0.1:$HTTP2/?insert_distributed_sync=1&query=INSERT%20INTO%20darkstab.slots%20FORMAT%20TabSeparated" \
+        > "$T/err" 2>&1
+latest=$(q "$HTTP1" "SELECT count(), any(packets), any(topn) FROM darkstab.slots FINAL" 2>&1 | tr '\t' ' ')
+if [ "$latest" = "1 150 [6]" ]; then
+    ok "a slot judged twice (a revision): readers see the later judgement only"
+else
+    not_ok "a slot judged twice ($latest)" "$T/err"
+fi
+# ---- 4. analyze inserts its records ---------------------------------------------
+# node NAME DATABASE [URL]: a node's config (its own SQLite and spool)
+node() {
+    cat > "$T/$1.yaml" << EOF
+timezone: UTC
+darknet:
+  prefixes: [198.18.0.0/16]
+store:
+  path: $T/$1.db
+  backend: clickhouse
+  clickhouse:
+    url: ${3:-http://127.0.0.1:$HTTP1/}
+    database: $2
+    cluster: dk
+    node: $1
+    timeout: 5s
+    batch_rows: 5000
+    spool: $T/$1.spool
+analyses:
+  - name: ports
+    keys: [proto, dst_port]
+EOF
+}
+# per_slot PORT DB: the packets of each UTC day in the cluster, as "2013-03-06T00:00:00 N"
+per_slot() {
+    q "$1" "SELECT toString(toDateTime(intDiv(start_ms, 86400000) * 86400)), sum(packets)
+            FROM $2.records FINAL GROUP BY intDiv(start_ms, 86400000)
+            ORDER BY intDiv(start_ms, 86400000)" 2>&1 |
+        tr '\t' ' ' | sed 's/ 00:00:00/T00:00:00/'
+}
+for db in dsa dsb dsc dsd; do
+    for p in "$HTTP1" "$HTTP2"; do
+        sed "s/    cluster: dk/    cluster: dk\n    database: $db/" "$T/c1.yaml" > "$T/db.yaml"
+        "$DS" clickhouse-schema -c "$T/db.yaml" --apply "http://127.0.0.1:$p/" > /dev/null ||
+            not_ok "schema of $db on $p"
+    done
+done
+SAMPLES=$(ls "$ROOT"/samples/data/*.ipfix)
+node a1 dsa
+# shellcheck disable=SC2086
+"$DS" analyze -c "$T/a1.yaml" -f json -o "$T/a1.json" $SAMPLES 2> "$T/err"
+rc=$?
+counted=$(jq '.input.counted' "$T/a1.json" 2> /dev/null)
+rows=$(q "$HTTP2" "SELECT count() FROM dsa.records" 2>&1)
+jq -r '.analyses[0].slots[] | select(.packets > 0) | "\(.start) \(.packets)"' "$T/a1.json" |
+    sed 's/Z / /; s/+00:00 / /' > "$T/want.slots"
+per_slot "$HTTP2" dsa > "$T/got.slots"
+if [ $rc = 0 ] && [ -n "$counted" ] && [ "$rows" = "$counted" ] && [ -s "$T/want.slots" ] &&
+    cmp -s "$T/want.slots" "$T/got.slots" && [ -z "$(ls "$T/a1.spool")" ]; then
+    ok "analyze with store.backend clickhouse: the $counted records it counted are in the cluster, each day's packets as analyze counted them"
+else
+    not_ok "analyze inserts its records (rc $rc, counted $counted, rows $rows)" "$T/err"
+    diff "$T/want.slots" "$T/got.slots" | head -5
+fi
+batches=$(q "$HTTP2" "SELECT uniqExact(batch) FROM dsa.records" 2>&1)
+# a run done again after a crash before its commit (the node's SQLite gone): nothing twice
+rm -f "$T"/a1.db*
+# shellcheck disable=SC2086
+"$DS" analyze -c "$T/a1.yaml" -o /dev/null $SAMPLES 2> "$T/err"
+rc=$?
+rows2=$(q "$HTTP2" "SELECT count() FROM dsa.records" 2>&1)
+if [ $rc = 0 ] && [ "$rows2" = "$rows" ] && grep -q "0 batches sent, $batches there already" "$T/err"; then
+    ok "the same inputs again (the node's store lost): all $batches batches found in the cluster, none sent twice"
+else
+    not_ok "the same inputs again (rc $rc, rows $rows2)" "$T/err"
+fi
+# two nodes, each with half of the inputs: the cluster holds what one node with all of them holds
+node b1 dsb
+node b2 dsb
+# shellcheck disable=SC2046
+"$DS" analyze -q -c "$T/b1.yaml" -o /dev/null $(echo "$SAMPLES" | awk 'NR % 2 == 1') 2> "$T/err" &&
+    "$DS" analyze -q -c "$T/b2.yaml" -o /dev/null $(echo "$SAMPLES" | awk 'NR % 2 == 0') 2>> "$T/err"
+rc=$?
+per_slot "$HTTP1" dsb > "$T/got2.slots"
+nodes=$(q "$HTTP1" "SELECT uniqExact(node), count() FROM dsb.records" 2>&1 | tr '\t' ' ')
+if [ $rc = 0 ] && cmp -s "$T/want.slots" "$T/got2.slots" && [ "$nodes" = "2 $rows" ]; then
+    ok "two nodes with half of the inputs each: the cluster holds the same records, per day, from 2 nodes"
+else
+    not_ok "two nodes with half of the inputs each (rc $rc, $nodes)" "$T/err"
+fi
+# a shard down during the run: the batches wait in the spool; once it is back, they go, once
+kill "$(cat "$T/s2.pid")"
+i=0
+while kill -0 "$(cat "$T/s2.pid")" 2> /dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+node n1 dsc
+# shellcheck disable=SC2086
+"$DS" analyze -c "$T/n1.yaml" -o /dev/null $SAMPLES 2> "$T/err"
+rc=$?
+spooled=$(ls "$T/n1.spool" | grep -c '\.batch$')
+if [ $rc = 0 ] && [ "$spooled" = "$batches" ] && grep -q "$batches batches of records stay in" "$T/err"; then
+    ok "a shard down: analyze ends (exit 0), its $batches batches wait in the spool, and it says so"
+else
+    not_ok "a shard down during analyze (rc $rc, $spooled spooled)" "$T/err"
+fi
+if ! q "$HTTP1" "SELECT count() FROM darkstab.records FINAL" > "$T/out" 2> "$T/err" &&
+    grep -q 'Code: 279' "$T/out" "$T/err"; then
+    ok "a shard down: a query over the cluster fails (Code 279), no answer on half the data"
+else
+    not_ok "a shard down: the query failed" "$T/out"
+fi
+config c5 "http://127.0.0.1:$HTTP2/"
+"$DS" check-config -c "$T/c5.yaml" --connect > /dev/null 2> "$T/err"
+rc=$?
+if [ $rc = 1 ] && grep -q "ClickHouse at http://127.0.0.1:$HTTP2/: .*[Cc]onnect" "$T/err"; then
+    ok "a stopped server: exit 1, the server named"
+else
+    not_ok "a stopped server (rc $rc)" "$T/err"
+fi
+
+if ! start s2 "$HTTP2"; then
+    not_ok "shard 2 restarts" "$T/s2/stdout.log"
+fi
+# shellcheck disable=SC2086
+"$DS" analyze -c "$T/n1.yaml" -o /dev/null $SAMPLES 2> "$T/err"
+rc=$?
+plain=$(q "$HTTP1" "SELECT count() FROM dsc.records" 2>&1)
+final=$(q "$HTTP1" "SELECT count() FROM dsc.records FINAL" 2>&1)
+if [ $rc = 0 ] && [ "$plain" = "$rows" ] && [ "$final" = "$rows" ] &&
+    [ -z "$(ls "$T/n1.spool")" ]; then
+    ok "the shard back: the next run sends the spooled batches, the cluster holds each record once ($plain)"
+else
+    not_ok "after the shard came back (rc $rc, $plain rows, $final with FINAL)" "$T/err"
+fi
+# an INSERT that gets no answer (it may have arrived): recorded as a repeat before it is sent again
+cat > "$T/drop.py" << 'EOF'
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if "query=INSERT" in self.path:
+            self.close_connection = True
+            self.connection.close()
+            return
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"0\n")
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+EOF
+DROP=$(free_port 5)
+python3 "$T/drop.py" "$DROP" &
+PIDS="$PIDS $!"
+i=0
+while ! ss -Hlnt "sport = :$DROP" | grep -q . && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+FIRST=$(echo "$SAMPLES" | head -n 1)
+node d1 dsd "http://127.0.0.1:$DROP/"
+"$DS" analyze -c "$T/d1.yaml" -o /dev/null "$FIRST" 2> "$T/err"
+flagged=$(ls "$T/d1.spool" | grep -c '\.batch$')
+rm -f "$T"/d1.db*
+node d1 dsd
+"$DS" analyze -c "$T/d1.yaml" -o /dev/null "$FIRST" 2>> "$T/err"
+rc=$?
+repeats=$(q "$HTTP1" "SELECT count() FROM dsd.repeats WHERE node = 'd1'" 2>&1)
+n1=$(q "$HTTP1" "SELECT count() FROM dsd.records FINAL" 2>&1)
+n0=$(q "$HTTP1" "SELECT count() FROM dsd.records" 2>&1)
+if [ $rc = 0 ] && [ "$flagged" -ge 1 ] && [ "$repeats" -ge 1 ] 2> /dev/null &&
+    [ "$n1" -gt 0 ] 2> /dev/null && [ "$n0" = "$n1" ] && [ -z "$(ls "$T/d1.spool")" ]; then
+    ok "an INSERT without an answer: recorded in repeats ($repeats) before it is sent again; $n1 records, once"
+else
+    not_ok "an INSERT without an answer (rc $rc, flagged $flagged, repeats $repeats, rows $n0/$n1)" "$T/err"
+fi
+# a damaged spool file: set aside, named, and the run fails
+node e1 dsd
+mkdir -p "$T/e1.spool"
+printf 'not a batch at all, but named like one' > "$T/e1.spool/00000000000000000001-0000000000000001.batch"
+"$DS" analyze -c "$T/e1.yaml" -o /dev/null "$FIRST" 2> "$T/err"
+rc=$?
+if [ $rc = 1 ] && grep -q 'not a batch' "$T/err" && grep -q 'set aside' "$T/err" &&
+    [ -f "$T/e1.spool/00000000000000000001-0000000000000001.batch.damaged" ]; then
+    ok "a damaged spool file: set aside as .damaged, named in the error, exit 1"
+else
+    not_ok "a damaged spool file (rc $rc)" "$T/err"
+fi
+
+# ---- 5. collect inserts its records ------------------------------------------------
+GEN="$(cd "$(dirname "$BUILD/darkstab-gen")" && pwd)/darkstab-gen"
+# started as root, the collector becomes "nobody": it must be able to write here
+USER_LINE=""
+if [ "$(id -u)" = 0 ]; then USER_LINE="  user: nobody"; fi
+chmod 0777 "$T"
+LPORT=$(free_port 6)
+MPORT=$(free_port 7)
+cat > "$T/k1.yaml" << EOF
+timezone: UTC
+darknet:
+  prefixes: [198.18.0.0/16]
+store:
+  path: $T/k1.db
+  backend: clickhouse
+  clickhouse:
+    url: http://127.0.0.1:$HTTP1/
+    database: dse
+    cluster: dk
+    node: k1
+    timeout: 5s
+    batch_rows: 2000
+    flush_interval: 1s
+    spool: $T/k1.spool
+collector:
+  listen:
+    - {protocol: ipfix, address: 127.0.0.1, port: $LPORT}
+  lateness: 1m
+  idle_close: 10s
+  checkpoint: 2s
+$USER_LINE
+metrics:
+  listen: 127.0.0.1:$MPORT
+analyses:
+  - name: ports
+    keys: [proto, dst_port]
+EOF
+for p in "$HTTP1" "$HTTP2"; do
+    "$DS" clickhouse-schema -c "$T/k1.yaml" --apply "http://127.0.0.1:$p/" > /dev/null ||
+        not_ok "schema of dse on $p"
+done
+# kstart: the collector in the background, until it listens
+kstart() {
+    "$DS" collect -c "$T/k1.yaml" --foreground -v >> "$T/k1.log" 2>&1 &
+    KCOL=$!
+    PIDS="$PIDS $KCOL"
+    i=0
+    while ! grep -q 'collect: listening on' "$T/k1.log" 2> /dev/null && [ $i -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+# metric NAME: its value at the collector's endpoint
+metric() {
+    curl -s "http://127.0.0.1:$MPORT/metrics" | awk -v n="$1" '$1 == n {print $2}'
+}
+kstart
+"$GEN" --days 3 --start 2013-03-04 --flows-per-day 3000 --send "127.0.0.1:$LPORT" --rate 20000 \
+    2> /dev/null
+i=0
+while [ "$(metric darkstab_clickhouse_spooled_batches)" != 0 ] || [ -z "$(metric darkstab_clickhouse_records_total)" ] ||
+    [ "$(metric darkstab_clickhouse_records_total)" = 0 ]; do
+    [ $i -gt 100 ] && break
+    sleep 0.1
+    i=$((i + 1))
+done
+sleep 1.5
+kill "$KCOL"
+wait "$KCOL"
+krc=$?
+counted=$(sqlite3 "$T/k1.db" "SELECT (SELECT coalesce(sum(packets), 0) FROM slots) + (SELECT coalesce(sum(packets), 0) FROM open_slots)" 2> /dev/null)
+have=$(q "$HTTP2" "SELECT sum(packets) FROM dse.records FINAL" 2>&1)
+plain=$(q "$HTTP2" "SELECT count() FROM dse.records" 2>&1)
+final=$(q "$HTTP2" "SELECT count() FROM dse.records FINAL" 2>&1)
+if [ $krc = 0 ] && [ -n "$counted" ] && [ "$have" = "$counted" ] && [ "$plain" = "$final" ] &&
+    [ -z "$(ls "$T/k1.spool")" ] && grep -q 'darknet records go to ClickHouse' "$T/k1.log"; then
+    ok "collect with store.backend clickhouse: the $final records it counted ($have packets) are in the cluster, once"
+else
+    not_ok "collect inserts its records (rc $krc, counted $counted, cluster $have, rows $plain/$final)" "$T/k1.log"
+fi
+# the cluster unreachable while the collector runs: the batches wait, then go
+kill "$(cat "$T/s1.pid")" "$(cat "$T/s2.pid")"
+for s in s1 s2; do
+    i=0
+    while kill -0 "$(cat "$T/$s.pid")" 2> /dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+done
+kstart
+"$GEN" --days 3 --start 2013-03-07 --flows-per-day 3000 --send "127.0.0.1:$LPORT" --rate 20000 \
+    2> /dev/null
+sleep 3
+waiting=$(metric darkstab_clickhouse_spooled_batches)
+fails=$(metric darkstab_clickhouse_send_failures_total)
+if [ "${waiting:-0}" -gt 0 ] && [ "${fails:-0}" -gt 0 ] &&
+    grep -q 'batches of records wait in the spool' "$T/k1.log"; then
+    ok "the cluster down: $waiting batches wait in the spool, the metrics and the log say so"
+else
+    not_ok "the cluster down (waiting $waiting, failures $fails)" "$T/k1.log"
+fi
+start s1 "$HTTP1" && start s2 "$HTTP2" || not_ok "the shards restart"
+i=0
+while [ "$(metric darkstab_clickhouse_spooled_batches)" != 0 ] && [ $i -lt 300 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+kill "$KCOL"
+wait "$KCOL"
+krc=$?
+counted=$(sqlite3 "$T/k1.db" "SELECT (SELECT coalesce(sum(packets), 0) FROM slots) + (SELECT coalesce(sum(packets), 0) FROM open_slots)" 2> /dev/null)
+have=$(q "$HTTP2" "SELECT sum(packets) FROM dse.records FINAL" 2>&1)
+plain=$(q "$HTTP2" "SELECT count() FROM dse.records" 2>&1)
+final=$(q "$HTTP2" "SELECT count() FROM dse.records FINAL" 2>&1)
+if [ $krc = 0 ] && [ "$have" = "$counted" ] && [ "$plain" = "$final" ] && [ -z "$(ls "$T/k1.spool")" ]; then
+    ok "the cluster back: the waiting batches went; the cluster holds all $final records counted, once"
+else
+    not_ok "the cluster back (rc $krc, counted $counted, cluster $have, rows $plain/$final)" "$T/k1.log"
+fi
+
+summary clickhouse
     exit 1
 fi
 

@@ -1015,7 +1015,12 @@ START_TEST(test_clickhouse_spool_keeps_batches)
     ck_assert_uint_eq(st.rows, 2500);
     ck_assert_uint_eq(st.batches_sent, 0);
     ck_assert_uint_ge(st.send_failures, 1);
-    ck_assert_ptr_nonnull(strstr(ch_writer_last_failure(w), "127.0.0.1"));
+    {
+        char why[1024];
+
+        ch_writer_last_failure(w, why, sizeof(why));
+        ck_assert_ptr_nonnull(strstr(why, "127.0.0.1"));
+    }
     ch_writer_free(w);
     d = opendir(spool);
     ck_assert_ptr_nonnull(d);
@@ -1027,8 +1032,29 @@ START_TEST(test_clickhouse_spool_keeps_batches)
     ck_assert_int_eq(ch_writer_open(&c->clickhouse, &w, &err), DS_OK);
     ch_writer_stats(w, &st);
     ck_assert_uint_eq(st.batches_spooled, 3);
+    ck_assert_uint_gt(st.spool_bytes, 2500 * 60);
     ck_assert_int_eq(ch_writer_flush(w, &pending, &err), DS_OK);
     ck_assert_uint_eq(pending, 3);
+    ch_writer_free(w);
+    /* spool_max: the spool stops growing at it, and says so */
+    c->clickhouse.spool_max = 1 << 20;
+    ck_assert_int_eq(ch_writer_open(&c->clickhouse, &w, &err), DS_OK);
+    {
+        enum ds_rc rc = DS_OK;
+        int i;
+
+        for (i = 0; i < 100000 && rc == DS_OK; i++) {
+            struct flow f = tu_flow(1362528000000 + i * 1000, 1, "10.0.0.1", "198.18.0.1", 6,
+                                    1, 23);
+
+            rc = ch_writer_add(w, &f, &err);
+        }
+        ck_assert_int_eq(rc, DS_ERR_LIMIT);
+        ck_assert_ptr_nonnull(strstr(err.msg, "is full (spool_max 1048576 bytes)"));
+        ch_writer_stats(w, &st);
+        ck_assert_uint_le(st.spool_bytes, 1 << 20);
+        ck_assert_uint_gt(st.spool_bytes, (1 << 20) - 200000);
+    }
     ch_writer_free(w);
     cfg_free(c);
 }
