@@ -24,7 +24,9 @@
 #      again; a damaged spool file is set aside and named;
 #   5. collect inserts the records it counts: the cluster holds each of
 #      them once; with the cluster down the batches wait in the spool (the
-#      metrics and the log say so) and go once it is back.
+#      metrics and the log say so) and go once it is back; killed with
+#      kill -9 in the middle of a stream and started again, nothing is in
+#      the cluster twice.
 #
 # Prints "ok - ..." or "not ok - ..." per test, then "clickhouse: N passed,
 # N failed"; appends "passed failed" to $RESULTS if set.
@@ -578,6 +580,43 @@ if [ $krc = 0 ] && [ "$have" = "$counted" ] && [ "$plain" = "$final" ] && [ -z "
     ok "the cluster back: the waiting batches went; the cluster holds all $final records counted, once"
 else
     not_ok "the cluster back (rc $krc, counted $counted, cluster $have, rows $plain/$final)" "$T/k1.log"
+fi
+# kill -9 in the middle of a stream, then a restart: nothing in the cluster twice
+before=$(q "$HTTP2" "SELECT count() FROM dse.records FINAL" 2>&1)
+# (the cluster away meanwhile, so that batches are left in the spool for the restart)
+kill "$(cat "$T/s1.pid")" "$(cat "$T/s2.pid")"
+for s in s1 s2; do
+    i=0
+    while kill -0 "$(cat "$T/$s.pid")" 2> /dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+done
+kstart
+"$GEN" --days 3 --start 2013-03-10 --flows-per-day 3000 --send "127.0.0.1:$LPORT" --rate 4000 \
+    2> "$T/gen.err" &
+GENPID=$!
+sleep 1.5
+kill -9 "$KCOL"
+wait "$KCOL" 2> /dev/null
+wait "$GENPID"
+sent=$(sed -n 's/^darkstab-gen: \([0-9][0-9]*\) records.*/\1/p' "$T/gen.err" | tail -n 1)
+left=$(ls "$T/k1.spool" | grep -c '\.batch$')
+start s1 "$HTTP1" && start s2 "$HTTP2" || not_ok "the shards restart"
+kstart
+i=0
+while [ "$(metric darkstab_clickhouse_spooled_batches)" != 0 ] && [ $i -lt 300 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+kill "$KCOL"
+wait "$KCOL"
+krc=$?
+plain=$(q "$HTTP2" "SELECT count() FROM dse.records" 2>&1)
+final=$(q "$HTTP2" "SELECT count() FROM dse.records FINAL" 2>&1)
+new=$((final - before))
+if [ $krc = 0 ] && [ "$plain" = "$final" ] && [ "$new" -gt 0 ] && [ -n "$sent" ] &&
+    [ "$new" -le "$sent" ] && [ "$left" -gt 0 ] && [ -z "$(ls "$T/k1.spool")" ]; then
+    ok "kill -9 while $sent records came, a restart: $new of them in the cluster, none twice ($left batches were left in the spool)"
+else
+    not_ok "kill -9 and a restart (rc $krc, sent $sent, new $new, rows $plain/$final)" "$T/k1.log"
 fi
 
 summary clickhouse
