@@ -325,6 +325,7 @@ bench: all $(BENCH_BINS) $(TOOL_BINS)
 	@sh bench/run.sh $(BUILD)
 	@sh bench/collect.sh $(BUILD)
 	@sh bench/soak.sh $(BUILD) $(SOAK_SECONDS)
+	@sh bench/clickhouse.sh $(BUILD)
 
 # make soak: 30 minutes at 500,000 records a second from 100 exporters and 1%
 # garbage (bench/soak-exporters.sh); SOAK_EXPORTERS_SECONDS=120 for a short one

@@ -213,7 +213,9 @@ cmd_analyze(int argc, char **argv)
      * also analyses them as with sqlite, into store.path.
      */
     if (cfg->store_backend == CFG_STORE_CLICKHOUSE && !no_store) {
-        if (ch_writer_open(&cfg->clickhouse, &records, &err) != DS_OK) {
+        /* a thread sends the batches while the reader goes on decoding */
+        if (ch_writer_open(&cfg->clickhouse, &records, &err) != DS_OK ||
+            ch_writer_start_sender(records, 4, &err) != DS_OK) {
             log_msg(LOG_ERR, "analyze: %s", err.msg);
             status = EXIT_RUN_FAILED;
             goto out;
@@ -240,6 +242,8 @@ cmd_analyze(int argc, char **argv)
         struct ch_writer_stats ws;
         uint64_t pending;
 
+        /* the sender's current attempt ends; what is left is sent from here, in order */
+        ch_writer_stop_sender(records, 0);
         if (ch_writer_flush(records, &pending, &err) != DS_OK) {
             log_msg(LOG_ERR, "analyze: %s", err.msg);
             status = EXIT_RUN_FAILED;

@@ -1520,7 +1520,7 @@ collector_start(struct collector *c, struct ds_error *err)
         if (rc == DS_OK)
             rc = ch_writer_source(c->records, NULL, err);
         if (rc == DS_OK)
-            rc = ch_writer_start_sender(c->records, err);
+            rc = ch_writer_start_sender(c->records, 0, err);
         if (rc != DS_OK)
             return rc;
         ch_writer_stats(c->records, &ws);

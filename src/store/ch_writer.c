@@ -69,6 +69,9 @@ struct ch_writer {
      */
     pthread_mutex_t lock;
     pthread_cond_t wake;
+    pthread_cond_t drained;     /* the sender took a batch, or failed */
+    bool sender_failing;        /* its last attempt failed: waiting for it is no use */
+    size_t wait_ahead;          /* > 0: ch_writer_add() waits while more batches wait */
     pthread_t sender;
     bool sender_started, stopping;
     int64_t stop_by;            /* monotonic s: the last attempts end */
@@ -180,6 +183,7 @@ ch_writer_open(const struct cfg_clickhouse *ch, struct ch_writer **out, struct d
     w->retry_s = 1;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->wake, NULL);
+    pthread_cond_init(&w->drained, NULL);
     /* live numbers: from the clock, so that a restart does not reuse them */
     w->live_next = (uint64_t)time(NULL) << 20;
     rc = load_spool(w, err);
@@ -371,8 +375,15 @@ ch_writer_add(struct ch_writer *w, const struct flow *f, struct ds_error *err)
     rc = seal(w, err);
     if (rc != DS_OK)
         return rc;
-    /* with a sender thread, it sends */
-    return w->sender_started ? DS_OK : send_spooled(w, false, err);
+    if (!w->sender_started)
+        return send_spooled(w, false, err);
+    /* analyze: no further ahead of the sender than wait_ahead batches, while it gets on */
+    pthread_mutex_lock(&w->lock);
+    while (w->wait_ahead > 0 && w->st.batches_spooled > w->wait_ahead && !w->sender_failing &&
+           !w->stopping)
+        pthread_cond_wait(&w->drained, &w->lock);
+    pthread_mutex_unlock(&w->lock);
+    return DS_OK;
 }
 
 static int
@@ -580,6 +591,8 @@ send_spooled(struct ch_writer *w, bool force, struct ds_error *err)
             pthread_mutex_lock(&w->lock);
             w->st.send_failures++;
             snprintf(w->failure, sizeof(w->failure), "%s", why.msg);
+            w->sender_failing = true;
+            pthread_cond_broadcast(&w->drained);
             pthread_mutex_unlock(&w->lock);
             w->retry_at = now_s() + w->retry_s;
             w->retry_s = w->retry_s * 2 > RETRY_MAX_S ? RETRY_MAX_S : w->retry_s * 2;
@@ -598,6 +611,8 @@ send_spooled(struct ch_writer *w, bool force, struct ds_error *err)
         pthread_mutex_lock(&w->lock);
         w->st.batches_spooled--;
         w->spool_bytes -= size < w->spool_bytes ? size : w->spool_bytes;
+        w->sender_failing = false;
+        pthread_cond_broadcast(&w->drained);
         pthread_mutex_unlock(&w->lock);
         w->retry_s = 1;
         w->retry_at = 0;
@@ -691,8 +706,9 @@ sender_run(void *arg)
 }
 
 enum ds_rc
-ch_writer_start_sender(struct ch_writer *w, struct ds_error *err)
+ch_writer_start_sender(struct ch_writer *w, size_t wait_ahead, struct ds_error *err)
 {
+    w->wait_ahead = wait_ahead;
     if (pthread_create(&w->sender, NULL, sender_run, w) != 0)
         return ds_error_set(err, DS_ERR_NOMEM, "store.clickhouse: cannot start the sender");
     w->sender_started = true;
@@ -708,6 +724,7 @@ ch_writer_stop_sender(struct ch_writer *w, int64_t wait_s)
     w->stopping = true;
     w->stop_by = now_s() + wait_s;
     pthread_cond_signal(&w->wake);
+    pthread_cond_broadcast(&w->drained);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->sender, NULL);
     w->sender_started = false;
@@ -721,6 +738,7 @@ ch_writer_free(struct ch_writer *w)
     ch_writer_stop_sender(w, 0);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->wake);
+    pthread_cond_destroy(&w->drained);
     ch_client_free(w->client);
     free(w->buf);
     free(w->insert);

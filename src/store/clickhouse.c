@@ -176,18 +176,25 @@ ch_post(struct ch_client *c, const char *query, const void *body, size_t len,
 
     if (unknown != NULL)
         *unknown = false;
+    /*
+     * insert_distributed_sync=1 for every request: an INSERT through a
+     * Distributed table (records, repeats, slots) is answered once the
+     * shard that holds it has it, so that what follows reads it.
+     */
     if (query != NULL) {
         char *q = curl_easy_escape(c->h, query, 0);
 
         url = xasprintf("%s?query=%s&insert_distributed_sync=1", c->url, q);
         curl_free(q);
+    } else {
+        url = xasprintf("%s?insert_distributed_sync=1", c->url);
     }
     curl_easy_reset(c->h);
     hdr = curl_slist_append(hdr, query != NULL ? "Content-Type: application/octet-stream"
                                                : "Content-Type: text/plain; charset=utf-8");
     /* no "Expect: 100-continue" round trip before a batch */
     hdr = curl_slist_append(hdr, "Expect:");
-    curl_easy_setopt(c->h, CURLOPT_URL, url != NULL ? url : c->url);
+    curl_easy_setopt(c->h, CURLOPT_URL, url);
     curl_easy_setopt(c->h, CURLOPT_POST, 1L);
     curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);

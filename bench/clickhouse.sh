@@ -1,0 +1,68 @@
+#!/bin/sh
+# make bench, ClickHouse part (issue 9): how fast one node inserts the
+# bench's darknet records into a two-shard cluster, what they take on disk,
+# and how long a day's group counts take to query.  Two clickhouse-server
+# processes on 127.0.0.1 (tests/e2e/chlib.sh) share the two cores with
+# darkstab, so this is a floor for a real two-node cluster.
+#
+#   sh bench/clickhouse.sh BUILD_DIR
+#
+# Uses BUILD_DIR/bench-data/bench.ipfix (bench/run.sh makes it).
+set -u
+BUILD=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DS="$ROOT/$BUILD/darkstab"
+IN="$ROOT/$BUILD/bench-data/bench.ipfix"
+[ -x /usr/sbin/clickhouse-server ] || { echo "clickhouse: not installed (make deps), skipped"; exit 0; }
+[ -s "$IN" ] || { echo "clickhouse: no $IN (run bench/run.sh first), skipped"; exit 0; }
+T=$(mktemp -d /tmp/darkstab-chbench-XXXXXX)
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill "$p" 2> /dev/null; done
+    for p in $PIDS; do
+        i=0
+        while kill -0 "$p" 2> /dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+        kill -9 "$p" 2> /dev/null
+    done
+    rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+. "$ROOT/tests/e2e/chlib.sh"
+ch_setup
+start s1 "$HTTP1" && start s2 "$HTTP2" || { echo "clickhouse: the servers did not start"; exit 1; }
+sed "s|^analyses:|store:\n  backend: clickhouse\n  clickhouse:\n    url: http://127.0.0.1:$HTTP1/\n    cluster: dk\n    node: bench\n    spool: $T/spool\nanalyses:|" \
+    "$ROOT/bench/bench.yaml" > "$T/bench.yaml"
+for p in "$HTTP1" "$HTTP2"; do
+    "$DS" clickhouse-schema -c "$T/bench.yaml" --apply "http://127.0.0.1:$p/" > /dev/null || exit 1
+done
+/usr/bin/time -f "%e %M" -o "$T/time" "$DS" analyze -c "$T/bench.yaml" --store "$T/node.db" \
+    -f json -o "$T/out.json" "$IN" 2> "$T/log" || { cat "$T/log"; exit 1; }
+secs=$(cut -d' ' -f1 "$T/time")
+rss=$(cut -d' ' -f2 "$T/time")
+rows=$(q "$HTTP1" "SELECT count() FROM darkstab.records")
+# merges settle before the parts are measured
+sleep 5
+disk=0
+for p in "$HTTP1" "$HTTP2"; do
+    b=$(q "$p" "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = 'darkstab' AND table = 'records_local' AND active")
+    disk=$((disk + b))
+done
+day=$(q "$HTTP1" "SELECT intDiv(min(start_ms), 86400000) * 86400000 + 5 * 86400000 FROM darkstab.records")
+best() { sort -n | head -n 1; }
+qt() {
+    for i in 1 2 3; do
+        s=$(date +%s.%N)
+        q "$HTTP1" "$1" > /dev/null
+        echo "$(date +%s.%N) - $s" | bc
+    done | best
+}
+plain=$(qt "SELECT proto, dport, sum(packets) FROM darkstab.records WHERE start_ms >= $day AND start_ms < $day + 86400000 GROUP BY proto, dport FORMAT Null")
+final=$(qt "SELECT proto, dport, sum(packets) FROM darkstab.records FINAL WHERE start_ms >= $day AND start_ms < $day + 86400000 GROUP BY proto, dport FORMAT Null")
+dayrows=$(q "$HTTP1" "SELECT count() FROM darkstab.records WHERE start_ms >= $day AND start_ms < $day + 86400000")
+echo "clickhouse (two shards on 127.0.0.1, $(q "$HTTP1" 'SELECT version()'))"
+awk -v r="$rows" -v s="$secs" -v m="$rss" 'BEGIN {
+    printf "  analyze with store.backend clickhouse: %d records in %.2f s, %.0f records/s inserted, peak %d MB\n",
+        r, s, r / s, m / 1024 }'
+awk -v d="$disk" -v r="$rows" 'BEGIN { printf "  on disk: %.1f bytes a record (both shards, active parts)\n", d / r }'
+awk -v n="$dayrows" -v a="$plain" -v b="$final" 'BEGIN {
+    printf "  a day'"'"'s group counts (%d records, [proto, dst_port]): %.3f s, %.3f s with FINAL\n", n, a, b }'
