@@ -75,14 +75,15 @@ void ch_writer_stats(struct ch_writer *w, struct ch_writer_stats *out);
  * at most), so that ch_writer_add() only encodes and spools.  wait_ahead
  * > 0 (analyze): ch_writer_add() waits while more than that many batches
  * wait and the sender is getting on, so the spool stays small; 0 (the
-enum ds_rc ch_writer_start_sender(struct ch_writer *w, size_t wait_ahead,
-                                  struct ds_error *err);
+ * collector, which must not stop receiving): never waits.
+ * ch_writer_tick() seals a batch older than
  * store.clickhouse.flush_interval; ch_writer_seal() seals now (at a
  * checkpoint: what the checkpoint counts is spooled).  Stopping, the
  * sender tries for at most wait_s more; what is left is sent at the next
  * start.
  */
-enum ds_rc ch_writer_start_sender(struct ch_writer *w, size_t wait_ahead, struct ds_error *err);
+enum ds_rc ch_writer_start_sender(struct ch_writer *w, size_t wait_ahead,
+                                  struct ds_error *err);
 enum ds_rc ch_writer_tick(struct ch_writer *w, struct ds_error *err);
 enum ds_rc ch_writer_seal(struct ch_writer *w, struct ds_error *err);
 void ch_writer_stop_sender(struct ch_writer *w, int64_t wait_s);
