@@ -274,7 +274,7 @@ check-sanitize:
 # (seeded from tests/data, samples and config), with its dictionary; every
 # input of tests/data/fuzz/TARGET (crashes found once) is run first as a
 # regression.  make check runs each for FUZZ_CHECK_SECONDS.
-FUZZ_TARGETS = datagram ipfix_file config parse checkpoint
+FUZZ_TARGETS = datagram ipfix_file config parse checkpoint spool
 FUZZ_SECONDS ?= 600
 FUZZ_CHECK_SECONDS ?= 30
 FUZZ_BUILD = build/fuzz

@@ -42,12 +42,16 @@ seed() {
         done ;;
     checkpoint)
         printf '\001\000' > "$c/empty" ;;
+    spool)
+        # a whole batch of no rows (56-byte header, body length 0), and a header cut short
+        printf 'DSCHB001\001\000\000\000\000\000\000\000' > "$c/short"
+        { printf 'DSCHB001'; head -c 48 /dev/zero; } > "$c/empty-batch" ;;
     esac
 }
 
 max_len() {
     case "$1" in
-    datagram | ipfix_file | checkpoint) echo 65536 ;;
+    datagram | ipfix_file | checkpoint | spool) echo 65536 ;;
     *) echo 4096 ;;
     esac
 }
