@@ -87,6 +87,13 @@ enum ds_rc ch_writer_start_sender(struct ch_writer *w, size_t wait_ahead,
 enum ds_rc ch_writer_tick(struct ch_writer *w, struct ds_error *err);
 enum ds_rc ch_writer_seal(struct ch_writer *w, struct ds_error *err);
 void ch_writer_stop_sender(struct ch_writer *w, int64_t wait_s);
+/*
+ * The node's event-time watermark (ms; the latest flow start it has
+ * counted, less its lateness) and whether all its exporters are idle: the
+ * sender writes them to the cluster's watermarks table every few seconds
+ * (docs/CLICKHOUSE.md section 6), and once more when it stops.
+ */
+void ch_writer_watermark(struct ch_writer *w, int64_t watermark_ms, bool idle);
 /* Frees w; what is not flushed and not spooled is lost (a run that did not end). */
 void ch_writer_free(struct ch_writer *w);
 

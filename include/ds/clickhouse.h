@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ds/cfg.h"
 #include "ds/rc.h"
@@ -68,5 +69,17 @@ enum ds_rc ch_schema_apply(struct ch_client *c, const struct cfg_clickhouse *ch,
  */
 enum ds_rc ch_check(struct ch_client *c, const struct cfg_clickhouse *ch, char *version,
                     size_t len, unsigned *shards, struct ds_error *err);
+
+/* A node's latest row in the watermarks table (docs/CLICKHOUSE.md section 6). */
+struct ch_node {
+    char node[64];
+    int64_t watermark_ms;       /* its records are in up to here (event time) */
+    int64_t updated_ms;         /* when it wrote this (its wall clock) */
+    bool idle;                  /* all its exporters idle */
+};
+
+/* The nodes that wrote a watermark, by name (*out owned, *n of them). */
+enum ds_rc ch_nodes(struct ch_client *c, const struct cfg_clickhouse *ch, struct ch_node **out,
+                    size_t *n, struct ds_error *err);
 
 #endif

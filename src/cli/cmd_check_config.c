@@ -9,6 +9,8 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "cli.h"
 #include "ds/cfg.h"
@@ -39,6 +41,8 @@ check_servers(const struct ds_cfg *cfg, int quiet)
     struct ds_error err;
     char version[64];
     unsigned shards;
+    struct ch_node *nodes = NULL;
+    size_t n_nodes = 0;
 
     if (cfg->store_backend != CFG_STORE_CLICKHOUSE) {
         if (!quiet)
@@ -55,6 +59,23 @@ check_servers(const struct ds_cfg *cfg, int quiet)
         printf("store: ClickHouse %s at %s, cluster %s of %u shard%s, database %s complete\n",
                version, ch_client_server(c), cfg->clickhouse.cluster, shards,
                shards == 1 ? "" : "s", cfg->clickhouse.database);
+    /* the nodes that feed the cluster, and how far their records are in */
+    if (!quiet && ch_nodes(c, &cfg->clickhouse, &nodes, &n_nodes, &err) == DS_OK) {
+        time_t now = time(NULL);
+
+        for (size_t i = 0; i < n_nodes; i++) {
+            char when[32];
+            time_t wm = (time_t)(nodes[i].watermark_ms / 1000);
+            struct tm tm;
+
+            gmtime_r(&wm, &tm);
+            strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            printf("node %s: records in up to %s, written %llds ago%s\n", nodes[i].node, when,
+                   (long long)(now - nodes[i].updated_ms / 1000),
+                   nodes[i].idle ? ", idle" : "");
+        }
+        free(nodes);
+    }
     ch_client_free(c);
     return 0;
 }

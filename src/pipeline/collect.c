@@ -143,6 +143,7 @@ struct collector {
     uint64_t records_errors;
     int64_t records_warn_ms;
     uint64_t records_failures_told;
+    int64_t records_wm_ms;              /* the last event-time watermark, for an idle row */
     /* metrics: a snapshot under snap_lock, served by httpd's thread */
     struct httpd *httpd;
     char *httpd_endpoint;
@@ -1108,7 +1109,14 @@ tick(struct collector *c, int64_t now)
             c->records_warn_ms = now;
         }
     }
+    /* the node's row in the cluster: how far its records are in, or idle (section 6) */
+    if (c->records != NULL && min_clock != INT64_MAX)
+        ch_writer_watermark(c->records, min_clock - c->cur->collector_lateness_s * 1000, false);
+    else if (c->records != NULL && !any_active &&
+             exporter_table_get_stats(c->exporters)->established > 0)
+        ch_writer_watermark(c->records, c->records_wm_ms, true);
     if (min_clock != INT64_MAX) {
+        c->records_wm_ms = min_clock - c->cur->collector_lateness_s * 1000;
         pipeline_set_watermark(c->p, min_clock / 1000 - c->cur->collector_lateness_s);
         c->idle_closed = false;
     } else if (exporter_table_get_stats(c->exporters)->established > 0 && !any_active &&

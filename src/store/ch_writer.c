@@ -72,6 +72,11 @@ struct ch_writer {
     pthread_cond_t drained;     /* the sender took a batch, or failed */
     bool sender_failing;        /* its last attempt failed: waiting for it is no use */
     size_t wait_ahead;          /* > 0: ch_writer_add() waits while more batches wait */
+    /* the node's watermark row (docs/CLICKHOUSE.md 6), written by the sender */
+    bool wm_set;
+    int64_t wm_ms;
+    bool wm_idle;
+    int64_t wm_written;         /* monotonic s of the last row written */
     pthread_t sender;
     bool sender_started, stopping;
     int64_t stop_by;            /* monotonic s: the last attempts end */
@@ -665,6 +670,49 @@ ch_writer_seal(struct ch_writer *w, struct ds_error *err)
     return seal(w, err);
 }
 
+#define WATERMARK_EVERY_S 5
+
+void
+ch_writer_watermark(struct ch_writer *w, int64_t watermark_ms, bool idle)
+{
+    pthread_mutex_lock(&w->lock);
+    w->wm_set = true;
+    w->wm_ms = watermark_ms;
+    w->wm_idle = idle;
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* The node's row in the watermarks table, every WATERMARK_EVERY_S (sender thread). */
+static void
+write_watermark(struct ch_writer *w, bool now)
+{
+    struct timespec ts;
+    int64_t wm, updated;
+    bool set, idle;
+    struct ds_error err;
+    char *sql;
+
+    if (!now && now_s() - w->wm_written < WATERMARK_EVERY_S)
+        return;
+    pthread_mutex_lock(&w->lock);
+    set = w->wm_set;
+    wm = w->wm_ms;
+    idle = w->wm_idle;
+    pthread_mutex_unlock(&w->lock);
+    if (!set)
+        return;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    updated = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    sql = xasprintf("INSERT INTO %s.watermarks (node, updated_ms, watermark_ms, idle, analyzer) "
+                    "VALUES ('%s', %lld, %lld, %d, %d)",
+                    w->cfg.database, w->cfg.node, (long long)updated, (long long)wm,
+                    idle ? 1 : 0, w->cfg.analyzer != CFG_ANALYZER_FALSE ? 1 : 0);
+    /* a failure is the spool's business to report: the next try is in a few seconds */
+    if (ch_exec(w->client, sql, NULL, &err) == DS_OK)
+        w->wm_written = now_s();
+    free(sql);
+}
+
 /* The sender thread: the spool, whenever a batch is sealed or a second has passed. */
 static void *
 sender_run(void *arg)
@@ -696,8 +744,11 @@ sender_run(void *arg)
                 if (b.send_failures != a.send_failures)
                     break;
             }
+            if (now_s() < w->stop_by)
+                write_watermark(w, true);
             return NULL;
         }
+        write_watermark(w, false);
         if (send_spooled(w, false, &err) != DS_OK) {
             /* a damaged file was set aside (failure says which); go on with the others */
             continue;

@@ -471,3 +471,42 @@ ch_check(struct ch_client *c, const struct cfg_clickhouse *ch, char *version, si
     strbuf_fini(&missing);
     return rc;
 }
+
+enum ds_rc
+ch_nodes(struct ch_client *c, const struct cfg_clickhouse *ch, struct ch_node **out, size_t *n,
+         struct ds_error *err)
+{
+    struct strbuf sb = STRBUF_INIT;
+    const char *p;
+    enum ds_rc rc;
+    char *sql;
+
+    *out = NULL;
+    *n = 0;
+    sql = xasprintf("SELECT node, argMax(watermark_ms, updated_ms), max(updated_ms), "
+                    "argMax(idle, updated_ms) FROM %s.watermarks GROUP BY node ORDER BY node "
+                    "FORMAT TabSeparated",
+                    ch->database);
+    rc = ch_exec(c, sql, &sb, err);
+    free(sql);
+    for (p = strbuf_str(&sb); rc == DS_OK && *p != '\0';) {
+        size_t l = strcspn(p, "\n");
+        struct ch_node nd;
+        long long wm, up;
+        int idle;
+        char name[64];
+
+        memset(&nd, 0, sizeof(nd));
+        if (sscanf(p, "%63[^\t]\t%lld\t%lld\t%d", name, &wm, &up, &idle) == 4) {
+            snprintf(nd.node, sizeof(nd.node), "%s", name);
+            nd.watermark_ms = wm;
+            nd.updated_ms = up;
+            nd.idle = idle != 0;
+            *out = xreallocarray(*out, *n + 1, sizeof(**out));
+            (*out)[(*n)++] = nd;
+        }
+        p += l + (p[l] == '\n');
+    }
+    strbuf_fini(&sb);
+    return rc;
+}

@@ -24,7 +24,9 @@
 #      again; a damaged spool file is set aside and named;
 #   5. collect inserts the records it counts: the cluster holds each of
 #      them once; with the cluster down the batches wait in the spool (the
-#      metrics and the log say so) and go once it is back; killed with
+#      metrics and the log say so) and go once it is back; its watermark
+#      (how far its records are in) is in the cluster, and check-config
+#      --connect shows it; killed with
 #      kill -9 in the middle of a stream and started again, nothing is in
 #      the cluster twice.
 #
@@ -472,6 +474,12 @@ if [ $krc = 0 ] && [ -n "$counted" ] && [ "$have" = "$counted" ] && [ "$plain" =
     ok "collect with store.backend clickhouse: the $final records it counted ($have packets) are in the cluster, once"
 else
     not_ok "collect inserts its records (rc $krc, counted $counted, cluster $have, rows $plain/$final)" "$T/k1.log"
+fi
+"$DS" check-config -c "$T/k1.yaml" --connect > "$T/out" 2> "$T/err"
+if grep -q '^node k1: records in up to 2013-03-0[67]T' "$T/out"; then
+    ok "the collector's watermark in the cluster: $(grep '^node k1' "$T/out")"
+else
+    not_ok "the collector's watermark in the cluster" "$T/out"
 fi
 # the cluster unreachable while the collector runs: the batches wait, then go
 kill "$(cat "$T/s1.pid")" "$(cat "$T/s2.pid")"
