@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ds/cfg.h"
 #include "ds/rc.h"
@@ -48,6 +49,9 @@ enum ds_rc ch_exec(struct ch_client *c, const char *sql, struct strbuf *out,
  */
 enum ds_rc ch_post(struct ch_client *c, const char *query, const void *body, size_t len,
                    struct strbuf *out, bool *unknown, struct ds_error *err);
+/* As ch_post(), the data being the next len bytes of fp (a spooled batch, not read into memory). */
+enum ds_rc ch_post_file(struct ch_client *c, const char *query, FILE *fp, size_t len,
+                        bool *unknown, struct ds_error *err);
 
 /* The tables of docs/CLICKHOUSE.md, local then Distributed: how many, and their names. */
 size_t ch_schema_tables(const char *const **names);

@@ -422,41 +422,36 @@ spool_files(const char *dir, size_t *n)
     return v;
 }
 
-/* A spool file whole into memory; NULL with err if it is not one of ours. */
-static uint8_t *
-read_batch(const char *path, size_t *len, struct ds_error *err)
+/*
+ * A spool file opened, its header read into h and checked against its
+ * length; the file stands at its body.  NULL with err if it is not one of
+ * ours.
+ */
+static FILE *
+open_batch(const char *path, uint8_t h[HEADER_BYTES], size_t *body, struct ds_error *err)
 {
     FILE *fp = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    long size;
+    struct stat sb;
 
     if (fp == NULL) {
         ds_error_set(err, DS_ERR_PARSE, "store.clickhouse.spool: %s: %s", path,
                      strerror(errno));
         return NULL;
     }
-    if (fseek(fp, 0, SEEK_END) != 0 || (size = ftell(fp)) < HEADER_BYTES ||
-        fseek(fp, 0, SEEK_SET) != 0) {
+    if (fstat(fileno(fp), &sb) != 0 || sb.st_size < HEADER_BYTES ||
+        fread(h, 1, HEADER_BYTES, fp) != HEADER_BYTES) {
         fclose(fp);
         ds_error_set(err, DS_ERR_PARSE, "store.clickhouse.spool: %s: not a batch (too short)",
                      path);
         return NULL;
     }
-    buf = xmalloc((size_t)size);
-    if (fread(buf, 1, (size_t)size, fp) != (size_t)size) {
+    if (memcmp(h, MAGIC, 8) != 0 || get_le(h + 40) != (uint64_t)sb.st_size - HEADER_BYTES) {
         fclose(fp);
-        free(buf);
-        ds_error_set(err, DS_ERR_PARSE, "store.clickhouse.spool: %s: cannot read it", path);
-        return NULL;
-    }
-    fclose(fp);
-    if (memcmp(buf, MAGIC, 8) != 0 || get_le(buf + 40) != (uint64_t)size - HEADER_BYTES) {
-        free(buf);
         ds_error_set(err, DS_ERR_PARSE, "store.clickhouse.spool: %s: not a batch (header)", path);
         return NULL;
     }
-    *len = (size_t)size;
-    return buf;
+    *body = (size_t)sb.st_size - HEADER_BYTES;
+    return fp;
 }
 
 /* Rewrites the flags of a spool file in place (FLAG_REPEAT after an attempt without answer). */
@@ -484,15 +479,16 @@ static enum ds_rc
 send_one(struct ch_writer *w, const char *path, bool from_before, bool *sent_unknown,
          struct ds_error *err)
 {
+    uint8_t buf[HEADER_BYTES];
     size_t len;
-    uint8_t *buf = read_batch(path, &len, err);
+    FILE *fp = open_batch(path, buf, &len, err);
     uint64_t batch, rows, flags;
     int64_t first, last;
     enum ds_rc rc = DS_OK;
     char *sql;
 
     *sent_unknown = false;
-    if (buf == NULL)
+    if (fp == NULL)
         return DS_ERR_PARSE;
     batch = get_le(buf + 8);
     rows = get_le(buf + 16);
@@ -536,8 +532,7 @@ send_one(struct ch_writer *w, const char *path, bool from_before, bool *sent_unk
             goto out;
         }
     }
-    rc = ch_post(w->client, w->insert, buf + HEADER_BYTES, len - HEADER_BYTES, NULL,
-                 sent_unknown, err);
+    rc = ch_post_file(w->client, w->insert, fp, len, sent_unknown, err);
     if (rc == DS_OK) {
         pthread_mutex_lock(&w->lock);
         w->st.batches_sent++;
@@ -546,7 +541,7 @@ send_one(struct ch_writer *w, const char *path, bool from_before, bool *sent_unk
     else if (*sent_unknown && !(flags & FLAG_REPEAT))
         set_flags(path, flags | FLAG_REPEAT);
 out:
-    free(buf);
+    fclose(fp);
     return rc;
 }
 

@@ -160,9 +160,20 @@ not_sent(CURLcode cc)
            cc == CURLE_URL_MALFORMAT || cc == CURLE_SSL_CONNECT_ERROR;
 }
 
-enum ds_rc
-ch_post(struct ch_client *c, const char *query, const void *body, size_t len,
-        struct strbuf *out, bool *unknown, struct ds_error *err)
+/* The body of a request read from a file as libcurl asks for it. */
+static size_t
+read_file_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+    FILE *fp = arg;
+    size_t n = fread(buf, 1, size * nitems, fp);
+
+    return n == 0 && ferror(fp) ? CURL_READFUNC_ABORT : n;
+}
+
+/* One request: body in memory, or (fp not NULL) len bytes read from fp. */
+static enum ds_rc
+post(struct ch_client *c, const char *query, const void *body, FILE *fp, size_t len,
+     struct strbuf *out, bool *unknown, struct ds_error *err)
 {
     struct strbuf answer = STRBUF_INIT;
     struct answer a = {out != NULL ? out : &answer, 0, false};
@@ -196,7 +207,12 @@ ch_post(struct ch_client *c, const char *query, const void *body, size_t len,
     hdr = curl_slist_append(hdr, "Expect:");
     curl_easy_setopt(c->h, CURLOPT_URL, url);
     curl_easy_setopt(c->h, CURLOPT_POST, 1L);
-    curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
+    if (fp != NULL) {
+        curl_easy_setopt(c->h, CURLOPT_READFUNCTION, read_file_cb);
+        curl_easy_setopt(c->h, CURLOPT_READDATA, fp);
+    } else {
+        curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
+    }
     curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, write_cb);
@@ -237,9 +253,23 @@ ch_post(struct ch_client *c, const char *query, const void *body, size_t len,
 }
 
 enum ds_rc
+ch_post(struct ch_client *c, const char *query, const void *body, size_t len,
+        struct strbuf *out, bool *unknown, struct ds_error *err)
+{
+    return post(c, query, body, NULL, len, out, unknown, err);
+}
+
+enum ds_rc
+ch_post_file(struct ch_client *c, const char *query, FILE *fp, size_t len, bool *unknown,
+             struct ds_error *err)
+{
+    return post(c, query, NULL, fp, len, NULL, unknown, err);
+}
+
+enum ds_rc
 ch_exec(struct ch_client *c, const char *sql, struct strbuf *out, struct ds_error *err)
 {
-    return ch_post(c, NULL, sql, strlen(sql), out, NULL, err);
+    return post(c, NULL, sql, NULL, strlen(sql), out, NULL, err);
 }
 
 /* ---- the schema (docs/CLICKHOUSE.md, section 3) ------------------------------- */
