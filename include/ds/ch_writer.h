@@ -55,6 +55,12 @@ enum ds_rc ch_writer_open(const struct cfg_clickhouse *ch, struct ch_writer **ou
  */
 enum ds_rc ch_writer_source(struct ch_writer *w, const char *digest, struct ds_error *err);
 /*
+ * analyze: mixed into the numbers of its batches, a digest of what decides
+ * which records an input gives (the darknet's prefixes): a run with other
+ * settings numbers its batches apart from an earlier run's.
+ */
+void ch_writer_salt(struct ch_writer *w, uint64_t salt);
+/*
  * Adds a record; a full batch is spooled and sent.  An error: the spool
  * failed, or is full (DS_ERR_LIMIT: store.clickhouse.spool_max; that
  * batch is not kept, the next ones are once the cluster takes the spool).

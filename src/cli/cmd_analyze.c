@@ -20,6 +20,8 @@
 #include "cli.h"
 #include "ds/cfg.h"
 #include "ds/ch_writer.h"
+#include "ds/hash.h"
+#include "ds/strbuf.h"
 #include "ds/log.h"
 #include "ds/pipeline.h"
 #include "ds/report.h"
@@ -96,6 +98,27 @@ elapsed(const struct timespec *t0)
 
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/*
+ * What decides which records of an input are counted (the darknet's
+ * prefixes and exclusions), as a number: the cluster's batches of a run
+ * with other settings are numbered apart (ch_writer_salt()).
+ */
+static uint64_t
+darknet_digest(const struct ds_cfg *cfg)
+{
+    struct strbuf sb = STRBUF_INIT;
+    char buf[CIDR_STRLEN];
+    uint64_t h;
+
+    for (size_t i = 0; i < cfg->prefixes.n; i++)
+        strbuf_printf(&sb, "+%s", cidr_format(&cfg->prefixes.v[i], buf));
+    for (size_t i = 0; i < cfg->exclude.n; i++)
+        strbuf_printf(&sb, "-%s", cidr_format(&cfg->exclude.v[i], buf));
+    h = hash_bytes(strbuf_str(&sb), sb.len);
+    strbuf_fini(&sb);
+    return h;
 }
 
 int
@@ -221,6 +244,7 @@ cmd_analyze(int argc, char **argv)
             goto out;
         }
         pipeline_set_records(p, records);
+        ch_writer_salt(records, darknet_digest(cfg));
     }
 
     /* 3. inputs */

@@ -1519,8 +1519,7 @@ collector_start(struct collector *c, struct ds_error *err)
         log_info("collect: the report of each day is mailed at %02d:%02d to %s%s",
                  (int)(c->cfg->report.schedule_min / 60), (int)(c->cfg->report.schedule_min % 60),
                  c->cfg->report.mail_to.v[0], c->cfg->report.mail_to.n > 1 ? " and others" : "");
-    metrics_start(c, c->cfg->metrics_listen);
-    archive_start(c, c->cfg->archive_dir, c->cfg->archive_rotate_s);
+    /* before the metrics endpoint, whose thread reads c->records */
     if (c->cfg->store_backend == CFG_STORE_CLICKHOUSE) {
         struct ch_writer_stats ws;
 
@@ -1537,6 +1536,8 @@ collector_start(struct collector *c, struct ds_error *err)
                  c->cfg->clickhouse.url, c->cfg->clickhouse.node,
                  (unsigned long long)ws.batches_spooled, c->cfg->clickhouse.spool_dir);
     }
+    metrics_start(c, c->cfg->metrics_listen);
+    archive_start(c, c->cfg->archive_dir, c->cfg->archive_rotate_s);
     return DS_OK;
 }
 

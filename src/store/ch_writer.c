@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +56,11 @@ struct ch_writer {
     uint64_t live_next;         /* live batch numbers */
     uint64_t seq;               /* spool file order */
     uint64_t first_seq;         /* files before it were spooled by an earlier process */
+    int lock_fd;                /* flock()ed: one process per spool */
+    uint64_t salt;              /* mixed into analyze's batch numbers (ch_writer_salt()) */
+    /* batches sent whose file could not be removed: not sent again */
+    char **sent_names;
+    size_t n_sent_names;
     /* sending */
     int64_t retry_at;           /* monotonic s: no attempt before */
     int retry_s;
@@ -140,6 +147,23 @@ put_addr(struct ch_writer *w, const struct addr *a)
     put_le(w, lo, 8);
 }
 
+/* "SEQUENCE-BATCH.batch", 20 and 16 digits: a batch file of the spool (and its sequence). */
+static bool
+is_batch_name(const char *name, unsigned long long *seq)
+{
+    size_t l = strlen(name);
+
+    if (l != 43 || name[20] != '-' || strcmp(name + 37, ".batch") != 0)
+        return false;
+    for (size_t i = 0; i < 37; i++)
+        if (i != 20 && !((name[i] >= '0' && name[i] <= '9') ||
+                         (i > 20 && name[i] >= 'a' && name[i] <= 'f')))
+            return false;
+    if (seq != NULL)
+        *seq = strtoull(name, NULL, 10);
+    return true;
+}
+
 static enum ds_rc
 load_spool(struct ch_writer *w, struct ds_error *err)
 {
@@ -150,20 +174,22 @@ load_spool(struct ch_writer *w, struct ds_error *err)
         return ds_error_set(err, DS_ERR_IO, "store.clickhouse.spool %s: %s", w->spool,
                             strerror(errno));
     while ((e = readdir(d)) != NULL) {
-        unsigned long long seq, batch;
-        char tail[16];
+        unsigned long long seq;
+        char path[4096];
+        size_t l = strlen(e->d_name);
 
-        if (sscanf(e->d_name, "%20llu-%16llx.%15s", &seq, &batch, tail) == 3 &&
-            strcmp(tail, "batch") == 0) {
-            char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", w->spool, e->d_name);
+        if (is_batch_name(e->d_name, &seq)) {
             struct stat sb;
 
-            snprintf(path, sizeof(path), "%s/%s", w->spool, e->d_name);
             if (stat(path, &sb) == 0)
                 w->spool_bytes += (uint64_t)sb.st_size;
             w->st.batches_spooled++;
             if (seq >= w->seq)
                 w->seq = seq + 1;
+        } else if (l > 4 && strcmp(e->d_name + l - 4, ".tmp") == 0) {
+            /* a batch being written when the process died: never renamed, never counted */
+            unlink(path);
         }
     }
     closedir(d);
@@ -181,16 +207,52 @@ ch_writer_open(const struct cfg_clickhouse *ch, struct ch_writer **out, struct d
         return ds_error_set(err, DS_ERR_IO, "store.clickhouse.spool %s: cannot make it: %s",
                             ch->spool_dir, strerror(errno));
     w = xcalloc(1, sizeof(*w));
+    w->lock_fd = -1;
     w->cfg = *ch;
     w->spool = xstrdup(ch->spool_dir);
     w->insert = xasprintf("INSERT INTO %s.records FORMAT RowBinary", ch->database);
     w->seq = 1;
     w->retry_s = 1;
     pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->wake, NULL);
+    {
+        /* the sender's one-second wait: a clock step must not stretch it */
+        pthread_condattr_t ca;
+
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&w->wake, &ca);
+        pthread_condattr_destroy(&ca);
+    }
     pthread_cond_init(&w->drained, NULL);
-    /* live numbers: from the clock, so that a restart does not reuse them */
-    w->live_next = (uint64_t)time(NULL) << 20;
+    /*
+     * Live numbers: the clock in the high half and random bits below, so that
+     * neither a restart nor another process started in the same second
+     * reuses them; 65,536 batches a run before the count reaches the random
+     * bits, and then it only goes on counting.
+     */
+    {
+        uint32_t r = 0;
+
+        if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+            r = (uint32_t)getpid() * 2654435761u;
+        w->live_next = ((uint64_t)time(NULL) << 32 | (r & 0xffff0000u)) & (UINT64_MAX >> 1);
+    }
+    /* one process per spool: two senders of the same files would send them twice */
+    {
+        char lockpath[4200];
+
+        snprintf(lockpath, sizeof(lockpath), "%s/.lock", w->spool);
+        w->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (w->lock_fd < 0 || flock(w->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+
+            ch_writer_free(w);
+            return ds_error_set(err, DS_ERR_IO, "store.clickhouse.spool %s: %s", ch->spool_dir,
+                                e == EWOULDBLOCK ? "in use by another darkstab (each process "
+                                                   "needs a spool of its own)"
+                                                 : strerror(e));
+        }
+    }
     rc = load_spool(w, err);
     w->first_seq = w->seq;
     if (rc == DS_OK)
@@ -250,6 +312,7 @@ seal(struct ch_writer *w, struct ds_error *err)
     char tmp[4200], path[4096];
     int fd, dfd;
     bool full;
+    uint64_t rows, size;
 
     if (!w->open || w->rows == 0) {
         w->open = false;
@@ -260,8 +323,7 @@ seal(struct ch_writer *w, struct ds_error *err)
     pthread_mutex_unlock(&w->lock);
     if (full) {
         /* the bound of the disk it may take: this batch is not kept (the caller counts it) */
-        uint64_t rows = w->rows;
-
+        rows = w->rows;
         w->open = false;
         w->len = 0;
         w->rows = 0;
@@ -272,25 +334,44 @@ seal(struct ch_writer *w, struct ds_error *err)
     }
     header(h, w->batch, w->rows, w->first_ms, w->last_ms, w->len,
            w->digest[0] != '\0' ? FLAG_CHECK : 0);
+    rows = w->rows;
+    size = HEADER_BYTES + w->len;
+    /* not kept whatever happens next: a batch that cannot be written is not retried per record */
+    w->open = false;
+    w->len = 0;
+    w->rows = 0;
     snprintf(path, sizeof(path), "%s/%020llu-%016llx.batch", w->spool,
              (unsigned long long)w->seq, (unsigned long long)w->batch);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write_all(fd, h, sizeof(h)) != 0 || write_all(fd, w->buf, w->len) != 0 ||
-        fsync(fd) != 0) {
+    if (fd < 0 || write_all(fd, h, sizeof(h)) != 0 ||
+        write_all(fd, w->buf, size - HEADER_BYTES) != 0 || fsync(fd) != 0) {
         int e = errno;
 
         if (fd >= 0)
             close(fd);
         unlink(tmp);
-        return ds_error_set(err, DS_ERR_IO, "store.clickhouse.spool: %s: %s", tmp, strerror(e));
+        return ds_error_set(err, DS_ERR_IO, "store.clickhouse.spool: %s: %s; a batch of %llu "
+                            "records is not kept for the cluster", tmp, strerror(e),
+                            (unsigned long long)rows);
     }
     close(fd);
+    /* counted before it can be seen, so that the sender's count never goes below it */
+    pthread_mutex_lock(&w->lock);
+    w->st.batches_spooled++;
+    w->spool_bytes += size;
+    pthread_mutex_unlock(&w->lock);
     if (rename(tmp, path) != 0) {
         int e = errno;
 
         unlink(tmp);
-        return ds_error_set(err, DS_ERR_IO, "store.clickhouse.spool: %s: %s", path, strerror(e));
+        pthread_mutex_lock(&w->lock);
+        w->st.batches_spooled--;
+        w->spool_bytes -= size;
+        pthread_mutex_unlock(&w->lock);
+        return ds_error_set(err, DS_ERR_IO, "store.clickhouse.spool: %s: %s; a batch of %llu "
+                            "records is not kept for the cluster", path, strerror(e),
+                            (unsigned long long)rows);
     }
     dfd = open(w->spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
@@ -299,15 +380,16 @@ seal(struct ch_writer *w, struct ds_error *err)
     }
     w->seq++;
     pthread_mutex_lock(&w->lock);
-    w->st.batches_spooled++;
-    w->spool_bytes += HEADER_BYTES + w->len;
     if (w->sender_started)
         pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
-    w->open = false;
-    w->len = 0;
-    w->rows = 0;
     return DS_OK;
+}
+
+void
+ch_writer_salt(struct ch_writer *w, uint64_t salt)
+{
+    w->salt = salt;
 }
 
 enum ds_rc
@@ -331,8 +413,9 @@ ch_writer_add(struct ch_writer *w, const struct flow *f, struct ds_error *err)
     if (!w->open) {
         if (w->digest[0] != '\0') {
             char id[64];
-            int n = snprintf(id, sizeof(id), "%s/%llu", w->digest,
-                             (unsigned long long)w->index++);
+            int n = snprintf(id, sizeof(id), "%s/%llu/%lld/%016llx", w->digest,
+                             (unsigned long long)w->index++, (long long)w->cfg.batch_rows,
+                             (unsigned long long)w->salt);
 
             /* the same input gives the same numbers: its batches are found again */
             w->batch = hash_bytes(id, (size_t)n) >> 1;
@@ -391,6 +474,14 @@ ch_writer_add(struct ch_writer *w, const struct flow *f, struct ds_error *err)
     return DS_OK;
 }
 
+/* A batch sent (or set aside) whose file stays: skipped from now on. */
+static void
+remember_sent(struct ch_writer *w, const char *name)
+{
+    w->sent_names = xreallocarray(w->sent_names, w->n_sent_names + 1, sizeof(*w->sent_names));
+    w->sent_names[w->n_sent_names++] = xstrdup(name);
+}
+
 static int
 cmp_name(const void *a, const void *b)
 {
@@ -399,9 +490,9 @@ cmp_name(const void *a, const void *b)
 
 /* The spool's files, oldest first (owned; free each and the array). */
 static char **
-spool_files(const char *dir, size_t *n)
+spool_files(const struct ch_writer *w, size_t *n)
 {
-    DIR *d = opendir(dir);
+    DIR *d = opendir(w->spool);
     struct dirent *e;
     char **v = NULL;
 
@@ -409,9 +500,11 @@ spool_files(const char *dir, size_t *n)
     if (d == NULL)
         return NULL;
     while ((e = readdir(d)) != NULL) {
-        size_t l = strlen(e->d_name);
+        bool sent = false;
 
-        if (l == 43 && strcmp(e->d_name + l - 6, ".batch") == 0) {
+        for (size_t k = 0; k < w->n_sent_names && !sent; k++)
+            sent = strcmp(w->sent_names[k], e->d_name) == 0;
+        if (!sent && is_batch_name(e->d_name, NULL)) {
             v = xreallocarray(v, *n + 1, sizeof(*v));
             v[(*n)++] = xstrdup(e->d_name);
         }
@@ -428,26 +521,30 @@ spool_files(const char *dir, size_t *n)
  * ours.
  */
 static FILE *
-open_batch(const char *path, uint8_t h[HEADER_BYTES], size_t *body, struct ds_error *err)
+open_batch(const char *path, uint8_t h[HEADER_BYTES], size_t *body, enum ds_rc *rc,
+           struct ds_error *err)
 {
     FILE *fp = fopen(path, "rb");
     struct stat sb;
 
-    if (fp == NULL) {
-        ds_error_set(err, DS_ERR_PARSE, "store.clickhouse.spool: %s: %s", path,
-                     strerror(errno));
+    /* the system's trouble (no fd left, ...) is tried again; a file not ours is set aside */
+    if (fp == NULL || fstat(fileno(fp), &sb) != 0) {
+        *rc = ds_error_set(err, DS_ERR_IO, "store.clickhouse.spool: %s: %s", path,
+                           strerror(errno));
+        if (fp != NULL)
+            fclose(fp);
         return NULL;
     }
-    if (fstat(fileno(fp), &sb) != 0 || sb.st_size < HEADER_BYTES ||
-        fread(h, 1, HEADER_BYTES, fp) != HEADER_BYTES) {
+    if (sb.st_size < HEADER_BYTES || fread(h, 1, HEADER_BYTES, fp) != HEADER_BYTES) {
         fclose(fp);
-        ds_error_set(err, DS_ERR_PARSE, "store.clickhouse.spool: %s: not a batch (too short)",
-                     path);
+        *rc = ds_error_set(err, DS_ERR_PARSE,
+                           "store.clickhouse.spool: %s: not a batch (too short)", path);
         return NULL;
     }
     if (memcmp(h, MAGIC, 8) != 0 || get_le(h + 40) != (uint64_t)sb.st_size - HEADER_BYTES) {
         fclose(fp);
-        ds_error_set(err, DS_ERR_PARSE, "store.clickhouse.spool: %s: not a batch (header)", path);
+        *rc = ds_error_set(err, DS_ERR_PARSE, "store.clickhouse.spool: %s: not a batch (header)",
+                           path);
         return NULL;
     }
     *body = (size_t)sb.st_size - HEADER_BYTES;
@@ -470,6 +567,27 @@ set_flags(const char *path, uint64_t flags)
     close(fd);
 }
 
+/* (node, batch) in the repeats table: readers of its time range say FINAL. */
+static enum ds_rc
+record_repeat(struct ch_writer *w, uint64_t batch, int64_t first, int64_t last,
+              struct ds_error *err)
+{
+    enum ds_rc rc;
+    char *sql = xasprintf("INSERT INTO %s.repeats (node, batch, first_ms, last_ms) VALUES "
+                          "('%s', %llu, %lld, %lld)",
+                          w->cfg.database, w->cfg.node, (unsigned long long)batch,
+                          (long long)first, (long long)last);
+
+    rc = ch_post(w->client, NULL, sql, strlen(sql), NULL, NULL, err);
+    free(sql);
+    if (rc == DS_OK) {
+        pthread_mutex_lock(&w->lock);
+        w->st.repeats++;
+        pthread_mutex_unlock(&w->lock);
+    }
+    return rc;
+}
+
 /*
  * One spooled batch into the cluster: DS_OK once it is there (sent now, or
  * found there); otherwise the reason in err and *sent_unknown if the
@@ -481,7 +599,8 @@ send_one(struct ch_writer *w, const char *path, bool from_before, bool *sent_unk
 {
     uint8_t buf[HEADER_BYTES];
     size_t len;
-    FILE *fp = open_batch(path, buf, &len, err);
+    enum ds_rc open_rc = DS_OK;
+    FILE *fp = open_batch(path, buf, &len, &open_rc, err);
     uint64_t batch, rows, flags;
     int64_t first, last;
     enum ds_rc rc = DS_OK;
@@ -489,7 +608,7 @@ send_one(struct ch_writer *w, const char *path, bool from_before, bool *sent_unk
 
     *sent_unknown = false;
     if (fp == NULL)
-        return DS_ERR_PARSE;
+        return open_rc;
     batch = get_le(buf + 8);
     rows = get_le(buf + 16);
     first = (int64_t)get_le(buf + 24);
@@ -497,17 +616,9 @@ send_one(struct ch_writer *w, const char *path, bool from_before, bool *sent_unk
     flags = get_le(buf + 48);
     if (flags & FLAG_REPEAT) {
         /* the readers of its range deduplicate before it can arrive twice */
-        sql = xasprintf("INSERT INTO %s.repeats (node, batch, first_ms, last_ms) VALUES "
-                        "('%s', %llu, %lld, %lld)",
-                        w->cfg.database, w->cfg.node, (unsigned long long)batch,
-                        (long long)first, (long long)last);
-        rc = ch_post(w->client, NULL, sql, strlen(sql), NULL, NULL, err);
-        free(sql);
+        rc = record_repeat(w, batch, first, last, err);
         if (rc != DS_OK)
             goto out;
-        pthread_mutex_lock(&w->lock);
-        w->st.repeats++;
-        pthread_mutex_unlock(&w->lock);
     }
     if ((flags & (FLAG_CHECK | FLAG_REPEAT)) || from_before) {
         /* names are checked by check-config: no quote to escape */
@@ -525,12 +636,22 @@ send_one(struct ch_writer *w, const char *path, bool from_before, bool *sent_unk
         if (rc != DS_OK)
             goto out;
         if (have >= rows) {
-            /* a block is taken whole or not at all: all of it is there */
+            /* all of it is there (more: copies, which the repeat makes readers fold) */
+            if (have > rows && !(flags & FLAG_REPEAT) &&
+                (rc = record_repeat(w, batch, first, last, err)) != DS_OK)
+                goto out;
             pthread_mutex_lock(&w->lock);
             w->st.batches_present++;
             pthread_mutex_unlock(&w->lock);
             goto out;
         }
+        /*
+         * Part of it: a batch over several days is a part per day, written
+         * one after another, and an INSERT may have failed between them.
+         */
+        if (have > 0 && !(flags & FLAG_REPEAT) &&
+            (rc = record_repeat(w, batch, first, last, err)) != DS_OK)
+            goto out;
     }
     rc = ch_post_file(w->client, w->insert, fp, len, sent_unknown, err);
     if (rc == DS_OK) {
@@ -538,7 +659,8 @@ send_one(struct ch_writer *w, const char *path, bool from_before, bool *sent_unk
         w->st.batches_sent++;
         pthread_mutex_unlock(&w->lock);
     }
-    else if (*sent_unknown && !(flags & FLAG_REPEAT))
+    else if ((*sent_unknown || rc == DS_ERR_DB) && !(flags & FLAG_REPEAT))
+        /* the server had it (an error status, or no answer): some of it may be written */
         set_flags(path, flags | FLAG_REPEAT);
 out:
     fclose(fp);
@@ -559,7 +681,7 @@ send_spooled(struct ch_writer *w, bool force, struct ds_error *err)
 
     if (!force && now_s() < w->retry_at)
         return DS_OK;
-    files = spool_files(w->spool, &n);
+    files = spool_files(w, &n);
     for (i = 0; i < n && rc == DS_OK; i++) {
         char path[4096];
         unsigned long long seq;
@@ -578,11 +700,18 @@ send_spooled(struct ch_writer *w, bool force, struct ds_error *err)
 
             size = stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
             snprintf(aside, sizeof(aside), "%s.damaged", path);
-            rename(path, aside);
+            if (rename(path, aside) != 0) {
+                /* not even that: left alone, and never read again by this process */
+                remember_sent(w, files[i]);
+                snprintf(aside, sizeof(aside), "%s (it could not be renamed: %s)", path,
+                         strerror(errno));
+            }
             pthread_mutex_lock(&w->lock);
             w->st.batches_spooled--;
             w->spool_bytes -= size < w->spool_bytes ? size : w->spool_bytes;
             snprintf(w->failure, sizeof(w->failure), "%s", why.msg);
+            w->sender_failing = true;
+            pthread_cond_broadcast(&w->drained);
             pthread_mutex_unlock(&w->lock);
             rc = ds_error_set(err, DS_ERR_IO, "%s; set aside as %s", why.msg, aside);
             break;
@@ -604,9 +733,10 @@ send_spooled(struct ch_writer *w, bool force, struct ds_error *err)
             size = stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
         }
         if (unlink(path) != 0) {
-            rc = ds_error_set(err, DS_ERR_IO, "store.clickhouse.spool: %s: %s", path,
-                              strerror(errno));
-            break;
+            /* sent, and still there: never sent again by this process; said once */
+            remember_sent(w, files[i]);
+            rc = ds_error_set(err, DS_ERR_IO, "store.clickhouse.spool: %s was sent but cannot "
+                              "be removed: %s", path, strerror(errno));
         }
         pthread_mutex_lock(&w->lock);
         w->st.batches_spooled--;
@@ -687,7 +817,8 @@ write_watermark(struct ch_writer *w, bool now)
     struct ds_error err;
     char *sql;
 
-    if (!now && now_s() - w->wm_written < WATERMARK_EVERY_S)
+    /* not while the cluster is away (the spool's backoff): a connect timeout each second */
+    if (!now && (now_s() - w->wm_written < WATERMARK_EVERY_S || now_s() < w->retry_at))
         return;
     pthread_mutex_lock(&w->lock);
     set = w->wm_set;
@@ -720,7 +851,7 @@ sender_run(void *arg)
         bool stopping;
 
         pthread_mutex_lock(&w->lock);
-        clock_gettime(CLOCK_REALTIME, &until);
+        clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += 1;
         if (!w->stopping)
             pthread_cond_timedwait(&w->wake, &w->lock, &until);
@@ -782,6 +913,11 @@ ch_writer_free(struct ch_writer *w)
     if (w == NULL)
         return;
     ch_writer_stop_sender(w, 0);
+    for (size_t i = 0; i < w->n_sent_names; i++)
+        free(w->sent_names[i]);
+    free(w->sent_names);
+    if (w->lock_fd >= 0)
+        close(w->lock_fd);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->wake);
     pthread_cond_destroy(&w->drained);

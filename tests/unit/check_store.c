@@ -1032,6 +1032,14 @@ START_TEST(test_clickhouse_spool_keeps_batches)
     ck_assert_int_eq(ch_writer_open(&c->clickhouse, &w, &err), DS_OK);
     ch_writer_stats(w, &st);
     ck_assert_uint_eq(st.batches_spooled, 3);
+    /* a second process on the same spool is refused: it would send the same batches */
+    {
+        struct ch_writer *w2 = (struct ch_writer *)1;
+
+        ck_assert_int_eq(ch_writer_open(&c->clickhouse, &w2, &err), DS_ERR_IO);
+        ck_assert_ptr_null(w2);
+        ck_assert_ptr_nonnull(strstr(err.msg, "in use by another darkstab"));
+    }
     ck_assert_uint_gt(st.spool_bytes, 2500 * 60);
     ck_assert_int_eq(ch_writer_flush(w, &pending, &err), DS_OK);
     ck_assert_uint_eq(pending, 3);
