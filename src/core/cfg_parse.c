@@ -224,19 +224,23 @@ check_mail_address(const char *s, char *why, size_t len)
     return -1;
 }
 
-/* smtp://host[:port] or smtps://host[:port]: what libcurl's SMTP takes, nothing else. */
+/*
+ * A URL of one of two schemes (a and b, "smtp://" and "smtps://"), kind
+ * naming it in the error ("SMTP"), expect the forms it takes: a host, no
+ * blank or control character, and none of the characters in forbidden.
+ */
 static int
-check_smtp_url(const char *s, char *why, size_t len)
+check_url(const char *s, const char *a, const char *b, const char *kind, const char *expect,
+          const char *forbidden, char *why, size_t len)
 {
     const char *host;
 
-    if (strncmp(s, "smtp://", 7) == 0)
-        host = s + 7;
-    else if (strncmp(s, "smtps://", 8) == 0)
-        host = s + 8;
+    if (strncmp(s, a, strlen(a)) == 0)
+        host = s + strlen(a);
+    else if (strncmp(s, b, strlen(b)) == 0)
+        host = s + strlen(b);
     else {
-        snprintf(why, len, "'%s' is not an SMTP URL (expected smtp://host[:port] or "
-                           "smtps://host[:port])", s);
+        snprintf(why, len, "'%s' is not an %s URL (expected %s)", s, kind, expect);
         return -1;
     }
     if (*host == '\0' || *host == '/' || *host == ':') {
@@ -248,8 +252,21 @@ check_smtp_url(const char *s, char *why, size_t len)
             snprintf(why, len, "the URL contains a blank or a control character");
             return -1;
         }
+        if (strchr(forbidden, *p) != NULL) {
+            snprintf(why, len, "'%s': no '%c' here (the user and password are keys of their "
+                               "own; darkstab adds the query)", s, *p);
+            return -1;
+        }
     }
     return 0;
+}
+
+/* smtp://host[:port] or smtps://host[:port]: what libcurl's SMTP takes, nothing else. */
+static int
+check_smtp_url(const char *s, char *why, size_t len)
+{
+    return check_url(s, "smtp://", "smtps://", "SMTP",
+                     "smtp://host[:port] or smtps://host[:port]", "", why, len);
 }
 
 /*
@@ -260,33 +277,8 @@ check_smtp_url(const char *s, char *why, size_t len)
 static int
 check_http_url(const char *s, char *why, size_t len)
 {
-    const char *host;
-
-    if (strncmp(s, "http://", 7) == 0)
-        host = s + 7;
-    else if (strncmp(s, "https://", 8) == 0)
-        host = s + 8;
-    else {
-        snprintf(why, len, "'%s' is not an HTTP URL (expected http://host[:port]/ or "
-                           "https://host[:port]/)", s);
-        return -1;
-    }
-    if (*host == '\0' || *host == '/' || *host == ':') {
-        snprintf(why, len, "'%s' names no host", s);
-        return -1;
-    }
-    for (const char *p = host; *p; p++) {
-        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-            snprintf(why, len, "the URL contains a blank or a control character");
-            return -1;
-        }
-        if (*p == '?' || *p == '#' || *p == '@') {
-            snprintf(why, len, "'%s': no '%c' here (the user and password are keys of their "
-                               "own; darkstab adds the query)", s, *p);
-            return -1;
-        }
-    }
-    return 0;
+    return check_url(s, "http://", "https://", "HTTP",
+                     "http://host[:port]/ or https://host[:port]/", "?#@", why, len);
 }
 
 /* Checks the text of a value kept as a string (T_STR, T_NAME, T_TZ, T_ENDPOINT, ...). */

@@ -7,6 +7,7 @@
 #
 #   ch_setup               picks the ports (HTTP1, TCP1, HTTP2, TCP2), writes the configs
 #   start NAME HTTP        starts shard s1 or s2, its PID in $T/NAME.pid; waits until it answers
+#   kill_shards NAME...    kills shards (a shard that dies; an orderly stop takes 5-8 s), waits
 #   q PORT SQL             the answer, or the server's error on stderr and a failure
 #   free_port N            a TCP port nobody listens on
 
@@ -78,6 +79,11 @@ start() {
         [ $i -gt 300 ] && return 1
         sleep 0.1
     done
+}
+
+kill_shards() {
+    for s in "$@"; do kill -9 "$(cat "$T/$s.pid")" 2> /dev/null; done
+    for s in "$@"; do wait "$(cat "$T/$s.pid")" 2> /dev/null; done
 }
 
 q() {

@@ -298,8 +298,7 @@ else
 fi
 # a shard down during the run: the batches wait in the spool; once it is back, they go, once
 # (killed: a shard that dies, and ClickHouse's orderly stop takes 5 to 8 s)
-kill -9 "$(cat "$T/s2.pid")"
-wait "$(cat "$T/s2.pid")" 2> /dev/null
+kill_shards s2
 node n1 dsc
 # shellcheck disable=SC2086
 "$DS" analyze -c "$T/n1.yaml" -o /dev/null $SAMPLES 2> "$T/err"
@@ -443,6 +442,14 @@ kstart() {
         i=$((i + 1))
     done
 }
+# spool_drained: until the running collector's spool is empty (30 s at most)
+spool_drained() {
+    i=0
+    while [ "$(metric darkstab_clickhouse_spooled_batches)" != 0 ] && [ $i -lt 300 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
 # metric NAME: its value at the collector's endpoint
 metric() {
     curl -s "http://127.0.0.1:$MPORT/metrics" | awk -v n="$1" '$1 == n {print $2}'
@@ -478,8 +485,7 @@ else
     not_ok "the collector's watermark in the cluster" "$T/out"
 fi
 # the cluster unreachable while the collector runs: the batches wait, then go
-kill -9 "$(cat "$T/s1.pid")" "$(cat "$T/s2.pid")"
-wait "$(cat "$T/s1.pid")" "$(cat "$T/s2.pid")" 2> /dev/null
+kill_shards s1 s2
 kstart
 "$GEN" --days 3 --start 2013-03-07 --flows-per-day 3000 --send "127.0.0.1:$LPORT" --rate 20000 \
     2> /dev/null
@@ -493,11 +499,7 @@ else
     not_ok "the cluster down (waiting $waiting, failures $fails)" "$T/k1.log"
 fi
 start s1 "$HTTP1" && start s2 "$HTTP2" || not_ok "the shards restart"
-i=0
-while [ "$(metric darkstab_clickhouse_spooled_batches)" != 0 ] && [ $i -lt 300 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
+spool_drained
 kill "$KCOL"
 wait "$KCOL"
 krc=$?
@@ -513,8 +515,7 @@ fi
 # kill -9 in the middle of a stream, then a restart: nothing in the cluster twice
 before=$(q "$HTTP2" "SELECT count() FROM dse.records FINAL" 2>&1)
 # (the cluster away meanwhile, so that batches are left in the spool for the restart)
-kill -9 "$(cat "$T/s1.pid")" "$(cat "$T/s2.pid")"
-wait "$(cat "$T/s1.pid")" "$(cat "$T/s2.pid")" 2> /dev/null
+kill_shards s1 s2
 kstart
 "$GEN" --days 3 --start 2013-03-10 --flows-per-day 3000 --send "127.0.0.1:$LPORT" --rate 4000 \
     2> "$T/gen.err" &
@@ -527,11 +528,7 @@ sent=$(sed -n 's/^darkstab-gen: \([0-9][0-9]*\) records.*/\1/p' "$T/gen.err" | t
 left=$(ls "$T/k1.spool" | grep -c '\.batch$')
 start s1 "$HTTP1" && start s2 "$HTTP2" || not_ok "the shards restart"
 kstart
-i=0
-while [ "$(metric darkstab_clickhouse_spooled_batches)" != 0 ] && [ $i -lt 300 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
+spool_drained
 kill "$KCOL"
 wait "$KCOL"
 krc=$?
