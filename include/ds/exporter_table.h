@@ -5,9 +5,13 @@
  *   1. A sender seen for the first time is on probation: an exporter that
  *      has not yet delivered a usable record (one that decodes to a flow).
  *      Probation entries number at most limits.probation; a newcomer that
- *      finds them all taken evicts the oldest (first seen) of them.  A
- *      spoofing or broken sender therefore holds an entry only until
- *      limits.probation newer senders have come, and never blocks one.
+ *      finds them all taken evicts one of them: the oldest (first seen) of
+ *      those evicted from probation most often before (strikes, kept in a
+ *      fixed array and cleared by a promotion).  A spoofing or broken
+ *      sender therefore holds an entry only until limits.probation newer
+ *      senders have come, and never blocks one; and a flood whose senders
+ *      come back round after round evicts its own, not a router that sent
+ *      its templates in one message and its data in the next.
  *   2. The first usable record promotes it (exporter_table_promote()):
  *      established exporters number at most limits.exporters and are never
  *      evicted for a newcomer.  When that is full, a promotion takes the

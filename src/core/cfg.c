@@ -111,7 +111,7 @@ const struct cfg_entry cfg_top_entries[] = {
      NULL, 0, 0, 0, 0, 0,
      "exporters that delivered records; never evicted while active (idle_close)"},
     {"limits", "probation", T_INT, CFG_OFF(limits.probation), "256", F_RESTART, 1, 1000000, NULL,
-     0, 0, 0, 0, 0, "senders yet to deliver a usable record; the oldest is evicted first"},
+     0, 0, 0, 0, 0, "senders yet to deliver a usable record; most evicted, then oldest, go first"},
     {"limits", "templates", T_INT, CFG_OFF(limits.templates), "512", F_RESTART, 1, 65280, NULL,
      0, 0, 0, 0, 0, "templates per exporter (or TCP connection) and observation domain"},
     {"limits", "template_fields", T_INT, CFG_OFF(limits.template_fields), "512", F_RESTART, 1,

@@ -1,7 +1,7 @@
 /*
  * The exporter table (see ds/exporter_table.h): a hash from (address,
- * protocol) to a slot, an array of the slots for iteration, and the
- * probation entries in a queue, oldest first.
+ * protocol) to a slot, an array of the slots for iteration, the probation
+ * entries in one queue per strike level, oldest first, and the strikes.
  */
 #include <glib.h>
 #include <stdlib.h>
@@ -14,6 +14,18 @@
 
 #define STATE_MAGIC 0x44534331u     /* "DSC1" */
 
+/*
+ * Strikes: how often a sender was evicted from probation without having
+ * delivered a record, in a fixed array indexed by a keyed hash of (address,
+ * protocol) (a sender cannot grow it, nor aim at a router's counter without
+ * the key).  Each counter holds a 24-bit tag of its sender (another sender
+ * that lands on it starts afresh, never inherits the count) and 8 bits of
+ * count.
+ */
+#define STRIKE_BITS 16
+#define STRIKE_SLOTS (1u << STRIKE_BITS)
+#define STRIKE_LEVELS 5
+
 struct xkey {
     uint8_t addr[16];
     int32_t proto;
@@ -25,7 +37,8 @@ struct xslot {
     bool established;
     int64_t last_seen;
     size_t idx;                 /* in t->slots */
-    GList probation;            /* its link in t->queue while on probation */
+    GList probation;            /* its link in t->queue[level] while on probation */
+    int level;                  /* strike level (strike_level()) while on probation */
 };
 
 struct exporter_table {
@@ -36,7 +49,9 @@ struct exporter_table {
     GHashTable *by_key;         /* struct xkey * (in the slot) -> struct xslot * */
     struct xslot **slots;       /* owned, with the slots */
     size_t n, cap;
-    GQueue queue;               /* probation, oldest at the head */
+    GQueue queue[STRIKE_LEVELS]; /* probation by strike level, oldest at the head */
+    uint64_t strike_key;
+    uint32_t *strikes;          /* STRIKE_SLOTS of tag << 8 | count */
     struct exporter_table_stats stats;
 };
 
@@ -75,7 +90,10 @@ exporter_table_new(const struct exporter_table_limits *lim, exporter_evict_fn ev
     t->free_fn = free_fn;
     t->ctx = ctx;
     t->by_key = g_hash_table_new(key_hash, key_equal);
-    g_queue_init(&t->queue);
+    for (int i = 0; i < STRIKE_LEVELS; i++)
+        g_queue_init(&t->queue[i]);
+    t->strike_key = (uint64_t)g_random_int() << 32 | g_random_int();
+    t->strikes = xcalloc(STRIKE_SLOTS, sizeof(*t->strikes));
     return t;
 }
 
@@ -90,6 +108,7 @@ exporter_table_free(struct exporter_table *t)
         free(t->slots[i]);
     }
     free(t->slots);
+    free(t->strikes);
     g_hash_table_destroy(t->by_key);
     free(t);
 }
@@ -101,6 +120,63 @@ slot_of(const struct exporter_table *t, const struct addr *a, int proto)
 
     key_of(&k, a, proto);
     return g_hash_table_lookup(t->by_key, &k);
+}
+
+/* The strike counter of k, and the tag its sender has there. */
+static uint32_t *
+strike_of(const struct exporter_table *t, const struct xkey *k, uint32_t *tag)
+{
+    uint64_t h = XXH3_64bits_withSeed(k, sizeof(*k), t->strike_key);
+
+    *tag = (uint32_t)(h >> 40);
+    return &t->strikes[h & (STRIKE_SLOTS - 1)];
+}
+
+static unsigned
+strikes_get(const struct exporter_table *t, const struct xkey *k)
+{
+    uint32_t tag, *c = strike_of(t, k, &tag);
+
+    return *c >> 8 == tag ? *c & 0xff : 0;
+}
+
+static void
+strikes_add(struct exporter_table *t, const struct xkey *k)
+{
+    uint32_t tag, *c = strike_of(t, k, &tag);
+    unsigned n = *c >> 8 == tag ? *c & 0xff : 0;
+
+    *c = tag << 8 | (n < 255 ? n + 1 : n);
+}
+
+static void
+strikes_clear(struct exporter_table *t, const struct xkey *k)
+{
+    uint32_t tag, *c = strike_of(t, k, &tag);
+
+    if (*c >> 8 == tag)
+        *c = 0;
+}
+
+/*
+ * Strikes 0, 1, 2-3, 4-15, 16 and more: a router that lost its place to a
+ * flood once or twice ranks before a sender that has been evicted at every
+ * round of it.
+ */
+static int
+strike_level(unsigned n)
+{
+    return n == 0 ? 0 : n == 1 ? 1 : n < 4 ? 2 : n < 16 ? 3 : 4;
+}
+
+/* The probation entry to evict: the oldest of the highest strike level. */
+static struct xslot *
+probation_victim(const struct exporter_table *t)
+{
+    for (int i = STRIKE_LEVELS - 1; i >= 0; i--)
+        if (t->queue[i].head != NULL)
+            return t->queue[i].head->data;
+    return NULL;
 }
 
 void *
@@ -124,8 +200,9 @@ evict_slot(struct exporter_table *t, struct xslot *s, const char *why)
     if (s->established) {
         t->stats.established--;
     } else {
-        g_queue_unlink(&t->queue, &s->probation);
+        g_queue_unlink(&t->queue[s->level], &s->probation);
         t->stats.probation--;
+        strikes_add(t, &s->key);
     }
     t->slots[s->idx] = t->slots[--t->n];
     t->slots[s->idx]->idx = s->idx;
@@ -145,9 +222,9 @@ exporter_table_add(struct exporter_table *t, const struct addr *a, int proto, vo
     if (established && t->stats.established >= t->lim.established)
         return false;
     if (!established && t->stats.probation >= t->lim.probation) {
-        /* 1. the oldest on probation makes room: a newcomer is never refused */
+        /* 1. one on probation makes room: a newcomer is never refused */
         t->stats.evicted_probation++;
-        evict_slot(t, g_queue_peek_head_link(&t->queue)->data, "probation");
+        evict_slot(t, probation_victim(t), "probation");
     }
     s = xcalloc(1, sizeof(*s));
     key_of(&s->key, a, proto);
@@ -158,7 +235,8 @@ exporter_table_add(struct exporter_table *t, const struct addr *a, int proto, vo
     if (established) {
         t->stats.established++;
     } else {
-        g_queue_push_tail_link(&t->queue, &s->probation);
+        s->level = strike_level(strikes_get(t, &s->key));
+        g_queue_push_tail_link(&t->queue[s->level], &s->probation);
         t->stats.probation++;
     }
     if (t->n == t->cap) {
@@ -205,8 +283,9 @@ exporter_table_promote(struct exporter_table *t, const struct addr *a, int proto
         t->stats.evicted_idle++;
         evict_slot(t, v, "idle");
     }
-    g_queue_unlink(&t->queue, &s->probation);
+    g_queue_unlink(&t->queue[s->level], &s->probation);
     t->stats.probation--;
+    strikes_clear(t, &s->key);
     s->established = true;
     t->stats.established++;
     return true;

@@ -871,6 +871,56 @@ START_TEST(test_exporter_table_lets_real_routers_in)
 }
 END_TEST
 
+/*
+ * A router that sends its templates in one message and its data in the
+ * next, amid a flood whose senders come back round after round: more than
+ * limits.probation of them arrive between its two messages, and they evict
+ * each other, not the router (with oldest-first alone, it lost its
+ * templates every time).
+ */
+START_TEST(test_exporter_table_flood_evicts_its_own)
+{
+    struct exporter_table_limits lim = {8, 4, 1000};
+    struct evictions ev = {0, 0, ""};
+    struct exporter_table *t = exporter_table_new(&lim, note_eviction, NULL, &ev);
+    struct addr router = sender(1000), a;
+    int64_t now = 0;
+
+    /* round 1: 20 flood senders, each evicted once */
+    for (int i = 1; i <= 20; i++) {
+        a = sender(i);
+        exporter_table_add(t, &a, 0, (void *)(intptr_t)i, false, ++now);
+    }
+    /* the router's templates, then round 2 of the flood, then its data */
+    ck_assert(exporter_table_add(t, &router, 0, (void *)(intptr_t)1000, false, ++now));
+    for (int i = 1; i <= 20; i++) {
+        a = sender(i);
+        if (exporter_table_find(t, &a, 0, ++now) == NULL)
+            exporter_table_add(t, &a, 0, (void *)(intptr_t)i, false, now);
+    }
+    ck_assert_ptr_eq(exporter_table_find(t, &router, 0, ++now), (void *)(intptr_t)1000);
+    ck_assert(exporter_table_promote(t, &router, 0, now));
+    ck_assert_uint_eq(exporter_table_get_stats(t)->probation, 3);
+
+    /* a sender evicted before goes before older ones never evicted */
+    exporter_table_free(t);
+    t = exporter_table_new(&lim, note_eviction, NULL, &ev);
+    for (int i = 1; i <= 5; i++) {
+        a = sender(i);
+        exporter_table_add(t, &a, 0, (void *)(intptr_t)i, false, ++now);
+    }
+    /* sender 1 was evicted (strike 1); it comes back, then 3 fresh ones */
+    a = sender(1);
+    exporter_table_add(t, &a, 0, (void *)(intptr_t)1, false, ++now);
+    ck_assert_int_eq(ev.last, 2);
+    a = sender(6);
+    exporter_table_add(t, &a, 0, (void *)(intptr_t)6, false, ++now);
+    /* the victim is sender 1, the youngest but the only one with a strike */
+    ck_assert_int_eq(ev.last, 1);
+    exporter_table_free(t);
+}
+END_TEST
+
 static int
 collect_saved(void *ctx, const struct exporter_saved *e)
 {
@@ -952,6 +1002,7 @@ suite(void)
     tcase_add_test(tc, test_detect_protocols);
     tcase_add_test(tc, test_template_limits);
     tcase_add_test(tc, test_exporter_table_lets_real_routers_in);
+    tcase_add_test(tc, test_exporter_table_flood_evicts_its_own);
     tcase_add_test(tc, test_exporter_state_round_trip_and_damage);
     suite_add_tcase(s, tc);
     return s;
