@@ -117,7 +117,8 @@ PIPELINE_SRCS = \
 	src/pipeline/archive_reread.c \
 	src/pipeline/promtext.c \
 	src/pipeline/httpd.c \
-	src/pipeline/collect.c
+	src/pipeline/collect.c \
+	src/pipeline/cluster.c
 
 CLI_SRCS = \
 	src/cli/main.c \

@@ -40,6 +40,16 @@ const char *ch_client_server(const struct ch_client *c);
 enum ds_rc ch_exec(struct ch_client *c, const char *sql, struct strbuf *out,
                    struct ds_error *err);
 /*
+ * A SELECT whose answer (FORMAT RowBinary, say) may be larger than memory:
+ * each piece of it, as it comes, goes to fn (rows cut anywhere); fn returns
+ * non-zero to stop (the request then fails).  An error answer is not
+ * handed to fn: it is the error's message.
+ */
+typedef int (*ch_rows_fn)(void *ctx, const uint8_t *p, size_t n);
+enum ds_rc ch_select(struct ch_client *c, const char *sql, ch_rows_fn fn, void *ctx,
+                     struct ds_error *err);
+
+/*
  * An INSERT with its data: query ("INSERT INTO db.t FORMAT RowBinary") in
  * the URL, the len bytes of body as the data, insert_distributed_sync=1
  * (an answer 200 means the shard holding it has it).  query NULL: body is

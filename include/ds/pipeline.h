@@ -191,6 +191,11 @@ void series_free(struct series *s);
  */
 void series_add_slot(struct series *s, struct agg_slot *slot);
 /*
+ * As series_add_slot(), but slot is the whole slot (counted on the cluster,
+ * src/pipeline/cluster.c): it replaces the stored slot instead of adding to it.
+ */
+void series_replace_slot(struct series *s, struct agg_slot *slot);
+/*
  * The transaction that held what the series saved since its last commit
  * was rolled back (a full disk): forgets it all (slots reopened by late
  * flows, the run, the error) so that the same work can be done again.

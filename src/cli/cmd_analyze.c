@@ -20,6 +20,8 @@
 #include "cli.h"
 #include "ds/cfg.h"
 #include "ds/ch_writer.h"
+#include "ds/clickhouse.h"
+#include "ds/cluster.h"
 #include "ds/hash.h"
 #include "ds/strbuf.h"
 #include "ds/log.h"
@@ -121,6 +123,35 @@ darknet_digest(const struct ds_cfg *cfg)
     return h;
 }
 
+/*
+ * store.backend clickhouse: the run's slots judged again from the records
+ * of the whole cluster (docs/CLICKHOUSE.md 5).  Returns 0, or -1 when they
+ * could not be (logged; the store keeps this node's own judgement).
+ */
+static int
+judge_on_cluster(const struct ds_cfg *cfg, struct store *st, const struct pipeline_analysis *pa,
+                 size_t n)
+{
+    struct cluster_judge_stats js;
+    struct ch_client *c = NULL;
+    struct ds_error err;
+
+    if (ch_client_new(&cfg->clickhouse, NULL, &c, &err) != DS_OK ||
+        cluster_judge(cfg, st, c, pa, n, &js, &err) != DS_OK) {
+        log_msg(LOG_ERR, "analyze: the slots of this run cannot be judged on the cluster: %s; "
+                "they show this node's records only", err.msg);
+        ch_client_free(c);
+        return -1;
+    }
+    log_info("analyze: judged on the cluster: %llu slots, %llu queries, %llu rows read, "
+             "%.2f s%s",
+             (unsigned long long)js.slots, (unsigned long long)js.queries,
+             (unsigned long long)js.rows, js.seconds,
+             js.retried > 0 ? " (slots counted again as records came)" : "");
+    ch_client_free(c);
+    return 0;
+}
+
 int
 cmd_analyze(int argc, char **argv)
 {
@@ -142,6 +173,7 @@ cmd_analyze(int argc, char **argv)
     struct store *st = NULL;
     struct pipeline *p = NULL;
     struct ch_writer *records = NULL;
+    uint64_t pending = 0;
     struct ds_error err;
     struct report_analysis an[CFG_ANALYSES_MAX];
     const struct pipeline_analysis *pa;
@@ -232,8 +264,8 @@ cmd_analyze(int argc, char **argv)
     }
     /*
      * store.backend clickhouse: the records go to the cluster as well
-     * (docs/CLICKHOUSE.md 4); until the analysis in SQL exists, this node
-     * also analyses them as with sqlite, into store.path.
+     * (docs/CLICKHOUSE.md 4), and once they are all there, the slots they
+     * touch are judged again from every node's records (5.).
      */
     if (cfg->store_backend == CFG_STORE_CLICKHOUSE && !no_store) {
         /* a thread sends the batches while the reader goes on decoding */
@@ -264,7 +296,6 @@ cmd_analyze(int argc, char **argv)
     /* every record spooled before the run commits: none is counted here and lost there */
     if (records != NULL) {
         struct ch_writer_stats ws;
-        uint64_t pending;
 
         /* the sender's current attempt ends; what is left is sent from here, in order */
         ch_writer_stop_sender(records, 0);
@@ -302,6 +333,16 @@ cmd_analyze(int argc, char **argv)
     }
 
     log_debug("analyze: stored and judged after %.3f s", elapsed(&t0));
+    n_an = pipeline_analyses(p, &pa);
+    if (records != NULL) {
+        if (pending > 0) {
+            log_warnx("analyze: the slots of this run are judged on this node's records only "
+                      "until the batches waiting in %s are in the cluster",
+                      cfg->clickhouse.spool_dir);
+        } else if (judge_on_cluster(cfg, st, pa, n_an) != 0) {
+            status = EXIT_RUN_FAILED;
+        }
+    }
     /* 5. report */
     pc = pipeline_get_counts(p);
     memset(&in, 0, sizeof(in));
@@ -315,7 +356,6 @@ cmd_analyze(int argc, char **argv)
     in.unusable = pc->unusable;
     in.ingest = pc->ingest;
     in.norm = pc->norm;
-    n_an = pipeline_analyses(p, &pa);
     for (size_t i = 0; i < n_an; i++) {
         an[i].cfg = pa[i].cfg;
         an[i].layout = &pa[i].layout;

@@ -128,35 +128,52 @@ delta_of(const struct cand *c)
     return d < 0 ? -d : d;
 }
 
+/*
+ * The last tie-break of every order below: the packed key, so that the
+ * drill-down does not depend on the order the records came in (files,
+ * exporters, the nodes of a cluster).
+ */
 static int
-cmp_share_desc(const void *x, const void *y)
+by_key(const uint8_t *a, const uint8_t *b, const void *ks)
+{
+    return memcmp(a, b, *(const size_t *)ks);
+}
+
+static int
+cmp_share_desc(const void *x, const void *y, void *ks)
 {
     const struct cand *a = *(const struct cand *const *)x, *b = *(const struct cand *const *)y;
 
     if (a->share != b->share)
         return a->share > b->share ? -1 : 1;
-    return a->window_share > b->window_share ? -1 : a->window_share < b->window_share;
+    if (a->window_share != b->window_share)
+        return a->window_share > b->window_share ? -1 : 1;
+    return by_key(a->key, b->key, ks);
 }
 
 static int
-cmp_window_desc(const void *x, const void *y)
+cmp_window_desc(const void *x, const void *y, void *ks)
 {
     const struct cand *a = *(const struct cand *const *)x, *b = *(const struct cand *const *)y;
 
     if (a->window_share != b->window_share)
         return a->window_share > b->window_share ? -1 : 1;
-    return a->share > b->share ? -1 : a->share < b->share;
+    if (a->share != b->share)
+        return a->share > b->share ? -1 : 1;
+    return by_key(a->key, b->key, ks);
 }
 
 static int
-cmp_delta_desc(const void *x, const void *y)
+cmp_delta_desc(const void *x, const void *y, void *ks)
 {
     const struct cand *a = *(const struct cand *const *)x, *b = *(const struct cand *const *)y;
     double da = delta_of(a), db = delta_of(b);
 
     if (da != db)
         return da > db ? -1 : 1;
-    return a->share > b->share ? -1 : a->share < b->share;
+    if (a->share != b->share)
+        return a->share > b->share ? -1 : 1;
+    return by_key(a->key, b->key, ks);
 }
 
 struct slot_explain *
@@ -479,10 +496,10 @@ explain_slot_exact(const struct cfg_analysis *a, const struct cfg_causes *causes
         if (delta_of(c) > 1e-9)
             mov[n_mov++] = c;
     }
-    qsort(ent, n_ent, sizeof(*ent), cmp_share_desc);
-    qsort(lft, n_lft, sizeof(*lft), cmp_window_desc);
-    qsort(mov, n_mov, sizeof(*mov), cmp_delta_desc);
-    qsort(top, n_top, sizeof(*top), cmp_share_desc);
+    qsort_r(ent, n_ent, sizeof(*ent), cmp_share_desc, &t.key_size);
+    qsort_r(lft, n_lft, sizeof(*lft), cmp_window_desc, &t.key_size);
+    qsort_r(mov, n_mov, sizeof(*mov), cmp_delta_desc, &t.key_size);
+    qsort_r(top, n_top, sizeof(*top), cmp_share_desc, &t.key_size);
     if (n_mov > EXPLAIN_MOVED_MAX)
         n_mov = EXPLAIN_MOVED_MAX;
     for (size_t i = 0; i < n_ent; i++)
@@ -518,7 +535,7 @@ explain_slot_exact(const struct cfg_analysis *a, const struct cfg_causes *causes
             if ((shown[i]->entered || shown[i]->left || shown[i]->moved) && shown[i]->g &&
                 shown[i]->g->detail)
                 by[nb++] = shown[i];
-        qsort(by, nb, sizeof(*by), cmp_delta_desc);
+        qsort_r(by, nb, sizeof(*by), cmp_delta_desc, &t.key_size);
         for (size_t j = 0; j < nb && j < EXPLAIN_SERIES; j++)
             for (size_t i = 0; i < n_shown; i++)
                 if (by[j] == shown[i])
@@ -600,7 +617,7 @@ explain_slot_exact(const struct cfg_analysis *a, const struct cfg_causes *causes
 
 /* For the series of explain_exact_apply(): the order of explain_slot()'s cmp_delta_desc. */
 static int
-cmp_group_delta(const void *x, const void *y)
+cmp_group_delta(const void *x, const void *y, void *ks)
 {
     const struct explain_group *a = *(const struct explain_group *const *)x;
     const struct explain_group *b = *(const struct explain_group *const *)y;
@@ -610,7 +627,9 @@ cmp_group_delta(const void *x, const void *y)
     db = db < 0 ? -db : db;
     if (da != db)
         return da > db ? -1 : 1;
-    return a->share > b->share ? -1 : a->share < b->share;
+    if (a->share != b->share)
+        return a->share > b->share ? -1 : 1;
+    return by_key(a->key, b->key, ks);
 }
 
 struct slot_explain *
@@ -630,7 +649,7 @@ explain_exact_apply(const struct slot_explain *e, const struct cfg_causes *cause
     for (size_t i = 0; i < e->n_groups; i++)
         if (e->groups[i].changed && stats[i].has_detail)
             by[nb++] = &e->groups[i];
-    qsort(by, nb, sizeof(*by), cmp_group_delta);
+    qsort_r(by, nb, sizeof(*by), cmp_group_delta, &ks);
     for (size_t j = 0; j < nb && j < EXPLAIN_SERIES; j++)
         minutes[by[j] - e->groups] = n_min;
     o = explain_block(e->n_entered, e->n_left, e->n_moved, e->n_groups, minutes);

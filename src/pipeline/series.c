@@ -301,6 +301,18 @@ series_add_slot(struct series *s, struct agg_slot *slot)
         s->error = rc;
 }
 
+void
+series_replace_slot(struct series *s, struct agg_slot *slot)
+{
+    enum ds_rc rc;
+
+    if (s->error != DS_OK)
+        return;
+    rc = save_slot(s, slot, false, &s->err);
+    if (rc != DS_OK)
+        s->error = rc;
+}
+
 /* Saves and forgets the reopened slot used least recently. */
 static void
 evict_late(struct series *s)

@@ -119,6 +119,11 @@ struct answer {
     struct strbuf *sb;
     size_t n;
     bool too_large;
+    ch_rows_fn fn;              /* not NULL: a 200 answer goes to fn, not to sb */
+    void *ctx;
+    long status;                /* 0 until the first byte of the body */
+    CURL *h;
+    bool stopped;               /* fn returned non-zero */
 };
 
 static size_t
@@ -127,6 +132,18 @@ write_cb(char *p, size_t size, size_t nmemb, void *arg)
     struct answer *a = arg;
     size_t n = size * nmemb;
 
+    if (a->fn != NULL) {
+        if (a->status == 0)
+            curl_easy_getinfo(a->h, CURLINFO_RESPONSE_CODE, &a->status);
+        /* an error's message is kept for the error; a 200 answer streams without bound */
+        if (a->status == 200) {
+            if (a->fn(a->ctx, (const uint8_t *)p, n) != 0) {
+                a->stopped = true;
+                return 0;
+            }
+            return n;
+        }
+    }
     if (a->n + n > ANSWER_MAX) {
         a->too_large = true;
         return 0;
@@ -170,13 +187,16 @@ read_file_cb(char *buf, size_t size, size_t nitems, void *arg)
     return n == 0 && ferror(fp) ? CURL_READFUNC_ABORT : n;
 }
 
-/* One request: body in memory, or (fp not NULL) len bytes read from fp. */
+/*
+ * One request: body in memory, or (fp not NULL) len bytes read from fp; the
+ * answer into out, or (fn not NULL) to fn.
+ */
 static enum ds_rc
 post(struct ch_client *c, const char *query, const void *body, FILE *fp, size_t len,
-     struct strbuf *out, bool *unknown, struct ds_error *err)
+     struct strbuf *out, ch_rows_fn fn, void *ctx, bool *unknown, struct ds_error *err)
 {
     struct strbuf answer = STRBUF_INIT;
-    struct answer a = {out != NULL ? out : &answer, 0, false};
+    struct answer a = {out != NULL ? out : &answer, 0, false, fn, ctx, 0, c->h, false};
     struct curl_slist *hdr = NULL;
     char curl_err[CURL_ERROR_SIZE] = "", msg[MESSAGE_MAX + 8];
     char *url = NULL;
@@ -198,7 +218,13 @@ post(struct ch_client *c, const char *query, const void *body, FILE *fp, size_t 
         url = xasprintf("%s?query=%s&insert_distributed_sync=1", c->url, q);
         curl_free(q);
     } else {
-        url = xasprintf("%s?insert_distributed_sync=1", c->url);
+        /*
+         * A streamed answer is sent whole or not at all (the server buffers
+         * it): an error met half way through would otherwise come as text
+         * after rows under status 200.
+         */
+        url = xasprintf("%s?insert_distributed_sync=1%s", c->url,
+                        fn != NULL ? "&wait_end_of_query=1" : "");
     }
     curl_easy_reset(c->h);
     hdr = curl_slist_append(hdr, query != NULL ? "Content-Type: application/octet-stream"
@@ -230,7 +256,10 @@ post(struct ch_client *c, const char *query, const void *body, FILE *fp, size_t 
     }
     cc = curl_easy_perform(c->h);
     curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
-    if (a.too_large) {
+    if (a.stopped) {
+        rc = ds_error_set(err, DS_ERR_DB, "ClickHouse at %s: an answer that cannot be read",
+                          c->url);
+    } else if (a.too_large) {
         rc = ds_error_set(err, DS_ERR_IO, "ClickHouse at %s: an answer larger than %u MB",
                           c->url, ANSWER_MAX >> 20);
     } else if (cc != CURLE_OK) {
@@ -256,20 +285,26 @@ enum ds_rc
 ch_post(struct ch_client *c, const char *query, const void *body, size_t len,
         struct strbuf *out, bool *unknown, struct ds_error *err)
 {
-    return post(c, query, body, NULL, len, out, unknown, err);
+    return post(c, query, body, NULL, len, out, NULL, NULL, unknown, err);
 }
 
 enum ds_rc
 ch_post_file(struct ch_client *c, const char *query, FILE *fp, size_t len, bool *unknown,
              struct ds_error *err)
 {
-    return post(c, query, NULL, fp, len, NULL, unknown, err);
+    return post(c, query, NULL, fp, len, NULL, NULL, NULL, unknown, err);
 }
 
 enum ds_rc
 ch_exec(struct ch_client *c, const char *sql, struct strbuf *out, struct ds_error *err)
 {
-    return post(c, NULL, sql, NULL, strlen(sql), out, NULL, err);
+    return post(c, NULL, sql, NULL, strlen(sql), out, NULL, NULL, NULL, err);
+}
+
+enum ds_rc
+ch_select(struct ch_client *c, const char *sql, ch_rows_fn fn, void *ctx, struct ds_error *err)
+{
+    return post(c, NULL, sql, NULL, strlen(sql), NULL, fn, ctx, NULL, err);
 }
 
 /* ---- the schema (docs/CLICKHOUSE.md, section 3) ------------------------------- */

@@ -1,0 +1,47 @@
+/*
+ * The analysis of slots over a ClickHouse cluster (store.backend
+ * clickhouse, docs/CLICKHOUSE.md section 5): every node's records, not
+ * one node's.
+ *
+ * For each slot, the group counts come from one GROUP BY over the cluster
+ * (the raw fields each key needs, packed by key_extract() in C so that
+ * keys come out as the aggregation makes them); the groups that can be
+ * shown (above the lowest threshold) get their detail from their own
+ * records, read back by a second query; and the slot so made replaces the
+ * stored one, to be judged by the series (TopN, stability, top groups,
+ * drill-down, cause): one implementation of the method for both backends.
+ */
+#ifndef DS_CLUSTER_H
+#define DS_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ds/cfg.h"
+#include "ds/pipeline.h"
+#include "ds/rc.h"
+#include "ds/store.h"
+
+struct ch_client;
+
+/* What cluster_judge() did. */
+struct cluster_judge_stats {
+    uint64_t slots;             /* slots made from the cluster and judged */
+    uint64_t queries;
+    uint64_t rows;              /* rows read: group counts and records */
+    uint64_t retried;           /* slots counted again: records came between two queries */
+    double seconds;
+};
+
+/*
+ * Judges again, from the records of the whole cluster, the slots of
+ * an[i].from to an[i].to of each analysis (their store_id and layout;
+ * from == to: none), in st (borrowed, not in a transaction: this opens and
+ * commits one).  Every query goes through c (borrowed).  On failure
+ * nothing is saved, and err says which query failed and why.
+ */
+enum ds_rc cluster_judge(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
+                         const struct pipeline_analysis *an, size_t n,
+                         struct cluster_judge_stats *stats, struct ds_error *err);
+
+#endif
