@@ -180,17 +180,14 @@ struct count_row {
     uint8_t key[KEY_BYTES_MAX];
 };
 
-/* The slot being made. */
+/* A slot being made. */
 struct slot_job {
     struct an_job *aj;
     int64_t start, end;
     struct count_row *rows;     /* owned */
     size_t n_rows, cap_rows;
-    struct flow *cross;         /* spread: flows crossing the slot's bounds (owned) */
-    size_t n_cross, cap_cross;
     struct agg_slot *counts;    /* pass 1 */
     struct agg_slot *slot;      /* pass 2 */
-    struct slotcal cal;
 };
 
 static const struct exporter *
@@ -380,14 +377,53 @@ fields_sql(const struct an_job *aj, struct strbuf *q)
     }
 }
 
-/* The slot's range, and for spread the flows wholly inside it. */
+/*
+ * A run of slots of one length: slot i is [first + i*len, first + (i+1)*len).
+ * Its slots are counted by the same queries, each row or record going to
+ * its slot by intDiv(start_ms - first, len): a query costs the cluster some
+ * 10 ms whatever it reads, and a day of hourly slots is then 2 or 3
+ * queries, not 48 to 72.
+ */
+struct batch {
+    struct an_job *aj;
+    int64_t first, len;         /* Unix seconds */
+    size_t n;
+    struct slot_job *jobs;      /* n, owned */
+    struct flow *cross;         /* spread: flows crossing a slot's bounds (owned) */
+    size_t n_cross, cap_cross;
+    struct slotcal cal;
+};
+
+/* Slots per batch: their group counts are in memory together. */
+#define BATCH_SLOTS 24
+
+/* The batch's slot of a row: "intDiv(start_ms - first, len)" in SQL. */
 static void
-range_sql(const struct slot_job *sj, struct strbuf *q)
+slot_sql(const struct batch *b, struct strbuf *q)
 {
-    strbuf_printf(q, "start_ms >= %" PRId64 " AND start_ms < %" PRId64, sj->start * 1000,
-                  sj->end * 1000);
-    if (sj->aj->a->attribution == CFG_ATTR_SPREAD)
-        strbuf_printf(q, " AND end_ms <= %" PRId64, sj->end * 1000);
+    strbuf_printf(q, "toInt64(intDiv(start_ms - toInt64(%" PRId64 "), toInt64(%" PRId64 ")))",
+                  b->first * 1000, b->len * 1000);
+}
+
+/* The batch's range, and for spread the flows wholly inside their slot. */
+static void
+range_sql(const struct batch *b, struct strbuf *q)
+{
+    strbuf_printf(q, "start_ms >= %" PRId64 " AND start_ms < %" PRId64, b->first * 1000,
+                  (b->first + (int64_t)b->n * b->len) * 1000);
+    if (b->aj->a->attribution == CFG_ATTR_SPREAD) {
+        strbuf_append(q, " AND end_ms <= toInt64(");
+        strbuf_printf(q, "%" PRId64 ") + (", b->first * 1000);
+        slot_sql(b, q);
+        strbuf_printf(q, " + 1) * %" PRId64, b->len * 1000);
+    }
+}
+
+/* The job of slot number k of the answer, NULL if not one of the batch's. */
+static struct slot_job *
+job_at(struct batch *b, uint64_t k)
+{
+    return k < b->n ? &b->jobs[k] : NULL;
 }
 
 /* The flow a counts row stands for: its key's fields, nothing else. */
@@ -408,15 +444,19 @@ flow_of_counts(const struct an_job *aj, const struct count_row *r, struct flow *
         f->exporter = exporter_of(aj->j, r->exporter, strlen(r->exporter));
 }
 
+/* A row of the counts: its slot (column 0), the fields, sum(packets), count(). */
 static int
 on_count(void *ctx, const struct rb_row *row)
 {
-    struct slot_job *sj = ctx;
-    const struct an_job *aj = sj->aj;
+    struct batch *b = ctx;
+    const struct an_job *aj = b->aj;
+    struct slot_job *sj = job_at(b, row->v[0]);
     struct count_row *r;
     struct agg_group *g;
     struct flow f;
 
+    if (sj == NULL)
+        return 1;
     if (sj->n_rows == sj->cap_rows) {
         sj->cap_rows = sj->cap_rows ? 2 * sj->cap_rows : 256;
         sj->rows = xreallocarray(sj->rows, sj->cap_rows, sizeof(*sj->rows));
@@ -425,17 +465,19 @@ on_count(void *ctx, const struct rb_row *row)
     memset(r->v, 0, sizeof(r->v));
     r->exporter[0] = '\0';
     for (int fi = 0; fi < F_COUNT; fi++) {
+        int c = aj->col[fi] + 1;
+
         if (aj->col[fi] < 0)
             continue;
         if (fi == F_EXPORTER) {
-            memcpy(r->exporter, row->s[aj->col[fi]], row->slen[aj->col[fi]]);
-            r->exporter[row->slen[aj->col[fi]]] = '\0';
+            memcpy(r->exporter, row->s[c], row->slen[c]);
+            r->exporter[row->slen[c]] = '\0';
         } else {
-            r->v[fi] = row->v[aj->col[fi]];
+            r->v[fi] = row->v[c];
         }
     }
-    r->packets = row->v[aj->n_col];
-    r->flows = row->v[aj->n_col + 1];
+    r->packets = row->v[aj->n_col + 1];
+    r->flows = row->v[aj->n_col + 2];
     flow_of_counts(aj, r, &f);
     key_extract(aj->layout, &f, r->key);
     g = agg_slot_group_get(sj->counts, r->key, false);
@@ -477,21 +519,32 @@ flow_of_record(struct judge *j, const struct rb_row *row, struct flow *f)
 static int
 on_cross(void *ctx, const struct rb_row *row)
 {
-    struct slot_job *sj = ctx;
+    struct batch *b = ctx;
 
-    if (sj->n_cross == sj->cap_cross) {
-        sj->cap_cross = sj->cap_cross ? 2 * sj->cap_cross : 64;
-        sj->cross = xreallocarray(sj->cross, sj->cap_cross, sizeof(*sj->cross));
+    if (b->n_cross == b->cap_cross) {
+        b->cap_cross = b->cap_cross ? 2 * b->cap_cross : 64;
+        b->cross = xreallocarray(b->cross, b->cap_cross, sizeof(*b->cross));
     }
-    flow_of_record(sj->aj->j, row, &sj->cross[sj->n_cross++]);
+    flow_of_record(b->aj->j, row, &b->cross[b->n_cross++]);
     return 0;
 }
 
-/* A part of a crossing flow: counted if it is this slot's. */
+/* Is group g of the counts above the lowest threshold (it keeps a detail)? */
+static bool
+shown(const struct an_job *aj, const struct agg_slot *counts, const struct agg_group *g)
+{
+    const struct decimal *th = cfg_lowest_threshold(aj->a);
+
+    return g != NULL && (unsigned __int128)g->packets * 100u * (uint64_t)th->den *
+                                AGG_TRIM_MARGIN >
+                            (unsigned __int128)counts->packets * (uint64_t)th->num;
+}
+
+/* A part of a crossing flow, for the batch's slot it falls in, if any. */
 struct part_ctx {
-    struct slot_job *sj;
+    struct batch *b;
     const struct flow *f;
-    struct agg_slot *into;      /* pass 2: agg_slot_add(); NULL: pass 1's counts */
+    bool details;               /* pass 2: agg_slot_add() if shown; else pass 1's counts */
     const uint8_t *key;
 };
 
@@ -499,30 +552,40 @@ static void
 on_part(void *ctx, int64_t start, int64_t end, uint64_t packets)
 {
     struct part_ctx *pc = ctx;
-    struct agg_slot *counts = pc->sj->counts;
+    struct slot_job *sj;
     struct agg_group *g;
 
     (void)end;
-    if (start != pc->sj->start)
+    if (start < pc->b->first || (start - pc->b->first) % pc->b->len != 0)
         return;
-    if (pc->into != NULL) {
-        agg_slot_add(pc->into, pc->f, packets);
+    sj = job_at(pc->b, (uint64_t)((start - pc->b->first) / pc->b->len));
+    if (sj == NULL || sj->start != start)
+        return;
+    if (pc->details) {
+        if (shown(pc->b->aj, sj->counts, agg_slot_group_find(sj->counts, pc->key)))
+            agg_slot_add(sj->slot, pc->f, packets);
         return;
     }
-    g = agg_slot_group_get(counts, pc->key, false);
+    g = agg_slot_group_get(sj->counts, pc->key, false);
     g->packets += packets;
     g->flows++;
-    counts->packets += packets;
-    counts->flows++;
+    sj->counts->packets += packets;
+    sj->counts->flows++;
 }
 
 static int
 on_record(void *ctx, const struct rb_row *row)
 {
-    struct slot_job *sj = ctx;
+    struct batch *b = ctx;
+    struct slot_job *sj;
     struct flow f;
 
-    flow_of_record(sj->aj->j, row, &f);
+    flow_of_record(b->aj->j, row, &f);
+    if (f.start_ms < b->first * 1000)
+        return 1;
+    sj = job_at(b, (uint64_t)((f.start_ms - b->first * 1000) / (b->len * 1000)));
+    if (sj == NULL || sj->slot == NULL)
+        return 1;
     agg_slot_add(sj->slot, &f, f.packets);
     return 0;
 }
@@ -537,26 +600,15 @@ select_rows(struct judge *j, const char *sql, const uint8_t *width, size_t n, rb
 
     j->stats->queries++;
     rc = ch_select(j->c, sql, rb_take, &r, err);
-    if (rc == DS_OK && (r.bad || r.len != 0))
+    if (rc == DS_OK && r.len != 0)
         rc = ds_error_set(err, DS_ERR_DB, "ClickHouse at %s: an answer that is not the rows "
                           "asked for (%zu bytes left over)", ch_client_server(j->c), r.len);
-    else if (r.bad)
+    else if (r.bad || (rc != DS_OK && r.rows > 0))
         rc = ds_error_set(err, DS_ERR_DB, "ClickHouse at %s: an answer that is not the rows "
                           "asked for", ch_client_server(j->c));
     j->stats->rows += r.rows;
     free(r.buf);
     return rc;
-}
-
-/* Is group g of the counts above the lowest threshold (it keeps a detail)? */
-static bool
-shown(const struct an_job *aj, const struct agg_slot *counts, const struct agg_group *g)
-{
-    const struct decimal *th = cfg_lowest_threshold(aj->a);
-    unsigned __int128 lhs = (unsigned __int128)g->packets * 100u * (uint64_t)th->den *
-                            AGG_TRIM_MARGIN;
-
-    return lhs > (unsigned __int128)counts->packets * (uint64_t)th->num;
 }
 
 /* One value of field f of row r, as SQL. */
@@ -577,130 +629,195 @@ value_sql(enum field f, const struct count_row *r, struct strbuf *q)
 }
 
 static void
-slot_job_reset(struct slot_job *sj)
+batch_reset(struct batch *b)
 {
-    agg_slot_free(sj->counts);
-    agg_slot_free(sj->slot);
-    sj->counts = sj->slot = NULL;
-    sj->n_rows = sj->n_cross = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        agg_slot_free(b->jobs[i].counts);
+        agg_slot_free(b->jobs[i].slot);
+        b->jobs[i].counts = b->jobs[i].slot = NULL;
+        b->jobs[i].n_rows = 0;
+    }
+    b->n_cross = 0;
 }
 
 /*
- * Makes sj->slot from the cluster: DS_OK with sj->slot NULL if the slot has
- * no records; *again if records came between the passes.
+ * Pass 2 for the slots of b that have records: their shown groups' details,
+ * then every other group with its count.  *again if a shown group's records
+ * do not add up to its count (records came between the passes).
  */
 static enum ds_rc
-make_slot(struct slot_job *sj, int64_t span_ms, bool *again, struct ds_error *err)
+details(struct batch *b, bool *again, struct ds_error *err)
 {
-    struct an_job *aj = sj->aj;
+    struct an_job *aj = b->aj;
     struct judge *j = aj->j;
     const struct ds_cfg *cfg = j->cfg;
-    const char *db = cfg->clickhouse.database;
     struct strbuf q = STRBUF_INIT;
     bool any_shown = false;
-    enum ds_rc rc;
+    enum ds_rc rc = DS_OK;
 
-    *again = false;
-    sj->counts = agg_slot_new(aj->layout, sj->start, sj->end);
-    /* 1. the counts */
-    strbuf_append(&q, "SELECT ");
-    fields_sql(aj, &q);
-    strbuf_printf(&q, ", toUInt64(sum(packets)), toUInt64(count()) FROM %s.records%s WHERE ", db,
-                  j->final);
-    range_sql(sj, &q);
-    strbuf_append(&q, " GROUP BY ");
-    fields_sql(aj, &q);
-    strbuf_append(&q, " FORMAT RowBinary");
-    rc = select_rows(j, strbuf_str(&q), aj->width, aj->n_col + 2, on_count, sj, err);
-    if (rc == DS_OK && aj->a->attribution == CFG_ATTR_SPREAD) {
-        strbuf_reset(&q);
-        strbuf_printf(&q, "SELECT " RECORD_COLUMNS " FROM %s.records%s WHERE start_ms >= %" PRId64
-                      " AND start_ms < %" PRId64 " AND end_ms > %" PRId64 " AND NOT (start_ms >= "
-                      "%" PRId64 " AND end_ms <= %" PRId64 ") ORDER BY start_ms, node, batch, seq "
-                      "FORMAT RowBinary",
-                      db, j->final, sj->start * 1000 - span_ms, sj->end * 1000, sj->start * 1000,
-                      sj->start * 1000, sj->end * 1000);
-        rc = select_rows(j, strbuf_str(&q), record_width, G_N_ELEMENTS(record_width), on_cross,
-                         sj, err);
-        for (size_t i = 0; rc == DS_OK && i < sj->n_cross; i++) {
-            uint8_t key[KEY_BYTES_MAX];
-            struct part_ctx pc = {sj, &sj->cross[i], NULL, key};
-
-            key_extract(aj->layout, &sj->cross[i], key);
-            agg_split(&sj->cal, &sj->cross[i], on_part, &pc);
-        }
-    }
-    if (rc != DS_OK || sj->counts->flows == 0)
-        goto done;
-
-    /* 2. the details of the groups that can be shown, from their records */
-    sj->slot = agg_slot_new(aj->layout, sj->start, sj->end);
-    sj->slot->drilldown = &cfg->drilldown;
-    sj->slot->max_groups = (uint32_t)cfg->limits.groups;
-    strbuf_reset(&q);
-    strbuf_printf(&q, "SELECT " RECORD_COLUMNS " FROM %s.records%s WHERE ", db, j->final);
-    range_sql(sj, &q);
+    strbuf_append(&q, "SELECT " RECORD_COLUMNS " FROM ");
+    strbuf_printf(&q, "%s.records%s WHERE ", cfg->clickhouse.database, j->final);
+    range_sql(b, &q);
     strbuf_append(&q, " AND (");
+    slot_sql(b, &q);
+    strbuf_append(&q, ", ");
     fields_sql(aj, &q);
     strbuf_append(&q, ") IN (");
-    for (size_t i = 0; i < sj->n_rows; i++) {
-        const struct count_row *r = &sj->rows[i];
-        bool first = true;
+    for (size_t k = 0; k < b->n; k++) {
+        struct slot_job *sj = &b->jobs[k];
 
-        if (!shown(aj, sj->counts, agg_slot_group_find(sj->counts, r->key)))
+        if (sj->counts->flows == 0)
             continue;
-        strbuf_append(&q, any_shown ? ", (" : "(");
-        for (int f = 0; f < F_COUNT; f++) {
-            if (!aj->use[f])
+        sj->slot = agg_slot_new(aj->layout, sj->start, sj->end);
+        sj->slot->drilldown = &cfg->drilldown;
+        sj->slot->max_groups = (uint32_t)cfg->limits.groups;
+        for (size_t i = 0; i < sj->n_rows; i++) {
+            const struct count_row *r = &sj->rows[i];
+
+            if (!shown(aj, sj->counts, agg_slot_group_find(sj->counts, r->key)))
                 continue;
-            if (!first)
+            strbuf_printf(&q, "%s(%zu", any_shown ? ", " : "", k);
+            for (int f = 0; f < F_COUNT; f++) {
+                if (!aj->use[f])
+                    continue;
                 strbuf_append(&q, ", ");
-            value_sql((enum field)f, r, &q);
-            first = false;
+                value_sql((enum field)f, r, &q);
+            }
+            strbuf_appendc(&q, ')');
+            any_shown = true;
         }
-        strbuf_appendc(&q, ')');
-        any_shown = true;
     }
     strbuf_append(&q, ") ORDER BY start_ms, node, batch, seq FORMAT RowBinary");
     if (any_shown)
         rc = select_rows(j, strbuf_str(&q), record_width, G_N_ELEMENTS(record_width), on_record,
-                         sj, err);
-    for (size_t i = 0; rc == DS_OK && i < sj->n_cross; i++) {
-        uint8_t key[KEY_BYTES_MAX];
-        struct part_ctx pc = {sj, &sj->cross[i], sj->slot, key};
-
-        key_extract(aj->layout, &sj->cross[i], key);
-        if (shown(aj, sj->counts, agg_slot_group_find(sj->counts, key)))
-            agg_split(&sj->cal, &sj->cross[i], on_part, &pc);
-    }
-    if (rc != DS_OK)
-        goto done;
-    /* every other group with its count; a shown one must have come whole */
-    for (uint32_t i = 0; i < sj->counts->n_groups; i++) {
-        const struct agg_group *cg = agg_slot_group(sj->counts, i);
-        struct agg_group *g = agg_slot_group_find(sj->slot, cg->key);
-
-        if (shown(aj, sj->counts, cg)) {
-            if (g == NULL || g->packets != cg->packets || g->flows != cg->flows) {
-                *again = true;
-                goto done;
-            }
-            continue;
-        }
-        if (g == NULL)
-            g = agg_slot_group_get(sj->slot, cg->key, false);
-        if (g == NULL) {
-            agg_slot_fold(sj->slot, cg->flows, cg->packets);
-            continue;
-        }
-        g->packets = cg->packets;
-        g->flows = cg->flows;
-    }
-    sj->slot->packets = sj->counts->packets;
-    sj->slot->flows = sj->counts->flows;
-    sj->slot->complete = true;
-done:
+                         b, err);
     strbuf_fini(&q);
+    for (size_t i = 0; rc == DS_OK && i < b->n_cross; i++) {
+        uint8_t key[KEY_BYTES_MAX];
+        struct part_ctx pc = {b, &b->cross[i], true, key};
+
+        key_extract(aj->layout, &b->cross[i], key);
+        agg_split(&b->cal, &b->cross[i], on_part, &pc);
+    }
+    for (size_t k = 0; rc == DS_OK && k < b->n; k++) {
+        struct slot_job *sj = &b->jobs[k];
+
+        if (sj->slot == NULL)
+            continue;
+        for (uint32_t i = 0; i < sj->counts->n_groups; i++) {
+            const struct agg_group *cg = agg_slot_group(sj->counts, i);
+            struct agg_group *g = agg_slot_group_find(sj->slot, cg->key);
+
+            if (shown(aj, sj->counts, cg)) {
+                if (g == NULL || g->packets != cg->packets || g->flows != cg->flows)
+                    *again = true;
+                continue;
+            }
+            if (g == NULL)
+                g = agg_slot_group_get(sj->slot, cg->key, false);
+            if (g == NULL) {
+                agg_slot_fold(sj->slot, cg->flows, cg->packets);
+                continue;
+            }
+            g->packets = cg->packets;
+            g->flows = cg->flows;
+        }
+        sj->slot->packets = sj->counts->packets;
+        sj->slot->flows = sj->counts->flows;
+        sj->slot->complete = true;
+    }
+    return rc;
+}
+
+/*
+ * Makes the slots of b from the cluster (a job's slot stays NULL if it has
+ * no records); *again if records came between the passes.
+ */
+static enum ds_rc
+make_batch(struct batch *b, int64_t span_ms, bool *again, struct ds_error *err)
+{
+    struct an_job *aj = b->aj;
+    struct judge *j = aj->j;
+    const char *db = j->cfg->clickhouse.database;
+    uint8_t width[F_COUNT + 3];
+    struct strbuf q = STRBUF_INIT;
+    bool any = false;
+    enum ds_rc rc;
+
+    *again = false;
+    for (size_t k = 0; k < b->n; k++)
+        b->jobs[k].counts = agg_slot_new(aj->layout, b->jobs[k].start, b->jobs[k].end);
+    /* 1. the counts */
+    width[0] = 8;
+    memcpy(width + 1, aj->width, aj->n_col + 2);
+    strbuf_append(&q, "SELECT ");
+    slot_sql(b, &q);
+    strbuf_append(&q, ", ");
+    fields_sql(aj, &q);
+    strbuf_printf(&q, ", toUInt64(sum(packets)), toUInt64(count()) FROM %s.records%s WHERE ", db,
+                  j->final);
+    range_sql(b, &q);
+    strbuf_append(&q, " GROUP BY ");
+    slot_sql(b, &q);
+    strbuf_append(&q, ", ");
+    fields_sql(aj, &q);
+    strbuf_append(&q, " FORMAT RowBinary");
+    rc = select_rows(j, strbuf_str(&q), width, aj->n_col + 3, on_count, b, err);
+    if (rc == DS_OK && aj->a->attribution == CFG_ATTR_SPREAD) {
+        int64_t first = b->first * 1000, last = (b->first + (int64_t)b->n * b->len) * 1000;
+
+        strbuf_reset(&q);
+        strbuf_printf(&q, "SELECT " RECORD_COLUMNS " FROM %s.records%s WHERE start_ms >= %" PRId64
+                      " AND start_ms < %" PRId64 " AND end_ms > %" PRId64 " AND NOT (start_ms >= "
+                      "%" PRId64 " AND end_ms <= toInt64(%" PRId64 ") + (",
+                      db, j->final, first - span_ms, last, first, first, first);
+        slot_sql(b, &q);
+        strbuf_printf(&q, " + 1) * %" PRId64 ") ORDER BY start_ms, node, batch, seq "
+                      "FORMAT RowBinary", b->len * 1000);
+        rc = select_rows(j, strbuf_str(&q), record_width, G_N_ELEMENTS(record_width), on_cross,
+                         b, err);
+        for (size_t i = 0; rc == DS_OK && i < b->n_cross; i++) {
+            uint8_t key[KEY_BYTES_MAX];
+            struct part_ctx pc = {b, &b->cross[i], false, key};
+
+            key_extract(aj->layout, &b->cross[i], key);
+            agg_split(&b->cal, &b->cross[i], on_part, &pc);
+        }
+    }
+    strbuf_fini(&q);
+    for (size_t k = 0; k < b->n; k++)
+        any |= b->jobs[k].counts->flows > 0;
+    if (rc != DS_OK || !any)
+        return rc;
+    /* 2. the details of the groups that can be shown, from their records */
+    return details(b, again, err);
+}
+
+/* Counts, judges and replaces the slots of b, in order. */
+static enum ds_rc
+judge_batch(struct batch *b, struct series *s, int64_t span_ms, struct ds_error *err)
+{
+    struct judge *j = b->aj->j;
+    bool again = false;
+    enum ds_rc rc;
+    int tries = 0;
+
+    do {
+        batch_reset(b);
+        rc = make_batch(b, span_ms, &again, err);
+        if (rc == DS_OK && again)
+            j->stats->retried++;
+    } while (rc == DS_OK && again && ++tries < SLOT_TRIES);
+    if (rc == DS_OK && again)
+        return ds_error_set(err, DS_ERR_DB, "%s: slots from %" PRId64 ": records kept coming "
+                            "while they were counted (%d tries)", b->aj->a->name, b->first,
+                            SLOT_TRIES);
+    for (size_t k = 0; rc == DS_OK && k < b->n; k++) {
+        if (b->jobs[k].slot == NULL)
+            continue;
+        series_replace_slot(s, b->jobs[k].slot);
+        j->stats->slots++;
+    }
     return rc;
 }
 
@@ -736,16 +853,19 @@ judge_analysis(struct judge *j, const struct pipeline_analysis *pa, struct store
                struct ds_error *err)
 {
     const struct cfg_analysis *a = pa->cfg;
+    struct slot_job jobs[BATCH_SLOTS];
     struct an_job aj;
-    struct slot_job sj;
+    struct batch b;
     struct series *s;
     int64_t span_ms = 0, start, end;
     enum ds_rc rc = DS_OK;
 
     an_job_init(&aj, j, a, &pa->layout);
-    memset(&sj, 0, sizeof(sj));
-    sj.aj = &aj;
-    slotcal_init(&sj.cal, a->slot_s);
+    memset(&b, 0, sizeof(b));
+    memset(jobs, 0, sizeof(jobs));
+    b.aj = &aj;
+    b.jobs = jobs;
+    slotcal_init(&b.cal, a->slot_s);
     if (a->attribution == CFG_ATTR_SPREAD) {
         static const uint8_t width[] = {8};
         struct strbuf q = STRBUF_INIT;
@@ -760,32 +880,27 @@ judge_analysis(struct judge *j, const struct pipeline_analysis *pa, struct store
     }
     s = series_new(a, &j->cfg->causes, &pa->layout, pa->store_id, st, 0);
     series_limit_groups(s, (uint32_t)j->cfg->limits.groups);
-    slotcal_find(&sj.cal, pa->from, &start, &end);
+    slotcal_find(&b.cal, pa->from, &start, &end);
+    /* runs of slots of one length (a day that daylight saving makes longer breaks one) */
     while (rc == DS_OK && start < pa->to) {
-        int tries = 0;
-        bool again = false;
-
-        sj.start = start;
-        sj.end = end;
-        do {
-            slot_job_reset(&sj);
-            rc = make_slot(&sj, span_ms, &again, err);
-            if (rc == DS_OK && again)
-                j->stats->retried++;
-        } while (rc == DS_OK && again && ++tries < SLOT_TRIES);
-        if (rc == DS_OK && again)
-            rc = ds_error_set(err, DS_ERR_DB, "%s: slot %" PRId64 ": records kept coming "
-                              "while it was counted (%d tries)", a->name, start, SLOT_TRIES);
-        if (rc == DS_OK && !again && sj.slot != NULL) {
-            series_replace_slot(s, sj.slot);
-            j->stats->slots++;
+        b.first = start;
+        b.len = end - start;
+        b.n = 0;
+        while (start < pa->to && b.n < BATCH_SLOTS && end - start == b.len &&
+               start == b.first + (int64_t)b.n * b.len) {
+            jobs[b.n].aj = &aj;
+            jobs[b.n].start = start;
+            jobs[b.n].end = end;
+            b.n++;
+            start = end;
+            end = slotcal_next(&b.cal, start);
         }
-        start = end;
-        end = slotcal_next(&sj.cal, start);
+        rc = judge_batch(&b, s, span_ms, err);
     }
-    slot_job_reset(&sj);
-    free(sj.rows);
-    free(sj.cross);
+    batch_reset(&b);
+    for (size_t k = 0; k < BATCH_SLOTS; k++)
+        free(jobs[k].rows);
+    free(b.cross);
     if (rc == DS_OK)
         rc = series_commit(s, err);
     series_free(s);

@@ -221,10 +221,11 @@ post(struct ch_client *c, const char *query, const void *body, FILE *fp, size_t 
         /*
          * A streamed answer is sent whole or not at all (the server buffers
          * it): an error met half way through would otherwise come as text
-         * after rows under status 200.
+         * after rows under status 200.  Its query may name many groups (an
+         * IN list): past the default 256 KB of max_query_size.
          */
         url = xasprintf("%s?insert_distributed_sync=1%s", c->url,
-                        fn != NULL ? "&wait_end_of_query=1" : "");
+                        fn != NULL ? "&wait_end_of_query=1&max_query_size=67108864" : "");
     }
     curl_easy_reset(c->h);
     hdr = curl_slist_append(hdr, query != NULL ? "Content-Type: application/octet-stream"
