@@ -30,6 +30,8 @@ struct cluster_judge_stats {
     uint64_t queries;
     uint64_t rows;              /* rows read: group counts and records */
     uint64_t retried;           /* slots counted again: records came between two queries */
+    uint64_t published;         /* judgements written to the cluster's slots table */
+    uint64_t fetched;           /* judgements read from it into the store */
     double seconds;
 };
 
@@ -37,11 +39,26 @@ struct cluster_judge_stats {
  * Judges again, from the records of the whole cluster, the slots of
  * an[i].from to an[i].to of each analysis (their store_id and layout;
  * from == to: none), in st (borrowed, not in a transaction: this opens and
- * commits one).  Every query goes through c (borrowed).  On failure
- * nothing is saved, and err says which query failed and why.
+ * commits one), after cluster_sync() so that their windows are the
+ * cluster's; and writes the judgements (those slots' and the later ones'
+ * they revise) to the cluster's slots table.  Every query goes through c
+ * (borrowed).  On failure nothing is saved, and err says which query
+ * failed and why.
  */
 enum ds_rc cluster_judge(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
                          const struct pipeline_analysis *an, size_t n,
                          struct cluster_judge_stats *stats, struct ds_error *err);
+
+/*
+ * Brings every analysis' slots judged in the cluster (its slots table)
+ * since st last read them into st (borrowed, not in a transaction), so
+ * that results, show and report on any node read the same judgements: the
+ * slot's counts and details, judged again here from them (the judgement
+ * is the cluster's, the method being one), and its drill-down as the
+ * judging node made it.  An analysis this store does not know yet is
+ * left out.
+ */
+enum ds_rc cluster_sync(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
+                        struct cluster_judge_stats *stats, struct ds_error *err);
 
 #endif

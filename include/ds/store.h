@@ -127,6 +127,12 @@ struct store_mail {
 
 typedef enum ds_rc (*store_result_fn)(void *ctx, const struct slot_result *r);
 
+/* Which judgement of a ClickHouse cluster a stored slot holds (store.backend clickhouse). */
+struct store_cluster_mark {
+    int64_t start;
+    int64_t judged_ms;          /* the version of its row in the cluster's slots table */
+};
+
 struct store_backend {
     const char *name;
     enum ds_rc (*open)(const char *path, void **state, struct ds_error *err);
@@ -194,6 +200,11 @@ struct store_backend {
     enum ds_rc (*slot_load_counts)(void *state, int64_t aid, const struct key_layout *layout,
                                    int64_t start, struct agg_slot **slot,
                                    struct ds_error *err);
+    /* a node of a ClickHouse cluster (issue 9) */
+    enum ds_rc (*cluster_mark)(void *state, int64_t aid, int64_t start, int64_t judged_ms,
+                               struct ds_error *err);
+    enum ds_rc (*cluster_marks)(void *state, int64_t aid, struct store_cluster_mark **out,
+                                size_t *n, struct ds_error *err);
 };
 
 struct store {
@@ -327,6 +338,12 @@ enum ds_rc store_mail_find(struct store *st, const char *day, struct store_mail 
                            struct ds_error *err);
 /* Inserts or replaces the record of m->day. */
 enum ds_rc store_mail_save(struct store *st, const struct store_mail *m, struct ds_error *err);
+/* The stored slot starting at start holds the cluster's judgement of version judged_ms. */
+enum ds_rc store_cluster_mark(struct store *st, int64_t aid, int64_t start, int64_t judged_ms,
+                              struct ds_error *err);
+/* Every such mark of analysis aid, by start (*out owned, *n of them). */
+enum ds_rc store_cluster_marks(struct store *st, int64_t aid, struct store_cluster_mark **out,
+                               size_t *n, struct ds_error *err);
 
 /*
  * A slot's groups as the two blobs of the slots table (counts: key and

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ds/clickhouse.h"
+#include "ds/cluster.h"
 #include "ds/ingest.h"
 #include "ds/log.h"
 #include "ds/parse.h"
@@ -57,6 +59,20 @@ cli_open_store(const char *cmd, const struct ds_cfg *cfg, const char *path, stru
     if (*st == NULL) {
         log_msg(LOG_ERR, "%s: %s", cmd, err.msg);
         return EXIT_RUN_FAILED;
+    }
+    /* a node of a cluster reads what any node judged since (docs/CLICKHOUSE.md 5) */
+    if (cfg->store_backend == CFG_STORE_CLICKHOUSE && strcmp(path, cfg->store_path) == 0) {
+        struct cluster_judge_stats cs;
+        struct ch_client *c = NULL;
+
+        if (ch_client_new(&cfg->clickhouse, NULL, &c, &err) != DS_OK ||
+            cluster_sync(cfg, *st, c, &cs, &err) != DS_OK)
+            log_warnx("%s: the cluster's judgements cannot be read (%s): showing what %s "
+                      "last read of them", cmd, err.msg, path);
+        else if (cs.fetched > 0)
+            log_info("%s: %llu slots judged in the cluster since read into %s (%.2f s)", cmd,
+                     (unsigned long long)cs.fetched, path, cs.seconds);
+        ch_client_free(c);
     }
     return 0;
 }

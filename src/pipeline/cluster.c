@@ -28,9 +28,12 @@
 #include "ds/agg.h"
 #include "ds/clickhouse.h"
 #include "ds/cluster.h"
+#include "ds/explain.h"
 #include "ds/hash.h"
 #include "ds/log.h"
 #include "ds/slotcal.h"
+#include "ds/stability.h"
+#include "ds/store.h"
 #include "ds/xmem.h"
 
 #define SLOT_TRIES 3
@@ -73,6 +76,7 @@ struct rb_reader {
     size_t len, cap;
     uint64_t rows;
     bool bad;
+    size_t max_string;          /* a longer String is not a row of ours */
 };
 
 /* One row at p (n bytes): its length, 0 if not whole yet, -1 if it cannot be a row. */
@@ -96,7 +100,7 @@ rb_parse(struct rb_reader *r, const uint8_t *p, size_t n, struct rb_row *row)
                 if (shift > 28)
                     return -1;
             }
-            if (len > EXPORTER_MAX)
+            if (len > r->max_string)
                 return -1;
             if (n - at < len)
                 return 0;
@@ -590,12 +594,15 @@ on_record(void *ctx, const struct rb_row *row)
     return 0;
 }
 
-/* Runs sql, its RowBinary answer of columns width[0..n) to fn. */
+/*
+ * Runs sql, its RowBinary answer of columns width[0..n) to fn; a String
+ * longer than max_string makes it fail.
+ */
 static enum ds_rc
-select_rows(struct judge *j, const char *sql, const uint8_t *width, size_t n, rb_row_fn fn,
-            void *ctx, struct ds_error *err)
+select_strings(struct judge *j, const char *sql, const uint8_t *width, size_t n,
+               size_t max_string, rb_row_fn fn, void *ctx, struct ds_error *err)
 {
-    struct rb_reader r = {width, n, fn, ctx, NULL, 0, 0, 0, false};
+    struct rb_reader r = {width, n, fn, ctx, NULL, 0, 0, 0, false, max_string};
     enum ds_rc rc;
 
     j->stats->queries++;
@@ -609,6 +616,14 @@ select_rows(struct judge *j, const char *sql, const uint8_t *width, size_t n, rb
     j->stats->rows += r.rows;
     free(r.buf);
     return rc;
+}
+
+/* select_strings() of rows whose Strings are exporter names. */
+static enum ds_rc
+select_rows(struct judge *j, const char *sql, const uint8_t *width, size_t n, rb_row_fn fn,
+            void *ctx, struct ds_error *err)
+{
+    return select_strings(j, sql, width, n, EXPORTER_MAX, fn, ctx, err);
 }
 
 /* One value of field f of row r, as SQL. */
@@ -913,6 +928,461 @@ exporter_free(gpointer p)
     free(p);
 }
 
+/* ---- results in the cluster: published by the judging node, read by every node ---- */
+
+/* A growing buffer of RowBinary. */
+struct rbuf {
+    uint8_t *b;
+    size_t n, cap;
+};
+
+static void
+rbuf_put(struct rbuf *o, const void *p, size_t n)
+{
+    if (o->n + n > o->cap) {
+        o->cap = (o->n + n) * 2 + 256;
+        o->b = xreallocarray(o->b, o->cap, 1);
+    }
+    if (n > 0)
+        memcpy(o->b + o->n, p, n);
+    o->n += n;
+}
+
+static void
+rbuf_le(struct rbuf *o, uint64_t v, unsigned width)
+{
+    uint8_t b[8];
+
+    for (unsigned i = 0; i < width; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    rbuf_put(o, b, width);
+}
+
+static void
+rbuf_varint(struct rbuf *o, uint64_t v)
+{
+    do {
+        uint8_t c = (uint8_t)(v & 0x7f);
+
+        v >>= 7;
+        if (v != 0)
+            c |= 0x80;
+        rbuf_put(o, &c, 1);
+    } while (v != 0);
+}
+
+static void
+rbuf_str(struct rbuf *o, const void *p, size_t n)
+{
+    rbuf_varint(o, n);
+    rbuf_put(o, p, n);
+}
+
+static void
+rbuf_double(struct rbuf *o, double d)
+{
+    uint64_t v;
+
+    memcpy(&v, &d, sizeof(v));
+    rbuf_le(o, v, 8);
+}
+
+/* An SQL string literal of s. */
+static void
+quote_sql(const char *s, struct strbuf *q)
+{
+    strbuf_appendc(q, '\'');
+    for (; *s; s++) {
+        if (*s == '\'' || *s == '\\')
+            strbuf_appendc(q, '\\');
+        strbuf_appendc(q, *s);
+    }
+    strbuf_appendc(q, '\'');
+}
+
+#define SLOTS_COLUMNS                                                                        \
+    "analysis, start, end, judged_ms, judged_by, packets, flows, groups, folded_packets, "  \
+    "folded_flows, late_flows, late_packets, complete, incomplete, completeness, "          \
+    "thresholds, topn, status, direction, mean, stddev, group_counts, group_details, explain"
+
+/* A stored judgement, as store_results() gives it, waiting for its slot's blobs. */
+struct published {
+    struct slot_result r;       /* its top groups and explain dropped */
+    uint8_t *explain;           /* owned: explain_encode()'s bytes, NULL if none */
+    size_t explain_len;
+};
+
+struct publish_ctx {
+    struct published *v;
+    size_t n, cap;
+};
+
+static enum ds_rc
+on_stored(void *ctx, const struct slot_result *r)
+{
+    struct publish_ctx *pc = ctx;
+    struct published *p;
+
+    if (pc->n == pc->cap) {
+        pc->cap = pc->cap ? 2 * pc->cap : 64;
+        pc->v = xreallocarray(pc->v, pc->cap, sizeof(*pc->v));
+    }
+    p = &pc->v[pc->n++];
+    p->r = *r;
+    p->r.completeness = r->completeness != NULL ? xstrdup(r->completeness) : NULL;
+    p->r.n_top = 0;
+    p->r.top = NULL;
+    p->r.explain = NULL;
+    p->explain = r->explain != NULL ? explain_encode(r->explain, &p->explain_len) : NULL;
+    if (p->explain == NULL)
+        p->explain_len = 0;
+    return DS_OK;
+}
+
+/* The row of stored slot p (its blobs from the store) into o. */
+static enum ds_rc
+slot_row(struct judge *j, const struct pipeline_analysis *pa, struct store *st,
+         const struct published *p, int64_t judged_ms, struct rbuf *o, struct ds_error *err)
+{
+    const struct slot_result *r = &p->r;
+    const char *node = j->cfg->clickhouse.node;
+    struct agg_slot *slot = NULL;
+    size_t cl = 0, dl = 0;
+    uint8_t *blob = NULL;
+    enum ds_rc rc;
+
+    rc = store_slot_load(st, pa->store_id, &pa->layout, r->start, &slot, err);
+    if (rc != DS_OK)
+        return rc;
+    if (slot != NULL)
+        blob = store_slot_encode(slot, &cl, &dl);
+    rbuf_str(o, pa->cfg->name, strlen(pa->cfg->name));
+    rbuf_le(o, (uint64_t)r->start, 8);
+    rbuf_le(o, (uint64_t)r->end, 8);
+    rbuf_le(o, (uint64_t)judged_ms, 8);
+    rbuf_str(o, node, strlen(node));
+    rbuf_le(o, r->packets, 8);
+    rbuf_le(o, r->flows, 8);
+    rbuf_le(o, r->groups, 8);
+    rbuf_le(o, r->folded_packets, 8);
+    rbuf_le(o, r->folded_flows, 8);
+    rbuf_le(o, r->late_flows, 8);
+    rbuf_le(o, r->late_packets, 8);
+    rbuf_le(o, r->complete, 1);
+    rbuf_le(o, r->incomplete, 1);
+    rbuf_str(o, r->completeness ? r->completeness : "",
+             r->completeness ? strlen(r->completeness) : 0);
+    rbuf_varint(o, r->n_th);
+    for (size_t t = 0; t < r->n_th; t++)
+        rbuf_str(o, r->th[t].th.text, strlen(r->th[t].th.text));
+    rbuf_varint(o, r->n_th);
+    for (size_t t = 0; t < r->n_th; t++)
+        rbuf_le(o, r->th[t].topn, 4);
+    rbuf_varint(o, r->n_th);
+    for (size_t t = 0; t < r->n_th; t++) {
+        const char *sname = stab_status_name(r->th[t].r.status);
+
+        rbuf_str(o, sname, strlen(sname));
+    }
+    rbuf_varint(o, r->n_th);
+    for (size_t t = 0; t < r->n_th; t++) {
+        const char *d = stab_dir_name(r->th[t].r.dir);
+
+        rbuf_str(o, d, strlen(d));
+    }
+    rbuf_varint(o, r->n_th);
+    for (size_t t = 0; t < r->n_th; t++)
+        rbuf_double(o, r->th[t].r.mean);
+    rbuf_varint(o, r->n_th);
+    for (size_t t = 0; t < r->n_th; t++)
+        rbuf_double(o, r->th[t].r.stddev);
+    rbuf_str(o, blob, cl);
+    rbuf_str(o, blob != NULL ? blob + cl : NULL, dl);
+    rbuf_str(o, p->explain, p->explain_len);
+    free(blob);
+    agg_slot_free(slot);
+    return DS_OK;
+}
+
+/*
+ * The judgements of analysis pa's stored slots from start from on (a
+ * judgement revises the slots after it) into the cluster's slots table,
+ * and marked in st as this version (st in a transaction).
+ */
+static enum ds_rc
+publish(struct judge *j, const struct pipeline_analysis *pa, struct store *st, int64_t from,
+        struct ds_error *err)
+{
+    struct publish_ctx pc = {NULL, 0, 0};
+    struct rbuf o = {NULL, 0, 0};
+    struct timespec now;
+    int64_t judged_ms;
+    char *query;
+    enum ds_rc rc;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    judged_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    rc = store_results(st, pa->store_id, &pa->layout, pa->cfg, from, INT64_MAX / 4, on_stored,
+                       &pc, err);
+    for (size_t i = 0; rc == DS_OK && i < pc.n; i++)
+        rc = slot_row(j, pa, st, &pc.v[i], judged_ms, &o, err);
+    query = xasprintf("INSERT INTO %s.slots (" SLOTS_COLUMNS ") FORMAT RowBinary",
+                      j->cfg->clickhouse.database);
+    if (rc == DS_OK && pc.n > 0) {
+        j->stats->queries++;
+        rc = ch_post(j->c, query, o.b, o.n, NULL, NULL, err);
+    }
+    for (size_t i = 0; rc == DS_OK && i < pc.n; i++)
+        rc = store_cluster_mark(st, pa->store_id, pc.v[i].r.start, judged_ms, err);
+    if (rc == DS_OK)
+        j->stats->published += pc.n;
+    for (size_t i = 0; i < pc.n; i++) {
+        free(pc.v[i].r.completeness);
+        free(pc.v[i].explain);
+    }
+    free(pc.v);
+    free(o.b);
+    free(query);
+    return rc;
+}
+
+/* ---- reading the cluster's judgements into this node's store ---- */
+
+struct version {
+    int64_t start, judged_ms;
+};
+
+struct versions {
+    struct version *v;
+    size_t n, cap;
+};
+
+static int
+on_version(void *ctx, const struct rb_row *row)
+{
+    struct versions *vs = ctx;
+
+    if (vs->n == vs->cap) {
+        vs->cap = vs->cap ? 2 * vs->cap : 256;
+        vs->v = xreallocarray(vs->v, vs->cap, sizeof(*vs->v));
+    }
+    vs->v[vs->n].start = (int64_t)row->v[0];
+    vs->v[vs->n].judged_ms = (int64_t)row->v[1];
+    vs->n++;
+    return 0;
+}
+
+/* A cluster row read into the store: what is applied after the series' judgement. */
+struct fetched {
+    int64_t start, judged_ms;
+    char *completeness;         /* owned; NULL: none */
+    bool incomplete;
+    uint8_t *explain;           /* owned */
+    size_t explain_len;
+};
+
+struct fetch_ctx {
+    const struct cfg_analysis *a;
+    const struct key_layout *layout;
+    struct series *s;
+    struct fetched *v;
+    size_t n, cap;
+    bool damaged;
+};
+
+static int
+on_fetched(void *ctx, const struct rb_row *row)
+{
+    struct fetch_ctx *fc = ctx;
+    struct agg_slot *slot;
+    struct fetched *f;
+
+    slot = agg_slot_new(fc->layout, (int64_t)row->v[0], (int64_t)row->v[1]);
+    if (store_slot_decode(slot, (const uint8_t *)row->s[12], row->slen[12],
+                          (const uint8_t *)row->s[13], row->slen[13]) != 0) {
+        agg_slot_free(slot);
+        fc->damaged = true;
+        return 1;
+    }
+    slot->packets = row->v[3];
+    slot->flows = row->v[4];
+    slot->folded_packets = row->v[5];
+    slot->folded_flows = row->v[6];
+    slot->late_flows = row->v[7];
+    slot->late_packets = row->v[8];
+    slot->complete = row->v[9] != 0;
+    if (fc->n == fc->cap) {
+        fc->cap = fc->cap ? 2 * fc->cap : 64;
+        fc->v = xreallocarray(fc->v, fc->cap, sizeof(*fc->v));
+    }
+    f = &fc->v[fc->n++];
+    f->start = slot->start;
+    f->judged_ms = (int64_t)row->v[2];
+    f->incomplete = row->v[10] != 0;
+    f->completeness = NULL;
+    if (row->slen[11] > 0) {
+        f->completeness = xmalloc(row->slen[11] + 1);
+        memcpy(f->completeness, row->s[11], row->slen[11]);
+        f->completeness[row->slen[11]] = '\0';
+    }
+    f->explain_len = row->slen[14];
+    f->explain = f->explain_len > 0 ? xmalloc(f->explain_len) : NULL;
+    if (f->explain_len > 0)
+        memcpy(f->explain, row->s[14], f->explain_len);
+    series_replace_slot(fc->s, slot);
+    agg_slot_free(slot);
+    return 0;
+}
+
+/* The series' completeness of a slot read from the cluster: the judging node's. */
+static void
+fetched_completeness(void *ctx, struct slot_result *r)
+{
+    struct fetch_ctx *fc = ctx;
+
+    for (size_t i = 0; i < fc->n; i++) {
+        if (fc->v[i].start != r->start)
+            continue;
+        free(r->completeness);
+        r->completeness = fc->v[i].completeness ? xstrdup(fc->v[i].completeness) : NULL;
+        r->incomplete = fc->v[i].incomplete;
+        return;
+    }
+}
+
+static int
+cmp_version(const void *x, const void *y)
+{
+    const struct version *a = x, *b = y;
+
+    return a->start < b->start ? -1 : a->start > b->start;
+}
+
+/*
+ * Brings analysis a's slots judged in the cluster since this store last
+ * read them into st (not in a transaction): the slot, judged again here
+ * from its counts (the same as the cluster's), its drill-down as the
+ * judging node made it.
+ */
+static enum ds_rc
+sync_analysis(struct judge *j, const struct cfg_analysis *a, const struct key_layout *layout,
+              int64_t aid, struct store *st, struct ds_error *err)
+{
+    static const uint8_t vwidth[] = {8, 8};
+    static const uint8_t fwidth[] = {8, 8, 8, 8, 8, 8, 8, 8, 8, 1, 1, 0, 0, 0, 0};
+    struct versions vs = {NULL, 0, 0};
+    struct store_cluster_mark *marks = NULL;
+    struct fetch_ctx fc = {a, layout, NULL, NULL, 0, 0, false};
+    struct strbuf q = STRBUF_INIT;
+    int64_t first = INT64_MAX;
+    size_t n_marks = 0;
+    enum ds_rc rc;
+
+    strbuf_printf(&q, "SELECT start, max(judged_ms) FROM %s.slots WHERE analysis = ",
+                  j->cfg->clickhouse.database);
+    quote_sql(a->name, &q);
+    strbuf_append(&q, " GROUP BY start FORMAT RowBinary");
+    rc = select_rows(j, strbuf_str(&q), vwidth, 2, on_version, &vs, err);
+    if (rc == DS_OK)
+        rc = store_cluster_marks(st, aid, &marks, &n_marks, err);
+    if (rc == DS_OK && vs.n > 0)
+        qsort(vs.v, vs.n, sizeof(*vs.v), cmp_version);
+    /* marks and versions both by start: the first slot judged since */
+    for (size_t i = 0, m = 0; rc == DS_OK && i < vs.n; i++) {
+        while (m < n_marks && marks[m].start < vs.v[i].start)
+            m++;
+        if (m == n_marks || marks[m].start != vs.v[i].start ||
+            marks[m].judged_ms < vs.v[i].judged_ms) {
+            first = vs.v[i].start;
+            break;
+        }
+    }
+    free(marks);
+    free(vs.v);
+    if (rc != DS_OK || first == INT64_MAX) {
+        strbuf_fini(&q);
+        return rc;
+    }
+    /* every slot from there on: the judgement of a slot revises the ones after it */
+    rc = store_begin(st, err);
+    if (rc == DS_OK) {
+        fc.s = series_new(a, &j->cfg->causes, layout, aid, st, 0);
+        series_limit_groups(fc.s, (uint32_t)j->cfg->limits.groups);
+        series_set_completeness(fc.s, fetched_completeness, &fc);
+        strbuf_reset(&q);
+        strbuf_printf(&q, "SELECT start, end, judged_ms, packets, flows, folded_packets, "
+                      "folded_flows, late_flows, late_packets, complete, incomplete, "
+                      "completeness, group_counts, group_details, explain FROM %s.slots FINAL "
+                      "WHERE analysis = ", j->cfg->clickhouse.database);
+        quote_sql(a->name, &q);
+        strbuf_printf(&q, " AND start >= %" PRId64 " ORDER BY start FORMAT RowBinary", first);
+        rc = select_strings(j, strbuf_str(&q), fwidth, G_N_ELEMENTS(fwidth), (size_t)1 << 30,
+                            on_fetched, &fc, err);
+        if (rc != DS_OK && fc.damaged)
+            rc = ds_error_set(err, DS_ERR_DB, "ClickHouse at %s: %s: a slot's group counts "
+                              "in %s.slots are damaged", ch_client_server(j->c), a->name,
+                              j->cfg->clickhouse.database);
+        if (rc == DS_OK)
+            rc = series_commit(fc.s, err);
+        for (size_t i = 0; rc == DS_OK && i < fc.n; i++) {
+            rc = store_explain_save(st, aid, fc.v[i].start, fc.v[i].explain,
+                                    fc.v[i].explain_len, err);
+            if (rc == DS_OK)
+                rc = store_cluster_mark(st, aid, fc.v[i].start, fc.v[i].judged_ms, err);
+        }
+        series_free(fc.s);
+        if (rc == DS_OK)
+            rc = store_commit(st, err);
+        else
+            store_rollback(st);
+    }
+    j->stats->fetched += fc.n;
+    for (size_t i = 0; i < fc.n; i++) {
+        free(fc.v[i].completeness);
+        free(fc.v[i].explain);
+    }
+    free(fc.v);
+    strbuf_fini(&q);
+    return rc;
+}
+
+static enum ds_rc
+sync_all(struct judge *j, struct store *st, struct ds_error *err)
+{
+    const struct ds_cfg *cfg = j->cfg;
+    enum ds_rc rc = DS_OK;
+
+    for (size_t i = 0; rc == DS_OK && i < cfg->n_analyses; i++) {
+        const struct cfg_analysis *a = &cfg->analyses[i];
+        struct key_layout layout;
+        int64_t aid;
+        bool found = false;
+
+        rc = store_analysis_find(st, a->name, &aid, &found, err);
+        if (rc != DS_OK || !found)
+            continue;
+        key_layout_init(&layout, a->keys, a->n_keys);
+        rc = sync_analysis(j, a, &layout, aid, st, err);
+    }
+    return rc;
+}
+
+enum ds_rc
+cluster_sync(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
+             struct cluster_judge_stats *stats, struct ds_error *err)
+{
+    struct judge j = {cfg, c, stats, "", NULL, 0};
+    struct timespec t0, t1;
+    enum ds_rc rc;
+
+    memset(stats, 0, sizeof(*stats));
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = sync_all(&j, st, err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    stats->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    return rc;
+}
+
 enum ds_rc
 cluster_judge(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
               const struct pipeline_analysis *an, size_t n, struct cluster_judge_stats *stats,
@@ -934,7 +1404,10 @@ cluster_judge(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
     }
     if (from >= to)
         return DS_OK;
-    rc = repeats_in(&j, from, to, &repeats, err);
+    /* the windows reach back into slots other nodes may have judged since */
+    rc = sync_all(&j, st, err);
+    if (rc == DS_OK)
+        rc = repeats_in(&j, from, to, &repeats, err);
     if (rc != DS_OK)
         return rc;
     j.final = repeats ? " FINAL" : "";
@@ -943,6 +1416,9 @@ cluster_judge(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
     for (size_t i = 0; rc == DS_OK && i < n; i++)
         if (an[i].from < an[i].to)
             rc = judge_analysis(&j, &an[i], st, err);
+    for (size_t i = 0; rc == DS_OK && i < n; i++)
+        if (an[i].from < an[i].to)
+            rc = publish(&j, &an[i], st, an[i].from, err);
     if (rc == DS_OK)
         rc = store_commit(st, err);
     else if (store_in_transaction(st))

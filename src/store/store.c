@@ -262,6 +262,20 @@ store_explain_save(struct store *st, int64_t aid, int64_t start, const uint8_t *
 }
 
 enum ds_rc
+store_cluster_mark(struct store *st, int64_t aid, int64_t start, int64_t judged_ms,
+                   struct ds_error *err)
+{
+    LOCKED(st->be->cluster_mark(st->state, aid, start, judged_ms, err));
+}
+
+enum ds_rc
+store_cluster_marks(struct store *st, int64_t aid, struct store_cluster_mark **out, size_t *n,
+                    struct ds_error *err)
+{
+    LOCKED(st->be->cluster_marks(st->state, aid, out, n, err));
+}
+
+enum ds_rc
 store_mail_find(struct store *st, const char *day, struct store_mail *m, bool *found,
                 struct ds_error *err)
 {

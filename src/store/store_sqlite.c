@@ -62,6 +62,8 @@ enum stmt_id {
     S_EXPLAIN_GET,
     S_MAIL_GET,
     S_MAIL_PUT,
+    S_CLUSTER_PUT,
+    S_CLUSTER_GET,
     S_N,
 };
 
@@ -155,6 +157,10 @@ static const char *const stmt_sql[S_N] = {
                       "updated_at) VALUES (?1, ?2, ?3, ?4)",
     [S_EXPLAIN_DEL] = "DELETE FROM explains WHERE analysis_id = ?1 AND slot_start = ?2",
     [S_EXPLAIN_GET] = "SELECT blob FROM explains WHERE analysis_id = ?1 AND slot_start = ?2",
+    [S_CLUSTER_PUT] = "INSERT OR REPLACE INTO cluster_slots (analysis_id, slot_start, judged_ms) "
+                      "VALUES (?1, ?2, ?3)",
+    [S_CLUSTER_GET] = "SELECT slot_start, judged_ms FROM cluster_slots WHERE analysis_id = ?1 "
+                      "ORDER BY slot_start",
     [S_MAIL_GET] = "SELECT message_id, spooled_at, sent_at, attempts, last_error FROM mails "
                    "WHERE day = ?1",
     [S_MAIL_PUT] = "INSERT OR REPLACE INTO mails (day, message_id, spooled_at, sent_at, "
@@ -1393,6 +1399,52 @@ sq_mail_save(void *state, const struct store_mail *m, struct ds_error *err)
     return step_done(s, st, err, "saving a mail record");
 }
 
+/* ---- a node of a ClickHouse cluster ---- */
+
+static enum ds_rc
+sq_cluster_mark(void *state, int64_t aid, int64_t start, int64_t judged_ms,
+                struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_CLUSTER_PUT);
+
+    sqlite3_bind_int64(st, 1, aid);
+    sqlite3_bind_int64(st, 2, start);
+    sqlite3_bind_int64(st, 3, judged_ms);
+    return step_done(s, st, err, "saving a slot's cluster version");
+}
+
+static enum ds_rc
+sq_cluster_marks(void *state, int64_t aid, struct store_cluster_mark **out, size_t *n,
+                 struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, S_CLUSTER_GET);
+    size_t cap = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    sqlite3_bind_int64(st, 1, aid);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            *out = xreallocarray(*out, cap, sizeof(**out));
+        }
+        (*out)[*n].start = sqlite3_column_int64(st, 0);
+        (*out)[*n].judged_ms = sqlite3_column_int64(st, 1);
+        (*n)++;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return db_error(s, err, "reading the slots' cluster versions");
+    }
+    return DS_OK;
+}
+
 const struct store_backend store_sqlite_backend = {
     .name = "sqlite",
     .open = sq_open,
@@ -1426,6 +1478,8 @@ const struct store_backend store_sqlite_backend = {
     .gaps = sq_gaps,
     .slot_load_counts = sq_slot_load_counts,
     .explain_save = sq_explain_save,
+    .cluster_mark = sq_cluster_mark,
+    .cluster_marks = sq_cluster_marks,
     .mail_find = sq_mail_find,
     .mail_save = sq_mail_save,
 };

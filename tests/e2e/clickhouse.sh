@@ -206,7 +206,7 @@ if [ "$day" = "23 254 445 255 " ]; then
 else
     not_ok "a slot's group counts ($day)"
 fi
-printf 'ports\t1362528000\t1362614400\t1\tn1\t100\t1\t1\t0\t0\t0\t0\t1\t0\t\t[]\t[3]\t[]\t[]\t[]\t[]\t\t\nports\t1362528000\t1362614400\t2\tn1\t150\t1\t1\t0\t0\t0\t0\t1\t0\t\t[]\t[6]\t[]\t[]\t[]\t[]\t\t\n' |
+printf 'ports\t1362528000\t1362614400\t1\tn1\t100\t1\t1\t0\t0\t0\t0\t1\t0\t\t[]\t[3]\t[]\t[]\t[]\t[]\t\t\t\nports\t1362528000\t1362614400\t2\tn1\t150\t1\t1\t0\t0\t0\t0\t1\t0\t\t[]\t[6]\t[]\t[]\t[]\t[]\t\t\t\n' |
     curl -sS --fail-with-body -X POST -T - \
         "http://127.0.0.1:$HTTP2/?insert_distributed_sync=1&query=INSERT%20INTO%20darkstab.slots%20FORMAT%20TabSeparated" \
         > "$T/err" 2>&1
@@ -371,6 +371,22 @@ if [ $rc = 0 ] && [ -s "$T/one.slots" ] && cmp -s "$T/one.slots" "$T/j2.slots" &
 else
     not_ok "the analysis on the cluster against one machine (rc $rc, ${judged:-no} slots judged)" "$T/j2.err"
     diff "$T/one.slots" "$T/j2.slots" | head -20
+fi
+
+# the first node judged before the second's records came: it reads the cluster's judgements
+"$DS" results -c "$T/j1.yaml" -f json -o "$T/j1.json" 2> "$T/j1r.err"
+rc=$?
+jq -S '[.analyses[] | {name, slots}]' "$T/j1.json" > "$T/j1.slots"
+slot=$(jq -r '[.[].slots[] | select(.cause)][0].start' "$T/one.slots")
+"$DS" show -c "$T/one.yaml" --slot "$slot" --format json > "$T/one.show" 2> /dev/null
+"$DS" show -c "$T/j1.yaml" --slot "$slot" --format json > "$T/j1.show" 2> /dev/null
+fetched=$(sed -n 's/.*results: \([0-9]*\) slots judged in the cluster since.*/\1/p' "$T/j1r.err")
+if [ $rc = 0 ] && cmp -s "$T/one.slots" "$T/j1.slots" && [ -s "$T/one.show" ] &&
+    cmp -s "$T/one.show" "$T/j1.show" && [ "${fetched:-0}" -gt 0 ]; then
+    ok "results and show on the first node read the cluster's judgements ($fetched slots): one machine's results, and its drill-down of $slot"
+else
+    not_ok "results and show on the first node (rc $rc, ${fetched:-no} slots read)" "$T/j1r.err"
+    diff "$T/one.slots" "$T/j1.slots" | head -20
 fi
 
 # a shard down during the run: the batches wait in the spool; once it is back, they go, once

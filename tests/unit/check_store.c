@@ -46,11 +46,41 @@ START_TEST(test_schema_created_and_versioned)
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(q, 0), 4);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 5);
     sqlite3_finalize(q);
     sqlite3_close(db);
     /* opening again migrates nothing and works */
     st = open_store(path);
+    store_close(st);
+}
+END_TEST
+
+/* A node of a cluster: the version of each slot it holds, replaced, by start. */
+START_TEST(test_cluster_marks)
+{
+    struct store *st = open_store(tu_path("m.db"));
+    struct store_analysis_def def = {"ports", "proto,dst_port", 86400, "UTC", "start", "w", "1"};
+    struct store_cluster_mark *m = NULL;
+    struct ds_error err;
+    unsigned changed;
+    int64_t aid;
+    size_t n;
+
+    ck_assert_int_eq(store_begin(st, &err), DS_OK);
+    ck_assert_int_eq(store_analysis(st, &def, &aid, &changed, &err), DS_OK);
+    ck_assert_int_eq(store_cluster_mark(st, aid, 172800, 5, &err), DS_OK);
+    ck_assert_int_eq(store_cluster_mark(st, aid, 86400, 7, &err), DS_OK);
+    ck_assert_int_eq(store_cluster_mark(st, aid, 172800, 9, &err), DS_OK);
+    ck_assert_int_eq(store_commit(st, &err), DS_OK);
+    ck_assert_int_eq(store_cluster_marks(st, aid, &m, &n, &err), DS_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_int_eq(m[0].start, 86400);
+    ck_assert_int_eq(m[0].judged_ms, 7);
+    ck_assert_int_eq(m[1].start, 172800);
+    ck_assert_int_eq(m[1].judged_ms, 9);
+    free(m);
+    ck_assert_int_eq(store_cluster_marks(st, aid + 1, &m, &n, &err), DS_OK);
+    ck_assert_uint_eq(n, 0);
     store_close(st);
 }
 END_TEST
@@ -94,7 +124,7 @@ START_TEST(test_schema_1_migrates_to_2)
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(q, 0), 4);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 5);
     sqlite3_finalize(q);
     sqlite3_close(db);
 }
@@ -155,7 +185,7 @@ START_TEST(test_schema_2_migrates_to_3)
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(q, 0), 4);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 5);
     sqlite3_finalize(q);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM explains", -1, &q, NULL),
                      SQLITE_OK);
@@ -1075,6 +1105,7 @@ store_suite(void)
     TCase *tc = tcase_create("sqlite");
 
     tcase_add_test(tc, test_schema_created_and_versioned);
+    tcase_add_test(tc, test_cluster_marks);
     tcase_add_test(tc, test_schema_1_migrates_to_2);
     tcase_add_test(tc, test_schema_2_migrates_to_3);
     tcase_add_test(tc, test_mail_records);
