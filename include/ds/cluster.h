@@ -50,6 +50,24 @@ enum ds_rc cluster_judge(const struct ds_cfg *cfg, struct store *st, struct ch_c
                          struct cluster_judge_stats *stats, struct ds_error *err);
 
 /*
+ * The slots of an[i].from to an[i].to that cannot be judged on the cluster
+ * (its records are not all there: batches wait in the spool, or a shard
+ * is down): marked incomplete, out of the windows, with why (borrowed) as
+ * the reason in their completeness, so that no judgement of part of the
+ * cluster's records is shown.  st not in a transaction.
+ */
+enum ds_rc cluster_unjudged(const struct ds_cfg *cfg, struct store *st,
+                            const struct pipeline_analysis *an, size_t n, const char *why,
+                            struct ds_error *err);
+/*
+ * Widens each an[i] to the stored slots left incomplete (cluster_unjudged()
+ * by an earlier run): the run that finds every batch in the cluster
+ * judges them too.
+ */
+enum ds_rc cluster_pending_range(struct store *st, struct pipeline_analysis *an, size_t n,
+                                 struct ds_error *err);
+
+/*
  * Brings every analysis' slots judged in the cluster (its slots table)
  * since st last read them into st (borrowed, not in a transaction), so
  * that results, show and report on any node read the same judgements: the

@@ -123,6 +123,19 @@ darknet_digest(const struct ds_cfg *cfg)
     return h;
 }
 
+/* The run's slots marked as not judged, with why (they hold part of the cluster's records). */
+static void
+not_judged(const struct ds_cfg *cfg, struct store *st, const struct pipeline_analysis *an,
+           size_t n, const char *why)
+{
+    char reason[1200];
+    struct ds_error err;
+
+    snprintf(reason, sizeof(reason), "not judged on the cluster: %s", why);
+    if (cluster_unjudged(cfg, st, an, n, reason, &err) != DS_OK)
+        log_msg(LOG_ERR, "analyze: %s", err.msg);
+}
+
 /*
  * store.backend clickhouse: the run's slots judged again from the records
  * of the whole cluster (docs/CLICKHOUSE.md 5).  Returns 0, or -1 when they
@@ -132,15 +145,20 @@ static int
 judge_on_cluster(const struct ds_cfg *cfg, struct store *st, const struct pipeline_analysis *pa,
                  size_t n)
 {
+    struct pipeline_analysis an[CFG_ANALYSES_MAX];
     struct cluster_judge_stats js;
     struct ch_client *c = NULL;
     struct ds_error err;
 
-    if (ch_client_new(&cfg->clickhouse, NULL, &c, &err) != DS_OK ||
-        cluster_judge(cfg, st, c, pa, n, &js, &err) != DS_OK) {
-        log_msg(LOG_ERR, "analyze: the slots of this run cannot be judged on the cluster: %s; "
-                "they show this node's records only", err.msg);
+    /* and the slots an earlier run could not judge */
+    memcpy(an, pa, n * sizeof(*an));
+    if (cluster_pending_range(st, an, n, &err) != DS_OK ||
+        ch_client_new(&cfg->clickhouse, NULL, &c, &err) != DS_OK ||
+        cluster_judge(cfg, st, c, an, n, &js, &err) != DS_OK) {
+        log_msg(LOG_ERR, "analyze: the slots of this run cannot be judged on the cluster: %s",
+                err.msg);
         ch_client_free(c);
+        not_judged(cfg, st, an, n, err.msg);
         return -1;
     }
     log_info("analyze: judged on the cluster: %llu slots, %llu queries, %llu rows read, "
@@ -336,9 +354,14 @@ cmd_analyze(int argc, char **argv)
     n_an = pipeline_analyses(p, &pa);
     if (records != NULL) {
         if (pending > 0) {
-            log_warnx("analyze: the slots of this run are judged on this node's records only "
-                      "until the batches waiting in %s are in the cluster",
+            char why[1024];
+
+            snprintf(why, sizeof(why), "%llu batches of records wait in %s",
+                     (unsigned long long)pending, cfg->clickhouse.spool_dir);
+            log_warnx("analyze: the slots of this run cannot be judged until the batches "
+                      "waiting in %s are in the cluster: they are reported incomplete",
                       cfg->clickhouse.spool_dir);
+            not_judged(cfg, st, pa, n_an, why);
         } else if (judge_on_cluster(cfg, st, pa, n_an) != 0) {
             status = EXIT_RUN_FAILED;
         }

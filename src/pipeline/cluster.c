@@ -21,6 +21,7 @@
  */
 #include <glib.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,6 +31,7 @@
 #include "ds/cluster.h"
 #include "ds/explain.h"
 #include "ds/hash.h"
+#include "ds/json.h"
 #include "ds/log.h"
 #include "ds/slotcal.h"
 #include "ds/stability.h"
@@ -1381,6 +1383,103 @@ cluster_sync(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
     clock_gettime(CLOCK_MONOTONIC, &t1);
     stats->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     return rc;
+}
+
+/* ---- slots that cannot be judged on the cluster ---- */
+
+struct unjudged_ctx {
+    const char *why;
+};
+
+static void
+unjudged_completeness(void *ctx, struct slot_result *r)
+{
+    const struct unjudged_ctx *u = ctx;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
+    struct json_w w;
+
+    r->incomplete = true;
+    if (fp == NULL)
+        return;
+    json_init(&w, fp, false);
+    json_obj_begin(&w);
+    json_key(&w, "cluster");
+    json_str(&w, "not judged");
+    json_key(&w, "reasons");
+    json_arr_begin(&w);
+    json_str(&w, u->why);
+    json_arr_end(&w);
+    json_obj_end(&w);
+    fclose(fp);
+    free(r->completeness);
+    r->completeness = text;
+}
+
+enum ds_rc
+cluster_unjudged(const struct ds_cfg *cfg, struct store *st, const struct pipeline_analysis *an,
+                 size_t n, const char *why, struct ds_error *err)
+{
+    struct unjudged_ctx u = {why};
+    enum ds_rc rc = store_begin(st, err);
+
+    for (size_t i = 0; rc == DS_OK && i < n; i++) {
+        struct series *s;
+        struct slotcal cal;
+        int64_t start, end;
+
+        if (an[i].from >= an[i].to)
+            continue;
+        s = series_new(an[i].cfg, &cfg->causes, &an[i].layout, an[i].store_id, st, 0);
+        series_limit_groups(s, (uint32_t)cfg->limits.groups);
+        series_set_completeness(s, unjudged_completeness, &u);
+        slotcal_init(&cal, an[i].cfg->slot_s);
+        slotcal_find(&cal, an[i].from, &start, &end);
+        for (; rc == DS_OK && start < an[i].to; start = end, end = slotcal_next(&cal, start)) {
+            struct agg_slot *slot = NULL;
+
+            rc = store_slot_load(st, an[i].store_id, &an[i].layout, start, &slot, err);
+            if (rc == DS_OK && slot != NULL)
+                series_replace_slot(s, slot);
+            agg_slot_free(slot);
+        }
+        if (rc == DS_OK)
+            rc = series_commit(s, err);
+        series_free(s);
+    }
+    if (rc == DS_OK)
+        rc = store_commit(st, err);
+    else if (store_in_transaction(st))
+        store_rollback(st);
+    return rc;
+}
+
+enum ds_rc
+cluster_pending_range(struct store *st, struct pipeline_analysis *an, size_t n,
+                      struct ds_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct store_slot_summary *v = NULL;
+        size_t nv = 0;
+        enum ds_rc rc = store_slot_summaries(st, an[i].store_id, INT64_MIN / 4, INT64_MAX / 4,
+                                             &v, &nv, err);
+
+        if (rc != DS_OK)
+            return rc;
+        for (size_t k = 0; k < nv; k++) {
+            if (!v[k].incomplete)
+                continue;
+            if (an[i].from >= an[i].to) {
+                an[i].from = v[k].start;
+                an[i].to = v[k].end;
+            }
+            an[i].from = v[k].start < an[i].from ? v[k].start : an[i].from;
+            an[i].to = v[k].end > an[i].to ? v[k].end : an[i].to;
+        }
+        free(v);
+    }
+    return DS_OK;
 }
 
 enum ds_rc

@@ -394,11 +394,14 @@ fi
 kill_shards s2
 node n1 dsc
 # shellcheck disable=SC2086
-"$DS" analyze -c "$T/n1.yaml" -o /dev/null $SAMPLES 2> "$T/err"
+"$DS" analyze -c "$T/n1.yaml" -f json -o "$T/n1.json" $SAMPLES 2> "$T/err"
 rc=$?
 spooled=$(ls "$T/n1.spool" | grep -c '\.batch$')
-if [ $rc = 0 ] && [ "$spooled" = "$batches" ] && grep -q "$batches batches of records stay in" "$T/err"; then
-    ok "a shard down: analyze ends (exit 0), its $batches batches wait in the spool, and it says so"
+judged=$(jq '[.analyses[0].slots[] | select(.packets > 0 and (.incomplete != true or
+             .completeness.cluster != "not judged"))] | length' "$T/n1.json")
+if [ $rc = 0 ] && [ "$spooled" = "$batches" ] && grep -q "$batches batches of records stay in" "$T/err" &&
+    [ "$judged" = 0 ]; then
+    ok "a shard down: analyze ends (exit 0), its $batches batches wait in the spool, it says so, and no slot is judged on part of the cluster (all incomplete)"
 else
     not_ok "a shard down during analyze (rc $rc, $spooled spooled)" "$T/err"
 fi
@@ -425,9 +428,11 @@ fi
 rc=$?
 plain=$(q "$HTTP1" "SELECT count() FROM dsc.records" 2>&1)
 final=$(q "$HTTP1" "SELECT count() FROM dsc.records FINAL" 2>&1)
+"$DS" results -q -c "$T/n1.yaml" -f json | jq -S '.analyses[0].slots' > "$T/n1r.json"
+"$DS" results -q -c "$T/a1.yaml" -f json | jq -S '.analyses[0].slots' > "$T/a1r.json"
 if [ $rc = 0 ] && [ "$plain" = "$rows" ] && [ "$final" = "$rows" ] &&
-    [ -z "$(ls "$T/n1.spool")" ]; then
-    ok "the shard back: the next run sends the spooled batches, the cluster holds each record once ($plain)"
+    [ -z "$(ls "$T/n1.spool")" ] && [ -s "$T/n1r.json" ] && cmp -s "$T/n1r.json" "$T/a1r.json"; then
+    ok "the shard back: the next run sends the spooled batches, the cluster holds each record once ($plain), and the slots are judged (as by a node that never lost a shard)"
 else
     not_ok "after the shard came back (rc $rc, $plain rows, $final with FINAL)" "$T/err"
 fi
