@@ -56,10 +56,30 @@ qt() {
 plain=$(qt "SELECT proto, dport, sum(packets) FROM darkstab.records WHERE start_ms >= $day AND start_ms < $day + 86400000 GROUP BY proto, dport FORMAT Null")
 final=$(qt "SELECT proto, dport, sum(packets) FROM darkstab.records FINAL WHERE start_ms >= $day AND start_ms < $day + 86400000 GROUP BY proto, dport FORMAT Null")
 dayrows=$(q "$HTTP1" "SELECT count() FROM darkstab.records WHERE start_ms >= $day AND start_ms < $day + 86400000")
+# the judgement on the cluster, which analyze does once its records are in
+judged() { sed -n 's/.*judged on the cluster: \(.*\)/\1/p' "$1"; }
+jsecs=$(judged "$T/log" | sed -n 's/.* \([0-9.]*\) s$/\1/p')
 echo "clickhouse (two shards on 127.0.0.1, $(q "$HTTP1" 'SELECT version()'))"
-awk -v r="$rows" -v s="$secs" -v m="$rss" 'BEGIN {
-    printf "  analyze with store.backend clickhouse: %d records in %.2f s, %.0f records/s inserted, peak %d MB\n",
-        r, s, r / s, m / 1024 }'
+awk -v r="$rows" -v s="$secs" -v j="${jsecs:-0}" -v m="$rss" 'BEGIN {
+    printf "  analyze with store.backend clickhouse: %d records in %.2f s, %.0f records/s inserted (its %.2f s of judging apart), peak %d MB\n",
+        r, s, r / (s - j), j, m / 1024 }'
+echo "  judged on the cluster, 30 days of both analyses: $(judged "$T/log")"
 awk -v d="$disk" -v r="$rows" 'BEGIN { printf "  on disk: %.1f bytes a record (both shards, active parts)\n", d / r }'
 awk -v n="$dayrows" -v a="$plain" -v b="$final" 'BEGIN {
     printf "  a day'"'"'s group counts (%d records, [proto, dst_port]): %.3f s, %.3f s with FINAL\n", n, a, b }'
+
+# One day of 50 million darknet records, inserted by a node and judged on
+# the cluster (both analyses of bench/bench.yaml, with drill-down).
+DAY_RECORDS=${DAY_RECORDS:-50000000}
+"$ROOT/$BUILD/darkstab-gen" --scenario bench --days 1 --records "$DAY_RECORDS" "$T/day.ipfix" 2> /dev/null ||
+    { echo "  (the day of $DAY_RECORDS records could not be generated)"; exit 0; }
+sed "s|    node: bench|    node: day\n    database: day|; s|    spool: .*|    spool: $T/spool-day|" \
+    "$T/bench.yaml" > "$T/day.yaml"
+for p in "$HTTP1" "$HTTP2"; do
+    "$DS" clickhouse-schema -c "$T/day.yaml" --apply "http://127.0.0.1:$p/" > /dev/null || exit 1
+done
+/usr/bin/time -f "%e %M" -o "$T/time" "$DS" analyze -c "$T/day.yaml" --store "$T/day.db" \
+    -o /dev/null "$T/day.ipfix" 2> "$T/daylog" || { tail -5 "$T/daylog"; exit 1; }
+rm -f "$T/day.ipfix"
+drows=$(q "$HTTP1" "SELECT count() FROM day.records")
+echo "  a day of $drows records: analyze $(cut -d' ' -f1 "$T/time") s in all, peak $(($(cut -d' ' -f2 "$T/time") / 1024)) MB; judged on the cluster: $(judged "$T/daylog")"

@@ -400,8 +400,14 @@ struct batch {
     struct slotcal cal;
 };
 
-/* Slots per batch: their group counts are in memory together. */
+/*
+ * Slots per batch: their group counts are in memory together, so a batch
+ * holds at most BATCH_GROUPS groups as far as the slots before it tell (a
+ * /16 receiving all 65,536 ports is judged a slot or two at a time, in
+ * some 10 MB).
+ */
 #define BATCH_SLOTS 24
+#define BATCH_GROUPS 131072
 
 /* The batch's slot of a row: "intDiv(start_ms - first, len)" in SQL. */
 static void
@@ -900,10 +906,17 @@ judge_analysis(struct judge *j, const struct pipeline_analysis *pa, struct store
     slotcal_find(&b.cal, pa->from, &start, &end);
     /* runs of slots of one length (a day that daylight saving makes longer breaks one) */
     while (rc == DS_OK && start < pa->to) {
+        size_t most = BATCH_SLOTS, rows = 0;
+
+        for (size_t k = 0; k < b.n; k++)
+            rows = jobs[k].n_rows > rows ? jobs[k].n_rows : rows;
+        if (rows > 0 && BATCH_GROUPS / rows < most)
+            most = BATCH_GROUPS / rows > 0 ? BATCH_GROUPS / rows : 1;
+        batch_reset(&b);
         b.first = start;
         b.len = end - start;
         b.n = 0;
-        while (start < pa->to && b.n < BATCH_SLOTS && end - start == b.len &&
+        while (start < pa->to && b.n < most && end - start == b.len &&
                start == b.first + (int64_t)b.n * b.len) {
             jobs[b.n].aj = &aj;
             jobs[b.n].start = start;
@@ -1001,6 +1014,8 @@ quote_sql(const char *s, struct strbuf *q)
     }
     strbuf_appendc(q, '\'');
 }
+
+#define PUBLISH_BYTES (16u << 20)   /* slot rows sent in one INSERT, about */
 
 #define SLOTS_COLUMNS                                                                        \
     "analysis, start, end, judged_ms, judged_by, packets, flows, groups, folded_packets, "  \
@@ -1126,13 +1141,16 @@ publish(struct judge *j, const struct pipeline_analysis *pa, struct store *st, i
     judged_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     rc = store_results(st, pa->store_id, &pa->layout, pa->cfg, from, INT64_MAX / 4, on_stored,
                        &pc, err);
-    for (size_t i = 0; rc == DS_OK && i < pc.n; i++)
-        rc = slot_row(j, pa, st, &pc.v[i], judged_ms, &o, err);
     query = xasprintf("INSERT INTO %s.slots (" SLOTS_COLUMNS ") FORMAT RowBinary",
                       j->cfg->clickhouse.database);
-    if (rc == DS_OK && pc.n > 0) {
-        j->stats->queries++;
-        rc = ch_post(j->c, query, o.b, o.n, NULL, NULL, err);
+    for (size_t i = 0; rc == DS_OK && i < pc.n; i++) {
+        rc = slot_row(j, pa, st, &pc.v[i], judged_ms, &o, err);
+        /* a month of hourly slots of 65,536 groups is half a gigabyte of counts */
+        if (rc == DS_OK && (o.n >= PUBLISH_BYTES || i + 1 == pc.n)) {
+            j->stats->queries++;
+            rc = ch_post(j->c, query, o.b, o.n, NULL, NULL, err);
+            o.n = 0;
+        }
     }
     for (size_t i = 0; rc == DS_OK && i < pc.n; i++)
         rc = store_cluster_mark(st, pa->store_id, pc.v[i].r.start, judged_ms, err);
