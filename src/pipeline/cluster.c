@@ -178,12 +178,13 @@ struct an_job {
     uint8_t src_v4, src_v6, dst_v4, dst_v6;     /* prefix lengths; 128/32: whole */
 };
 
-/* A row of the counts: its fields as asked, its key, packets and flows. */
+/*
+ * A row of the counts: its fields as asked (kept for the IN list of pass
+ * 2; a slot of a /16 receiving all ports has 200,000 of them, so no more).
+ */
 struct count_row {
     uint64_t v[F_COUNT];
-    char exporter[EXPORTER_MAX + 1];
-    uint64_t packets, flows;
-    uint8_t key[KEY_BYTES_MAX];
+    const char *exporter;       /* interned in the judge's table; "" for none */
 };
 
 /* A slot being made. */
@@ -195,6 +196,10 @@ struct slot_job {
     struct agg_slot *counts;    /* pass 1 */
     struct agg_slot *slot;      /* pass 2 */
 };
+
+/* The interned name of an exporter ("" for none), for SQL. */
+static const char *
+exporter_name(struct judge *j, const char *s, size_t n);
 
 static const struct exporter *
 exporter_of(struct judge *j, const char *s, size_t n)
@@ -221,6 +226,21 @@ exporter_of(struct judge *j, const char *s, size_t n)
     e->id = j->n_exporters++;
     g_hash_table_insert(j->exporters, xstrdup(name), e);
     return e;
+}
+
+static const char *
+exporter_name(struct judge *j, const char *s, size_t n)
+{
+    char name[EXPORTER_MAX + 1];
+    gpointer key = NULL;
+
+    if (n == 0)
+        return "";
+    exporter_of(j, s, n);
+    memcpy(name, s, n);
+    name[n] = '\0';
+    g_hash_table_lookup_extended(j->exporters, name, &key, NULL);
+    return key;
 }
 
 static void
@@ -417,18 +437,25 @@ slot_sql(const struct batch *b, struct strbuf *q)
                   b->first * 1000, b->len * 1000);
 }
 
-/* The batch's range, and for spread the flows wholly inside their slot. */
+/* Slots k0 to k1 (excluded) of the batch, and for spread the flows wholly inside their slot. */
 static void
-range_sql(const struct batch *b, struct strbuf *q)
+range_sql_of(const struct batch *b, size_t k0, size_t k1, struct strbuf *q)
 {
-    strbuf_printf(q, "start_ms >= %" PRId64 " AND start_ms < %" PRId64, b->first * 1000,
-                  (b->first + (int64_t)b->n * b->len) * 1000);
+    strbuf_printf(q, "start_ms >= %" PRId64 " AND start_ms < %" PRId64,
+                  (b->first + (int64_t)k0 * b->len) * 1000,
+                  (b->first + (int64_t)k1 * b->len) * 1000);
     if (b->aj->a->attribution == CFG_ATTR_SPREAD) {
         strbuf_append(q, " AND end_ms <= toInt64(");
         strbuf_printf(q, "%" PRId64 ") + (", b->first * 1000);
         slot_sql(b, q);
         strbuf_printf(q, " + 1) * %" PRId64, b->len * 1000);
     }
+}
+
+static void
+range_sql(const struct batch *b, struct strbuf *q)
+{
+    range_sql_of(b, 0, b->n, q);
 }
 
 /* The job of slot number k of the answer, NULL if not one of the batch's. */
@@ -463,6 +490,8 @@ on_count(void *ctx, const struct rb_row *row)
     struct batch *b = ctx;
     const struct an_job *aj = b->aj;
     struct slot_job *sj = job_at(b, row->v[0]);
+    uint8_t key[KEY_BYTES_MAX];
+    uint64_t packets, flows;
     struct count_row *r;
     struct agg_group *g;
     struct flow f;
@@ -475,28 +504,26 @@ on_count(void *ctx, const struct rb_row *row)
     }
     r = &sj->rows[sj->n_rows++];
     memset(r->v, 0, sizeof(r->v));
-    r->exporter[0] = '\0';
+    r->exporter = "";
     for (int fi = 0; fi < F_COUNT; fi++) {
         int c = aj->col[fi] + 1;
 
         if (aj->col[fi] < 0)
             continue;
-        if (fi == F_EXPORTER) {
-            memcpy(r->exporter, row->s[c], row->slen[c]);
-            r->exporter[row->slen[c]] = '\0';
-        } else {
+        if (fi == F_EXPORTER)
+            r->exporter = exporter_name(b->aj->j, row->s[c], row->slen[c]);
+        else
             r->v[fi] = row->v[c];
-        }
     }
-    r->packets = row->v[aj->n_col + 1];
-    r->flows = row->v[aj->n_col + 2];
+    packets = row->v[aj->n_col + 1];
+    flows = row->v[aj->n_col + 2];
     flow_of_counts(aj, r, &f);
-    key_extract(aj->layout, &f, r->key);
-    g = agg_slot_group_get(sj->counts, r->key, false);
-    g->packets += r->packets;
-    g->flows += r->flows;
-    sj->counts->packets += r->packets;
-    sj->counts->flows += r->flows;
+    key_extract(aj->layout, &f, key);
+    g = agg_slot_group_get(sj->counts, key, false);
+    g->packets += packets;
+    g->flows += flows;
+    sj->counts->packets += packets;
+    sj->counts->flows += flows;
     return 0;
 }
 
@@ -574,7 +601,8 @@ on_part(void *ctx, int64_t start, int64_t end, uint64_t packets)
     if (sj == NULL || sj->start != start)
         return;
     if (pc->details) {
-        if (shown(pc->b->aj, sj->counts, agg_slot_group_find(sj->counts, pc->key)))
+        if (sj->slot != NULL &&
+            shown(pc->b->aj, sj->counts, agg_slot_group_find(sj->counts, pc->key)))
             agg_slot_add(sj->slot, pc->f, packets);
         return;
     }
@@ -663,13 +691,27 @@ batch_reset(struct batch *b)
     b->n_cross = 0;
 }
 
+/* The groups of slot sj that can be shown (they keep a detail). */
+static size_t
+shown_groups(const struct an_job *aj, const struct slot_job *sj)
+{
+    size_t n = 0;
+
+    for (uint32_t i = 0; sj->counts != NULL && i < sj->counts->n_groups; i++)
+        n += shown(aj, sj->counts, agg_slot_group(sj->counts, i));
+    return n;
+}
+
 /*
- * Pass 2 for the slots of b that have records: their shown groups' details,
- * then every other group with its count.  *again if a shown group's records
- * do not add up to its count (records came between the passes).
+ * Pass 2 for slots k0 to k1 (excluded) of b that have records: their shown
+ * groups' details, then every other group with its count.  *again if a
+ * shown group's records do not add up to its count (records came between
+ * the passes).  The records come in no order (a sort of a day's records
+ * would cost the shards gigabytes): what a detail keeps does not depend on
+ * it, but for top lists longer than the drill-down's, approximate anyway.
  */
 static enum ds_rc
-details(struct batch *b, bool *again, struct ds_error *err)
+details(struct batch *b, size_t k0, size_t k1, bool *again, struct ds_error *err)
 {
     struct an_job *aj = b->aj;
     struct judge *j = aj->j;
@@ -680,13 +722,13 @@ details(struct batch *b, bool *again, struct ds_error *err)
 
     strbuf_append(&q, "SELECT " RECORD_COLUMNS " FROM ");
     strbuf_printf(&q, "%s.records%s WHERE ", cfg->clickhouse.database, j->final);
-    range_sql(b, &q);
+    range_sql_of(b, k0, k1, &q);
     strbuf_append(&q, " AND (");
     slot_sql(b, &q);
     strbuf_append(&q, ", ");
     fields_sql(aj, &q);
     strbuf_append(&q, ") IN (");
-    for (size_t k = 0; k < b->n; k++) {
+    for (size_t k = k0; k < k1; k++) {
         struct slot_job *sj = &b->jobs[k];
 
         if (sj->counts->flows == 0)
@@ -696,8 +738,12 @@ details(struct batch *b, bool *again, struct ds_error *err)
         sj->slot->max_groups = (uint32_t)cfg->limits.groups;
         for (size_t i = 0; i < sj->n_rows; i++) {
             const struct count_row *r = &sj->rows[i];
+            uint8_t key[KEY_BYTES_MAX];
+            struct flow fl;
 
-            if (!shown(aj, sj->counts, agg_slot_group_find(sj->counts, r->key)))
+            flow_of_counts(aj, r, &fl);
+            key_extract(aj->layout, &fl, key);
+            if (!shown(aj, sj->counts, agg_slot_group_find(sj->counts, key)))
                 continue;
             strbuf_printf(&q, "%s(%zu", any_shown ? ", " : "", k);
             for (int f = 0; f < F_COUNT; f++) {
@@ -710,7 +756,7 @@ details(struct batch *b, bool *again, struct ds_error *err)
             any_shown = true;
         }
     }
-    strbuf_append(&q, ") ORDER BY start_ms, node, batch, seq FORMAT RowBinary");
+    strbuf_append(&q, ") FORMAT RowBinary");
     if (any_shown)
         rc = select_rows(j, strbuf_str(&q), record_width, G_N_ELEMENTS(record_width), on_record,
                          b, err);
@@ -722,7 +768,7 @@ details(struct batch *b, bool *again, struct ds_error *err)
         key_extract(aj->layout, &b->cross[i], key);
         agg_split(&b->cal, &b->cross[i], on_part, &pc);
     }
-    for (size_t k = 0; rc == DS_OK && k < b->n; k++) {
+    for (size_t k = k0; rc == DS_OK && k < k1; k++) {
         struct slot_job *sj = &b->jobs[k];
 
         if (sj->slot == NULL)
@@ -752,22 +798,17 @@ details(struct batch *b, bool *again, struct ds_error *err)
     return rc;
 }
 
-/*
- * Makes the slots of b from the cluster (a job's slot stays NULL if it has
- * no records); *again if records came between the passes.
- */
+/* Pass 1 for the slots of b: their group counts from the cluster. */
 static enum ds_rc
-make_batch(struct batch *b, int64_t span_ms, bool *again, struct ds_error *err)
+make_batch(struct batch *b, int64_t span_ms, struct ds_error *err)
 {
     struct an_job *aj = b->aj;
     struct judge *j = aj->j;
     const char *db = j->cfg->clickhouse.database;
     uint8_t width[F_COUNT + 3];
     struct strbuf q = STRBUF_INIT;
-    bool any = false;
     enum ds_rc rc;
 
-    *again = false;
     for (size_t k = 0; k < b->n; k++)
         b->jobs[k].counts = agg_slot_new(aj->layout, b->jobs[k].start, b->jobs[k].end);
     /* 1. the counts */
@@ -795,8 +836,7 @@ make_batch(struct batch *b, int64_t span_ms, bool *again, struct ds_error *err)
                       "%" PRId64 " AND end_ms <= toInt64(%" PRId64 ") + (",
                       db, j->final, first - span_ms, last, first, first, first);
         slot_sql(b, &q);
-        strbuf_printf(&q, " + 1) * %" PRId64 ") ORDER BY start_ms, node, batch, seq "
-                      "FORMAT RowBinary", b->len * 1000);
+        strbuf_printf(&q, " + 1) * %" PRId64 ") FORMAT RowBinary", b->len * 1000);
         rc = select_rows(j, strbuf_str(&q), record_width, G_N_ELEMENTS(record_width), on_cross,
                          b, err);
         for (size_t i = 0; rc == DS_OK && i < b->n_cross; i++) {
@@ -808,13 +848,16 @@ make_batch(struct batch *b, int64_t span_ms, bool *again, struct ds_error *err)
         }
     }
     strbuf_fini(&q);
-    for (size_t k = 0; k < b->n; k++)
-        any |= b->jobs[k].counts->flows > 0;
-    if (rc != DS_OK || !any)
-        return rc;
-    /* 2. the details of the groups that can be shown, from their records */
-    return details(b, again, err);
+    return rc;
 }
+
+/*
+ * Details in memory at once, at most (a shown group's detail holds its
+ * distinct counters, lists and minutes: up to about half a megabyte): the
+ * slots of a batch get theirs a few at a time, and go to the series before
+ * the next ones are made.
+ */
+#define DETAIL_GROUPS 64
 
 /* Counts, judges and replaces the slots of b, in order. */
 static enum ds_rc
@@ -826,8 +869,29 @@ judge_batch(struct batch *b, struct series *s, int64_t span_ms, struct ds_error 
     int tries = 0;
 
     do {
+        again = false;
         batch_reset(b);
-        rc = make_batch(b, span_ms, &again, err);
+        rc = make_batch(b, span_ms, err);
+        for (size_t k0 = 0, k1; rc == DS_OK && !again && k0 < b->n; k0 = k1) {
+            size_t groups = shown_groups(b->aj, &b->jobs[k0]);
+
+            for (k1 = k0 + 1; k1 < b->n; k1++) {
+                size_t more = shown_groups(b->aj, &b->jobs[k1]);
+
+                if (groups + more > DETAIL_GROUPS)
+                    break;
+                groups += more;
+            }
+            rc = details(b, k0, k1, &again, err);
+            for (size_t k = k0; rc == DS_OK && !again && k < k1; k++) {
+                if (b->jobs[k].slot == NULL)
+                    continue;
+                series_replace_slot(s, b->jobs[k].slot);
+                j->stats->slots++;
+                agg_slot_free(b->jobs[k].slot);
+                b->jobs[k].slot = NULL;
+            }
+        }
         if (rc == DS_OK && again)
             j->stats->retried++;
     } while (rc == DS_OK && again && ++tries < SLOT_TRIES);
@@ -835,12 +899,6 @@ judge_batch(struct batch *b, struct series *s, int64_t span_ms, struct ds_error 
         return ds_error_set(err, DS_ERR_DB, "%s: slots from %" PRId64 ": records kept coming "
                             "while they were counted (%d tries)", b->aj->a->name, b->first,
                             SLOT_TRIES);
-    for (size_t k = 0; rc == DS_OK && k < b->n; k++) {
-        if (b->jobs[k].slot == NULL)
-            continue;
-        series_replace_slot(s, b->jobs[k].slot);
-        j->stats->slots++;
-    }
     return rc;
 }
 
@@ -906,7 +964,8 @@ judge_analysis(struct judge *j, const struct pipeline_analysis *pa, struct store
     slotcal_find(&b.cal, pa->from, &start, &end);
     /* runs of slots of one length (a day that daylight saving makes longer breaks one) */
     while (rc == DS_OK && start < pa->to) {
-        size_t most = BATCH_SLOTS, rows = 0;
+        /* the first batch one slot: its groups tell how many the next can take */
+        size_t most = b.n == 0 ? 1 : BATCH_SLOTS, rows = 0;
 
         for (size_t k = 0; k < b.n; k++)
             rows = jobs[k].n_rows > rows ? jobs[k].n_rows : rows;

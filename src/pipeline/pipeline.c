@@ -937,7 +937,13 @@ make_pipeline(const struct ds_cfg *cfg, struct store *st, const struct pipeline_
             log_warnx("collect: drilldown.lists reread: no archive.dir to read back; the "
                       "lists are kept in memory only");
     }
-    if (p->live)
+    /*
+     * A node of a ClickHouse cluster judges its slots again on the cluster
+     * (src/pipeline/cluster.c), drill-down included: reading its own inputs
+     * back would be work thrown away (and their pages in memory).
+     */
+    if (p->live ||
+        (cfg->store_backend == CFG_STORE_CLICKHOUSE && strcmp(st->path, ":memory:") != 0))
         p->dd.lists = CFG_LISTS_MEMORY;
     else if (p->dd.lists == CFG_LISTS_AUTO)
         p->dd.lists = CFG_LISTS_REREAD;

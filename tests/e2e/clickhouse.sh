@@ -428,8 +428,11 @@ fi
 rc=$?
 plain=$(q "$HTTP1" "SELECT count() FROM dsc.records" 2>&1)
 final=$(q "$HTTP1" "SELECT count() FROM dsc.records FINAL" 2>&1)
-"$DS" results -q -c "$T/n1.yaml" -f json | jq -S '.analyses[0].slots' > "$T/n1r.json"
-"$DS" results -q -c "$T/a1.yaml" -f json | jq -S '.analyses[0].slots' > "$T/a1r.json"
+# (judgements, not lists: the samples' top lists are longer than the drill-down's,
+# approximate, and depend on the order the records come in)
+judgements='[.analyses[0].slots[] | {start, packets, flows, groups, thresholds, incomplete}]'
+"$DS" results -q -c "$T/n1.yaml" -f json | jq -S "$judgements" > "$T/n1r.json"
+"$DS" results -q -c "$T/a1.yaml" -f json | jq -S "$judgements" > "$T/a1r.json"
 if [ $rc = 0 ] && [ "$plain" = "$rows" ] && [ "$final" = "$rows" ] &&
     [ -z "$(ls "$T/n1.spool")" ] && [ -s "$T/n1r.json" ] && cmp -s "$T/n1r.json" "$T/a1r.json"; then
     ok "the shard back: the next run sends the spooled batches, the cluster holds each record once ($plain), and the slots are judged (as by a node that never lost a shard)"
