@@ -3,6 +3,7 @@
  * opening a store that must exist, reading a time.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,8 +64,21 @@ cli_open_store(const char *cmd, const struct ds_cfg *cfg, const char *path, stru
     /* a node of a cluster reads what any node judged since (docs/CLICKHOUSE.md 5) */
     if (cfg->store_backend == CFG_STORE_CLICKHOUSE && strcmp(path, cfg->store_path) == 0) {
         struct cluster_judge_stats cs;
+        struct store_collector col = {0};
         struct ch_client *c = NULL;
+        bool collector = false;
 
+        /*
+         * Not into a collector's store: it judges its live slots itself
+         * (judging them on the cluster is section 6, not built), and the
+         * two judgements would take turns.
+         */
+        if (store_collector_load(*st, &col, &collector, &err) == DS_OK && collector) {
+            free(col.state);
+            log_info("%s: %s is a collector's: its own judgements, not the cluster's", cmd,
+                     path);
+            return 0;
+        }
         if (ch_client_new(&cfg->clickhouse, NULL, &c, &err) != DS_OK ||
             cluster_sync(cfg, *st, c, &cs, &err) != DS_OK)
             log_warnx("%s: the cluster's judgements cannot be read (%s): showing what %s "
