@@ -27,11 +27,16 @@ trap cleanup EXIT INT TERM
 . "$ROOT/tests/e2e/chlib.sh"
 ch_setup
 start s1 "$HTTP1" && start s2 "$HTTP2" || { echo "clickhouse: the servers did not start"; exit 1; }
-sed "s|^analyses:|store:\n  backend: clickhouse\n  clickhouse:\n    url: http://127.0.0.1:$HTTP1/\n    cluster: dk\n    node: bench\n    spool: $T/spool\nanalyses:|" \
-    "$ROOT/bench/bench.yaml" > "$T/bench.yaml"
-for p in "$HTTP1" "$HTTP2"; do
-    "$DS" clickhouse-schema -c "$T/bench.yaml" --apply "http://127.0.0.1:$p/" > /dev/null || exit 1
-done
+# node NAME DATABASE: bench/bench.yaml as node NAME of the cluster (NAME.yaml, its
+# own spool), its database's tables on both shards
+node() {
+    sed "s|^analyses:|store:\n  backend: clickhouse\n  clickhouse:\n    url: http://127.0.0.1:$HTTP1/\n    cluster: dk\n    database: $2\n    node: $1\n    spool: $T/spool-$1\nanalyses:|" \
+        "$ROOT/bench/bench.yaml" > "$T/$1.yaml"
+    for p in "$HTTP1" "$HTTP2"; do
+        "$DS" clickhouse-schema -c "$T/$1.yaml" --apply "http://127.0.0.1:$p/" > /dev/null || exit 1
+    done
+}
+node bench darkstab
 /usr/bin/time -f "%e %M" -o "$T/time" "$DS" analyze -c "$T/bench.yaml" --store "$T/node.db" \
     -f json -o "$T/out.json" "$IN" 2> "$T/log" || { cat "$T/log"; exit 1; }
 secs=$(cut -d' ' -f1 "$T/time")
@@ -73,11 +78,7 @@ awk -v n="$dayrows" -v a="$plain" -v b="$final" 'BEGIN {
 DAY_RECORDS=${DAY_RECORDS:-50000000}
 "$ROOT/$BUILD/darkstab-gen" --scenario bench --days 1 --records "$DAY_RECORDS" "$T/day.ipfix" 2> /dev/null ||
     { echo "  (the day of $DAY_RECORDS records could not be generated)"; exit 0; }
-sed "s|    node: bench|    node: day\n    database: day|; s|    spool: .*|    spool: $T/spool-day|" \
-    "$T/bench.yaml" > "$T/day.yaml"
-for p in "$HTTP1" "$HTTP2"; do
-    "$DS" clickhouse-schema -c "$T/day.yaml" --apply "http://127.0.0.1:$p/" > /dev/null || exit 1
-done
+node day day
 /usr/bin/time -f "%e %M" -o "$T/time" "$DS" analyze -c "$T/day.yaml" --store "$T/day.db" \
     -o /dev/null "$T/day.ipfix" 2> "$T/daylog" || { tail -5 "$T/daylog"; exit 1; }
 rm -f "$T/day.ipfix"

@@ -26,6 +26,7 @@ header_module() {
     flow.h | hash.h | varint.h | deadline.h) echo core; return ;;
     ingest.h) echo ingest; return ;;
     result.h) echo stability; return ;;
+    rowbinary.h) echo store; return ;;
     esac
     base=${1%.h}
     for m in $ORDER; do

@@ -166,9 +166,17 @@ struct agg_group *agg_slot_group_get(struct agg_slot *slot, const uint8_t *k, bo
 /* The group with packed key k, or NULL. */
 struct agg_group *agg_slot_group_find(const struct agg_slot *slot, const uint8_t *k);
 /*
- * Frees the detail of every group whose share is not above th/margin
- * percent (exact integer comparison).
+ * Does group g of slot keep its detail when the slot closes: is its share
+ * above th/margin percent (exact integer comparison)?
  */
+static inline bool
+agg_group_kept(const struct agg_slot *slot, const struct agg_group *g, const struct decimal *th,
+               unsigned margin)
+{
+    return (unsigned __int128)g->packets * 100u * (uint64_t)th->den * margin >
+           (unsigned __int128)slot->packets * (uint64_t)th->num;
+}
+/* Frees the detail of every group not agg_group_kept(). */
 void agg_slot_trim(struct agg_slot *slot, const struct decimal *th, unsigned margin);
 /* Adds src's counts and details into dst (same layout and bounds). */
 void agg_slot_merge(struct agg_slot *dst, const struct agg_slot *src);

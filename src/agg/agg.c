@@ -220,13 +220,10 @@ agg_slot_add(struct agg_slot *slot, const struct flow *f, uint64_t packets)
 void
 agg_slot_trim(struct agg_slot *slot, const struct decimal *th, unsigned margin)
 {
-    /* keep iff packets / S > th / (100 * margin), i.e. packets*100*den*margin > num*S */
     for (uint32_t i = 0; i < slot->n_groups; i++) {
         struct agg_group *g = agg_slot_group(slot, i);
-        unsigned __int128 lhs = (unsigned __int128)g->packets * 100u * (uint64_t)th->den * margin;
-        unsigned __int128 rhs = (unsigned __int128)slot->packets * (uint64_t)th->num;
 
-        if (g->detail != NULL && lhs <= rhs) {
+        if (g->detail != NULL && !agg_group_kept(slot, g, th, margin)) {
             size_t b = detail_series_bytes(g->detail);
 
             slot->series_bytes -= b < slot->series_bytes ? b : slot->series_bytes;

@@ -33,6 +33,7 @@
 #include "ds/hash.h"
 #include "ds/json.h"
 #include "ds/log.h"
+#include "ds/rowbinary.h"
 #include "ds/slotcal.h"
 #include "ds/stability.h"
 #include "ds/store.h"
@@ -197,50 +198,49 @@ struct slot_job {
     struct agg_slot *slot;      /* pass 2 */
 };
 
-/* The interned name of an exporter ("" for none), for SQL. */
-static const char *
-exporter_name(struct judge *j, const char *s, size_t n);
+/*
+ * The exporter named by the n bytes at s ("address/domain"), made once per
+ * run and kept in j->exporters, whose key is its name; NULL for none.
+ * *name (may be NULL) receives that name, "" for none.
+ */
+static const struct exporter *
+exporter_intern(struct judge *j, const char *s, size_t n, const char **name)
+{
+    char buf[EXPORTER_MAX + 1], *slash, *key;
+    struct exporter *e;
+    gpointer k, v;
+
+    if (name != NULL)
+        *name = "";
+    if (n == 0)
+        return NULL;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    if (g_hash_table_lookup_extended(j->exporters, buf, &k, &v)) {
+        if (name != NULL)
+            *name = k;
+        return v;
+    }
+    e = xcalloc(1, sizeof(*e));
+    key = xstrdup(buf);
+    slash = strrchr(buf, '/');
+    if (slash != NULL) {
+        *slash = '\0';
+        if (addr_parse(buf, &e->addr) != 0)
+            memset(&e->addr, 0, sizeof(e->addr));
+        e->odid = (uint32_t)strtoul(slash + 1, NULL, 10);
+    }
+    e->id = j->n_exporters++;
+    g_hash_table_insert(j->exporters, key, e);
+    if (name != NULL)
+        *name = key;
+    return e;
+}
 
 static const struct exporter *
 exporter_of(struct judge *j, const char *s, size_t n)
 {
-    char name[EXPORTER_MAX + 1], *slash;
-    struct exporter *e;
-
-    if (n == 0)
-        return NULL;
-    memcpy(name, s, n);
-    name[n] = '\0';
-    e = g_hash_table_lookup(j->exporters, name);
-    if (e != NULL)
-        return e;
-    e = xcalloc(1, sizeof(*e));
-    slash = strrchr(name, '/');
-    if (slash != NULL) {
-        *slash = '\0';
-        if (addr_parse(name, &e->addr) != 0)
-            memset(&e->addr, 0, sizeof(e->addr));
-        e->odid = (uint32_t)strtoul(slash + 1, NULL, 10);
-        *slash = '/';
-    }
-    e->id = j->n_exporters++;
-    g_hash_table_insert(j->exporters, xstrdup(name), e);
-    return e;
-}
-
-static const char *
-exporter_name(struct judge *j, const char *s, size_t n)
-{
-    char name[EXPORTER_MAX + 1];
-    gpointer key = NULL;
-
-    if (n == 0)
-        return "";
-    exporter_of(j, s, n);
-    memcpy(name, s, n);
-    name[n] = '\0';
-    g_hash_table_lookup_extended(j->exporters, name, &key, NULL);
-    return key;
+    return exporter_intern(j, s, n, NULL);
 }
 
 static void
@@ -437,6 +437,15 @@ slot_sql(const struct batch *b, struct strbuf *q)
                   b->first * 1000, b->len * 1000);
 }
 
+/* The end (ms) of the batch's slot that holds a row's start_ms, in SQL. */
+static void
+slot_end_sql(const struct batch *b, struct strbuf *q)
+{
+    strbuf_printf(q, "toInt64(%" PRId64 ") + (", b->first * 1000);
+    slot_sql(b, q);
+    strbuf_printf(q, " + 1) * %" PRId64, b->len * 1000);
+}
+
 /* Slots k0 to k1 (excluded) of the batch, and for spread the flows wholly inside their slot. */
 static void
 range_sql_of(const struct batch *b, size_t k0, size_t k1, struct strbuf *q)
@@ -445,10 +454,8 @@ range_sql_of(const struct batch *b, size_t k0, size_t k1, struct strbuf *q)
                   (b->first + (int64_t)k0 * b->len) * 1000,
                   (b->first + (int64_t)k1 * b->len) * 1000);
     if (b->aj->a->attribution == CFG_ATTR_SPREAD) {
-        strbuf_append(q, " AND end_ms <= toInt64(");
-        strbuf_printf(q, "%" PRId64 ") + (", b->first * 1000);
-        slot_sql(b, q);
-        strbuf_printf(q, " + 1) * %" PRId64, b->len * 1000);
+        strbuf_append(q, " AND end_ms <= ");
+        slot_end_sql(b, q);
     }
 }
 
@@ -511,7 +518,7 @@ on_count(void *ctx, const struct rb_row *row)
         if (aj->col[fi] < 0)
             continue;
         if (fi == F_EXPORTER)
-            r->exporter = exporter_name(b->aj->j, row->s[c], row->slen[c]);
+            exporter_intern(b->aj->j, row->s[c], row->slen[c], &r->exporter);
         else
             r->v[fi] = row->v[c];
     }
@@ -572,11 +579,8 @@ on_cross(void *ctx, const struct rb_row *row)
 static bool
 shown(const struct an_job *aj, const struct agg_slot *counts, const struct agg_group *g)
 {
-    const struct decimal *th = cfg_lowest_threshold(aj->a);
-
-    return g != NULL && (unsigned __int128)g->packets * 100u * (uint64_t)th->den *
-                                AGG_TRIM_MARGIN >
-                            (unsigned __int128)counts->packets * (uint64_t)th->num;
+    return g != NULL &&
+           agg_group_kept(counts, g, cfg_lowest_threshold(aj->a), AGG_TRIM_MARGIN);
 }
 
 /* A part of a crossing flow, for the batch's slot it falls in, if any. */
@@ -662,21 +666,27 @@ select_rows(struct judge *j, const char *sql, const uint8_t *width, size_t n, rb
     return select_strings(j, sql, width, n, EXPORTER_MAX, fn, ctx, err);
 }
 
+/* An SQL string literal of s. */
+static void
+quote_sql(const char *s, struct strbuf *q)
+{
+    strbuf_appendc(q, '\'');
+    for (; *s; s++) {
+        if (*s == '\'' || *s == '\\')
+            strbuf_appendc(q, '\\');
+        strbuf_appendc(q, *s);
+    }
+    strbuf_appendc(q, '\'');
+}
+
 /* One value of field f of row r, as SQL. */
 static void
 value_sql(enum field f, const struct count_row *r, struct strbuf *q)
 {
-    if (f != F_EXPORTER) {
+    if (f == F_EXPORTER)
+        quote_sql(r->exporter, q);
+    else
         strbuf_printf(q, "%" PRIu64, r->v[f]);
-        return;
-    }
-    strbuf_appendc(q, '\'');
-    for (const char *p = r->exporter; *p; p++) {
-        if (*p == '\'' || *p == '\\')
-            strbuf_appendc(q, '\\');
-        strbuf_appendc(q, *p);
-    }
-    strbuf_appendc(q, '\'');
 }
 
 static void
@@ -833,10 +843,10 @@ make_batch(struct batch *b, int64_t span_ms, struct ds_error *err)
         strbuf_reset(&q);
         strbuf_printf(&q, "SELECT " RECORD_COLUMNS " FROM %s.records%s WHERE start_ms >= %" PRId64
                       " AND start_ms < %" PRId64 " AND end_ms > %" PRId64 " AND NOT (start_ms >= "
-                      "%" PRId64 " AND end_ms <= toInt64(%" PRId64 ") + (",
-                      db, j->final, first - span_ms, last, first, first, first);
-        slot_sql(b, &q);
-        strbuf_printf(&q, " + 1) * %" PRId64 ") FORMAT RowBinary", b->len * 1000);
+                      "%" PRId64 " AND end_ms <= ",
+                      db, j->final, first - span_ms, last, first, first);
+        slot_end_sql(b, &q);
+        strbuf_append(&q, ") FORMAT RowBinary");
         rc = select_rows(j, strbuf_str(&q), record_width, G_N_ELEMENTS(record_width), on_cross,
                          b, err);
         for (size_t i = 0; rc == DS_OK && i < b->n_cross; i++) {
@@ -1002,77 +1012,18 @@ exporter_free(gpointer p)
     free(p);
 }
 
+/* Seconds on the monotonic clock since t0. */
+static double
+seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 /* ---- results in the cluster: published by the judging node, read by every node ---- */
 
-/* A growing buffer of RowBinary. */
-struct rbuf {
-    uint8_t *b;
-    size_t n, cap;
-};
-
-static void
-rbuf_put(struct rbuf *o, const void *p, size_t n)
-{
-    if (o->n + n > o->cap) {
-        o->cap = (o->n + n) * 2 + 256;
-        o->b = xreallocarray(o->b, o->cap, 1);
-    }
-    if (n > 0)
-        memcpy(o->b + o->n, p, n);
-    o->n += n;
-}
-
-static void
-rbuf_le(struct rbuf *o, uint64_t v, unsigned width)
-{
-    uint8_t b[8];
-
-    for (unsigned i = 0; i < width; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-    rbuf_put(o, b, width);
-}
-
-static void
-rbuf_varint(struct rbuf *o, uint64_t v)
-{
-    do {
-        uint8_t c = (uint8_t)(v & 0x7f);
-
-        v >>= 7;
-        if (v != 0)
-            c |= 0x80;
-        rbuf_put(o, &c, 1);
-    } while (v != 0);
-}
-
-static void
-rbuf_str(struct rbuf *o, const void *p, size_t n)
-{
-    rbuf_varint(o, n);
-    rbuf_put(o, p, n);
-}
-
-static void
-rbuf_double(struct rbuf *o, double d)
-{
-    uint64_t v;
-
-    memcpy(&v, &d, sizeof(v));
-    rbuf_le(o, v, 8);
-}
-
-/* An SQL string literal of s. */
-static void
-quote_sql(const char *s, struct strbuf *q)
-{
-    strbuf_appendc(q, '\'');
-    for (; *s; s++) {
-        if (*s == '\'' || *s == '\\')
-            strbuf_appendc(q, '\\');
-        strbuf_appendc(q, *s);
-    }
-    strbuf_appendc(q, '\'');
-}
 
 #define PUBLISH_BYTES (16u << 20)   /* slot rows sent in one INSERT, about */
 
@@ -1118,7 +1069,7 @@ on_stored(void *ctx, const struct slot_result *r)
 /* The row of stored slot p (its blobs from the store) into o. */
 static enum ds_rc
 slot_row(struct judge *j, const struct pipeline_analysis *pa, struct store *st,
-         const struct published *p, int64_t judged_ms, struct rbuf *o, struct ds_error *err)
+         const struct published *p, int64_t judged_ms, struct rowbin *o, struct ds_error *err)
 {
     const struct slot_result *r = &p->r;
     const char *node = j->cfg->clickhouse.node;
@@ -1132,49 +1083,49 @@ slot_row(struct judge *j, const struct pipeline_analysis *pa, struct store *st,
         return rc;
     if (slot != NULL)
         blob = store_slot_encode(slot, &cl, &dl);
-    rbuf_str(o, pa->cfg->name, strlen(pa->cfg->name));
-    rbuf_le(o, (uint64_t)r->start, 8);
-    rbuf_le(o, (uint64_t)r->end, 8);
-    rbuf_le(o, (uint64_t)judged_ms, 8);
-    rbuf_str(o, node, strlen(node));
-    rbuf_le(o, r->packets, 8);
-    rbuf_le(o, r->flows, 8);
-    rbuf_le(o, r->groups, 8);
-    rbuf_le(o, r->folded_packets, 8);
-    rbuf_le(o, r->folded_flows, 8);
-    rbuf_le(o, r->late_flows, 8);
-    rbuf_le(o, r->late_packets, 8);
-    rbuf_le(o, r->complete, 1);
-    rbuf_le(o, r->incomplete, 1);
-    rbuf_str(o, r->completeness ? r->completeness : "",
+    rowbin_str(o, pa->cfg->name, strlen(pa->cfg->name));
+    rowbin_le(o, (uint64_t)r->start, 8);
+    rowbin_le(o, (uint64_t)r->end, 8);
+    rowbin_le(o, (uint64_t)judged_ms, 8);
+    rowbin_str(o, node, strlen(node));
+    rowbin_le(o, r->packets, 8);
+    rowbin_le(o, r->flows, 8);
+    rowbin_le(o, r->groups, 8);
+    rowbin_le(o, r->folded_packets, 8);
+    rowbin_le(o, r->folded_flows, 8);
+    rowbin_le(o, r->late_flows, 8);
+    rowbin_le(o, r->late_packets, 8);
+    rowbin_le(o, r->complete, 1);
+    rowbin_le(o, r->incomplete, 1);
+    rowbin_str(o, r->completeness ? r->completeness : "",
              r->completeness ? strlen(r->completeness) : 0);
-    rbuf_varint(o, r->n_th);
+    rowbin_varint(o, r->n_th);
     for (size_t t = 0; t < r->n_th; t++)
-        rbuf_str(o, r->th[t].th.text, strlen(r->th[t].th.text));
-    rbuf_varint(o, r->n_th);
+        rowbin_str(o, r->th[t].th.text, strlen(r->th[t].th.text));
+    rowbin_varint(o, r->n_th);
     for (size_t t = 0; t < r->n_th; t++)
-        rbuf_le(o, r->th[t].topn, 4);
-    rbuf_varint(o, r->n_th);
+        rowbin_le(o, r->th[t].topn, 4);
+    rowbin_varint(o, r->n_th);
     for (size_t t = 0; t < r->n_th; t++) {
         const char *sname = stab_status_name(r->th[t].r.status);
 
-        rbuf_str(o, sname, strlen(sname));
+        rowbin_str(o, sname, strlen(sname));
     }
-    rbuf_varint(o, r->n_th);
+    rowbin_varint(o, r->n_th);
     for (size_t t = 0; t < r->n_th; t++) {
         const char *d = stab_dir_name(r->th[t].r.dir);
 
-        rbuf_str(o, d, strlen(d));
+        rowbin_str(o, d, strlen(d));
     }
-    rbuf_varint(o, r->n_th);
+    rowbin_varint(o, r->n_th);
     for (size_t t = 0; t < r->n_th; t++)
-        rbuf_double(o, r->th[t].r.mean);
-    rbuf_varint(o, r->n_th);
+        rowbin_double(o, r->th[t].r.mean);
+    rowbin_varint(o, r->n_th);
     for (size_t t = 0; t < r->n_th; t++)
-        rbuf_double(o, r->th[t].r.stddev);
-    rbuf_str(o, blob, cl);
-    rbuf_str(o, blob != NULL ? blob + cl : NULL, dl);
-    rbuf_str(o, p->explain, p->explain_len);
+        rowbin_double(o, r->th[t].r.stddev);
+    rowbin_str(o, blob, cl);
+    rowbin_str(o, blob != NULL ? blob + cl : NULL, dl);
+    rowbin_str(o, p->explain, p->explain_len);
     free(blob);
     agg_slot_free(slot);
     return DS_OK;
@@ -1190,7 +1141,7 @@ publish(struct judge *j, const struct pipeline_analysis *pa, struct store *st, i
         struct ds_error *err)
 {
     struct publish_ctx pc = {NULL, 0, 0};
-    struct rbuf o = {NULL, 0, 0};
+    struct rowbin o = {NULL, 0, 0};
     struct timespec now;
     int64_t judged_ms;
     char *query;
@@ -1205,10 +1156,10 @@ publish(struct judge *j, const struct pipeline_analysis *pa, struct store *st, i
     for (size_t i = 0; rc == DS_OK && i < pc.n; i++) {
         rc = slot_row(j, pa, st, &pc.v[i], judged_ms, &o, err);
         /* a month of hourly slots of 65,536 groups is half a gigabyte of counts */
-        if (rc == DS_OK && (o.n >= PUBLISH_BYTES || i + 1 == pc.n)) {
+        if (rc == DS_OK && (o.len >= PUBLISH_BYTES || i + 1 == pc.n)) {
             j->stats->queries++;
-            rc = ch_post(j->c, query, o.b, o.n, NULL, NULL, err);
-            o.n = 0;
+            rc = ch_post(j->c, query, o.b, o.len, NULL, NULL, err);
+            o.len = 0;
         }
     }
     for (size_t i = 0; rc == DS_OK && i < pc.n; i++)
@@ -1220,7 +1171,7 @@ publish(struct judge *j, const struct pipeline_analysis *pa, struct store *st, i
         free(pc.v[i].explain);
     }
     free(pc.v);
-    free(o.b);
+    rowbin_fini(&o);
     free(query);
     return rc;
 }
@@ -1451,14 +1402,13 @@ cluster_sync(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
              struct cluster_judge_stats *stats, struct ds_error *err)
 {
     struct judge j = {cfg, c, stats, "", NULL, 0};
-    struct timespec t0, t1;
+    struct timespec t0;
     enum ds_rc rc;
 
     memset(stats, 0, sizeof(*stats));
     clock_gettime(CLOCK_MONOTONIC, &t0);
     rc = sync_all(&j, st, err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    stats->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    stats->seconds = seconds_since(&t0);
     return rc;
 }
 
@@ -1565,7 +1515,7 @@ cluster_judge(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
               struct ds_error *err)
 {
     struct judge j = {cfg, c, stats, "", NULL, 0};
-    struct timespec t0, t1;
+    struct timespec t0;
     int64_t from = INT64_MAX, to = INT64_MIN;
     bool repeats = false;
     enum ds_rc rc;
@@ -1600,7 +1550,6 @@ cluster_judge(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
     else if (store_in_transaction(st))
         store_rollback(st);
     g_hash_table_destroy(j.exporters);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    stats->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    stats->seconds = seconds_since(&t0);
     return rc;
 }

@@ -289,28 +289,29 @@ series_set_on_judged(struct series *s, series_judged_fn fn, void *ctx)
     s->on_judged_ctx = ctx;
 }
 
-void
-series_add_slot(struct series *s, struct agg_slot *slot)
+/* save_slot(), its error kept for series_commit(). */
+static void
+keep_slot(struct series *s, struct agg_slot *slot, bool merge)
 {
     enum ds_rc rc;
 
     if (s->error != DS_OK)
         return;
-    rc = save_slot(s, slot, true, &s->err);
+    rc = save_slot(s, slot, merge, &s->err);
     if (rc != DS_OK)
         s->error = rc;
 }
 
 void
+series_add_slot(struct series *s, struct agg_slot *slot)
+{
+    keep_slot(s, slot, true);
+}
+
+void
 series_replace_slot(struct series *s, struct agg_slot *slot)
 {
-    enum ds_rc rc;
-
-    if (s->error != DS_OK)
-        return;
-    rc = save_slot(s, slot, false, &s->err);
-    if (rc != DS_OK)
-        s->error = rc;
+    keep_slot(s, slot, false);
 }
 
 /* Saves and forgets the reopened slot used least recently. */

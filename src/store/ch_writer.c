@@ -29,6 +29,7 @@
 #include "ds/ch_writer.h"
 #include "ds/clickhouse.h"
 #include "ds/hash.h"
+#include "ds/rowbinary.h"
 #include "ds/strbuf.h"
 #include "ds/xmem.h"
 
@@ -44,8 +45,7 @@ struct ch_writer {
     char *spool;                /* owned */
     char *insert;               /* "INSERT INTO db.records FORMAT RowBinary" */
     /* the batch being filled */
-    uint8_t *buf;
-    size_t len, cap;
+    struct rowbin out;
     uint64_t rows;
     int64_t first_ms, last_ms;
     uint64_t batch;
@@ -96,55 +96,6 @@ now_s(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec;
-}
-
-static void
-room(struct ch_writer *w, size_t n)
-{
-    if (w->len + n <= w->cap)
-        return;
-    while (w->len + n > w->cap)
-        w->cap = w->cap ? 2 * w->cap : 1 << 20;
-    w->buf = xreallocarray(w->buf, w->cap, 1);
-}
-
-static void
-put_le(struct ch_writer *w, uint64_t v, int bytes)
-{
-    room(w, (size_t)bytes);
-    for (int i = 0; i < bytes; i++)
-        w->buf[w->len++] = (uint8_t)(v >> (8 * i));
-}
-
-static void
-put_string(struct ch_writer *w, const char *s)
-{
-    size_t n = strlen(s);
-    uint64_t v = n;
-
-    /* a String: its length as an unsigned LEB128, then its bytes */
-    do {
-        room(w, 1);
-        w->buf[w->len++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
-        v >>= 7;
-    } while (v != 0);
-    room(w, n);
-    memcpy(w->buf + w->len, s, n);
-    w->len += n;
-}
-
-/* An address as two big-endian halves: IPv4 as ::ffff:a.b.c.d (docs/CLICKHOUSE.md 3.1). */
-static void
-put_addr(struct ch_writer *w, const struct addr *a)
-{
-    uint64_t hi = 0, lo = 0;
-
-    for (int i = 0; i < 8; i++) {
-        hi = hi << 8 | a->b[i];
-        lo = lo << 8 | a->b[8 + i];
-    }
-    put_le(w, hi, 8);
-    put_le(w, lo, 8);
 }
 
 /* "SEQUENCE-BATCH.batch", 20 and 16 digits: a batch file of the spool (and its sequence). */
@@ -319,33 +270,33 @@ seal(struct ch_writer *w, struct ds_error *err)
         return DS_OK;
     }
     pthread_mutex_lock(&w->lock);
-    full = w->spool_bytes + HEADER_BYTES + w->len > (uint64_t)w->cfg.spool_max;
+    full = w->spool_bytes + HEADER_BYTES + w->out.len > (uint64_t)w->cfg.spool_max;
     pthread_mutex_unlock(&w->lock);
     if (full) {
         /* the bound of the disk it may take: this batch is not kept (the caller counts it) */
         rows = w->rows;
         w->open = false;
-        w->len = 0;
+        w->out.len = 0;
         w->rows = 0;
         return ds_error_set(err, DS_ERR_LIMIT,
                             "store.clickhouse.spool %s is full (spool_max %lld bytes): a batch "
                             "of %llu records is not kept for the cluster",
                             w->spool, (long long)w->cfg.spool_max, (unsigned long long)rows);
     }
-    header(h, w->batch, w->rows, w->first_ms, w->last_ms, w->len,
+    header(h, w->batch, w->rows, w->first_ms, w->last_ms, w->out.len,
            w->digest[0] != '\0' ? FLAG_CHECK : 0);
     rows = w->rows;
-    size = HEADER_BYTES + w->len;
+    size = HEADER_BYTES + w->out.len;
     /* not kept whatever happens next: a batch that cannot be written is not retried per record */
     w->open = false;
-    w->len = 0;
+    w->out.len = 0;
     w->rows = 0;
     snprintf(path, sizeof(path), "%s/%020llu-%016llx.batch", w->spool,
              (unsigned long long)w->seq, (unsigned long long)w->batch);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || write_all(fd, h, sizeof(h)) != 0 ||
-        write_all(fd, w->buf, size - HEADER_BYTES) != 0 || fsync(fd) != 0) {
+        write_all(fd, w->out.b, size - HEADER_BYTES) != 0 || fsync(fd) != 0) {
         int e = errno;
 
         if (fd >= 0)
@@ -433,23 +384,23 @@ ch_writer_add(struct ch_writer *w, const struct flow *f, struct ds_error *err)
         snprintf(exporter, sizeof(exporter), "%s/%u", addr_format(&f->exporter->addr, a),
                  (unsigned)f->exporter->odid);
     }
-    put_le(w, (uint64_t)f->start_ms, 8);
-    put_le(w, (uint64_t)f->end_ms, 8);
-    put_addr(w, &f->src);
-    put_addr(w, &f->dst);
-    put_le(w, f->src_port, 2);
-    put_le(w, f->dst_port, 2);
-    put_le(w, f->proto, 1);
-    put_le(w, f->tcp_flags, 1);
-    put_le(w, f->icmp_type, 1);
-    put_le(w, f->icmp_code, 1);
-    put_le(w, f->packets, 8);
-    put_le(w, 0, 8);            /* bytes: struct flow does not carry them yet */
-    put_le(w, f->sampling, 4);
-    put_string(w, exporter);
-    put_string(w, w->cfg.node);
-    put_le(w, w->batch, 8);
-    put_le(w, w->rows, 4);
+    rowbin_le(&w->out, (uint64_t)f->start_ms, 8);
+    rowbin_le(&w->out, (uint64_t)f->end_ms, 8);
+    rowbin_addr(&w->out, &f->src);
+    rowbin_addr(&w->out, &f->dst);
+    rowbin_le(&w->out, f->src_port, 2);
+    rowbin_le(&w->out, f->dst_port, 2);
+    rowbin_le(&w->out, f->proto, 1);
+    rowbin_le(&w->out, f->tcp_flags, 1);
+    rowbin_le(&w->out, f->icmp_type, 1);
+    rowbin_le(&w->out, f->icmp_code, 1);
+    rowbin_le(&w->out, f->packets, 8);
+    rowbin_le(&w->out, 0, 8);   /* bytes: struct flow does not carry them yet */
+    rowbin_le(&w->out, f->sampling, 4);
+    rowbin_str(&w->out, exporter, strlen(exporter));
+    rowbin_str(&w->out, w->cfg.node, strlen(w->cfg.node));
+    rowbin_le(&w->out, w->batch, 8);
+    rowbin_le(&w->out, w->rows, 4);
     w->rows++;
     /* every record: no lock, the metrics read it atomically */
     __atomic_fetch_add(&w->st.rows, 1, __ATOMIC_RELAXED);
@@ -922,7 +873,7 @@ ch_writer_free(struct ch_writer *w)
     pthread_cond_destroy(&w->wake);
     pthread_cond_destroy(&w->drained);
     ch_client_free(w->client);
-    free(w->buf);
+    rowbin_fini(&w->out);
     free(w->insert);
     free(w->spool);
     free(w);
