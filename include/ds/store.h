@@ -69,6 +69,23 @@ struct store_slot_summary {
     uint64_t folded_flows;
 };
 
+/* A stored slot as stored: store_slot_row(). */
+struct store_slot_row {
+    int64_t start;
+    int64_t end;
+    uint64_t packets;
+    uint64_t flows;
+    uint64_t late_flows;
+    uint64_t late_packets;
+    uint64_t folded_packets;
+    uint64_t folded_flows;
+    bool complete;
+    uint8_t *counts;            /* owned: group counts (store_walk_groups()) */
+    size_t counts_len;
+    uint8_t *details;           /* owned, NULL unless asked for */
+    size_t details_len;
+};
+
 /* ---- live collection ---- */
 
 /* An open slot at a checkpoint, encoded with store_slot_encode(). */
@@ -197,9 +214,8 @@ struct store_backend {
     enum ds_rc (*mail_find)(void *state, const char *day, struct store_mail *m, bool *found,
                             struct ds_error *err);
     enum ds_rc (*mail_save)(void *state, const struct store_mail *m, struct ds_error *err);
-    enum ds_rc (*slot_load_counts)(void *state, int64_t aid, const struct key_layout *layout,
-                                   int64_t start, struct agg_slot **slot,
-                                   struct ds_error *err);
+    enum ds_rc (*slot_row)(void *state, int64_t aid, int64_t start, bool details,
+                           struct store_slot_row *row, bool *found, struct ds_error *err);
     /* a node of a ClickHouse cluster (issue 9) */
     enum ds_rc (*cluster_mark)(void *state, int64_t aid, int64_t start, int64_t judged_ms,
                                struct ds_error *err);
@@ -268,11 +284,22 @@ enum ds_rc store_inputs_overlap(struct store *st, int64_t aid, int64_t from_ms, 
 enum ds_rc store_slot_load(struct store *st, int64_t aid, const struct key_layout *layout,
                            int64_t start, struct agg_slot **slot, struct ds_error *err);
 /*
- * As store_slot_load, with the group counts only (no details): what a
- * window slot of the drill-down needs, at a fraction of the cost.
+ * The stored slot starting at start as its row (*found false if none):
+ * its totals and its group counts blob, and its details blob if details.
+ * For a reader that needs few of a busy slot's groups: the drill-down
+ * keeps its window's rows and decodes only the groups it compares
+ * (store_slot_row_decode()), a fraction of the cost of store_slot_load().
  */
-enum ds_rc store_slot_load_counts(struct store *st, int64_t aid, const struct key_layout *layout,
-                                  int64_t start, struct agg_slot **slot, struct ds_error *err);
+enum ds_rc store_slot_row(struct store *st, int64_t aid, int64_t start, bool details,
+                          struct store_slot_row *row, bool *found, struct ds_error *err);
+void store_slot_row_fini(struct store_slot_row *row);
+/*
+ * The slot of row with only the groups whose keys are groups of keys
+ * (every group if keys is NULL): *slot owned, NULL and -1 if a blob is
+ * damaged.  Its totals are the whole slot's.
+ */
+int store_slot_row_decode(const struct store_slot_row *row, const struct key_layout *layout,
+                          const struct agg_slot *keys, struct agg_slot **slot);
 enum ds_rc store_slot_save(struct store *st, int64_t aid, const struct agg_slot *slot,
                            struct ds_error *err);
 enum ds_rc store_slot_summaries(struct store *st, int64_t aid, int64_t from, int64_t to,
@@ -355,6 +382,10 @@ enum ds_rc store_cluster_marks(struct store *st, int64_t aid, struct store_clust
 uint8_t *store_slot_encode(const struct agg_slot *slot, size_t *counts_len, size_t *details_len);
 int store_slot_decode(struct agg_slot *slot, const uint8_t *counts, size_t counts_len,
                       const uint8_t *details, size_t details_len);
+/* As store_slot_decode(), with only the groups whose keys are groups of keys (if not NULL). */
+int store_slot_decode_keys(struct agg_slot *slot, const uint8_t *counts, size_t counts_len,
+                           const uint8_t *details, size_t details_len,
+                           const struct agg_slot *keys);
 
 typedef void (*store_group_fn)(void *ctx, const uint8_t *key, uint64_t packets, uint64_t flows,
                                uint64_t flags);

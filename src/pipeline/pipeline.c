@@ -1360,6 +1360,7 @@ pipeline_finish(struct pipeline *p, struct ds_error *err)
             return rc;
         series_range(p->an[i].series, &p->an[i].pub.from, &p->an[i].pub.to);
     }
+    log_debug("pipeline: slots judged, drill-downs computed");
     if (p->dd.lists == CFG_LISTS_REREAD) {
         rc = reread_unstable(p, err);
         if (rc != DS_OK)

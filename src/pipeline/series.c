@@ -534,21 +534,24 @@ stored_topn(struct series *s, const struct store_slot_summary *sum, size_t t, ui
  * The slots of the judgement's window, loaded for the drill-down only when
  * a slot is unstable, and each once: consecutive unstable slots share most
  * of their window.  start[i] is the i-th slot with data, oldest first, as
- * in the judgement's history; slot[i] its group counts once loaded.
+ * in the judgement's history; row[i] its group counts as stored once
+ * loaded (have[i]).
  */
 struct window_slots {
     int64_t *start;
-    struct agg_slot **slot;
-    size_t forgotten;           /* slot[0..forgotten) are freed */
+    struct store_slot_row *row;
+    bool *have;                 /* row[i] read from the store */
+    bool *stored;               /* ... and found there */
+    size_t forgotten;           /* row[0..forgotten) are freed */
 };
 
-/* Frees the loaded slots before index upto: no later window reaches them. */
+/* Frees the loaded rows before index upto: no later window reaches them. */
 static void
 window_forget(struct window_slots *w, size_t upto)
 {
     for (; w->forgotten < upto; w->forgotten++) {
-        agg_slot_free(w->slot[w->forgotten]);
-        w->slot[w->forgotten] = NULL;
+        store_slot_row_fini(&w->row[w->forgotten]);
+        w->have[w->forgotten] = false;
     }
 }
 
@@ -566,44 +569,127 @@ explain_trim(const struct cfg_analysis *a, struct agg_slot *slot)
         agg_slot_trim(slot, cfg_lowest_threshold(a), AGG_TRIM_MARGIN);
 }
 
+struct set_walk {
+    struct agg_slot *keys;
+    uint64_t total;
+    const struct decimal *th;
+};
+
+static void
+add_if_in_set(void *ctx, const uint8_t *key, uint64_t packets, uint64_t flows, uint64_t flags)
+{
+    struct set_walk *w = ctx;
+
+    (void)flows;
+    (void)flags;
+    if (topn_above(packets, w->total, w->th))
+        agg_slot_group_get(w->keys, key, false);
+}
+
+static enum ds_rc
+damaged(const struct cfg_analysis *a, int64_t start, struct ds_error *err)
+{
+    return ds_error_set(err, DS_ERR_DB, "%s: stored slot at %lld: group counts are damaged",
+                        a->name, (long long)start);
+}
+
+/*
+ * The drill-down of the slot of row against the slots of win (the window
+ * as the judgement saw it), with x's exact lists if not NULL.
+ * explain_slot() compares only the groups of the lowest threshold's set of
+ * the slot or of a window slot: so the stored counts are walked for those
+ * keys and only their groups decoded, not the tens of thousands of groups
+ * of a busy slot.  *slot receives the slot with those groups and their
+ * details (owned), for explain_group_stats().
+ */
+static enum ds_rc
+explain_rows(const struct cfg_analysis *a, const struct cfg_causes *causes,
+             const struct key_layout *layout, const struct slot_result *r,
+             const struct store_slot_row *row, const struct store_slot_row *const *win,
+             size_t n_win, const struct explain_exact *x, struct slot_explain **out,
+             struct agg_slot **slot, struct ds_error *err)
+{
+    struct set_walk set = {agg_slot_new(layout, 0, 0), row->packets, cfg_lowest_threshold(a)};
+    struct agg_slot **ws = xcalloc(n_win + 1, sizeof(*ws));
+    enum ds_rc rc = DS_OK;
+
+    *out = NULL;
+    *slot = NULL;
+    if (store_walk_groups(row->counts, row->counts_len, layout, add_if_in_set, &set) != 0)
+        rc = damaged(a, row->start, err);
+    for (size_t i = 0; i < n_win && rc == DS_OK; i++) {
+        set.total = win[i]->packets;
+        if (store_walk_groups(win[i]->counts, win[i]->counts_len, layout, add_if_in_set,
+                              &set) != 0)
+            rc = damaged(a, win[i]->start, err);
+    }
+    if (rc == DS_OK && store_slot_row_decode(row, layout, set.keys, slot) != 0)
+        rc = damaged(a, row->start, err);
+    for (size_t i = 0; i < n_win && rc == DS_OK; i++)
+        if (store_slot_row_decode(win[i], layout, set.keys, &ws[i]) != 0)
+            rc = damaged(a, win[i]->start, err);
+    if (rc == DS_OK) {
+        explain_trim(a, *slot);
+        *out = explain_slot_exact(a, causes, *slot, r, (const struct agg_slot *const *)ws,
+                                  n_win, x);
+    } else {
+        agg_slot_free(*slot);
+        *slot = NULL;
+    }
+    for (size_t i = 0; i < n_win; i++)
+        agg_slot_free(ws[i]);
+    free(ws);
+    agg_slot_free(set.keys);
+    return rc;
+}
+
 /*
  * 5. The drill-down of the unstable slot r, against the last T of the
  * n_window slots of w: computed, saved with the judgement, and handed to r
- * (r->explain, owned by r).  *slot receives the stored slot, owned, for
- * the window of the slots after it.
+ * (r->explain, owned by r).  *row receives the stored slot's counts, for
+ * the window of the slots after it (found false: not stored), and *slot
+ * the slot with the groups compared (owned).
  */
 static enum ds_rc
 explain_unstable(struct series *s, struct slot_result *r, struct window_slots *w,
-                 size_t n_window, struct agg_slot **slot, struct ds_error *err)
+                 size_t n_window, struct store_slot_row *row, bool *found,
+                 struct agg_slot **slot, struct ds_error *err)
 {
     size_t first = n_window > (size_t)s->a->window ? n_window - (size_t)s->a->window : 0;
-    const struct agg_slot **win;
+    const struct store_slot_row **win;
     size_t n_win = 0, len;
     struct slot_explain *e;
     uint8_t *blob;
     enum ds_rc rc;
 
-    rc = store_slot_load(s->st, s->aid, s->layout, r->start, slot, err);
+    *slot = NULL;
+    rc = store_slot_row(s->st, s->aid, r->start, true, row, found, err);
     if (rc != DS_OK)
         return rc;
-    if (*slot == NULL)
+    if (!*found)
         return store_explain_save(s->st, s->aid, r->start, NULL, 0, err);
-    explain_trim(s->a, *slot);
     win = xcalloc(n_window - first + 1, sizeof(*win));
     for (size_t i = first; i < n_window; i++) {
-        if (w->slot[i] == NULL) {
-            rc = store_slot_load_counts(s->st, s->aid, s->layout, w->start[i], &w->slot[i],
-                                        err);
+        if (!w->have[i]) {
+            rc = store_slot_row(s->st, s->aid, w->start[i], false, &w->row[i], &w->stored[i],
+                                err);
             if (rc != DS_OK) {
                 free(win);
                 return rc;
             }
+            w->have[i] = true;
         }
-        if (w->slot[i] != NULL)
-            win[n_win++] = w->slot[i];
+        if (w->stored[i])
+            win[n_win++] = &w->row[i];
     }
-    e = explain_slot(s->a, s->causes, *slot, r, win, n_win);
+    rc = explain_rows(s->a, s->causes, s->layout, r, row, win, n_win, NULL, &e, slot, err);
     free(win);
+    /* the details were for this slot's groups; a later window needs its counts only */
+    free(row->details);
+    row->details = NULL;
+    row->details_len = 0;
+    if (rc != DS_OK)
+        return rc;
     blob = explain_encode(e, &len);
     rc = store_explain_save(s->st, s->aid, r->start, blob, len, err);
     free(blob);
@@ -619,35 +705,41 @@ series_explain_stored(const struct cfg_analysis *a, const struct cfg_causes *cau
                       struct slot_explain **out, struct ds_error *err)
 {
     struct store_slot_summary *sums = NULL;
-    struct agg_slot *slot = NULL, **win = NULL;
+    struct store_slot_row row, *rows = NULL;
+    const struct store_slot_row **win = NULL;
+    struct agg_slot *slot = NULL;
     size_t n = 0, n_win = 0;
+    bool found;
     enum ds_rc rc;
 
     *out = NULL;
-    rc = store_slot_load(st, aid, layout, r->start, &slot, err);
-    if (rc != DS_OK || slot == NULL)
+    rc = store_slot_row(st, aid, r->start, true, &row, &found, err);
+    if (rc != DS_OK || !found)
         return rc;
-    explain_trim(a, slot);
     /* the window as the judgement saw it: the last T earlier slots with data */
     rc = store_slot_last_with_data(st, aid, r->start, (size_t)a->window, &sums, &n, err);
     if (rc != DS_OK)
         goto out;
+    rows = xcalloc(n + 1, sizeof(*rows));
     win = xcalloc(n + 1, sizeof(*win));
     for (size_t i = 0; i < n; i++) {
-        rc = store_slot_load_counts(st, aid, layout, sums[i].start, &win[n_win], err);
+        rc = store_slot_row(st, aid, sums[i].start, false, &rows[n_win], &found, err);
         if (rc != DS_OK)
             goto out;
-        if (win[n_win] != NULL)
+        if (found) {
+            win[n_win] = &rows[n_win];
             n_win++;
+        }
     }
-    *out = explain_slot_exact(a, causes, slot, r, (const struct agg_slot *const *)win, n_win,
-                              x);
+    rc = explain_rows(a, causes, layout, r, &row, win, n_win, x, out, &slot, err);
+    agg_slot_free(slot);
 out:
     for (size_t i = 0; i < n_win; i++)
-        agg_slot_free(win[i]);
+        store_slot_row_fini(&rows[i]);
+    free(rows);
     free(win);
     free(sums);
-    agg_slot_free(slot);
+    store_slot_row_fini(&row);
     return rc;
 }
 
@@ -940,7 +1032,7 @@ series_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
 enum ds_rc
 series_commit(struct series *s, struct ds_error *err)
 {
-    struct window_slots wins = {NULL, NULL, 0};
+    struct window_slots wins = {NULL, NULL, NULL, NULL, 0};
     struct store_slot_summary *hist = NULL, *later = NULL;
     size_t n_hist = 0, n_later = 0, n_window = 0;
     uint32_t *window[CFG_THRESHOLDS_MAX] = {0};
@@ -998,7 +1090,9 @@ series_commit(struct series *s, struct ds_error *err)
     for (size_t t = 0; t < s->a->n_thresholds; t++)
         window[t] = xcalloc(n_hist + n_later + 1, sizeof(uint32_t));
     wins.start = xcalloc(n_hist + n_later + 1, sizeof(*wins.start));
-    wins.slot = xcalloc(n_hist + n_later + 1, sizeof(*wins.slot));
+    wins.row = xcalloc(n_hist + n_later + 1, sizeof(*wins.row));
+    wins.have = xcalloc(n_hist + n_later + 1, sizeof(*wins.have));
+    wins.stored = xcalloc(n_hist + n_later + 1, sizeof(*wins.stored));
     for (size_t i = 0; i < n_hist; i++) {
         wins.start[n_window] = hist[i].start;
         for (size_t t = 0; t < s->a->n_thresholds; t++) {
@@ -1016,8 +1110,9 @@ series_commit(struct series *s, struct ds_error *err)
         const struct run_slot *x = run_find(s, sum->start);
         struct slot_result r;
         struct series_shown shown = {.kept = false};
-        struct agg_slot *loaded = NULL;
-        bool recomputed = false, with_top = false;
+        struct store_slot_row row;
+        struct agg_slot *compared = NULL;
+        bool recomputed = false, with_top = false, explained = false, stored = false;
 
         memset(&r, 0, sizeof(r));
         r.start = sum->start;
@@ -1072,22 +1167,29 @@ series_commit(struct series *s, struct ds_error *err)
         rc = store_result_save(s->st, s->aid, s->layout, &r, with_top, err);
         /* 5. its drill-down, or none if it is not unstable (any more) */
         if (rc == DS_OK && slot_result_unstable(&r)) {
-            rc = explain_unstable(s, &r, &wins, n_window, &loaded, err);
-            if (rc == DS_OK && s->keep_unstable && loaded != NULL && r.explain != NULL)
-                shown_of(loaded, r.explain, &shown);
+            rc = explain_unstable(s, &r, &wins, n_window, &row, &stored, &compared, err);
+            explained = true;
+            if (rc == DS_OK && s->keep_unstable && compared != NULL && r.explain != NULL)
+                shown_of(compared, r.explain, &shown);
+            agg_slot_free(compared);
         } else if (rc == DS_OK)
             rc = store_explain_save(s->st, s->aid, r.start, NULL, 0, err);
         if (r.packets > 0 && !sum->incomplete) {
             for (size_t t = 0; t < s->a->n_thresholds; t++)
                 window[t][n_window] = r.th[t].topn;
             wins.start[n_window] = r.start;
-            wins.slot[n_window] = loaded;
-            loaded = NULL;
+            if (explained) {
+                wins.row[n_window] = row;
+                wins.have[n_window] = true;
+                wins.stored[n_window] = stored;
+                explained = false;
+            }
             n_window++;
             if (n_window > (size_t)s->a->window)
                 window_forget(&wins, n_window - (size_t)s->a->window);
         }
-        agg_slot_free(loaded);
+        if (explained)
+            store_slot_row_fini(&row);
         if (rc == DS_OK && x != NULL && s->on_judged != NULL) {
             r.late_flows = sum->late_flows;
             r.late_packets = sum->late_packets;
@@ -1101,9 +1203,11 @@ series_commit(struct series *s, struct ds_error *err)
             goto out;
     }
 out:
-    if (wins.slot != NULL)
+    if (wins.row != NULL)
         window_forget(&wins, n_window);
-    free(wins.slot);
+    free(wins.row);
+    free(wins.have);
+    free(wins.stored);
     free(wins.start);
     for (size_t t = 0; t < CFG_THRESHOLDS_MAX; t++)
         free(window[t]);

@@ -144,10 +144,41 @@ store_slot_load(struct store *st, int64_t aid, const struct key_layout *layout, 
 }
 
 enum ds_rc
-store_slot_load_counts(struct store *st, int64_t aid, const struct key_layout *layout,
-                       int64_t start, struct agg_slot **slot, struct ds_error *err)
+store_slot_row(struct store *st, int64_t aid, int64_t start, bool details,
+               struct store_slot_row *row, bool *found, struct ds_error *err)
 {
-    LOCKED(st->be->slot_load_counts(st->state, aid, layout, start, slot, err));
+    LOCKED(st->be->slot_row(st->state, aid, start, details, row, found, err));
+}
+
+void
+store_slot_row_fini(struct store_slot_row *row)
+{
+    free(row->counts);
+    free(row->details);
+    memset(row, 0, sizeof(*row));
+}
+
+int
+store_slot_row_decode(const struct store_slot_row *row, const struct key_layout *layout,
+                      const struct agg_slot *keys, struct agg_slot **out)
+{
+    struct agg_slot *slot = agg_slot_new(layout, row->start, row->end);
+
+    slot->packets = row->packets;
+    slot->flows = row->flows;
+    slot->late_flows = row->late_flows;
+    slot->late_packets = row->late_packets;
+    slot->complete = row->complete;
+    slot->folded_packets = row->folded_packets;
+    slot->folded_flows = row->folded_flows;
+    if (store_slot_decode_keys(slot, row->counts, row->counts_len, row->details,
+                               row->details_len, keys) != 0) {
+        agg_slot_free(slot);
+        *out = NULL;
+        return -1;
+    }
+    *out = slot;
+    return 0;
 }
 
 enum ds_rc
@@ -360,15 +391,24 @@ store_walk_groups(const uint8_t *counts, size_t len, const struct key_layout *la
     return 0;
 }
 
+struct load_ctx {
+    struct agg_slot *slot;
+    const struct agg_slot *keys;    /* the groups to load; NULL: all */
+};
+
 static void
 load_group(void *ctx, const uint8_t *key, uint64_t packets, uint64_t flows, uint64_t flags)
 {
-    struct agg_group *g = agg_slot_group_get(ctx, key, false);
+    struct load_ctx *l = ctx;
+    struct agg_group *g;
 
+    if (l->keys != NULL && agg_slot_group_find(l->keys, key) == NULL)
+        return;
+    g = agg_slot_group_get(l->slot, key, false);
     if (g == NULL) {
         /* a stored slot has no limit; should one be set, its counts still add up */
-        agg_slot_fold(ctx, flows, 0);
-        ((struct agg_slot *)ctx)->folded_packets += packets;
+        agg_slot_fold(l->slot, flows, 0);
+        l->slot->folded_packets += packets;
         return;
     }
     g->packets = packets;
@@ -380,11 +420,19 @@ int
 store_slot_decode(struct agg_slot *slot, const uint8_t *counts, size_t counts_len,
                   const uint8_t *details, size_t details_len)
 {
+    return store_slot_decode_keys(slot, counts, counts_len, details, details_len, NULL);
+}
+
+int
+store_slot_decode_keys(struct agg_slot *slot, const uint8_t *counts, size_t counts_len,
+                       const uint8_t *details, size_t details_len, const struct agg_slot *keys)
+{
     const struct key_layout *layout = slot->layout;
+    struct load_ctx l = {slot, keys};
     uint8_t key[KEY_BYTES_MAX];
     size_t pos = 0;
 
-    if (store_walk_groups(counts, counts_len, layout, load_group, slot) != 0)
+    if (store_walk_groups(counts, counts_len, layout, load_group, &l) != 0)
         return -1;
     while (pos < details_len) {
         uint64_t dlen;

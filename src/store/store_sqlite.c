@@ -549,20 +549,31 @@ sq_inputs_overlap(void *state, int64_t aid, int64_t from_ms, int64_t to_ms,
     return DS_OK;
 }
 
-/*
- * One stored slot by statement which: S_SLOT_GET (counts and details) or
- * S_SLOT_COUNTS (group counts only: a window slot needs no more).
- */
-static enum ds_rc
-slot_read(struct sq *s, int which, int64_t aid, const struct key_layout *layout, int64_t start,
-          struct agg_slot **out, struct ds_error *err)
+/* A copy of column col's blob (NULL if empty: a slot without groups). */
+static uint8_t *
+blob_copy(sqlite3_stmt *st, int col, size_t *len)
 {
-    sqlite3_stmt *st = stmt(s, which);
-    bool details = which == S_SLOT_GET;
-    struct agg_slot *slot;
+    const void *b = sqlite3_column_blob(st, col);
+
+    *len = (size_t)sqlite3_column_bytes(st, col);
+    if (b == NULL || *len == 0) {
+        *len = 0;
+        return NULL;
+    }
+    return memcpy(xmalloc(*len), b, *len);
+}
+
+/* The stored slot as its row: S_SLOT_GET (counts and details) or S_SLOT_COUNTS. */
+static enum ds_rc
+sq_slot_row(void *state, int64_t aid, int64_t start, bool details, struct store_slot_row *row,
+            bool *found, struct ds_error *err)
+{
+    struct sq *s = state;
+    sqlite3_stmt *st = stmt(s, details ? S_SLOT_GET : S_SLOT_COUNTS);
     int rc;
 
-    *out = NULL;
+    memset(row, 0, sizeof(*row));
+    *found = false;
     sqlite3_bind_int64(st, 1, aid);
     sqlite3_bind_int64(st, 2, start);
     rc = sqlite3_step(st);
@@ -570,24 +581,20 @@ slot_read(struct sq *s, int which, int64_t aid, const struct key_layout *layout,
         sqlite3_reset(st);
         return rc == SQLITE_DONE ? DS_OK : db_error(s, err, "reading a slot");
     }
-    slot = agg_slot_new(layout, start, sqlite3_column_int64(st, 0));
-    slot->packets = (uint64_t)sqlite3_column_int64(st, 1);
-    slot->flows = (uint64_t)sqlite3_column_int64(st, 2);
-    slot->late_flows = (uint64_t)sqlite3_column_int64(st, 3);
-    slot->late_packets = (uint64_t)sqlite3_column_int64(st, 4);
-    slot->complete = sqlite3_column_int(st, 5) != 0;
-    slot->folded_packets = (uint64_t)sqlite3_column_int64(st, 8);
-    slot->folded_flows = (uint64_t)sqlite3_column_int64(st, 9);
-    if (store_slot_decode(slot, sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6),
-                          details ? sqlite3_column_blob(st, 7) : NULL,
-                          details ? (size_t)sqlite3_column_bytes(st, 7) : 0) != 0) {
-        sqlite3_reset(st);
-        agg_slot_free(slot);
-        return ds_error_set(err, DS_ERR_DB, "store %s: slot %lld: group counts are damaged",
-                            s->path, (long long)start);
-    }
+    row->start = start;
+    row->end = sqlite3_column_int64(st, 0);
+    row->packets = (uint64_t)sqlite3_column_int64(st, 1);
+    row->flows = (uint64_t)sqlite3_column_int64(st, 2);
+    row->late_flows = (uint64_t)sqlite3_column_int64(st, 3);
+    row->late_packets = (uint64_t)sqlite3_column_int64(st, 4);
+    row->complete = sqlite3_column_int(st, 5) != 0;
+    row->counts = blob_copy(st, 6, &row->counts_len);
+    if (details)
+        row->details = blob_copy(st, 7, &row->details_len);
+    row->folded_packets = (uint64_t)sqlite3_column_int64(st, 8);
+    row->folded_flows = (uint64_t)sqlite3_column_int64(st, 9);
     sqlite3_reset(st);
-    *out = slot;
+    *found = true;
     return DS_OK;
 }
 
@@ -595,14 +602,20 @@ static enum ds_rc
 sq_slot_load(void *state, int64_t aid, const struct key_layout *layout, int64_t start,
              struct agg_slot **out, struct ds_error *err)
 {
-    return slot_read(state, S_SLOT_GET, aid, layout, start, out, err);
-}
+    struct sq *s = state;
+    struct store_slot_row row;
+    bool found;
+    enum ds_rc rc;
 
-static enum ds_rc
-sq_slot_load_counts(void *state, int64_t aid, const struct key_layout *layout, int64_t start,
-                    struct agg_slot **out, struct ds_error *err)
-{
-    return slot_read(state, S_SLOT_COUNTS, aid, layout, start, out, err);
+    *out = NULL;
+    rc = sq_slot_row(state, aid, start, true, &row, &found, err);
+    if (rc != DS_OK || !found)
+        return rc;
+    if (store_slot_row_decode(&row, layout, NULL, out) != 0)
+        rc = ds_error_set(err, DS_ERR_DB, "store %s: slot %lld: group counts are damaged",
+                          s->path, (long long)start);
+    store_slot_row_fini(&row);
+    return rc;
 }
 
 static enum ds_rc
@@ -1476,7 +1489,7 @@ const struct store_backend store_sqlite_backend = {
     .minutes_sum = sq_minutes_sum,
     .gap_add = sq_gap_add,
     .gaps = sq_gaps,
-    .slot_load_counts = sq_slot_load_counts,
+    .slot_row = sq_slot_row,
     .explain_save = sq_explain_save,
     .cluster_mark = sq_cluster_mark,
     .cluster_marks = sq_cluster_marks,

@@ -46,7 +46,25 @@ START_TEST(test_schema_created_and_versioned)
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(q, 0), 5);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 6);
+    sqlite3_finalize(q);
+    /*
+     * Schema 6: slots found by rowid (a WITHOUT ROWID table has none), the
+     * blobs last, so that a lookup or a slot's totals never read its groups
+     */
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT rowid FROM slots", -1, &q, NULL), SQLITE_OK);
+    sqlite3_finalize(q);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT rowid FROM open_slots", -1, &q, NULL),
+                     SQLITE_OK);
+    sqlite3_finalize(q);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info('slots') "
+                                            "ORDER BY cid DESC LIMIT 2",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(q, 0), "group_details");
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(q, 0), "group_counts");
     sqlite3_finalize(q);
     sqlite3_close(db);
     /* opening again migrates nothing and works */
@@ -124,7 +142,7 @@ START_TEST(test_schema_1_migrates_to_2)
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(q, 0), 5);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 6);
     sqlite3_finalize(q);
     sqlite3_close(db);
 }
@@ -185,7 +203,7 @@ START_TEST(test_schema_2_migrates_to_3)
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(q, 0), 5);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 6);
     sqlite3_finalize(q);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM explains", -1, &q, NULL),
                      SQLITE_OK);
@@ -371,12 +389,18 @@ START_TEST(test_slot_round_trip)
 }
 END_TEST
 
-START_TEST(test_slot_load_counts_only)
+/*
+ * A slot's row: its totals and counts, details only when asked; decoded
+ * with a set of keys, only those groups (the drill-down's window slots).
+ */
+START_TEST(test_slot_row_and_some_groups)
 {
     struct store *st = open_store(":memory:");
     struct store_analysis_def def = {"ports", "proto,dst_port", DAY, "UTC", "start", "j", "1"};
-    struct agg_slot *s, *back = NULL;
+    struct store_slot_row row;
+    struct agg_slot *s, *keys, *back = NULL;
     struct ds_error err;
+    bool found;
     int64_t id;
 
     init_layout();
@@ -384,23 +408,56 @@ START_TEST(test_slot_load_counts_only)
     s = make_slot(D0, 12, 3);
     s->complete = true;
     ck_assert_int_eq(store_slot_save(st, id, s, &err), DS_OK);
-    ck_assert_int_eq(store_slot_load_counts(st, id, &layout, D0, &back, &err), DS_OK);
-    ck_assert_ptr_nonnull(back);
-    ck_assert_uint_eq(back->packets, s->packets);
+    ck_assert_int_eq(store_slot_row(st, id, D0, false, &row, &found, &err), DS_OK);
+    ck_assert(found);
+    ck_assert_int_eq(row.end, s->end);
+    ck_assert_uint_eq(row.packets, s->packets);
+    ck_assert(row.complete);
+    ck_assert_ptr_nonnull(row.counts);
+    ck_assert_ptr_null(row.details);
+    /* every group, without details: a window slot does without */
+    ck_assert_int_eq(store_slot_row_decode(&row, &layout, NULL, &back), 0);
     ck_assert_uint_eq(back->n_groups, 12);
-    ck_assert(back->complete);
+    ck_assert_uint_eq(back->packets, s->packets);
     for (uint32_t i = 0; i < s->n_groups; i++) {
         struct agg_group *a = agg_slot_group(s, i), *b = agg_slot_group_find(back, a->key);
 
         ck_assert_ptr_nonnull(b);
         ck_assert_uint_eq(a->packets, b->packets);
-        /* the stored slot kept details; a window slot does without */
         ck_assert_ptr_nonnull(a->detail);
         ck_assert_ptr_null(b->detail);
     }
     agg_slot_free(back);
-    ck_assert_int_eq(store_slot_load_counts(st, id, &layout, D0 + DAY, &back, &err), DS_OK);
+    store_slot_row_fini(&row);
+    /* two groups of twelve, with their details; the totals stay the slot's */
+    keys = agg_slot_new(&layout, 0, 0);
+    agg_slot_group_get(keys, agg_slot_group(s, 3)->key, false);
+    agg_slot_group_get(keys, agg_slot_group(s, 7)->key, false);
+    ck_assert_int_eq(store_slot_row(st, id, D0, true, &row, &found, &err), DS_OK);
+    ck_assert_ptr_nonnull(row.details);
+    ck_assert_int_eq(store_slot_row_decode(&row, &layout, keys, &back), 0);
+    ck_assert_uint_eq(back->n_groups, 2);
+    ck_assert_uint_eq(back->packets, s->packets);
+    for (uint32_t i = 0; i < s->n_groups; i++) {
+        struct agg_group *a = agg_slot_group(s, i), *b = agg_slot_group_find(back, a->key);
+
+        if (i != 3 && i != 7) {
+            ck_assert_ptr_null(b);
+            continue;
+        }
+        ck_assert_ptr_nonnull(b);
+        ck_assert_uint_eq(a->packets, b->packets);
+        ck_assert_ptr_nonnull(b->detail);
+    }
+    agg_slot_free(back);
+    /* damaged counts: no slot */
+    row.counts_len--;
+    ck_assert_int_eq(store_slot_row_decode(&row, &layout, NULL, &back), -1);
     ck_assert_ptr_null(back);
+    store_slot_row_fini(&row);
+    agg_slot_free(keys);
+    ck_assert_int_eq(store_slot_row(st, id, D0 + DAY, false, &row, &found, &err), DS_OK);
+    ck_assert(!found);
     agg_slot_free(s);
     store_close(st);
 }
@@ -1109,7 +1166,7 @@ store_suite(void)
     tcase_add_test(tc, test_schema_1_migrates_to_2);
     tcase_add_test(tc, test_schema_2_migrates_to_3);
     tcase_add_test(tc, test_mail_records);
-    tcase_add_test(tc, test_slot_load_counts_only);
+    tcase_add_test(tc, test_slot_row_and_some_groups);
     tcase_add_test(tc, test_live_collection_tables);
     tcase_add_test(tc, test_schema_newer_or_foreign_refused);
     tcase_add_test(tc, test_analysis_conflict);
