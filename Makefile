@@ -37,6 +37,7 @@ CORE_SRCS = \
 	src/core/rc.c \
 	src/core/log.c \
 	src/core/xmem.c \
+	src/core/tarena.c \
 	src/core/strbuf.c \
 	src/core/base64.c \
 	src/core/json.c \

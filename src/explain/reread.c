@@ -45,6 +45,7 @@
 #include "ds/prefix.h"
 #include "ds/proto.h"
 #include "ds/slotcal.h"
+#include "ds/tarena.h"
 #include "ds/topk.h"
 #include "ds/xmem.h"
 
@@ -83,6 +84,7 @@ struct rr_slot {
     uint64_t *head;             /* the first 8 key bytes of each group: most flows differ there */
     size_t n_groups;
     uint64_t values;            /* distinct values held by the maps */
+    struct tarena arena;        /* the maps' tables */
     bool done;                  /* lists made, maps freed: the reader has passed it */
 };
 
@@ -136,6 +138,7 @@ struct rr {
     size_t n_an;
     struct norm *norm;
     struct prefix_set *dark;
+    struct tarena_pool pool;    /* for its slots' arenas */
     uint64_t max_values;
     const struct flow *f;       /* the flow being counted */
     int64_t max_start_ms;       /* latest flow start read from the current file */
@@ -186,10 +189,18 @@ slot_of(struct rr_an *an, int64_t start)
     return NULL;
 }
 
-static void
-vmap_fini(struct vmap *m)
+static size_t
+vmap_bytes(const struct vmap *m)
 {
-    free(m->e);
+    return m->mask ? (size_t)(m->mask + 1) * sizeof(*m->e) : 0;
+}
+
+/* The map's memory back: its table to arena a (NULL: the arena is reset next). */
+static void
+vmap_fini(struct vmap *m, struct tarena *a)
+{
+    if (a != NULL && m->mask != 0)
+        tarena_free(a, m->e, vmap_bytes(m));
     if (m->v6 != NULL)
         g_hash_table_destroy(m->v6);
     memset(m, 0, sizeof(*m));
@@ -220,26 +231,29 @@ vmap_slot(const struct vmap *m, uint64_t key)
 
 /* Room for at least want values (the first time: sized from the distinct count known). */
 static void
-vmap_grow(struct vmap *m, uint64_t want)
+vmap_grow(struct vmap *m, struct tarena *a, uint64_t want)
 {
     struct vmap old = *m;
     uint32_t cap = old.mask ? 2 * (old.mask + 1) : 8;
 
     while ((uint64_t)cap * 3 < want * 4 && cap < (UINT32_C(1) << 30))
         cap *= 2;
-    m->e = xcalloc(cap, sizeof(*m->e));
+    m->e = tarena_alloc(a, (size_t)cap * sizeof(*m->e));
+    if (m->e == NULL)
+        fatalx("reread: out of memory for a map of %u values", cap);
     m->mask = cap - 1;
     for (uint32_t i = 0; old.mask != 0 && i <= old.mask; i++)
         if (old.e[i].packets != 0)
             m->e[vmap_slot(m, old.e[i].key)] = old.e[i];
-    free(old.e);
+    if (old.mask != 0)
+        tarena_free(a, old.e, vmap_bytes(&old));
 }
 
 static void
-group_over(struct rr_group *g)
+group_over(struct rr_slot *s, struct rr_group *g)
 {
     for (int m = 0; m < 3; m++)
-        vmap_fini(&g->map[m]);
+        vmap_fini(&g->map[m], &s->arena);
     g->over = true;
 }
 
@@ -251,9 +265,9 @@ map_add(uint64_t max_values, struct rr_slot *s, struct vmap *m, uint64_t hint, u
     uint32_t i;
 
     if (m->mask == 0)
-        vmap_grow(m, hint);
+        vmap_grow(m, &s->arena, hint);
     else if ((m->n + 1) * 4 > (m->mask + 1) * 3)
-        vmap_grow(m, m->n + 1);
+        vmap_grow(m, &s->arena, m->n + 1);
     i = vmap_slot(m, key);
     if (m->e[i].packets == 0) {
         if (s->values >= max_values)
@@ -291,7 +305,7 @@ flush(struct rr_an *an)
             !map_add(max_values, p->s, &g->map[2], g->hint[2], p->dst, &p->dst_a, p->packets)) {
             for (int k = 0; k < 3; k++)
                 p->s->values -= g->map[k].n;
-            group_over(g);
+            group_over(p->s, g);
         }
     }
     an->n_pend = 0;
@@ -381,8 +395,9 @@ slot_done(struct rr_slot *s)
             list_of(&s->g[j].map[2], false, EXPLAIN_DSTS, &xg->dst);
         }
         for (int m = 0; m < 3; m++)
-            vmap_fini(&s->g[j].map[m]);
+            vmap_fini(&s->g[j].map[m], NULL);
     }
+    tarena_reset(&s->arena);
     s->values = 0;
     s->done = true;
 }
@@ -679,6 +694,7 @@ slot_add(struct rr_an *an, uint64_t max_values, size_t idx)
     struct explain_exact *x = xcalloc(1, sizeof(*x));
 
     s->idx = idx;
+    tarena_init(&s->arena, &an->rr->pool);
     s->start = x->start = e->start;
     s->end = x->end = e->end;
     x->n_min = (uint32_t)((e->end - e->start + 59) / 60);
@@ -716,7 +732,8 @@ reader_fini(struct rr *rr)
         for (size_t k = 0; k < an->n; k++) {
             for (size_t j = 0; j < an->s[k].n_groups; j++)
                 for (int m = 0; m < 3; m++)
-                    vmap_fini(&an->s[k].g[j].map[m]);
+                    vmap_fini(&an->s[k].g[j].map[m], NULL);
+            tarena_reset(&an->s[k].arena);
             free(an->s[k].g);
             free(an->s[k].head);
             explain_exact_free(an->s[k].x);
@@ -726,6 +743,7 @@ reader_fini(struct rr *rr)
     free(rr->an);
     norm_free(rr->norm);
     prefix_set_free(rr->dark);
+    tarena_pool_fini(&rr->pool);
 }
 
 /* A slot to read back, and the reader it goes to. */

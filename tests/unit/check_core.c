@@ -16,6 +16,7 @@
 #include "ds/proto.h"
 #include "ds/rc.h"
 #include "ds/strbuf.h"
+#include "ds/tarena.h"
 #include "ds/tz.h"
 #include "testutil.h"
 
@@ -1224,6 +1225,59 @@ END_TEST
 
 /* ---- strbuf and error messages ---- */
 
+/*
+ * Table arenas: tables are zeroed and aligned, a freed table serves the
+ * next of its size, a reset arena's blocks serve the next arena of the
+ * pool, and a table larger than a block is mapped alone.
+ */
+START_TEST(test_tarena)
+{
+    struct tarena_pool pool = {0};
+    struct tarena a, b;
+    uint8_t *t1, *t2, *t3, *big;
+    void *first_block;
+
+    tarena_init(&a, &pool);
+    t1 = tarena_alloc(&a, 4096);
+    ck_assert_ptr_nonnull(t1);
+    ck_assert_uint_eq((uintptr_t)t1 % 64, 0);
+    for (size_t i = 0; i < 4096; i++)
+        ck_assert_uint_eq(t1[i], 0);
+    memset(t1, 0xab, 4096);
+    t2 = tarena_alloc(&a, 128);
+    ck_assert_ptr_nonnull(t2);
+    ck_assert(t2 >= t1 + 4096 || t2 + 128 <= t1);
+    /* freed: the next table of its size is the same memory, zeroed again */
+    tarena_free(&a, t1, 4096);
+    t3 = tarena_alloc(&a, 4096);
+    ck_assert_ptr_eq(t3, t1);
+    for (size_t i = 0; i < 4096; i++)
+        ck_assert_uint_eq(t3[i], 0);
+    /* a table that does not fit what is left of the block takes a new one */
+    ck_assert_ptr_nonnull(tarena_alloc(&a, TARENA_BLOCK));
+    ck_assert_uint_eq(a.n_blocks, 2);
+    big = tarena_alloc(&a, 2 * TARENA_BLOCK);
+    ck_assert_ptr_nonnull(big);
+    ck_assert_uint_eq(a.n_big, 1);
+    big[2 * TARENA_BLOCK - 1] = 1;
+    first_block = a.blocks[0];
+    memset(t3, 0xcd, 4096);
+    tarena_reset(&a);
+    ck_assert_uint_eq(pool.n_free, 2);
+    /* the next arena of the pool reuses the blocks, zeroed where handed out */
+    tarena_init(&b, &pool);
+    t1 = tarena_alloc(&b, 4096);
+    ck_assert_ptr_nonnull(t1);
+    ck_assert_uint_eq(pool.n_free, 1);
+    ck_assert(pool.free[0] == first_block || (void *)t1 == first_block);
+    for (size_t i = 0; i < 4096; i++)
+        ck_assert_uint_eq(t1[i], 0);
+    tarena_reset(&b);
+    tarena_pool_fini(&pool);
+    ck_assert_uint_eq(pool.n_free, 0);
+}
+END_TEST
+
 START_TEST(test_strbuf)
 {
     struct strbuf sb = STRBUF_INIT;
@@ -1384,6 +1438,7 @@ main(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("strbuf");
+    tcase_add_test(tc, test_tarena);
     tcase_add_test(tc, test_strbuf);
     tcase_add_test(tc, test_strbuf_grows);
     tcase_add_test(tc, test_rc_messages);
