@@ -391,10 +391,32 @@ store_walk_groups(const uint8_t *counts, size_t len, const struct key_layout *la
     return 0;
 }
 
+/*
+ * A few hundred keys wanted among tens of thousands stored: a bitmap of
+ * their cheap hashes turns most groups away before a table lookup.
+ */
+#define KEY_FILTER_BITS 15
+
 struct load_ctx {
     struct agg_slot *slot;
     const struct agg_slot *keys;    /* the groups to load; NULL: all */
+    size_t key_size;
+    uint64_t filter[(1u << KEY_FILTER_BITS) / 64];
 };
+
+static uint32_t
+filter_bit(const uint8_t *key, size_t size)
+{
+    uint64_t h = 0;
+
+    for (size_t i = 0; i < size; i += 8) {
+        uint64_t w = 0;
+
+        memcpy(&w, key + i, size - i < 8 ? size - i : 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+    }
+    return (uint32_t)(h >> (64 - KEY_FILTER_BITS));
+}
 
 static void
 load_group(void *ctx, const uint8_t *key, uint64_t packets, uint64_t flows, uint64_t flags)
@@ -402,8 +424,12 @@ load_group(void *ctx, const uint8_t *key, uint64_t packets, uint64_t flows, uint
     struct load_ctx *l = ctx;
     struct agg_group *g;
 
-    if (l->keys != NULL && agg_slot_group_find(l->keys, key) == NULL)
-        return;
+    if (l->keys != NULL) {
+        uint32_t b = filter_bit(key, l->key_size);
+
+        if (!(l->filter[b / 64] >> (b % 64) & 1) || agg_slot_group_find(l->keys, key) == NULL)
+            return;
+    }
     g = agg_slot_group_get(l->slot, key, false);
     if (g == NULL) {
         /* a stored slot has no limit; should one be set, its counts still add up */
@@ -428,9 +454,21 @@ store_slot_decode_keys(struct agg_slot *slot, const uint8_t *counts, size_t coun
                        const uint8_t *details, size_t details_len, const struct agg_slot *keys)
 {
     const struct key_layout *layout = slot->layout;
-    struct load_ctx l = {slot, keys};
+    struct load_ctx l;
     uint8_t key[KEY_BYTES_MAX];
     size_t pos = 0;
+
+    l.slot = slot;
+    l.keys = keys;
+    l.key_size = layout->size;
+    if (keys != NULL) {
+        memset(l.filter, 0, sizeof(l.filter));
+        for (uint32_t i = 0; i < keys->n_groups; i++) {
+            uint32_t b = filter_bit(agg_slot_group(keys, i)->key, l.key_size);
+
+            l.filter[b / 64] |= UINT64_C(1) << (b % 64);
+        }
+    }
 
     if (store_walk_groups(counts, counts_len, layout, load_group, &l) != 0)
         return -1;
