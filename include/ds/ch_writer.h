@@ -100,6 +100,13 @@ void ch_writer_stop_sender(struct ch_writer *w, int64_t wait_s);
  * (docs/CLICKHOUSE.md section 6), and once more when it stops.
  */
 void ch_writer_watermark(struct ch_writer *w, int64_t watermark_ms, bool idle);
+/*
+ * The earliest flow start (ms) of the records not yet in the cluster (the
+ * batch being filled, the spool's), INT64_MAX if none: the watermark
+ * written is held below it, so that it means "records in up to".  From
+ * the sender's thread, or while none runs.
+ */
+int64_t ch_writer_pending_first(const struct ch_writer *w);
 /* Frees w; what is not flushed and not spooled is lost (a run that did not end). */
 void ch_writer_free(struct ch_writer *w);
 

@@ -48,6 +48,7 @@ struct ch_writer {
     struct rowbin out;
     uint64_t rows;
     int64_t first_ms, last_ms;
+    int64_t open_first_ms;      /* first_ms while its records are in no file (atomic) */
     uint64_t batch;
     bool open;
     /* numbering */
@@ -159,6 +160,7 @@ ch_writer_open(const struct cfg_clickhouse *ch, struct ch_writer **out, struct d
                             ch->spool_dir, strerror(errno));
     w = xcalloc(1, sizeof(*w));
     w->lock_fd = -1;
+    w->open_first_ms = INT64_MAX;
     w->cfg = *ch;
     w->spool = xstrdup(ch->spool_dir);
     w->insert = xasprintf("INSERT INTO %s.records FORMAT RowBinary", ch->database);
@@ -255,9 +257,26 @@ write_all(int fd, const uint8_t *buf, size_t len)
     return 0;
 }
 
+static enum ds_rc seal_write(struct ch_writer *w, struct ds_error *err);
+
 /* The batch being filled into the spool, whole or not at all. */
 static enum ds_rc
 seal(struct ch_writer *w, struct ds_error *err)
+{
+    enum ds_rc rc;
+
+    if (!w->open || w->rows == 0) {
+        w->open = false;
+        return DS_OK;
+    }
+    rc = seal_write(w, err);
+    /* in a spool file, or given up (counted by the caller): no longer held back */
+    __atomic_store_n(&w->open_first_ms, INT64_MAX, __ATOMIC_SEQ_CST);
+    return rc;
+}
+
+static enum ds_rc
+seal_write(struct ch_writer *w, struct ds_error *err)
 {
     uint8_t h[HEADER_BYTES];
     char tmp[4200], path[4096];
@@ -265,10 +284,6 @@ seal(struct ch_writer *w, struct ds_error *err)
     bool full;
     uint64_t rows, size;
 
-    if (!w->open || w->rows == 0) {
-        w->open = false;
-        return DS_OK;
-    }
     pthread_mutex_lock(&w->lock);
     full = w->spool_bytes + HEADER_BYTES + w->out.len > (uint64_t)w->cfg.spool_max;
     pthread_mutex_unlock(&w->lock);
@@ -384,6 +399,13 @@ ch_writer_add(struct ch_writer *w, const struct flow *f, struct ds_error *err)
         snprintf(exporter, sizeof(exporter), "%s/%u", addr_format(&f->exporter->addr, a),
                  (unsigned)f->exporter->odid);
     }
+    /* held back before the record is in the batch: the watermark never passes it */
+    if (f->start_ms < w->first_ms) {
+        w->first_ms = f->start_ms;
+        __atomic_store_n(&w->open_first_ms, w->first_ms, __ATOMIC_SEQ_CST);
+    }
+    if (f->start_ms > w->last_ms)
+        w->last_ms = f->start_ms;
     rowbin_le(&w->out, (uint64_t)f->start_ms, 8);
     rowbin_le(&w->out, (uint64_t)f->end_ms, 8);
     rowbin_addr(&w->out, &f->src);
@@ -404,10 +426,6 @@ ch_writer_add(struct ch_writer *w, const struct flow *f, struct ds_error *err)
     w->rows++;
     /* every record: no lock, the metrics read it atomically */
     __atomic_fetch_add(&w->st.rows, 1, __ATOMIC_RELAXED);
-    if (f->start_ms < w->first_ms)
-        w->first_ms = f->start_ms;
-    if (f->start_ms > w->last_ms)
-        w->last_ms = f->start_ms;
     if (w->rows < (uint64_t)w->cfg.batch_rows)
         return DS_OK;
     rc = seal(w, err);
@@ -758,12 +776,54 @@ ch_writer_watermark(struct ch_writer *w, int64_t watermark_ms, bool idle)
     pthread_mutex_unlock(&w->lock);
 }
 
-/* The node's row in the watermarks table, every WATERMARK_EVERY_S (sender thread). */
+/*
+ * The earliest flow start of the records not yet in the cluster: in the
+ * batch being filled, or in the spool (INT64_MAX: none).  The batch is
+ * read first: sealed in between, its file is in the spool before it stops
+ * counting here.  A file that cannot be read is passed over: sending sets
+ * it aside, and it must not hold the node back for ever.
+ */
+int64_t
+ch_writer_pending_first(const struct ch_writer *w)
+{
+    int64_t first = __atomic_load_n(&w->open_first_ms, __ATOMIC_SEQ_CST);
+    size_t n;
+    char **names = spool_files(w, &n);
+
+    for (size_t i = 0; i < n; i++) {
+        char path[4200];
+        uint8_t h[HEADER_BYTES];
+        size_t body;
+        enum ds_rc rc;
+        struct ds_error err;
+        FILE *fp;
+
+        snprintf(path, sizeof(path), "%s/%s", w->spool, names[i]);
+        if ((fp = open_batch(path, h, &body, &rc, &err)) != NULL) {
+            int64_t f = (int64_t)get_le(h + 24);
+
+            if (f < first)
+                first = f;
+            fclose(fp);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return first;
+}
+
+/*
+ * The node's row in the watermarks table, every WATERMARK_EVERY_S (sender
+ * thread).  It says "every record of this node that starts up to here is
+ * in the cluster": so it is held below the earliest record still on its
+ * way (docs/CLICKHOUSE.md 6), and a node with records on their way is not
+ * idle.
+ */
 static void
 write_watermark(struct ch_writer *w, bool now)
 {
     struct timespec ts;
-    int64_t wm, updated;
+    int64_t wm, updated, pending;
     bool set, idle;
     struct ds_error err;
     char *sql;
@@ -778,6 +838,12 @@ write_watermark(struct ch_writer *w, bool now)
     pthread_mutex_unlock(&w->lock);
     if (!set)
         return;
+    pending = ch_writer_pending_first(w);
+    if (pending != INT64_MAX) {
+        idle = false;
+        if (pending - 1 < wm)
+            wm = pending - 1;
+    }
     clock_gettime(CLOCK_REALTIME, &ts);
     updated = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     sql = xasprintf("INSERT INTO %s.watermarks (node, updated_ms, watermark_ms, idle, analyzer) "

@@ -1068,6 +1068,71 @@ END_TEST
  * Records for the cluster when it cannot be reached: every batch is in the
  * spool, whole, in order; a new writer (a restart) finds them waiting.
  */
+/*
+ * The watermark a node writes means "its records are in up to here": it is
+ * held below the earliest record still on its way, in the batch being
+ * filled or in the spool, and released once they are sent.
+ */
+START_TEST(test_clickhouse_pending_holds_watermark)
+{
+    struct ds_cfg *c = tu_cfg("timezone: UTC\n");
+    struct ch_writer *w;
+    struct ds_error err;
+    char spool[512];
+    DIR *d;
+    struct dirent *e;
+    const int64_t t0 = 1362528000000;
+
+    snprintf(spool, sizeof(spool), "%s", tu_path("spool-wm"));
+    free(c->clickhouse.url);
+    c->clickhouse.url = xstrdup("http://127.0.0.1:1/");   /* nothing listens: refused */
+    free(c->clickhouse.node);
+    c->clickhouse.node = xstrdup("n1");
+    free(c->clickhouse.spool_dir);
+    c->clickhouse.spool_dir = xstrdup(spool);
+    c->clickhouse.batch_rows = 1000;
+    ck_assert_int_eq(ch_writer_open(&c->clickhouse, &w, &err), DS_OK);
+    ck_assert_int_eq(ch_writer_pending_first(w), INT64_MAX);
+    /* the batch being filled: its earliest record, not its first */
+    for (int i = 0; i < 10; i++) {
+        struct flow f = tu_flow(t0 + 60000 - i * 1000, 1, "10.0.0.1", "198.18.0.1", 6, 1, 23);
+
+        ck_assert_int_eq(ch_writer_add(w, &f, &err), DS_OK);
+    }
+    ck_assert_int_eq(ch_writer_pending_first(w), t0 + 51000);
+    /* sealed into the spool (the cluster is away): still on its way */
+    ck_assert_int_eq(ch_writer_seal(w, &err), DS_OK);
+    ck_assert_int_eq(ch_writer_pending_first(w), t0 + 51000);
+    /* a later batch does not move it; an earlier record does */
+    {
+        struct flow late = tu_flow(t0 + 120000, 1, "10.0.0.1", "198.18.0.1", 6, 1, 23);
+        struct flow early = tu_flow(t0 + 5000, 1, "10.0.0.1", "198.18.0.1", 6, 1, 23);
+
+        ck_assert_int_eq(ch_writer_add(w, &late, &err), DS_OK);
+        ck_assert_int_eq(ch_writer_pending_first(w), t0 + 51000);
+        ck_assert_int_eq(ch_writer_add(w, &early, &err), DS_OK);
+        ck_assert_int_eq(ch_writer_pending_first(w), t0 + 5000);
+        ck_assert_int_eq(ch_writer_seal(w, &err), DS_OK);
+        ck_assert_int_eq(ch_writer_pending_first(w), t0 + 5000);
+    }
+    /* sent (the files gone, as after a successful insert): nothing holds it */
+    d = opendir(spool);
+    ck_assert_ptr_nonnull(d);
+    while ((e = readdir(d)) != NULL) {
+        char path[1024];
+
+        if (strstr(e->d_name, ".batch") == NULL)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", spool, e->d_name);
+        ck_assert_int_eq(unlink(path), 0);
+    }
+    closedir(d);
+    ck_assert_int_eq(ch_writer_pending_first(w), INT64_MAX);
+    ch_writer_free(w);
+    cfg_free(c);
+}
+END_TEST
+
 START_TEST(test_clickhouse_spool_keeps_batches)
 {
     struct ds_cfg *c = tu_cfg("timezone: UTC\n");
@@ -1185,6 +1250,7 @@ store_suite(void)
     tcase_add_test(tc, test_clickhouse_schema);
     tcase_add_test(tc, test_clickhouse_client_password_file);
     tcase_add_test(tc, test_clickhouse_spool_keeps_batches);
+    tcase_add_test(tc, test_clickhouse_pending_holds_watermark);
     suite_add_tcase(s, tc);
     return s;
 }
