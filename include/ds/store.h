@@ -168,8 +168,6 @@ struct store_backend {
     enum ds_rc (*input_any)(void *state, int64_t aid, bool *any, struct ds_error *err);
     enum ds_rc (*inputs_overlap)(void *state, int64_t aid, int64_t from_ms, int64_t to_ms,
                                  struct store_input **out, size_t *n, struct ds_error *err);
-    enum ds_rc (*slot_load)(void *state, int64_t aid, const struct key_layout *layout,
-                            int64_t start, struct agg_slot **slot, struct ds_error *err);
     enum ds_rc (*slot_save)(void *state, int64_t aid, const struct agg_slot *slot,
                             struct ds_error *err);
     enum ds_rc (*slot_summaries)(void *state, int64_t aid, int64_t from, int64_t to,
@@ -382,10 +380,6 @@ enum ds_rc store_cluster_marks(struct store *st, int64_t aid, struct store_clust
 uint8_t *store_slot_encode(const struct agg_slot *slot, size_t *counts_len, size_t *details_len);
 int store_slot_decode(struct agg_slot *slot, const uint8_t *counts, size_t counts_len,
                       const uint8_t *details, size_t details_len);
-/* As store_slot_decode(), with only the groups whose keys are groups of keys (if not NULL). */
-int store_slot_decode_keys(struct agg_slot *slot, const uint8_t *counts, size_t counts_len,
-                           const uint8_t *details, size_t details_len,
-                           const struct agg_slot *keys);
 
 typedef void (*store_group_fn)(void *ctx, const uint8_t *key, uint64_t packets, uint64_t flows,
                                uint64_t flags);

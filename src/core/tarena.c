@@ -55,7 +55,7 @@ log2_of(size_t bytes)
     return 63 - __builtin_clzll((unsigned long long)bytes);
 }
 
-/* A block for a: the pool's, or a new one; false if memory is out. */
+/* A block for a: the pool's, or a new one; -1 if memory is out. */
 static int
 next_block(struct tarena *a)
 {

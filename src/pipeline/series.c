@@ -646,16 +646,16 @@ explain_rows(const struct cfg_analysis *a, const struct cfg_causes *causes,
 /*
  * 5. The drill-down of the unstable slot r, against the last T of the
  * n_window slots of w: computed, saved with the judgement, and handed to r
- * (r->explain, owned by r).  *row receives the stored slot's counts, for
- * the window of the slots after it (found false: not stored), and *slot
- * the slot with the groups compared (owned).
+ * (r->explain, owned by r).  An unstable slot has data and joins the
+ * window: its stored counts become w's row n_window, for the slots after
+ * it.  *slot receives the slot with the groups compared (owned).
  */
 static enum ds_rc
 explain_unstable(struct series *s, struct slot_result *r, struct window_slots *w,
-                 size_t n_window, struct store_slot_row *row, bool *found,
-                 struct agg_slot **slot, struct ds_error *err)
+                 size_t n_window, struct agg_slot **slot, struct ds_error *err)
 {
     size_t first = n_window > (size_t)s->a->window ? n_window - (size_t)s->a->window : 0;
+    struct store_slot_row *row = &w->row[n_window];
     const struct store_slot_row **win;
     size_t n_win = 0, len;
     struct slot_explain *e;
@@ -663,10 +663,11 @@ explain_unstable(struct series *s, struct slot_result *r, struct window_slots *w
     enum ds_rc rc;
 
     *slot = NULL;
-    rc = store_slot_row(s->st, s->aid, r->start, true, row, found, err);
+    rc = store_slot_row(s->st, s->aid, r->start, true, row, &w->stored[n_window], err);
+    w->have[n_window] = true;
     if (rc != DS_OK)
         return rc;
-    if (!*found)
+    if (!w->stored[n_window])
         return store_explain_save(s->st, s->aid, r->start, NULL, 0, err);
     win = xcalloc(n_window - first + 1, sizeof(*win));
     for (size_t i = first; i < n_window; i++) {
@@ -1110,9 +1111,8 @@ series_commit(struct series *s, struct ds_error *err)
         const struct run_slot *x = run_find(s, sum->start);
         struct slot_result r;
         struct series_shown shown = {.kept = false};
-        struct store_slot_row row;
         struct agg_slot *compared = NULL;
-        bool recomputed = false, with_top = false, explained = false, stored = false;
+        bool recomputed = false, with_top = false;
 
         memset(&r, 0, sizeof(r));
         r.start = sum->start;
@@ -1167,8 +1167,7 @@ series_commit(struct series *s, struct ds_error *err)
         rc = store_result_save(s->st, s->aid, s->layout, &r, with_top, err);
         /* 5. its drill-down, or none if it is not unstable (any more) */
         if (rc == DS_OK && slot_result_unstable(&r)) {
-            rc = explain_unstable(s, &r, &wins, n_window, &row, &stored, &compared, err);
-            explained = true;
+            rc = explain_unstable(s, &r, &wins, n_window, &compared, err);
             if (rc == DS_OK && s->keep_unstable && compared != NULL && r.explain != NULL)
                 shown_of(compared, r.explain, &shown);
             agg_slot_free(compared);
@@ -1178,18 +1177,10 @@ series_commit(struct series *s, struct ds_error *err)
             for (size_t t = 0; t < s->a->n_thresholds; t++)
                 window[t][n_window] = r.th[t].topn;
             wins.start[n_window] = r.start;
-            if (explained) {
-                wins.row[n_window] = row;
-                wins.have[n_window] = true;
-                wins.stored[n_window] = stored;
-                explained = false;
-            }
             n_window++;
             if (n_window > (size_t)s->a->window)
                 window_forget(&wins, n_window - (size_t)s->a->window);
         }
-        if (explained)
-            store_slot_row_fini(&row);
         if (rc == DS_OK && x != NULL && s->on_judged != NULL) {
             r.late_flows = sum->late_flows;
             r.late_packets = sum->late_packets;

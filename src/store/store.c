@@ -140,7 +140,20 @@ enum ds_rc
 store_slot_load(struct store *st, int64_t aid, const struct key_layout *layout, int64_t start,
                 struct agg_slot **slot, struct ds_error *err)
 {
-    LOCKED(st->be->slot_load(st->state, aid, layout, start, slot, err));
+    struct store_slot_row row;
+    bool found;
+    enum ds_rc rc;
+
+    /* a backend keeps rows; decoding them is the same for all */
+    *slot = NULL;
+    rc = store_slot_row(st, aid, start, true, &row, &found, err);
+    if (rc != DS_OK || !found)
+        return rc;
+    if (store_slot_row_decode(&row, layout, NULL, slot) != 0)
+        rc = ds_error_set(err, DS_ERR_DB, "store %s: slot %lld: group counts are damaged",
+                          st->path, (long long)start);
+    store_slot_row_fini(&row);
+    return rc;
 }
 
 enum ds_rc
@@ -156,29 +169,6 @@ store_slot_row_fini(struct store_slot_row *row)
     free(row->counts);
     free(row->details);
     memset(row, 0, sizeof(*row));
-}
-
-int
-store_slot_row_decode(const struct store_slot_row *row, const struct key_layout *layout,
-                      const struct agg_slot *keys, struct agg_slot **out)
-{
-    struct agg_slot *slot = agg_slot_new(layout, row->start, row->end);
-
-    slot->packets = row->packets;
-    slot->flows = row->flows;
-    slot->late_flows = row->late_flows;
-    slot->late_packets = row->late_packets;
-    slot->complete = row->complete;
-    slot->folded_packets = row->folded_packets;
-    slot->folded_flows = row->folded_flows;
-    if (store_slot_decode_keys(slot, row->counts, row->counts_len, row->details,
-                               row->details_len, keys) != 0) {
-        agg_slot_free(slot);
-        *out = NULL;
-        return -1;
-    }
-    *out = slot;
-    return 0;
 }
 
 enum ds_rc
@@ -442,16 +432,10 @@ load_group(void *ctx, const uint8_t *key, uint64_t packets, uint64_t flows, uint
     g->flags = (uint32_t)flags;
 }
 
-int
-store_slot_decode(struct agg_slot *slot, const uint8_t *counts, size_t counts_len,
-                  const uint8_t *details, size_t details_len)
-{
-    return store_slot_decode_keys(slot, counts, counts_len, details, details_len, NULL);
-}
-
-int
-store_slot_decode_keys(struct agg_slot *slot, const uint8_t *counts, size_t counts_len,
-                       const uint8_t *details, size_t details_len, const struct agg_slot *keys)
+/* As store_slot_decode(), with only the groups whose keys are groups of keys (if not NULL). */
+static int
+decode_keys(struct agg_slot *slot, const uint8_t *counts, size_t counts_len,
+            const uint8_t *details, size_t details_len, const struct agg_slot *keys)
 {
     const struct key_layout *layout = slot->layout;
     struct load_ctx l;
@@ -490,6 +474,37 @@ store_slot_decode_keys(struct agg_slot *slot, const uint8_t *counts, size_t coun
     }
     return 0;
 }
+
+int
+store_slot_decode(struct agg_slot *slot, const uint8_t *counts, size_t counts_len,
+                  const uint8_t *details, size_t details_len)
+{
+    return decode_keys(slot, counts, counts_len, details, details_len, NULL);
+}
+
+int
+store_slot_row_decode(const struct store_slot_row *row, const struct key_layout *layout,
+                      const struct agg_slot *keys, struct agg_slot **out)
+{
+    struct agg_slot *slot = agg_slot_new(layout, row->start, row->end);
+
+    slot->packets = row->packets;
+    slot->flows = row->flows;
+    slot->late_flows = row->late_flows;
+    slot->late_packets = row->late_packets;
+    slot->complete = row->complete;
+    slot->folded_packets = row->folded_packets;
+    slot->folded_flows = row->folded_flows;
+    if (decode_keys(slot, row->counts, row->counts_len, row->details, row->details_len, keys) !=
+        0) {
+        agg_slot_free(slot);
+        *out = NULL;
+        return -1;
+    }
+    *out = slot;
+    return 0;
+}
+
 
 enum ds_rc
 store_analysis_find(struct store *st, const char *name, int64_t *id, bool *found,

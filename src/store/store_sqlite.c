@@ -599,26 +599,6 @@ sq_slot_row(void *state, int64_t aid, int64_t start, bool details, struct store_
 }
 
 static enum ds_rc
-sq_slot_load(void *state, int64_t aid, const struct key_layout *layout, int64_t start,
-             struct agg_slot **out, struct ds_error *err)
-{
-    struct sq *s = state;
-    struct store_slot_row row;
-    bool found;
-    enum ds_rc rc;
-
-    *out = NULL;
-    rc = sq_slot_row(state, aid, start, true, &row, &found, err);
-    if (rc != DS_OK || !found)
-        return rc;
-    if (store_slot_row_decode(&row, layout, NULL, out) != 0)
-        rc = ds_error_set(err, DS_ERR_DB, "store %s: slot %lld: group counts are damaged",
-                          s->path, (long long)start);
-    store_slot_row_fini(&row);
-    return rc;
-}
-
-static enum ds_rc
 sq_slot_save(void *state, int64_t aid, const struct agg_slot *slot, struct ds_error *err)
 {
     struct sq *s = state;
@@ -1472,7 +1452,6 @@ const struct store_backend store_sqlite_backend = {
     .input_add = sq_input_add,
     .input_any = sq_input_any,
     .inputs_overlap = sq_inputs_overlap,
-    .slot_load = sq_slot_load,
     .slot_save = sq_slot_save,
     .slot_summaries = sq_slot_summaries,
     .slot_last_with_data = sq_slot_last_with_data,

@@ -1064,10 +1064,22 @@ START_TEST(test_clickhouse_client_password_file)
 }
 END_TEST
 
-/*
- * Records for the cluster when it cannot be reached: every batch is in the
- * spool, whole, in order; a new writer (a restart) finds them waiting.
- */
+/* A configuration whose cluster cannot be reached (nothing listens), spooling to spool. */
+static struct ds_cfg *
+unreachable_cluster(const char *spool)
+{
+    struct ds_cfg *c = tu_cfg("timezone: UTC\n");
+
+    free(c->clickhouse.url);
+    c->clickhouse.url = xstrdup("http://127.0.0.1:1/");   /* refused */
+    free(c->clickhouse.node);
+    c->clickhouse.node = xstrdup("n1");
+    free(c->clickhouse.spool_dir);
+    c->clickhouse.spool_dir = xstrdup(spool);
+    c->clickhouse.batch_rows = 1000;
+    return c;
+}
+
 /*
  * The watermark a node writes means "its records are in up to here": it is
  * held below the earliest record still on its way, in the batch being
@@ -1075,7 +1087,7 @@ END_TEST
  */
 START_TEST(test_clickhouse_pending_holds_watermark)
 {
-    struct ds_cfg *c = tu_cfg("timezone: UTC\n");
+    struct ds_cfg *c;
     struct ch_writer *w;
     struct ds_error err;
     char spool[512];
@@ -1084,13 +1096,7 @@ START_TEST(test_clickhouse_pending_holds_watermark)
     const int64_t t0 = 1362528000000;
 
     snprintf(spool, sizeof(spool), "%s", tu_path("spool-wm"));
-    free(c->clickhouse.url);
-    c->clickhouse.url = xstrdup("http://127.0.0.1:1/");   /* nothing listens: refused */
-    free(c->clickhouse.node);
-    c->clickhouse.node = xstrdup("n1");
-    free(c->clickhouse.spool_dir);
-    c->clickhouse.spool_dir = xstrdup(spool);
-    c->clickhouse.batch_rows = 1000;
+    c = unreachable_cluster(spool);
     ck_assert_int_eq(ch_writer_open(&c->clickhouse, &w, &err), DS_OK);
     ck_assert_int_eq(ch_writer_pending_first(w), INT64_MAX);
     /* the batch being filled: its earliest record, not its first */
@@ -1133,9 +1139,13 @@ START_TEST(test_clickhouse_pending_holds_watermark)
 }
 END_TEST
 
+/*
+ * Records for the cluster when it cannot be reached: every batch is in the
+ * spool, whole, in order; a new writer (a restart) finds them waiting.
+ */
 START_TEST(test_clickhouse_spool_keeps_batches)
 {
-    struct ds_cfg *c = tu_cfg("timezone: UTC\n");
+    struct ds_cfg *c;
     struct ch_writer *w;
     struct ch_writer_stats st;
     struct ds_error err;
@@ -1146,13 +1156,7 @@ START_TEST(test_clickhouse_spool_keeps_batches)
     size_t files = 0;
 
     snprintf(spool, sizeof(spool), "%s", tu_path("spool"));
-    free(c->clickhouse.url);
-    c->clickhouse.url = xstrdup("http://127.0.0.1:1/");   /* nothing listens: refused */
-    free(c->clickhouse.node);
-    c->clickhouse.node = xstrdup("n1");
-    free(c->clickhouse.spool_dir);
-    c->clickhouse.spool_dir = xstrdup(spool);
-    c->clickhouse.batch_rows = 1000;
+    c = unreachable_cluster(spool);
     ck_assert_int_eq(ch_writer_open(&c->clickhouse, &w, &err), DS_OK);
     ck_assert_int_eq(ch_writer_source(w, "0123456789abcdef0123456789abcdef", &err), DS_OK);
     for (int i = 0; i < 2500; i++) {
