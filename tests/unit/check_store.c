@@ -8,6 +8,8 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ds/agg.h"
 #include "ds/ch_writer.h"
@@ -385,6 +387,67 @@ START_TEST(test_slot_round_trip)
     ck_assert_int_eq(store_slot_load(st, id, &layout, D0 + DAY, &back, &err), DS_OK);
     ck_assert_ptr_null(back);
     agg_slot_free(s);
+    store_close(st);
+}
+END_TEST
+
+/*
+ * A commit of more than 1,000 pages is checkpointed by the backend's own
+ * thread (SQLite's, after each commit, is turned off): the WAL goes back
+ * into the database while the store is open and nothing else is written,
+ * and at close the WAL is gone and every slot is in the database.  A
+ * checkpointer that did nothing would leave the file as it was until close.
+ */
+START_TEST(test_checkpoint_in_background)
+{
+    char path[4096], wal[4200];
+    struct store *st;
+    struct store_analysis_def def = {"ports", "proto,dst_port", DAY, "UTC", "start", "j", "1"};
+    struct agg_slot *back = NULL;
+    struct ds_error err;
+    struct stat sb;
+    off_t before;
+    int64_t id;
+    int waited_ms = 0;
+
+    snprintf(path, sizeof(path), "%s", tu_path("ckpt.db"));
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    st = open_store(path);
+    init_layout();
+    ck_assert_int_eq(store_begin(st, &err), DS_OK);
+    ck_assert_int_eq(store_analysis(st, &def, &id, NULL, &err), DS_OK);
+    for (int d = 0; d < 8; d++) {
+        struct agg_slot *s = make_slot(D0 + d * DAY, 3000, 3);
+
+        ck_assert_int_eq(store_slot_save(st, id, s, &err), DS_OK);
+        agg_slot_free(s);
+    }
+    ck_assert_int_eq(stat(path, &sb), 0);
+    before = sb.st_size;
+    ck_assert_int_eq(store_commit(st, &err), DS_OK);
+    /* 1,000 pages and more went to the WAL; the database file follows them */
+    for (;;) {
+        ck_assert_int_eq(stat(path, &sb), 0);
+        if (sb.st_size >= before + 1000 * 4096 || waited_ms >= 3000)
+            break;
+        usleep(10000);
+        waited_ms += 10;
+    }
+    ck_assert_msg(sb.st_size >= before + 1000 * 4096, "database %lld bytes after %d ms",
+                  (long long)sb.st_size, waited_ms);
+    ck_assert_int_eq(store_slot_load(st, id, &layout, D0 + 7 * DAY, &back, &err), DS_OK);
+    ck_assert_ptr_nonnull(back);
+    ck_assert_uint_eq(back->n_groups, 3000);
+    agg_slot_free(back);
+    store_close(st);
+    /* closed: the WAL is gone, the slots are in the database */
+    ck_assert_int_ne(access(wal, F_OK), 0);
+    st = open_store(path);
+    ck_assert_int_eq(store_analysis(st, &def, &id, NULL, &err), DS_OK);
+    ck_assert_int_eq(store_slot_load(st, id, &layout, D0, &back, &err), DS_OK);
+    ck_assert_ptr_nonnull(back);
+    ck_assert_uint_eq(back->packets, 30000);
+    agg_slot_free(back);
     store_close(st);
 }
 END_TEST
@@ -1240,6 +1303,7 @@ store_suite(void)
     tcase_add_test(tc, test_schema_newer_or_foreign_refused);
     tcase_add_test(tc, test_analysis_conflict);
     tcase_add_test(tc, test_slot_round_trip);
+    tcase_add_test(tc, test_checkpoint_in_background);
     tcase_add_test(tc, test_inputs_recorded);
     suite_add_tcase(s, tc);
 
