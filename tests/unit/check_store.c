@@ -50,6 +50,11 @@ START_TEST(test_schema_created_and_versioned)
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
     ck_assert_int_eq(sqlite3_column_int(q, 0), 6);
     sqlite3_finalize(q);
+    /* a new store has 16 KB pages: set before WAL and the first table, or not at all */
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &q, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 16384);
+    sqlite3_finalize(q);
     /*
      * Schema 6: slots found by rowid (a WITHOUT ROWID table has none), the
      * blobs last, so that a lookup or a slot's totals never read its groups
@@ -145,6 +150,11 @@ START_TEST(test_schema_1_migrates_to_2)
     ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
     ck_assert_int_eq(sqlite3_column_int(q, 0), 6);
+    sqlite3_finalize(q);
+    /* an older store keeps its page size (changing it would mean a VACUUM) */
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &q, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 4096);
     sqlite3_finalize(q);
     sqlite3_close(db);
 }
@@ -392,7 +402,7 @@ START_TEST(test_slot_round_trip)
 END_TEST
 
 /*
- * A commit of more than 1,000 pages is checkpointed by the backend's own
+ * A commit of more than 4 MB is checkpointed by the backend's own
  * thread (SQLite's, after each commit, is turned off): the WAL goes back
  * into the database while the store is open and nothing else is written,
  * and at close the WAL is gone and every slot is in the database.  A
@@ -425,15 +435,15 @@ START_TEST(test_checkpoint_in_background)
     ck_assert_int_eq(stat(path, &sb), 0);
     before = sb.st_size;
     ck_assert_int_eq(store_commit(st, &err), DS_OK);
-    /* 1,000 pages and more went to the WAL; the database file follows them */
+    /* 4 MB and more went to the WAL; the database file follows them */
     for (;;) {
         ck_assert_int_eq(stat(path, &sb), 0);
-        if (sb.st_size >= before + 1000 * 4096 || waited_ms >= 3000)
+        if (sb.st_size >= before + 4000 * 1024 || waited_ms >= 3000)
             break;
         usleep(10000);
         waited_ms += 10;
     }
-    ck_assert_msg(sb.st_size >= before + 1000 * 4096, "database %lld bytes after %d ms",
+    ck_assert_msg(sb.st_size >= before + 4000 * 1024, "database %lld bytes after %d ms",
                   (long long)sb.st_size, waited_ms);
     ck_assert_int_eq(store_slot_load(st, id, &layout, D0 + 7 * DAY, &back, &err), DS_OK);
     ck_assert_ptr_nonnull(back);
