@@ -18,9 +18,10 @@ DEB_PACKAGES = build-essential pkg-config clang libfixbuf-dev libglib2.0-dev lib
 	check libsqlite3-dev libxxhash-dev libmicrohttpd-dev jq time tzdata nfdump \
 	softflowd pmacct curl iproute2 sqlite3 libcairo2-dev chromium imagemagick \
 	libcurl4-openssl-dev python3-aiosmtpd openssl libclang-rt-dev python3 \
-	clickhouse-server clickhouse-client
+	clickhouse-server clickhouse-client libzstd-dev
 
-PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash libmicrohttpd cairo fontconfig libcurl
+PKGS = libfixbuf glib-2.0 yaml-0.1 sqlite3 libxxhash libmicrohttpd cairo fontconfig libcurl \
+	libzstd
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 WARN = -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wmissing-declarations \
@@ -157,7 +158,8 @@ all: $(BUILD)/darkstab $(BUILD)/darkstab-gen
 
 # Schema files are compiled in, so the binary needs nothing beside it.
 $(BUILD)/gen/schema.h: src/store/schema/v1.sql src/store/schema/v2.sql src/store/schema/v3.sql \
-		src/store/schema/v4.sql src/store/schema/v5.sql src/store/schema/v6.sql
+		src/store/schema/v4.sql src/store/schema/v5.sql src/store/schema/v6.sql \
+		src/store/schema/v7.sql
 	@mkdir -p $(dir $@)
 	@{ echo '/* generated from src/store/schema/ by make */'; \
 	   echo 'static const char *const store_schema[] = {'; \

@@ -48,12 +48,12 @@ START_TEST(test_schema_created_and_versioned)
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(q, 0), 6);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 7);
     sqlite3_finalize(q);
-    /* a new store has 16 KB pages: set before WAL and the first table, or not at all */
+    /* a new store has 8 KB pages: set before WAL and the first table, or not at all */
     ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &q, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(q, 0), 16384);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 8192);
     sqlite3_finalize(q);
     /*
      * Schema 6: slots found by rowid (a WITHOUT ROWID table has none), the
@@ -149,7 +149,7 @@ START_TEST(test_schema_1_migrates_to_2)
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(q, 0), 6);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 7);
     sqlite3_finalize(q);
     /* an older store keeps its page size (changing it would mean a VACUUM) */
     ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &q, NULL), SQLITE_OK);
@@ -215,7 +215,7 @@ START_TEST(test_schema_2_migrates_to_3)
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
-    ck_assert_int_eq(sqlite3_column_int(q, 0), 6);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 7);
     sqlite3_finalize(q);
     ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM explains", -1, &q, NULL),
                      SQLITE_OK);
@@ -408,6 +408,32 @@ END_TEST
  * and at close the WAL is gone and every slot is in the database.  A
  * checkpointer that did nothing would leave the file as it was until close.
  */
+/*
+ * n groups (ports 1..n) of 10 packets each from 10 sources drawn at
+ * random: blobs that do not compress much, as a darknet's sources.
+ */
+static struct agg_slot *
+make_noisy_slot(int64_t start, int n)
+{
+    struct agg_slot *s = agg_slot_new(&layout, start, start + DAY);
+    uint32_t x = (uint32_t)start;
+
+    for (int g = 0; g < n; g++) {
+        for (int i = 0; i < 10; i++) {
+            char src[32];
+            struct flow f;
+
+            x = x * 1664525u + 1013904223u;
+            snprintf(src, sizeof(src), "%u.%u.%u.%u", 1 + (x >> 25), (x >> 16) & 255,
+                     (x >> 8) & 255, x & 255);
+            f = tu_flow((start + 60 * i) * 1000, 1, src, "198.18.0.1", PROTO_UDP, 999,
+                        (uint16_t)(1 + g));
+            agg_slot_add(s, &f, 1);
+        }
+    }
+    return s;
+}
+
 START_TEST(test_checkpoint_in_background)
 {
     char path[4096], wal[4200];
@@ -427,7 +453,7 @@ START_TEST(test_checkpoint_in_background)
     ck_assert_int_eq(store_begin(st, &err), DS_OK);
     ck_assert_int_eq(store_analysis(st, &def, &id, NULL, &err), DS_OK);
     for (int d = 0; d < 8; d++) {
-        struct agg_slot *s = make_slot(D0 + d * DAY, 3000, 3);
+        struct agg_slot *s = make_noisy_slot(D0 + d * DAY, 9000);
 
         ck_assert_int_eq(store_slot_save(st, id, s, &err), DS_OK);
         agg_slot_free(s);
@@ -447,7 +473,7 @@ START_TEST(test_checkpoint_in_background)
                   (long long)sb.st_size, waited_ms);
     ck_assert_int_eq(store_slot_load(st, id, &layout, D0 + 7 * DAY, &back, &err), DS_OK);
     ck_assert_ptr_nonnull(back);
-    ck_assert_uint_eq(back->n_groups, 3000);
+    ck_assert_uint_eq(back->n_groups, 9000);
     agg_slot_free(back);
     store_close(st);
     /* closed: the WAL is gone, the slots are in the database */
@@ -456,9 +482,135 @@ START_TEST(test_checkpoint_in_background)
     ck_assert_int_eq(store_analysis(st, &def, &id, NULL, &err), DS_OK);
     ck_assert_int_eq(store_slot_load(st, id, &layout, D0, &back, &err), DS_OK);
     ck_assert_ptr_nonnull(back);
-    ck_assert_uint_eq(back->packets, 30000);
+    ck_assert_uint_eq(back->packets, 90000);
     agg_slot_free(back);
     store_close(st);
+}
+END_TEST
+
+/*
+ * Schema 7: a store of version 6 (raw group blobs, as darkstab wrote them
+ * until then) gets every slot's and open slot's blobs compressed by the
+ * migration, and they read back the same; a blob that is not a whole zstd
+ * frame is an error that names the slot, never groups made up from it.
+ */
+START_TEST(test_schema_6_migrates_to_7)
+{
+    const char *path = tu_path("v6.db");
+    struct store_analysis_def def = {"ports", "proto,dst_port", DAY, "UTC", "start", "j", "1"};
+    struct agg_slot *s, *back = NULL, **open = NULL;
+    size_t counts_len, details_len, n_open = 0;
+    uint8_t *blob;
+    struct ds_error err;
+    struct store *st;
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    int64_t id, upto;
+    const char *v[] = {"v1", "v2", "v3", "v4", "v5", "v6"};
+
+    init_layout();
+    s = make_noisy_slot(D0, 50);
+    blob = store_slot_encode(s, &counts_len, &details_len);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    for (size_t i = 0; i < 6; i++) {
+        char f[64];
+
+        snprintf(f, sizeof(f), "src/store/schema/%s.sql", v[i]);
+        exec_file(db, f);
+    }
+    ck_assert_int_eq(
+        sqlite3_exec(db,
+                     "PRAGMA user_version = 6;"
+                     "INSERT INTO analyses VALUES (1, 'ports', 'proto,dst_port', 86400, 'UTC', "
+                     "'start', 'j', '1', 0, NULL);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                        "INSERT INTO slots (analysis_id, start, end, packets, "
+                                        "flows, groups, late_flows, late_packets, complete, "
+                                        "updated_at, group_counts, group_details) "
+                                        "VALUES (1, ?1, ?2, 500, 500, 50, 0, 0, 1, 0, ?3, ?4)",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(q, 1, D0);
+    sqlite3_bind_int64(q, 2, D0 + DAY);
+    sqlite3_bind_blob(q, 3, blob, (int)counts_len, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 4, blob + counts_len, (int)details_len, SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_DONE);
+    sqlite3_finalize(q);
+    ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                        "INSERT INTO open_slots (analysis_id, start, end, "
+                                        "packets, flows, group_counts, group_details) "
+                                        "VALUES (1, ?1, ?2, 500, 500, ?3, ?4)",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(q, 1, D0 + DAY);
+    sqlite3_bind_int64(q, 2, D0 + 2 * DAY);
+    sqlite3_bind_blob(q, 3, blob, (int)counts_len, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 4, blob + counts_len, (int)details_len, SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_DONE);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+
+    st = open_store(path);
+    ck_assert_int_eq(store_analysis(st, &def, &id, NULL, &err), DS_OK);
+    ck_assert_int_eq(store_slot_load(st, id, &layout, D0, &back, &err), DS_OK);
+    ck_assert_ptr_nonnull(back);
+    ck_assert_uint_eq(back->n_groups, 50);
+    for (uint32_t i = 0; i < s->n_groups; i++) {
+        struct agg_group *a = agg_slot_group(s, i), *b = agg_slot_group_find(back, a->key);
+
+        ck_assert_ptr_nonnull(b);
+        ck_assert_uint_eq(a->packets, b->packets);
+        ck_assert_ptr_nonnull(b->detail);
+        ck_assert_uint_eq(distinct_count(&b->detail->src), distinct_count(&a->detail->src));
+    }
+    agg_slot_free(back);
+    ck_assert_int_eq(store_open_slots_load(st, id, &layout, &upto, &open, &n_open, &err), DS_OK);
+    ck_assert_uint_eq(n_open, 1);
+    ck_assert_uint_eq(open[0]->n_groups, 50);
+    agg_slot_free(open[0]);
+    free(open);
+    store_close(st);
+
+    /* in the file: zstd frames (magic 28 b5 2f fd), smaller than the raw counts */
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                        "SELECT hex(substr(group_counts, 1, 4)), "
+                                        "length(group_counts), hex(substr(group_details, 1, 4)) "
+                                        "FROM slots UNION ALL "
+                                        "SELECT hex(substr(group_counts, 1, 4)), "
+                                        "length(group_counts), hex(substr(group_details, 1, 4)) "
+                                        "FROM open_slots",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    for (int r = 0; r < 2; r++) {
+        ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+        ck_assert_str_eq((const char *)sqlite3_column_text(q, 0), "28B52FFD");
+        ck_assert_int_lt(sqlite3_column_int(q, 1), (int)counts_len);
+        ck_assert_str_eq((const char *)sqlite3_column_text(q, 2), "28B52FFD");
+    }
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_DONE);
+    sqlite3_finalize(q);
+    /* damaged: a frame cut short, and raw bytes where a frame should be */
+    ck_assert_int_eq(sqlite3_exec(db,
+                                  "UPDATE slots SET group_counts = substr(group_counts, 1, 20);"
+                                  "UPDATE open_slots SET group_details = x'0102030405';",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    st = open_store(path);
+    ck_assert_int_eq(store_slot_load(st, id, &layout, D0, &back, &err), DS_ERR_DB);
+    ck_assert_ptr_null(back);
+    ck_assert_ptr_nonnull(strstr(err.msg, "slot 1450051200"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "damaged"));
+    ck_assert_int_eq(store_open_slots_load(st, id, &layout, &upto, &open, &n_open, &err),
+                     DS_ERR_DB);
+    ck_assert_uint_eq(n_open, 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, "open slot 1450137600 is damaged"));
+    store_close(st);
+    free(blob);
+    agg_slot_free(s);
 }
 END_TEST
 
@@ -1307,14 +1459,20 @@ store_suite(void)
     tcase_add_test(tc, test_cluster_marks);
     tcase_add_test(tc, test_schema_1_migrates_to_2);
     tcase_add_test(tc, test_schema_2_migrates_to_3);
+    tcase_add_test(tc, test_schema_6_migrates_to_7);
     tcase_add_test(tc, test_mail_records);
     tcase_add_test(tc, test_slot_row_and_some_groups);
     tcase_add_test(tc, test_live_collection_tables);
     tcase_add_test(tc, test_schema_newer_or_foreign_refused);
     tcase_add_test(tc, test_analysis_conflict);
     tcase_add_test(tc, test_slot_round_trip);
-    tcase_add_test(tc, test_checkpoint_in_background);
     tcase_add_test(tc, test_inputs_recorded);
+    suite_add_tcase(s, tc);
+
+    /* 720,000 flows into slots: longer than the default 4 s under the sanitizers */
+    tc = tcase_create("checkpoint");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_checkpoint_in_background);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("series");
