@@ -17,11 +17,13 @@ json_init(struct json_w *w, FILE *fp, bool pretty)
 static void
 newline(struct json_w *w)
 {
+    /* a newline and two spaces per level, JSON_MAX_DEPTH levels at most */
+    static const char indent[] = "\n                                                                ";
+
+    _Static_assert(sizeof(indent) >= 2 + 2 * (JSON_MAX_DEPTH - 1), "indent too short");
     if (!w->pretty)
         return;
-    fputc('\n', w->fp);
-    for (int i = 0; i < w->depth; i++)
-        fputs("  ", w->fp);
+    fwrite(indent, 1, 1 + 2 * (size_t)w->depth, w->fp);
 }
 
 /* Comma and indentation before a value or a key. */
@@ -34,7 +36,7 @@ before_item(struct json_w *w)
     }
     if (w->depth > 0) {
         if (w->need_comma[w->depth])
-            fputc(',', w->fp);
+            putc(',', w->fp);
         w->need_comma[w->depth] = true;
         newline(w);
     }
@@ -45,8 +47,17 @@ json_write_string(FILE *fp, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
 
-    fputc('"', fp);
+    putc('"', fp);
     for (; *p; p++) {
+        const unsigned char *run = p;
+
+        /* most strings need no escape: written a run at a time, not a byte */
+        while (*p >= 0x20 && *p != '"' && *p != '\\')
+            p++;
+        if (p > run)
+            fwrite(run, 1, (size_t)(p - run), fp);
+        if (*p == '\0')
+            break;
         switch (*p) {
         case '"':
             fputs("\\\"", fp);
@@ -64,20 +75,17 @@ json_write_string(FILE *fp, const char *s)
             fputs("\\t", fp);
             break;
         default:
-            if (*p < 0x20)
-                fprintf(fp, "\\u%04x", *p);
-            else
-                fputc(*p, fp);
+            fprintf(fp, "\\u%04x", *p);
         }
     }
-    fputc('"', fp);
+    putc('"', fp);
 }
 
 static void
 open_container(struct json_w *w, char c)
 {
     before_item(w);
-    fputc(c, w->fp);
+    putc(c, w->fp);
     if (w->depth + 1 < JSON_MAX_DEPTH)
         w->depth++;
     w->need_comma[w->depth] = false;
@@ -92,7 +100,7 @@ close_container(struct json_w *w, char c)
         w->depth--;
     if (had_items)
         newline(w);
-    fputc(c, w->fp);
+    putc(c, w->fp);
 }
 
 void
@@ -135,18 +143,34 @@ json_str(struct json_w *w, const char *s)
     json_write_string(w->fp, s);
 }
 
+/* v in decimal, with a minus sign if negative: fprintf's work without its format parsing */
+static void
+put_decimal(FILE *fp, uint64_t v, bool negative)
+{
+    char buf[24];
+    char *p = buf + sizeof(buf);
+
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    if (negative)
+        *--p = '-';
+    fwrite(p, 1, (size_t)(buf + sizeof(buf) - p), fp);
+}
+
 void
 json_int(struct json_w *w, int64_t v)
 {
     before_item(w);
-    fprintf(w->fp, "%lld", (long long)v);
+    put_decimal(w->fp, v < 0 ? -(uint64_t)v : (uint64_t)v, v < 0);
 }
 
 void
 json_uint(struct json_w *w, uint64_t v)
 {
     before_item(w);
-    fprintf(w->fp, "%llu", (unsigned long long)v);
+    put_decimal(w->fp, v, false);
 }
 
 void

@@ -1117,12 +1117,17 @@ START_TEST(test_json_compact_document)
     json_obj_end(&w);
     json_key(&w, "min");
     json_int(&w, INT64_MIN);
+    json_key(&w, "ctl");
+    json_str(&w, "t\tn\nr\r\001z\"");
+    json_key(&w, "zero");
+    json_uint(&w, 0);
     json_obj_end(&w);
     json_finish(&w);
     ck_assert_str_eq(mem_text(&m),
                      "{\"name\":\"a\\\"b\\\\c\",\"n\":-3,\"u\":18446744073709551615,"
                      "\"list\":[1,0.5,null,true,false,{},[]],\"o\":{\"x\":1.0,\"y\":[\"\"]},"
-                     "\"min\":-9223372036854775808}\n");
+                     "\"min\":-9223372036854775808,\"ctl\":\"t\\tn\\nr\\r\\u0001z\\\"\","
+                     "\"zero\":0}\n");
     mem_free(&m);
 }
 END_TEST
@@ -1160,6 +1165,41 @@ START_TEST(test_json_pretty_document)
                                    "  ],\n"
                                    "  \"e\": {}\n"
                                    "}\n");
+    mem_free(&m);
+}
+END_TEST
+
+/* Past JSON_MAX_DEPTH levels the indentation stops growing; the brackets all come out. */
+START_TEST(test_json_pretty_deep)
+{
+    struct mem m;
+    struct json_w w;
+    const char *t, *line;
+    size_t open = 0, close = 0, spaces = 0;
+
+    mem_open(&m);
+    json_init(&w, m.fp, true);
+    for (int i = 0; i < 40; i++)
+        json_arr_begin(&w);
+    json_int(&w, 7);
+    for (int i = 0; i < 40; i++)
+        json_arr_end(&w);
+    json_finish(&w);
+    t = mem_text(&m);
+    for (const char *p = t; *p; p++) {
+        open += *p == '[';
+        close += *p == ']';
+    }
+    ck_assert_uint_eq(open, 40);
+    ck_assert_uint_eq(close, 40);
+    line = strstr(t, "7");
+    ck_assert_ptr_nonnull(line);
+    while (line > t && line[-1] == ' ') {
+        line--;
+        spaces++;
+    }
+    ck_assert_uint_eq(spaces, 2 * (JSON_MAX_DEPTH - 1));
+    ck_assert_int_eq(line[-1], '\n');
     mem_free(&m);
 }
 END_TEST
@@ -1433,6 +1473,7 @@ main(void)
     tc = tcase_create("json");
     tcase_add_test(tc, test_json_compact_document);
     tcase_add_test(tc, test_json_pretty_document);
+    tcase_add_test(tc, test_json_pretty_deep);
     tcase_add_test(tc, test_json_string_escaping);
     tcase_add_test(tc, test_json_double);
     suite_add_tcase(s, tc);
