@@ -18,7 +18,9 @@ static void
 newline(struct json_w *w)
 {
     /* a newline and two spaces per level, JSON_MAX_DEPTH levels at most */
-    static const char indent[] = "\n                                                                ";
+    static const char indent[] = "\n"
+                                 "                                "
+                                 "                                ";
 
     _Static_assert(sizeof(indent) >= 2 + 2 * (JSON_MAX_DEPTH - 1), "indent too short");
     if (!w->pretty)
