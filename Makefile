@@ -120,7 +120,7 @@ PIPELINE_SRCS = \
 	src/pipeline/promtext.c \
 	src/pipeline/httpd.c \
 	src/pipeline/collect.c \
-	src/pipeline/cluster.c
+	src/pipeline/cluster.c src/pipeline/cluster_live.c
 
 CLI_SRCS = \
 	src/cli/main.c \

@@ -87,9 +87,10 @@ enum ds_rc ch_check(struct ch_client *c, const struct cfg_clickhouse *ch, char *
 /* A node's latest row in the watermarks table (docs/CLICKHOUSE.md section 6). */
 struct ch_node {
     char node[64];
-    int64_t watermark_ms;       /* its records are in up to here (event time) */
+    int64_t watermark_ms;       /* its records are in up to here (event time); INT64_MIN none */
     int64_t updated_ms;         /* when it wrote this (its wall clock) */
     bool idle;                  /* all its exporters idle */
+    bool analyzer;              /* it may judge (store.clickhouse.analyzer not false) */
 };
 
 /* The nodes that wrote a watermark, by name (*out owned, *n of them). */

@@ -50,6 +50,16 @@ struct pipeline_analysis {
 struct pipeline;
 
 /*
+ * Analysis a of cfg registered in st (borrowed, in a transaction): *out's
+ * cfg, layout and store_id (from and to left 0); *changed as
+ * store_analysis() says.  DS_ERR_CONFLICT if st holds it with other keys,
+ * slot or time zone.
+ */
+enum ds_rc pipeline_register_analysis(const struct ds_cfg *cfg, const struct cfg_analysis *a,
+                                      struct store *st, struct pipeline_analysis *out,
+                                      unsigned *changed, struct ds_error *err);
+
+/*
  * Makes *out an owned pipeline for cfg (borrowed, must outlive it),
  * storing into st (borrowed).  Registers the analyses in the store: an analysis
  * stored with other keys, slot or time zone is a conflict (DS_ERR_CONFLICT).

@@ -68,11 +68,16 @@ check_servers(const struct ds_cfg *cfg, int quiet)
             time_t wm = (time_t)(nodes[i].watermark_ms / 1000);
             struct tm tm;
 
-            gmtime_r(&wm, &tm);
-            strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-            printf("node %s: records in up to %s, written %llds ago%s\n", nodes[i].node, when,
-                   (long long)(now - nodes[i].updated_ms / 1000),
-                   nodes[i].idle ? ", idle" : "");
+            if (nodes[i].watermark_ms == INT64_MIN) {
+                /* started, no exporter yet: it holds every slot back until idle */
+                snprintf(when, sizeof(when), "nothing yet");
+            } else {
+                gmtime_r(&wm, &tm);
+                strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            }
+            printf("node %s: records in up to %s, written %llds ago%s%s\n", nodes[i].node, when,
+                   (long long)(now - nodes[i].updated_ms / 1000), nodes[i].idle ? ", idle" : "",
+                   nodes[i].analyzer ? "" : ", never judges");
         }
         free(nodes);
     }

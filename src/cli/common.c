@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "ds/clickhouse.h"
 #include "ds/cluster.h"
+#include "ds/cluster_live.h"
 #include "ds/ingest.h"
 #include "ds/log.h"
 #include "ds/parse.h"
@@ -69,15 +70,38 @@ cli_open_store(const char *cmd, const struct ds_cfg *cfg, const char *path, stru
         bool collector = false;
 
         /*
-         * Not into a collector's store: it judges its live slots itself
-         * (judging them on the cluster is section 6, not built), and the
-         * two judgements would take turns.
+         * Not into a collector's store: it judges its own records live, and
+         * the two judgements would take turns.  The cluster's go to the
+         * view beside it, which the judging node's collector writes too
+         * (docs/CLICKHOUSE.md 6).
          */
         if (store_collector_load(*st, &col, &collector, &err) == DS_OK && collector) {
+            char *view = cluster_view_path(cfg);
+            enum ds_rc rc;
+
             free(col.state);
-            log_info("%s: %s is a collector's: its own judgements, not the cluster's", cmd,
-                     path);
-            return 0;
+            store_close(*st);
+            *st = store_open(NULL, view, &err);
+            rc = *st != NULL ? store_begin(*st, &err) : DS_ERR_DB;
+            for (size_t i = 0; rc == DS_OK && i < cfg->n_analyses; i++) {
+                struct pipeline_analysis pa;
+                unsigned changed;
+
+                rc = pipeline_register_analysis(cfg, &cfg->analyses[i], *st, &pa, &changed,
+                                                &err);
+            }
+            if (rc == DS_OK)
+                rc = store_commit(*st, &err);
+            if (rc != DS_OK) {
+                log_msg(LOG_ERR, "%s: the cluster's judgements at %s: %s", cmd, view, err.msg);
+                free(view);
+                store_close(*st);
+                *st = NULL;
+                return EXIT_RUN_FAILED;
+            }
+            log_info("%s: %s is a collector's: the cluster's judgements are in %s", cmd, path,
+                     view);
+            free(view);
         }
         if (ch_client_new(&cfg->clickhouse, NULL, &c, &err) != DS_OK ||
             cluster_sync(cfg, *st, c, &cs, &err) != DS_OK)

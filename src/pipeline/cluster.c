@@ -165,6 +165,7 @@ struct judge {
     const char *final;          /* " FINAL" when a batch may be in twice, else "" */
     GHashTable *exporters;      /* name -> struct exporter * (owned) */
     uint32_t n_exporters;
+    const char *missing;        /* nodes judged without, ", " between; NULL: none */
 };
 
 /* One analysis. */
@@ -939,6 +940,51 @@ repeats_in(struct judge *j, int64_t from, int64_t to, bool *any, struct ds_error
     return rc;
 }
 
+/*
+ * Live: the nodes whose rows stopped (docs/CLICKHOUSE.md 6) do not hold a
+ * slot back; the slot says it was judged without them.
+ */
+static void
+missing_completeness(void *ctx, struct slot_result *r)
+{
+    const struct judge *j = ctx;
+    const char *missing = j->missing;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&text, &len);
+    struct json_w w;
+    char why[512];
+
+    if (fp == NULL)
+        return;
+    json_init(&w, fp, false);
+    json_obj_begin(&w);
+    json_key(&w, "cluster");
+    json_str(&w, "judged without missing nodes");
+    json_key(&w, "missing_nodes");
+    json_arr_begin(&w);
+    for (const char *p = missing; *p != '\0';) {
+        size_t l = strcspn(p, ",");
+        char name[128];
+
+        snprintf(name, sizeof(name), "%.*s", (int)l, p);
+        json_str(&w, name);
+        p += l;
+        p += strspn(p, ", ");
+    }
+    json_arr_end(&w);
+    json_key(&w, "reasons");
+    json_arr_begin(&w);
+    snprintf(why, sizeof(why), "no watermark for longer than collector.idle_close from %s: "
+             "judged without their records", missing);
+    json_str(&w, why);
+    json_arr_end(&w);
+    json_obj_end(&w);
+    fclose(fp);
+    free(r->completeness);
+    r->completeness = text;
+}
+
 static enum ds_rc
 judge_analysis(struct judge *j, const struct pipeline_analysis *pa, struct store *st,
                struct ds_error *err)
@@ -971,6 +1017,8 @@ judge_analysis(struct judge *j, const struct pipeline_analysis *pa, struct store
     }
     s = series_new(a, &j->cfg->causes, &pa->layout, pa->store_id, st, 0);
     series_limit_groups(s, (uint32_t)j->cfg->limits.groups);
+    if (j->missing != NULL)
+        series_set_completeness(s, missing_completeness, j);
     slotcal_find(&b.cal, pa->from, &start, &end);
     /* runs of slots of one length (a day that daylight saving makes longer breaks one) */
     while (rc == DS_OK && start < pa->to) {
@@ -1401,7 +1449,7 @@ enum ds_rc
 cluster_sync(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
              struct cluster_judge_stats *stats, struct ds_error *err)
 {
-    struct judge j = {cfg, c, stats, "", NULL, 0};
+    struct judge j = {cfg, c, stats, "", NULL, 0, NULL};
     struct timespec t0;
     enum ds_rc rc;
 
@@ -1511,10 +1559,10 @@ cluster_pending_range(struct store *st, struct pipeline_analysis *an, size_t n,
 
 enum ds_rc
 cluster_judge(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
-              const struct pipeline_analysis *an, size_t n, struct cluster_judge_stats *stats,
-              struct ds_error *err)
+              const struct pipeline_analysis *an, size_t n, const char *missing,
+              struct cluster_judge_stats *stats, struct ds_error *err)
 {
-    struct judge j = {cfg, c, stats, "", NULL, 0};
+    struct judge j = {cfg, c, stats, "", NULL, 0, missing};
     struct timespec t0;
     int64_t from = INT64_MAX, to = INT64_MIN;
     bool repeats = false;

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "ds/ch_writer.h"
+#include "ds/cluster_live.h"
 #include "ds/archive.h"
 #include "ds/archive_reread.h"
 #include "ds/collect.h"
@@ -140,6 +141,7 @@ struct collector {
     int64_t archive_warn_ms;
     /* store.backend clickhouse: the darknet records into the cluster, and its spool's errors */
     struct ch_writer *records;
+    struct cluster_live *live;          /* live judging on the cluster (section 6) */
     uint64_t records_errors;
     int64_t records_warn_ms;
     uint64_t records_failures_told;
@@ -944,6 +946,35 @@ render(void *ctx, struct strbuf *b)
             prom_sample_u64(b, "darkstab_clickhouse_spool_errors_total", NULL,
                             __atomic_load_n(&c->records_errors, __ATOMIC_RELAXED));
         }
+        if (c->live != NULL) {
+            struct cluster_live_stats ls;
+
+            cluster_live_get_stats(c->live, &ls);
+            prom_family(b, "darkstab_cluster_judging", "gauge",
+                        "1 while this node is the one that judges the cluster's slots");
+            prom_sample_u64(b, "darkstab_cluster_judging", NULL, ls.judging ? 1 : 0);
+            prom_family(b, "darkstab_cluster_nodes", "gauge",
+                        "nodes by their latest watermark row: alive (idle ones included), "
+                        "idle, missing (older than collector.idle_close)");
+            prom_sample_u64(b, "darkstab_cluster_nodes", prom_labels(&lb, "state", "alive", NULL),
+                            ls.alive);
+            prom_sample_u64(b, "darkstab_cluster_nodes", prom_labels(&lb, "state", "idle", NULL),
+                            ls.idle);
+            prom_sample_u64(b, "darkstab_cluster_nodes",
+                            prom_labels(&lb, "state", "missing", NULL), ls.missing);
+            if (ls.watermark_ms != INT64_MIN) {
+                prom_family(b, "darkstab_cluster_watermark_seconds", "gauge",
+                            "every node's records are in up to here (event time)");
+                prom_sample_f(b, "darkstab_cluster_watermark_seconds", NULL,
+                              (double)ls.watermark_ms / 1000.0);
+            }
+            prom_family(b, "darkstab_cluster_judged_slots_total", "counter",
+                        "slots this node judged from every node's records");
+            prom_sample_u64(b, "darkstab_cluster_judged_slots_total", NULL, ls.judged_slots);
+            prom_family(b, "darkstab_cluster_judge_failures_total", "counter",
+                        "rounds of live judging that failed (tried again)");
+            prom_sample_u64(b, "darkstab_cluster_judge_failures_total", NULL, ls.failures);
+        }
         prom_family(b, "darkstab_folded_packets_total", "counter",
                     "packets of flows past limits.groups, in their slot but in no group");
         for (size_t i = 0; i < n; i++)
@@ -1115,6 +1146,15 @@ tick(struct collector *c, int64_t now)
     else if (c->records != NULL && !any_active &&
              exporter_table_get_stats(c->exporters)->established > 0)
         ch_writer_watermark(c->records, c->records_wm_ms, true);
+    else if (c->records != NULL && exporter_table_get_stats(c->exporters)->established == 0)
+        /*
+         * No exporter yet (just started, or restarted): the node holds every
+         * slot back for collector.idle_close, as an exporter that went
+         * silent would, so that the judging node does not judge without
+         * the records its routers are about to send; then it is idle.
+         */
+        ch_writer_watermark(c->records, INT64_MIN,
+                            now / 1000 - c->started >= c->cur->idle_close_s);
     if (min_clock != INT64_MAX) {
         c->records_wm_ms = min_clock - c->cur->collector_lateness_s * 1000;
         pipeline_set_watermark(c->p, min_clock / 1000 - c->cur->collector_lateness_s);
@@ -1535,6 +1575,9 @@ collector_start(struct collector *c, struct ds_error *err)
                  "in %s)",
                  c->cfg->clickhouse.url, c->cfg->clickhouse.node,
                  (unsigned long long)ws.batches_spooled, c->cfg->clickhouse.spool_dir);
+        rc = cluster_live_start(c->cfg, &c->live, err);
+        if (rc != DS_OK)
+            return rc;
     }
     metrics_start(c, c->cfg->metrics_listen);
     archive_start(c, c->cfg->archive_dir, c->cfg->archive_rotate_s);
@@ -1672,6 +1715,8 @@ collector_free(struct collector *c)
         archive_close(c->archive, &err);
     }
     listen_close(c->ls);
+    /* after the endpoint that reads its counts; a judgement under way is finished */
+    cluster_live_stop(c->live);
     ch_writer_free(c->records);
     pipeline_free(c->p);
     exporter_table_free(c->exporters);

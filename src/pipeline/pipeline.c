@@ -900,6 +900,30 @@ keys_text(const struct cfg_analysis *a, char *buf, size_t len)
     }
 }
 
+enum ds_rc
+pipeline_register_analysis(const struct ds_cfg *cfg, const struct cfg_analysis *a,
+                           struct store *st, struct pipeline_analysis *out, unsigned *changed,
+                           struct ds_error *err)
+{
+    struct store_analysis_def def;
+    char keys[256], judged[512];
+
+    memset(out, 0, sizeof(*out));
+    out->cfg = a;
+    key_layout_init(&out->layout, a->keys, a->n_keys);
+    keys_text(a, keys, sizeof(keys));
+    def.name = a->name;
+    def.keys = keys;
+    def.slot_s = a->slot_s;
+    def.timezone = cfg->timezone;
+    def.attribution = a->attribution == CFG_ATTR_SPREAD ? "spread" : "start";
+    judged_text(a, judged, sizeof(judged));
+    def.judged_with = judged;
+    def.lowest = cfg_lowest_threshold(a)->text;
+    *changed = 0;
+    return store_analysis(st, &def, &out->store_id, changed, err);
+}
+
 static void on_judged(void *ctx, const struct cfg_analysis *a, const struct slot_result *r);
 static enum ds_rc restore_open_slots(struct pipeline *p, struct analysis_run *r,
                                      struct ds_error *err);
@@ -962,23 +986,10 @@ make_pipeline(const struct ds_cfg *cfg, struct store *st, const struct pipeline_
         const struct cfg_analysis *a = &cfg->analyses[i];
         struct agg_opts opts = {on_close, on_late, r, &p->dd, (uint32_t)cfg->limits.groups};
 
-        r->p = p;
-        struct store_analysis_def def;
-        char keys[256], judged[512];
         unsigned changed = 0;
 
-        r->pub.cfg = a;
-        key_layout_init(&r->pub.layout, a->keys, a->n_keys);
-        keys_text(a, keys, sizeof(keys));
-        def.name = a->name;
-        def.keys = keys;
-        def.slot_s = a->slot_s;
-        def.timezone = cfg->timezone;
-        def.attribution = a->attribution == CFG_ATTR_SPREAD ? "spread" : "start";
-        judged_text(a, judged, sizeof(judged));
-        def.judged_with = judged;
-        def.lowest = cfg_lowest_threshold(a)->text;
-        rc = store_analysis(st, &def, &r->pub.store_id, &changed, err);
+        r->p = p;
+        rc = pipeline_register_analysis(cfg, a, st, &r->pub, &changed, err);
         if (rc != DS_OK)
             goto fail;
         if (changed & STORE_CHANGED_JUDGEMENT)

@@ -551,8 +551,8 @@ ch_nodes(struct ch_client *c, const struct cfg_clickhouse *ch, struct ch_node **
     *out = NULL;
     *n = 0;
     sql = xasprintf("SELECT node, argMax(watermark_ms, updated_ms), max(updated_ms), "
-                    "argMax(idle, updated_ms) FROM %s.watermarks GROUP BY node ORDER BY node "
-                    "FORMAT TabSeparated",
+                    "argMax(idle, updated_ms), argMax(analyzer, updated_ms) FROM %s.watermarks "
+                    "GROUP BY node ORDER BY node FORMAT TabSeparated",
                     ch->database);
     rc = ch_exec(c, sql, &sb, err);
     free(sql);
@@ -560,15 +560,16 @@ ch_nodes(struct ch_client *c, const struct cfg_clickhouse *ch, struct ch_node **
         size_t l = strcspn(p, "\n");
         struct ch_node nd;
         long long wm, up;
-        int idle;
+        int idle, analyzer;
         char name[64];
 
         memset(&nd, 0, sizeof(nd));
-        if (sscanf(p, "%63[^\t]\t%lld\t%lld\t%d", name, &wm, &up, &idle) == 4) {
+        if (sscanf(p, "%63[^\t]\t%lld\t%lld\t%d\t%d", name, &wm, &up, &idle, &analyzer) == 5) {
             snprintf(nd.node, sizeof(nd.node), "%s", name);
             nd.watermark_ms = wm;
             nd.updated_ms = up;
             nd.idle = idle != 0;
+            nd.analyzer = analyzer != 0;
             *out = xreallocarray(*out, *n + 1, sizeof(**out));
             (*out)[(*n)++] = nd;
         }

@@ -28,7 +28,12 @@
 #      (how far its records are in) is in the cluster, and check-config
 #      --connect shows it; killed with kill -9 in the middle of a stream
 #      and started again, nothing is in the cluster twice;
-#   6. results prints the node's own analysis meanwhile.
+#   6. results prints the node's own analysis meanwhile;
+#   7. two collect nodes, each with part of every day, judged live: no
+#      slot before both have passed it, those both have passed once they
+#      have, the rest once both are idle; then results on either node equal
+#      one machine's; a node that stops is missing after idle_close and
+#      named in the slots judged without it.
 #
 # Prints "ok - ..." or "not ok - ..." per test, then "clickhouse: N passed,
 # N failed"; appends "passed failed" to $RESULTS if set.
@@ -43,7 +48,7 @@ cleanup() {
     # everything goes with its directory: no need for ClickHouse's orderly (5-8 s) shutdown
     for p in $PIDS; do kill -9 "$p" 2> /dev/null; done
     for p in $PIDS; do wait "$p" 2> /dev/null; done
-    rm -rf "$T"
+    [ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT INT TERM
 export TZ=UTC
@@ -650,6 +655,171 @@ if [ $rc = 0 ] && [ "$(jq '[.analyses[0].slots[].packets] | add' "$T/res.json")"
     ok "results on store.backend clickhouse prints what analyze judged on the cluster"
 else
     not_ok "results on store.backend clickhouse (rc $rc)" "$T/err"
+fi
+
+# ---- 7. two collect nodes judged live on the cluster ------------------------------
+# Each collector receives one of two scenarios over UDP (so each has part of
+# every day); the first in name order judges.  lv-b has no exporter yet
+# while lv-a's whole scenario comes: it holds every slot back (its row says
+# "nothing yet") until its own records come, and nothing is judged without
+# them.  Once both are idle, every slot is judged, and results on either
+# node equal one machine with SQLite reading both scenarios' files.
+mkdir -p "$T/l1" "$T/l2"
+"$GEN" --days 10 --flows-per-day 1500 --seed 21 --split "$T/l1" 2> /dev/null
+"$GEN" --days 10 --flows-per-day 800 --seed 22 --no-events --split "$T/l2" 2> /dev/null
+# live_node NAME BACKEND LISTEN METRICS: a node of database dsl
+live_node() {
+    cat > "$T/$1.yaml" << EOF
+timezone: Asia/Tokyo
+darknet:
+  prefixes: [198.18.0.0/16, "2001:db8:dead::/48"]
+  exclude: [198.18.0.0/24]
+input:
+  lateness: 2d
+store:
+  path: $T/$1.db
+  backend: $2
+  clickhouse:
+    url: http://127.0.0.1:$HTTP1/
+    database: dsl
+    cluster: dk
+    node: $1
+    timeout: 20s
+    batch_rows: 2000
+    flush_interval: 1s
+    spool: $T/$1.spool
+collector:
+  listen:
+    - {protocol: ipfix, address: 127.0.0.1, port: $3}
+  lateness: 1d
+  idle_close: 20s
+  checkpoint: 2s
+$USER_LINE
+metrics:
+  listen: 127.0.0.1:$4
+drilldown:
+  lists: memory
+  sources: 4096
+  ports: 4096
+  destinations: 4096
+analyses:
+  - name: ports
+    keys: [proto, dst_port]
+    slot: 1d
+    window: 5
+    thresholds: [1.0, 0.75, 0.5]
+EOF
+}
+LA=$(free_port 8)
+LB=$(free_port 9)
+MA=$(free_port 10)
+MB=$(free_port 11)
+live_node lv-one sqlite "$(free_port 12)" "$(free_port 13)"
+live_node lv-a clickhouse "$LA" "$MA"
+live_node lv-b clickhouse "$LB" "$MB"
+for p in "$HTTP1" "$HTTP2"; do
+    "$DS" clickhouse-schema -c "$T/lv-a.yaml" --apply "http://127.0.0.1:$p/" > /dev/null ||
+        not_ok "schema of dsl on $p"
+done
+# lstart NAME: a live node in the background, until it listens
+lstart() {
+    "$DS" collect -c "$T/$1.yaml" --foreground -v >> "$T/$1.log" 2>&1 &
+    PIDS="$PIDS $!"
+    eval "PID_$(echo "$1" | tr -d -)=$!"
+    i=0
+    while ! grep -q 'collect: listening on' "$T/$1.log" 2> /dev/null && [ $i -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+# lmetric PORT NAME: a metric's value
+lmetric() {
+    curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n {print $2}'
+}
+# shellcheck disable=SC2046
+"$DS" analyze -q -c "$T/lv-one.yaml" -o /dev/null \
+    $(for f in "$T"/l1/*; do echo "$f" "$T/l2/$(basename "$f")"; done) 2> "$T/err"
+lstart lv-a
+lstart lv-b
+# both rows in the cluster before any record: a node unknown to the others holds nothing back
+i=0
+while [ "$("$DS" check-config -c "$T/lv-a.yaml" --connect 2> /dev/null | grep -c '^node lv-')" != 2 ] &&
+    [ $i -lt 50 ]; do
+    sleep 0.2
+    i=$((i + 1))
+done
+"$GEN" --days 10 --flows-per-day 1500 --seed 21 --send "127.0.0.1:$LA" --rate 20000 2> /dev/null
+sleep 6
+held=$(lmetric "$MA" darkstab_cluster_judged_slots_total)
+judging=$(lmetric "$MA" darkstab_cluster_judging)
+"$DS" check-config -c "$T/lv-a.yaml" --connect > "$T/nodes" 2> /dev/null
+if [ "$held" = 0 ] && [ "$judging" = 1 ] && grep -q '^node lv-b: records in up to nothing yet' "$T/nodes"; then
+    ok "live: lv-a has all of its records in, lv-b none yet: lv-a judges, and no slot is judged without lv-b"
+else
+    not_ok "live: the watermark rule holds the slots back (judged $held, judging $judging)" "$T/nodes"
+fi
+"$GEN" --days 10 --flows-per-day 800 --seed 22 --no-events --send "127.0.0.1:$LB" --rate 20000 \
+    2> /dev/null
+# both have passed all but their last day (collector.lateness 1d): those are judged, not the rest
+i=0
+while [ "$(lmetric "$MA" darkstab_cluster_judged_slots_total)" = 0 ] && [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+sleep 3
+mid=$(lmetric "$MA" darkstab_cluster_judged_slots_total)
+if [ "${mid:-0}" -ge 7 ] && [ "${mid:-0}" -le 9 ]; then
+    ok "live: once both have passed them, $mid days are judged; the last waits for both"
+else
+    not_ok "live: the days both have passed are judged, not the last (${mid:-none} judged)" "$T/lv-a.log"
+fi
+# both past their last records by collector.lateness only once idle: then every slot goes
+i=0
+while [ "$(lmetric "$MA" 'darkstab_cluster_nodes{state="idle"}')" != 2 ] && [ $i -lt 600 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+sleep 5
+judged=$(lmetric "$MA" darkstab_cluster_judged_slots_total)
+"$DS" results -q -c "$T/lv-one.yaml" -f json -o "$T/lv-one.json"
+"$DS" results -c "$T/lv-b.yaml" -f json -o "$T/lv-b.json" 2> "$T/lvb.err"
+rc=$?
+jq -S '[.analyses[] | {name, slots}]' "$T/lv-one.json" > "$T/lv-one.slots"
+jq -S '[.analyses[] | {name, slots}]' "$T/lv-b.json" > "$T/lv-b.slots"
+unstable=$(jq '[.[].slots[] | select(.cause)] | length' "$T/lv-one.slots")
+days=$(jq '[.[].slots[]] | length' "$T/lv-one.slots")
+if [ $rc = 0 ] && [ "${days:-0}" -ge 10 ] && cmp -s "$T/lv-one.slots" "$T/lv-b.slots" &&
+    [ "${judged:-0}" -ge 10 ]; then
+    ok "live: two collectors with part of every day, judged by lv-a as their watermarks passed ($judged slots); results on lv-b are one machine's with both scenarios ($days days, $unstable with a drill-down)"
+else
+    not_ok "live: two collectors against one machine (rc $rc, judged ${judged:-none}, days ${days:-none})" "$T/lv-a.log"
+    diff "$T/lv-one.slots" "$T/lv-b.slots" | head -20
+fi
+# lv-b stops; once its row is older than idle_close it is missing, and holds nothing back
+kill "$PID_lvb"
+wait "$PID_lvb" 2> /dev/null
+i=0
+while [ "$(lmetric "$MA" 'darkstab_cluster_nodes{state="missing"}')" != 1 ] && [ $i -lt 400 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+missing=$(lmetric "$MA" 'darkstab_cluster_nodes{state="missing"}')
+"$GEN" --days 2 --start 2013-03-05 --flows-per-day 500 --seed 23 --no-events \
+    --send "127.0.0.1:$LA" --rate 20000 2> /dev/null
+i=0
+before=${judged:-0}
+while [ "$(lmetric "$MA" darkstab_cluster_judged_slots_total)" = "$before" ] && [ $i -lt 400 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+kill "$PID_lva"
+wait "$PID_lva" 2> /dev/null
+"$DS" results -c "$T/lv-a.yaml" -f json -o "$T/lv-a.json" 2> /dev/null
+named=$(jq -r '[.analyses[0].slots[] | select(.completeness.missing_nodes)] | .[0].completeness.missing_nodes[0]' "$T/lv-a.json")
+if [ "$missing" = 1 ] && [ "$named" = lv-b ]; then
+    ok "live: a node that stopped is missing after collector.idle_close; the slots judged without it name it"
+else
+    not_ok "live: a stopped node (missing $missing, named $named)" "$T/lv-a.log"
 fi
 
 summary clickhouse

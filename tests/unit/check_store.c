@@ -14,6 +14,7 @@
 #include "ds/agg.h"
 #include "ds/ch_writer.h"
 #include "ds/clickhouse.h"
+#include "ds/cluster_live.h"
 #include "ds/explain.h"
 #include "ds/log.h"
 #include "ds/pipeline.h"
@@ -1449,6 +1450,68 @@ START_TEST(test_clickhouse_spool_keeps_batches)
 }
 END_TEST
 
+/*
+ * Who judges a cluster live, and up to where (docs/CLICKHOUSE.md 6): the
+ * alive nodes that are not idle hold slots back to the earliest of their
+ * watermarks, a node whose row stopped is missing and holds nothing, the
+ * first alive node in name order that may judge does.
+ */
+START_TEST(test_cluster_live_plan)
+{
+    const int64_t now = 1700000000000, idle_close = 10000;
+    struct ch_node nodes[3] = {
+        {"a", 1000, now - 1000, false, true},
+        {"b", 500, now - 2000, false, true},
+        {"c", 100, now - 20000, false, true},   /* its row stopped 20 s ago */
+    };
+    struct cluster_plan p;
+
+    cluster_live_plan(nodes, 3, "b", CFG_ANALYZER_AUTO, now, idle_close, &p);
+    ck_assert(!p.judge);
+    ck_assert_str_eq(p.judge_node, "a");
+    ck_assert_int_eq(p.watermark_ms, 500);
+    ck_assert(!p.all_idle);
+    ck_assert_uint_eq(p.alive, 2);
+    ck_assert_uint_eq(p.missing, 1);
+    ck_assert_str_eq(p.missing_names, "c");
+    cluster_live_plan(nodes, 3, "a", CFG_ANALYZER_AUTO, now, idle_close, &p);
+    ck_assert(p.judge);
+    /* b says "true", a "false": b judges, a does not */
+    cluster_live_plan(nodes, 3, "b", CFG_ANALYZER_TRUE, now, idle_close, &p);
+    ck_assert(p.judge);
+    cluster_live_plan(nodes, 3, "a", CFG_ANALYZER_FALSE, now, idle_close, &p);
+    ck_assert(!p.judge);
+    nodes[0].analyzer = false;
+    cluster_live_plan(nodes, 3, "b", CFG_ANALYZER_AUTO, now, idle_close, &p);
+    ck_assert(p.judge);
+    ck_assert_str_eq(p.judge_node, "b");
+    /* a just started, no exporter yet: it holds everything back */
+    nodes[0].watermark_ms = INT64_MIN;
+    cluster_live_plan(nodes, 3, "b", CFG_ANALYZER_AUTO, now, idle_close, &p);
+    ck_assert_int_eq(p.watermark_ms, INT64_MIN);
+    ck_assert(!p.all_idle);
+    /* both idle: every record is in, up to the latest of them */
+    nodes[0].watermark_ms = 700;
+    nodes[0].idle = nodes[1].idle = true;
+    nodes[1].watermark_ms = 900;
+    cluster_live_plan(nodes, 3, "b", CFG_ANALYZER_AUTO, now, idle_close, &p);
+    ck_assert(p.all_idle);
+    ck_assert_int_eq(p.watermark_ms, 900);
+    ck_assert_uint_eq(p.idle, 2);
+    /* a node whose first row is not written yet: alive, holds nothing back, first by name */
+    cluster_live_plan(nodes, 3, "0new", CFG_ANALYZER_AUTO, now, idle_close, &p);
+    ck_assert(p.judge);
+    ck_assert_uint_eq(p.alive, 3);
+    ck_assert_int_eq(p.watermark_ms, 900);
+    /* the stopped node is not missing for long: back within idle_close, it holds again */
+    nodes[2].updated_ms = now;
+    cluster_live_plan(nodes, 3, "b", CFG_ANALYZER_AUTO, now, idle_close, &p);
+    ck_assert_uint_eq(p.missing, 0);
+    ck_assert_int_eq(p.watermark_ms, 100);
+    ck_assert(!p.all_idle);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -1487,6 +1550,7 @@ store_suite(void)
     tcase_add_test(tc, test_clickhouse_client_password_file);
     tcase_add_test(tc, test_clickhouse_spool_keeps_batches);
     tcase_add_test(tc, test_clickhouse_pending_holds_watermark);
+    tcase_add_test(tc, test_cluster_live_plan);
     suite_add_tcase(s, tc);
     return s;
 }

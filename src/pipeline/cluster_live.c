@@ -1,0 +1,385 @@
+/*
+ * Live judging on a ClickHouse cluster (see ds/cluster_live.h and
+ * docs/CLICKHOUSE.md section 6).
+ *
+ * Our implementation: a thread of the collector, every ROUND_S,
+ *   1. reads the latest row of every node (ch_nodes()) and makes the plan:
+ *      who judges, and up to where every record is in;
+ *   2. if this node judges: for each analysis, the slots from the end of
+ *      the last one judged (the view's latest slot, or the slot of the
+ *      cluster's first record) to the last one that ends at or before the
+ *      cluster's watermark (all nodes idle: the slot of the latest record)
+ *      are judged by cluster_judge() into the view and written to the
+ *      cluster.  A failed round is tried again at the next.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ds/cluster.h"
+#include "ds/cluster_live.h"
+#include "ds/log.h"
+#include "ds/pipeline.h"
+#include "ds/slotcal.h"
+#include "ds/store.h"
+#include "ds/strbuf.h"
+#include "ds/xmem.h"
+
+#define ROUND_S 2
+#define WARN_EVERY_S 60
+
+struct cluster_live {
+    const struct ds_cfg *cfg;
+    char *view_path;
+    struct store *view;                 /* opened at the first round that judges */
+    struct ch_client *client;
+    struct pipeline_analysis an[CFG_ANALYSES_MAX];
+    int64_t upto[CFG_ANALYSES_MAX];     /* end of the slots judged; INT64_MIN: not known yet */
+    int64_t warned_s;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stop;
+    struct cluster_live_stats st;       /* under lock */
+};
+
+static int64_t
+wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+cluster_live_plan(const struct ch_node *nodes, size_t n, const char *self, int analyzer,
+                  int64_t now_ms, int64_t idle_close_ms, struct cluster_plan *plan)
+{
+    int64_t busy_min = INT64_MAX, idle_max = INT64_MIN;
+    const char *first = NULL;   /* the first alive node, in name order, that may judge */
+    bool self_seen = false;
+    size_t used = 0;
+
+    memset(plan, 0, sizeof(*plan));
+    plan->watermark_ms = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        const struct ch_node *nd = &nodes[i];
+        bool is_self = strcmp(nd->node, self) == 0;
+
+        self_seen |= is_self;
+        if (!is_self && now_ms - nd->updated_ms > idle_close_ms) {
+            plan->missing++;
+            if (used + strlen(nd->node) + 3 < sizeof(plan->missing_names))
+                used += (size_t)snprintf(plan->missing_names + used,
+                                         sizeof(plan->missing_names) - used, "%s%s",
+                                         used ? ", " : "", nd->node);
+            continue;
+        }
+        plan->alive++;
+        if (first == NULL && (is_self ? analyzer != CFG_ANALYZER_FALSE : nd->analyzer))
+            first = nd->node;
+        if (nd->idle) {
+            plan->idle++;
+            if (nd->watermark_ms > idle_max)
+                idle_max = nd->watermark_ms;
+        } else if (nd->watermark_ms < busy_min) {
+            busy_min = nd->watermark_ms;
+        }
+    }
+    if (!self_seen) {
+        /* running, its first row not written yet: it holds nothing back, and may judge */
+        plan->alive++;
+        if (analyzer != CFG_ANALYZER_FALSE && (first == NULL || strcmp(self, first) < 0))
+            first = self;
+    }
+    snprintf(plan->judge_node, sizeof(plan->judge_node), "%s",
+             analyzer == CFG_ANALYZER_TRUE ? self : first != NULL ? first : "");
+    plan->judge = analyzer != CFG_ANALYZER_FALSE && strcmp(plan->judge_node, self) == 0;
+    if (busy_min != INT64_MAX) {
+        /* INT64_MIN: a node started without exporters yet holds every slot back */
+        plan->watermark_ms = busy_min;
+    } else if (plan->idle > 0) {
+        plan->watermark_ms = idle_max;
+        plan->all_idle = true;
+    }
+}
+
+char *
+cluster_view_path(const struct ds_cfg *cfg)
+{
+    return xasprintf("%s.cluster", cfg->store_path);
+}
+
+/* One number from a query of one row (TabSeparated); *found false if it has none or is NULL. */
+static enum ds_rc
+query_int(struct cluster_live *cl, const char *sql, int64_t *v, bool *found,
+          struct ds_error *err)
+{
+    struct strbuf sb = STRBUF_INIT;
+    enum ds_rc rc = ch_exec(cl->client, sql, &sb, err);
+    long long x, count;
+
+    *found = false;
+    if (rc == DS_OK && sscanf(strbuf_str(&sb), "%lld\t%lld", &x, &count) == 2 && count > 0) {
+        *v = x;
+        *found = true;
+    }
+    strbuf_fini(&sb);
+    return rc;
+}
+
+/* The view, opened and its analyses registered, once. */
+static enum ds_rc
+open_view(struct cluster_live *cl, struct ds_error *err)
+{
+    const struct ds_cfg *cfg = cl->cfg;
+    enum ds_rc rc;
+
+    if (cl->view != NULL)
+        return DS_OK;
+    cl->view = store_open("sqlite", cl->view_path, err);
+    if (cl->view == NULL)
+        return DS_ERR_DB;
+    rc = store_begin(cl->view, err);
+    for (size_t i = 0; rc == DS_OK && i < cfg->n_analyses; i++) {
+        unsigned changed;
+
+        rc = pipeline_register_analysis(cfg, &cfg->analyses[i], cl->view, &cl->an[i], &changed,
+                                        err);
+    }
+    if (rc == DS_OK)
+        rc = store_commit(cl->view, err);
+    if (rc != DS_OK) {
+        if (store_in_transaction(cl->view))
+            store_rollback(cl->view);
+        store_close(cl->view);
+        cl->view = NULL;
+    }
+    return rc;
+}
+
+/* Where analysis i's judged slots end: the view's latest slot, else the cluster's first record. */
+static enum ds_rc
+find_upto(struct cluster_live *cl, size_t i, struct slotcal *cal, struct ds_error *err)
+{
+    struct store_slot_summary *sum = NULL;
+    size_t n = 0;
+    int64_t first_ms, s, e;
+    bool found;
+    char *sql;
+    enum ds_rc rc;
+
+    rc = store_slot_summaries(cl->view, cl->an[i].store_id, INT64_MIN, INT64_MAX, &sum, &n, err);
+    if (rc != DS_OK)
+        return rc;
+    if (n > 0) {
+        cl->upto[i] = sum[n - 1].end;
+        free(sum);
+        return DS_OK;
+    }
+    free(sum);
+    sql = xasprintf("SELECT min(start_ms), count() FROM %s.records FORMAT TabSeparated",
+                    cl->cfg->clickhouse.database);
+    rc = query_int(cl, sql, &first_ms, &found, err);
+    free(sql);
+    if (rc == DS_OK && found) {
+        slotcal_find(cal, first_ms / 1000 - (first_ms % 1000 < 0), &s, &e);
+        cl->upto[i] = s;
+    }
+    return rc;
+}
+
+/* Where analysis i can be judged up to now (a slot start), or INT64_MIN. */
+static enum ds_rc
+find_target(struct cluster_live *cl, size_t i, struct slotcal *cal,
+            const struct cluster_plan *plan, int64_t *target, struct ds_error *err)
+{
+    int64_t s, e, last_ms;
+    bool found;
+    char *sql;
+    enum ds_rc rc;
+
+    *target = INT64_MIN;
+    if (plan->watermark_ms != INT64_MIN) {
+        /* the slot the watermark is in has records to come; those before it do not */
+        slotcal_find(cal, plan->watermark_ms / 1000 - (plan->watermark_ms % 1000 < 0), &s, &e);
+        *target = s;
+    }
+    if (!plan->all_idle)
+        return DS_OK;
+    /* nobody is sending: the slot of the latest record too, as one collector closes it */
+    sql = xasprintf("SELECT max(start_ms), count() FROM %s.records WHERE start_ms >= %" PRId64
+                    " FORMAT TabSeparated",
+                    cl->cfg->clickhouse.database, cl->upto[i] * 1000);
+    rc = query_int(cl, sql, &last_ms, &found, err);
+    free(sql);
+    if (rc == DS_OK && found) {
+        slotcal_find(cal, last_ms / 1000, &s, &e);
+        if (e > *target)
+            *target = e;
+    }
+    return rc;
+}
+
+static enum ds_rc
+judge_round(struct cluster_live *cl, const struct cluster_plan *plan, uint64_t *judged,
+            struct ds_error *err)
+{
+    const struct ds_cfg *cfg = cl->cfg;
+    struct pipeline_analysis an[CFG_ANALYSES_MAX];
+    int64_t target[CFG_ANALYSES_MAX];
+    struct cluster_judge_stats js;
+    bool any = false;
+    enum ds_rc rc;
+
+    *judged = 0;
+    rc = open_view(cl, err);
+    for (size_t i = 0; rc == DS_OK && i < cfg->n_analyses; i++) {
+        struct slotcal cal;
+
+        an[i] = cl->an[i];
+        an[i].from = an[i].to = 0;
+        target[i] = INT64_MIN;
+        slotcal_init(&cal, cfg->analyses[i].slot_s);
+        if (cl->upto[i] == INT64_MIN)
+            rc = find_upto(cl, i, &cal, err);
+        if (rc != DS_OK || cl->upto[i] == INT64_MIN)
+            continue;
+        rc = find_target(cl, i, &cal, plan, &target[i], err);
+        if (rc == DS_OK && target[i] > cl->upto[i]) {
+            an[i].from = cl->upto[i];
+            an[i].to = target[i];
+            any = true;
+        }
+    }
+    if (rc != DS_OK || !any)
+        return rc;
+    rc = cluster_judge(cfg, cl->view, cl->client, an, cfg->n_analyses,
+                       plan->missing > 0 ? plan->missing_names : NULL, &js, err);
+    if (rc != DS_OK)
+        return rc;
+    for (size_t i = 0; i < cfg->n_analyses; i++)
+        if (an[i].to > an[i].from)
+            cl->upto[i] = an[i].to;
+    *judged = js.slots;
+    log_info("cluster: judged %llu slots from every node's records (%llu queries, %.2f s)%s%s",
+             (unsigned long long)js.slots, (unsigned long long)js.queries, js.seconds,
+             plan->missing > 0 ? "; missing: " : "", plan->missing > 0 ? plan->missing_names : "");
+    return DS_OK;
+}
+
+static void
+round_once(struct cluster_live *cl)
+{
+    const struct ds_cfg *cfg = cl->cfg;
+    struct ch_node *nodes = NULL;
+    struct cluster_plan plan;
+    struct ds_error err;
+    uint64_t judged = 0;
+    size_t n = 0;
+    enum ds_rc rc = DS_OK;
+
+    memset(&plan, 0, sizeof(plan));
+    plan.watermark_ms = INT64_MIN;
+    if (cl->client == NULL)
+        rc = ch_client_new(&cfg->clickhouse, NULL, &cl->client, &err);
+    if (rc == DS_OK)
+        rc = ch_nodes(cl->client, &cfg->clickhouse, &nodes, &n, &err);
+    if (rc == DS_OK) {
+        cluster_live_plan(nodes, n, cfg->clickhouse.node, cfg->clickhouse.analyzer, wall_ms(),
+                          cfg->idle_close_s * 1000, &plan);
+        if (plan.judge && (plan.watermark_ms != INT64_MIN || plan.all_idle))
+            rc = judge_round(cl, &plan, &judged, &err);
+    }
+    free(nodes);
+    pthread_mutex_lock(&cl->lock);
+    cl->st.rounds++;
+    cl->st.judged_slots += judged;
+    cl->st.failures += rc != DS_OK;
+    cl->st.watermark_ms = plan.watermark_ms;
+    cl->st.judging = plan.judge;
+    cl->st.alive = plan.alive;
+    cl->st.idle = plan.idle;
+    cl->st.missing = plan.missing;
+    pthread_mutex_unlock(&cl->lock);
+    if (rc != DS_OK && wall_ms() / 1000 - cl->warned_s >= WARN_EVERY_S) {
+        /* the slots wait: the next round tries again */
+        log_warnx("cluster: live judging: %s (tried again every %d s)", err.msg, ROUND_S);
+        cl->warned_s = wall_ms() / 1000;
+    }
+}
+
+static void *
+live_run(void *arg)
+{
+    struct cluster_live *cl = arg;
+
+    for (;;) {
+        struct timespec until;
+        bool stop;
+
+        pthread_mutex_lock(&cl->lock);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += ROUND_S;
+        if (!cl->stop)
+            pthread_cond_timedwait(&cl->wake, &cl->lock, &until);
+        stop = cl->stop;
+        pthread_mutex_unlock(&cl->lock);
+        if (stop)
+            return NULL;
+        round_once(cl);
+    }
+}
+
+enum ds_rc
+cluster_live_start(const struct ds_cfg *cfg, struct cluster_live **out, struct ds_error *err)
+{
+    struct cluster_live *cl = xcalloc(1, sizeof(*cl));
+
+    cl->cfg = cfg;
+    cl->view_path = cluster_view_path(cfg);
+    for (size_t i = 0; i < CFG_ANALYSES_MAX; i++)
+        cl->upto[i] = INT64_MIN;
+    cl->st.watermark_ms = INT64_MIN;
+    pthread_mutex_init(&cl->lock, NULL);
+    pthread_cond_init(&cl->wake, NULL);
+    if (pthread_create(&cl->thread, NULL, live_run, cl) != 0) {
+        pthread_cond_destroy(&cl->wake);
+        pthread_mutex_destroy(&cl->lock);
+        free(cl->view_path);
+        free(cl);
+        return ds_error_set(err, DS_ERR_INTERNAL, "cluster: cannot start the judging thread");
+    }
+    *out = cl;
+    return DS_OK;
+}
+
+void
+cluster_live_get_stats(struct cluster_live *cl, struct cluster_live_stats *out)
+{
+    pthread_mutex_lock(&cl->lock);
+    *out = cl->st;
+    pthread_mutex_unlock(&cl->lock);
+}
+
+void
+cluster_live_stop(struct cluster_live *cl)
+{
+    if (cl == NULL)
+        return;
+    pthread_mutex_lock(&cl->lock);
+    cl->stop = true;
+    pthread_cond_broadcast(&cl->wake);
+    pthread_mutex_unlock(&cl->lock);
+    pthread_join(cl->thread, NULL);
+    store_close(cl->view);
+    ch_client_free(cl->client);
+    pthread_cond_destroy(&cl->wake);
+    pthread_mutex_destroy(&cl->lock);
+    free(cl->view_path);
+    free(cl);
+}
