@@ -11,7 +11,14 @@
  *      cluster's watermark (all nodes idle: the slot of the latest record)
  *      are judged by cluster_judge() into the view and written to the
  *      cluster.  A failed round is tried again at the next.
+ *   3. revisions: slots judged already are judged again, from the slot of
+ *      the earliest record that came after, when a batch named in the
+ *      revisions table (its node had written a watermark past some of its
+ *      records) is in the cluster, and when a node appears or comes back
+ *      (its records may be older than what was judged without it).  Both
+ *      reach back REVISE_DAYS at most.
  */
+#include <glib.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -30,6 +37,8 @@
 
 #define ROUND_S 2
 #define WARN_EVERY_S 60
+#define REVISE_DAYS 7               /* how far back late records revise live */
+#define NODES_MAX 256               /* nodes remembered from one round to the next */
 
 struct cluster_live {
     const struct ds_cfg *cfg;
@@ -39,6 +48,11 @@ struct cluster_live {
     struct pipeline_analysis an[CFG_ANALYSES_MAX];
     int64_t upto[CFG_ANALYSES_MAX];     /* end of the slots judged; INT64_MIN: not known yet */
     int64_t warned_s;
+    /* what the last round that judged saw: the alive nodes, and the revisions done */
+    char (*was_alive)[64];
+    size_t n_was_alive;
+    bool judged_before;
+    GHashTable *revised;                /* "node/batch" -> NULL */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -225,19 +239,141 @@ find_target(struct cluster_live *cl, size_t i, struct slotcal *cal,
     return rc;
 }
 
+static bool
+was_alive(const struct cluster_live *cl, const char *node)
+{
+    for (size_t i = 0; i < cl->n_was_alive; i++)
+        if (strcmp(cl->was_alive[i], node) == 0)
+            return true;
+    return false;
+}
+
+/* The earliest record start of node since from_ms, into *first (kept if none or later). */
 static enum ds_rc
-judge_round(struct cluster_live *cl, const struct cluster_plan *plan, uint64_t *judged,
-            struct ds_error *err)
+node_first(struct cluster_live *cl, const char *node, int64_t from_ms, int64_t *first,
+           struct ds_error *err)
+{
+    char *sql = xasprintf("SELECT min(start_ms), count() FROM %s.records WHERE node = '%s' AND "
+                          "start_ms >= %" PRId64 " FORMAT TabSeparated",
+                          cl->cfg->clickhouse.database, node, from_ms);
+    int64_t v;
+    bool found;
+    enum ds_rc rc = query_int(cl, sql, &v, &found, err);
+
+    free(sql);
+    if (rc == DS_OK && found && v < *first)
+        *first = v;
+    return rc;
+}
+
+/*
+ * Where the slots judged already must be judged again from (*from, ms;
+ * INT64_MAX: nowhere): nodes that appeared or came back since the last
+ * round, and revisions whose batch is now in the cluster.
+ */
+static enum ds_rc
+find_revisions(struct cluster_live *cl, const struct ch_node *nodes, size_t n, int64_t now_ms,
+               int64_t horizon_ms, int64_t *from, struct ds_error *err)
+{
+    const struct ds_cfg *cfg = cl->cfg;
+    struct strbuf sb = STRBUF_INIT;
+    GHashTable *seen;
+    enum ds_rc rc = DS_OK;
+    char *sql;
+
+    *from = INT64_MAX;
+    for (size_t i = 0; rc == DS_OK && cl->judged_before && i < n; i++) {
+        if (now_ms - nodes[i].updated_ms > cfg->idle_close_s * 1000 ||
+            was_alive(cl, nodes[i].node))
+            continue;
+        log_info("cluster: node %s is new or back: the slots judged without it are judged "
+                 "again from its earliest record", nodes[i].node);
+        rc = node_first(cl, nodes[i].node, horizon_ms, from, err);
+    }
+    if (rc != DS_OK)
+        return rc;
+    sql = xasprintf("SELECT node, batch, first_ms, last_ms FROM %s.revisions WHERE first_ms >= "
+                    "%" PRId64 " FORMAT TabSeparated",
+                    cfg->clickhouse.database, horizon_ms);
+    rc = ch_exec(cl->client, sql, &sb, err);
+    free(sql);
+    seen = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
+    for (const char *p = strbuf_str(&sb); rc == DS_OK && *p != '\0';) {
+        size_t l = strcspn(p, "\n");
+        char node[64], key[96];
+        unsigned long long batch;
+        long long first, last;
+
+        if (sscanf(p, "%63[^\t]\t%llu\t%lld\t%lld", node, &batch, &first, &last) == 4) {
+            snprintf(key, sizeof(key), "%s/%llu", node, batch);
+            g_hash_table_add(seen, xstrdup(key));
+            if (!g_hash_table_contains(cl->revised, key)) {
+                /* not before its batch is in: judged again without it, it would be lost */
+                char *q = xasprintf("SELECT min(start_ms), count() FROM %s.records WHERE node "
+                                    "= '%s' AND batch = %llu AND start_ms >= %lld AND "
+                                    "start_ms <= %lld FORMAT TabSeparated",
+                                    cfg->clickhouse.database, node, batch, first, last);
+                int64_t v;
+                bool found;
+
+                rc = query_int(cl, q, &v, &found, err);
+                free(q);
+                if (rc == DS_OK && found) {
+                    if (v < *from)
+                        *from = v;
+                    g_hash_table_add(cl->revised, xstrdup(key));
+                }
+            }
+        }
+        p += l + (p[l] == '\n');
+    }
+    strbuf_fini(&sb);
+    /* the revisions done that fell out of the horizon are forgotten with it */
+    if (rc == DS_OK) {
+        GHashTableIter it;
+        gpointer k;
+
+        g_hash_table_iter_init(&it, cl->revised);
+        while (g_hash_table_iter_next(&it, &k, NULL))
+            if (!g_hash_table_contains(seen, k))
+                g_hash_table_iter_remove(&it);
+    }
+    g_hash_table_destroy(seen);
+    return rc;
+}
+
+/* The alive nodes of this round, remembered for the next. */
+static void
+remember_alive(struct cluster_live *cl, const struct ch_node *nodes, size_t n, int64_t now_ms)
+{
+    cl->n_was_alive = 0;
+    for (size_t i = 0; i < n && cl->n_was_alive < NODES_MAX; i++)
+        if (now_ms - nodes[i].updated_ms <= cl->cfg->idle_close_s * 1000)
+            snprintf(cl->was_alive[cl->n_was_alive++], sizeof(cl->was_alive[0]), "%s",
+                     nodes[i].node);
+}
+
+static enum ds_rc
+judge_round(struct cluster_live *cl, const struct cluster_plan *plan, const struct ch_node *nodes,
+            size_t n_nodes, int64_t now_ms, uint64_t *judged, struct ds_error *err)
 {
     const struct ds_cfg *cfg = cl->cfg;
     struct pipeline_analysis an[CFG_ANALYSES_MAX];
     int64_t target[CFG_ANALYSES_MAX];
     struct cluster_judge_stats js;
+    int64_t revise_ms = INT64_MAX, horizon_ms = INT64_MAX;
     bool any = false;
     enum ds_rc rc;
 
     *judged = 0;
     rc = open_view(cl, err);
+    for (size_t i = 0; rc == DS_OK && i < cfg->n_analyses; i++)
+        if (cl->upto[i] != INT64_MIN && cl->upto[i] < horizon_ms / 1000)
+            horizon_ms = cl->upto[i] * 1000;
+    if (rc == DS_OK && horizon_ms != INT64_MAX) {
+        horizon_ms -= (int64_t)REVISE_DAYS * 86400 * 1000;
+        rc = find_revisions(cl, nodes, n_nodes, now_ms, horizon_ms, &revise_ms, err);
+    }
     for (size_t i = 0; rc == DS_OK && i < cfg->n_analyses; i++) {
         struct slotcal cal;
 
@@ -250,12 +386,24 @@ judge_round(struct cluster_live *cl, const struct cluster_plan *plan, uint64_t *
         if (rc != DS_OK || cl->upto[i] == INT64_MIN)
             continue;
         rc = find_target(cl, i, &cal, plan, &target[i], err);
-        if (rc == DS_OK && target[i] > cl->upto[i]) {
+        if (rc != DS_OK)
+            break;
+        if (target[i] > cl->upto[i]) {
             an[i].from = cl->upto[i];
             an[i].to = target[i];
-            any = true;
         }
+        if (revise_ms / 1000 < cl->upto[i]) {
+            int64_t s, e;
+
+            /* from the slot of the earliest record that came after its judgement */
+            slotcal_find(&cal, revise_ms / 1000 - (revise_ms % 1000 < 0), &s, &e);
+            an[i].from = s;
+            an[i].to = target[i] > cl->upto[i] ? target[i] : cl->upto[i];
+        }
+        any |= an[i].to > an[i].from;
     }
+    if (rc == DS_OK)
+        remember_alive(cl, nodes, n_nodes, now_ms);
     if (rc != DS_OK || !any)
         return rc;
     rc = cluster_judge(cfg, cl->view, cl->client, an, cfg->n_analyses,
@@ -265,6 +413,7 @@ judge_round(struct cluster_live *cl, const struct cluster_plan *plan, uint64_t *
     for (size_t i = 0; i < cfg->n_analyses; i++)
         if (an[i].to > an[i].from)
             cl->upto[i] = an[i].to;
+    cl->judged_before = true;
     *judged = js.slots;
     log_info("cluster: judged %llu slots from every node's records (%llu queries, %.2f s)%s%s",
              (unsigned long long)js.slots, (unsigned long long)js.queries, js.seconds,
@@ -293,7 +442,7 @@ round_once(struct cluster_live *cl)
         cluster_live_plan(nodes, n, cfg->clickhouse.node, cfg->clickhouse.analyzer, wall_ms(),
                           cfg->idle_close_s * 1000, &plan);
         if (plan.judge && (plan.watermark_ms != INT64_MIN || plan.all_idle))
-            rc = judge_round(cl, &plan, &judged, &err);
+            rc = judge_round(cl, &plan, nodes, n, wall_ms(), &judged, &err);
     }
     free(nodes);
     pthread_mutex_lock(&cl->lock);
@@ -345,11 +494,15 @@ cluster_live_start(const struct ds_cfg *cfg, struct cluster_live **out, struct d
     for (size_t i = 0; i < CFG_ANALYSES_MAX; i++)
         cl->upto[i] = INT64_MIN;
     cl->st.watermark_ms = INT64_MIN;
+    cl->was_alive = xcalloc(NODES_MAX, sizeof(*cl->was_alive));
+    cl->revised = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
     pthread_mutex_init(&cl->lock, NULL);
     pthread_cond_init(&cl->wake, NULL);
     if (pthread_create(&cl->thread, NULL, live_run, cl) != 0) {
         pthread_cond_destroy(&cl->wake);
         pthread_mutex_destroy(&cl->lock);
+        g_hash_table_destroy(cl->revised);
+        free(cl->was_alive);
         free(cl->view_path);
         free(cl);
         return ds_error_set(err, DS_ERR_INTERNAL, "cluster: cannot start the judging thread");
@@ -380,6 +533,8 @@ cluster_live_stop(struct cluster_live *cl)
     ch_client_free(cl->client);
     pthread_cond_destroy(&cl->wake);
     pthread_mutex_destroy(&cl->lock);
+    g_hash_table_destroy(cl->revised);
+    free(cl->was_alive);
     free(cl->view_path);
     free(cl);
 }

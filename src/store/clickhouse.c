@@ -312,7 +312,9 @@ ch_select(struct ch_client *c, const char *sql, ch_rows_fn fn, void *ctx, struct
 
 static const char *const table_names[] = {
     "records_local", "analyses_local", "slots_local", "watermarks_local", "repeats_local",
+    "revisions_local",
     "records",       "analyses",       "slots",       "watermarks",       "repeats",
+    "revisions",
 };
 
 size_t
@@ -402,6 +404,15 @@ static const struct local_table {
      "ORDER BY node",
      "cityHash64(node)"},
     {"repeats",
+     "    node String,\n"
+     "    batch UInt64,\n"
+     "    first_ms Int64,\n"
+     "    last_ms Int64\n"
+     ") ENGINE = ReplacingMergeTree\n"
+     "ORDER BY (node, batch)",
+     "cityHash64(node, batch)"},
+    /* live: a batch holding records that start before the watermark its node had written */
+    {"revisions",
      "    node String,\n"
      "    batch UInt64,\n"
      "    first_ms Int64,\n"
