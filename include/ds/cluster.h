@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "ds/cfg.h"
+#include "ds/clickhouse.h"
 #include "ds/pipeline.h"
 #include "ds/rc.h"
 #include "ds/store.h"
@@ -42,12 +43,14 @@ struct cluster_judge_stats {
  * commits one), after cluster_sync() so that their windows are the
  * cluster's; and writes the judgements (those slots' and the later ones'
  * they revise) to the cluster's slots table.  Every query goes through c
- * (borrowed).  missing (live judging: the nodes whose rows stopped, ", "
- * between; NULL none) is named in the completeness of each slot judged.
- * On failure nothing is saved, and err says which query failed and why.
+ * (borrowed).  missing (live judging: the n_missing nodes whose rows
+ * stopped, with their last watermarks; NULL none) is named in the
+ * completeness of each slot judged that ends after such a watermark.  On
+ * failure nothing is saved, and err says which query failed and why.
  */
 enum ds_rc cluster_judge(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
-                         const struct pipeline_analysis *an, size_t n, const char *missing,
+                         const struct pipeline_analysis *an, size_t n,
+                         const struct ch_node *missing, size_t n_missing,
                          struct cluster_judge_stats *stats, struct ds_error *err);
 
 /*

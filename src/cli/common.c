@@ -3,8 +3,10 @@
  * opening a store that must exist, reading a time.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +47,27 @@ cli_load_config(const char *path, struct ds_cfg **cfg)
     return 0;
 }
 
+/*
+ * A collector's view of the cluster, made here if it is not there yet, as
+ * the collector's store is: same owner and mode, so that a collector that
+ * runs as collector.user can write it after root read it.
+ */
+static void
+create_like(const char *path, const char *like)
+{
+    struct stat sb;
+    int fd;
+
+    if (access(path, F_OK) == 0 || stat(like, &sb) != 0)
+        return;
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, sb.st_mode & 0666);
+    if (fd < 0)
+        return;
+    if (geteuid() == 0 && fchown(fd, sb.st_uid, sb.st_gid) != 0)
+        log_warnx("cannot give %s the owner of %s: %s", path, like, strerror(errno));
+    close(fd);
+}
+
 int
 cli_open_store(const char *cmd, const struct ds_cfg *cfg, const char *path, struct store **st)
 {
@@ -81,6 +104,7 @@ cli_open_store(const char *cmd, const struct ds_cfg *cfg, const char *path, stru
 
             free(col.state);
             store_close(*st);
+            create_like(view, path);
             *st = store_open(NULL, view, &err);
             rc = *st != NULL ? store_begin(*st, &err) : DS_ERR_DB;
             for (size_t i = 0; rc == DS_OK && i < cfg->n_analyses; i++) {

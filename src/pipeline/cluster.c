@@ -37,6 +37,7 @@
 #include "ds/slotcal.h"
 #include "ds/stability.h"
 #include "ds/store.h"
+#include "ds/strbuf.h"
 #include "ds/xmem.h"
 
 #define SLOT_TRIES 3
@@ -165,7 +166,8 @@ struct judge {
     const char *final;          /* " FINAL" when a batch may be in twice, else "" */
     GHashTable *exporters;      /* name -> struct exporter * (owned) */
     uint32_t n_exporters;
-    const char *missing;        /* nodes judged without, ", " between; NULL: none */
+    const struct ch_node *missing;  /* nodes whose rows stopped (live), n_missing of them */
+    size_t n_missing;
 };
 
 /* One analysis. */
@@ -942,45 +944,50 @@ repeats_in(struct judge *j, int64_t from, int64_t to, bool *any, struct ds_error
 
 /*
  * Live: the nodes whose rows stopped (docs/CLICKHOUSE.md 6) do not hold a
- * slot back; the slot says it was judged without them.
+ * slot back; a slot that ends after the last watermark one of them wrote
+ * (its records up to there are in) says it was judged without it.
  */
 static void
 missing_completeness(void *ctx, struct slot_result *r)
 {
     const struct judge *j = ctx;
-    const char *missing = j->missing;
+    struct strbuf names = STRBUF_INIT;
     char *text = NULL;
-    size_t len = 0;
-    FILE *fp = open_memstream(&text, &len);
+    size_t len = 0, n = 0;
+    FILE *fp;
     struct json_w w;
-    char why[512];
 
-    if (fp == NULL)
+    for (size_t i = 0; i < j->n_missing; i++)
+        if (j->missing[i].watermark_ms < r->end * 1000)
+            strbuf_printf(&names, "%s%s", n++ ? ", " : "", j->missing[i].node);
+    if (n == 0 || (fp = open_memstream(&text, &len)) == NULL) {
+        strbuf_fini(&names);
         return;
+    }
     json_init(&w, fp, false);
     json_obj_begin(&w);
     json_key(&w, "cluster");
     json_str(&w, "judged without missing nodes");
     json_key(&w, "missing_nodes");
     json_arr_begin(&w);
-    for (const char *p = missing; *p != '\0';) {
-        size_t l = strcspn(p, ",");
-        char name[128];
-
-        snprintf(name, sizeof(name), "%.*s", (int)l, p);
-        json_str(&w, name);
-        p += l;
-        p += strspn(p, ", ");
-    }
+    for (size_t i = 0; i < j->n_missing; i++)
+        if (j->missing[i].watermark_ms < r->end * 1000)
+            json_str(&w, j->missing[i].node);
     json_arr_end(&w);
     json_key(&w, "reasons");
     json_arr_begin(&w);
-    snprintf(why, sizeof(why), "no watermark for longer than collector.idle_close from %s: "
-             "judged without their records", missing);
-    json_str(&w, why);
+    {
+        char *why = xasprintf("no watermark for longer than collector.idle_close from %s: "
+                              "judged without their records after their last watermark",
+                              strbuf_str(&names));
+
+        json_str(&w, why);
+        free(why);
+    }
     json_arr_end(&w);
     json_obj_end(&w);
     fclose(fp);
+    strbuf_fini(&names);
     free(r->completeness);
     r->completeness = text;
 }
@@ -1017,7 +1024,7 @@ judge_analysis(struct judge *j, const struct pipeline_analysis *pa, struct store
     }
     s = series_new(a, &j->cfg->causes, &pa->layout, pa->store_id, st, 0);
     series_limit_groups(s, (uint32_t)j->cfg->limits.groups);
-    if (j->missing != NULL)
+    if (j->n_missing > 0)
         series_set_completeness(s, missing_completeness, j);
     slotcal_find(&b.cal, pa->from, &start, &end);
     /* runs of slots of one length (a day that daylight saving makes longer breaks one) */
@@ -1449,7 +1456,7 @@ enum ds_rc
 cluster_sync(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
              struct cluster_judge_stats *stats, struct ds_error *err)
 {
-    struct judge j = {cfg, c, stats, "", NULL, 0, NULL};
+    struct judge j = {cfg, c, stats, "", NULL, 0, NULL, 0};
     struct timespec t0;
     enum ds_rc rc;
 
@@ -1559,10 +1566,10 @@ cluster_pending_range(struct store *st, struct pipeline_analysis *an, size_t n,
 
 enum ds_rc
 cluster_judge(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
-              const struct pipeline_analysis *an, size_t n, const char *missing,
-              struct cluster_judge_stats *stats, struct ds_error *err)
+              const struct pipeline_analysis *an, size_t n, const struct ch_node *missing,
+              size_t n_missing, struct cluster_judge_stats *stats, struct ds_error *err)
 {
-    struct judge j = {cfg, c, stats, "", NULL, 0, missing};
+    struct judge j = {cfg, c, stats, "", NULL, 0, missing, n_missing};
     struct timespec t0;
     int64_t from = INT64_MAX, to = INT64_MIN;
     bool repeats = false;

@@ -167,9 +167,18 @@ open_view(struct cluster_live *cl, struct ds_error *err)
     }
     if (rc == DS_OK)
         rc = store_commit(cl->view, err);
+    if (rc != DS_OK && store_in_transaction(cl->view))
+        store_rollback(cl->view);
+    if (rc == DS_OK) {
+        struct cluster_judge_stats js;
+
+        /*
+         * What other nodes judged (another collector that judged before
+         * this one, analyze runs): where this one goes on from.
+         */
+        rc = cluster_sync(cfg, cl->view, cl->client, &js, err);
+    }
     if (rc != DS_OK) {
-        if (store_in_transaction(cl->view))
-            store_rollback(cl->view);
         store_close(cl->view);
         cl->view = NULL;
     }
@@ -406,8 +415,18 @@ judge_round(struct cluster_live *cl, const struct cluster_plan *plan, const stru
         remember_alive(cl, nodes, n_nodes, now_ms);
     if (rc != DS_OK || !any)
         return rc;
-    rc = cluster_judge(cfg, cl->view, cl->client, an, cfg->n_analyses,
-                       plan->missing > 0 ? plan->missing_names : NULL, &js, err);
+    {
+        struct ch_node *missing = xcalloc(n_nodes + 1, sizeof(*missing));
+        size_t n_missing = 0;
+
+        for (size_t i = 0; i < n_nodes; i++)
+            if (strcmp(nodes[i].node, cfg->clickhouse.node) != 0 &&
+                now_ms - nodes[i].updated_ms > cfg->idle_close_s * 1000)
+                missing[n_missing++] = nodes[i];
+        rc = cluster_judge(cfg, cl->view, cl->client, an, cfg->n_analyses, missing, n_missing,
+                           &js, err);
+        free(missing);
+    }
     if (rc != DS_OK)
         return rc;
     for (size_t i = 0; i < cfg->n_analyses; i++)

@@ -32,9 +32,9 @@
 #   7. two collect nodes, each with part of every day, judged live: no
 #      slot before both have passed it, those both have passed once they
 #      have, the rest once both are idle; then results on either node equal
-#      one machine's; records late for a day judged long ago revise it;
-#      a node that stops is missing after idle_close and named in the
-#      slots judged without it.
+#      one machine's; records late for a day judged days ago revise it;
+#      the judging node stops: it is missing after idle_close, the other
+#      judges in its place and names it in the slots judged without it.
 #
 # Prints "ok - ..." or "not ok - ..." per test, then "clickhouse: N passed,
 # N failed"; appends "passed failed" to $RESULTS if set.
@@ -693,7 +693,7 @@ collector:
   listen:
     - {protocol: ipfix, address: 127.0.0.1, port: $3}
   lateness: 1d
-  idle_close: 20s
+  idle_close: 15s
   checkpoint: 2s
 $USER_LINE
 metrics:
@@ -832,31 +832,35 @@ else
     not_ok "live: a late batch revises its day (revisions $revisions, judged $before -> $after)" "$T/lv-a.log"
     diff "$T/lv-ref.slots" "$T/lv-b.slots" | head -20
 fi
-# lv-b stops; once its row is older than idle_close it is missing, and holds nothing back
-kill "$PID_lvb"
-wait "$PID_lvb" 2> /dev/null
-i=0
-while [ "$(lmetric "$MA" 'darkstab_cluster_nodes{state="missing"}')" != 1 ] && [ $i -lt 400 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
-missing=$(lmetric "$MA" 'darkstab_cluster_nodes{state="missing"}')
-"$GEN" --days 2 --start 2013-03-05 --flows-per-day 500 --seed 23 --no-events \
-    --send "127.0.0.1:$LA" --rate 20000 2> /dev/null
-i=0
-before=$(lmetric "$MA" darkstab_cluster_judged_slots_total)
-while [ "$(lmetric "$MA" darkstab_cluster_judged_slots_total)" = "$before" ] && [ $i -lt 400 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
+# lv-a, the judging node, stops: once its row is older than idle_close it is missing, holds
+# nothing back, and lv-b, the next alive node by name, judges in its place
 kill "$PID_lva"
 wait "$PID_lva" 2> /dev/null
-"$DS" results -c "$T/lv-a.yaml" -f json -o "$T/lv-a.json" 2> /dev/null
-named=$(jq -r '[.analyses[0].slots[] | select(.completeness.missing_nodes)] | .[0].completeness.missing_nodes[0]' "$T/lv-a.json")
-if [ "$missing" = 1 ] && [ "$named" = lv-b ]; then
-    ok "live: a node that stopped is missing after collector.idle_close; the slots judged without it name it"
+i=0
+while [ "$(lmetric "$MB" 'darkstab_cluster_nodes{state="missing"}')" != 1 ] && [ $i -lt 400 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+missing=$(lmetric "$MB" 'darkstab_cluster_nodes{state="missing"}')
+judging=$(lmetric "$MB" darkstab_cluster_judging)
+# three days: lv-b's watermark passes the first at once (no wait for idle)
+"$GEN" --days 3 --start 2013-03-05 --flows-per-day 500 --seed 23 --no-events \
+    --send "127.0.0.1:$LB" --rate 20000 2> /dev/null
+i=0
+while [ "$(lmetric "$MB" darkstab_cluster_judged_slots_total)" = 0 ] && [ $i -lt 400 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+kill "$PID_lvb"
+wait "$PID_lvb" 2> /dev/null
+"$DS" results -c "$T/lv-b.yaml" -f json -o "$T/lv-b.json" 2> /dev/null
+named=$(jq -r '[.analyses[0].slots[] | select(.completeness.missing_nodes)] | .[0].completeness.missing_nodes[0]' "$T/lv-b.json")
+# (a day judged again now that ends before lv-a's last watermark has all of lv-a's records)
+older=$(jq '[.analyses[0].slots[] | select(.start < "2013-02-23" and .completeness.missing_nodes)] | length' "$T/lv-b.json")
+if [ "$missing" = 1 ] && [ "$judging" = 1 ] && [ "$named" = lv-a ] && [ "$older" = 0 ]; then
+    ok "live: the judging node stops; after collector.idle_close it is missing and the other judges in its place; the slots judged after its last watermark name it, those before do not"
 else
-    not_ok "live: a stopped node (missing $missing, named $named)" "$T/lv-a.log"
+    not_ok "live: the judging node stops (missing $missing, judging $judging, named $named, older $older)" "$T/lv-b.log"
 fi
 
 summary clickhouse
