@@ -27,6 +27,7 @@ struct flow {
     int64_t start_ms;               /* Unix milliseconds */
     int64_t end_ms;                 /* >= start_ms */
     uint64_t packets;               /* scaled by the sampling interval */
+    uint64_t bytes;                 /* likewise; 0 if the exporter sends none */
     uint64_t src_value;              /* addr_value(&src) */
     uint64_t dst_value;              /* addr_value(&dst) */
     struct addr src;

@@ -35,6 +35,8 @@ enum ipfix_field {
     IPF_EXPORTER6,      /* 131 exporterIPv6Address */
     IPF_PKT_DELTA,      /* 2 packetDeltaCount */
     IPF_PKT_TOTAL,      /* 86 packetTotalCount */
+    IPF_OCT_DELTA,      /* 1 octetDeltaCount (NetFlow v9 IN_BYTES) */
+    IPF_OCT_TOTAL,      /* 85 octetTotalCount */
     IPF_START_MS,       /* 152 flowStartMilliseconds */
     IPF_END_MS,         /* 153 flowEndMilliseconds */
     IPF_START_US,       /* 154 flowStartMicroseconds (NTP format) */
@@ -83,6 +85,8 @@ struct ipfix_fields {
     uint8_t exporter6[16];
     uint64_t pkt_delta;
     uint64_t pkt_total;
+    uint64_t oct_delta;
+    uint64_t oct_total;
     uint64_t start_ms;
     uint64_t end_ms;
     uint64_t start_us;

@@ -69,28 +69,32 @@ struct tfield {
 };
 
 #define N_TMPL 4
-#define TMPL_FIELDS 12
+#define TMPL_FIELDS 13
 
 static const struct tfield tmpl[N_TMPL][TMPL_FIELDS] = {
-    {   /* 256: IPv4 flow, IPv4 exporter: 48 bytes */
-        {IPF_START_MS, 8}, {IPF_END_MS, 8}, {IPF_PKT_DELTA, 8}, {IPF_SRC4, 4}, {IPF_DST4, 4},
-        {IPF_EXPORTER4, 4}, {IPF_OBS_DOMAIN, 4}, {IPF_SRC_PORT, 2}, {IPF_DST_PORT, 2},
-        {IPF_ICMP_TC4, 2}, {IPF_PROTO, 1}, {IPF_TCP_FLAGS, 1},
+    {   /* 256: IPv4 flow, IPv4 exporter: 56 bytes */
+        {IPF_START_MS, 8}, {IPF_END_MS, 8}, {IPF_PKT_DELTA, 8}, {IPF_OCT_DELTA, 8},
+        {IPF_SRC4, 4}, {IPF_DST4, 4}, {IPF_EXPORTER4, 4}, {IPF_OBS_DOMAIN, 4},
+        {IPF_SRC_PORT, 2}, {IPF_DST_PORT, 2}, {IPF_ICMP_TC4, 2}, {IPF_PROTO, 1},
+        {IPF_TCP_FLAGS, 1},
     },
-    {   /* 257: IPv4 flow, IPv6 exporter: 60 bytes */
+    {   /* 257: IPv4 flow, IPv6 exporter: 68 bytes */
         {IPF_EXPORTER6, 16}, {IPF_START_MS, 8}, {IPF_END_MS, 8}, {IPF_PKT_DELTA, 8},
-        {IPF_SRC4, 4}, {IPF_DST4, 4}, {IPF_OBS_DOMAIN, 4}, {IPF_SRC_PORT, 2},
-        {IPF_DST_PORT, 2}, {IPF_ICMP_TC4, 2}, {IPF_PROTO, 1}, {IPF_TCP_FLAGS, 1},
+        {IPF_OCT_DELTA, 8}, {IPF_SRC4, 4}, {IPF_DST4, 4}, {IPF_OBS_DOMAIN, 4},
+        {IPF_SRC_PORT, 2}, {IPF_DST_PORT, 2}, {IPF_ICMP_TC4, 2}, {IPF_PROTO, 1},
+        {IPF_TCP_FLAGS, 1},
     },
-    {   /* 258: IPv6 flow, IPv4 exporter: 72 bytes */
+    {   /* 258: IPv6 flow, IPv4 exporter: 80 bytes */
         {IPF_SRC6, 16}, {IPF_DST6, 16}, {IPF_START_MS, 8}, {IPF_END_MS, 8},
-        {IPF_PKT_DELTA, 8}, {IPF_EXPORTER4, 4}, {IPF_OBS_DOMAIN, 4}, {IPF_SRC_PORT, 2},
-        {IPF_DST_PORT, 2}, {IPF_ICMP_TC6, 2}, {IPF_PROTO, 1}, {IPF_TCP_FLAGS, 1},
+        {IPF_PKT_DELTA, 8}, {IPF_OCT_DELTA, 8}, {IPF_EXPORTER4, 4}, {IPF_OBS_DOMAIN, 4},
+        {IPF_SRC_PORT, 2}, {IPF_DST_PORT, 2}, {IPF_ICMP_TC6, 2}, {IPF_PROTO, 1},
+        {IPF_TCP_FLAGS, 1},
     },
-    {   /* 259: IPv6 flow, IPv6 exporter: 84 bytes */
+    {   /* 259: IPv6 flow, IPv6 exporter: 92 bytes */
         {IPF_SRC6, 16}, {IPF_DST6, 16}, {IPF_EXPORTER6, 16}, {IPF_START_MS, 8},
-        {IPF_END_MS, 8}, {IPF_PKT_DELTA, 8}, {IPF_OBS_DOMAIN, 4}, {IPF_SRC_PORT, 2},
-        {IPF_DST_PORT, 2}, {IPF_ICMP_TC6, 2}, {IPF_PROTO, 1}, {IPF_TCP_FLAGS, 1},
+        {IPF_END_MS, 8}, {IPF_PKT_DELTA, 8}, {IPF_OCT_DELTA, 8}, {IPF_OBS_DOMAIN, 4},
+        {IPF_SRC_PORT, 2}, {IPF_DST_PORT, 2}, {IPF_ICMP_TC6, 2}, {IPF_PROTO, 1},
+        {IPF_TCP_FLAGS, 1},
     },
 };
 
@@ -212,6 +216,9 @@ put_record(uint8_t *p, int t, const struct flow *f)
             break;
         case IPF_PKT_DELTA:
             put64(p, f->packets);
+            break;
+        case IPF_OCT_DELTA:
+            put64(p, f->bytes);
             break;
         case IPF_SRC4:
             put32(p, addr_v4(&f->src));

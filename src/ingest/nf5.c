@@ -122,7 +122,8 @@ nf5_decode(const uint8_t *dgram, size_t len, ipfix_record_fn fn, void *ctx,
     rec.uptime_ms = h.uptime_ms;
     present = IPF_BIT(IPF_SRC4) | IPF_BIT(IPF_DST4) | IPF_BIT(IPF_SRC_PORT) |
               IPF_BIT(IPF_DST_PORT) | IPF_BIT(IPF_PROTO) | IPF_BIT(IPF_TCP_FLAGS) |
-              IPF_BIT(IPF_PKT_DELTA) | IPF_BIT(IPF_START_UPTIME) | IPF_BIT(IPF_END_UPTIME);
+              IPF_BIT(IPF_PKT_DELTA) | IPF_BIT(IPF_OCT_DELTA) | IPF_BIT(IPF_START_UPTIME) |
+              IPF_BIT(IPF_END_UPTIME);
     /*
      * Juniper (MX80) announces 1 in 1000 with mode 0, which Cisco reserves
      * for "no sampling": an interval above 1 is taken as sampling whatever
@@ -139,6 +140,7 @@ nf5_decode(const uint8_t *dgram, size_t len, ipfix_record_fn fn, void *ctx,
         f.src4 = rd32(r);
         f.dst4 = rd32(r + 4);
         f.pkt_delta = rd32(r + 16);
+        f.oct_delta = rd32(r + 20);
         f.start_uptime = rd32(r + 24);
         f.end_uptime = rd32(r + 28);
         f.src_port = rd16(r + 32);

@@ -315,6 +315,9 @@ record_raw_header(const struct walk *w, size_t off, size_t rlen, struct pkt *pk,
     default:
         return DS_OK;
     }
+    /* the frame as it was on the wire (sFlow's frame_length), as pmacct and nfdump count it */
+    pk->f.oct_delta = rd32(r + 4);
+    SET(pk, IPF_OCT_DELTA);
     *is_pkt = 1;
     return DS_OK;
 }
@@ -343,11 +346,12 @@ record_ipv4(const struct walk *w, size_t off, size_t rlen, struct pkt *pk)
     if (rlen < 32)
         return bad(w, off, "sampled IPv4 record of %zu bytes, 32 needed", rlen);
     pk->f.ip_version = 4;
+    pk->f.oct_delta = rd32(r);  /* the IP packet's length */
     pk->f.proto = (uint8_t)rd32(r + 4);
     pk->f.src4 = rd32(r + 8);
     pk->f.dst4 = rd32(r + 12);
     pk->present |= IPF_BIT(IPF_IP_VERSION) | IPF_BIT(IPF_PROTO) | IPF_BIT(IPF_SRC4) |
-                   IPF_BIT(IPF_DST4);
+                   IPF_BIT(IPF_DST4) | IPF_BIT(IPF_OCT_DELTA);
     record_transport(pk, r + 16);
     return DS_OK;
 }
@@ -360,11 +364,12 @@ record_ipv6(const struct walk *w, size_t off, size_t rlen, struct pkt *pk)
     if (rlen < 56)
         return bad(w, off, "sampled IPv6 record of %zu bytes, 56 needed", rlen);
     pk->f.ip_version = 6;
+    pk->f.oct_delta = rd32(r);
     pk->f.proto = (uint8_t)rd32(r + 4);
     memcpy(pk->f.src6, r + 8, 16);
     memcpy(pk->f.dst6, r + 24, 16);
     pk->present |= IPF_BIT(IPF_IP_VERSION) | IPF_BIT(IPF_PROTO) | IPF_BIT(IPF_SRC6) |
-                   IPF_BIT(IPF_DST6);
+                   IPF_BIT(IPF_DST6) | IPF_BIT(IPF_OCT_DELTA);
     record_transport(pk, r + 40);
     return DS_OK;
 }

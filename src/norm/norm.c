@@ -419,9 +419,11 @@ norm_source_record(struct norm_source *s, const struct ipfix_record *rec, struct
     out->end_ms = end;
 
     out->packets = HAS(IPF_PKT_DELTA) ? f->pkt_delta : f->pkt_total;
+    out->bytes = HAS(IPF_OCT_DELTA) ? f->oct_delta : HAS(IPF_OCT_TOTAL) ? f->oct_total : 0;
     rate = record_rate(s, d, f, present);
     if (rate > 1) {
         out->packets *= rate;
+        out->bytes *= rate;
         n->stats.sampled++;
     }
     out->sampling = rate;

@@ -425,7 +425,7 @@ ch_writer_add(struct ch_writer *w, const struct flow *f, struct ds_error *err)
     rowbin_le(&w->out, f->icmp_type, 1);
     rowbin_le(&w->out, f->icmp_code, 1);
     rowbin_le(&w->out, f->packets, 8);
-    rowbin_le(&w->out, 0, 8);   /* bytes: struct flow does not carry them yet */
+    rowbin_le(&w->out, f->bytes, 8);
     rowbin_le(&w->out, f->sampling, 4);
     rowbin_str(&w->out, exporter, strlen(exporter));
     rowbin_str(&w->out, w->cfg.node, strlen(w->cfg.node));

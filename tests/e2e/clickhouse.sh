@@ -578,9 +578,11 @@ counted=$(sqlite3 "$T/k1.db" "SELECT (SELECT coalesce(sum(packets), 0) FROM slot
 have=$(q "$HTTP2" "SELECT sum(packets) FROM dse.records FINAL" 2>&1)
 plain=$(q "$HTTP2" "SELECT count() FROM dse.records" 2>&1)
 final=$(q "$HTTP2" "SELECT count() FROM dse.records FINAL" 2>&1)
+bytes=$(q "$HTTP2" "SELECT sum(bytes) > 20 * sum(packets) FROM dse.records FINAL" 2>&1)
 if [ $krc = 0 ] && [ -n "$counted" ] && [ "$have" = "$counted" ] && [ "$plain" = "$final" ] &&
-    [ -z "$(ls "$T/k1.spool")" ] && grep -q 'darknet records go to ClickHouse' "$T/k1.log"; then
-    ok "collect with store.backend clickhouse: the $final records it counted ($have packets) are in the cluster, once"
+    [ -z "$(ls "$T/k1.spool")" ] && grep -q 'darknet records go to ClickHouse' "$T/k1.log" &&
+    [ "$bytes" = 1 ]; then
+    ok "collect with store.backend clickhouse: the $final records it counted ($have packets, and their bytes) are in the cluster, once"
 else
     not_ok "collect inserts its records (rc $krc, counted $counted, cluster $have, rows $plain/$final)" "$T/k1.log"
 fi

@@ -35,7 +35,7 @@
 #define T0 1450656000
 #define MS(s) ((int64_t)(s) * 1000)
 /* bytes of the template message that opens every file */
-#define TMPL_MSG 228
+#define TMPL_MSG 244
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -67,6 +67,7 @@ mkflow(int64_t start_ms, int64_t end_ms, uint64_t packets, const char *src, cons
     f.start_ms = start_ms;
     f.end_ms = end_ms;
     f.packets = packets;
+    f.bytes = packets * 40 + (uint64_t)sport;   /* a number of its own for every flow */
     if (src != NULL)
         ck_assert_int_eq(addr_parse(src, &f.src), 0);
     ck_assert_int_eq(addr_parse(dst, &f.dst), 0);
@@ -102,6 +103,8 @@ assert_same(const struct flow *want, const struct flow *got, size_t i)
                   (long long)want->end_ms, (long long)got->start_ms, (long long)got->end_ms);
     ck_assert_msg(want->packets == got->packets, "flow %zu: %llu packets, read %llu", i,
                   (unsigned long long)want->packets, (unsigned long long)got->packets);
+    ck_assert_msg(want->bytes == got->bytes, "flow %zu: %llu bytes, read %llu", i,
+                  (unsigned long long)want->bytes, (unsigned long long)got->bytes);
     ck_assert_msg(memcmp(&want->src, &got->src, 16) == 0, "flow %zu: src %s, read %s", i,
                   addr_format(&want->src, w), addr_format(&got->src, g));
     ck_assert_msg(memcmp(&want->dst, &got->dst, 16) == 0, "flow %zu: dst %s, read %s", i,
@@ -370,10 +373,10 @@ START_TEST(test_record_sizes)
         int exporter;
         off_t rec_len;
     } kinds[] = {
-        {"192.0.2.1", "198.18.0.1", 0, 48},
-        {"192.0.2.1", "198.18.0.1", 2, 60},
-        {"2001:db8::1", "2001:db8:dead::1", 1, 72},
-        {"2001:db8::1", "2001:db8:dead::1", 3, 84},
+        {"192.0.2.1", "198.18.0.1", 0, 56},
+        {"192.0.2.1", "198.18.0.1", 2, 68},
+        {"2001:db8::1", "2001:db8:dead::1", 1, 80},
+        {"2001:db8::1", "2001:db8:dead::1", 3, 92},
     };
     char name[64];
 

@@ -165,7 +165,7 @@ nf5_record(struct tu_msg *m, const struct v5rec *r)
 #define V5_FIELDS                                                                              \
     (IPF_BIT(IPF_SRC4) | IPF_BIT(IPF_DST4) | IPF_BIT(IPF_SRC_PORT) | IPF_BIT(IPF_DST_PORT) |   \
      IPF_BIT(IPF_PROTO) | IPF_BIT(IPF_TCP_FLAGS) | IPF_BIT(IPF_PKT_DELTA) |                   \
-     IPF_BIT(IPF_START_UPTIME) | IPF_BIT(IPF_END_UPTIME))
+     IPF_BIT(IPF_OCT_DELTA) | IPF_BIT(IPF_START_UPTIME) | IPF_BIT(IPF_END_UPTIME))
 
 START_TEST(test_nf5_fields)
 {
@@ -213,6 +213,7 @@ START_TEST(test_nf5_fields)
     ck_assert_uint_eq(got.f[0].proto, PROTO_TCP);
     ck_assert_uint_eq(got.f[0].tcp_flags, 0x02);
     ck_assert_uint_eq(got.f[0].pkt_delta, 3);
+    ck_assert_uint_eq(got.f[0].oct_delta, 180);         /* dOctets */
     ck_assert_uint_eq(got.f[0].sampling_interval, 100);
     /* the flow started 10 s and ended 1 s before the export, in Unix time */
     ck_assert_int_eq(got.rec[0].sysinit_ms + got.f[0].start_uptime,
@@ -503,7 +504,7 @@ icmp_hdr(struct tu_msg *p, uint8_t type, uint8_t code)
 
 #define SF_BASE                                                                                \
     (IPF_BIT(IPF_PKT_DELTA) | IPF_BIT(IPF_SAMPLING_INTERVAL) | IPF_BIT(IPF_START_MS) |         \
-     IPF_BIT(IPF_END_MS))
+     IPF_BIT(IPF_END_MS) | IPF_BIT(IPF_OCT_DELTA))
 #define SF_V4 (IPF_BIT(IPF_IP_VERSION) | IPF_BIT(IPF_PROTO) | IPF_BIT(IPF_SRC4) | IPF_BIT(IPF_DST4))
 #define SF_V6 (IPF_BIT(IPF_IP_VERSION) | IPF_BIT(IPF_PROTO) | IPF_BIT(IPF_SRC6) | IPF_BIT(IPF_DST6))
 #define SF_PORTS (IPF_BIT(IPF_SRC_PORT) | IPF_BIT(IPF_DST_PORT))
@@ -534,6 +535,7 @@ START_TEST(test_sflow_ipv4_tcp_flags)
     ck_assert_uint_eq(got.f[0].dst_port, 23);
     ck_assert_uint_eq(got.f[0].tcp_flags, 0x1c2);
     ck_assert_uint_eq(got.f[0].pkt_delta, 1);
+    ck_assert_uint_eq(got.f[0].oct_delta, pkt.len + 200);  /* the frame's length */
     ck_assert_uint_eq(got.f[0].sampling_interval, 512);
     ck_assert_uint_eq(got.f[0].start_ms, RECV_MS);
     ck_assert_uint_eq(got.f[0].end_ms, RECV_MS);

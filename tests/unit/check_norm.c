@@ -410,10 +410,13 @@ START_TEST(test_sampling_options)
     ck_assert_msg(norm_sampling_rate(&o, c->present) == c->rate, "%s: rate %u", c->what,
                   norm_sampling_rate(&o, c->present));
     f.pkt_delta = 3;
+    f.oct_delta = 180;
     announce(&o, c->present | IPF_BIT(IPF_OBS_DOMAIN), 3);
-    out = flow_of(&f, p, 3);
+    out = flow_of(&f, p | IPF_BIT(IPF_OCT_DELTA), 3);
     ck_assert_msg(out.packets == 3ULL * c->rate, "%s: %llu packets", c->what,
                   (unsigned long long)out.packets);
+    /* bytes are sampled as the packets are */
+    ck_assert_uint_eq(out.bytes, 180ULL * c->rate);
     ck_assert_uint_eq(out.sampling, c->rate);
     ck_assert_uint_eq(norm_get_stats(nm)->sampled, 1);
     ck_assert_uint_eq(norm_get_stats(nm)->options, 1);
