@@ -101,6 +101,12 @@ void ch_writer_stop_sender(struct ch_writer *w, int64_t wait_s);
  */
 void ch_writer_watermark(struct ch_writer *w, int64_t watermark_ms, bool idle);
 /*
+ * Live: reads the watermark this node wrote before (a restart), so that
+ * records older than it that come now are marked for revision as those
+ * older than the rows it writes from now on are (docs/CLICKHOUSE.md 6).
+ */
+enum ds_rc ch_writer_read_promise(struct ch_writer *w, struct ds_error *err);
+/*
  * The earliest flow start (ms) of the records not yet in the cluster (the
  * batch being filled, the spool's), INT64_MAX if none: the watermark
  * written is held below it, so that it means "records in up to".  From

@@ -68,6 +68,8 @@ struct cluster_live;
 enum ds_rc cluster_live_start(const struct ds_cfg *cfg, struct cluster_live **out,
                               struct ds_error *err);
 void cluster_live_get_stats(struct cluster_live *cl, struct cluster_live_stats *out);
+/* SIGHUP: collector.idle_close as reloaded (alive and missing nodes); NULL is nothing. */
+void cluster_live_set_idle_close(struct cluster_live *cl, int64_t idle_close_s);
 /* Stops the thread (a judgement under way is finished) and frees cl; NULL is nothing. */
 void cluster_live_stop(struct cluster_live *cl);
 

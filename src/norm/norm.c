@@ -422,8 +422,11 @@ norm_source_record(struct norm_source *s, const struct ipfix_record *rec, struct
     out->bytes = HAS(IPF_OCT_DELTA) ? f->oct_delta : HAS(IPF_OCT_TOTAL) ? f->oct_total : 0;
     rate = record_rate(s, d, f, present);
     if (rate > 1) {
-        out->packets *= rate;
-        out->bytes *= rate;
+        /* a hostile counter times a hostile rate stays the largest count, not a small one */
+        if (__builtin_mul_overflow(out->packets, (uint64_t)rate, &out->packets))
+            out->packets = UINT64_MAX;
+        if (__builtin_mul_overflow(out->bytes, (uint64_t)rate, &out->bytes))
+            out->bytes = UINT64_MAX;
         n->stats.sampled++;
     }
     out->sampling = rate;

@@ -21,6 +21,7 @@
 #include <glib.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,7 @@ struct cluster_live {
     size_t n_was_alive;
     bool judged_before;
     GHashTable *revised;                /* "node/batch" -> NULL */
+    _Atomic int64_t idle_close_ms;      /* collector.idle_close, as reloaded */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -257,6 +259,22 @@ was_alive(const struct cluster_live *cl, const char *node)
     return false;
 }
 
+/*
+ * A node name as the configuration allows it (store.clickhouse.node: letters,
+ * digits, '_', '-', '.'): a row with any other is none of ours, and its
+ * name never goes into a query.
+ */
+static bool
+node_name_ok(const char *s)
+{
+    if (*s == '\0')
+        return false;
+    for (; *s; s++)
+        if (!g_ascii_isalnum(*s) && *s != '_' && *s != '-' && *s != '.')
+            return false;
+    return true;
+}
+
 /* The earliest record start of node since from_ms, into *first (kept if none or later). */
 static enum ds_rc
 node_first(struct cluster_live *cl, const char *node, int64_t from_ms, int64_t *first,
@@ -278,13 +296,16 @@ node_first(struct cluster_live *cl, const char *node, int64_t from_ms, int64_t *
 /*
  * Where the slots judged already must be judged again from (*from, ms;
  * INT64_MAX: nowhere): nodes that appeared or came back since the last
- * round, and revisions whose batch is now in the cluster.
+ * round, and revisions whose batch is now in the cluster, whole.  The
+ * revisions found go to *done, to be remembered once the judgement that
+ * takes them in is saved.
  */
 static enum ds_rc
 find_revisions(struct cluster_live *cl, const struct ch_node *nodes, size_t n, int64_t now_ms,
-               int64_t horizon_ms, int64_t *from, struct ds_error *err)
+               int64_t horizon_ms, int64_t *from, GPtrArray *done, struct ds_error *err)
 {
     const struct ds_cfg *cfg = cl->cfg;
+    int64_t idle_close_ms = atomic_load(&cl->idle_close_ms);
     struct strbuf sb = STRBUF_INIT;
     GHashTable *seen;
     enum ds_rc rc = DS_OK;
@@ -292,8 +313,8 @@ find_revisions(struct cluster_live *cl, const struct ch_node *nodes, size_t n, i
 
     *from = INT64_MAX;
     for (size_t i = 0; rc == DS_OK && cl->judged_before && i < n; i++) {
-        if (now_ms - nodes[i].updated_ms > cfg->idle_close_s * 1000 ||
-            was_alive(cl, nodes[i].node))
+        if (now_ms - nodes[i].updated_ms > idle_close_ms || was_alive(cl, nodes[i].node) ||
+            !node_name_ok(nodes[i].node))
             continue;
         log_info("cluster: node %s is new or back: the slots judged without it are judged "
                  "again from its earliest record", nodes[i].node);
@@ -301,8 +322,8 @@ find_revisions(struct cluster_live *cl, const struct ch_node *nodes, size_t n, i
     }
     if (rc != DS_OK)
         return rc;
-    sql = xasprintf("SELECT node, batch, first_ms, last_ms FROM %s.revisions WHERE first_ms >= "
-                    "%" PRId64 " FORMAT TabSeparated",
+    sql = xasprintf("SELECT node, batch, rows, first_ms, last_ms FROM %s.revisions WHERE "
+                    "first_ms >= %" PRId64 " FORMAT TabSeparated",
                     cfg->clickhouse.database, horizon_ms);
     rc = ch_exec(cl->client, sql, &sb, err);
     free(sql);
@@ -310,28 +331,36 @@ find_revisions(struct cluster_live *cl, const struct ch_node *nodes, size_t n, i
     for (const char *p = strbuf_str(&sb); rc == DS_OK && *p != '\0';) {
         size_t l = strcspn(p, "\n");
         char node[64], key[96];
-        unsigned long long batch;
+        unsigned long long batch, rows;
         long long first, last;
 
-        if (sscanf(p, "%63[^\t]\t%llu\t%lld\t%lld", node, &batch, &first, &last) == 4) {
+        if (sscanf(p, "%63[^\t]\t%llu\t%llu\t%lld\t%lld", node, &batch, &rows, &first,
+                   &last) == 5 &&
+            node_name_ok(node)) {
             snprintf(key, sizeof(key), "%s/%llu", node, batch);
             g_hash_table_add(seen, xstrdup(key));
             if (!g_hash_table_contains(cl->revised, key)) {
-                /* not before its batch is in: judged again without it, it would be lost */
+                /*
+                 * Not before its batch is in, whole (a batch over several
+                 * days is a part per day): judged again without them, its
+                 * records would be lost.
+                 */
+                struct strbuf ans = STRBUF_INIT;
                 char *q = xasprintf("SELECT min(start_ms), count() FROM %s.records WHERE node "
                                     "= '%s' AND batch = %llu AND start_ms >= %lld AND "
                                     "start_ms <= %lld FORMAT TabSeparated",
                                     cfg->clickhouse.database, node, batch, first, last);
-                int64_t v;
-                bool found;
+                long long v, have;
 
-                rc = query_int(cl, q, &v, &found, err);
+                rc = ch_exec(cl->client, q, &ans, err);
                 free(q);
-                if (rc == DS_OK && found) {
+                if (rc == DS_OK && sscanf(strbuf_str(&ans), "%lld\t%lld", &v, &have) == 2 &&
+                    have > 0 && (unsigned long long)have >= rows) {
                     if (v < *from)
                         *from = v;
-                    g_hash_table_add(cl->revised, xstrdup(key));
+                    g_ptr_array_add(done, xstrdup(key));
                 }
+                strbuf_fini(&ans);
             }
         }
         p += l + (p[l] == '\n');
@@ -357,7 +386,7 @@ remember_alive(struct cluster_live *cl, const struct ch_node *nodes, size_t n, i
 {
     cl->n_was_alive = 0;
     for (size_t i = 0; i < n && cl->n_was_alive < NODES_MAX; i++)
-        if (now_ms - nodes[i].updated_ms <= cl->cfg->idle_close_s * 1000)
+        if (now_ms - nodes[i].updated_ms <= atomic_load(&cl->idle_close_ms))
             snprintf(cl->was_alive[cl->n_was_alive++], sizeof(cl->was_alive[0]), "%s",
                      nodes[i].node);
 }
@@ -371,6 +400,7 @@ judge_round(struct cluster_live *cl, const struct cluster_plan *plan, const stru
     int64_t target[CFG_ANALYSES_MAX];
     struct cluster_judge_stats js;
     int64_t revise_ms = INT64_MAX, horizon_ms = INT64_MAX;
+    GPtrArray *done = g_ptr_array_new_with_free_func(free);
     bool any = false;
     enum ds_rc rc;
 
@@ -381,7 +411,7 @@ judge_round(struct cluster_live *cl, const struct cluster_plan *plan, const stru
             horizon_ms = cl->upto[i] * 1000;
     if (rc == DS_OK && horizon_ms != INT64_MAX) {
         horizon_ms -= (int64_t)REVISE_DAYS * 86400 * 1000;
-        rc = find_revisions(cl, nodes, n_nodes, now_ms, horizon_ms, &revise_ms, err);
+        rc = find_revisions(cl, nodes, n_nodes, now_ms, horizon_ms, &revise_ms, done, err);
     }
     for (size_t i = 0; rc == DS_OK && i < cfg->n_analyses; i++) {
         struct slotcal cal;
@@ -411,23 +441,26 @@ judge_round(struct cluster_live *cl, const struct cluster_plan *plan, const stru
         }
         any |= an[i].to > an[i].from;
     }
-    if (rc == DS_OK)
-        remember_alive(cl, nodes, n_nodes, now_ms);
-    if (rc != DS_OK || !any)
-        return rc;
-    {
+    if (rc == DS_OK && any) {
         struct ch_node *missing = xcalloc(n_nodes + 1, sizeof(*missing));
         size_t n_missing = 0;
 
         for (size_t i = 0; i < n_nodes; i++)
             if (strcmp(nodes[i].node, cfg->clickhouse.node) != 0 &&
-                now_ms - nodes[i].updated_ms > cfg->idle_close_s * 1000)
+                now_ms - nodes[i].updated_ms > atomic_load(&cl->idle_close_ms))
                 missing[n_missing++] = nodes[i];
         rc = cluster_judge(cfg, cl->view, cl->client, an, cfg->n_analyses, missing, n_missing,
                            &js, err);
         free(missing);
     }
-    if (rc != DS_OK)
+    /* only a judgement saved takes the revisions and the nodes back in: else, next round */
+    if (rc == DS_OK) {
+        for (guint k = 0; k < done->len; k++)
+            g_hash_table_add(cl->revised, xstrdup(g_ptr_array_index(done, k)));
+        remember_alive(cl, nodes, n_nodes, now_ms);
+    }
+    g_ptr_array_free(done, true);
+    if (rc != DS_OK || !any)
         return rc;
     for (size_t i = 0; i < cfg->n_analyses; i++)
         if (an[i].to > an[i].from)
@@ -459,7 +492,7 @@ round_once(struct cluster_live *cl)
         rc = ch_nodes(cl->client, &cfg->clickhouse, &nodes, &n, &err);
     if (rc == DS_OK) {
         cluster_live_plan(nodes, n, cfg->clickhouse.node, cfg->clickhouse.analyzer, wall_ms(),
-                          cfg->idle_close_s * 1000, &plan);
+                          atomic_load(&cl->idle_close_ms), &plan);
         if (plan.judge && (plan.watermark_ms != INT64_MIN || plan.all_idle))
             rc = judge_round(cl, &plan, nodes, n, wall_ms(), &judged, &err);
     }
@@ -513,6 +546,7 @@ cluster_live_start(const struct ds_cfg *cfg, struct cluster_live **out, struct d
     for (size_t i = 0; i < CFG_ANALYSES_MAX; i++)
         cl->upto[i] = INT64_MIN;
     cl->st.watermark_ms = INT64_MIN;
+    atomic_store(&cl->idle_close_ms, cfg->idle_close_s * 1000);
     cl->was_alive = xcalloc(NODES_MAX, sizeof(*cl->was_alive));
     cl->revised = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
     pthread_mutex_init(&cl->lock, NULL);
@@ -528,6 +562,13 @@ cluster_live_start(const struct ds_cfg *cfg, struct cluster_live **out, struct d
     }
     *out = cl;
     return DS_OK;
+}
+
+void
+cluster_live_set_idle_close(struct cluster_live *cl, int64_t idle_close_s)
+{
+    if (cl != NULL)
+        atomic_store(&cl->idle_close_ms, idle_close_s * 1000);
 }
 
 void

@@ -1566,6 +1566,15 @@ collector_start(struct collector *c, struct ds_error *err)
         rc = ch_writer_open(&c->cfg->clickhouse, &c->records, err);
         if (rc == DS_OK)
             rc = ch_writer_source(c->records, NULL, err);
+        if (rc == DS_OK) {
+            struct ds_error why;
+
+            if (ch_writer_read_promise(c->records, &why) != DS_OK)
+                log_warnx("collect: the watermark this node wrote before is unknown (%s): "
+                          "records older than it that come now are not marked for the judging "
+                          "node to judge their slots again",
+                          why.msg);
+        }
         if (rc == DS_OK)
             rc = ch_writer_start_sender(c->records, 0, err);
         if (rc != DS_OK)
@@ -1612,6 +1621,7 @@ reload(struct collector *c, const char *path)
     prefix_set_free(c->dark);
     c->dark = prefix_set_new(n->prefixes.v, n->prefixes.n, n->exclude.v, n->exclude.n);
     c->cur = n;
+    cluster_live_set_idle_close(c->live, n->idle_close_s);
     cfg_free(c->reloaded);
     c->reloaded = n;
     for (size_t i = 0; i < exp_count(c); i++)

@@ -398,9 +398,7 @@ ch_writer_add(struct ch_writer *w, const struct flow *f, struct ds_error *err)
         w->first_ms = INT64_MAX;
         w->last_ms = INT64_MIN;
     }
-    /* the judging node may have judged its slot on our word: it must judge it again */
-    if (f->start_ms < __atomic_load_n(&w->wm_published, __ATOMIC_RELAXED))
-        w->late = true;
+
     if (f->exporter != NULL) {
         char a[ADDR_STRLEN];
 
@@ -412,6 +410,14 @@ ch_writer_add(struct ch_writer *w, const struct flow *f, struct ds_error *err)
         w->first_ms = f->start_ms;
         __atomic_store_n(&w->open_first_ms, w->first_ms, __ATOMIC_SEQ_CST);
     }
+    /*
+     * Before a watermark this node has promised (after the hold above: the
+     * sender raises the promise before it reads what is held, so one of
+     * the two sees the other): the judging node may have judged its slot
+     * without it, and must judge it again.
+     */
+    if (f->start_ms < __atomic_load_n(&w->wm_published, __ATOMIC_SEQ_CST))
+        w->late = true;
     if (f->start_ms > w->last_ms)
         w->last_ms = f->start_ms;
     rowbin_le(&w->out, (uint64_t)f->start_ms, 8);
@@ -572,14 +578,14 @@ record_repeat(struct ch_writer *w, uint64_t batch, int64_t first, int64_t last,
  * is folded.
  */
 static enum ds_rc
-record_revision(struct ch_writer *w, uint64_t batch, int64_t first, int64_t last,
+record_revision(struct ch_writer *w, uint64_t batch, uint64_t rows, int64_t first, int64_t last,
                 struct ds_error *err)
 {
     enum ds_rc rc;
-    char *sql = xasprintf("INSERT INTO %s.revisions (node, batch, first_ms, last_ms) VALUES "
-                          "('%s', %llu, %lld, %lld)",
+    char *sql = xasprintf("INSERT INTO %s.revisions (node, batch, rows, first_ms, last_ms) "
+                          "VALUES ('%s', %llu, %llu, %lld, %lld)",
                           w->cfg.database, w->cfg.node, (unsigned long long)batch,
-                          (long long)first, (long long)last);
+                          (unsigned long long)rows, (long long)first, (long long)last);
 
     rc = ch_post(w->client, NULL, sql, strlen(sql), NULL, NULL, err);
     free(sql);
@@ -618,7 +624,7 @@ send_one(struct ch_writer *w, const char *path, bool from_before, bool *sent_unk
         if (rc != DS_OK)
             goto out;
     }
-    if ((flags & FLAG_LATE) && (rc = record_revision(w, batch, first, last, err)) != DS_OK)
+    if ((flags & FLAG_LATE) && (rc = record_revision(w, batch, rows, first, last, err)) != DS_OK)
         goto out;
     if ((flags & (FLAG_CHECK | FLAG_REPEAT)) || from_before) {
         /* names are checked by check-config: no quote to escape */
@@ -851,6 +857,22 @@ ch_writer_pending_first(const struct ch_writer *w)
  * way (docs/CLICKHOUSE.md 6), and a node with records on their way is not
  * idle.
  */
+/*
+ * The highest watermark this node may have promised: raised before a row
+ * is written (the INSERT may land whatever its answer), never lowered (a
+ * row held back below it promises less, not the earlier row).
+ */
+static void
+raise_published(struct ch_writer *w, int64_t wm)
+{
+    int64_t cur = __atomic_load_n(&w->wm_published, __ATOMIC_SEQ_CST);
+
+    while (wm > cur &&
+           !__atomic_compare_exchange_n(&w->wm_published, &cur, wm, false, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST))
+        ;
+}
+
 static void
 write_watermark(struct ch_writer *w, bool now)
 {
@@ -870,6 +892,7 @@ write_watermark(struct ch_writer *w, bool now)
     pthread_mutex_unlock(&w->lock);
     if (!set)
         return;
+    raise_published(w, wm);
     pending = ch_writer_pending_first(w);
     if (pending != INT64_MAX) {
         idle = false;
@@ -883,10 +906,8 @@ write_watermark(struct ch_writer *w, bool now)
                     w->cfg.database, w->cfg.node, (long long)updated, (long long)wm,
                     idle ? 1 : 0, w->cfg.analyzer != CFG_ANALYZER_FALSE ? 1 : 0);
     /* a failure is the spool's business to report: the next try is in a few seconds */
-    if (ch_exec(w->client, sql, NULL, &err) == DS_OK) {
+    if (ch_exec(w->client, sql, NULL, &err) == DS_OK)
         w->wm_written = now_s();
-        __atomic_store_n(&w->wm_published, wm, __ATOMIC_RELAXED);
-    }
     free(sql);
 }
 
@@ -931,6 +952,23 @@ sender_run(void *arg)
             continue;
         }
     }
+}
+
+enum ds_rc
+ch_writer_read_promise(struct ch_writer *w, struct ds_error *err)
+{
+    struct strbuf sb = STRBUF_INIT;
+    char *sql = xasprintf("SELECT max(watermark_ms), count() FROM %s.watermarks WHERE node = "
+                          "'%s' FORMAT TabSeparated",
+                          w->cfg.database, w->cfg.node);
+    enum ds_rc rc = ch_exec(w->client, sql, &sb, err);
+    long long wm, n;
+
+    if (rc == DS_OK && sscanf(strbuf_str(&sb), "%lld\t%lld", &wm, &n) == 2 && n > 0)
+        raise_published(w, wm);
+    strbuf_fini(&sb);
+    free(sql);
+    return rc;
 }
 
 enum ds_rc

@@ -415,6 +415,7 @@ static const struct local_table {
     {"revisions",
      "    node String,\n"
      "    batch UInt64,\n"
+     "    rows UInt64,\n"
      "    first_ms Int64,\n"
      "    last_ms Int64\n"
      ") ENGINE = ReplacingMergeTree\n"

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "ds/explain.h"
@@ -41,7 +42,7 @@
  */
 #define BLOB_ZSTD_LEVEL 1
 /* a blob that says it holds more than this is damaged (a daily slot of every port: ~60 MB) */
-#define BLOB_RAW_MAX ((unsigned long long)1 << 32)
+#define BLOB_RAW_MAX ((unsigned long long)1 << 30)
 /* a checkpoint once the WAL holds this much: SQLite's default, 1,000 pages of 4 KB */
 #define CHECKPOINT_BYTES (4000 * 1024)
 
@@ -198,6 +199,7 @@ struct sq {
     pthread_t ckpt_thread;
     bool ckpt_started;          /* ckpt_thread is to be joined */
     _Atomic bool ckpt_busy;     /* it has not finished */
+    pid_t ckpt_pid;             /* the process that started it: a fork's child has none */
     int page_size;
     ZSTD_CCtx *zc;              /* the blobs' (de)compression contexts, kept */
     ZSTD_DCtx *zd;
@@ -440,8 +442,22 @@ checkpoint_main(void *arg)
 }
 
 static void
+checkpoint_join_if_forked(struct sq *s)
+{
+    if (s->ckpt_started && s->ckpt_pid != getpid()) {
+        s->ckpt_started = false;
+        atomic_store(&s->ckpt_busy, false);
+    }
+}
+
+static void
 checkpoint_join(struct sq *s)
 {
+    /*
+     * After a fork (the collector opens its store, then becomes a daemon)
+     * the thread is the parent's: the child has nothing to wait for.
+     */
+    checkpoint_join_if_forked(s);
     if (s->ckpt_started) {
         pthread_join(s->ckpt_thread, NULL);
         s->ckpt_started = false;
@@ -458,12 +474,16 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     struct sq *s = arg;
 
-    if ((int64_t)frames * s->page_size < CHECKPOINT_BYTES || atomic_load(&s->ckpt_busy))
+    if ((int64_t)frames * s->page_size < CHECKPOINT_BYTES)
+        return SQLITE_OK;
+    checkpoint_join_if_forked(s);
+    if (atomic_load(&s->ckpt_busy))
         return SQLITE_OK;
     checkpoint_join(s);
     atomic_store(&s->ckpt_busy, true);
     if (pthread_create(&s->ckpt_thread, NULL, checkpoint_main, s) == 0) {
         s->ckpt_started = true;
+        s->ckpt_pid = getpid();
         return SQLITE_OK;
     }
     atomic_store(&s->ckpt_busy, false);

@@ -420,6 +420,14 @@ START_TEST(test_sampling_options)
     ck_assert_uint_eq(out.sampling, c->rate);
     ck_assert_uint_eq(norm_get_stats(nm)->sampled, 1);
     ck_assert_uint_eq(norm_get_stats(nm)->options, 1);
+    /* counters that would overflow once scaled stay the largest count */
+    if (c->rate > 1) {
+        f.pkt_delta = UINT64_MAX / 2 + 1;
+        f.oct_delta = UINT64_MAX / 2 + 1;
+        out = flow_of(&f, p | IPF_BIT(IPF_OCT_DELTA), 3);
+        ck_assert_uint_eq(out.packets, UINT64_MAX);
+        ck_assert_uint_eq(out.bytes, UINT64_MAX);
+    }
 }
 END_TEST
 
