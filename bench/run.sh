@@ -49,6 +49,18 @@ secs=$(echo "$runs" | awk 'NF == 2 {print $1}' | best)
 rss=$(echo "$runs" | awk 'NF == 2 {print $2}' | sort -n | tail -n 1)
 rate=$(awk -v r="$records" -v s="$secs" 'BEGIN { printf "%.2f", r / s / 1e6 }')
 dbsize=$(du -m "$D/bench.db" | cut -f1)
+# ... and with one analysis (bench1.yaml) and four (bench4.yaml): how the cost grows with them
+rate_of() {
+    for i in 1 2 3; do
+        rm -f "$D"/bench-n.db*
+        /usr/bin/time -f "%e" -o "$D/time" "$BUILD/darkstab" analyze -q -c "$1" \
+            --store "$D/bench-n.db" -f json -o /dev/null "$IN" || exit 1
+        cat "$D/time"
+    done | best | awk -v r="$records" '{ printf "%.2f", r / $1 / 1e6 }'
+    rm -f "$D"/bench-n.db*
+}
+rate1=$(rate_of bench/bench1.yaml)
+rate4=$(rate_of bench/bench4.yaml)
 
 # 4. nfdump -s dstport/packets over the same flows, in nfdump's own format:
 #    darkstab-gen sends them to nfcapd over UDP on 127.0.0.1 once.
@@ -99,7 +111,9 @@ printf '%-58s %12s\n' "" "records/s"
 printf '%-58s %10s M\n' "libfixbuf bare loop (bench/fixbuf_floor.c)" "$floor"
 printf '%-58s %10s M\n' "darkstab reader alone (bench/ingest_only.c)" "$reader"
 printf '%-58s %10s M\n' "darkstab reader alone, libfixbuf decoding every record" "$reader_fb"
+printf '%-58s %10s M\n' "darkstab analyze, 1 analysis x 3 thresholds (bench1.yaml)" "$rate1"
 printf '%-58s %10s M\n' "darkstab analyze, 2 analyses x 3 thresholds (bench.yaml)" "$rate"
+printf '%-58s %10s M\n' "darkstab analyze, 4 analyses x 3 thresholds (bench4.yaml)" "$rate4"
 [ -n "$nf" ] && printf '%-58s %10.2f M\n' "nfdump -s dstport/packets ($nfflows flows, nfcapd files)" \
     "$(awk -v n="$nf" 'BEGIN { print n / 1e6 }')"
 echo "$sends" | while read -r fmt r; do
