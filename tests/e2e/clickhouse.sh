@@ -724,16 +724,36 @@ for p in "$HTTP1" "$HTTP2"; do
     "$DS" clickhouse-schema -c "$T/lv-a.yaml" --apply "http://127.0.0.1:$p/" > /dev/null ||
         not_ok "schema of dsl on $p"
 done
-# lstart NAME: a live node in the background, until it listens
+# lstart NAME: a live node in the background, until it listens and serves its metrics; a
+# port another process took meanwhile (free_port only knows what listened then) is chosen
+# again.  Its metrics port is then in M_<NAME without dashes>, its PID in PID_<same>.
 lstart() {
-    "$DS" collect -c "$T/$1.yaml" --foreground -v >> "$T/$1.log" 2>&1 &
-    PIDS="$PIDS $!"
-    eval "PID_$(echo "$1" | tr -d -)=$!"
-    i=0
-    while ! grep -q 'collect: listening on' "$T/$1.log" 2> /dev/null && [ $i -lt 100 ]; do
-        sleep 0.1
-        i=$((i + 1))
+    v=$(echo "$1" | tr -d -)
+    for try in 1 2 3 4; do
+        : > "$T/$1.try"
+        "$DS" collect -c "$T/$1.yaml" --foreground -v >> "$T/$1.try" 2>&1 &
+        pid=$!
+        i=0
+        while ! grep -q 'collect: darkstab .* started' "$T/$1.try" && kill -0 "$pid" 2> /dev/null &&
+            [ $i -lt 100 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        cat "$T/$1.try" >> "$T/$1.log"
+        if grep -q 'collect: darkstab .* started' "$T/$1.try" &&
+            ! grep -q 'metrics: .*cannot bind' "$T/$1.try"; then
+            break
+        fi
+        kill "$pid" 2> /dev/null
+        wait "$pid" 2> /dev/null
+        sed -i -e "s/^  listen: 127.0.0.1:[0-9]*$/  listen: 127.0.0.1:$(free_port $((40 + try)))/" \
+            -e "s/address: 127.0.0.1, port: [0-9]*}/address: 127.0.0.1, port: $(free_port $((50 + try)))}/" \
+            "$T/$1.yaml"
     done
+    PIDS="$PIDS $pid"
+    eval "PID_$v=$pid"
+    eval "M_$v=$(sed -n 's/^  listen: 127.0.0.1:\([0-9]*\)$/\1/p' "$T/$1.yaml")"
+    eval "L_$v=$(sed -n 's/.*address: 127.0.0.1, port: \([0-9]*\)}.*/\1/p' "$T/$1.yaml")"
 }
 # lmetric PORT NAME: a metric's value
 lmetric() {
@@ -744,6 +764,10 @@ lmetric() {
     $(for f in "$T"/l1/*; do echo "$f" "$T/l2/$(basename "$f")"; done) 2> "$T/err"
 lstart lv-a
 lstart lv-b
+MA=$M_lva
+MB=$M_lvb
+LA=$L_lva
+LB=$L_lvb
 # both rows in the cluster before any record: a node unknown to the others holds nothing back
 i=0
 while [ "$("$DS" check-config -c "$T/lv-a.yaml" --connect 2> /dev/null | grep -c '^node lv-')" != 2 ] &&
