@@ -130,21 +130,36 @@ cluster_view_path(const struct ds_cfg *cfg)
     return xasprintf("%s.cluster", cfg->store_path);
 }
 
-/* One number from a query of one row (TabSeparated); *found false if it has none or is NULL. */
+/*
+ * A query answering one row "value<TAB>count()" (TabSeparated): *count
+ * of it, *v the value when *count > 0 (an aggregate over no rows is none).
+ */
+static enum ds_rc
+query_value_count(struct cluster_live *cl, const char *sql, int64_t *v, int64_t *count,
+                  struct ds_error *err)
+{
+    struct strbuf sb = STRBUF_INIT;
+    enum ds_rc rc = ch_exec(cl->client, sql, &sb, err);
+    long long x, n;
+
+    *count = 0;
+    if (rc == DS_OK && sscanf(strbuf_str(&sb), "%lld\t%lld", &x, &n) == 2 && n > 0) {
+        *v = x;
+        *count = n;
+    }
+    strbuf_fini(&sb);
+    return rc;
+}
+
+/* The same, *found if the aggregate had rows. */
 static enum ds_rc
 query_int(struct cluster_live *cl, const char *sql, int64_t *v, bool *found,
           struct ds_error *err)
 {
-    struct strbuf sb = STRBUF_INIT;
-    enum ds_rc rc = ch_exec(cl->client, sql, &sb, err);
-    long long x, count;
+    int64_t n;
+    enum ds_rc rc = query_value_count(cl, sql, v, &n, err);
 
-    *found = false;
-    if (rc == DS_OK && sscanf(strbuf_str(&sb), "%lld\t%lld", &x, &count) == 2 && count > 0) {
-        *v = x;
-        *found = true;
-    }
-    strbuf_fini(&sb);
+    *found = n > 0;
     return rc;
 }
 
@@ -345,22 +360,19 @@ find_revisions(struct cluster_live *cl, const struct ch_node *nodes, size_t n, i
                  * days is a part per day): judged again without them, its
                  * records would be lost.
                  */
-                struct strbuf ans = STRBUF_INIT;
                 char *q = xasprintf("SELECT min(start_ms), count() FROM %s.records WHERE node "
                                     "= '%s' AND batch = %llu AND start_ms >= %lld AND "
                                     "start_ms <= %lld FORMAT TabSeparated",
                                     cfg->clickhouse.database, node, batch, first, last);
-                long long v, have;
+                int64_t v, have;
 
-                rc = ch_exec(cl->client, q, &ans, err);
+                rc = query_value_count(cl, q, &v, &have, err);
                 free(q);
-                if (rc == DS_OK && sscanf(strbuf_str(&ans), "%lld\t%lld", &v, &have) == 2 &&
-                    have > 0 && (unsigned long long)have >= rows) {
+                if (rc == DS_OK && have > 0 && (unsigned long long)have >= rows) {
                     if (v < *from)
                         *from = v;
                     g_ptr_array_add(done, xstrdup(key));
                 }
-                strbuf_fini(&ans);
             }
         }
         p += l + (p[l] == '\n');
@@ -536,6 +548,20 @@ live_run(void *arg)
     }
 }
 
+/* What cl holds, its thread stopped or never started. */
+static void
+live_free(struct cluster_live *cl)
+{
+    store_close(cl->view);
+    ch_client_free(cl->client);
+    pthread_cond_destroy(&cl->wake);
+    pthread_mutex_destroy(&cl->lock);
+    g_hash_table_destroy(cl->revised);
+    free(cl->was_alive);
+    free(cl->view_path);
+    free(cl);
+}
+
 enum ds_rc
 cluster_live_start(const struct ds_cfg *cfg, struct cluster_live **out, struct ds_error *err)
 {
@@ -552,12 +578,7 @@ cluster_live_start(const struct ds_cfg *cfg, struct cluster_live **out, struct d
     pthread_mutex_init(&cl->lock, NULL);
     pthread_cond_init(&cl->wake, NULL);
     if (pthread_create(&cl->thread, NULL, live_run, cl) != 0) {
-        pthread_cond_destroy(&cl->wake);
-        pthread_mutex_destroy(&cl->lock);
-        g_hash_table_destroy(cl->revised);
-        free(cl->was_alive);
-        free(cl->view_path);
-        free(cl);
+        live_free(cl);
         return ds_error_set(err, DS_ERR_INTERNAL, "cluster: cannot start the judging thread");
     }
     *out = cl;
@@ -589,12 +610,5 @@ cluster_live_stop(struct cluster_live *cl)
     pthread_cond_broadcast(&cl->wake);
     pthread_mutex_unlock(&cl->lock);
     pthread_join(cl->thread, NULL);
-    store_close(cl->view);
-    ch_client_free(cl->client);
-    pthread_cond_destroy(&cl->wake);
-    pthread_mutex_destroy(&cl->lock);
-    g_hash_table_destroy(cl->revised);
-    free(cl->was_alive);
-    free(cl->view_path);
-    free(cl);
+    live_free(cl);
 }

@@ -266,6 +266,13 @@ blob_unpack(struct sq *s, const void *b, size_t len, uint8_t **raw, size_t *raw_
     return 0;
 }
 
+/* Binds a packed blob (NULL: empty, not SQL NULL: the columns are NOT NULL), kept by the caller. */
+static void
+bind_packed(sqlite3_stmt *st, int col, const uint8_t *packed, size_t len)
+{
+    sqlite3_bind_blob64(st, col, packed != NULL ? (const void *)packed : "", len, SQLITE_STATIC);
+}
+
 /* Column col's blob, unpacked (blob_unpack()). */
 static int
 column_unpack(struct sq *s, sqlite3_stmt *st, int col, uint8_t **raw, size_t *raw_len)
@@ -345,8 +352,8 @@ pack_rows(struct sq *s, const char *table, struct ds_error *err)
         pd = blob_pack(s, sqlite3_column_blob(get, 2), (size_t)sqlite3_column_bytes(get, 2),
                        &pd_len);
         sqlite3_reset(get);
-        sqlite3_bind_blob64(put, 1, pc ? (const void *)pc : "", pc_len, SQLITE_STATIC);
-        sqlite3_bind_blob64(put, 2, pd ? (const void *)pd : "", pd_len, SQLITE_STATIC);
+        bind_packed(put, 1, pc, pc_len);
+        bind_packed(put, 2, pd, pd_len);
         sqlite3_bind_int64(put, 3, last);
         rc = step_done(s, put, err, "compressing the group blobs");
         free(pc);
@@ -875,8 +882,8 @@ sq_slot_save(void *state, int64_t aid, const struct agg_slot *slot, struct ds_er
     sqlite3_bind_int64(st, 8, (int64_t)slot->late_packets);
     sqlite3_bind_int(st, 9, slot->complete);
     sqlite3_bind_int64(st, 10, (int64_t)time(NULL));
-    sqlite3_bind_blob64(st, 11, pc ? (const void *)pc : "", pc_len, SQLITE_STATIC);
-    sqlite3_bind_blob64(st, 12, pd ? (const void *)pd : "", pd_len, SQLITE_STATIC);
+    bind_packed(st, 11, pc, pc_len);
+    bind_packed(st, 12, pd, pd_len);
     sqlite3_bind_int64(st, 13, (int64_t)slot->folded_packets);
     sqlite3_bind_int64(st, 14, (int64_t)slot->folded_flows);
     rc = step_done(s, st, err, "saving a slot");
@@ -1366,8 +1373,8 @@ sq_open_slots_replace(void *state, int64_t aid, int64_t closed_upto,
         sqlite3_bind_int64(st, 3, o->end);
         sqlite3_bind_int64(st, 4, (int64_t)o->packets);
         sqlite3_bind_int64(st, 5, (int64_t)o->flows);
-        sqlite3_bind_blob64(st, 6, pc ? (const void *)pc : "", pc_len, SQLITE_STATIC);
-        sqlite3_bind_blob64(st, 7, pd ? (const void *)pd : "", pd_len, SQLITE_STATIC);
+        bind_packed(st, 6, pc, pc_len);
+        bind_packed(st, 7, pd, pd_len);
         sqlite3_bind_int64(st, 8, (int64_t)o->folded_packets);
         sqlite3_bind_int64(st, 9, (int64_t)o->folded_flows);
         rc = step_done(s, st, err, "saving an open slot");
