@@ -159,7 +159,7 @@ all: $(BUILD)/darkstab $(BUILD)/darkstab-gen
 # Schema files are compiled in, so the binary needs nothing beside it.
 $(BUILD)/gen/schema.h: src/store/schema/v1.sql src/store/schema/v2.sql src/store/schema/v3.sql \
 		src/store/schema/v4.sql src/store/schema/v5.sql src/store/schema/v6.sql \
-		src/store/schema/v7.sql
+		src/store/schema/v7.sql src/store/schema/v8.sql
 	@mkdir -p $(dir $@)
 	@{ echo '/* generated from src/store/schema/ by make */'; \
 	   echo 'static const char *const store_schema[] = {'; \

@@ -160,7 +160,7 @@ static const char *const stmt_sql[S_N] = {
     [S_MINUTE_ADD] = "INSERT INTO exporter_minutes (exporter, minute, records, missed, silent_s, "
                      "silence_missed, unknown_sets, rate, rate_changes) "
                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
-                     "ON CONFLICT (exporter, minute) DO UPDATE SET "
+                     "ON CONFLICT (minute, exporter) DO UPDATE SET "
                      "records = records + excluded.records, missed = missed + excluded.missed, "
                      "silent_s = silent_s + excluded.silent_s, "
                      "silence_missed = silence_missed + excluded.silence_missed, "
