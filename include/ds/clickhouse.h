@@ -97,4 +97,14 @@ struct ch_node {
 enum ds_rc ch_nodes(struct ch_client *c, const struct cfg_clickhouse *ch, struct ch_node **out,
                     size_t *n, struct ds_error *err);
 
+/*
+ * The nightly mail on a cluster (docs/CLICKHOUSE.md section 6): whether
+ * some node sent the report of day ("YYYY-MM-DD"), and which (by, may be
+ * truncated); and the record that this node (ch->node) sent it.
+ */
+enum ds_rc ch_mail_sent(struct ch_client *c, const struct cfg_clickhouse *ch, const char *day,
+                        bool *sent, char *by, size_t by_len, struct ds_error *err);
+enum ds_rc ch_mail_record(struct ch_client *c, const struct cfg_clickhouse *ch, const char *day,
+                          const char *message_id, int64_t sent_ms, struct ds_error *err);
+
 #endif

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "ds/clickhouse.h"
+#include "ds/rowbinary.h"
 #include "ds/xmem.h"
 
 #define PASSWORD_MAX 1024
@@ -312,9 +313,9 @@ ch_select(struct ch_client *c, const char *sql, ch_rows_fn fn, void *ctx, struct
 
 static const char *const table_names[] = {
     "records_local", "analyses_local", "slots_local", "watermarks_local", "repeats_local",
-    "revisions_local",
+    "revisions_local", "mails_local",
     "records",       "analyses",       "slots",       "watermarks",       "repeats",
-    "revisions",
+    "revisions",       "mails",
 };
 
 size_t
@@ -421,6 +422,15 @@ static const struct local_table {
      ") ENGINE = ReplacingMergeTree\n"
      "ORDER BY (node, batch)",
      "cityHash64(node, batch)"},
+    /* the nightly mail: the day's report was sent, by one of the nodes that judge in turn */
+    {"mails",
+     "    day String,\n"
+     "    node String,\n"
+     "    message_id String,\n"
+     "    sent_ms Int64\n"
+     ") ENGINE = ReplacingMergeTree(sent_ms)\n"
+     "ORDER BY day",
+     "cityHash64(day)"},
 };
 
 #define N_LOCAL (sizeof(local_tables) / sizeof(local_tables[0]))
@@ -588,5 +598,63 @@ ch_nodes(struct ch_client *c, const struct cfg_clickhouse *ch, struct ch_node **
         p += l + (p[l] == '\n');
     }
     strbuf_fini(&sb);
+    return rc;
+}
+
+/* A day as the report names it, "YYYY-MM-DD": the only text the mail queries put in SQL. */
+static bool
+mail_day_ok(const char *day)
+{
+    for (size_t i = 0; i < 10; i++)
+        if (i == 4 || i == 7 ? day[i] != '-' : day[i] < '0' || day[i] > '9')
+            return false;
+    return day[10] == '\0';
+}
+
+enum ds_rc
+ch_mail_sent(struct ch_client *c, const struct cfg_clickhouse *ch, const char *day, bool *sent,
+             char *by, size_t by_len, struct ds_error *err)
+{
+    struct strbuf sb = STRBUF_INIT;
+    enum ds_rc rc;
+    char *sql;
+
+    *sent = false;
+    if (!mail_day_ok(day))
+        return ds_error_set(err, DS_ERR_USAGE, "'%s' is not a day (YYYY-MM-DD)", day);
+    sql = xasprintf("SELECT node FROM %s.mails WHERE day = '%s' ORDER BY sent_ms LIMIT 1 "
+                    "FORMAT TabSeparated", ch->database, day);
+    rc = ch_exec(c, sql, &sb, err);
+    free(sql);
+    if (rc == DS_OK && *strbuf_str(&sb) != '\0') {
+        const char *p = strbuf_str(&sb);
+
+        *sent = true;
+        if (by_len > 0)
+            snprintf(by, by_len, "%.*s", (int)strcspn(p, "\n"), p);
+    }
+    strbuf_fini(&sb);
+    return rc;
+}
+
+enum ds_rc
+ch_mail_record(struct ch_client *c, const struct cfg_clickhouse *ch, const char *day,
+               const char *message_id, int64_t sent_ms, struct ds_error *err)
+{
+    struct rowbin body = {NULL, 0, 0};
+    enum ds_rc rc;
+    char *query;
+
+    if (!mail_day_ok(day))
+        return ds_error_set(err, DS_ERR_USAGE, "'%s' is not a day (YYYY-MM-DD)", day);
+    rowbin_str(&body, day, strlen(day));
+    rowbin_str(&body, ch->node, strlen(ch->node));
+    rowbin_str(&body, message_id, strlen(message_id));
+    rowbin_le(&body, (uint64_t)sent_ms, 8);
+    query = xasprintf("INSERT INTO %s.mails (day, node, message_id, sent_ms) FORMAT RowBinary",
+                      ch->database);
+    rc = ch_post(c, query, body.b, body.len, NULL, NULL, err);
+    free(query);
+    rowbin_fini(&body);
     return rc;
 }

@@ -112,8 +112,8 @@ fi
 # ---- 2. clickhouse-schema ------------------------------------------------------------
 "$DS" clickhouse-schema -c "$T/c1.yaml" > "$T/schema.sql" 2> "$T/err"
 n=$(grep -c ';$' "$T/schema.sql")
-if [ "$n" = 13 ] && grep -q 'ENGINE = Distributed(dk, darkstab, records_local' "$T/schema.sql"; then
-    ok "clickhouse-schema prints 13 statements, each ending in ';', Distributed over the cluster"
+if [ "$n" = 15 ] && grep -q 'ENGINE = Distributed(dk, darkstab, records_local' "$T/schema.sql"; then
+    ok "clickhouse-schema prints 15 statements, each ending in ';', Distributed over the cluster"
 else
     not_ok "clickhouse-schema prints the statements ($n)" "$T/schema.sql"
 fi
@@ -127,10 +127,10 @@ for f in $(ls "$T"/stmt.* | sort -t. -k2 -n); do
         applied=$((applied + 1))
 done
 if "$DS" clickhouse-schema -c "$T/c1.yaml" --apply "http://127.0.0.1:$HTTP1/" > "$T/out" 2> "$T/err" &&
-    grep -q "13 statements applied" "$T/out" && [ $applied = 13 ]; then
+    grep -q "15 statements applied" "$T/out" && [ $applied = 15 ]; then
     ok "the printed statements run on a shard as they are; --apply runs them on the other"
 else
-    not_ok "applying the schema (printed: $applied of 11)" "$T/err"
+    not_ok "applying the schema (printed: $applied of 15)" "$T/err"
 fi
 same=1
 for t in records_local analyses_local slots_local watermarks_local repeats_local records analyses slots \

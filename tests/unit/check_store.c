@@ -1270,7 +1270,7 @@ START_TEST(test_clickhouse_schema)
     const char *p = strbuf_str(&sb);
     size_t stmts = 0;
 
-    ck_assert_uint_eq(nt, 12);
+    ck_assert_uint_eq(nt, 14);
     ck_assert_uint_eq(n, 1 + nt);
     for (const char *q = p; (q = strstr(q, ";\n")) != NULL; q += 2)
         stmts++;
