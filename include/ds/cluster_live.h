@@ -21,6 +21,7 @@
 
 #include "ds/cfg.h"
 #include "ds/clickhouse.h"
+#include "ds/mail.h"
 #include "ds/rc.h"
 
 /* What the nodes' rows say, seen from one node at one time. */
@@ -55,6 +56,8 @@ struct cluster_live_stats {
     uint64_t failures;          /* rounds whose reading or judging failed */
     int64_t watermark_ms;       /* the cluster's at the last round; INT64_MIN: none */
     bool judging;               /* this node judged at the last round */
+    /* every analysis's slots are judged up to here (Unix seconds); INT64_MIN: not known */
+    int64_t judged_upto_s;
     size_t alive, idle, missing;
 };
 
@@ -72,5 +75,14 @@ void cluster_live_get_stats(struct cluster_live *cl, struct cluster_live_stats *
 void cluster_live_set_idle_close(struct cluster_live *cl, int64_t idle_close_s);
 /* Stops the thread (a judgement under way is finished) and frees cl; NULL is nothing. */
 void cluster_live_stop(struct cluster_live *cl);
+
+/*
+ * The cluster's record of the nightly mail (its mails table), for the
+ * mailer of a node that judges (ds/mail.h): a day one node mailed is not
+ * mailed again by the next that judges.  Has a client of its own; a
+ * record that fails is logged.  cfg borrowed.
+ */
+struct mail_ledger *cluster_mail_ledger_new(const struct ds_cfg *cfg);
+void cluster_mail_ledger_free(struct mail_ledger *ledger);
 
 #endif

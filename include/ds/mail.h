@@ -24,6 +24,24 @@
 #include "ds/report.h"
 #include "ds/store.h"
 
+/*
+ * Where else a day's mail is recorded, beside the store: a ClickHouse
+ * cluster's mails table, so that of the nodes that judge in turn one
+ * mails a day (docs/CLICKHOUSE.md section 6).  NULL: the store only.
+ */
+struct mail_ledger {
+    /* *sent: some node (its name in by) sent the day's mail; an error: not known now */
+    enum ds_rc (*was_sent)(void *ctx, const char *day, bool *sent, char *by, size_t by_len,
+                           struct ds_error *err);
+    /*
+     * the day's mail, message_id, was sent now (Unix seconds).  It went
+     * whatever this does: a failure is the ledger's to tell (its owner
+     * logs it), at worst another node mails the day again.
+     */
+    void (*record_sent)(void *ctx, const char *day, const char *message_id, int64_t now);
+    void *ctx;
+};
+
 /* The pause before the first retry, doubled at each failure up to the maximum. */
 #define MAIL_RETRY_FIRST_S 60
 #define MAIL_RETRY_MAX_S 3600
@@ -33,17 +51,21 @@
  * send it now, and any older spooled message that is due.  Refuses
  * (DS_ERR_CONFLICT) a day already sent.  A failed send leaves the message
  * spooled for a retry and returns DS_ERR_NET (err says why; the password
- * never appears in it).  st is borrowed.
+ * never appears in it).  st is borrowed.  With a ledger, a day it says was
+ * sent is refused too (DS_ERR_CONFLICT), and a day sent is recorded there.
  */
-enum ds_rc mail_deliver(const struct ds_cfg *cfg, struct store *st, const char *day,
-                        const struct report_doc *doc, struct ds_error *err);
+enum ds_rc mail_deliver(const struct ds_cfg *cfg, struct store *st, const struct mail_ledger *ledger,
+                        const char *day, const struct report_doc *doc, struct ds_error *err);
 
 /*
  * Sends the spooled messages whose retry time has come (all of them when
  * force).  *sent and *failed (may be NULL) count the attempts; returns
  * DS_OK, or the spool's or store's error (a failed send is not an error).
+ * With a ledger, a spooled day that it says another node sent is removed
+ * unsent; a ledger that cannot be asked counts as a failed attempt.
  */
-enum ds_rc mail_retry_due(const struct ds_cfg *cfg, struct store *st, int64_t now, bool force,
+enum ds_rc mail_retry_due(const struct ds_cfg *cfg, struct store *st,
+                          const struct mail_ledger *ledger, int64_t now, bool force,
                           uint64_t *sent, uint64_t *failed, struct ds_error *err);
 
 /* Messages waiting in the spool; -1 if the spool cannot be read. */
@@ -96,19 +118,33 @@ struct mailer;
  */
 int64_t mail_due_day(const struct ds_cfg *cfg, int64_t now, int64_t *due);
 
+/* What the mailer mails from. */
+struct mailer_source {
+    /* the collector's store, whose open transaction its records join (borrowed) */
+    struct store *st;
+    /*
+     * or, st NULL: a store the mailer opens on a connection of its own the
+     * first time a day is due here (a cluster's view, written by another
+     * thread: cluster_view_path())
+     */
+    const char *path;
+    const struct mail_ledger *ledger;   /* borrowed; NULL: none */
+};
+
 /*
- * Starts the mail thread of the collector: cfg and st (the collector's
- * store, whose open transaction its records join) are borrowed for the
- * mailer's life; report.* and smtp.* take a restart.  *out is NULL when
- * report.schedule is off.
+ * Starts the mail thread of the collector: cfg and what src names are
+ * borrowed for the mailer's life; report.* and smtp.* take a restart.
+ * *out is NULL when report.schedule is off.
  */
-enum ds_rc mailer_start(const struct ds_cfg *cfg, struct store *st, struct mailer **out,
-                        struct ds_error *err);
+enum ds_rc mailer_start(const struct ds_cfg *cfg, const struct mailer_source *src,
+                        struct mailer **out, struct ds_error *err);
 /*
  * Once a second from the collector: now, and the time up to which every
- * slot is closed (INT64_MIN: unknown).  Never blocks on the mail thread.
+ * slot is judged (INT64_MIN: unknown).  due_here: this node mails the
+ * days that come due (false on a cluster's node that does not judge now:
+ * it only retries what it spooled).  Never blocks on the mail thread.
  */
-void mailer_tick(struct mailer *m, int64_t now, int64_t closed_upto);
+void mailer_tick(struct mailer *m, int64_t now, int64_t closed_upto, bool due_here);
 struct mailer_stats {
     uint64_t sent;              /* messages the server took */
     uint64_t failed;            /* attempts that failed */

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "ds/cfg.h"
+#include "ds/cluster_live.h"
 #include "ds/log.h"
 #include "ds/mail.h"
 #include "ds/parse.h"
@@ -241,12 +242,17 @@ cmd_report(int argc, char **argv)
         goto out;
     }
     if (send) {
-        if (mail_deliver(cfg, st, title, &doc, &err) != DS_OK) {
+        /* on a cluster, the day once for all its nodes (the cluster's mails table) */
+        struct mail_ledger *ledger =
+            cfg->store_backend == CFG_STORE_CLICKHOUSE ? cluster_mail_ledger_new(cfg) : NULL;
+
+        if (mail_deliver(cfg, st, ledger, title, &doc, &err) != DS_OK) {
             log_msg(LOG_ERR, "report: mail of %s: %s", title, err.msg);
             status = EXIT_RUN_FAILED;
         } else {
             log_msg(LOG_INFO, "report: mail of %s sent: %s", title, doc.subject);
         }
+        cluster_mail_ledger_free(ledger);
     }
 out:
     report_doc_fini(&doc);

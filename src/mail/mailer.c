@@ -19,6 +19,12 @@
  * serialised with the store thread's by the store's lock, and its records
  * are committed with the next checkpoint (collector.checkpoint); after a
  * kill -9 in between, a day may be mailed again, never lost.
+ *
+ * On a ClickHouse cluster the judgements are in the view, which the
+ * judging thread writes in transactions of a round each: the mailer opens
+ * it on a connection of its own, only mails while this node judges
+ * (due_here), and asks the ledger (the cluster's mails table) first, so
+ * that a node that takes over the judging does not mail a day again.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -37,7 +43,9 @@
 
 struct mailer {
     const struct ds_cfg *cfg;       /* borrowed */
-    struct store *st;               /* borrowed: the collector's */
+    struct store *st;               /* borrowed (the collector's), or owned when path */
+    char *path;                     /* owned: the store to open when a day is due here */
+    const struct mail_ledger *ledger;   /* borrowed; NULL: none */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -46,6 +54,7 @@ struct mailer {
     bool ticked;
     int64_t now;                    /* under lock: the latest tick */
     int64_t closed_upto;
+    bool due_here;
     /* the thread's own */
     char handled[16];               /* the latest day found sent, spooled or mailed */
     int64_t render_after;
@@ -65,6 +74,15 @@ day_name(int64_t day, char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%d", &tm);
 }
 
+/* The store to mail from: a view is opened the first time it is needed. */
+static bool
+store_ready(struct mailer *m, struct ds_error *err)
+{
+    if (m->st == NULL)
+        m->st = store_open("sqlite", m->path, err);
+    return m->st != NULL;
+}
+
 /* Step 2: the report of the day due, once. */
 static void
 mail_day(struct mailer *m, int64_t now, int64_t closed_upto)
@@ -81,6 +99,11 @@ mail_day(struct mailer *m, int64_t now, int64_t closed_upto)
     day_name(day, name, sizeof(name));
     if (strcmp(name, m->handled) == 0 || now < m->render_after)
         return;
+    if (!store_ready(m, &err)) {
+        log_warnx("mail: %s", err.msg);
+        m->render_after = now + RENDER_RETRY_S;
+        return;
+    }
     if (store_mail_find(m->st, name, &rec, &found, &err) != DS_OK) {
         log_warnx("mail: %s", err.msg);
         m->render_after = now + RENDER_RETRY_S;
@@ -92,6 +115,22 @@ mail_day(struct mailer *m, int64_t now, int64_t closed_upto)
     }
     if (closed_upto < end && now < end + cfg->collector_lateness_s + GRACE_S)
         return; /* the day's last slots are about to close */
+    /* the cluster: another node that judged before this one may have mailed it */
+    if (m->ledger != NULL) {
+        char by[64] = "";
+
+        if (m->ledger->was_sent(m->ledger->ctx, name, &found, by, sizeof(by), &err) != DS_OK) {
+            log_warnx("mail: the report of %s: %s; trying again in %ds", name, err.msg,
+                      RENDER_RETRY_S);
+            m->render_after = now + RENDER_RETRY_S;
+            return;
+        }
+        if (found) {
+            log_info("mail: the report of %s was mailed by node %s", name, by);
+            snprintf(m->handled, sizeof(m->handled), "%s", name);
+            return;
+        }
+    }
     memset(&doc, 0, sizeof(doc));
     rc = report_render(cfg, m->st, day, end, name, &doc, &err);
     if (rc != DS_OK) {
@@ -101,7 +140,7 @@ mail_day(struct mailer *m, int64_t now, int64_t closed_upto)
         m->render_after = now + RENDER_RETRY_S;
         return;
     }
-    rc = mail_deliver(cfg, m->st, name, &doc, &err);
+    rc = mail_deliver(cfg, m->st, m->ledger, name, &doc, &err);
     if (rc == DS_OK) {
         atomic_fetch_add(&m->sent, 1);
         log_info("mail: the report of %s was sent to %zu recipient%s (%s)", name,
@@ -127,7 +166,13 @@ retry(struct mailer *m, int64_t now)
     uint64_t sent = 0, failed = 0;
     struct ds_error err;
 
-    if (mail_retry_due(m->cfg, m->st, now, false, &sent, &failed, &err) != DS_OK)
+    if (m->st == NULL && mail_spooled(m->cfg) <= 0)
+        return; /* a view not needed yet */
+    if (!store_ready(m, &err)) {
+        log_warnx("mail: %s", err.msg);
+        return;
+    }
+    if (mail_retry_due(m->cfg, m->st, m->ledger, now, false, &sent, &failed, &err) != DS_OK)
         log_warnx("mail: %s", err.msg);
     else if (failed > 0)
         log_warnx("mail: %s", err.msg);
@@ -146,6 +191,7 @@ run(void *arg)
     pthread_mutex_lock(&m->lock);
     for (;;) {
         int64_t now, closed;
+        bool due_here;
 
         while (!m->stop && !m->ticked)
             pthread_cond_wait(&m->cond, &m->lock);
@@ -154,8 +200,10 @@ run(void *arg)
         m->ticked = false;
         now = m->now;
         closed = m->closed_upto;
+        due_here = m->due_here;
         pthread_mutex_unlock(&m->lock);
-        mail_day(m, now, closed);
+        if (due_here)
+            mail_day(m, now, closed);
         retry(m, now);
         atomic_store(&m->spooled, mail_spooled(m->cfg));
         pthread_mutex_lock(&m->lock);
@@ -165,7 +213,7 @@ run(void *arg)
 }
 
 enum ds_rc
-mailer_start(const struct ds_cfg *cfg, struct store *st, struct mailer **out,
+mailer_start(const struct ds_cfg *cfg, const struct mailer_source *src, struct mailer **out,
              struct ds_error *err)
 {
     struct mailer *m;
@@ -175,13 +223,16 @@ mailer_start(const struct ds_cfg *cfg, struct store *st, struct mailer **out,
         return DS_OK;
     m = xcalloc(1, sizeof(*m));
     m->cfg = cfg;
-    m->st = st;
+    m->st = src->st;
+    m->path = src->st == NULL ? xstrdup(src->path) : NULL;
+    m->ledger = src->ledger;
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->cond, NULL);
     atomic_store(&m->spooled, mail_spooled(cfg));
     if (pthread_create(&m->thread, NULL, run, m) != 0) {
         pthread_mutex_destroy(&m->lock);
         pthread_cond_destroy(&m->cond);
+        free(m->path);
         free(m);
         return ds_error_set(err, DS_ERR_INTERNAL, "mail: cannot start a thread");
     }
@@ -190,13 +241,14 @@ mailer_start(const struct ds_cfg *cfg, struct store *st, struct mailer **out,
 }
 
 void
-mailer_tick(struct mailer *m, int64_t now, int64_t closed_upto)
+mailer_tick(struct mailer *m, int64_t now, int64_t closed_upto, bool due_here)
 {
     if (m == NULL)
         return;
     pthread_mutex_lock(&m->lock);
     m->now = now;
     m->closed_upto = closed_upto;
+    m->due_here = due_here;
     m->ticked = true;
     pthread_cond_signal(&m->cond);
     pthread_mutex_unlock(&m->lock);
@@ -234,5 +286,9 @@ mailer_stop(struct mailer *m)
     mailer_halt(m);
     pthread_mutex_destroy(&m->lock);
     pthread_cond_destroy(&m->cond);
+    if (m->path != NULL) {
+        store_close(m->st);
+        free(m->path);
+    }
     free(m);
 }

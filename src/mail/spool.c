@@ -257,8 +257,8 @@ spool_unlock(int fd)
  * another error: the spool or the store failed.
  */
 static enum ds_rc
-try_one(const struct ds_cfg *cfg, struct store *st, const char *day, int64_t now, bool *sent,
-        struct ds_error *err)
+try_one(const struct ds_cfg *cfg, struct store *st, const struct mail_ledger *ledger,
+        const char *day, int64_t now, bool *sent, struct ds_error *err)
 {
     char *path = spool_path(cfg, day, ".eml");
     struct store_mail m;
@@ -289,7 +289,26 @@ try_one(const struct ds_cfg *cfg, struct store *st, const char *day, int64_t now
     state_read(cfg, day, &s);
     s.attempts++;
     m.attempts = s.attempts;
-    rc = smtp_send(cfg, msg, len, &serr);
+    rc = DS_OK;
+    if (ledger != NULL) {
+        /* another node may have mailed the day while this one could not */
+        bool elsewhere = false;
+        char by[64] = "";
+
+        rc = ledger->was_sent(ledger->ctx, day, &elsewhere, by, sizeof(by), &serr);
+        if (rc != DS_OK)
+            rc = DS_ERR_NET; /* not known now: an attempt that failed, tried again later */
+        if (rc == DS_OK && elsewhere) {
+            m.sent_at = now;
+            snprintf(m.last_error, sizeof(m.last_error), "sent by node %.60s", by);
+            rc = store_mail_save(st, &m, err);
+            if (rc == DS_OK)
+                spool_remove(cfg, day);
+            goto out;
+        }
+    }
+    if (rc == DS_OK)
+        rc = smtp_send(cfg, msg, len, &serr);
     if (rc == DS_OK) {
         m.sent_at = now;
         m.last_error[0] = '\0';
@@ -297,6 +316,8 @@ try_one(const struct ds_cfg *cfg, struct store *st, const char *day, int64_t now
         if (rc == DS_OK) {
             spool_remove(cfg, day);
             *sent = true;
+            if (ledger != NULL)
+                ledger->record_sent(ledger->ctx, day, m.message_id, now);
         }
         goto out;
     }
@@ -373,8 +394,9 @@ days_free(char **days, size_t n)
 
 /* With the lock held; skip: a day not to try here (NULL: none). */
 static enum ds_rc
-retry_locked(const struct ds_cfg *cfg, struct store *st, int64_t now, bool force,
-             const char *skip, uint64_t *sent, uint64_t *failed, struct ds_error *err)
+retry_locked(const struct ds_cfg *cfg, struct store *st, const struct mail_ledger *ledger,
+             int64_t now, bool force, const char *skip, uint64_t *sent, uint64_t *failed,
+             struct ds_error *err)
 {
     char **days;
     size_t n;
@@ -391,7 +413,7 @@ retry_locked(const struct ds_cfg *cfg, struct store *st, int64_t now, bool force
         state_read(cfg, days[i], &s);
         if (!force && s.next > now)
             continue;
-        r = try_one(cfg, st, days[i], now, &went, &e);
+        r = try_one(cfg, st, ledger, days[i], now, &went, &e);
         if (r != DS_OK)
             ds_error_prefix(&e, "the report of %s: ", days[i]);
         if (r == DS_OK) {
@@ -414,8 +436,8 @@ retry_locked(const struct ds_cfg *cfg, struct store *st, int64_t now, bool force
 }
 
 enum ds_rc
-mail_retry_due(const struct ds_cfg *cfg, struct store *st, int64_t now, bool force,
-               uint64_t *sent, uint64_t *failed, struct ds_error *err)
+mail_retry_due(const struct ds_cfg *cfg, struct store *st, const struct mail_ledger *ledger,
+               int64_t now, bool force, uint64_t *sent, uint64_t *failed, struct ds_error *err)
 {
     int fd;
     enum ds_rc rc;
@@ -425,7 +447,7 @@ mail_retry_due(const struct ds_cfg *cfg, struct store *st, int64_t now, bool for
     fd = spool_lock(cfg, err);
     if (fd < 0)
         return DS_ERR_IO;
-    rc = retry_locked(cfg, st, now, force, NULL, sent, failed, err);
+    rc = retry_locked(cfg, st, ledger, now, force, NULL, sent, failed, err);
     spool_unlock(fd);
     return rc;
 }
@@ -444,8 +466,8 @@ mail_spooled(const struct ds_cfg *cfg)
 }
 
 enum ds_rc
-mail_deliver(const struct ds_cfg *cfg, struct store *st, const char *day,
-             const struct report_doc *doc, struct ds_error *err)
+mail_deliver(const struct ds_cfg *cfg, struct store *st, const struct mail_ledger *ledger,
+             const char *day, const struct report_doc *doc, struct ds_error *err)
 {
     int64_t now = (int64_t)time(NULL);
     struct store_mail m;
@@ -475,6 +497,19 @@ mail_deliver(const struct ds_cfg *cfg, struct store *st, const char *day,
                           m.message_id);
         goto out;
     }
+    if (ledger != NULL) {
+        bool elsewhere = false;
+        char by[64] = "";
+
+        rc = ledger->was_sent(ledger->ctx, day, &elsewhere, by, sizeof(by), err);
+        if (rc != DS_OK)
+            goto out;
+        if (elsewhere) {
+            rc = ds_error_set(err, DS_ERR_CONFLICT, "the report of %s was mailed already, by "
+                              "node %s", day, by);
+            goto out;
+        }
+    }
     /* a new message; one spooled before for the day is replaced, its attempts kept */
     mail_message_id(cfg, day, msgid, sizeof(msgid));
     msg = mail_build(cfg, doc, now, msgid, &len);
@@ -499,13 +534,13 @@ mail_deliver(const struct ds_cfg *cfg, struct store *st, const char *day,
     {
         bool went;
 
-        rc = try_one(cfg, st, day, now, &went, err);
+        rc = try_one(cfg, st, ledger, day, now, &went, err);
     }
     if (rc == DS_OK || rc == DS_ERR_NET) {
         /* the older ones whose time has come go too; their failures are theirs */
         struct ds_error e;
 
-        if (retry_locked(cfg, st, now, false, day, NULL, NULL, &e) != DS_OK && rc == DS_OK)
+        if (retry_locked(cfg, st, ledger, now, false, day, NULL, NULL, &e) != DS_OK && rc == DS_OK)
             rc = ds_error_set(err, DS_ERR_IO, "%s", e.msg);
     }
 out:

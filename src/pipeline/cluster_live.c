@@ -515,6 +515,12 @@ round_once(struct cluster_live *cl)
     cl->st.failures += rc != DS_OK;
     cl->st.watermark_ms = plan.watermark_ms;
     cl->st.judging = plan.judge;
+    cl->st.judged_upto_s = INT64_MAX;
+    for (size_t i = 0; i < cfg->n_analyses; i++)
+        if (cl->upto[i] < cl->st.judged_upto_s)
+            cl->st.judged_upto_s = cl->upto[i];
+    if (cfg->n_analyses == 0)
+        cl->st.judged_upto_s = INT64_MIN;
     cl->st.alive = plan.alive;
     cl->st.idle = plan.idle;
     cl->st.missing = plan.missing;
@@ -572,6 +578,7 @@ cluster_live_start(const struct ds_cfg *cfg, struct cluster_live **out, struct d
     for (size_t i = 0; i < CFG_ANALYSES_MAX; i++)
         cl->upto[i] = INT64_MIN;
     cl->st.watermark_ms = INT64_MIN;
+    cl->st.judged_upto_s = INT64_MIN;
     atomic_store(&cl->idle_close_ms, cfg->idle_close_s * 1000);
     cl->was_alive = xcalloc(NODES_MAX, sizeof(*cl->was_alive));
     cl->revised = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
@@ -611,4 +618,71 @@ cluster_live_stop(struct cluster_live *cl)
     pthread_mutex_unlock(&cl->lock);
     pthread_join(cl->thread, NULL);
     live_free(cl);
+}
+
+/* ---- the nightly mail's record in the cluster ------------------------------------------- */
+
+struct cluster_ledger {
+    struct mail_ledger pub;             /* first: the mailer's view of it */
+    const struct ds_cfg *cfg;
+    struct ch_client *client;           /* made at the first call */
+};
+
+static enum ds_rc
+ledger_client(struct cluster_ledger *l, struct ds_error *err)
+{
+    if (l->client != NULL)
+        return DS_OK;
+    return ch_client_new(&l->cfg->clickhouse, NULL, &l->client, err);
+}
+
+static enum ds_rc
+ledger_was_sent(void *ctx, const char *day, bool *sent, char *by, size_t by_len,
+                struct ds_error *err)
+{
+    struct cluster_ledger *l = ctx;
+    enum ds_rc rc = ledger_client(l, err);
+
+    *sent = false;
+    if (rc == DS_OK)
+        rc = ch_mail_sent(l->client, &l->cfg->clickhouse, day, sent, by, by_len, err);
+    return rc;
+}
+
+static void
+ledger_record_sent(void *ctx, const char *day, const char *message_id, int64_t now)
+{
+    struct cluster_ledger *l = ctx;
+    struct ds_error err;
+    enum ds_rc rc = ledger_client(l, &err);
+
+    if (rc == DS_OK)
+        rc = ch_mail_record(l->client, &l->cfg->clickhouse, day, message_id, now * 1000, &err);
+    if (rc != DS_OK)
+        /* the mail went; a node that judges next may mail the day again */
+        log_warnx("mail: the report of %s was sent, but the cluster could not record it: %s",
+                  day, err.msg);
+}
+
+struct mail_ledger *
+cluster_mail_ledger_new(const struct ds_cfg *cfg)
+{
+    struct cluster_ledger *l = xcalloc(1, sizeof(*l));
+
+    l->cfg = cfg;
+    l->pub.was_sent = ledger_was_sent;
+    l->pub.record_sent = ledger_record_sent;
+    l->pub.ctx = l;
+    return &l->pub;
+}
+
+void
+cluster_mail_ledger_free(struct mail_ledger *ledger)
+{
+    struct cluster_ledger *l = (struct cluster_ledger *)ledger;
+
+    if (l == NULL)
+        return;
+    ch_client_free(l->client);
+    free(l);
 }

@@ -159,6 +159,9 @@ struct collector {
     int64_t started;
     /* the nightly report mail (report.schedule); NULL when off */
     struct mailer *mailer;
+    /* on a cluster: mailed from the view while this node judges, recorded in the cluster */
+    char *mail_view;
+    struct mail_ledger *mail_ledger;
 };
 
 static int64_t
@@ -1168,7 +1171,13 @@ tick(struct collector *c, int64_t now)
     }
     pipeline_flush(c->p);
     publish(c);
-    if (c->mailer != NULL) {
+    if (c->mailer != NULL && c->live != NULL) {
+        /* the cluster's judgements, by the node that judges now */
+        struct cluster_live_stats ls;
+
+        cluster_live_get_stats(c->live, &ls);
+        mailer_tick(c->mailer, now / 1000, ls.judged_upto_s, ls.judging);
+    } else if (c->mailer != NULL) {
         /* every analysis has judged its slots up to the earliest of their latest ends */
         int64_t judged = INT64_MAX;
 
@@ -1179,7 +1188,7 @@ tick(struct collector *c, int64_t now)
             if (la.last_end < judged)
                 judged = la.last_end;
         }
-        mailer_tick(c->mailer, now / 1000, judged);
+        mailer_tick(c->mailer, now / 1000, judged, true);
     }
 }
 
@@ -1552,7 +1561,16 @@ collector_start(struct collector *c, struct ds_error *err)
         log_info("collect: listening on %s", listen_name(c->ls, i));
     c->started = wall_ms() / 1000;
     publish(c);
-    rc = mailer_start(c->cfg, c->st, &c->mailer, err);
+    {
+        struct mailer_source src = {c->st, NULL, NULL};
+
+        if (c->cfg->store_backend == CFG_STORE_CLICKHOUSE) {
+            c->mail_view = cluster_view_path(c->cfg);
+            c->mail_ledger = cluster_mail_ledger_new(c->cfg);
+            src = (struct mailer_source){NULL, c->mail_view, c->mail_ledger};
+        }
+        rc = mailer_start(c->cfg, &src, &c->mailer, err);
+    }
     if (rc != DS_OK)
         return rc;
     if (c->mailer != NULL)
@@ -1718,6 +1736,8 @@ collector_free(struct collector *c)
     httpd_stop(c->httpd);
     /* after the endpoint that shows its counts; an attempt under way ends within smtp.timeout */
     mailer_stop(c->mailer);
+    cluster_mail_ledger_free(c->mail_ledger);
+    free(c->mail_view);
     free(c->httpd_endpoint);
     if (c->archive != NULL) {
         struct ds_error err;

@@ -34,7 +34,11 @@
 #      have, the rest once both are idle; then results on either node equal
 #      one machine's; records late for a day judged days ago revise it;
 #      the judging node stops: it is missing after idle_close, the other
-#      judges in its place and names it in the slots judged without it.
+#      judges in its place and names it in the slots judged without it;
+#   8. the nightly mail of two collect nodes: the judging node mails the
+#      day once, from the cluster's judgements (a real SMTP server:
+#      tests/tools/smtpsink.py), and records it in the cluster; the other
+#      node, judging once the first has stopped, does not mail it again.
 #
 # Prints "ok - ..." or "not ok - ..." per test, then "clickhouse: N passed,
 # N failed"; appends "passed failed" to $RESULTS if set.
@@ -895,5 +899,131 @@ if [ "$missing" = 1 ] && [ "$judging" = 1 ] && [ "$named" = lv-a ] && [ "$older"
 else
     not_ok "live: the judging node stops (missing $missing, judging $judging, named $named, older $older)" "$T/lv-b.log"
 fi
+
+# ---- 8. the nightly mail of a cluster ------------------------------------------------
+# Two collectors, each with part of yesterday's traffic, report.schedule two
+# minutes ago (in a zone where it is about noon, as tests/e2e/mail.sh does):
+# yesterday is due at once, and with collector.lateness 1d the mail waits
+# for the day's judgement.  The judging node mails it once every node's
+# records are judged, rendered from the cluster's judgements; the other
+# mails nothing, and once it judges in the first one's place it does not
+# mail the day again.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+UTC_HOUR=$(date -u +%-H)
+OFFSET=$((12 - UTC_HOUR))
+if [ $OFFSET -ge 0 ]; then ZONE="Etc/GMT-$OFFSET"; else ZONE="Etc/GMT+$((-OFFSET))"; fi
+SCHED=$(TZ=$ZONE date -d '-2 min' +%H:%M)
+MDAY=$(TZ=$ZONE date -d "$(TZ=$ZONE date -d '-2 min' +%F) -1 day" +%F)
+SMTP=$(free_port 60)
+mkdir -p "$T/inbox"
+"$PY" "$ROOT/tests/tools/smtpsink.py" "$SMTP" "$T/inbox" > "$T/inbox.out" 2>&1 &
+PIDS="$PIDS $!"
+i=0
+while ! grep -q ready "$T/inbox.out" 2> /dev/null && [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+# mail_node NAME LISTEN METRICS: a collector of database dsm that mails yesterday's report
+mail_node() {
+    cat > "$T/$1.yaml" << EOF
+timezone: $ZONE
+darknet:
+  prefixes: [198.18.0.0/16]
+store:
+  path: $T/$1.db
+  backend: clickhouse
+  clickhouse:
+    url: http://127.0.0.1:$HTTP1/
+    database: dsm
+    cluster: dk
+    node: $1
+    timeout: 20s
+    batch_rows: 2000
+    flush_interval: 1s
+    spool: $T/$1.spool
+collector:
+  listen:
+    - {protocol: ipfix, address: 127.0.0.1, port: $2}
+  lateness: 1d
+  idle_close: 10s
+  checkpoint: 2s
+$USER_LINE
+metrics:
+  listen: 127.0.0.1:$3
+report:
+  schedule: "$SCHED"
+  spool: $T/$1.mailspool
+  mail:
+    to: [ops@example.org]
+    from: darkstab@example.org
+smtp:
+  url: smtp://127.0.0.1:$SMTP
+  starttls: never
+  timeout: 10s
+analyses:
+  - name: ports
+    keys: [proto, dst_port]
+    slot: 1d
+EOF
+}
+mail_node mc-a "$(free_port 61)" "$(free_port 62)"
+mail_node mc-b "$(free_port 63)" "$(free_port 64)"
+for p in "$HTTP1" "$HTTP2"; do
+    "$DS" clickhouse-schema -c "$T/mc-a.yaml" --apply "http://127.0.0.1:$p/" > /dev/null ||
+        not_ok "schema of dsm on $p"
+done
+lstart mc-a
+lstart mc-b
+"$GEN" --days 1 --start "$MDAY" --tz "$ZONE" --flows-per-day 1200 --seed 41 --send "127.0.0.1:$L_mca" \
+    --rate 20000 2> /dev/null
+"$GEN" --days 1 --start "$MDAY" --tz "$ZONE" --flows-per-day 700 --seed 42 --no-events \
+    --send "127.0.0.1:$L_mcb" --rate 20000 2> /dev/null
+# both idle (collector.idle_close) and every slot judged: the day goes
+i=0
+while [ "$(find "$T/inbox" -name '*.eml' | wc -l)" = 0 ] && [ $i -lt 600 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+sleep 3
+mails=$(find "$T/inbox" -name '*.eml' | wc -l)
+rows=$(q "$HTTP2" "SELECT node FROM dsm.mails WHERE day = '$MDAY'" 2>&1)
+# the mail's text is the day's report as the other node reads it from the cluster
+"$DS" report -q -c "$T/mc-b.yaml" --date "$MDAY" -f text -o "$T/mc-day.txt" 2> "$T/mc-report.err"
+"$PY" -c 'import email, email.policy, sys
+m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
+sys.stdout.write(m.get_body(preferencelist=("plain",)).get_content())' "$T/inbox/1.eml" \
+    > "$T/mc-mail.txt" 2> "$T/mc-mail.err"
+if [ "$mails" = 1 ] && grep -q "^Subject: darkstab $MDAY" "$T/inbox/1.eml" &&
+    grep -q "mail: the report of $MDAY was sent" "$T/mc-a.log" &&
+    ! grep -q "mail: the report of $MDAY was sent" "$T/mc-b.log" && [ "$rows" = mc-a ] &&
+    [ "$(lmetric "$M_mca" darkstab_mails_sent_total)" = 1 ] &&
+    [ "$(lmetric "$M_mcb" darkstab_mails_sent_total)" = 0 ] &&
+    "$PY" "$HERE/mailcheck.py" "$T/inbox/1.eml" --day "$MDAY" > "$T/mc-check.out" 2>&1 &&
+    [ -s "$T/mc-day.txt" ] && diff "$T/mc-day.txt" "$T/mc-mail.txt" > "$T/mc-diff" 2>&1; then
+    ok "mail: the judging node mails $MDAY once, the cluster's judgement of both nodes' records, and records it in the cluster; the other node mails nothing"
+else
+    not_ok "mail: the cluster's nightly mail (mails $mails, recorded by '$rows')" "$T/mc-a.log"
+    head -20 "$T/mc-diff" "$T/mc-check.out" "$T/mc-report.err" "$T/mc-mail.err" 2> /dev/null
+fi
+# mc-a stops; after idle_close mc-b judges, finds the day mailed, and mails nothing
+kill "$PID_mca"
+wait "$PID_mca" 2> /dev/null
+i=0
+while ! grep -q "mail: the report of $MDAY was mailed by node mc-a" "$T/mc-b.log" &&
+    [ $i -lt 400 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+sleep 2
+if grep -q "mail: the report of $MDAY was mailed by node mc-a" "$T/mc-b.log" &&
+    [ "$(lmetric "$M_mcb" darkstab_cluster_judging)" = 1 ] &&
+    [ "$(find "$T/inbox" -name '*.eml' | wc -l)" = 1 ]; then
+    ok "mail: the node that judges in its place does not mail $MDAY again"
+else
+    not_ok "mail: the next judging node and the day mailed ($(find "$T/inbox" -name '*.eml' | wc -l) mails)" "$T/mc-b.log"
+fi
+kill "$PID_mcb"
+wait "$PID_mcb" 2> /dev/null
 
 summary clickhouse

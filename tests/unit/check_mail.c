@@ -716,7 +716,7 @@ START_TEST(test_spool_backoff_and_once)
     fill_doc(&doc, xcalloc(1, 100), 100, xcalloc(1, 50), 50);
 
     t0 = (int64_t)time(NULL);
-    ck_assert_int_eq(mail_deliver(cfg, st, "2016-01-01", &doc, &err), DS_ERR_NET);
+    ck_assert_int_eq(mail_deliver(cfg, st, NULL, "2016-01-01", &doc, &err), DS_ERR_NET);
     ck_assert_ptr_null(strstr(err.msg, "S3cret"));
     ck_assert_msg(strstr(err.msg, "SMTP smtp://127.0.0.1:1: ") == err.msg, "%s", err.msg);
     ck_assert_ptr_nonnull(strstr(err.msg, "spooled, attempt 1, next at"));
@@ -738,10 +738,10 @@ START_TEST(test_spool_backoff_and_once)
     ck_assert_int_eq(strncmp(m.message_id, "<darkstab.2016-01-01.", 21), 0);
 
     /* not before its time */
-    ck_assert_int_eq(mail_retry_due(cfg, st, next - 1, false, &sent, &failed, &err), DS_OK);
+    ck_assert_int_eq(mail_retry_due(cfg, st, NULL, next - 1, false, &sent, &failed, &err), DS_OK);
     ck_assert_uint_eq(failed, 0);
     /* at its time: tried, failed, the pause doubled */
-    ck_assert_int_eq(mail_retry_due(cfg, st, next, false, &sent, &failed, &err), DS_OK);
+    ck_assert_int_eq(mail_retry_due(cfg, st, NULL, next, false, &sent, &failed, &err), DS_OK);
     ck_assert_uint_eq(failed, 1);
     ck_assert_uint_eq(sent, 0);
     ck_assert_msg(strstr(err.msg, "the report of 2016-01-01: SMTP smtp://127.0.0.1:1: ") ==
@@ -756,7 +756,7 @@ START_TEST(test_spool_backoff_and_once)
     }
     /* doubling stops at an hour */
     for (int i = 0; i < 8; i++)
-        mail_retry_due(cfg, st, 0, true, &sent, &failed, &err);
+        mail_retry_due(cfg, st, NULL, 0, true, &sent, &failed, &err);
     ck_assert(state_of(spool, "2016-01-01", &attempts, &next));
     ck_assert_uint_eq(attempts, 10);
     ck_assert_int_eq(next, 0 + 3600);
@@ -766,18 +766,120 @@ START_TEST(test_spool_backoff_and_once)
     m.sent_at = t0;
     ck_assert_int_eq(store_mail_save(st, &m, &err), DS_OK);
     failed = 0;
-    ck_assert_int_eq(mail_retry_due(cfg, st, 0, true, &sent, &failed, &err), DS_OK);
+    ck_assert_int_eq(mail_retry_due(cfg, st, NULL, 0, true, &sent, &failed, &err), DS_OK);
     ck_assert_uint_eq(failed, 0);
     ck_assert_int_eq(mail_spooled(cfg), 0);
     ck_assert_int_ne(stat(eml, &sb), 0);
     /* and the day is never sent again */
-    ck_assert_int_eq(mail_deliver(cfg, st, "2016-01-01", &doc, &err), DS_ERR_CONFLICT);
+    ck_assert_int_eq(mail_deliver(cfg, st, NULL, "2016-01-01", &doc, &err), DS_ERR_CONFLICT);
     ck_assert_ptr_nonnull(strstr(err.msg, "was mailed already"));
     ck_assert_int_eq(mail_spooled(cfg), 0);
     /* a name that is no day is refused before anything is written */
-    ck_assert_int_eq(mail_deliver(cfg, st, "../etc", &doc, &err), DS_ERR_USAGE);
+    ck_assert_int_eq(mail_deliver(cfg, st, NULL, "../etc", &doc, &err), DS_ERR_USAGE);
 
     free(eml);
+    doc_free(&doc);
+    store_close(st);
+    cfg_free(cfg);
+}
+END_TEST
+
+/* A cluster's mails table, as the mailer sees it. */
+struct fake_ledger {
+    struct mail_ledger pub;
+    const char *sent_by;        /* NULL: nobody sent the day */
+    bool fail;                  /* the cluster cannot be asked */
+    int asked, recorded;
+};
+
+static enum ds_rc
+fake_was_sent(void *ctx, const char *day, bool *sent, char *by, size_t by_len,
+              struct ds_error *err)
+{
+    struct fake_ledger *l = ctx;
+
+    (void)day;
+    l->asked++;
+    *sent = false;
+    if (l->fail)
+        return ds_error_set(err, DS_ERR_NET, "ClickHouse http://127.0.0.1:1/: down");
+    if (l->sent_by != NULL) {
+        *sent = true;
+        snprintf(by, by_len, "%s", l->sent_by);
+    }
+    return DS_OK;
+}
+
+static void
+fake_record_sent(void *ctx, const char *day, const char *message_id, int64_t now)
+{
+    struct fake_ledger *l = ctx;
+
+    (void)day;
+    (void)message_id;
+    (void)now;
+    l->recorded++;
+}
+
+/* Nodes that judge in turn: a day another node mailed is neither sent nor kept spooled here. */
+START_TEST(test_spool_ledger)
+{
+    char spool[512];
+    struct ds_cfg *cfg;
+    struct store *st;
+    struct report_doc doc;
+    struct store_mail m;
+    struct ds_error err;
+    struct fake_ledger l = {{fake_was_sent, fake_record_sent, NULL}, "node-b", false, 0, 0};
+    uint64_t sent = 0, failed = 0;
+    unsigned attempts;
+    long long next;
+    int64_t now;
+    bool found;
+
+    l.pub.ctx = &l;
+    snprintf(spool, sizeof(spool), "%s", tu_path("spool/ledger"));
+    cfg = closed_port_cfg(spool);
+    st = store_open(NULL, ":memory:", &err);
+    ck_assert_msg(st != NULL, "%s", err.msg);
+    fill_doc(&doc, xcalloc(1, 100), 100, xcalloc(1, 50), 50);
+
+    /* mailed by another node: refused, nothing spooled, nothing recorded here */
+    ck_assert_int_eq(mail_deliver(cfg, st, &l.pub, "2016-01-02", &doc, &err), DS_ERR_CONFLICT);
+    ck_assert_msg(strstr(err.msg, "mailed already, by node node-b") != NULL, "%s", err.msg);
+    ck_assert_int_eq(mail_spooled(cfg), 0);
+    ck_assert_int_eq(store_mail_find(st, "2016-01-02", &m, &found, &err), DS_OK);
+    ck_assert(!found);
+
+    /* nobody has: spooled when the server is down */
+    l.sent_by = NULL;
+    ck_assert_int_eq(mail_deliver(cfg, st, &l.pub, "2016-01-03", &doc, &err), DS_ERR_NET);
+    ck_assert_int_eq(mail_spooled(cfg), 1);
+    /* the cluster cannot be asked: a failed attempt, SMTP not tried, the pause doubled */
+    l.fail = true;
+    now = (int64_t)time(NULL);
+    ck_assert_int_eq(mail_retry_due(cfg, st, &l.pub, now, true, &sent, &failed, &err), DS_OK);
+    ck_assert_uint_eq(failed, 1);
+    ck_assert_msg(strstr(err.msg, "ClickHouse http://127.0.0.1:1/: down") != NULL, "%s", err.msg);
+    ck_assert_ptr_null(strstr(err.msg, "SMTP"));
+    ck_assert(state_of(spool, "2016-01-03", &attempts, &next));
+    ck_assert_uint_eq(attempts, 2);
+    ck_assert_int_eq(mail_spooled(cfg), 1);
+    /* meanwhile the node that judges now mailed it: removed unsent, the store says by whom */
+    l.fail = false;
+    l.sent_by = "node-c";
+    failed = 0;
+    ck_assert_int_eq(mail_retry_due(cfg, st, &l.pub, now, true, &sent, &failed, &err), DS_OK);
+    ck_assert_uint_eq(failed, 0);
+    ck_assert_uint_eq(sent, 0);
+    ck_assert_int_eq(mail_spooled(cfg), 0);
+    ck_assert_int_eq(store_mail_find(st, "2016-01-03", &m, &found, &err), DS_OK);
+    ck_assert(found);
+    ck_assert_int_eq(m.sent_at, now);
+    ck_assert_str_eq(m.last_error, "sent by node node-c");
+    ck_assert_int_eq(l.recorded, 0);
+    ck_assert_int_ge(l.asked, 4);
+
     doc_free(&doc);
     store_close(st);
     cfg_free(cfg);
@@ -808,6 +910,7 @@ main(void)
     tcase_add_test(tc, test_due_day);
     tcase_add_test(tc, test_smtp_error_hides_password);
     tcase_add_test(tc, test_spool_backoff_and_once);
+    tcase_add_test(tc, test_spool_ledger);
     suite_add_tcase(s, tc);
 
     sr = srunner_create(s);
