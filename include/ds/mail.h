@@ -54,8 +54,9 @@ struct mail_ledger {
  * never appears in it).  st is borrowed.  With a ledger, a day it says was
  * sent is refused too (DS_ERR_CONFLICT), and a day sent is recorded there.
  */
-enum ds_rc mail_deliver(const struct ds_cfg *cfg, struct store *st, const struct mail_ledger *ledger,
-                        const char *day, const struct report_doc *doc, struct ds_error *err);
+enum ds_rc mail_deliver(const struct ds_cfg *cfg, struct store *st,
+                        const struct mail_ledger *ledger, const char *day,
+                        const struct report_doc *doc, struct ds_error *err);
 
 /*
  * Sends the spooled messages whose retry time has come (all of them when
