@@ -264,7 +264,7 @@ check-unit: $(UNIT_BINS)
 check-integ: all $(TOOL_BINS)
 	@RESULTS=$(RESULTS) TZ=UTC sh tests/e2e/each.sh $(BUILD) tests/e2e/run.sh \
 	    tests/e2e/collect.sh tests/e2e/explain.sh tests/e2e/report.sh tests/e2e/mail.sh \
-	    tests/e2e/clickhouse.sh
+	    tests/e2e/clickhouse.sh tests/e2e/reference.sh
 
 # The unit tests once more, under AddressSanitizer and UndefinedBehaviorSanitizer
 # (sanitize), and the end-to-end suite too, collector included (check-sanitize).

@@ -86,8 +86,10 @@ struct writer {
     struct sender *snd;
 };
 
+/* The first message (the templates) bears export_time, not the clock's, so
+ * that the same options write the same bytes. */
 static int
-open_file(struct writer *w, const char *path)
+open_file(struct writer *w, const char *path, uint32_t export_time)
 {
     GError *err = NULL;
     fbSession_t *s = fbSessionAlloc(w->model);
@@ -108,6 +110,7 @@ open_file(struct writer *w, const char *path)
     }
     e = fbExporterAllocFile(path);
     w->fbuf = fBufAllocForExport(s, e);
+    fBufSetExportTime(w->fbuf, export_time);
     if (!fbSessionExportTemplates(s, &err)) {
         fprintf(stderr, "darkstab-gen: %s: %s\n", path, err->message);
         return -1;
@@ -166,7 +169,7 @@ write_flow(struct writer *w, const struct gen_flow *f)
         localtime_r(&t, &tm);
         snprintf(path, sizeof(path), "%s/darknet-%04d%02d%02d.ipfix", w->out, tm.tm_year + 1900,
                  tm.tm_mon + 1, tm.tm_mday);
-        if (open_file(w, path) != 0)
+        if (open_file(w, path, (uint32_t)(f->end_ms / 1000)) != 0)
             return -1;
     }
     fBufSetExportTime(w->fbuf, (uint32_t)(f->end_ms / 1000));
@@ -465,7 +468,7 @@ main(int argc, char **argv)
             fprintf(stderr, "darkstab-gen: %s: %s\n", w.out, strerror(errno));
             return 1;
         }
-    } else if (open_file(&w, w.out) != 0) {
+    } else if (open_file(&w, w.out, (uint32_t)p.start_day) != 0) {
         return 1;
     }
     if (truth != NULL) {
