@@ -212,7 +212,7 @@ demo: deps
 
 # --- tests --------------------------------------------------------------------
 UNIT_TESTS = core cfg ingest flows session norm archive filter agg topk stability explain store \
-	report mail httpd
+	report mail httpd pipeline
 UNIT_BINS = $(foreach t,$(UNIT_TESTS),$(BUILD)/tests/check_$(t))
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 

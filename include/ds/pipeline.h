@@ -159,6 +159,8 @@ void pipeline_flush(struct pipeline *p);
 /*
  * A checkpoint: state (its blob taken) is saved with every analysis' open
  * slots as of the flows added so far, in one transaction.  Returns its id.
+ * One asked for before the last is written supersedes it: the older id
+ * counts as committed once the newer one is.
  */
 uint32_t pipeline_checkpoint(struct pipeline *p, struct store_collector *state);
 /* Has checkpoint id been committed (waiting up to timeout_ms)? */

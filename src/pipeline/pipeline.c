@@ -476,15 +476,26 @@ do_work(struct pipeline *p, struct work *w)
         p->an[w->an].dirty = 1;
         break;
     case W_PART:
-        p->cp_pending = w->checkpoint;
+        /*
+         * A part of an older checkpoint than the one whose state came last
+         * (the collector asked again before this one was written) is
+         * written, but the newer one's part for the same analysis replaces
+         * it before anything commits: only the newest checkpoint counts its
+         * parts, so that it commits whole, its state with its own slots.
+         */
         if (store_open_slots_replace(p->st, p->an[w->an].pub.store_id, w->closed_upto, w->open,
                                      w->n_open, &err) != DS_OK)
             live_fail(p, &err);
-        p->cp_parts++;
+        if (w->checkpoint == p->cp_pending)
+            p->cp_parts++;
         checkpoint_step(p);
         break;
     case W_STATE:
-        p->cp_pending = w->checkpoint;
+        /* a checkpoint's state is queued before its parts, which follow in order */
+        if (w->checkpoint != p->cp_pending) {
+            p->cp_pending = w->checkpoint;
+            p->cp_parts = 0;
+        }
         if (store_collector_save(p->st, &w->state, &err) != DS_OK)
             live_fail(p, &err);
         p->cp_state = 1;
@@ -1112,6 +1123,8 @@ pipeline_free(struct pipeline *p)
         return;
     stop_thread(p);
     stop_writer(p);
+    /* work of a checkpoint left half written at the stop: never committed */
+    redo_free(p);
     archive_reread_free(p->archive_reread);
     if (p->in_transaction)
         store_rollback(p->st);
