@@ -88,6 +88,15 @@ struct ch_writer {
     bool wm_idle;
     int64_t wm_written;         /* monotonic s of the last row written */
     int64_t wm_published;       /* the watermark of the last row written (atomic) */
+    /*
+     * An idle row lets the judging node judge past any watermark this node
+     * wrote: from the moment one may be written, every record is marked
+     * late (atomic), until the node has written rows that are not idle for
+     * PROMISE_GRACE_S and has raised wm_published to the end of the latest
+     * slot judged since.
+     */
+    bool promised_all;
+    int64_t busy_since;         /* monotonic s of the first row not idle after one; 0: none */
     pthread_t sender;
     bool sender_started, stopping;
     int64_t stop_by;            /* monotonic s: the last attempts end */
@@ -416,7 +425,8 @@ ch_writer_add(struct ch_writer *w, const struct flow *f, struct ds_error *err)
      * the two sees the other): the judging node may have judged its slot
      * without it, and must judge it again.
      */
-    if (f->start_ms < __atomic_load_n(&w->wm_published, __ATOMIC_SEQ_CST))
+    if (f->start_ms < __atomic_load_n(&w->wm_published, __ATOMIC_SEQ_CST) ||
+        __atomic_load_n(&w->promised_all, __ATOMIC_SEQ_CST))
         w->late = true;
     if (f->start_ms > w->last_ms)
         w->last_ms = f->start_ms;
@@ -873,6 +883,45 @@ raise_published(struct ch_writer *w, int64_t wm)
         ;
 }
 
+/*
+ * How long after its first row that is not idle a node that wrote an idle
+ * one goes on marking every record late: a round of the judging node that
+ * read the idle row before must have saved its judgements by then (a round
+ * every 2 s; the longest measured, a day of 42 million records, 26 s).
+ */
+#define PROMISE_GRACE_S 60
+
+/*
+ * After an idle row: once the node has been busy for PROMISE_GRACE_S, the
+ * end of the latest slot judged (any analysis) becomes its promise, and
+ * records are marked late only before it again.  A failed query leaves
+ * every record marked, and is tried again at the next row.
+ */
+static void
+lower_promise(struct ch_writer *w)
+{
+    struct strbuf sb = STRBUF_INIT;
+    struct ds_error err;
+    long long end, n;
+    char *sql;
+
+    if (w->busy_since == 0)
+        w->busy_since = now_s();
+    if (now_s() - w->busy_since < PROMISE_GRACE_S)
+        return;
+    sql = xasprintf("SELECT max(end), count() FROM %s.slots FORMAT TabSeparated",
+                    w->cfg.database);
+    if (ch_exec(w->client, sql, &sb, &err) == DS_OK &&
+        sscanf(strbuf_str(&sb), "%lld\t%lld", &end, &n) == 2) {
+        if (n > 0 && end < INT64_MAX / 1000)
+            raise_published(w, (int64_t)end * 1000);
+        __atomic_store_n(&w->promised_all, false, __ATOMIC_SEQ_CST);
+        w->busy_since = 0;
+    }
+    strbuf_fini(&sb);
+    free(sql);
+}
+
 static void
 write_watermark(struct ch_writer *w, bool now)
 {
@@ -899,6 +948,11 @@ write_watermark(struct ch_writer *w, bool now)
         if (pending - 1 < wm)
             wm = pending - 1;
     }
+    if (idle) {
+        /* before the row: a record held after it is compared with this */
+        __atomic_store_n(&w->promised_all, true, __ATOMIC_SEQ_CST);
+        w->busy_since = 0;
+    }
     clock_gettime(CLOCK_REALTIME, &ts);
     updated = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     sql = xasprintf("INSERT INTO %s.watermarks (node, updated_ms, watermark_ms, idle, analyzer) "
@@ -906,8 +960,11 @@ write_watermark(struct ch_writer *w, bool now)
                     w->cfg.database, w->cfg.node, (long long)updated, (long long)wm,
                     idle ? 1 : 0, w->cfg.analyzer != CFG_ANALYZER_FALSE ? 1 : 0);
     /* a failure is the spool's business to report: the next try is in a few seconds */
-    if (ch_exec(w->client, sql, NULL, &err) == DS_OK)
+    if (ch_exec(w->client, sql, NULL, &err) == DS_OK) {
         w->wm_written = now_s();
+        if (!idle && __atomic_load_n(&w->promised_all, __ATOMIC_SEQ_CST))
+            lower_promise(w);
+    }
     free(sql);
 }
 
@@ -958,14 +1015,19 @@ enum ds_rc
 ch_writer_read_promise(struct ch_writer *w, struct ds_error *err)
 {
     struct strbuf sb = STRBUF_INIT;
-    char *sql = xasprintf("SELECT max(watermark_ms), count() FROM %s.watermarks WHERE node = "
-                          "'%s' FORMAT TabSeparated",
+    char *sql = xasprintf("SELECT max(watermark_ms), argMax(idle, updated_ms), count() FROM "
+                          "%s.watermarks WHERE node = '%s' FORMAT TabSeparated",
                           w->cfg.database, w->cfg.node);
     enum ds_rc rc = ch_exec(w->client, sql, &sb, err);
     long long wm, n;
+    int idle;
 
-    if (rc == DS_OK && sscanf(strbuf_str(&sb), "%lld\t%lld", &wm, &n) == 2 && n > 0)
+    if (rc == DS_OK && sscanf(strbuf_str(&sb), "%lld\t%d\t%lld", &wm, &idle, &n) == 3 && n > 0) {
         raise_published(w, wm);
+        /* stopped while idle: what the others judged since may hold slots of its records */
+        if (idle)
+            __atomic_store_n(&w->promised_all, true, __ATOMIC_SEQ_CST);
+    }
     strbuf_fini(&sb);
     free(sql);
     return rc;

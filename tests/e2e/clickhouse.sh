@@ -869,6 +869,49 @@ else
     not_ok "live: a late batch revises its day (revisions $revisions, judged $before -> $after)" "$T/lv-a.log"
     diff "$T/lv-ref.slots" "$T/lv-b.slots" | head -20
 fi
+# records late for the last day, which lv-a judged only because both nodes were idle: they
+# start after every watermark lv-b ever wrote (its records' clock less collector.lateness),
+# so that watermark promised nothing about them; lv-b's idle row let the day be judged, and
+# a batch that comes after such a row is named in revisions too
+i=0
+while [ "$(lmetric "$MA" 'darkstab_cluster_nodes{state="idle"}')" != 2 ] && [ $i -lt 600 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+sleep 3
+mkdir -p "$T/l4"
+"$GEN" --days 1 --start 2013-02-24 --flows-per-day 400 --seed 25 --no-events --split "$T/l4" \
+    2> /dev/null
+live_node lv-ref4 sqlite "$(free_port 16)" "$(free_port 17)"
+# shellcheck disable=SC2046
+"$DS" analyze -q -c "$T/lv-ref4.yaml" -o /dev/null \
+    $(for f in "$T"/l1/*; do b=$(basename "$f"); echo "$f" "$T/l2/$b"; for d in l3 l4; do
+        [ -f "$T/$d/$b" ] && echo "$T/$d/$b"; done; done) 2> /dev/null
+was=$(jq '.[0].slots[] | select(.start == "2013-02-24T00:00:00+09:00") | .packets' "$T/lv-b.slots")
+before=$(lmetric "$MA" darkstab_cluster_judged_slots_total)
+rev0=$(q "$HTTP2" "SELECT count() FROM dsl.revisions FINAL WHERE node = 'lv-b'" 2>&1)
+"$GEN" --days 1 --start 2013-02-24 --flows-per-day 400 --seed 25 --no-events \
+    --send "127.0.0.1:$LB" --rate 20000 2> /dev/null
+i=0
+while [ "$(lmetric "$MA" darkstab_cluster_judged_slots_total)" = "$before" ] && [ $i -lt 200 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+after=$(lmetric "$MA" darkstab_cluster_judged_slots_total)
+sleep 2
+rev1=$(q "$HTTP2" "SELECT count() FROM dsl.revisions FINAL WHERE node = 'lv-b'" 2>&1)
+"$DS" results -q -c "$T/lv-ref4.yaml" -f json -o "$T/lv-ref4.json"
+"$DS" results -q -c "$T/lv-b.yaml" -f json -o "$T/lv-b4.json"
+jq -S '[.analyses[] | {name, slots}]' "$T/lv-ref4.json" > "$T/lv-ref4.slots"
+jq -S '[.analyses[] | {name, slots}]' "$T/lv-b4.json" > "$T/lv-b4.slots"
+day=$(jq '.[0].slots[] | select(.start == "2013-02-24T00:00:00+09:00") | .packets' "$T/lv-b4.slots")
+if [ "${rev1:-0}" -gt "${rev0:-0}" ] 2> /dev/null && [ "${after:-0}" -gt "${before:-0}" ] &&
+    [ "${day:-0}" -gt "${was:-0}" ] && cmp -s "$T/lv-ref4.slots" "$T/lv-b4.slots"; then
+    ok "live: records for a day judged while their node was idle, after all it had promised, are named in revisions too; the day is judged again ($was -> $day packets), as one machine judges every file"
+else
+    not_ok "live: records after an idle node's last watermark (revisions $rev0 -> $rev1, judged $before -> $after, packets $was -> $day)" "$T/lv-b.log"
+    diff "$T/lv-ref4.slots" "$T/lv-b4.slots" | head -20
+fi
 # lv-a, the judging node, stops: once its row is older than idle_close it is missing, holds
 # nothing back, and lv-b, the next alive node by name, judges in its place
 kill "$PID_lva"
