@@ -541,16 +541,33 @@ for p in "$HTTP1" "$HTTP2"; do
     "$DS" clickhouse-schema -c "$T/k1.yaml" --apply "http://127.0.0.1:$p/" > /dev/null ||
         not_ok "schema of dse on $p"
 done
-# kstart: the collector in the background, until it listens
+# kstart: the collector in the background, until it has started (a line more in k1.log
+# than before: the log is kept across restarts); a port another process took meanwhile
+# (free_port only knows what listened then) is chosen again, as lstart does
 kstart() {
-    "$DS" collect -c "$T/k1.yaml" --foreground -v >> "$T/k1.log" 2>&1 &
-    KCOL=$!
-    PIDS="$PIDS $KCOL"
-    i=0
-    while ! grep -q 'collect: listening on' "$T/k1.log" 2> /dev/null && [ $i -lt 100 ]; do
-        sleep 0.1
-        i=$((i + 1))
+    for try in 1 2 3 4; do
+        n0=$(grep -c 'collect: darkstab .* started' "$T/k1.log" 2> /dev/null)
+        b0=$(grep -c 'cannot bind' "$T/k1.log" 2> /dev/null)
+        "$DS" collect -c "$T/k1.yaml" --foreground -v >> "$T/k1.log" 2>&1 &
+        KCOL=$!
+        i=0
+        while [ "$(grep -c 'collect: darkstab .* started' "$T/k1.log")" = "${n0:-0}" ] &&
+            kill -0 "$KCOL" 2> /dev/null && [ $i -lt 100 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        if [ "$(grep -c 'collect: darkstab .* started' "$T/k1.log")" != "${n0:-0}" ] &&
+            [ "$(grep -c 'cannot bind' "$T/k1.log")" = "${b0:-0}" ]; then
+            break
+        fi
+        kill "$KCOL" 2> /dev/null
+        wait "$KCOL" 2> /dev/null
+        LPORT=$(free_port $((60 + try)))
+        MPORT=$(free_port $((70 + try)))
+        sed -i -e "s/^  listen: 127.0.0.1:[0-9]*$/  listen: 127.0.0.1:$MPORT/" \
+            -e "s/address: 127.0.0.1, port: [0-9]*}/address: 127.0.0.1, port: $LPORT}/" "$T/k1.yaml"
     done
+    PIDS="$PIDS $KCOL"
 }
 # spool_drained: until the running collector's spool is empty (30 s at most)
 spool_drained() {
