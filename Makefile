@@ -333,6 +333,7 @@ SOAK_SECONDS ?= 600
 bench: all $(BENCH_BINS) $(TOOL_BINS)
 	@sh bench/run.sh $(BUILD)
 	@sh bench/linear.sh $(BUILD)
+	@sh bench/sources.sh $(BUILD)
 	@sh bench/collect.sh $(BUILD)
 	@sh bench/soak.sh $(BUILD) $(SOAK_SECONDS)
 	@sh bench/clickhouse.sh $(BUILD)

@@ -274,6 +274,9 @@ usage(FILE *fp)
             "  --tz ZONE            time zone of the days (default Asia/Tokyo)\n"
             "  --seed N             random seed\n"
             "  --no-events          background only\n"
+            "  --spoofed PERCENT    that share of the background's IPv4 flows comes from\n"
+            "                       random source addresses (a spoofed flood: as many\n"
+            "                       distinct sources as flows, for src_addr analyses)\n"
             "  --split              one file per day into directory OUTPUT\n"
             "  --send HOST:PORT     send over UDP instead of writing OUTPUT (IPv6: [::1]:PORT)\n"
             "  --send-format F      with --send: ipfix (default; messages of 1420 bytes,\n"
@@ -306,6 +309,7 @@ main(int argc, char **argv)
         {"tz", required_argument, NULL, 'z'},
         {"seed", required_argument, NULL, 'e'},
         {"no-events", no_argument, NULL, 'n'},
+        {"spoofed", required_argument, NULL, 'P'},
         {"split", no_argument, NULL, 'p'},
         {"truth", required_argument, NULL, 't'},
         {"send", required_argument, NULL, 'u'},
@@ -365,6 +369,11 @@ main(int argc, char **argv)
             if (parse_int64(optarg, 0, INT64_MAX, &v, why, sizeof(why)) != 0)
                 goto bad;
             p.seed = (uint64_t)v;
+            break;
+        case 'P':
+            if (parse_int64(optarg, 0, 100, &v, why, sizeof(why)) != 0)
+                goto bad;
+            p.spoofed_share = (double)v / 100.0;
             break;
         case 'n':
             no_events = 1;

@@ -253,6 +253,9 @@ background(struct world *w, struct day_buf *b, int day, uint64_t flows)
             else
                 source_addr(&f->src, 888, below(&w->r, 5000));
         }
+        /* no draw at all without it: the other scenarios stay byte for byte what they were */
+        if (w->p->spoofed_share > 0 && !f->v6 && unif(&w->r) < w->p->spoofed_share)
+            source_addr(&f->src, 4242, rnd(&w->r));
         dark_dst(w, f);
     }
 }

@@ -53,6 +53,7 @@ struct gen_params {
     double outside_share;   /* of flows sent outside the darknet */
     double excluded_share;  /* of flows sent to the excluded sensor */
     double v6_share;
+    double spoofed_share;   /* of background IPv4 flows: a random source (a spoofed flood) */
 };
 
 /* Called for every flow in start-time order within a day; days in order. */

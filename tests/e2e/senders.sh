@@ -164,3 +164,20 @@ if "$GEN" --help | grep -q -- '--send-format F'; then ok "darkstab-gen --help sh
     not_ok "darkstab-gen --help shows --send-format"; fi
 expect_exit "darkstab-gen: an unknown --send-format: exit 2" 2 "$GEN" --send 127.0.0.1:9 --send-format v5
 expect_exit "darkstab-gen: --send-format without --send: exit 2" 2 "$GEN" --send-format ipfix "$T/x.ipfix"
+# --spoofed: random IPv4 sources for a share of the background (bench/sources.sh), the
+# rest as without it; the same options write the same bytes
+"$GEN" --days 1 --flows-per-day 4000 --no-events --truth "$T/sp0.csv" "$T/sp0.ipfix" 2> /dev/null
+"$GEN" --days 1 --flows-per-day 4000 --no-events --spoofed 100 --truth "$T/sp1.csv" "$T/sp1.ipfix" \
+    2> /dev/null
+"$GEN" --days 1 --flows-per-day 4000 --no-events --spoofed 100 "$T/sp2.ipfix" 2> /dev/null
+v4=$(awk -F, '$3 == 4' "$T/sp1.csv" | wc -l)
+src1=$(awk -F, '$3 == 4 { print $5 }' "$T/sp1.csv" | sort -u | wc -l)
+src0=$(awk -F, '$3 == 4 { print $5 }' "$T/sp0.csv" | sort -u | wc -l)
+if [ "$v4" -gt 3000 ] && [ "$src1" -ge $((v4 - 5)) ] && [ "$src0" -lt $((v4 / 2)) ] &&
+    cmp -s "$T/sp1.ipfix" "$T/sp2.ipfix"; then
+    ok "darkstab-gen --spoofed 100: $src1 distinct sources in $v4 IPv4 flows (without: $src0), the same file twice"
+else
+    echo "v4 $v4, sources $src1, without $src0" > "$T/sp.why"
+    not_ok "darkstab-gen --spoofed" "$T/sp.why"
+fi
+expect_exit "darkstab-gen: --spoofed 101: exit 2" 2 "$GEN" --spoofed 101 "$T/x.ipfix"
