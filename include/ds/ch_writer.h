@@ -104,6 +104,9 @@ void ch_writer_watermark(struct ch_writer *w, int64_t watermark_ms, bool idle);
  * Live: reads the watermark this node wrote before (a restart), so that
  * records older than it that come now are marked for revision as those
  * older than the rows it writes from now on are (docs/CLICKHOUSE.md 6).
+ * After an idle row, or when it cannot be read, every record is marked
+ * until rows that are not idle have gone for a while and the end of the
+ * slots judged is known.
  */
 enum ds_rc ch_writer_read_promise(struct ch_writer *w, struct ds_error *err);
 /*

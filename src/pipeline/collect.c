@@ -1589,8 +1589,8 @@ collector_start(struct collector *c, struct ds_error *err)
 
             if (ch_writer_read_promise(c->records, &why) != DS_OK)
                 log_warnx("collect: the watermark this node wrote before is unknown (%s): "
-                          "records older than it that come now are not marked for the judging "
-                          "node to judge their slots again",
+                          "every batch is marked for the judging node to judge its slots "
+                          "again until the cluster says how far it has judged",
                           why.msg);
         }
         if (rc == DS_OK)

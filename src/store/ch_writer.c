@@ -425,8 +425,9 @@ ch_writer_add(struct ch_writer *w, const struct flow *f, struct ds_error *err)
      * the two sees the other): the judging node may have judged its slot
      * without it, and must judge it again.
      */
-    if (f->start_ms < __atomic_load_n(&w->wm_published, __ATOMIC_SEQ_CST) ||
-        __atomic_load_n(&w->promised_all, __ATOMIC_SEQ_CST))
+    /* promised_all first: lower_promise() raises wm_published, then clears it */
+    if (__atomic_load_n(&w->promised_all, __ATOMIC_SEQ_CST) ||
+        f->start_ms < __atomic_load_n(&w->wm_published, __ATOMIC_SEQ_CST))
         w->late = true;
     if (f->start_ms > w->last_ms)
         w->last_ms = f->start_ms;
@@ -942,17 +943,21 @@ write_watermark(struct ch_writer *w, bool now)
     if (!set)
         return;
     raise_published(w, wm);
+    /*
+     * An idle row may follow: promise everything before reading what is
+     * held, as raise_published() does, so that a record added meanwhile is
+     * either seen held (the row is not idle) or marked late.
+     */
+    if (idle)
+        __atomic_store_n(&w->promised_all, true, __ATOMIC_SEQ_CST);
     pending = ch_writer_pending_first(w);
     if (pending != INT64_MAX) {
         idle = false;
         if (pending - 1 < wm)
             wm = pending - 1;
     }
-    if (idle) {
-        /* before the row: a record held after it is compared with this */
-        __atomic_store_n(&w->promised_all, true, __ATOMIC_SEQ_CST);
+    if (idle)
         w->busy_since = 0;
-    }
     clock_gettime(CLOCK_REALTIME, &ts);
     updated = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     sql = xasprintf("INSERT INTO %s.watermarks (node, updated_ms, watermark_ms, idle, analyzer) "
@@ -1022,7 +1027,10 @@ ch_writer_read_promise(struct ch_writer *w, struct ds_error *err)
     long long wm, n;
     int idle;
 
-    if (rc == DS_OK && sscanf(strbuf_str(&sb), "%lld\t%d\t%lld", &wm, &idle, &n) == 3 && n > 0) {
+    if (rc != DS_OK) {
+        /* unknown: every record is marked until the end of what was judged is read */
+        __atomic_store_n(&w->promised_all, true, __ATOMIC_SEQ_CST);
+    } else if (sscanf(strbuf_str(&sb), "%lld\t%d\t%lld", &wm, &idle, &n) == 3 && n > 0) {
         raise_published(w, wm);
         /* stopped while idle: what the others judged since may hold slots of its records */
         if (idle)
