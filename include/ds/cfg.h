@@ -196,6 +196,7 @@ struct cfg_clickhouse {
     int64_t flush_interval_s;
     int64_t timeout_s;
     int analyzer;                           /* enum cfg_analyzer */
+    int64_t revise_for_s;                   /* late records judged again live this far back */
     char *spool_dir;                        /* owned */
     int64_t spool_max;                      /* bytes */
 };

@@ -16,7 +16,7 @@
  *      revisions table (its node had written a watermark past some of its
  *      records) is in the cluster, and when a node appears or comes back
  *      (its records may be older than what was judged without it).  Both
- *      reach back REVISE_DAYS at most.
+ *      reach back store.clickhouse.revise_for at most.
  */
 #include <glib.h>
 #include <inttypes.h>
@@ -38,7 +38,6 @@
 
 #define ROUND_S 2
 #define WARN_EVERY_S 60
-#define REVISE_DAYS 7               /* how far back late records revise live */
 #define NODES_MAX 256               /* nodes remembered from one round to the next */
 
 struct cluster_live {
@@ -422,7 +421,7 @@ judge_round(struct cluster_live *cl, const struct cluster_plan *plan, const stru
         if (cl->upto[i] != INT64_MIN && cl->upto[i] < horizon_ms / 1000)
             horizon_ms = cl->upto[i] * 1000;
     if (rc == DS_OK && horizon_ms != INT64_MAX) {
-        horizon_ms -= (int64_t)REVISE_DAYS * 86400 * 1000;
+        horizon_ms -= cfg->clickhouse.revise_for_s * 1000;
         rc = find_revisions(cl, nodes, n_nodes, now_ms, horizon_ms, &revise_ms, done, err);
     }
     for (size_t i = 0; rc == DS_OK && i < cfg->n_analyses; i++) {

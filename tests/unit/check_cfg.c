@@ -633,6 +633,21 @@ START_TEST(test_err_clickhouse)
     ck_assert_str_eq(load_err("store:\n  clickhouse:\n    batch_rows: 10\n"),
                      "test.yaml:3:17: store.clickhouse.batch_rows: 10 is outside "
                      "1000..10000000");
+    ck_assert_str_eq(load_err("store:\n  clickhouse:\n    revise_for: 10m\n"),
+                     "test.yaml:3:17: store.clickhouse.revise_for: '10m' is outside 1h..366d");
+}
+END_TEST
+
+/* how far back late records are judged again live: 7 days unless set */
+START_TEST(test_clickhouse_revise_for)
+{
+    struct ds_cfg *cfg = tu_cfg("analyses:\n  - name: a\n");
+
+    ck_assert_int_eq(cfg->clickhouse.revise_for_s, 7 * 86400);
+    cfg_free(cfg);
+    cfg = tu_cfg("store:\n  clickhouse:\n    revise_for: 36h\nanalyses:\n  - name: a\n");
+    ck_assert_int_eq(cfg->clickhouse.revise_for_s, 36 * 3600);
+    cfg_free(cfg);
 }
 END_TEST
 
@@ -1442,8 +1457,8 @@ START_TEST(test_every_key_is_documented)
         top_level += strchr(paths[i], '[') == NULL;
     ck_assert_uint_eq(top_level, a);
     /* issue 7: causes 10, drilldown 6, report and smtp 11; issue 8: limits 9;
-       issue 9: store.backend and store.clickhouse 13 */
-    ck_assert_uint_eq(n, 14 + 14 + 7 + 10 + 6 + 11 + 9 + 13);
+       issue 9: store.backend and store.clickhouse 14 */
+    ck_assert_uint_eq(n, 14 + 14 + 7 + 10 + 6 + 11 + 9 + 14);
     ck_assert_str_eq(paths[0], "timezone");
     ck_assert_str_eq(paths[1], "darknet.prefixes");
     ck_assert_str_eq(paths[2], "darknet.exclude");
@@ -1451,11 +1466,12 @@ START_TEST(test_every_key_is_documented)
     ck_assert_str_eq(paths[4], "store.path");
     ck_assert_str_eq(paths[5], "store.backend");
     ck_assert_str_eq(paths[6], "store.clickhouse.url");
-    ck_assert_str_eq(paths[17], "store.clickhouse.spool_max");
-    ck_assert_str_eq(paths[18], "collector.listen");
-    ck_assert_str_eq(paths[31], "limits.exporters");
-    ck_assert_str_eq(paths[39], "limits.groups");
-    ck_assert_str_eq(paths[40], "log.level");
+    ck_assert_str_eq(paths[16], "store.clickhouse.revise_for");
+    ck_assert_str_eq(paths[18], "store.clickhouse.spool_max");
+    ck_assert_str_eq(paths[19], "collector.listen");
+    ck_assert_str_eq(paths[32], "limits.exporters");
+    ck_assert_str_eq(paths[40], "limits.groups");
+    ck_assert_str_eq(paths[41], "log.level");
     for (size_t i = 0; i < a; i++) {
         /* every top-level key, in its section's order */
         static const char *const want[] = {"drilldown.sources", "drilldown.series_memory",
@@ -1478,7 +1494,7 @@ START_TEST(test_every_key_is_documented)
     ck_assert_str_eq(paths[a + 8], "analyses[].attribution");
     ck_assert_str_eq(paths[a + 9], "collector.listen[].protocol");
     ck_assert_str_eq(paths[a + 15], "collector.sampling[].rate");
-    ck_assert_str_eq(paths[41], "causes.one_source_share");
+    ck_assert_str_eq(paths[42], "causes.one_source_share");
     /* the same pointer each time */
     ck_assert_ptr_eq(cfg_key_paths(), paths);
     free(l.v);
@@ -1627,6 +1643,7 @@ main(void)
 
     tc = tcase_create("docs");
     tcase_add_test(tc, test_err_clickhouse);
+    tcase_add_test(tc, test_clickhouse_revise_for);
     tcase_add_test(tc, test_every_key_is_documented);
     tcase_add_test(tc, test_doc_check_finds_missing_keys);
     tcase_add_test(tc, test_shipped_configs_load);
