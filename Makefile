@@ -285,7 +285,7 @@ check-sanitize:
 # regression.  make check runs each for FUZZ_CHECK_SECONDS.
 FUZZ_TARGETS = datagram ipfix_file config parse checkpoint spool
 FUZZ_SECONDS ?= 600
-FUZZ_CHECK_SECONDS ?= 20
+FUZZ_CHECK_SECONDS ?= 30
 FUZZ_BUILD = build/fuzz
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_BINS = $(foreach t,$(FUZZ_TARGETS),$(FUZZ_BUILD)/fuzz_$(t))
