@@ -40,6 +40,12 @@ const char *ch_client_server(const struct ch_client *c);
 enum ds_rc ch_exec(struct ch_client *c, const char *sql, struct strbuf *out,
                    struct ds_error *err);
 /*
+ * A query answering one row "value<TAB>count()" (TabSeparated): *count
+ * of it, *v the value when *count > 0 (an aggregate over no rows is none).
+ */
+enum ds_rc ch_query_value(struct ch_client *c, const char *sql, int64_t *v, int64_t *count,
+                          struct ds_error *err);
+/*
  * A SELECT whose answer (FORMAT RowBinary, say) may be larger than memory:
  * each piece of it, as it comes, goes to fn (rows cut anywhere); fn returns
  * non-zero to stop (the request then fails).  An error answer is not

@@ -129,34 +129,13 @@ cluster_view_path(const struct ds_cfg *cfg)
     return xasprintf("%s.cluster", cfg->store_path);
 }
 
-/*
- * A query answering one row "value<TAB>count()" (TabSeparated): *count
- * of it, *v the value when *count > 0 (an aggregate over no rows is none).
- */
-static enum ds_rc
-query_value_count(struct cluster_live *cl, const char *sql, int64_t *v, int64_t *count,
-                  struct ds_error *err)
-{
-    struct strbuf sb = STRBUF_INIT;
-    enum ds_rc rc = ch_exec(cl->client, sql, &sb, err);
-    long long x, n;
-
-    *count = 0;
-    if (rc == DS_OK && sscanf(strbuf_str(&sb), "%lld\t%lld", &x, &n) == 2 && n > 0) {
-        *v = x;
-        *count = n;
-    }
-    strbuf_fini(&sb);
-    return rc;
-}
-
-/* The same, *found if the aggregate had rows. */
+/* ch_query_value(), *found if the aggregate had rows. */
 static enum ds_rc
 query_int(struct cluster_live *cl, const char *sql, int64_t *v, bool *found,
           struct ds_error *err)
 {
     int64_t n;
-    enum ds_rc rc = query_value_count(cl, sql, v, &n, err);
+    enum ds_rc rc = ch_query_value(cl->client, sql, v, &n, err);
 
     *found = n > 0;
     return rc;
@@ -365,7 +344,7 @@ find_revisions(struct cluster_live *cl, const struct ch_node *nodes, size_t n, i
                                     cfg->clickhouse.database, node, batch, first, last);
                 int64_t v, have;
 
-                rc = query_value_count(cl, q, &v, &have, err);
+                rc = ch_query_value(cl->client, q, &v, &have, err);
                 free(q);
                 if (rc == DS_OK && have > 0 && (unsigned long long)have >= rows) {
                     if (v < *from)

@@ -901,9 +901,8 @@ raise_published(struct ch_writer *w, int64_t wm)
 static void
 lower_promise(struct ch_writer *w)
 {
-    struct strbuf sb = STRBUF_INIT;
     struct ds_error err;
-    long long end, n;
+    int64_t end, n;
     char *sql;
 
     if (w->busy_since == 0)
@@ -912,14 +911,12 @@ lower_promise(struct ch_writer *w)
         return;
     sql = xasprintf("SELECT max(end), count() FROM %s.slots FORMAT TabSeparated",
                     w->cfg.database);
-    if (ch_exec(w->client, sql, &sb, &err) == DS_OK &&
-        sscanf(strbuf_str(&sb), "%lld\t%lld", &end, &n) == 2) {
+    if (ch_query_value(w->client, sql, &end, &n, &err) == DS_OK) {
         if (n > 0 && end < INT64_MAX / 1000)
-            raise_published(w, (int64_t)end * 1000);
+            raise_published(w, end * 1000);
         __atomic_store_n(&w->promised_all, false, __ATOMIC_SEQ_CST);
         w->busy_since = 0;
     }
-    strbuf_fini(&sb);
     free(sql);
 }
 

@@ -298,6 +298,23 @@ ch_post_file(struct ch_client *c, const char *query, FILE *fp, size_t len, bool 
 }
 
 enum ds_rc
+ch_query_value(struct ch_client *c, const char *sql, int64_t *v, int64_t *count,
+               struct ds_error *err)
+{
+    struct strbuf sb = STRBUF_INIT;
+    enum ds_rc rc = ch_exec(c, sql, &sb, err);
+    long long x, n;
+
+    *count = 0;
+    if (rc == DS_OK && sscanf(strbuf_str(&sb), "%lld\t%lld", &x, &n) == 2 && n > 0) {
+        *v = x;
+        *count = n;
+    }
+    strbuf_fini(&sb);
+    return rc;
+}
+
+enum ds_rc
 ch_exec(struct ch_client *c, const char *sql, struct strbuf *out, struct ds_error *err)
 {
     return post(c, NULL, sql, NULL, strlen(sql), out, NULL, NULL, NULL, err);

@@ -850,41 +850,56 @@ else
     not_ok "live: two collectors against one machine (rc $rc, judged ${judged:-none}, days ${days:-none})" "$T/lv-a.log"
     diff "$T/lv-one.slots" "$T/lv-b.slots" | head -20
 fi
-# records late for a day judged days ago (within REVISE_DAYS), at lv-b: its batch is named in revisions, and lv-a
-# judges that day (and the windows after it) again, as one machine does with the late file
-mkdir -p "$T/l3"
-"$GEN" --days 1 --start 2013-02-21 --flows-per-day 400 --seed 24 --no-events --split "$T/l3" \
-    2> /dev/null
-# the reference: one machine reading every file in one run (a late file added to a stored day
-# leaves the drill-down of its groups partial there; the cluster counts the day again whole)
-live_node lv-ref sqlite "$(free_port 14)" "$(free_port 15)"
-# shellcheck disable=SC2046
-"$DS" analyze -q -c "$T/lv-ref.yaml" -o /dev/null \
-    $(for f in "$T"/l1/*; do echo "$f" "$T/l2/$(basename "$f")"; [ -f "$T/l3/$(basename "$f")" ] &&
-        echo "$T/l3/$(basename "$f")"; done) 2> /dev/null
-before=$(lmetric "$MA" darkstab_cluster_judged_slots_total)
-"$GEN" --days 1 --start 2013-02-21 --flows-per-day 400 --seed 24 --no-events \
-    --send "127.0.0.1:$LB" --rate 20000 2> /dev/null
-i=0
-while [ "$(lmetric "$MA" darkstab_cluster_judged_slots_total)" = "$before" ] && [ $i -lt 200 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
-after=$(lmetric "$MA" darkstab_cluster_judged_slots_total)
-sleep 2
-revisions=$(q "$HTTP2" "SELECT count() FROM dsl.revisions FINAL WHERE node = 'lv-b'" 2>&1)
-"$DS" results -q -c "$T/lv-ref.yaml" -f json -o "$T/lv-ref.json"
-"$DS" results -q -c "$T/lv-b.yaml" -f json -o "$T/lv-b.json"
-jq -S '[.analyses[] | {name, slots}]' "$T/lv-ref.json" > "$T/lv-ref.slots"
-jq -S '[.analyses[] | {name, slots}]' "$T/lv-b.json" > "$T/lv-b.slots"
-day=$(jq '.[0].slots[] | select(.start == "2013-02-21T00:00:00+09:00") | .packets' "$T/lv-b.slots")
-was=$(jq '.[0].slots[] | select(.start == "2013-02-21T00:00:00+09:00") | .packets' "$T/lv-one.slots")
-if [ "${revisions:-0}" -ge 1 ] && [ "${after:-0}" -gt "${before:-0}" ] && [ "$day" -gt "$was" ] &&
-    cmp -s "$T/lv-ref.slots" "$T/lv-b.slots"; then
+# late_day DIR START SEED: one day of records from START sent late to lv-b (and written
+# to $T/DIR for the reference, lv-ref-DIR: one machine reading every file so far in one
+# run: a late file added to a stored day leaves the drill-down of its groups partial there;
+# the cluster counts the day again whole).  Waits for lv-a to judge again, then sets
+# before/after (slots judged), rev0/rev1 (lv-b's revisions), and writes the slots of both
+# to $T/lv-ref-DIR.slots and $T/lv-b-DIR.slots
+LATE_DIRS=""
+late_day() {
+    mkdir -p "$T/$1"
+    "$GEN" --days 1 --start "$2" --flows-per-day 400 --seed "$3" --no-events --split "$T/$1" \
+        2> /dev/null
+    LATE_DIRS="$LATE_DIRS $1"
+    live_node "lv-ref-$1" sqlite "$(free_port 14)" "$(free_port 15)"
+    # shellcheck disable=SC2046
+    "$DS" analyze -q -c "$T/lv-ref-$1.yaml" -o /dev/null \
+        $(for f in "$T"/l1/*; do b=$(basename "$f"); echo "$f" "$T/l2/$b"; for d in $LATE_DIRS; do
+            [ -f "$T/$d/$b" ] && echo "$T/$d/$b"; done; done) 2> /dev/null
+    before=$(lmetric "$MA" darkstab_cluster_judged_slots_total)
+    rev0=$(q "$HTTP2" "SELECT count() FROM dsl.revisions FINAL WHERE node = 'lv-b'" 2>&1)
+    "$GEN" --days 1 --start "$2" --flows-per-day 400 --seed "$3" --no-events \
+        --send "127.0.0.1:$LB" --rate 20000 2> /dev/null
+    i=0
+    while [ "$(lmetric "$MA" darkstab_cluster_judged_slots_total)" = "$before" ] && [ $i -lt 200 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    after=$(lmetric "$MA" darkstab_cluster_judged_slots_total)
+    sleep 2
+    rev1=$(q "$HTTP2" "SELECT count() FROM dsl.revisions FINAL WHERE node = 'lv-b'" 2>&1)
+    "$DS" results -q -c "$T/lv-ref-$1.yaml" -f json -o "$T/lv-ref-$1.json"
+    "$DS" results -q -c "$T/lv-b.yaml" -f json -o "$T/lv-b-$1.json"
+    jq -S '[.analyses[] | {name, slots}]' "$T/lv-ref-$1.json" > "$T/lv-ref-$1.slots"
+    jq -S '[.analyses[] | {name, slots}]' "$T/lv-b-$1.json" > "$T/lv-b-$1.slots"
+}
+# packets SLOTS START: the packets of the first analysis' slot that starts at START
+packets() {
+    jq ".[0].slots[] | select(.start == \"$2\") | .packets" "$1"
+}
+# records late for a day judged days ago (within store.clickhouse.revise_for), at lv-b: its
+# batch is named in revisions, and lv-a judges that day (and the windows after it) again, as
+# one machine does with the late file
+late_day l3 2013-02-21 24
+day=$(packets "$T/lv-b-l3.slots" 2013-02-21T00:00:00+09:00)
+was=$(packets "$T/lv-one.slots" 2013-02-21T00:00:00+09:00)
+if [ "${rev1:-0}" -ge 1 ] && [ "${after:-0}" -gt "${before:-0}" ] && [ "$day" -gt "$was" ] &&
+    cmp -s "$T/lv-ref-l3.slots" "$T/lv-b-l3.slots"; then
     ok "live: late records for a day judged days ago are named in revisions; it is judged again ($((after - before)) slots, $was -> $day packets that day), as one machine judges every file at once"
 else
-    not_ok "live: a late batch revises its day (revisions $revisions, judged $before -> $after)" "$T/lv-a.log"
-    diff "$T/lv-ref.slots" "$T/lv-b.slots" | head -20
+    not_ok "live: a late batch revises its day (revisions $rev1, judged $before -> $after)" "$T/lv-a.log"
+    diff "$T/lv-ref-l3.slots" "$T/lv-b-l3.slots" | head -20
 fi
 # records late for the last day, which lv-a judged only because both nodes were idle: they
 # start after every watermark lv-b ever wrote (its records' clock less collector.lateness),
@@ -896,38 +911,15 @@ while [ "$(lmetric "$MA" 'darkstab_cluster_nodes{state="idle"}')" != 2 ] && [ $i
     i=$((i + 1))
 done
 sleep 3
-mkdir -p "$T/l4"
-"$GEN" --days 1 --start 2013-02-24 --flows-per-day 400 --seed 25 --no-events --split "$T/l4" \
-    2> /dev/null
-live_node lv-ref4 sqlite "$(free_port 16)" "$(free_port 17)"
-# shellcheck disable=SC2046
-"$DS" analyze -q -c "$T/lv-ref4.yaml" -o /dev/null \
-    $(for f in "$T"/l1/*; do b=$(basename "$f"); echo "$f" "$T/l2/$b"; for d in l3 l4; do
-        [ -f "$T/$d/$b" ] && echo "$T/$d/$b"; done; done) 2> /dev/null
-was=$(jq '.[0].slots[] | select(.start == "2013-02-24T00:00:00+09:00") | .packets' "$T/lv-b.slots")
-before=$(lmetric "$MA" darkstab_cluster_judged_slots_total)
-rev0=$(q "$HTTP2" "SELECT count() FROM dsl.revisions FINAL WHERE node = 'lv-b'" 2>&1)
-"$GEN" --days 1 --start 2013-02-24 --flows-per-day 400 --seed 25 --no-events \
-    --send "127.0.0.1:$LB" --rate 20000 2> /dev/null
-i=0
-while [ "$(lmetric "$MA" darkstab_cluster_judged_slots_total)" = "$before" ] && [ $i -lt 200 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
-after=$(lmetric "$MA" darkstab_cluster_judged_slots_total)
-sleep 2
-rev1=$(q "$HTTP2" "SELECT count() FROM dsl.revisions FINAL WHERE node = 'lv-b'" 2>&1)
-"$DS" results -q -c "$T/lv-ref4.yaml" -f json -o "$T/lv-ref4.json"
-"$DS" results -q -c "$T/lv-b.yaml" -f json -o "$T/lv-b4.json"
-jq -S '[.analyses[] | {name, slots}]' "$T/lv-ref4.json" > "$T/lv-ref4.slots"
-jq -S '[.analyses[] | {name, slots}]' "$T/lv-b4.json" > "$T/lv-b4.slots"
-day=$(jq '.[0].slots[] | select(.start == "2013-02-24T00:00:00+09:00") | .packets' "$T/lv-b4.slots")
+late_day l4 2013-02-24 25
+was=$(packets "$T/lv-b-l3.slots" 2013-02-24T00:00:00+09:00)
+day=$(packets "$T/lv-b-l4.slots" 2013-02-24T00:00:00+09:00)
 if [ "${rev1:-0}" -gt "${rev0:-0}" ] 2> /dev/null && [ "${after:-0}" -gt "${before:-0}" ] &&
-    [ "${day:-0}" -gt "${was:-0}" ] && cmp -s "$T/lv-ref4.slots" "$T/lv-b4.slots"; then
+    [ "${day:-0}" -gt "${was:-0}" ] && cmp -s "$T/lv-ref-l4.slots" "$T/lv-b-l4.slots"; then
     ok "live: records for a day judged while their node was idle, after all it had promised, are named in revisions too; the day is judged again ($was -> $day packets), as one machine judges every file"
 else
     not_ok "live: records after an idle node's last watermark (revisions $rev0 -> $rev1, judged $before -> $after, packets $was -> $day)" "$T/lv-b.log"
-    diff "$T/lv-ref4.slots" "$T/lv-b4.slots" | head -20
+    diff "$T/lv-ref-l4.slots" "$T/lv-b-l4.slots" | head -20
 fi
 # lv-a, the judging node, stops: once its row is older than idle_close it is missing, holds
 # nothing back, and lv-b, the next alive node by name, judges in its place
