@@ -134,6 +134,27 @@ detail_series_add(struct detail_series *s, uint32_t m, uint64_t packets)
  */
 size_t detail_add(struct detail *d, const struct flow *f, uint64_t packets);
 /*
+ * Counts aggregated elsewhere (the shards of a ClickHouse cluster, see
+ * ds/cluster.h): one call per distinct value of a group's flows, with the
+ * packets of all those flows, in any order.  They give the detail that
+ * detail_add() of each flow gives, but that top lists with more values
+ * than their capacity are exact (topk_add_total()), where detail_add()'s
+ * Space-Saving bounds the counts.
+ */
+/* A source address of the group's flows (its distinct count and top list). */
+void detail_add_source(struct detail *d, const struct addr *a, uint64_t packets);
+void detail_add_destination(struct detail *d, const struct addr *a, uint64_t packets);
+/* A source and a destination port of its flows of port protocols (proto_has_ports()). */
+void detail_add_sport(struct detail *d, uint16_t port, uint64_t packets);
+void detail_add_dport(struct detail *d, uint16_t port);
+/* Packets of flows of one protocol, TCP flags and ICMP type (packet types). */
+void detail_add_type(struct detail *d, uint8_t proto, uint8_t tcp_flags, uint8_t icmp_type,
+                     uint64_t packets);
+/* Packets of the flows starting in minute m of the slot (clamped into it). */
+size_t detail_add_minute(struct detail *d, uint64_t m, uint64_t packets);
+/* The earliest start and latest end of flows. */
+void detail_add_span(struct detail *d, int64_t first_ms, int64_t last_ms);
+/*
  * Drops d's series (drilldown.series_memory): later packets are not kept
  * until detail_series_restart().  Returns the bytes freed.
  */

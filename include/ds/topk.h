@@ -145,6 +145,14 @@ topk_add_addr(struct topk *t, uint64_t key, const struct addr *a, uint64_t w)
 }
 
 /*
+ * Adds a value's whole count, total, counted elsewhere (a cluster's shards)
+ * and given once; a (may be NULL) its address if the key is IPv6's.  A
+ * list given every value so keeps the largest exactly, whatever their
+ * order: a value replaces the smallest entry only if it has more, with no
+ * error, and the floor is the largest count left out.
+ */
+void topk_add_total(struct topk *t, uint64_t key, uint64_t total, const struct addr *a);
+/*
  * Merges src into dst (Metwally's summaries are mergeable): counts of a
  * value add; a value missing from a side that left values out gets that
  * side's floor, as error; the max largest are kept (max: dst's, or src's

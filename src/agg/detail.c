@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ds/detail.h"
+#include "ds/hash.h"
 #include "ds/proto.h"
 #include "ds/varint.h"
 #include "ds/xmem.h"
@@ -417,6 +418,72 @@ detail_add(struct detail *d, const struct flow *f, uint64_t packets)
         topk_add(&d->sport_top, f->src_port, packets);
     return grew + detail_series_add(&d->series, detail_series_minute(&d->series, f->start_ms),
                                     packets);
+}
+
+/* ---- counts aggregated elsewhere: the lists at once, no log ---- */
+
+void
+detail_add_source(struct detail *d, const struct addr *a, uint64_t packets)
+{
+    uint64_t v = addr_value(a);
+
+    distinct_add(&d->src, v);
+    settle(d);
+    if (d->has_lists)
+        topk_add_total(&d->src_top, v, packets, topk_is_v6_key(v) ? a : NULL);
+}
+
+void
+detail_add_destination(struct detail *d, const struct addr *a, uint64_t packets)
+{
+    uint64_t v = addr_value(a);
+
+    distinct_add(&d->dst, v);
+    settle(d);
+    if (d->has_lists)
+        topk_add_total(&d->dst_top, v, packets, topk_is_v6_key(v) ? a : NULL);
+}
+
+void
+detail_add_sport(struct detail *d, uint16_t port, uint64_t packets)
+{
+    settle(d);
+    if (d->has_lists)
+        topk_add_total(&d->sport_top, port, packets, NULL);
+}
+
+void
+detail_add_dport(struct detail *d, uint16_t port)
+{
+    distinct_add(&d->dport, port);
+}
+
+void
+detail_add_type(struct detail *d, uint8_t proto, uint8_t tcp_flags, uint8_t icmp_type,
+                uint64_t packets)
+{
+    add_type(d, ptype_of(proto, tcp_flags, icmp_type), packets);
+}
+
+size_t
+detail_add_minute(struct detail *d, uint64_t m, uint64_t packets)
+{
+    size_t grew = d->logging ? replay(d) : 0;
+
+    if (!d->has_lists || d->series.n_min == 0)
+        return grew;
+    if (m >= d->series.n_min)
+        m = d->series.n_min - 1;
+    return grew + detail_series_add(&d->series, (uint32_t)m, packets);
+}
+
+void
+detail_add_span(struct detail *d, int64_t first_ms, int64_t last_ms)
+{
+    if (first_ms < d->first_ms)
+        d->first_ms = first_ms;
+    if (last_ms > d->last_ms)
+        d->last_ms = last_ms;
 }
 
 static uint64_t

@@ -236,6 +236,37 @@ topk_add_slow(struct topk *t, uint64_t key, uint64_t w, const struct addr *a)
     t->last = i;
 }
 
+void
+topk_add_total(struct topk *t, uint64_t key, uint64_t total, const struct addr *a)
+{
+    uint32_t i;
+
+    if (total == 0)
+        return;
+    if (t->n < t->max || find(t, key) != UINT32_MAX) {
+        topk_add_slow(t, key, total, a);
+        return;
+    }
+    i = t->cap > 1 ? min_entry(t) : 0;
+    if (total <= topk_count(t)[i]) {
+        /* left out: no entry's count is below it, and this is its whole count */
+        if (total > t->floor)
+            t->floor = total;
+        return;
+    }
+    if (topk_count(t)[i] > t->floor)
+        t->floor = topk_count(t)[i];
+    if (t->imask != 0)
+        index_remove(t, t->key[i]);
+    t->key[i] = key;
+    topk_count(t)[i] = total;
+    topk_err(t)[i] = 0;
+    set_addr(t, i, a);
+    if (t->imask != 0)
+        index_insert(t, key, i);
+    t->last = i;
+}
+
 /* ---- reading ---- */
 
 void

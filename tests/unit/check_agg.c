@@ -3173,6 +3173,127 @@ START_TEST(test_detail_minutes)
 }
 END_TEST
 
+/*
+ * The detail of a group counted on a cluster's shards (detail_add_source()
+ * and the others: one call per distinct value with its packets) equals the
+ * one counted flow by flow: distinct counts, types, first and last, top
+ * lists, minutes.  The values are given in another order than the flows'.
+ */
+START_TEST(test_detail_counted_elsewhere)
+{
+    enum { FLOWS = 3000, SRCS = 40, DSTS = 200, SPORTS = 50 };
+    struct cfg_drilldown dd = {.sources = 64, .ports = 64, .destinations = 256,
+                               .series_memory = 1 << 20};
+    struct detail *d1 = detail_new_in(&dd, T0, T0 + 3600);
+    struct detail *d2 = detail_new_in(&dd, T0, T0 + 3600);
+    static uint64_t src_pk[SRCS], dst_pk[DSTS], sport_pk[65536], type_pk[256][256], min_pk[60];
+    static bool dport_seen[65536], src_seen[SRCS], dst_seen[DSTS];
+    char src[SRCS][48], dst[DSTS][48];
+    struct detail_item a[256], b[256];
+    uint64_t m1[60], m2[60], x = 12345, err;
+    int64_t first = INT64_MAX, last = INT64_MIN;
+    bool e1, e2;
+    size_t n1, n2;
+
+    memset(src_pk, 0, sizeof(src_pk));
+    memset(dst_pk, 0, sizeof(dst_pk));
+    memset(sport_pk, 0, sizeof(sport_pk));
+    memset(type_pk, 0, sizeof(type_pk));
+    memset(min_pk, 0, sizeof(min_pk));
+    memset(dport_seen, 0, sizeof(dport_seen));
+    memset(src_seen, 0, sizeof(src_seen));
+    memset(dst_seen, 0, sizeof(dst_seen));
+    for (int i = 0; i < SRCS; i++)
+        snprintf(src[i], sizeof(src[i]), i % 7 == 0 ? "2001:db8::%x" : "203.0.113.%d", i + 1);
+    for (int i = 0; i < DSTS; i++)
+        snprintf(dst[i], sizeof(dst[i]), "198.18.%d.%d", i / 100, i % 100);
+    for (int i = 0; i < FLOWS; i++) {
+        static const uint8_t protos[] = {PROTO_TCP, PROTO_UDP, PROTO_ICMP};
+        int s, t;
+        uint8_t p;
+        struct flow f;
+
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        s = (int)(x >> 33) % SRCS;
+        t = (int)(x >> 45) % DSTS;
+        p = protos[(x >> 20) % 3];
+        f = tu_flow(MS(T0) + (int64_t)((x >> 8) % 3600000), 1 + (x >> 40) % 5, src[s], dst[t], p,
+                    p == PROTO_ICMP ? 0 : (uint16_t)(1024 + (x >> 28) % SPORTS),
+                    p == PROTO_ICMP ? 0 : (uint16_t)(1 + (x >> 36) % 30));
+        f.end_ms = f.start_ms + (int64_t)((x >> 12) % 5000);
+        f.tcp_flags = p == PROTO_TCP ? (uint8_t)((x >> 50) % 2 ? 0x02 : 0x12) : 0;
+        f.icmp_type = p == PROTO_ICMP ? (uint8_t)((x >> 50) % 2 ? 8 : 0) : 0;
+        detail_add(d1, &f, f.packets);
+        src_pk[s] += f.packets;
+        src_seen[s] = true;
+        dst_pk[t] += f.packets;
+        dst_seen[t] = true;
+        if (proto_has_ports(p)) {
+            sport_pk[f.src_port] += f.packets;
+            dport_seen[f.dst_port] = true;
+        }
+        type_pk[p][p == PROTO_ICMP ? f.icmp_type : f.tcp_flags] += f.packets;
+        min_pk[(f.start_ms - MS(T0)) / 60000] += f.packets;
+        first = f.start_ms < first ? f.start_ms : first;
+        last = f.end_ms > last ? f.end_ms : last;
+    }
+    /* backwards: not the flows' order */
+    detail_add_span(d2, first, last);
+    for (int i = 59; i >= 0; i--)
+        if (min_pk[i] > 0)
+            detail_add_minute(d2, (uint64_t)i, min_pk[i]);
+    for (int i = SRCS - 1; i >= 0; i--) {
+        struct addr ad;
+
+        ck_assert_int_eq(addr_parse(src[i], &ad), 0);
+        if (src_seen[i])
+            detail_add_source(d2, &ad, src_pk[i]);
+    }
+    for (int i = DSTS - 1; i >= 0; i--) {
+        struct addr ad;
+
+        ck_assert_int_eq(addr_parse(dst[i], &ad), 0);
+        if (dst_seen[i])
+            detail_add_destination(d2, &ad, dst_pk[i]);
+    }
+    for (int i = 65535; i >= 0; i--) {
+        if (sport_pk[i] > 0)
+            detail_add_sport(d2, (uint16_t)i, sport_pk[i]);
+        if (dport_seen[i])
+            detail_add_dport(d2, (uint16_t)i);
+    }
+    for (int p = 0; p < 256; p++)
+        for (int v = 255; v >= 0; v--)
+            if (type_pk[p][v] > 0)
+                detail_add_type(d2, (uint8_t)p, p == PROTO_ICMP ? 0 : (uint8_t)v,
+                                p == PROTO_ICMP ? (uint8_t)v : 0, type_pk[p][v]);
+
+    ck_assert_uint_eq(distinct_count(&d1->src), distinct_count(&d2->src));
+    ck_assert_uint_eq(distinct_count(&d1->dst), distinct_count(&d2->dst));
+    ck_assert_uint_eq(distinct_count(&d1->dport), distinct_count(&d2->dport));
+    ck_assert_uint_eq(distinct_count(&d2->dport), 30);
+    ck_assert_uint_eq(d1->first_ms, d2->first_ms);
+    ck_assert_uint_eq(d1->last_ms, d2->last_ms);
+    ck_assert_uint_eq(d1->n_types, d2->n_types);
+    ck_assert_uint_eq(detail_dominant_type(d1), detail_dominant_type(d2));
+    n1 = detail_top_sources(d1, a, 256, &e1, &err);
+    n2 = detail_top_sources(d2, b, 256, &e2, &err);
+    ck_assert_uint_eq(n1, SRCS);
+    ck_assert(e1 && e2 && n1 == n2 && memcmp(a, b, n1 * sizeof(a[0])) == 0);
+    n1 = detail_top_dsts(d1, a, 256, &e1, &err);
+    n2 = detail_top_dsts(d2, b, 256, &e2, &err);
+    ck_assert(e1 && e2 && n1 == n2 && memcmp(a, b, n1 * sizeof(a[0])) == 0);
+    n1 = detail_top_sports(d1, a, 256, &e1, &err);
+    n2 = detail_top_sports(d2, b, 256, &e2, &err);
+    ck_assert_uint_eq(n1, SPORTS);
+    ck_assert(e1 && e2 && n1 == n2 && memcmp(a, b, n1 * sizeof(a[0])) == 0);
+    ck_assert(detail_minutes(d1, T0, 60, m1, &e1) && detail_minutes(d2, T0, 60, m2, &e2));
+    ck_assert(e1 && e2 && memcmp(m1, m2, sizeof(m1)) == 0);
+    detail_free(d1);
+    detail_free(d2);
+}
+END_TEST
+
 /* A detail with lists (one past capacity), IPv6 and a series. */
 static struct detail *
 busy_detail(void)
@@ -3580,6 +3701,7 @@ agg_suite(void)
     tcase_add_test(tc, test_detail_top_lists);
     tcase_add_test(tc, test_detail_capacities);
     tcase_add_test(tc, test_detail_minutes);
+    tcase_add_test(tc, test_detail_counted_elsewhere);
     tcase_add_test(tc, test_detail_roundtrip_lists);
     tcase_add_test(tc, test_detail_dt01_compat);
     tcase_add_test(tc, test_detail_merge_lists);

@@ -211,6 +211,108 @@ START_TEST(test_topk_space_saving_guarantee)
 }
 END_TEST
 
+/*
+ * Whole counts given once (a cluster's shards): whatever the order, the
+ * largest are listed with their true counts and no error, the floor is the
+ * largest left out, and topk_top() says exact.  A list the old way (the
+ * same flows one by one, past capacity) is not exact: the test can tell.
+ */
+START_TEST(test_topk_add_total_exact)
+{
+    enum { N_VALUES = 5000 };
+    static uint64_t truth[N_VALUES];
+    static uint32_t order[N_VALUES];
+    uint32_t caps[] = {1, 7, 64, 300};
+
+    rng_state = 7;
+    for (uint32_t v = 0; v < N_VALUES; v++)
+        truth[v] = 1 + rng_next() % 1000;     /* ties among 5,000 values: many */
+    for (size_t c = 0; c < sizeof(caps) / sizeof(caps[0]); c++) {
+        uint64_t first[300], floor = 0;
+
+        for (int round = 0; round < 2; round++) {
+            struct topk t;
+            struct topk_entry out[300];
+            uint64_t err, left_out = 0;
+            bool exact;
+            size_t n;
+
+            /* round 0 in order, round 1 shuffled */
+            for (uint32_t v = 0; v < N_VALUES; v++)
+                order[v] = v;
+            for (uint32_t v = N_VALUES - 1; round == 1 && v > 0; v--) {
+                uint32_t w = (uint32_t)(rng_next() % (v + 1)), x = order[v];
+
+                order[v] = order[w];
+                order[w] = x;
+            }
+            topk_init(&t, caps[c]);
+            for (uint32_t i = 0; i < N_VALUES; i++)
+                topk_add_total(&t, 1000 + order[i], truth[order[i]], NULL);
+            n = topk_top(&t, out, NULL, caps[c], &exact, &err);
+            ck_assert_uint_eq(n, caps[c]);
+            ck_assert(exact);
+            ck_assert_uint_eq(err, 0);
+            for (size_t i = 0; i < n; i++)
+                ck_assert_uint_eq(out[i].count, truth[out[i].key - 1000]);
+            for (uint32_t v = 0; v < N_VALUES; v++) {
+                if (listed(&t, 1000 + v, NULL) > 0)
+                    continue;
+                ck_assert_uint_le(truth[v], out[n - 1].count);
+                left_out = truth[v] > left_out ? truth[v] : left_out;
+            }
+            ck_assert_uint_eq(t.floor, left_out);
+            /* the same counts whatever the order (which of equal values: either) */
+            for (size_t i = 0; i < n; i++) {
+                if (round == 0)
+                    first[i] = out[i].count;
+                else
+                    ck_assert_uint_eq(out[i].count, first[i]);
+            }
+            if (round == 1)
+                ck_assert_uint_eq(t.floor, floor);
+            floor = t.floor;
+            topk_fini(&t);
+        }
+    }
+    {
+        /* the same weights flow by flow: Space-Saving, not exact past capacity */
+        struct topk t;
+        struct topk_entry out[64];
+        bool exact;
+        uint64_t err;
+
+        topk_init(&t, 64);
+        for (uint32_t v = 0; v < N_VALUES; v++)
+            for (uint64_t k = 0; k < truth[v]; k += 100)
+                topk_add(&t, 1000 + v, truth[v] - k < 100 ? truth[v] - k : 100);
+        topk_top(&t, out, NULL, 64, &exact, &err);
+        ck_assert(!exact);
+        topk_fini(&t);
+    }
+    {
+        /* IPv6 keys keep their addresses; a value given again adds */
+        struct topk t;
+        struct topk_entry out[2];
+        struct addr a6[2], got[2];
+        bool exact;
+
+        ck_assert_int_eq(addr_parse("2001:db8::1", &a6[0]), 0);
+        ck_assert_int_eq(addr_parse("2001:db8::2", &a6[1]), 0);
+        topk_init(&t, 1);
+        topk_add_total(&t, addr_value(&a6[0]), 5, &a6[0]);
+        topk_add_total(&t, addr_value(&a6[1]), 9, &a6[1]);
+        topk_add_total(&t, addr_value(&a6[1]), 1, &a6[1]);
+        ck_assert_uint_eq(topk_top(&t, out, got, 1, &exact, NULL), 1);
+        ck_assert(exact);
+        ck_assert_uint_eq(out[0].count, 10);
+        ck_assert(memcmp(&got[0], &a6[1], sizeof(got[0])) == 0);
+        ck_assert_uint_eq(t.floor, 5);
+        topk_fini(&t);
+    }
+}
+END_TEST
+
 START_TEST(test_topk_merge)
 {
     enum { N_VALUES = 3000 };
@@ -388,6 +490,7 @@ topk_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_topk_exact_within_capacity);
     tcase_add_test(tc, test_topk_space_saving_guarantee);
+    tcase_add_test(tc, test_topk_add_total_exact);
     tcase_add_test(tc, test_topk_merge);
     tcase_add_test(tc, test_topk_serialize_and_ipv6);
     suite_add_tcase(s, tc);
