@@ -277,6 +277,8 @@ usage(FILE *fp)
             "  --spoofed PERCENT    that share of the background's IPv4 flows comes from\n"
             "                       random source addresses (a spoofed flood: as many\n"
             "                       distinct sources as flows, for src_addr analyses)\n"
+            "  --per-source N       flows a day of each scanner of a popular port (default\n"
+            "                       2.5 on average; a real telescope's scanners send more)\n"
             "  --split              one file per day into directory OUTPUT\n"
             "  --send HOST:PORT     send over UDP instead of writing OUTPUT (IPv6: [::1]:PORT)\n"
             "  --send-format F      with --send: ipfix (default; messages of 1420 bytes,\n"
@@ -310,6 +312,7 @@ main(int argc, char **argv)
         {"seed", required_argument, NULL, 'e'},
         {"no-events", no_argument, NULL, 'n'},
         {"spoofed", required_argument, NULL, 'P'},
+        {"per-source", required_argument, NULL, 'C'},
         {"split", no_argument, NULL, 'p'},
         {"truth", required_argument, NULL, 't'},
         {"send", required_argument, NULL, 'u'},
@@ -374,6 +377,11 @@ main(int argc, char **argv)
             if (parse_int64(optarg, 0, 100, &v, why, sizeof(why)) != 0)
                 goto bad;
             p.spoofed_share = (double)v / 100.0;
+            break;
+        case 'C':
+            if (parse_int64(optarg, 1, 1000000, &v, why, sizeof(why)) != 0)
+                goto bad;
+            p.flows_per_source = (double)v;
             break;
         case 'n':
             no_events = 1;

@@ -214,7 +214,8 @@ background(struct world *w, struct day_buf *b, int day, uint64_t flows)
              * Scanners of a port: a pool sized to its traffic, renewed a
              * little every day.
              */
-            uint64_t pool = (uint64_t)(share[lo] / total * (double)flows / 2.5) + 1;
+            double per = w->p->flows_per_source > 0 ? w->p->flows_per_source : 2.5;
+            uint64_t pool = (uint64_t)(share[lo] / total * (double)flows / per) + 1;
             uint64_t idx = below(&w->r, pool);
 
             f->proto = popular[lo].proto;

@@ -54,6 +54,7 @@ struct gen_params {
     double excluded_share;  /* of flows sent to the excluded sensor */
     double v6_share;
     double spoofed_share;   /* of background IPv4 flows: a random source (a spoofed flood) */
+    double flows_per_source;    /* a popular port's scanner's flows a day; 0: 2.5 */
 };
 
 /* Called for every flow in start-time order within a day; days in order. */
