@@ -195,10 +195,18 @@ struct cfg_clickhouse {
     int64_t batch_rows;
     int64_t flush_interval_s;
     int64_t timeout_s;
+    int64_t query_timeout_s;                /* a judging query (SELECT of counts or details) */
     int analyzer;                           /* enum cfg_analyzer */
     int64_t revise_for_s;                   /* late records judged again live this far back */
+    int details;                            /* enum cfg_ch_details */
     char *spool_dir;                        /* owned */
     int64_t spool_max;                      /* bytes */
+};
+
+/* store.clickhouse.details: where the shown groups' details are counted */
+enum cfg_ch_details {
+    CFG_DETAILS_RECORDS,    /* their records read back and counted by the judging node */
+    CFG_DETAILS_SHARDS,     /* GROUP BY on the shards, their distinct values read back */
 };
 
 enum cfg_analyzer {

@@ -54,6 +54,9 @@ enum ds_rc ch_query_value(struct ch_client *c, const char *sql, int64_t *v, int6
 typedef int (*ch_rows_fn)(void *ctx, const uint8_t *p, size_t n);
 enum ds_rc ch_select(struct ch_client *c, const char *sql, ch_rows_fn fn, void *ctx,
                      struct ds_error *err);
+/* As ch_select(), with settings ("name=value&name=value", URL-safe) for this query. */
+enum ds_rc ch_select_with(struct ch_client *c, const char *sql, const char *settings,
+                          ch_rows_fn fn, void *ctx, struct ds_error *err);
 
 /*
  * An INSERT with its data: query ("INSERT INTO db.t FORMAT RowBinary") in

@@ -31,6 +31,9 @@ struct cluster_judge_stats {
     uint64_t queries;
     uint64_t rows;              /* rows read: group counts and records */
     uint64_t retried;           /* slots counted again: records came between two queries */
+    /* shown tuples (slot, key fields): details counted on the shards, or records read back */
+    uint64_t on_shards;
+    uint64_t read_back;
     uint64_t published;         /* judgements written to the cluster's slots table */
     uint64_t fetched;           /* judgements read from it into the store */
     double seconds;

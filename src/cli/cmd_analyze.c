@@ -162,9 +162,10 @@ judge_on_cluster(const struct ds_cfg *cfg, struct store *st, const struct pipeli
         return -1;
     }
     log_info("analyze: judged on the cluster: %llu slots, %llu queries, %llu rows read, "
-             "%.2f s%s",
+             "details of %llu shown groups counted on the shards and %llu read back, %.2f s%s",
              (unsigned long long)js.slots, (unsigned long long)js.queries,
-             (unsigned long long)js.rows, js.seconds,
+             (unsigned long long)js.rows, (unsigned long long)js.on_shards,
+             (unsigned long long)js.read_back, js.seconds,
              js.retried > 0 ? " (slots counted again as records came)" : "");
     ch_client_free(c);
     return 0;

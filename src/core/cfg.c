@@ -30,6 +30,7 @@ const char *const cfg_starttls_names[] = {"required", "optional", "never", NULL}
 static const char *const lists_names[] = {"auto", "memory", "reread", NULL};
 static const char *const backend_names[] = {"sqlite", "clickhouse", NULL};
 static const char *const analyzer_names[] = {"auto", "true", "false", NULL};
+static const char *const details_names[] = {"records", "shards", NULL};
 
 #define CFG_OFF(f) offsetof(struct ds_cfg, f)
 #define AN_OFF(f) offsetof(struct cfg_analysis, f)
@@ -72,12 +73,19 @@ const struct cfg_entry cfg_top_entries[] = {
      F_RESTART, 1, 3600, NULL, 0, 0, 0, 0, 0, "a batch is sent at least this often"},
     {"store.clickhouse", "timeout", T_DURATION, CFG_OFF(clickhouse.timeout_s), "30s", F_RESTART,
      1, 3600, NULL, 0, 0, 0, 0, 0, "how long one request to ClickHouse may take"},
+    {"store.clickhouse", "query_timeout", T_DURATION, CFG_OFF(clickhouse.query_timeout_s), "10m",
+     F_RESTART, 1, 86400, NULL, 0, 0, 0, 0, 0,
+     "how long one query of a slot's judgement may take (a day's records at scale: minutes)"},
     {"store.clickhouse", "analyzer", T_ENUM, CFG_OFF(clickhouse.analyzer), "auto", F_RESTART, 0,
      0, analyzer_names, 0, 0, 0, 0, 0,
      "may this node judge live slots: auto (the first alive node by name), true or false"},
     {"store.clickhouse", "revise_for", T_DURATION, CFG_OFF(clickhouse.revise_for_s), "7d",
      F_RESTART, 3600, 366 * 86400, NULL, 0, 0, 0, 0, 0,
      "how far behind what it has judged the judging node judges again for late records"},
+    {"store.clickhouse", "details", T_ENUM, CFG_OFF(clickhouse.details), "records", F_RESTART, 0,
+     0, details_names, 0, 0, 0, 0, 0,
+     "shown groups' details from their records read back (records) or counted by GROUP BY on "
+     "the shards (shards: fewer rows to the judging node, more work for the shards)"},
     {"store.clickhouse", "spool", T_STR, CFG_OFF(clickhouse.spool_dir), "darkstab-ch-spool",
      F_RESTART, 0, 0, NULL, 0, 0, 0, 0, 0, "directory of the batches ClickHouse has not taken yet"},
     {"store.clickhouse", "spool_max", T_SIZE, CFG_OFF(clickhouse.spool_max), "1G", F_RESTART,

@@ -33,6 +33,7 @@
 #include "ds/hash.h"
 #include "ds/json.h"
 #include "ds/log.h"
+#include "ds/proto.h"
 #include "ds/rowbinary.h"
 #include "ds/slotcal.h"
 #include "ds/stability.h"
@@ -168,6 +169,7 @@ struct judge {
     uint32_t n_exporters;
     const struct ch_node *missing;  /* nodes whose rows stopped (live), n_missing of them */
     size_t n_missing;
+    char *shard_settings;       /* owned; details counted on the shards: how they may spill */
 };
 
 /* One analysis. */
@@ -493,6 +495,24 @@ flow_of_counts(const struct an_job *aj, const struct count_row *r, struct flow *
         f->exporter = exporter_of(aj->j, r->exporter, strlen(r->exporter));
 }
 
+/* The key's fields of a row whose first field is column c0, into r. */
+static void
+fields_of_row(const struct an_job *aj, const struct rb_row *row, int c0, struct count_row *r)
+{
+    memset(r->v, 0, sizeof(r->v));
+    r->exporter = "";
+    for (int fi = 0; fi < F_COUNT; fi++) {
+        int c = aj->col[fi] + c0;
+
+        if (aj->col[fi] < 0)
+            continue;
+        if (fi == F_EXPORTER)
+            exporter_intern(aj->j, row->s[c], row->slen[c], &r->exporter);
+        else
+            r->v[fi] = row->v[c];
+    }
+}
+
 /* A row of the counts: its slot (column 0), the fields, sum(packets), count(). */
 static int
 on_count(void *ctx, const struct rb_row *row)
@@ -513,18 +533,7 @@ on_count(void *ctx, const struct rb_row *row)
         sj->rows = xreallocarray(sj->rows, sj->cap_rows, sizeof(*sj->rows));
     }
     r = &sj->rows[sj->n_rows++];
-    memset(r->v, 0, sizeof(r->v));
-    r->exporter = "";
-    for (int fi = 0; fi < F_COUNT; fi++) {
-        int c = aj->col[fi] + 1;
-
-        if (aj->col[fi] < 0)
-            continue;
-        if (fi == F_EXPORTER)
-            exporter_intern(b->aj->j, row->s[c], row->slen[c], &r->exporter);
-        else
-            r->v[fi] = row->v[c];
-    }
+    fields_of_row(aj, row, 1, r);
     packets = row->v[aj->n_col + 1];
     flows = row->v[aj->n_col + 2];
     flow_of_counts(aj, r, &f);
@@ -642,14 +651,14 @@ on_record(void *ctx, const struct rb_row *row)
  * longer than max_string makes it fail.
  */
 static enum ds_rc
-select_strings(struct judge *j, const char *sql, const uint8_t *width, size_t n,
-               size_t max_string, rb_row_fn fn, void *ctx, struct ds_error *err)
+select_strings(struct judge *j, const char *sql, const char *settings, const uint8_t *width,
+               size_t n, size_t max_string, rb_row_fn fn, void *ctx, struct ds_error *err)
 {
     struct rb_reader r = {width, n, fn, ctx, NULL, 0, 0, 0, false, max_string};
     enum ds_rc rc;
 
     j->stats->queries++;
-    rc = ch_select(j->c, sql, rb_take, &r, err);
+    rc = ch_select_with(j->c, sql, settings, rb_take, &r, err);
     if (rc == DS_OK && r.len != 0)
         rc = ds_error_set(err, DS_ERR_DB, "ClickHouse at %s: an answer that is not the rows "
                           "asked for (%zu bytes left over)", ch_client_server(j->c), r.len);
@@ -666,7 +675,7 @@ static enum ds_rc
 select_rows(struct judge *j, const char *sql, const uint8_t *width, size_t n, rb_row_fn fn,
             void *ctx, struct ds_error *err)
 {
-    return select_strings(j, sql, width, n, EXPORTER_MAX, fn, ctx, err);
+    return select_strings(j, sql, NULL, width, n, EXPORTER_MAX, fn, ctx, err);
 }
 
 /* An SQL string literal of s. */
@@ -715,13 +724,258 @@ shown_groups(const struct an_job *aj, const struct slot_job *sj)
     return n;
 }
 
+/* ---- pass 2: the shown groups' details ------------------------------------------ */
+
+/*
+ * The rows of the details counted on the shards (store.clickhouse.details
+ * shards), one GROUP BY each, told apart by column 0.
+ */
+enum leg {
+    LEG_SRC,        /* a_hi, a_lo: a source address; its packets and flows */
+    LEG_DST,        /* a destination address */
+    LEG_SPORT,      /* a_lo: a source port (port protocols) */
+    LEG_DPORT,      /* a destination port (port protocols) */
+    LEG_TYPE,       /* a_lo: proto << 16 | tcp_flags << 8 | icmp_type */
+    LEG_MINUTE,     /* a_lo: the minute of the slot the flows start in */
+    LEG_SPAN,       /* a_hi, a_lo: the earliest start and latest end (ms) */
+    LEG_COUNT
+};
+
+/* One tuple (slot k, fields of r) of an IN list. */
+static void
+tuple_sql(const struct an_job *aj, size_t k, const struct count_row *r, struct strbuf *q)
+{
+    strbuf_printf(q, "%s(%zu", q->len > 0 ? ", " : "", k);
+    for (int f = 0; f < F_COUNT; f++) {
+        if (!aj->use[f])
+            continue;
+        strbuf_append(q, ", ");
+        value_sql((enum field)f, r, q);
+    }
+    strbuf_appendc(q, ')');
+}
+
+/* "FROM records WHERE <slots k0 to k1> AND (slot, fields) IN (<in>)" */
+static void
+where_shown_sql(const struct batch *b, size_t k0, size_t k1, const struct strbuf *in,
+                struct strbuf *q)
+{
+    strbuf_printf(q, " FROM %s.records%s WHERE ", b->aj->j->cfg->clickhouse.database,
+                  b->aj->j->final);
+    range_sql_of(b, k0, k1, q);
+    strbuf_append(q, " AND (");
+    slot_sql(b, q);
+    strbuf_append(q, ", ");
+    fields_sql(b->aj, q);
+    strbuf_printf(q, ") IN (%s)", strbuf_str(in));
+}
+
+/* A row of the details counted on the shards: leg, slot, fields, a_hi, a_lo, packets, flows. */
+static int
+on_leg(void *ctx, const struct rb_row *row)
+{
+    struct batch *b = ctx;
+    const struct an_job *aj = b->aj;
+    struct slot_job *sj = job_at(b, row->v[1]);
+    size_t c = aj->n_col + 2;
+    uint64_t hi = row->v[c], lo = row->v[c + 1], packets = row->v[c + 2];
+    uint8_t key[KEY_BYTES_MAX];
+    struct agg_group *g;
+    struct count_row r;
+    struct flow f;
+    struct addr a;
+
+    if (sj == NULL || sj->slot == NULL || row->v[0] >= LEG_COUNT)
+        return 1;
+    fields_of_row(aj, row, 2, &r);
+    flow_of_counts(aj, &r, &f);
+    key_extract(aj->layout, &f, key);
+    g = agg_slot_group_get(sj->slot, key, true);
+    if (g == NULL) {
+        /* limits.groups reached: as agg_slot_add() does; the slot is counted again */
+        if (row->v[0] == LEG_SRC)
+            agg_slot_fold(sj->slot, row->v[c + 3], packets);
+        return 0;
+    }
+    if (row->v[0] == LEG_SRC) {
+        g->packets += packets;
+        g->flows += row->v[c + 3];
+    }
+    if (g->detail == NULL) {
+        g->flags |= AGG_GROUP_PARTIAL;
+        return 0;
+    }
+    switch ((enum leg)row->v[0]) {
+    case LEG_SRC:
+        addr_of(&a, hi, lo);
+        detail_add_source(g->detail, &a, packets);
+        break;
+    case LEG_DST:
+        addr_of(&a, hi, lo);
+        detail_add_destination(g->detail, &a, packets);
+        break;
+    case LEG_SPORT:
+        detail_add_sport(g->detail, (uint16_t)lo, packets);
+        break;
+    case LEG_DPORT:
+        detail_add_dport(g->detail, (uint16_t)lo);
+        break;
+    case LEG_TYPE:
+        detail_add_type(g->detail, (uint8_t)(lo >> 16), (uint8_t)(lo >> 8), (uint8_t)lo,
+                        packets);
+        break;
+    case LEG_MINUTE:
+        sj->slot->series_bytes += detail_add_minute(g->detail, lo, packets);
+        break;
+    case LEG_SPAN:
+        detail_add_span(g->detail, (int64_t)hi, (int64_t)lo);
+        break;
+    case LEG_COUNT:
+        break;
+    }
+    return 0;
+}
+
+/* "proto IN (6, 17, ...)": the protocols with ports, as proto_has_ports() says. */
+static void
+port_protos_sql(struct strbuf *q)
+{
+    bool first = true;
+
+    strbuf_append(q, "proto IN (");
+    for (unsigned p = 0; p < 256; p++) {
+        if (!proto_has_ports((uint8_t)p))
+            continue;
+        strbuf_printf(q, "%s%u", first ? "" : ", ", p);
+        first = false;
+    }
+    strbuf_appendc(q, ')');
+}
+
+/*
+ * The settings of the query that counts details on the shards, made once
+ * per run: a GROUP BY by source or destination of a day's records keeps
+ * millions of keys, and its legs run at once, so each spills to disk past a
+ * quarter of what a query may use (max_memory_usage, read from the server;
+ * left alone if unlimited), and the initiator merges the shards' answers a
+ * bucket at a time.  Without them a day of 42 million records passed the
+ * test servers' 2 GB and failed (measured).
+ */
+static enum ds_rc
+shard_settings(struct judge *j, struct ds_error *err)
+{
+    int64_t max = 0, n = 0;
+    enum ds_rc rc;
+
+    if (j->shard_settings != NULL)
+        return DS_OK;
+    j->stats->queries++;
+    rc = ch_query_value(j->c, "SELECT any(toInt64(value)), count() FROM system.settings "
+                        "WHERE name = 'max_memory_usage'", &max, &n, err);
+    if (rc != DS_OK)
+        return rc;
+    if (n > 0 && max > 0)
+        j->shard_settings = xasprintf("distributed_aggregation_memory_efficient=1&"
+                                      "max_bytes_before_external_group_by=%" PRId64, max / 4);
+    else
+        j->shard_settings = xstrdup("distributed_aggregation_memory_efficient=1");
+    return DS_OK;
+}
+
+/*
+ * The details of the tuples of in, counted on the shards: one GROUP BY per
+ * leg, their rows of one shape (UNION ALL).
+ */
+static enum ds_rc
+details_on_shards(struct batch *b, size_t k0, size_t k1, const struct strbuf *in,
+                  struct ds_error *err)
+{
+    /* a_hi, a_lo, whether only port protocols, whether grouped by a_hi, a_lo */
+    static const struct {
+        const char *hi, *lo;
+        bool ports, by_value;
+    } value[LEG_COUNT] = {
+        [LEG_SRC] = {"src_hi", "src_lo", false, true},
+        [LEG_DST] = {"dst_hi", "dst_lo", false, true},
+        [LEG_SPORT] = {"0", "sport", true, true},
+        [LEG_DPORT] = {"0", "dport", true, true},
+        [LEG_TYPE] = {"0", "proto * 65536 + tcp_flags * 256 + icmp_type", false, true},
+        [LEG_MINUTE] = {"0", NULL, false, true},
+        [LEG_SPAN] = {"min(start_ms)", "max(end_ms)", false, false},
+    };
+    struct an_job *aj = b->aj;
+    struct strbuf q = STRBUF_INIT, lo = STRBUF_INIT;
+    uint8_t width[2 + F_COUNT + 4];
+    enum ds_rc rc;
+
+    width[0] = 1;
+    width[1] = 8;
+    memcpy(width + 2, aj->width, aj->n_col);
+    memset(width + 2 + aj->n_col, 8, 4);
+    for (int l = 0; l < LEG_COUNT; l++) {
+        strbuf_reset(&lo);
+        if (l == LEG_MINUTE) {
+            /* minutes from the slot's start: (start_ms - first - slot * len) / 60 s */
+            strbuf_printf(&lo, "intDiv(start_ms - toInt64(%" PRId64 ") - ", b->first * 1000);
+            slot_sql(b, &lo);
+            strbuf_printf(&lo, " * toInt64(%" PRId64 "), 60000)", b->len * 1000);
+        } else {
+            strbuf_append(&lo, value[l].lo);
+        }
+        strbuf_printf(&q, "%sSELECT toUInt8(%d), ", l > 0 ? " UNION ALL " : "", l);
+        slot_sql(b, &q);
+        strbuf_append(&q, ", ");
+        fields_sql(aj, &q);
+        strbuf_printf(&q, ", toUInt64(%s), toUInt64(%s), toUInt64(sum(packets)), "
+                      "toUInt64(count())", value[l].hi, strbuf_str(&lo));
+        where_shown_sql(b, k0, k1, in, &q);
+        if (value[l].ports) {
+            strbuf_append(&q, " AND ");
+            port_protos_sql(&q);
+        }
+        strbuf_append(&q, " GROUP BY ");
+        slot_sql(b, &q);
+        strbuf_append(&q, ", ");
+        fields_sql(aj, &q);
+        if (value[l].by_value)
+            strbuf_printf(&q, ", toUInt64(%s), toUInt64(%s)", value[l].hi, strbuf_str(&lo));
+    }
+    strbuf_append(&q, " FORMAT RowBinary");
+    rc = shard_settings(aj->j, err);
+    if (rc == DS_OK)
+        rc = select_strings(aj->j, strbuf_str(&q), aj->j->shard_settings, width,
+                            2 + aj->n_col + 4, EXPORTER_MAX, on_leg, b, err);
+    strbuf_fini(&lo);
+    strbuf_fini(&q);
+    return rc;
+}
+
+/* The records of the tuples of in, read back and counted by agg_slot_add(). */
+static enum ds_rc
+read_back(struct batch *b, size_t k0, size_t k1, const struct strbuf *in, struct ds_error *err)
+{
+    struct strbuf q = STRBUF_INIT;
+    enum ds_rc rc;
+
+    strbuf_append(&q, "SELECT " RECORD_COLUMNS);
+    where_shown_sql(b, k0, k1, in, &q);
+    strbuf_append(&q, " FORMAT RowBinary");
+    rc = select_rows(b->aj->j, strbuf_str(&q), record_width, G_N_ELEMENTS(record_width),
+                     on_record, b, err);
+    strbuf_fini(&q);
+    return rc;
+}
+
 /*
  * Pass 2 for slots k0 to k1 (excluded) of b that have records: their shown
- * groups' details, then every other group with its count.  *again if a
- * shown group's records do not add up to its count (records came between
- * the passes).  The records come in no order (a sort of a day's records
- * would cost the shards gigabytes): what a detail keeps does not depend on
- * it, but for top lists longer than the drill-down's, approximate anyway.
+ * groups' details, then every other group with its count.  A shown group's
+ * details are counted on the shards or from its records read back
+ * (store.clickhouse.details); the records come in no order (a sort of a
+ * day's records would cost the shards gigabytes) and the values counted on
+ * the shards in any: what a detail keeps does not depend on it, but for
+ * top lists longer than the drill-down's, approximate anyway.  *again if a
+ * shown group's rows do not add up to its count (records came between the
+ * passes).
  */
 static enum ds_rc
 details(struct batch *b, size_t k0, size_t k1, bool *again, struct ds_error *err)
@@ -729,18 +983,10 @@ details(struct batch *b, size_t k0, size_t k1, bool *again, struct ds_error *err
     struct an_job *aj = b->aj;
     struct judge *j = aj->j;
     const struct ds_cfg *cfg = j->cfg;
-    struct strbuf q = STRBUF_INIT;
-    bool any_shown = false;
+    struct strbuf in = STRBUF_INIT;
+    uint64_t n_in = 0;
     enum ds_rc rc = DS_OK;
 
-    strbuf_append(&q, "SELECT " RECORD_COLUMNS " FROM ");
-    strbuf_printf(&q, "%s.records%s WHERE ", cfg->clickhouse.database, j->final);
-    range_sql_of(b, k0, k1, &q);
-    strbuf_append(&q, " AND (");
-    slot_sql(b, &q);
-    strbuf_append(&q, ", ");
-    fields_sql(aj, &q);
-    strbuf_append(&q, ") IN (");
     for (size_t k = k0; k < k1; k++) {
         struct slot_job *sj = &b->jobs[k];
 
@@ -758,22 +1004,18 @@ details(struct batch *b, size_t k0, size_t k1, bool *again, struct ds_error *err
             key_extract(aj->layout, &fl, key);
             if (!shown(aj, sj->counts, agg_slot_group_find(sj->counts, key)))
                 continue;
-            strbuf_printf(&q, "%s(%zu", any_shown ? ", " : "", k);
-            for (int f = 0; f < F_COUNT; f++) {
-                if (!aj->use[f])
-                    continue;
-                strbuf_append(&q, ", ");
-                value_sql((enum field)f, r, &q);
-            }
-            strbuf_appendc(&q, ')');
-            any_shown = true;
+            tuple_sql(aj, k, r, &in);
+            n_in++;
         }
     }
-    strbuf_append(&q, ") FORMAT RowBinary");
-    if (any_shown)
-        rc = select_rows(j, strbuf_str(&q), record_width, G_N_ELEMENTS(record_width), on_record,
-                         b, err);
-    strbuf_fini(&q);
+    if (in.len > 0 && cfg->clickhouse.details == CFG_DETAILS_SHARDS) {
+        rc = details_on_shards(b, k0, k1, &in, err);
+        j->stats->on_shards += n_in;
+    } else if (in.len > 0) {
+        rc = read_back(b, k0, k1, &in, err);
+        j->stats->read_back += n_in;
+    }
+    strbuf_fini(&in);
     for (size_t i = 0; rc == DS_OK && i < b->n_cross; i++) {
         uint8_t key[KEY_BYTES_MAX];
         struct part_ctx pc = {b, &b->cross[i], true, key};
@@ -1401,7 +1643,7 @@ sync_analysis(struct judge *j, const struct cfg_analysis *a, const struct key_la
                       "WHERE analysis = ", j->cfg->clickhouse.database);
         quote_sql(a->name, &q);
         strbuf_printf(&q, " AND start >= %" PRId64 " ORDER BY start FORMAT RowBinary", first);
-        rc = select_strings(j, strbuf_str(&q), fwidth, G_N_ELEMENTS(fwidth), (size_t)1 << 30,
+        rc = select_strings(j, strbuf_str(&q), NULL, fwidth, G_N_ELEMENTS(fwidth), (size_t)1 << 30,
                             on_fetched, &fc, err);
         if (rc != DS_OK && fc.damaged)
             rc = ds_error_set(err, DS_ERR_DB, "ClickHouse at %s: %s: a slot's group counts "
@@ -1456,7 +1698,7 @@ enum ds_rc
 cluster_sync(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
              struct cluster_judge_stats *stats, struct ds_error *err)
 {
-    struct judge j = {cfg, c, stats, "", NULL, 0, NULL, 0};
+    struct judge j = {cfg, c, stats, "", NULL, 0, NULL, 0, NULL};
     struct timespec t0;
     enum ds_rc rc;
 
@@ -1569,7 +1811,7 @@ cluster_judge(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
               const struct pipeline_analysis *an, size_t n, const struct ch_node *missing,
               size_t n_missing, struct cluster_judge_stats *stats, struct ds_error *err)
 {
-    struct judge j = {cfg, c, stats, "", NULL, 0, missing, n_missing};
+    struct judge j = {cfg, c, stats, "", NULL, 0, missing, n_missing, NULL};
     struct timespec t0;
     int64_t from = INT64_MAX, to = INT64_MIN;
     bool repeats = false;
@@ -1605,6 +1847,7 @@ cluster_judge(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
     else if (store_in_transaction(st))
         store_rollback(st);
     g_hash_table_destroy(j.exporters);
+    free(j.shard_settings);
     stats->seconds = seconds_since(&t0);
     return rc;
 }

@@ -29,6 +29,7 @@ struct ch_client {
     char *password;             /* owned, wiped on free; NULL: none */
     char *user;
     long timeout_s;
+    long query_timeout_s;       /* streamed SELECTs: a slot's counts and details */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -80,6 +81,7 @@ ch_client_new(const struct cfg_clickhouse *ch, const char *url, struct ch_client
     c->url = xasprintf("%s%s", url, n > 0 && url[n - 1] == '/' ? "" : "/");
     c->user = xstrdup(ch->user);
     c->timeout_s = (long)ch->timeout_s;
+    c->query_timeout_s = (long)(ch->query_timeout_s > 0 ? ch->query_timeout_s : ch->timeout_s);
     if (*ch->password_file != '\0' &&
         (rc = read_password(ch->password_file, &c->password, err)) != DS_OK) {
         ch_client_free(c);
@@ -194,7 +196,8 @@ read_file_cb(char *buf, size_t size, size_t nitems, void *arg)
  */
 static enum ds_rc
 post(struct ch_client *c, const char *query, const void *body, FILE *fp, size_t len,
-     struct strbuf *out, ch_rows_fn fn, void *ctx, bool *unknown, struct ds_error *err)
+     struct strbuf *out, ch_rows_fn fn, void *ctx, const char *settings, bool *unknown,
+     struct ds_error *err)
 {
     struct strbuf answer = STRBUF_INIT;
     struct answer a = {out != NULL ? out : &answer, 0, false, fn, ctx, 0, c->h, false};
@@ -225,8 +228,9 @@ post(struct ch_client *c, const char *query, const void *body, FILE *fp, size_t 
          * after rows under status 200.  Its query may name many groups (an
          * IN list): past the default 256 KB of max_query_size.
          */
-        url = xasprintf("%s?insert_distributed_sync=1%s", c->url,
-                        fn != NULL ? "&wait_end_of_query=1&max_query_size=67108864" : "");
+        url = xasprintf("%s?insert_distributed_sync=1%s%s%s", c->url,
+                        fn != NULL ? "&wait_end_of_query=1&max_query_size=67108864" : "",
+                        settings != NULL ? "&" : "", settings != NULL ? settings : "");
     }
     curl_easy_reset(c->h);
     hdr = curl_slist_append(hdr, query != NULL ? "Content-Type: application/octet-stream"
@@ -247,7 +251,12 @@ post(struct ch_client *c, const char *query, const void *body, FILE *fp, size_t 
     curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &a);
     curl_easy_setopt(c->h, CURLOPT_ERRORBUFFER, curl_err);
     curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c->h, CURLOPT_TIMEOUT, c->timeout_s);
+    /*
+     * A streamed answer comes whole at the end (wait_end_of_query), and
+     * 18.16 sends no progress before it: a judging query of a busy day
+     * takes minutes with nothing on the wire, so it has a timeout of its own.
+     */
+    curl_easy_setopt(c->h, CURLOPT_TIMEOUT, fn != NULL ? c->query_timeout_s : c->timeout_s);
     curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT, c->timeout_s < 10 ? c->timeout_s : 10L);
     curl_easy_setopt(c->h, CURLOPT_PROTOCOLS_STR, "http,https");
     /* the default user without a password needs no credentials: ClickHouse's own default */
@@ -287,14 +296,14 @@ enum ds_rc
 ch_post(struct ch_client *c, const char *query, const void *body, size_t len,
         struct strbuf *out, bool *unknown, struct ds_error *err)
 {
-    return post(c, query, body, NULL, len, out, NULL, NULL, unknown, err);
+    return post(c, query, body, NULL, len, out, NULL, NULL, NULL, unknown, err);
 }
 
 enum ds_rc
 ch_post_file(struct ch_client *c, const char *query, FILE *fp, size_t len, bool *unknown,
              struct ds_error *err)
 {
-    return post(c, query, NULL, fp, len, NULL, NULL, NULL, unknown, err);
+    return post(c, query, NULL, fp, len, NULL, NULL, NULL, NULL, unknown, err);
 }
 
 enum ds_rc
@@ -317,13 +326,20 @@ ch_query_value(struct ch_client *c, const char *sql, int64_t *v, int64_t *count,
 enum ds_rc
 ch_exec(struct ch_client *c, const char *sql, struct strbuf *out, struct ds_error *err)
 {
-    return post(c, NULL, sql, NULL, strlen(sql), out, NULL, NULL, NULL, err);
+    return post(c, NULL, sql, NULL, strlen(sql), out, NULL, NULL, NULL, NULL, err);
 }
 
 enum ds_rc
 ch_select(struct ch_client *c, const char *sql, ch_rows_fn fn, void *ctx, struct ds_error *err)
 {
-    return post(c, NULL, sql, NULL, strlen(sql), NULL, fn, ctx, NULL, err);
+    return post(c, NULL, sql, NULL, strlen(sql), NULL, fn, ctx, NULL, NULL, err);
+}
+
+enum ds_rc
+ch_select_with(struct ch_client *c, const char *sql, const char *settings, ch_rows_fn fn,
+               void *ctx, struct ds_error *err)
+{
+    return post(c, NULL, sql, NULL, strlen(sql), NULL, fn, ctx, settings, NULL, err);
 }
 
 /* ---- the schema (docs/CLICKHOUSE.md, section 3) ------------------------------- */

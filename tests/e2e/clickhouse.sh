@@ -317,7 +317,8 @@ GEN="$(cd "$(dirname "$BUILD/darkstab-gen")" && pwd)/darkstab-gen"
 mkdir -p "$T/j1" "$T/j2"
 "$GEN" --days 14 --flows-per-day 1500 --seed 11 --split "$T/j1" 2> /dev/null
 "$GEN" --days 14 --flows-per-day 800 --seed 12 --no-events --split "$T/j2" 2> /dev/null
-# judge_node NAME BACKEND: a node of database dsj with two analyses, start and spread
+# judge_node NAME BACKEND [DETAILS [NODE]]: a node of database dsj with two analyses,
+# start and spread; store.clickhouse.details DETAILS (records), node name NODE (NAME)
 judge_node() {
     cat > "$T/$1.yaml" << EOF
 timezone: Asia/Tokyo
@@ -333,9 +334,10 @@ store:
     url: http://127.0.0.1:$HTTP2/
     database: dsj
     cluster: dk
-    node: $1
+    node: ${4:-$1}
     timeout: 20s
     spool: $T/$1.spool
+    details: ${3:-records}
 drilldown:
   lists: memory
   sources: 4096
@@ -397,6 +399,27 @@ if [ $rc = 0 ] && cmp -s "$T/one.slots" "$T/j1.slots" && [ -s "$T/one.show" ] &&
 else
     not_ok "results and show on the first node (rc $rc, ${fetched:-no} slots read)" "$T/j1r.err"
     diff "$T/one.slots" "$T/j1.slots" | head -20
+fi
+
+# details: shards: node j2 again (its store lost, so its batches are found in
+# the cluster, not sent twice) judges every day again with the shown groups'
+# details counted by GROUP BY on the shards: the same judgements and drill-down
+judge_node j3 clickhouse shards j2
+"$DS" analyze -c "$T/j3.yaml" -o /dev/null "$T"/j2/* 2> "$T/j3.err"
+rc=$?
+"$DS" results -q -c "$T/j3.yaml" -f json -o "$T/j3.json"
+jq -S '[.analyses[] | {name, slots}]' "$T/j3.json" > "$T/j3.slots"
+"$DS" show -c "$T/j3.yaml" --slot "$slot" --format json > "$T/j3.show" 2> /dev/null
+on_shards=$(sed -n 's/.*details of \([0-9]*\) shown groups counted on the shards and 0 read back.*/\1/p' \
+    "$T/j3.err")
+sent=$(sed -n 's/.*records; \([0-9]*\) batches sent.*/\1/p' "$T/j3.err")
+if [ $rc = 0 ] && cmp -s "$T/one.slots" "$T/j3.slots" && cmp -s "$T/one.show" "$T/j3.show" &&
+    [ "${on_shards:-0}" -gt 0 ] && [ "$sent" = 0 ]; then
+    ok "store.clickhouse.details shards: the details of $on_shards shown groups counted on the shards, the judgements and drill-down of one machine"
+else
+    not_ok "store.clickhouse.details shards (rc $rc, ${on_shards:-no} groups on the shards, ${sent:-?} batches sent)" "$T/j3.err"
+    diff "$T/one.slots" "$T/j3.slots" | head -20
+    diff "$T/one.show" "$T/j3.show" | head -20
 fi
 
 # a shard down during the run: the batches wait in the spool; once it is back, they go, once

@@ -651,6 +651,22 @@ START_TEST(test_clickhouse_revise_for)
 }
 END_TEST
 
+/* where the shown groups' details are counted: records read back unless set */
+START_TEST(test_clickhouse_details)
+{
+    struct ds_cfg *cfg = tu_cfg("analyses:\n  - name: a\n");
+
+    ck_assert_int_eq(cfg->clickhouse.details, CFG_DETAILS_RECORDS);
+    ck_assert_int_eq(cfg->clickhouse.query_timeout_s, 600);
+    cfg_free(cfg);
+    cfg = tu_cfg("store:\n  clickhouse:\n    details: shards\nanalyses:\n  - name: a\n");
+    ck_assert_int_eq(cfg->clickhouse.details, CFG_DETAILS_SHARDS);
+    cfg_free(cfg);
+    ck_assert_str_eq(load_err("store:\n  clickhouse:\n    details: auto\n"),
+                     "test.yaml:3:14: store.clickhouse.details: 'auto' is not records or shards");
+}
+END_TEST
+
 START_TEST(test_err_unknown_key)
 {
     ck_assert_str_eq(load_err("timezon: UTC\n"),
@@ -1457,8 +1473,8 @@ START_TEST(test_every_key_is_documented)
         top_level += strchr(paths[i], '[') == NULL;
     ck_assert_uint_eq(top_level, a);
     /* issue 7: causes 10, drilldown 6, report and smtp 11; issue 8: limits 9;
-       issue 9: store.backend and store.clickhouse 14 */
-    ck_assert_uint_eq(n, 14 + 14 + 7 + 10 + 6 + 11 + 9 + 14);
+       issue 9: store.backend and store.clickhouse 16 */
+    ck_assert_uint_eq(n, 14 + 14 + 7 + 10 + 6 + 11 + 9 + 16);
     ck_assert_str_eq(paths[0], "timezone");
     ck_assert_str_eq(paths[1], "darknet.prefixes");
     ck_assert_str_eq(paths[2], "darknet.exclude");
@@ -1466,12 +1482,14 @@ START_TEST(test_every_key_is_documented)
     ck_assert_str_eq(paths[4], "store.path");
     ck_assert_str_eq(paths[5], "store.backend");
     ck_assert_str_eq(paths[6], "store.clickhouse.url");
-    ck_assert_str_eq(paths[16], "store.clickhouse.revise_for");
-    ck_assert_str_eq(paths[18], "store.clickhouse.spool_max");
-    ck_assert_str_eq(paths[19], "collector.listen");
-    ck_assert_str_eq(paths[32], "limits.exporters");
-    ck_assert_str_eq(paths[40], "limits.groups");
-    ck_assert_str_eq(paths[41], "log.level");
+    ck_assert_str_eq(paths[15], "store.clickhouse.query_timeout");
+    ck_assert_str_eq(paths[17], "store.clickhouse.revise_for");
+    ck_assert_str_eq(paths[18], "store.clickhouse.details");
+    ck_assert_str_eq(paths[20], "store.clickhouse.spool_max");
+    ck_assert_str_eq(paths[21], "collector.listen");
+    ck_assert_str_eq(paths[34], "limits.exporters");
+    ck_assert_str_eq(paths[42], "limits.groups");
+    ck_assert_str_eq(paths[43], "log.level");
     for (size_t i = 0; i < a; i++) {
         /* every top-level key, in its section's order */
         static const char *const want[] = {"drilldown.sources", "drilldown.series_memory",
@@ -1494,7 +1512,7 @@ START_TEST(test_every_key_is_documented)
     ck_assert_str_eq(paths[a + 8], "analyses[].attribution");
     ck_assert_str_eq(paths[a + 9], "collector.listen[].protocol");
     ck_assert_str_eq(paths[a + 15], "collector.sampling[].rate");
-    ck_assert_str_eq(paths[42], "causes.one_source_share");
+    ck_assert_str_eq(paths[44], "causes.one_source_share");
     /* the same pointer each time */
     ck_assert_ptr_eq(cfg_key_paths(), paths);
     free(l.v);
@@ -1644,6 +1662,7 @@ main(void)
     tc = tcase_create("docs");
     tcase_add_test(tc, test_err_clickhouse);
     tcase_add_test(tc, test_clickhouse_revise_for);
+    tcase_add_test(tc, test_clickhouse_details);
     tcase_add_test(tc, test_every_key_is_documented);
     tcase_add_test(tc, test_doc_check_finds_missing_keys);
     tcase_add_test(tc, test_shipped_configs_load);
