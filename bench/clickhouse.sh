@@ -69,18 +69,41 @@ awk -v r="$rows" -v s="$secs" -v j="${jsecs:-0}" -v m="$rss" 'BEGIN {
     printf "  analyze with store.backend clickhouse: %d records in %.2f s, %.0f records/s inserted (its %.2f s of judging apart), peak %d MB\n",
         r, s, r / (s - j), j, m / 1024 }'
 echo "  judged on the cluster, 30 days of both analyses: $(judged "$T/log")"
+# the same node with a new store (its batches found in the cluster), details on the shards
+sed "s|^    node: bench|    node: bench\n    details: shards|" "$T/bench.yaml" > "$T/bench-shards.yaml"
+"$DS" analyze -c "$T/bench-shards.yaml" --store "$T/node-shards.db" -o /dev/null "$IN" \
+    2> "$T/log-shards" || { tail -5 "$T/log-shards"; exit 1; }
+echo "  judged again, details counted on the shards: $(judged "$T/log-shards")"
 awk -v d="$disk" -v r="$rows" 'BEGIN { printf "  on disk: %.1f bytes a record (both shards, active parts)\n", d / r }'
 awk -v n="$dayrows" -v a="$plain" -v b="$final" 'BEGIN {
     printf "  a day'"'"'s group counts (%d records, [proto, dst_port]): %.3f s, %.3f s with FINAL\n", n, a, b }'
 
 # One day of 50 million darknet records, inserted by a node and judged on
-# the cluster (both analyses of bench/bench.yaml, with drill-down).
+# the cluster (both analyses of bench/bench.yaml, with drill-down), the shown
+# groups' details read back (store.clickhouse.details records), then judged
+# again by the same node with a new store (its batches found in the cluster)
+# and the details counted on the shards.  Then the same with scanners that
+# send 200 flows a day each (--per-source 200) instead of the bench's 2.5,
+# where GROUP BY on the shards shrinks what comes back.
 DAY_RECORDS=${DAY_RECORDS:-50000000}
-"$ROOT/$BUILD/darkstab-gen" --scenario bench --days 1 --records "$DAY_RECORDS" "$T/day.ipfix" 2> /dev/null ||
-    { echo "  (the day of $DAY_RECORDS records could not be generated)"; exit 0; }
-node day day
-/usr/bin/time -f "%e %M" -o "$T/time" "$DS" analyze -c "$T/day.yaml" --store "$T/day.db" \
-    -o /dev/null "$T/day.ipfix" 2> "$T/daylog" || { tail -5 "$T/daylog"; exit 1; }
-rm -f "$T/day.ipfix"
-drows=$(q "$HTTP1" "SELECT count() FROM day.records")
-echo "  a day of $drows records: analyze $(cut -d' ' -f1 "$T/time") s in all, peak $(($(cut -d' ' -f2 "$T/time") / 1024)) MB; judged on the cluster: $(judged "$T/daylog")"
+# a_day NAME [GEN OPTIONS]: generate, insert and judge with records, judge with shards
+a_day() {
+    name=$1
+    shift
+    "$ROOT/$BUILD/darkstab-gen" --scenario bench --days 1 --records "$DAY_RECORDS" "$@" \
+        "$T/$name.ipfix" 2> /dev/null ||
+        { echo "  (the day of $DAY_RECORDS records could not be generated)"; exit 0; }
+    node "$name" "$name"
+    /usr/bin/time -f "%e %M" -o "$T/time" "$DS" analyze -c "$T/$name.yaml" --store "$T/$name.db" \
+        -o /dev/null "$T/$name.ipfix" 2> "$T/${name}log" || { tail -5 "$T/${name}log"; exit 1; }
+    sed "s|^    node: $name|    node: $name\n    details: shards|" "$T/$name.yaml" > "$T/$name-shards.yaml"
+    "$DS" analyze -c "$T/$name-shards.yaml" --store "$T/$name-shards.db" -o /dev/null \
+        "$T/$name.ipfix" 2> "$T/${name}log-shards" || { tail -5 "$T/${name}log-shards"; exit 1; }
+    rm -f "$T/$name.ipfix"
+    drows=$(q "$HTTP1" "SELECT count() FROM $name.records")
+    echo "  a day of $drows records${1:+ ($*)}: analyze $(cut -d' ' -f1 "$T/time") s in all, peak $(($(cut -d' ' -f2 "$T/time") / 1024)) MB"
+    echo "    judged, details records: $(judged "$T/${name}log")"
+    echo "    judged, details shards:  $(judged "$T/${name}log-shards")"
+}
+a_day day
+a_day rep --per-source 200
