@@ -252,6 +252,12 @@ topk_add_total(struct topk *t, uint64_t key, uint64_t total, const struct addr *
         /* left out: no entry's count is below it, and this is its whole count */
         if (total > t->floor)
             t->floor = total;
+        /*
+         * The minimum stays one, for the next value: in a long tail most are
+         * left out, and a scan of the counts for each would cost max apiece.
+         */
+        if (t->cap > 1)
+            t->n_mins++;
         return;
     }
     if (topk_count(t)[i] > t->floor)
