@@ -135,17 +135,20 @@ detail_series_add(struct detail_series *s, uint32_t m, uint64_t packets)
 size_t detail_add(struct detail *d, const struct flow *f, uint64_t packets);
 /*
  * Counts aggregated elsewhere (the shards of a ClickHouse cluster, see
- * ds/cluster.h): one call per distinct value of a group's flows, with the
- * packets of all those flows, in any order.  They give the detail that
- * detail_add() of each flow gives, but that top lists with more values
- * than their capacity are exact (topk_add_total()), where detail_add()'s
- * Space-Saving bounds the counts.
+ * ds/cluster.h): calls per distinct value of a group's flows, with the
+ * packets of those flows, in any order.  They give the detail that
+ * detail_add() of each flow gives.  whole: packets is all of the value's,
+ * given once; then top lists with more values than their capacity are
+ * exact (topk_add_total()), where detail_add()'s Space-Saving bounds the
+ * counts.  A value given in parts (not whole) is counted as detail_add()
+ * counts it, part by part.
  */
 /* A source address of the group's flows (its distinct count and top list). */
-void detail_add_source(struct detail *d, const struct addr *a, uint64_t packets);
-void detail_add_destination(struct detail *d, const struct addr *a, uint64_t packets);
+void detail_add_source(struct detail *d, const struct addr *a, uint64_t packets, bool whole);
+void detail_add_destination(struct detail *d, const struct addr *a, uint64_t packets,
+                            bool whole);
 /* A source and a destination port of its flows of port protocols (proto_has_ports()). */
-void detail_add_sport(struct detail *d, uint16_t port, uint64_t packets);
+void detail_add_sport(struct detail *d, uint16_t port, uint64_t packets, bool whole);
 void detail_add_dport(struct detail *d, uint16_t port);
 /* Packets of flows of one protocol, TCP flags and ICMP type (packet types). */
 void detail_add_type(struct detail *d, uint8_t proto, uint8_t tcp_flags, uint8_t icmp_type,

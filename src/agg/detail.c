@@ -422,34 +422,46 @@ detail_add(struct detail *d, const struct flow *f, uint64_t packets)
 
 /* ---- counts aggregated elsewhere: the lists at once, no log ---- */
 
+/* A value's packets into top list t: exact if whole (given once), else as a flow's. */
+static void
+top_add(struct topk *t, uint64_t v, const struct addr *a, uint64_t packets, bool whole)
+{
+    if (whole)
+        topk_add_total(t, v, packets, topk_is_v6_key(v) ? a : NULL);
+    else if (a != NULL)
+        topk_add_addr(t, v, a, packets);
+    else
+        topk_add(t, v, packets);
+}
+
 void
-detail_add_source(struct detail *d, const struct addr *a, uint64_t packets)
+detail_add_source(struct detail *d, const struct addr *a, uint64_t packets, bool whole)
 {
     uint64_t v = addr_value(a);
 
     distinct_add(&d->src, v);
     settle(d);
     if (d->has_lists)
-        topk_add_total(&d->src_top, v, packets, topk_is_v6_key(v) ? a : NULL);
+        top_add(&d->src_top, v, a, packets, whole);
 }
 
 void
-detail_add_destination(struct detail *d, const struct addr *a, uint64_t packets)
+detail_add_destination(struct detail *d, const struct addr *a, uint64_t packets, bool whole)
 {
     uint64_t v = addr_value(a);
 
     distinct_add(&d->dst, v);
     settle(d);
     if (d->has_lists)
-        topk_add_total(&d->dst_top, v, packets, topk_is_v6_key(v) ? a : NULL);
+        top_add(&d->dst_top, v, a, packets, whole);
 }
 
 void
-detail_add_sport(struct detail *d, uint16_t port, uint64_t packets)
+detail_add_sport(struct detail *d, uint16_t port, uint64_t packets, bool whole)
 {
     settle(d);
     if (d->has_lists)
-        topk_add_total(&d->sport_top, port, packets, NULL);
+        top_add(&d->sport_top, port, NULL, packets, whole);
 }
 
 void

@@ -62,6 +62,21 @@ enum field {
     F_COUNT
 };
 
+/*
+ * The rows of the details counted on the shards (store.clickhouse.details
+ * shards), one GROUP BY each, told apart by column 0.
+ */
+enum leg {
+    LEG_SRC,        /* a_hi, a_lo: a source address; its packets and flows */
+    LEG_DST,        /* a destination address */
+    LEG_SPORT,      /* a_lo: a source port (port protocols) */
+    LEG_DPORT,      /* a destination port (port protocols) */
+    LEG_TYPE,       /* a_lo: proto << 16 | tcp_flags << 8 | icmp_type */
+    LEG_MINUTE,     /* a_lo: the minute of the slot the flows start in */
+    LEG_SPAN,       /* a_hi, a_lo: the earliest start and latest end (ms) */
+    LEG_COUNT
+};
+
 /* A column of a RowBinary answer: 1, 2, 4 or 8 bytes little-endian, or 0: a String. */
 struct rb_row {
     uint64_t v[24];
@@ -170,6 +185,7 @@ struct judge {
     const struct ch_node *missing;  /* nodes whose rows stopped (live), n_missing of them */
     size_t n_missing;
     char *shard_settings;       /* owned; details counted on the shards: how they may spill */
+    bool judging;               /* queries of a judgement: store.clickhouse.query_timeout */
 };
 
 /* One analysis. */
@@ -200,7 +216,15 @@ struct slot_job {
     struct count_row *rows;     /* owned */
     size_t n_rows, cap_rows;
     struct agg_slot *counts;    /* pass 1 */
-    struct agg_slot *slot;      /* pass 2 */
+    struct agg_slot *slot;      /* pass 2: its first n_shown groups are the shown ones */
+    struct shown_group *shown;  /* owned; n_shown */
+    uint32_t n_shown;
+};
+
+/* A shown group of pass 2 (the group of that number in the slot). */
+struct shown_group {
+    uint32_t tuples;            /* (slot, fields) of the counts that pack to its key */
+    uint64_t flows[LEG_COUNT];  /* details on the shards: its flows as each leg counted them */
 };
 
 /*
@@ -658,7 +682,7 @@ select_strings(struct judge *j, const char *sql, const char *settings, const uin
     enum ds_rc rc;
 
     j->stats->queries++;
-    rc = ch_select_with(j->c, sql, settings, rb_take, &r, err);
+    rc = ch_select_with(j->c, sql, settings, j->judging, rb_take, &r, err);
     if (rc == DS_OK && r.len != 0)
         rc = ds_error_set(err, DS_ERR_DB, "ClickHouse at %s: an answer that is not the rows "
                           "asked for (%zu bytes left over)", ch_client_server(j->c), r.len);
@@ -709,6 +733,9 @@ batch_reset(struct batch *b)
         agg_slot_free(b->jobs[i].slot);
         b->jobs[i].counts = b->jobs[i].slot = NULL;
         b->jobs[i].n_rows = 0;
+        free(b->jobs[i].shown);
+        b->jobs[i].shown = NULL;
+        b->jobs[i].n_shown = 0;
     }
     b->n_cross = 0;
 }
@@ -725,21 +752,6 @@ shown_groups(const struct an_job *aj, const struct slot_job *sj)
 }
 
 /* ---- pass 2: the shown groups' details ------------------------------------------ */
-
-/*
- * The rows of the details counted on the shards (store.clickhouse.details
- * shards), one GROUP BY each, told apart by column 0.
- */
-enum leg {
-    LEG_SRC,        /* a_hi, a_lo: a source address; its packets and flows */
-    LEG_DST,        /* a destination address */
-    LEG_SPORT,      /* a_lo: a source port (port protocols) */
-    LEG_DPORT,      /* a destination port (port protocols) */
-    LEG_TYPE,       /* a_lo: proto << 16 | tcp_flags << 8 | icmp_type */
-    LEG_MINUTE,     /* a_lo: the minute of the slot the flows start in */
-    LEG_SPAN,       /* a_hi, a_lo: the earliest start and latest end (ms) */
-    LEG_COUNT
-};
 
 /* One tuple (slot k, fields of r) of an IN list. */
 static void
@@ -780,10 +792,13 @@ on_leg(void *ctx, const struct rb_row *row)
     size_t c = aj->n_col + 2;
     uint64_t hi = row->v[c], lo = row->v[c + 1], packets = row->v[c + 2];
     uint8_t key[KEY_BYTES_MAX];
+    struct shown_group *sg;
     struct agg_group *g;
     struct count_row r;
+    bool whole = false;
     struct flow f;
     struct addr a;
+    size_t idx;
 
     if (sj == NULL || sj->slot == NULL || row->v[0] >= LEG_COUNT)
         return 1;
@@ -797,6 +812,13 @@ on_leg(void *ctx, const struct rb_row *row)
             agg_slot_fold(sj->slot, row->v[c + 3], packets);
         return 0;
     }
+    idx = (size_t)((const uint8_t *)g - sj->slot->entries) / sj->slot->stride;
+    if (idx < sj->n_shown) {
+        sg = &sj->shown[idx];
+        sg->flows[row->v[0]] += row->v[c + 3];
+        /* a key of several tuples ([dst_port]: TCP's and UDP's): a value comes once from each */
+        whole = sg->tuples == 1;
+    }
     if (row->v[0] == LEG_SRC) {
         g->packets += packets;
         g->flows += row->v[c + 3];
@@ -808,14 +830,14 @@ on_leg(void *ctx, const struct rb_row *row)
     switch ((enum leg)row->v[0]) {
     case LEG_SRC:
         addr_of(&a, hi, lo);
-        detail_add_source(g->detail, &a, packets);
+        detail_add_source(g->detail, &a, packets, whole);
         break;
     case LEG_DST:
         addr_of(&a, hi, lo);
-        detail_add_destination(g->detail, &a, packets);
+        detail_add_destination(g->detail, &a, packets, whole);
         break;
     case LEG_SPORT:
-        detail_add_sport(g->detail, (uint16_t)lo, packets);
+        detail_add_sport(g->detail, (uint16_t)lo, packets, whole);
         break;
     case LEG_DPORT:
         detail_add_dport(g->detail, (uint16_t)lo);
@@ -850,6 +872,19 @@ port_protos_sql(struct strbuf *q)
         first = false;
     }
     strbuf_appendc(q, ')');
+}
+
+/* Is leg l of any use: the lists and series of drilldown.lists reread are not kept. */
+static bool
+leg_wanted(const struct ds_cfg *cfg, enum leg l)
+{
+    bool lists = cfg->drilldown.lists != CFG_LISTS_REREAD;
+
+    if (l == LEG_SPORT)
+        return lists;
+    if (l == LEG_MINUTE)
+        return lists && cfg->drilldown.series_memory > 0;
+    return true;
 }
 
 /*
@@ -913,6 +948,8 @@ details_on_shards(struct batch *b, size_t k0, size_t k1, const struct strbuf *in
     memcpy(width + 2, aj->width, aj->n_col);
     memset(width + 2 + aj->n_col, 8, 4);
     for (int l = 0; l < LEG_COUNT; l++) {
+        if (!leg_wanted(aj->j->cfg, (enum leg)l))
+            continue;
         strbuf_reset(&lo);
         if (l == LEG_MINUTE) {
             /* minutes from the slot's start: (start_ms - first - slot * len) / 60 s */
@@ -922,7 +959,7 @@ details_on_shards(struct batch *b, size_t k0, size_t k1, const struct strbuf *in
         } else {
             strbuf_append(&lo, value[l].lo);
         }
-        strbuf_printf(&q, "%sSELECT toUInt8(%d), ", l > 0 ? " UNION ALL " : "", l);
+        strbuf_printf(&q, "%sSELECT toUInt8(%d), ", q.len > 0 ? " UNION ALL " : "", l);
         slot_sql(b, &q);
         strbuf_append(&q, ", ");
         fields_sql(aj, &q);
@@ -948,6 +985,27 @@ details_on_shards(struct batch *b, size_t k0, size_t k1, const struct strbuf *in
     strbuf_fini(&lo);
     strbuf_fini(&q);
     return rc;
+}
+
+/*
+ * Did the legs of the details counted on the shards see the same flows of
+ * g (they are parts of one query, but each reads the records at its own
+ * moment: a batch inserted meanwhile may be in some only)?
+ */
+static bool
+legs_agree(const struct ds_cfg *cfg, const struct slot_job *sj, const struct agg_group *g)
+{
+    static const enum leg every_flow[] = {LEG_DST, LEG_TYPE, LEG_MINUTE, LEG_SPAN};
+    size_t idx = (size_t)((const uint8_t *)g - sj->slot->entries) / sj->slot->stride;
+    const struct shown_group *sg;
+
+    if (cfg->clickhouse.details != CFG_DETAILS_SHARDS || idx >= sj->n_shown)
+        return true;
+    sg = &sj->shown[idx];
+    for (size_t i = 0; i < G_N_ELEMENTS(every_flow); i++)
+        if (leg_wanted(cfg, every_flow[i]) && sg->flows[every_flow[i]] != sg->flows[LEG_SRC])
+            return false;
+    return true;
 }
 
 /* The records of the tuples of in, read back and counted by agg_slot_add(). */
@@ -984,7 +1042,7 @@ details(struct batch *b, size_t k0, size_t k1, bool *again, struct ds_error *err
     struct judge *j = aj->j;
     const struct ds_cfg *cfg = j->cfg;
     struct strbuf in = STRBUF_INIT;
-    uint64_t n_in = 0;
+    uint64_t n_groups = 0;
     enum ds_rc rc = DS_OK;
 
     for (size_t k = k0; k < k1; k++) {
@@ -1000,20 +1058,36 @@ details(struct batch *b, size_t k0, size_t k1, bool *again, struct ds_error *err
             uint8_t key[KEY_BYTES_MAX];
             struct flow fl;
 
+            struct agg_group *g;
+            size_t idx;
+
             flow_of_counts(aj, r, &fl);
             key_extract(aj->layout, &fl, key);
             if (!shown(aj, sj->counts, agg_slot_group_find(sj->counts, key)))
                 continue;
             tuple_sql(aj, k, r, &in);
-            n_in++;
+            /* the shown groups first, in the new slot: their number is their place */
+            g = agg_slot_group_get(sj->slot, key, true);
+            if (g == NULL)
+                continue;
+            idx = (size_t)((const uint8_t *)g - sj->slot->entries) / sj->slot->stride;
+            if (idx >= sj->n_shown) {
+                sj->shown = xreallocarray(sj->shown, idx + 1, sizeof(*sj->shown));
+                memset(sj->shown + sj->n_shown, 0, (idx + 1 - sj->n_shown) * sizeof(*sj->shown));
+                sj->n_shown = (uint32_t)idx + 1;
+                n_groups++;
+            }
+            sj->shown[idx].tuples++;
         }
     }
     if (in.len > 0 && cfg->clickhouse.details == CFG_DETAILS_SHARDS) {
         rc = details_on_shards(b, k0, k1, &in, err);
-        j->stats->on_shards += n_in;
+        if (rc == DS_OK)
+            j->stats->on_shards += n_groups;
     } else if (in.len > 0) {
         rc = read_back(b, k0, k1, &in, err);
-        j->stats->read_back += n_in;
+        if (rc == DS_OK)
+            j->stats->read_back += n_groups;
     }
     strbuf_fini(&in);
     for (size_t i = 0; rc == DS_OK && i < b->n_cross; i++) {
@@ -1033,7 +1107,8 @@ details(struct batch *b, size_t k0, size_t k1, bool *again, struct ds_error *err
             struct agg_group *g = agg_slot_group_find(sj->slot, cg->key);
 
             if (shown(aj, sj->counts, cg)) {
-                if (g == NULL || g->packets != cg->packets || g->flows != cg->flows)
+                if (g == NULL || g->packets != cg->packets || g->flows != cg->flows ||
+                    !legs_agree(cfg, sj, g))
                     *again = true;
                 continue;
             }
@@ -1698,7 +1773,7 @@ enum ds_rc
 cluster_sync(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
              struct cluster_judge_stats *stats, struct ds_error *err)
 {
-    struct judge j = {cfg, c, stats, "", NULL, 0, NULL, 0, NULL};
+    struct judge j = {cfg, c, stats, "", NULL, 0, NULL, 0, NULL, false};
     struct timespec t0;
     enum ds_rc rc;
 
@@ -1809,9 +1884,10 @@ cluster_pending_range(struct store *st, struct pipeline_analysis *an, size_t n,
 enum ds_rc
 cluster_judge(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
               const struct pipeline_analysis *an, size_t n, const struct ch_node *missing,
-              size_t n_missing, struct cluster_judge_stats *stats, struct ds_error *err)
+              size_t n_missing, cluster_recheck_fn recheck, void *recheck_ctx,
+              struct cluster_judge_stats *stats, struct ds_error *err)
 {
-    struct judge j = {cfg, c, stats, "", NULL, 0, missing, n_missing, NULL};
+    struct judge j = {cfg, c, stats, "", NULL, 0, missing, n_missing, NULL, false};
     struct timespec t0;
     int64_t from = INT64_MAX, to = INT64_MIN;
     bool repeats = false;
@@ -1834,11 +1910,26 @@ cluster_judge(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
     if (rc != DS_OK)
         return rc;
     j.final = repeats ? " FINAL" : "";
+    j.judging = true;
     j.exporters = g_hash_table_new_full(g_str_hash, g_str_equal, free, exporter_free);
     rc = store_begin(st, err);
     for (size_t i = 0; rc == DS_OK && i < n; i++)
         if (an[i].from < an[i].to)
             rc = judge_analysis(&j, &an[i], st, err);
+    if (rc == DS_OK && recheck != NULL) {
+        bool ok = true;
+
+        rc = recheck(recheck_ctx, an, n, &ok, err);
+        if (rc == DS_OK && !ok) {
+            store_rollback(st);
+            stats->stale = true;
+            stats->slots = 0;
+            g_hash_table_destroy(j.exporters);
+            free(j.shard_settings);
+            stats->seconds = seconds_since(&t0);
+            return DS_OK;
+        }
+    }
     for (size_t i = 0; rc == DS_OK && i < n; i++)
         if (an[i].from < an[i].to)
             rc = publish(&j, &an[i], st, an[i].from, err);

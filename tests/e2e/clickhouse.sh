@@ -355,6 +355,12 @@ analyses:
     window: 7
     thresholds: [1.0, 0.5]
     attribution: spread
+  # a key of several tuples of raw fields: TCP's and UDP's port 23 are one group
+  - name: bare
+    keys: [dst_port]
+    slot: 1d
+    window: 7
+    thresholds: [1.0]
 EOF
 }
 for p in "$HTTP1" "$HTTP2"; do

@@ -3247,18 +3247,18 @@ START_TEST(test_detail_counted_elsewhere)
 
         ck_assert_int_eq(addr_parse(src[i], &ad), 0);
         if (src_seen[i])
-            detail_add_source(d2, &ad, src_pk[i]);
+            detail_add_source(d2, &ad, src_pk[i], true);
     }
     for (int i = DSTS - 1; i >= 0; i--) {
         struct addr ad;
 
         ck_assert_int_eq(addr_parse(dst[i], &ad), 0);
         if (dst_seen[i])
-            detail_add_destination(d2, &ad, dst_pk[i]);
+            detail_add_destination(d2, &ad, dst_pk[i], true);
     }
     for (int i = 65535; i >= 0; i--) {
         if (sport_pk[i] > 0)
-            detail_add_sport(d2, (uint16_t)i, sport_pk[i]);
+            detail_add_sport(d2, (uint16_t)i, sport_pk[i], true);
         if (dport_seen[i])
             detail_add_dport(d2, (uint16_t)i);
     }
@@ -3291,6 +3291,42 @@ START_TEST(test_detail_counted_elsewhere)
     ck_assert(e1 && e2 && memcmp(m1, m2, sizeof(m1)) == 0);
     detail_free(d1);
     detail_free(d2);
+}
+END_TEST
+
+/*
+ * A value given in parts (a key of several tuples on the shards: TCP's and
+ * UDP's port 23) is counted part by part, as flows are: the list says it
+ * is not exact, and bounds the value's count; given as if whole, each part
+ * would be left out and the list said exact without it.
+ */
+START_TEST(test_detail_counted_in_parts)
+{
+    struct cfg_drilldown dd = {.sources = 2, .ports = 2, .destinations = 2,
+                               .series_memory = 1 << 20};
+    struct detail *d = detail_new_in(&dd, T0, T0 + 3600);
+    struct detail_item it[4];
+    struct addr x, y, z;
+    bool exact;
+    uint64_t err;
+    size_t n;
+
+    ck_assert_int_eq(addr_parse("203.0.113.1", &x), 0);
+    ck_assert_int_eq(addr_parse("203.0.113.2", &y), 0);
+    ck_assert_int_eq(addr_parse("203.0.113.3", &z), 0);
+    detail_add_source(d, &x, 10, true);
+    detail_add_source(d, &y, 10, true);
+    detail_add_source(d, &z, 8, false);
+    detail_add_source(d, &z, 8, false);
+    n = detail_top_sources(d, it, 2, &exact, &err);
+    ck_assert_uint_eq(n, 2);
+    ck_assert(!exact);
+    ck_assert_str_eq(fmt_addr(&it[0].addr), "203.0.113.3");
+    /* its true 16 within [count - err, count] */
+    ck_assert_uint_ge(it[0].packets, 16);
+    ck_assert_uint_le(it[0].packets - err, 16);
+    ck_assert_uint_eq(distinct_count(&d->src), 3);
+    detail_free(d);
 }
 END_TEST
 
@@ -3702,6 +3738,7 @@ agg_suite(void)
     tcase_add_test(tc, test_detail_capacities);
     tcase_add_test(tc, test_detail_minutes);
     tcase_add_test(tc, test_detail_counted_elsewhere);
+    tcase_add_test(tc, test_detail_counted_in_parts);
     tcase_add_test(tc, test_detail_roundtrip_lists);
     tcase_add_test(tc, test_detail_dt01_compat);
     tcase_add_test(tc, test_detail_merge_lists);
