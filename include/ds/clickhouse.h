@@ -11,6 +11,7 @@
 #ifndef DS_CLICKHOUSE_H
 #define DS_CLICKHOUSE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +32,13 @@ enum ds_rc ch_client_new(const struct cfg_clickhouse *ch, const char *url, struc
 void ch_client_free(struct ch_client *c);
 /* The server's URL as messages name it (no user information). */
 const char *ch_client_server(const struct ch_client *c);
+
+/*
+ * Requests of c give up (an error) once *flag is set, within about a
+ * second, however long their timeout: a thread that stops does not wait
+ * for a judging query.  flag is borrowed and outlives c.
+ */
+void ch_client_abort_on(struct ch_client *c, const atomic_bool *flag);
 
 /*
  * Runs one statement; its answer (text, as the server sends it) is
@@ -54,9 +62,13 @@ enum ds_rc ch_query_value(struct ch_client *c, const char *sql, int64_t *v, int6
 typedef int (*ch_rows_fn)(void *ctx, const uint8_t *p, size_t n);
 enum ds_rc ch_select(struct ch_client *c, const char *sql, ch_rows_fn fn, void *ctx,
                      struct ds_error *err);
-/* As ch_select(), with settings ("name=value&name=value", URL-safe) for this query. */
+/*
+ * As ch_select(), with settings ("name=value&name=value", URL-safe; NULL
+ * none) for this query; long_query: it may take store.clickhouse.query_timeout
+ * (a slot's judgement), not timeout.
+ */
 enum ds_rc ch_select_with(struct ch_client *c, const char *sql, const char *settings,
-                          ch_rows_fn fn, void *ctx, struct ds_error *err);
+                          bool long_query, ch_rows_fn fn, void *ctx, struct ds_error *err);
 
 /*
  * An INSERT with its data: query ("INSERT INTO db.t FORMAT RowBinary") in

@@ -36,8 +36,19 @@ struct cluster_judge_stats {
     uint64_t read_back;
     uint64_t published;         /* judgements written to the cluster's slots table */
     uint64_t fetched;           /* judgements read from it into the store */
+    bool stale;                 /* the recheck said no: nothing was saved */
     double seconds;
 };
+
+/*
+ * Asked by cluster_judge() once its slots are judged, before anything is
+ * saved: may the slots of an[0..n) still be saved (*ok)?  Live judging
+ * reads the nodes' rows again: a round lasts as long as its queries (a
+ * busy day at scale: minutes), and a node idle when it began may be
+ * sending records for those slots by its end.
+ */
+typedef enum ds_rc (*cluster_recheck_fn)(void *ctx, const struct pipeline_analysis *an,
+                                         size_t n, bool *ok, struct ds_error *err);
 
 /*
  * Judges again, from the records of the whole cluster, the slots of
@@ -48,12 +59,15 @@ struct cluster_judge_stats {
  * they revise) to the cluster's slots table.  Every query goes through c
  * (borrowed).  missing (live judging: the n_missing nodes whose rows
  * stopped, with their last watermarks; NULL none) is named in the
- * completeness of each slot judged that ends after such a watermark.  On
- * failure nothing is saved, and err says which query failed and why.
+ * completeness of each slot judged that ends after such a watermark.
+ * recheck (NULL: none) may refuse the judgement before it is saved: then
+ * nothing is, stats->stale says so, and DS_OK is returned.  On failure
+ * nothing is saved, and err says which query failed and why.
  */
 enum ds_rc cluster_judge(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
                          const struct pipeline_analysis *an, size_t n,
                          const struct ch_node *missing, size_t n_missing,
+                         cluster_recheck_fn recheck, void *recheck_ctx,
                          struct cluster_judge_stats *stats, struct ds_error *err);
 
 /*

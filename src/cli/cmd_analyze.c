@@ -154,7 +154,7 @@ judge_on_cluster(const struct ds_cfg *cfg, struct store *st, const struct pipeli
     memcpy(an, pa, n * sizeof(*an));
     if (cluster_pending_range(st, an, n, &err) != DS_OK ||
         ch_client_new(&cfg->clickhouse, NULL, &c, &err) != DS_OK ||
-        cluster_judge(cfg, st, c, an, n, NULL, 0, &js, &err) != DS_OK) {
+        cluster_judge(cfg, st, c, an, n, NULL, 0, NULL, NULL, &js, &err) != DS_OK) {
         log_msg(LOG_ERR, "analyze: the slots of this run cannot be judged on the cluster: %s",
                 err.msg);
         ch_client_free(c);

@@ -45,6 +45,7 @@ struct cluster_live {
     char *view_path;
     struct store *view;                 /* opened at the first round that judges */
     struct ch_client *client;
+    atomic_bool stopping;               /* its requests give up: the collector stops */
     struct pipeline_analysis an[CFG_ANALYSES_MAX];
     int64_t upto[CFG_ANALYSES_MAX];     /* end of the slots judged; INT64_MIN: not known yet */
     int64_t warned_s;
@@ -381,6 +382,52 @@ remember_alive(struct cluster_live *cl, const struct ch_node *nodes, size_t n, i
                      nodes[i].node);
 }
 
+/*
+ * cluster_judge()'s recheck: the nodes' rows read again, may the new slots
+ * of this round (those past what was judged before it) still be judged?
+ * Not if a node that was idle when the round began has written a watermark
+ * before their end since.  So the promise of a node back from idle
+ * (ch_writer.c: PROMISE_GRACE_S) only needs to outlast the time from this
+ * read to the save, not the round.
+ */
+static enum ds_rc
+still_passed(void *ctx, const struct pipeline_analysis *an, size_t n, bool *ok,
+             struct ds_error *err)
+{
+    struct cluster_live *cl = ctx;
+    const struct ds_cfg *cfg = cl->cfg;
+    struct ch_node *nodes = NULL;
+    struct cluster_plan plan;
+    size_t n_nodes = 0;
+    enum ds_rc rc;
+
+    *ok = true;
+    memset(&plan, 0, sizeof(plan));
+    plan.watermark_ms = INT64_MIN;
+    rc = ch_nodes(cl->client, &cfg->clickhouse, &nodes, &n_nodes, err);
+    if (rc != DS_OK)
+        return rc;
+    cluster_live_plan(nodes, n_nodes, cfg->clickhouse.node, cfg->clickhouse.analyzer, wall_ms(),
+                      atomic_load(&cl->idle_close_ms), &plan);
+    free(nodes);
+    for (size_t i = 0; rc == DS_OK && *ok && i < n; i++) {
+        struct slotcal cal;
+        int64_t target;
+
+        if (an[i].to <= an[i].from || an[i].to <= cl->upto[i])
+            continue;
+        slotcal_init(&cal, cfg->analyses[i].slot_s);
+        rc = find_target(cl, i, &cal, &plan, &target, err);
+        if (rc == DS_OK && target < an[i].to) {
+            log_info("cluster: %s: a node sends again for slots judged this round (up to "
+                     "%" PRId64 " now, not %" PRId64 "): not saved, judged again",
+                     cfg->analyses[i].name, target, an[i].to);
+            *ok = false;
+        }
+    }
+    return rc;
+}
+
 static enum ds_rc
 judge_round(struct cluster_live *cl, const struct cluster_plan *plan, const struct ch_node *nodes,
             size_t n_nodes, int64_t now_ms, uint64_t *judged, struct ds_error *err)
@@ -440,8 +487,12 @@ judge_round(struct cluster_live *cl, const struct cluster_plan *plan, const stru
                 now_ms - nodes[i].updated_ms > atomic_load(&cl->idle_close_ms))
                 missing[n_missing++] = nodes[i];
         rc = cluster_judge(cfg, cl->view, cl->client, an, cfg->n_analyses, missing, n_missing,
-                           &js, err);
+                           still_passed, cl, &js, err);
         free(missing);
+        if (rc == DS_OK && js.stale) {
+            g_ptr_array_free(done, true);
+            return DS_OK;
+        }
     }
     /* only a judgement saved takes the revisions and the nodes back in: else, next round */
     if (rc == DS_OK) {
@@ -476,8 +527,11 @@ round_once(struct cluster_live *cl)
 
     memset(&plan, 0, sizeof(plan));
     plan.watermark_ms = INT64_MIN;
-    if (cl->client == NULL)
+    if (cl->client == NULL) {
         rc = ch_client_new(&cfg->clickhouse, NULL, &cl->client, &err);
+        if (rc == DS_OK)
+            ch_client_abort_on(cl->client, &cl->stopping);
+    }
     if (rc == DS_OK)
         rc = ch_nodes(cl->client, &cfg->clickhouse, &nodes, &n, &err);
     if (rc == DS_OK) {
@@ -594,6 +648,8 @@ cluster_live_stop(struct cluster_live *cl)
     cl->stop = true;
     pthread_cond_broadcast(&cl->wake);
     pthread_mutex_unlock(&cl->lock);
+    /* a judging query may take store.clickhouse.query_timeout: not the stop's */
+    atomic_store(&cl->stopping, true);
     pthread_join(cl->thread, NULL);
     live_free(cl);
 }

@@ -887,8 +887,12 @@ raise_published(struct ch_writer *w, int64_t wm)
 /*
  * How long after its first row that is not idle a node that wrote an idle
  * one goes on marking every record late: a round of the judging node that
- * read the idle row before must have saved its judgements by then (a round
- * every 2 s; the longest measured, a day of 42 million records, 26 s).
+ * read the idle row before must have saved its judgements by then.  Not
+ * the whole round (a day of 42 million records took 21 to 63 s to judge
+ * here, a day at scale minutes): the judging node reads the nodes' rows
+ * again just before it saves, and saves nothing this row holds back
+ * (cluster_live.c: still_passed()), so only that read to the save, a
+ * second or so, must fit.
  */
 #define PROMISE_GRACE_S 60
 

@@ -9,6 +9,8 @@
  * first one creates it).
  */
 #include <curl/curl.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -30,7 +32,27 @@ struct ch_client {
     char *user;
     long timeout_s;
     long query_timeout_s;       /* streamed SELECTs: a slot's counts and details */
+    const atomic_bool *abort;   /* borrowed; set: a request in flight gives up */
 };
+
+/* libcurl's progress callback: a request gives up once its client's abort flag is set. */
+static int
+abort_cb(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    const atomic_bool *abort = p;
+
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return atomic_load(abort) ? 1 : 0;
+}
+
+void
+ch_client_abort_on(struct ch_client *c, const atomic_bool *flag)
+{
+    c->abort = flag;
+}
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
@@ -196,8 +218,8 @@ read_file_cb(char *buf, size_t size, size_t nitems, void *arg)
  */
 static enum ds_rc
 post(struct ch_client *c, const char *query, const void *body, FILE *fp, size_t len,
-     struct strbuf *out, ch_rows_fn fn, void *ctx, const char *settings, bool *unknown,
-     struct ds_error *err)
+     struct strbuf *out, ch_rows_fn fn, void *ctx, const char *settings, bool long_query,
+     bool *unknown, struct ds_error *err)
 {
     struct strbuf answer = STRBUF_INIT;
     struct answer a = {out != NULL ? out : &answer, 0, false, fn, ctx, 0, c->h, false};
@@ -251,12 +273,18 @@ post(struct ch_client *c, const char *query, const void *body, FILE *fp, size_t 
     curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &a);
     curl_easy_setopt(c->h, CURLOPT_ERRORBUFFER, curl_err);
     curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
+    if (c->abort != NULL) {
+        /* called about once a second while waiting: a stop need not outwait query_timeout */
+        curl_easy_setopt(c->h, CURLOPT_XFERINFOFUNCTION, abort_cb);
+        curl_easy_setopt(c->h, CURLOPT_XFERINFODATA, (void *)(uintptr_t)c->abort);
+        curl_easy_setopt(c->h, CURLOPT_NOPROGRESS, 0L);
+    }
     /*
      * A streamed answer comes whole at the end (wait_end_of_query), and
      * 18.16 sends no progress before it: a judging query of a busy day
      * takes minutes with nothing on the wire, so it has a timeout of its own.
      */
-    curl_easy_setopt(c->h, CURLOPT_TIMEOUT, fn != NULL ? c->query_timeout_s : c->timeout_s);
+    curl_easy_setopt(c->h, CURLOPT_TIMEOUT, long_query ? c->query_timeout_s : c->timeout_s);
     curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT, c->timeout_s < 10 ? c->timeout_s : 10L);
     curl_easy_setopt(c->h, CURLOPT_PROTOCOLS_STR, "http,https");
     /* the default user without a password needs no credentials: ClickHouse's own default */
@@ -296,14 +324,14 @@ enum ds_rc
 ch_post(struct ch_client *c, const char *query, const void *body, size_t len,
         struct strbuf *out, bool *unknown, struct ds_error *err)
 {
-    return post(c, query, body, NULL, len, out, NULL, NULL, NULL, unknown, err);
+    return post(c, query, body, NULL, len, out, NULL, NULL, NULL, false, unknown, err);
 }
 
 enum ds_rc
 ch_post_file(struct ch_client *c, const char *query, FILE *fp, size_t len, bool *unknown,
              struct ds_error *err)
 {
-    return post(c, query, NULL, fp, len, NULL, NULL, NULL, NULL, unknown, err);
+    return post(c, query, NULL, fp, len, NULL, NULL, NULL, NULL, false, unknown, err);
 }
 
 enum ds_rc
@@ -326,20 +354,20 @@ ch_query_value(struct ch_client *c, const char *sql, int64_t *v, int64_t *count,
 enum ds_rc
 ch_exec(struct ch_client *c, const char *sql, struct strbuf *out, struct ds_error *err)
 {
-    return post(c, NULL, sql, NULL, strlen(sql), out, NULL, NULL, NULL, NULL, err);
+    return post(c, NULL, sql, NULL, strlen(sql), out, NULL, NULL, NULL, false, NULL, err);
 }
 
 enum ds_rc
 ch_select(struct ch_client *c, const char *sql, ch_rows_fn fn, void *ctx, struct ds_error *err)
 {
-    return post(c, NULL, sql, NULL, strlen(sql), NULL, fn, ctx, NULL, NULL, err);
+    return post(c, NULL, sql, NULL, strlen(sql), NULL, fn, ctx, NULL, false, NULL, err);
 }
 
 enum ds_rc
-ch_select_with(struct ch_client *c, const char *sql, const char *settings, ch_rows_fn fn,
-               void *ctx, struct ds_error *err)
+ch_select_with(struct ch_client *c, const char *sql, const char *settings, bool long_query,
+               ch_rows_fn fn, void *ctx, struct ds_error *err)
 {
-    return post(c, NULL, sql, NULL, strlen(sql), NULL, fn, ctx, settings, NULL, err);
+    return post(c, NULL, sql, NULL, strlen(sql), NULL, fn, ctx, settings, long_query, NULL, err);
 }
 
 /* ---- the schema (docs/CLICKHOUSE.md, section 3) ------------------------------- */
