@@ -76,9 +76,10 @@ main(int argc, char **argv)
         return 1;
     }
     {
-        /* as analyze counts: drilldown.lists auto reads unstable slots back, no lists kept */
+        /* as analyze counts: drilldown.lists auto reads unstable slots back, no lists kept,
+           the details counted when a slot closes (agg_opts.defer_details) */
         struct cfg_drilldown dd = cfg->drilldown;
-        struct agg_opts ao = {on_close, NULL, NULL, &dd, 0};
+        struct agg_opts ao = {on_close, NULL, NULL, &dd, 0, true};
 
         if (dd.lists == CFG_LISTS_AUTO)
             dd.lists = argc > 5 && strcmp(argv[5], "memory") == 0 ? CFG_LISTS_MEMORY

@@ -83,6 +83,16 @@ struct agg_slot {
     const struct cfg_drilldown *drilldown;
     size_t series_bytes;        /* held by the groups' series */
     uint64_t series_floor;      /* a dropped series is kept again above this many packets */
+    /*
+     * Details deferred (agg_opts.defer_details): while defer is set the
+     * groups have none, and each flow counted is kept here, to be counted
+     * at the close into the details of the groups kept then (agg.c).
+     */
+    bool defer;
+    struct agg_deferred *deferred;      /* owned; n_deferred of cap_deferred */
+    uint32_t n_deferred, cap_deferred;
+    const struct decimal *defer_th;     /* borrowed: the lowest threshold, to keep groups by */
+    bool defer_gave_up;                 /* the buffer filled with groups below it */
 };
 
 struct agg_opts {
@@ -96,7 +106,26 @@ struct agg_opts {
     const struct cfg_drilldown *drilldown;
     /* Groups per open slot (limits.groups); past it flows are folded.  0: none. */
     uint32_t max_groups;
+    /*
+     * Count the details of an open slot's flows when it closes, and only
+     * for the groups it keeps then (those above the lowest threshold),
+     * rather than for every group as each flow comes: the same details, in
+     * the same order, for far less work where most groups end below it.
+     * Only without lists and series (drilldown.lists reread).  A slot keeps
+     * its flows up to AGG_DEFER_BYTES; then the groups above the lowest
+     * threshold now get their details (and their flows leave the buffer),
+     * and if that frees less than half, every group does, and the slot
+     * counts details as flows come again, as do the next AGG_DEFER_REST
+     * slots opened (an analysis whose groups are mostly kept gains
+     * nothing).  Not for a collector: its checkpoints write open slots'
+     * details.
+     */
+    bool defer_details;
 };
+
+/* The flows an open slot keeps for its deferred details, at most (bytes). */
+#define AGG_DEFER_BYTES ((size_t)2 << 20)
+#define AGG_DEFER_REST 8
 
 struct agg;
 

@@ -13,6 +13,7 @@
 
 #include "ds/agg.h"
 #include "ds/hash.h"
+#include "ds/proto.h"
 #include "ds/xmem.h"
 
 #define SPREAD_SLOTS_MAX 10000
@@ -29,6 +30,24 @@ struct agg {
     size_t n_open;
     struct agg_slot *last;              /* cache: slot of the previous flow */
     int64_t closed_upto;
+    uint32_t defer_rest;                /* slots to open without deferred details */
+};
+
+/*
+ * A flow of an open slot whose details are deferred: what detail_add()
+ * reads of it without lists, in 40 bytes (the buffer is memory per open
+ * slot).  A flow whose duration or packets do not fit ends the deferral.
+ */
+struct agg_deferred {
+    uint64_t src_value;
+    uint64_t dst_value;
+    int64_t start_ms;
+    uint32_t duration_ms;       /* end_ms - start_ms */
+    uint32_t packets;           /* its share in the slot */
+    uint32_t gi;                /* its group */
+    uint16_t dst_port;
+    uint8_t proto;
+    uint8_t type_bits;          /* the ICMP type, or the TCP flags: what ptype_of() reads */
 };
 
 /* ---- slots ---------------------------------------------------------------- */
@@ -75,6 +94,7 @@ agg_slot_free(struct agg_slot *slot)
         return;
     for (uint32_t i = 0; i < slot->n_groups; i++)
         detail_free(agg_slot_group(slot, i)->detail);
+    free(slot->deferred);
     free(slot->entries);
     free(slot->index);
     free(slot);
@@ -143,7 +163,7 @@ group_lookup(struct agg_slot *s, const uint8_t *k, uint32_t hash, bool create, b
     memset(g, 0, s->stride);
     g->hash = hash;
     memcpy(g->key, k, ksize);
-    if (want_detail)
+    if (want_detail && !s->defer)
         g->detail = detail_new_in(s->drilldown, s->start, s->end);
     s->n_groups++;
     s->index[i] = s->n_groups;
@@ -175,13 +195,123 @@ agg_slot_fold(struct agg_slot *slot, uint64_t flows, uint64_t packets)
     slot->flows += flows;
 }
 
+/*
+ * Counts the deferred flows of the groups of slot that have a detail into
+ * it, in the order they came (their details are those of flows counted as
+ * they came), and keeps the others' flows, in order.
+ */
+static void
+replay_deferred(struct agg_slot *slot)
+{
+    uint32_t kept = 0;
+
+    for (uint32_t i = 0; i < slot->n_deferred; i++) {
+        const struct agg_deferred *r = &slot->deferred[i];
+        struct agg_group *g = agg_slot_group(slot, r->gi);
+        struct flow f;
+
+        if (g->detail == NULL) {
+            slot->deferred[kept++] = *r;
+            continue;
+        }
+        memset(&f, 0, sizeof(f));
+        f.src_value = r->src_value;
+        f.dst_value = r->dst_value;
+        f.start_ms = r->start_ms;
+        f.end_ms = r->start_ms + r->duration_ms;
+        f.dst_port = r->dst_port;
+        f.proto = r->proto;
+        f.tcp_flags = r->type_bits;
+        f.icmp_type = r->type_bits;
+        detail_add(g->detail, &f, r->packets);
+    }
+    slot->n_deferred = kept;
+}
+
+/*
+ * Gives a detail to the groups of slot without one that keep it (all, or
+ * with th those above th / margin), counted from their deferred flows.
+ */
+static void
+promote(struct agg_slot *slot, const struct decimal *th, unsigned margin)
+{
+    for (uint32_t i = 0; i < slot->n_groups; i++) {
+        struct agg_group *g = agg_slot_group(slot, i);
+
+        if (g->detail == NULL && (th == NULL || agg_group_kept(slot, g, th, margin)))
+            g->detail = detail_new_in(slot->drilldown, slot->start, slot->end);
+    }
+    replay_deferred(slot);
+}
+
+/* Ends the deferral: with th (the slot closes) the groups kept get their details, else all. */
+static void
+settle_deferred(struct agg_slot *slot, const struct decimal *th, unsigned margin)
+{
+    if (!slot->defer)
+        return;
+    promote(slot, th, margin);
+    free(slot->deferred);
+    slot->deferred = NULL;
+    slot->n_deferred = slot->cap_deferred = 0;
+    slot->defer = false;
+}
+
+/*
+ * Keeps f (packets, in group g, which has no detail yet) for slot's
+ * deferred details.  At AGG_DEFER_BYTES the groups above the lowest
+ * threshold get theirs; if that leaves more than half, every group.
+ */
+static void
+defer_flow(struct agg_slot *slot, struct agg_group *g, const struct flow *f, uint64_t packets)
+{
+    struct agg_deferred *r;
+
+    if (f->end_ms < f->start_ms || f->end_ms - f->start_ms > UINT32_MAX || packets > UINT32_MAX) {
+        /* not in 40 bytes: every group's detail from here on */
+        settle_deferred(slot, NULL, 0);
+        detail_add(g->detail, f, packets);
+        return;
+    }
+    if (slot->n_deferred == slot->cap_deferred) {
+        uint32_t cap = slot->cap_deferred ? 2 * slot->cap_deferred : 1024;
+
+        if ((size_t)cap * sizeof(*r) > AGG_DEFER_BYTES) {
+            promote(slot, slot->defer_th, AGG_TRIM_MARGIN);
+            if (slot->n_deferred > slot->cap_deferred / 2) {
+                settle_deferred(slot, NULL, 0);
+                slot->defer_gave_up = true;
+            }
+            if (g->detail != NULL) {
+                detail_add(g->detail, f, packets);
+                return;
+            }
+        } else {
+            slot->deferred = xreallocarray(slot->deferred, cap, sizeof(*slot->deferred));
+            slot->cap_deferred = cap;
+        }
+    }
+    r = &slot->deferred[slot->n_deferred++];
+    r->src_value = f->src_value;
+    r->dst_value = f->dst_value;
+    r->start_ms = f->start_ms;
+    r->duration_ms = (uint32_t)(f->end_ms - f->start_ms);
+    r->packets = (uint32_t)packets;
+    r->gi = (uint32_t)(((const uint8_t *)g - slot->entries) / slot->stride);
+    r->dst_port = f->dst_port;
+    r->proto = f->proto;
+    r->type_bits = proto_is_icmp(f->proto) ? f->icmp_type : f->tcp_flags;
+}
+
 /* Counts f's packets in group g of slot. */
 static inline void
 count_group(struct agg_slot *slot, struct agg_group *g, const struct flow *f, uint64_t packets)
 {
     g->packets += packets;
     g->flows++;
-    if (g->detail != NULL) {
+    if (slot->defer && g->detail == NULL) {
+        defer_flow(slot, g, f, packets);
+    } else if (g->detail != NULL) {
         /*
          * A group whose series was dropped and has grown past the dropped ones
          * keeps one again.  series_floor is 0 until a slot drops one: test it
@@ -296,6 +426,8 @@ agg_new(const struct cfg_analysis *a, const struct agg_opts *opts)
     slotcal_init(&agg->cal, a->slot_s);
     agg->opts = *opts;
     agg->opts.drilldown = &agg->drilldown;
+    /* a flow's detail without lists and series is what struct agg_deferred keeps */
+    agg->opts.defer_details = opts->defer_details && agg->drilldown.lists == CFG_LISTS_REREAD;
     agg->closed_upto = INT64_MIN;
     return agg;
 }
@@ -358,6 +490,10 @@ open_slot(struct agg *agg, int64_t start, int64_t end)
     insert_open(agg, i, agg_slot_new(&agg->layout, start, end));
     agg->open[i]->drilldown = &agg->drilldown;
     agg->open[i]->max_groups = agg->opts.max_groups;
+    agg->open[i]->defer = agg->opts.defer_details && agg->defer_rest == 0;
+    agg->open[i]->defer_th = &agg->th_min;
+    if (agg->defer_rest > 0)
+        agg->defer_rest--;
     agg->last = agg->open[i];
     return agg->last;
 }
@@ -748,6 +884,10 @@ static void
 close_slot(struct agg *agg, struct agg_slot *slot, bool complete)
 {
     slot->complete = complete;
+    /* the groups agg_slot_trim() keeps below get their details, the others none */
+    settle_deferred(slot, complete ? &agg->th_min : NULL, AGG_TRIM_MARGIN);
+    if (slot->defer_gave_up)
+        agg->defer_rest = AGG_DEFER_REST;
     if (complete)
         agg_slot_trim(slot, &agg->th_min, AGG_TRIM_MARGIN);
     if (agg->last == slot)
@@ -794,7 +934,8 @@ agg_memory(const struct agg *agg)
     for (size_t i = 0; i < agg->n_open; i++) {
         const struct agg_slot *s = agg->open[i];
 
-        total += (size_t)s->cap_groups * s->stride + ((size_t)s->index_mask + 1) * 4;
+        total += (size_t)s->cap_groups * s->stride + ((size_t)s->index_mask + 1) * 4 +
+                 (size_t)s->cap_deferred * sizeof(struct agg_deferred);
         for (uint32_t j = 0; j < s->n_groups; j++) {
             const struct agg_group *g = agg_slot_group(s, j);
 

@@ -982,7 +982,7 @@ agg_for_limited(const char *keys, const char *slot, const char *thresholds,
                 uint32_t max_groups)
 {
     char yaml[1024];
-    struct agg_opts opts = {sink_close, sink_late, sink, NULL, max_groups};
+    struct agg_opts opts = {sink_close, sink_late, sink, NULL, max_groups, false};
 
     snprintf(yaml, sizeof(yaml),
              "timezone: UTC\n"
@@ -1322,7 +1322,7 @@ START_TEST(test_agg_late_without_callback)
 {
     struct ds_cfg *cfg = tu_cfg("analyses:\n  - name: t\n    slot: 1h\n");
     struct sink sink = {0};
-    struct agg_opts opts = {sink_close, NULL, &sink, NULL, 0};
+    struct agg_opts opts = {sink_close, NULL, &sink, NULL, 0, false};
     struct agg *agg = agg_new(&cfg->analyses[0], &opts);
     struct flow a = tu_flow(MS(T0 + 60), 10, "198.51.100.1", "192.0.2.1", PROTO_TCP, 1, 23);
     struct flow b = tu_flow(MS(T0 + 120), 5, "198.51.100.1", "192.0.2.1", PROTO_TCP, 1, 23);
@@ -3540,6 +3540,137 @@ START_TEST(test_detail_log_replay)
 END_TEST
 
 /*
+ * agg_opts.defer_details: the details of an open slot's flows counted at
+ * its close, for the groups kept then, give the slots of counting each
+ * flow as it comes: the same groups, counts and flags, and byte for byte
+ * the same details, for attribution start (the batch path) and spread, a
+ * slot past AGG_DEFER_BYTES of flows whose heavy groups then leave the
+ * buffer (and a group that rises above the threshold after that), one past
+ * it with none above the threshold (every group's detail from then on), a
+ * flow too long for the buffer, and a slot closed by the end of input
+ * (every group keeps its detail).
+ */
+static size_t
+run_deferred(const char *attribution, bool defer, struct sink *sink, struct ds_cfg **cfg)
+{
+    char yaml[512];
+    struct agg_opts opts = {sink_close, sink_late, sink, NULL, 0, defer};
+    struct flow batch[1000];
+    struct agg *agg;
+    uint64_t x = 99;
+    size_t n = 0, ksize;
+
+    snprintf(yaml, sizeof(yaml),
+             "timezone: UTC\n"
+             "drilldown:\n  lists: reread\n"
+             "analyses:\n  - name: t\n    keys: [proto, dst_port]\n    slot: 1d\n"
+             "    thresholds: [1.0, 0.5]\n    attribution: %s\n", attribution);
+    *cfg = tu_cfg(yaml);
+    opts.drilldown = &(*cfg)->drilldown;
+    agg = agg_new(&(*cfg)->analyses[0], &opts);
+    for (int i = 0; i < 200000; i++) {
+        char src[32], dst[32];
+        int day = i < 120000 ? 0 : i < 195000 ? 1 : 2;
+        uint16_t port;
+
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        /*
+         * days 0 and 2: a few heavy ports, a long tail of light ones (day 0's
+         * heavy ones leave the buffer when it is full); day 1: the tail alone,
+         * none above the threshold, past the buffer (every group's detail)
+         */
+        port = (uint16_t)((x >> 60) < 10 && day != 1 ? 1 + (x >> 56) % 12 : 100 + (x >> 20) % 4000);
+        /*
+         * port 50 rises late in day 0: below the threshold when the buffer
+         * first fills (its flows stay there), far above it at the close
+         */
+        if (day == 0 && (i >= 90000 ? (x >> 3) % 2 == 0 : (x >> 3) % 500 == 0))
+            port = 50;
+        snprintf(src, sizeof(src), "203.0.%u.%u", (unsigned)(x >> 30) % 64,
+                 (unsigned)(x >> 40) % 256);
+        snprintf(dst, sizeof(dst), "198.18.%u.%u", (unsigned)(x >> 24) % 4,
+                 (unsigned)(x >> 48) % 256);
+        batch[n] = tu_flow(MS(T0 + day * 86400) + (int64_t)((x >> 8) % 86400000), 1 + (x >> 36) % 4,
+                           src, dst, (x >> 44) % 5 == 0 ? PROTO_UDP : PROTO_TCP,
+                           (uint16_t)(1024 + (x >> 12) % 60000), port);
+        /* some flows cross midnight: spread divides them */
+        batch[n].end_ms = batch[n].start_ms + (int64_t)((x >> 4) % 7200000);
+        /* one that lasts 60 days: not in a deferred flow's 32 bits (its slot settles) */
+        if (i == 197000)
+            batch[n].end_ms = batch[n].start_ms + (int64_t)60 * 86400000;
+        batch[n].tcp_flags = batch[n].proto == PROTO_TCP ? 0x02 : 0;
+        if (++n == 1000 || i == 199999) {
+            agg_add_batch(agg, batch, n);
+            n = 0;
+        }
+        if (i == 195000)
+            agg_advance(agg, T0 + 2 * 86400);
+    }
+    agg_flush(agg);
+    /* the slots' layout is the aggregator's: gone with it */
+    ksize = agg_layout(agg)->size;
+    agg_free(agg);
+    return ksize;
+}
+
+START_TEST(test_agg_deferred_details)
+{
+    static const char *const attributions[] = {"start", "spread"};
+
+    for (size_t a = 0; a < 2; a++) {
+        struct sink now = {0}, later = {0};
+        struct ds_cfg *c1, *c2;
+        size_t with_detail = 0, without = 0, ksize;
+
+        ksize = run_deferred(attributions[a], false, &now, &c1);
+        ck_assert_uint_eq(run_deferred(attributions[a], true, &later, &c2), ksize);
+        ck_assert_uint_ge(now.n_slots, 3);
+        ck_assert_uint_eq(now.n_slots, later.n_slots);
+        for (size_t i = 0; i < now.n_slots; i++) {
+            const struct agg_slot *p = now.slots[i], *q = later.slots[i];
+
+            ck_assert_int_eq(p->start, q->start);
+            ck_assert_int_eq(p->complete, q->complete);
+            ck_assert_uint_eq(p->packets, q->packets);
+            ck_assert_uint_eq(p->flows, q->flows);
+            ck_assert_uint_eq(p->n_groups, q->n_groups);
+            ck_assert_ptr_null(q->deferred);
+            for (uint32_t j = 0; j < p->n_groups; j++) {
+                const struct agg_group *g = agg_slot_group(p, j), *h = agg_slot_group(q, j);
+
+                ck_assert(memcmp(g->key, h->key, ksize) == 0);
+                ck_assert_uint_eq(g->packets, h->packets);
+                ck_assert_uint_eq(g->flows, h->flows);
+                ck_assert_uint_eq(g->flags, h->flags);
+                ck_assert_int_eq(g->detail == NULL, h->detail == NULL);
+                if (g->detail != NULL) {
+                    uint8_t *b1 = malloc(detail_serialize_bound(g->detail));
+                    uint8_t *b2 = malloc(detail_serialize_bound(h->detail));
+                    size_t l1 = detail_serialize(g->detail, b1);
+                    size_t l2 = detail_serialize(h->detail, b2);
+
+                    ck_assert_uint_eq(l1, l2);
+                    ck_assert(memcmp(b1, b2, l1) == 0);
+                    free(b1);
+                    free(b2);
+                    with_detail++;
+                } else {
+                    without++;
+                }
+            }
+        }
+        /* both kinds were there to compare: kept groups and trimmed ones */
+        ck_assert_uint_gt(with_detail, 100);
+        ck_assert_uint_gt(without, 1000);
+        sink_free(&now);
+        sink_free(&later);
+        cfg_free(c1);
+        cfg_free(c2);
+    }
+}
+END_TEST
+
+/*
  * drilldown.series_memory: 40 groups, group p with 2p packets a minute for
  * an hour.  The series stay within the budget; the largest groups keep
  * exact series, the smallest lose theirs.
@@ -3551,7 +3682,7 @@ START_TEST(test_agg_series_budget)
                                 "analyses:\n  - name: t\n    keys: [dst_port]\n    slot: 1h\n"
                                 "    thresholds: [0.1]\n");
     struct sink sink = {0};
-    struct agg_opts opts = {sink_close, NULL, &sink, &cfg->drilldown, 0};
+    struct agg_opts opts = {sink_close, NULL, &sink, &cfg->drilldown, 0, false};
     struct agg *agg = agg_new(&cfg->analyses[0], &opts);
     size_t peak = 0;
 
@@ -3739,6 +3870,7 @@ agg_suite(void)
     tcase_add_test(tc, test_detail_minutes);
     tcase_add_test(tc, test_detail_counted_elsewhere);
     tcase_add_test(tc, test_detail_counted_in_parts);
+    tcase_add_test(tc, test_agg_deferred_details);
     tcase_add_test(tc, test_detail_roundtrip_lists);
     tcase_add_test(tc, test_detail_dt01_compat);
     tcase_add_test(tc, test_detail_merge_lists);
