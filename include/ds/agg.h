@@ -185,6 +185,13 @@ agg_slot_group(const struct agg_slot *slot, uint32_t i)
     return (struct agg_group *)(void *)(slot->entries + (size_t)i * slot->stride);
 }
 
+/* The number of group g of slot: agg_slot_group(slot, number) is g. */
+static inline uint32_t
+agg_slot_group_index(const struct agg_slot *slot, const struct agg_group *g)
+{
+    return (uint32_t)(((const uint8_t *)g - slot->entries) / slot->stride);
+}
+
 /* Counts flows and packets that no group can take (limits.groups) in slot's fold. */
 void agg_slot_fold(struct agg_slot *slot, uint64_t flows, uint64_t packets);
 /*

@@ -57,18 +57,13 @@ enum ds_rc ch_query_value(struct ch_client *c, const char *sql, int64_t *v, int6
  * A SELECT whose answer (FORMAT RowBinary, say) may be larger than memory:
  * each piece of it, as it comes, goes to fn (rows cut anywhere); fn returns
  * non-zero to stop (the request then fails).  An error answer is not
- * handed to fn: it is the error's message.
+ * handed to fn: it is the error's message.  settings ("name=value&...",
+ * URL-safe; NULL none) apply to this query; long_query: it may take
+ * store.clickhouse.query_timeout (a slot's judgement), not timeout.
  */
 typedef int (*ch_rows_fn)(void *ctx, const uint8_t *p, size_t n);
-enum ds_rc ch_select(struct ch_client *c, const char *sql, ch_rows_fn fn, void *ctx,
-                     struct ds_error *err);
-/*
- * As ch_select(), with settings ("name=value&name=value", URL-safe; NULL
- * none) for this query; long_query: it may take store.clickhouse.query_timeout
- * (a slot's judgement), not timeout.
- */
-enum ds_rc ch_select_with(struct ch_client *c, const char *sql, const char *settings,
-                          bool long_query, ch_rows_fn fn, void *ctx, struct ds_error *err);
+enum ds_rc ch_select(struct ch_client *c, const char *sql, const char *settings, bool long_query,
+                     ch_rows_fn fn, void *ctx, struct ds_error *err);
 
 /*
  * An INSERT with its data: query ("INSERT INTO db.t FORMAT RowBinary") in

@@ -297,7 +297,7 @@ defer_flow(struct agg_slot *slot, struct agg_group *g, const struct flow *f, uin
     r->start_ms = f->start_ms;
     r->duration_ms = (uint32_t)(f->end_ms - f->start_ms);
     r->packets = (uint32_t)packets;
-    r->gi = (uint32_t)(((const uint8_t *)g - slot->entries) / slot->stride);
+    r->gi = agg_slot_group_index(slot, g);
     r->dst_port = f->dst_port;
     r->proto = f->proto;
     r->type_bits = proto_is_icmp(f->proto) ? f->icmp_type : f->tcp_flags;
@@ -806,7 +806,7 @@ stage_b(struct pipe_item *it)
         it->gi = GI_FOLDED;
         return;
     }
-    it->gi = (uint32_t)(((uint8_t *)g - it->slot->entries) / it->slot->stride);
+    it->gi = agg_slot_group_index(it->slot, g);
     if (g->detail != NULL) {
         /*
          * the lines a logging group's flow touches: the three counters, the

@@ -434,26 +434,29 @@ top_add(struct topk *t, uint64_t v, const struct addr *a, uint64_t packets, bool
         topk_add(t, v, packets);
 }
 
-void
-detail_add_source(struct detail *d, const struct addr *a, uint64_t packets, bool whole)
+/* An address of d's flows: into its distinct counter set and its top list top. */
+static void
+add_address(struct detail *d, struct distinct *set, struct topk *top, const struct addr *a,
+            uint64_t packets, bool whole)
 {
     uint64_t v = addr_value(a);
 
-    distinct_add(&d->src, v);
+    distinct_add(set, v);
     settle(d);
     if (d->has_lists)
-        top_add(&d->src_top, v, a, packets, whole);
+        top_add(top, v, a, packets, whole);
+}
+
+void
+detail_add_source(struct detail *d, const struct addr *a, uint64_t packets, bool whole)
+{
+    add_address(d, &d->src, &d->src_top, a, packets, whole);
 }
 
 void
 detail_add_destination(struct detail *d, const struct addr *a, uint64_t packets, bool whole)
 {
-    uint64_t v = addr_value(a);
-
-    distinct_add(&d->dst, v);
-    settle(d);
-    if (d->has_lists)
-        top_add(&d->dst_top, v, a, packets, whole);
+    add_address(d, &d->dst, &d->dst_top, a, packets, whole);
 }
 
 void

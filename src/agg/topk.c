@@ -197,6 +197,27 @@ min_entry(struct topk *t)
     return mins[k - 1];
 }
 
+/*
+ * Entry i (a smallest) gives its place to key, with count and err; what it
+ * counted is left out from now on, so the floor is at least that.
+ */
+static void
+replace_entry(struct topk *t, uint32_t i, uint64_t key, uint64_t count, uint64_t err,
+              const struct addr *a)
+{
+    if (topk_count(t)[i] > t->floor)
+        t->floor = topk_count(t)[i];
+    if (t->imask != 0)
+        index_remove(t, t->key[i]);
+    t->key[i] = key;
+    topk_count(t)[i] = count;
+    topk_err(t)[i] = err;
+    set_addr(t, i, a);
+    if (t->imask != 0)
+        index_insert(t, key, i);
+    t->last = i;
+}
+
 void
 topk_add_slow(struct topk *t, uint64_t key, uint64_t w, const struct addr *a)
 {
@@ -221,19 +242,9 @@ topk_add_slow(struct topk *t, uint64_t key, uint64_t w, const struct addr *a)
         t->last = i;
         return;
     }
-    /* Full: the value replaces an entry with the smallest count. */
+    /* Full: the value replaces an entry with the smallest count, which it starts from. */
     i = t->cap > 1 ? min_entry(t) : 0;
-    if (topk_count(t)[i] > t->floor)
-        t->floor = topk_count(t)[i];
-    if (t->imask != 0)
-        index_remove(t, t->key[i]);
-    topk_err(t)[i] = topk_count(t)[i];
-    topk_count(t)[i] += w;
-    t->key[i] = key;
-    set_addr(t, i, a);
-    if (t->imask != 0)
-        index_insert(t, key, i);
-    t->last = i;
+    replace_entry(t, i, key, topk_count(t)[i] + w, topk_count(t)[i], a);
 }
 
 void
@@ -260,17 +271,7 @@ topk_add_total(struct topk *t, uint64_t key, uint64_t total, const struct addr *
             t->n_mins++;
         return;
     }
-    if (topk_count(t)[i] > t->floor)
-        t->floor = topk_count(t)[i];
-    if (t->imask != 0)
-        index_remove(t, t->key[i]);
-    t->key[i] = key;
-    topk_count(t)[i] = total;
-    topk_err(t)[i] = 0;
-    set_addr(t, i, a);
-    if (t->imask != 0)
-        index_insert(t, key, i);
-    t->last = i;
+    replace_entry(t, i, key, total, 0, a);
 }
 
 /* ---- reading ---- */

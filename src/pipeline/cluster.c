@@ -682,7 +682,7 @@ select_strings(struct judge *j, const char *sql, const char *settings, const uin
     enum ds_rc rc;
 
     j->stats->queries++;
-    rc = ch_select_with(j->c, sql, settings, j->judging, rb_take, &r, err);
+    rc = ch_select(j->c, sql, settings, j->judging, rb_take, &r, err);
     if (rc == DS_OK && r.len != 0)
         rc = ds_error_set(err, DS_ERR_DB, "ClickHouse at %s: an answer that is not the rows "
                           "asked for (%zu bytes left over)", ch_client_server(j->c), r.len);
@@ -798,7 +798,7 @@ on_leg(void *ctx, const struct rb_row *row)
     bool whole = false;
     struct flow f;
     struct addr a;
-    size_t idx;
+    uint32_t idx;
 
     if (sj == NULL || sj->slot == NULL || row->v[0] >= LEG_COUNT)
         return 1;
@@ -812,7 +812,7 @@ on_leg(void *ctx, const struct rb_row *row)
             agg_slot_fold(sj->slot, row->v[c + 3], packets);
         return 0;
     }
-    idx = (size_t)((const uint8_t *)g - sj->slot->entries) / sj->slot->stride;
+    idx = agg_slot_group_index(sj->slot, g);
     if (idx < sj->n_shown) {
         sg = &sj->shown[idx];
         sg->flows[row->v[0]] += row->v[c + 3];
@@ -996,7 +996,7 @@ static bool
 legs_agree(const struct ds_cfg *cfg, const struct slot_job *sj, const struct agg_group *g)
 {
     static const enum leg every_flow[] = {LEG_DST, LEG_TYPE, LEG_MINUTE, LEG_SPAN};
-    size_t idx = (size_t)((const uint8_t *)g - sj->slot->entries) / sj->slot->stride;
+    uint32_t idx = agg_slot_group_index(sj->slot, g);
     const struct shown_group *sg;
 
     if (cfg->clickhouse.details != CFG_DETAILS_SHARDS || idx >= sj->n_shown)
@@ -1056,10 +1056,9 @@ details(struct batch *b, size_t k0, size_t k1, bool *again, struct ds_error *err
         for (size_t i = 0; i < sj->n_rows; i++) {
             const struct count_row *r = &sj->rows[i];
             uint8_t key[KEY_BYTES_MAX];
-            struct flow fl;
-
             struct agg_group *g;
-            size_t idx;
+            struct flow fl;
+            uint32_t idx;
 
             flow_of_counts(aj, r, &fl);
             key_extract(aj->layout, &fl, key);
@@ -1070,11 +1069,11 @@ details(struct batch *b, size_t k0, size_t k1, bool *again, struct ds_error *err
             g = agg_slot_group_get(sj->slot, key, true);
             if (g == NULL)
                 continue;
-            idx = (size_t)((const uint8_t *)g - sj->slot->entries) / sj->slot->stride;
+            idx = agg_slot_group_index(sj->slot, g);
             if (idx >= sj->n_shown) {
                 sj->shown = xreallocarray(sj->shown, idx + 1, sizeof(*sj->shown));
                 memset(sj->shown + sj->n_shown, 0, (idx + 1 - sj->n_shown) * sizeof(*sj->shown));
-                sj->n_shown = (uint32_t)idx + 1;
+                sj->n_shown = idx + 1;
                 n_groups++;
             }
             sj->shown[idx].tuples++;
@@ -1920,23 +1919,18 @@ cluster_judge(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
         bool ok = true;
 
         rc = recheck(recheck_ctx, an, n, &ok, err);
-        if (rc == DS_OK && !ok) {
-            store_rollback(st);
-            stats->stale = true;
-            stats->slots = 0;
-            g_hash_table_destroy(j.exporters);
-            free(j.shard_settings);
-            stats->seconds = seconds_since(&t0);
-            return DS_OK;
-        }
+        stats->stale = rc == DS_OK && !ok;
     }
-    for (size_t i = 0; rc == DS_OK && i < n; i++)
+    for (size_t i = 0; rc == DS_OK && !stats->stale && i < n; i++)
         if (an[i].from < an[i].to)
             rc = publish(&j, &an[i], st, an[i].from, err);
-    if (rc == DS_OK)
+    if (rc == DS_OK && !stats->stale) {
         rc = store_commit(st, err);
-    else if (store_in_transaction(st))
+    } else if (store_in_transaction(st)) {
         store_rollback(st);
+        if (stats->stale)
+            stats->slots = 0;
+    }
     g_hash_table_destroy(j.exporters);
     free(j.shard_settings);
     stats->seconds = seconds_since(&t0);

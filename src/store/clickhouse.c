@@ -9,10 +9,10 @@
  * first one creates it).
  */
 #include <curl/curl.h>
-#include <stdatomic.h>
-#include <stdint.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,14 +358,8 @@ ch_exec(struct ch_client *c, const char *sql, struct strbuf *out, struct ds_erro
 }
 
 enum ds_rc
-ch_select(struct ch_client *c, const char *sql, ch_rows_fn fn, void *ctx, struct ds_error *err)
-{
-    return post(c, NULL, sql, NULL, strlen(sql), NULL, fn, ctx, NULL, false, NULL, err);
-}
-
-enum ds_rc
-ch_select_with(struct ch_client *c, const char *sql, const char *settings, bool long_query,
-               ch_rows_fn fn, void *ctx, struct ds_error *err)
+ch_select(struct ch_client *c, const char *sql, const char *settings, bool long_query,
+          ch_rows_fn fn, void *ctx, struct ds_error *err)
 {
     return post(c, NULL, sql, NULL, strlen(sql), NULL, fn, ctx, settings, long_query, NULL, err);
 }
