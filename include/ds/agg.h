@@ -89,8 +89,9 @@ struct agg_slot {
      * at the close into the details of the groups kept then (agg.c).
      */
     bool defer;
-    struct agg_deferred *deferred;      /* owned; n_deferred of cap_deferred */
+    struct agg_deferred *deferred;      /* owned, mapped; n_deferred of cap_deferred */
     uint32_t n_deferred, cap_deferred;
+    struct agg_defer_spare *spare;      /* borrowed: the aggregator's buffer between slots */
     const struct decimal *defer_th;     /* borrowed: the lowest threshold, to keep groups by */
     bool defer_gave_up;                 /* the buffer filled with groups below it */
 };
@@ -113,12 +114,14 @@ struct agg_opts {
      * the same order, for far less work where most groups end below it.
      * Only without lists and series (drilldown.lists reread).  A slot keeps
      * its flows up to AGG_DEFER_BYTES; then the groups above the lowest
-     * threshold now get their details (and their flows leave the buffer),
-     * and if that frees less than half, every group does, and the slot
-     * counts details as flows come again, as do the next AGG_DEFER_REST
-     * slots opened (an analysis whose groups are mostly kept gains
-     * nothing).  Not for a collector: its checkpoints write open slots'
-     * details.
+     * threshold now get their details (and their flows leave the buffer).
+     * If that frees less than half, the buffer doubles as long as it stays
+     * within what the details of the groups still without one would take
+     * (sizeof(struct detail) each); past that every group gets its
+     * detail, and the slot counts details as flows come again, as do the
+     * next AGG_DEFER_REST slots opened.  The buffer is mapped, and kept
+     * from a closed slot for the next until agg_flush().  Not for a
+     * collector: its checkpoints write open slots' details.
      */
     bool defer_details;
 };

@@ -10,9 +10,11 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "ds/agg.h"
 #include "ds/hash.h"
+#include "ds/log.h"
 #include "ds/proto.h"
 #include "ds/xmem.h"
 
@@ -31,6 +33,10 @@ struct agg {
     struct agg_slot *last;              /* cache: slot of the previous flow */
     int64_t closed_upto;
     uint32_t defer_rest;                /* slots to open without deferred details */
+    struct agg_defer_spare {
+        struct agg_deferred *buf;       /* owned, mapped: a closed slot's, for the next */
+        uint32_t cap;
+    } spare;
 };
 
 /*
@@ -52,17 +58,21 @@ struct agg_deferred {
 
 /* ---- slots ---------------------------------------------------------------- */
 
-/* Keys of up to 8 bytes (proto and port, say) hash with one multiply-mix. */
+/*
+ * Keys of one word (proto and port, say) hash with one multiply-mix.  Their
+ * size is a whole number of words (key_layout_init): a copy of a constant 8
+ * bytes is a load, where one of size bytes was a call to memcpy per flow.
+ */
 static inline uint32_t
 key_hash(const uint8_t *k, size_t size)
 {
-    if (size <= 8) {
-        uint64_t v = 0;
+    uint64_t v = 0;
 
-        memcpy(&v, k, size);
-        return (uint32_t)hash_mix64(v ^ size);
-    }
-    return (uint32_t)hash_bytes(k, size);
+    if (size == 8)
+        memcpy(&v, k, 8);
+    else if (size > 8)
+        return (uint32_t)hash_bytes(k, size);
+    return (uint32_t)hash_mix64(v ^ size);
 }
 
 static size_t
@@ -87,6 +97,53 @@ agg_slot_new(const struct key_layout *layout, int64_t start, int64_t end)
     return s;
 }
 
+/*
+ * The deferred flows' buffer is mapped, not taken from malloc: freeing a
+ * block of megabytes from malloc raises glibc's mmap threshold to its size,
+ * after which the tables of later slots and of the reread come from the
+ * heap and stay in the process when freed (a peak 10 MB higher on the
+ * bench, measured).  A closed slot leaves its buffer to the next (a page
+ * fault costs microseconds on a virtual machine: hourly slots would fault
+ * theirs in every hour); mremap() grows it without a copy.
+ */
+static void
+deferred_resize(struct agg_slot *slot, uint32_t cap)
+{
+    struct agg_defer_spare *spare = slot->spare;
+    size_t old = (size_t)slot->cap_deferred * sizeof(*slot->deferred);
+    void *p;
+
+    if (cap == 0) {
+        if (slot->deferred != NULL && spare != NULL && spare->buf == NULL) {
+            spare->buf = slot->deferred;
+            spare->cap = slot->cap_deferred;
+        } else if (slot->deferred != NULL) {
+            munmap(slot->deferred, old);
+        }
+        slot->deferred = NULL;
+        slot->cap_deferred = 0;
+        return;
+    }
+    if (slot->deferred == NULL && spare != NULL && spare->buf != NULL) {
+        slot->deferred = spare->buf;
+        slot->cap_deferred = spare->cap;
+        old = (size_t)spare->cap * sizeof(*slot->deferred);
+        spare->buf = NULL;
+        spare->cap = 0;
+        if (slot->cap_deferred >= cap)
+            return;
+    }
+    if (slot->deferred == NULL)
+        p = mmap(NULL, (size_t)cap * sizeof(*slot->deferred), PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    else
+        p = mremap(slot->deferred, old, (size_t)cap * sizeof(*slot->deferred), MREMAP_MAYMOVE);
+    if (p == MAP_FAILED)
+        fatalx("agg: out of memory for %u deferred flows", cap);
+    slot->deferred = p;
+    slot->cap_deferred = cap;
+}
+
 void
 agg_slot_free(struct agg_slot *slot)
 {
@@ -94,7 +151,7 @@ agg_slot_free(struct agg_slot *slot)
         return;
     for (uint32_t i = 0; i < slot->n_groups; i++)
         detail_free(agg_slot_group(slot, i)->detail);
-    free(slot->deferred);
+    deferred_resize(slot, 0);
     free(slot->entries);
     free(slot->index);
     free(slot);
@@ -232,16 +289,21 @@ replay_deferred(struct agg_slot *slot)
  * Gives a detail to the groups of slot without one that keep it (all, or
  * with th those above th / margin), counted from their deferred flows.
  */
-static void
+static uint32_t
 promote(struct agg_slot *slot, const struct decimal *th, unsigned margin)
 {
+    uint32_t left = 0;
+
     for (uint32_t i = 0; i < slot->n_groups; i++) {
         struct agg_group *g = agg_slot_group(slot, i);
 
         if (g->detail == NULL && (th == NULL || agg_group_kept(slot, g, th, margin)))
             g->detail = detail_new_in(slot->drilldown, slot->start, slot->end);
+        else if (g->detail == NULL)
+            left++;
     }
     replay_deferred(slot);
+    return left;
 }
 
 /* Ends the deferral: with th (the slot closes) the groups kept get their details, else all. */
@@ -251,16 +313,19 @@ settle_deferred(struct agg_slot *slot, const struct decimal *th, unsigned margin
     if (!slot->defer)
         return;
     promote(slot, th, margin);
-    free(slot->deferred);
-    slot->deferred = NULL;
-    slot->n_deferred = slot->cap_deferred = 0;
+    deferred_resize(slot, 0);
+    slot->n_deferred = 0;
     slot->defer = false;
 }
 
 /*
  * Keeps f (packets, in group g, which has no detail yet) for slot's
  * deferred details.  At AGG_DEFER_BYTES the groups above the lowest
- * threshold get theirs; if that leaves more than half, every group.
+ * threshold get theirs.  If that leaves more than half, the buffer doubles
+ * while it stays within what the details of the groups still without one
+ * would take (a daily slot of a few heavy groups and tens of thousands of
+ * light ones: the light ones' flows, 40 bytes each, rather than 544-byte
+ * details that are freed at the close), else every group gets its detail.
  */
 static void
 defer_flow(struct agg_slot *slot, struct agg_group *g, const struct flow *f, uint64_t packets)
@@ -277,8 +342,12 @@ defer_flow(struct agg_slot *slot, struct agg_group *g, const struct flow *f, uin
         uint32_t cap = slot->cap_deferred ? 2 * slot->cap_deferred : 1024;
 
         if ((size_t)cap * sizeof(*r) > AGG_DEFER_BYTES) {
-            promote(slot, slot->defer_th, AGG_TRIM_MARGIN);
-            if (slot->n_deferred > slot->cap_deferred / 2) {
+            uint32_t left = promote(slot, slot->defer_th, AGG_TRIM_MARGIN);
+
+            if (slot->n_deferred <= slot->cap_deferred / 2) {
+                cap = slot->cap_deferred;       /* room enough again */
+            } else if ((size_t)cap * sizeof(*r) > (size_t)left * sizeof(struct detail) ||
+                       cap > UINT32_MAX / 2) {
                 settle_deferred(slot, NULL, 0);
                 slot->defer_gave_up = true;
             }
@@ -286,9 +355,10 @@ defer_flow(struct agg_slot *slot, struct agg_group *g, const struct flow *f, uin
                 detail_add(g->detail, f, packets);
                 return;
             }
+            if (cap != slot->cap_deferred)
+                deferred_resize(slot, cap);
         } else {
-            slot->deferred = xreallocarray(slot->deferred, cap, sizeof(*slot->deferred));
-            slot->cap_deferred = cap;
+            deferred_resize(slot, cap);
         }
     }
     r = &slot->deferred[slot->n_deferred++];
@@ -432,6 +502,15 @@ agg_new(const struct cfg_analysis *a, const struct agg_opts *opts)
     return agg;
 }
 
+static void
+agg_spare_free(struct agg *agg)
+{
+    if (agg->spare.buf != NULL)
+        munmap(agg->spare.buf, (size_t)agg->spare.cap * sizeof(*agg->spare.buf));
+    agg->spare.buf = NULL;
+    agg->spare.cap = 0;
+}
+
 void
 agg_free(struct agg *agg)
 {
@@ -439,6 +518,7 @@ agg_free(struct agg *agg)
         return;
     for (size_t i = 0; i < agg->n_open; i++)
         agg_slot_free(agg->open[i]);
+    agg_spare_free(agg);
     free(agg->open);
     free(agg);
 }
@@ -492,6 +572,7 @@ open_slot(struct agg *agg, int64_t start, int64_t end)
     agg->open[i]->max_groups = agg->opts.max_groups;
     agg->open[i]->defer = agg->opts.defer_details && agg->defer_rest == 0;
     agg->open[i]->defer_th = &agg->th_min;
+    agg->open[i]->spare = &agg->spare;
     if (agg->defer_rest > 0)
         agg->defer_rest--;
     agg->last = agg->open[i];
@@ -886,6 +967,7 @@ close_slot(struct agg *agg, struct agg_slot *slot, bool complete)
     slot->complete = complete;
     /* the groups agg_slot_trim() keeps below get their details, the others none */
     settle_deferred(slot, complete ? &agg->th_min : NULL, AGG_TRIM_MARGIN);
+    slot->spare = NULL;         /* the slot may outlive the aggregator */
     if (slot->defer_gave_up)
         agg->defer_rest = AGG_DEFER_REST;
     if (complete)
@@ -924,12 +1006,14 @@ agg_flush(struct agg *agg)
         close_slot(agg, agg->open[i], false);
     agg->n_open = 0;
     agg->last = NULL;
+    /* the end of the input: what comes after (the reread) needs the memory more */
+    agg_spare_free(agg);
 }
 
 size_t
 agg_memory(const struct agg *agg)
 {
-    size_t total = 0;
+    size_t total = (size_t)agg->spare.cap * sizeof(struct agg_deferred);
 
     for (size_t i = 0; i < agg->n_open; i++) {
         const struct agg_slot *s = agg->open[i];

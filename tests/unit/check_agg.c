@@ -3545,8 +3545,9 @@ END_TEST
  * flow as it comes: the same groups, counts and flags, and byte for byte
  * the same details, for attribution start (the batch path) and spread, a
  * slot past AGG_DEFER_BYTES of flows whose heavy groups then leave the
- * buffer (and a group that rises above the threshold after that), one past
- * it with none above the threshold (every group's detail from then on), a
+ * buffer (and a group that rises above the threshold after that, and a
+ * tail of light groups that doubles it), one past it with none above the
+ * threshold and few groups (every group's detail from then on), a
  * flow too long for the buffer, and a slot closed by the end of input
  * (every group keeps its detail).
  */
@@ -3576,10 +3577,13 @@ run_deferred(const char *attribution, bool defer, struct sink *sink, struct ds_c
         x = x * 6364136223846793005ULL + 1442695040888963407ULL;
         /*
          * days 0 and 2: a few heavy ports, a long tail of light ones (day 0's
-         * heavy ones leave the buffer when it is full); day 1: the tail alone,
-         * none above the threshold, past the buffer (every group's detail)
+         * heavy ones leave the buffer when it is full, and its tail of 30,000
+         * ports, whose details would take more than the buffer, doubles it);
+         * day 1: the tail alone over 4,000 ports, none above the threshold,
+         * past what their details would take (every group's detail)
          */
-        port = (uint16_t)((x >> 60) < 10 && day != 1 ? 1 + (x >> 56) % 12 : 100 + (x >> 20) % 4000);
+        port = (uint16_t)((x >> 60) < 10 && day != 1 ? 1 + (x >> 56) % 12
+                                                     : 100 + (x >> 20) % (day == 0 ? 30000 : 4000));
         /*
          * port 50 rises late in day 0: below the threshold when the buffer
          * first fills (its flows stay there), far above it at the close
