@@ -10,18 +10,6 @@
 
 #include "ds/addr.h"
 
-void
-addr_from_v4(struct addr *a, uint32_t v4)
-{
-    memset(a->b, 0, 10);
-    a->b[10] = 0xff;
-    a->b[11] = 0xff;
-    a->b[12] = (uint8_t)(v4 >> 24);
-    a->b[13] = (uint8_t)(v4 >> 16);
-    a->b[14] = (uint8_t)(v4 >> 8);
-    a->b[15] = (uint8_t)v4;
-}
-
 int
 addr_parse(const char *s, struct addr *a)
 {
