@@ -50,13 +50,11 @@ hash_bytes(const void *p, size_t len)
  * close (for block bitmaps and compact storage), and for IPv6 a 63-bit hash
  * with the top bit set, which no IPv4 value has.
  */
-#define ADDR_VALUE_V4 0xffff00000000ULL   /* | the IPv4 address */
-
 static inline uint64_t
 addr_value(const struct addr *a)
 {
     if (addr_is_v4(a))
-        return ADDR_VALUE_V4 | addr_v4(a);
+        return 0xffff00000000ULL | addr_v4(a);
     return 0x8000000000000000ULL | (XXH3_64bits(a->b, 16) >> 1);
 }
 

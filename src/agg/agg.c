@@ -98,13 +98,11 @@ agg_slot_new(const struct key_layout *layout, int64_t start, int64_t end)
 }
 
 /*
- * The deferred flows' buffer is mapped, not taken from malloc: freeing a
- * block of megabytes from malloc raises glibc's mmap threshold to its size,
- * after which the tables of later slots and of the reread come from the
- * heap and stay in the process when freed (a peak 10 MB higher on the
- * bench, measured).  A closed slot leaves its buffer to the next (a page
- * fault costs microseconds on a virtual machine: hourly slots would fault
- * theirs in every hour); mremap() grows it without a copy.
+ * The deferred flows' buffer (megabytes for a daily slot) is mapped: it
+ * grows with mremap(), without a copy, and its pages go back to the system
+ * when it is unmapped.  A closed slot leaves it to the next (a page fault
+ * costs microseconds on a virtual machine: hourly slots would fault theirs
+ * in every hour), and agg_flush() unmaps it.
  */
 static void
 deferred_resize(struct agg_slot *slot, uint32_t cap)

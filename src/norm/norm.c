@@ -381,9 +381,6 @@ norm_source_record(struct norm_source *s, const struct ipfix_record *rec, struct
         else
             memset(&out->src, 0, sizeof(out->src));
         out->ip_version = 4;
-        /* addr_value() of both, from the registers rather than from *out */
-        out->dst_value = ADDR_VALUE_V4 | f->dst4;
-        out->src_value = HAS(IPF_SRC4) ? ADDR_VALUE_V4 | f->src4 : addr_value(&out->src);
     } else if (HAS(IPF_DST6)) {
         memcpy(out->dst.b, f->dst6, 16);
         if (HAS(IPF_SRC6))
@@ -391,8 +388,6 @@ norm_source_record(struct norm_source *s, const struct ipfix_record *rec, struct
         else
             memset(&out->src, 0, sizeof(out->src));
         out->ip_version = addr_is_v4(&out->dst) ? 4 : 6;
-        out->src_value = addr_value(&out->src);
-        out->dst_value = addr_value(&out->dst);
     } else {
         n->stats.no_addr++;
         return NORM_NO_ADDR;
@@ -465,6 +460,8 @@ norm_source_record(struct norm_source *s, const struct ipfix_record *rec, struct
     out->exporter = record_exporter(s, rec);
     if (out->exporter == NULL)
         out->exporter = d->exporter;
+    out->src_value = addr_value(&out->src);
+    out->dst_value = addr_value(&out->dst);
     return NORM_FLOW;
 }
 

@@ -1772,7 +1772,7 @@ enum ds_rc
 cluster_sync(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
              struct cluster_judge_stats *stats, struct ds_error *err)
 {
-    struct judge j = {cfg, c, stats, "", NULL, 0, NULL, 0, NULL, false};
+    struct judge j = {.cfg = cfg, .c = c, .stats = stats, .final = ""};
     struct timespec t0;
     enum ds_rc rc;
 
@@ -1886,7 +1886,8 @@ cluster_judge(const struct ds_cfg *cfg, struct store *st, struct ch_client *c,
               size_t n_missing, cluster_recheck_fn recheck, void *recheck_ctx,
               struct cluster_judge_stats *stats, struct ds_error *err)
 {
-    struct judge j = {cfg, c, stats, "", NULL, 0, missing, n_missing, NULL, false};
+    struct judge j = {.cfg = cfg, .c = c, .stats = stats, .final = "", .missing = missing,
+                      .n_missing = n_missing};
     struct timespec t0;
     int64_t from = INT64_MAX, to = INT64_MIN;
     bool repeats = false;
