@@ -53,18 +53,33 @@
 
 /*
  * Packets per value (a port, or addr_value() of an address): open
- * addressing, 16 bytes a value, for reread_values of them per slot.  A
- * slot with packets is taken (no flow of 0 packets is counted).  IPv6 keys
- * are hashes: their addresses are kept beside, in v6.
+ * addressing, for reread_values of them per slot.  A slot with packets is
+ * taken (no flow of 0 packets is counted).  IPv6 keys are hashes: their
+ * addresses are kept beside, in v6.
+ *
+ * While every key shares its upper 32 bits with the first (ports, or the
+ * IPv4 addresses' values) and every count fits in 32 bits, as nearly
+ * always, an entry is 8 bytes, not 16: the big maps of the drill-down are
+ * half the memory, and half the cache lines to wait for.
  */
 struct ventry {
     uint64_t key;
     uint64_t packets;           /* 0: free */
 };
 
+struct ventry32 {
+    uint32_t key;               /* the low 32 bits; the upper are the map's high */
+    uint32_t packets;           /* 0: free */
+};
+
 struct vmap {
-    struct ventry *e;           /* key and count side by side: one cache line a probe */
+    union {
+        struct ventry *e;       /* key and count side by side: one cache line a probe */
+        struct ventry32 *e32;   /* narrow */
+    };
     uint32_t n, mask;           /* mask + 1 slots */
+    bool narrow;
+    uint64_t high;              /* narrow: the upper 32 bits of every key */
     GHashTable *v6;             /* uint64 key -> struct addr (owned), NULL until one */
 };
 
@@ -192,7 +207,9 @@ slot_of(struct rr_an *an, int64_t start)
 static size_t
 vmap_bytes(const struct vmap *m)
 {
-    return m->mask ? (size_t)(m->mask + 1) * sizeof(*m->e) : 0;
+    return m->mask ? (size_t)(m->mask + 1) *
+                         (m->narrow ? sizeof(struct ventry32) : sizeof(struct ventry))
+                   : 0;
 }
 
 /* The map's memory back: its table to arena a (NULL: the arena is reset next). */
@@ -215,36 +232,85 @@ vmap_home(const struct vmap *m, uint64_t key)
 static inline void
 vmap_prefetch(const struct vmap *m, uint64_t key)
 {
-    if (m->mask != 0)
+    if (m->mask != 0 && m->narrow)
+        __builtin_prefetch(&m->e32[vmap_home(m, key)], 1);
+    else if (m->mask != 0)
         __builtin_prefetch(&m->e[vmap_home(m, key)], 1);
 }
 
+/* Can the narrow map m hold key? */
+static inline bool
+vmap_fits(const struct vmap *m, uint64_t key)
+{
+    return key >> 32 == m->high >> 32;
+}
+
+/* Entry i of m: its key and packets (0: free). */
+static inline uint64_t
+vmap_key(const struct vmap *m, uint32_t i)
+{
+    return m->narrow ? m->high | m->e32[i].key : m->e[i].key;
+}
+
+static inline uint64_t
+vmap_packets(const struct vmap *m, uint32_t i)
+{
+    return m->narrow ? m->e32[i].packets : m->e[i].packets;
+}
+
+/* The slot of key in m: its entry, or the free one where it goes. */
 static uint32_t
 vmap_slot(const struct vmap *m, uint64_t key)
 {
     uint32_t i = vmap_home(m, key);
 
+    if (m->narrow) {
+        uint32_t k = (uint32_t)key;
+
+        while (m->e32[i].packets != 0 && m->e32[i].key != k)
+            i = (i + 1) & m->mask;
+        return i;
+    }
     while (m->e[i].packets != 0 && m->e[i].key != key)
         i = (i + 1) & m->mask;
     return i;
 }
 
-/* Room for at least want values (the first time: sized from the distinct count known). */
+/* Puts (key, packets), not in m, at its slot. */
 static void
-vmap_grow(struct vmap *m, struct tarena *a, uint64_t want)
+vmap_put(struct vmap *m, uint64_t key, uint64_t packets)
+{
+    uint32_t i = vmap_slot(m, key);
+
+    if (m->narrow) {
+        m->e32[i].key = (uint32_t)key;
+        m->e32[i].packets = (uint32_t)packets;
+    } else {
+        m->e[i].key = key;
+        m->e[i].packets = packets;
+    }
+}
+
+/*
+ * A table of at least want values, wide or narrow as asked (the first
+ * time: sized from the distinct count known); the values move over.
+ */
+static void
+vmap_rebuild(struct vmap *m, struct tarena *a, uint64_t want, bool narrow)
 {
     struct vmap old = *m;
-    uint32_t cap = old.mask ? 2 * (old.mask + 1) : 8;
+    uint32_t cap = old.mask ? old.mask + 1 : 8;
 
     while ((uint64_t)cap * 3 < want * 4 && cap < (UINT32_C(1) << 30))
         cap *= 2;
-    m->e = tarena_alloc(a, (size_t)cap * sizeof(*m->e));
+    m->narrow = narrow;
+    m->mask = cap - 1;
+    m->e = tarena_alloc(a, vmap_bytes(m));
     if (m->e == NULL)
         fatalx("reread: out of memory for a map of %u values", cap);
-    m->mask = cap - 1;
     for (uint32_t i = 0; old.mask != 0 && i <= old.mask; i++)
-        if (old.e[i].packets != 0)
-            m->e[vmap_slot(m, old.e[i].key)] = old.e[i];
+        if (vmap_packets(&old, i) != 0)
+            vmap_put(m, vmap_key(&old, i), vmap_packets(&old, i));
     if (old.mask != 0)
         tarena_free(a, old.e, vmap_bytes(&old));
 }
@@ -264,15 +330,19 @@ map_add(uint64_t max_values, struct rr_slot *s, struct vmap *m, uint64_t hint, u
 {
     uint32_t i;
 
-    if (m->mask == 0)
-        vmap_grow(m, &s->arena, hint);
-    else if ((m->n + 1) * 4 > (m->mask + 1) * 3)
-        vmap_grow(m, &s->arena, m->n + 1);
+    if (m->mask == 0) {
+        m->narrow = true;
+        m->high = key & ~(uint64_t)UINT32_MAX;
+        vmap_rebuild(m, &s->arena, hint, true);
+    } else if ((m->n + 1) * 4 > (m->mask + 1) * 3) {
+        vmap_rebuild(m, &s->arena, 2 * (uint64_t)(m->mask + 1) * 3 / 4, m->narrow);
+    }
+    if (m->narrow && !vmap_fits(m, key))
+        vmap_rebuild(m, &s->arena, m->n + 1, false);
     i = vmap_slot(m, key);
-    if (m->e[i].packets == 0) {
+    if (vmap_packets(m, i) == 0) {
         if (s->values >= max_values)
             return false;
-        m->e[i].key = key;
         m->n++;
         s->values++;
         if (a != NULL && topk_is_v6_key(key)) {
@@ -281,6 +351,21 @@ map_add(uint64_t max_values, struct rr_slot *s, struct vmap *m, uint64_t hint, u
             g_hash_table_insert(m->v6, g_memdup2(&key, sizeof(key)),
                                 g_memdup2(a, sizeof(*a)));
         }
+        if (m->narrow)
+            m->e32[i].key = (uint32_t)key;
+        else
+            m->e[i].key = key;
+    }
+    if (m->narrow && m->e32[i].packets + packets <= UINT32_MAX) {
+        m->e32[i].packets += (uint32_t)packets;
+        return true;
+    }
+    if (m->narrow) {
+        /* a count past 32 bits: wide entries from here on */
+        vmap_rebuild(m, &s->arena, m->n, false);
+        i = vmap_slot(m, key);
+        if (m->e[i].packets == 0)
+            m->e[i].key = key;  /* it was new: its entry went over empty */
     }
     m->e[i].packets += packets;
     return true;
@@ -475,20 +560,21 @@ list_of(const struct vmap *m, bool ports, size_t max, struct explain_list *l)
     for (uint32_t i = 0; m->mask != 0 && i <= m->mask; i++) {
         size_t at;
 
-        const struct ventry *v = &m->e[i];
+        uint64_t packets = vmap_packets(m, i), key;
 
-        if (v->packets == 0)
+        if (packets == 0)
             continue;
-        if (k == max && !before(v->packets, v->key, top_p[k - 1], top_k[k - 1]))
+        key = vmap_key(m, i);
+        if (k == max && !before(packets, key, top_p[k - 1], top_k[k - 1]))
             continue;
         at = k < max ? k++ : max - 1;
-        while (at > 0 && before(v->packets, v->key, top_p[at - 1], top_k[at - 1])) {
+        while (at > 0 && before(packets, key, top_p[at - 1], top_k[at - 1])) {
             top_p[at] = top_p[at - 1];
             top_k[at] = top_k[at - 1];
             at--;
         }
-        top_p[at] = v->packets;
-        top_k[at] = v->key;
+        top_p[at] = packets;
+        top_k[at] = key;
     }
     for (size_t i = 0; i < k; i++) {
         const struct addr *a6;

@@ -1276,6 +1276,144 @@ START_TEST(test_reread_bound_keeps_memory_lists)
 }
 END_TEST
 
+/*
+ * The maps hold 8-byte entries while every value is a port or an IPv4
+ * address and every count fits in 32 bits: an IPv6 address, a value's
+ * count growing past 2^32, and a new value of more than 2^32 packets each
+ * turn a map wide, and no value or count is lost on the way.
+ */
+static void
+rr_put_v4(struct tu_msg *m, uint64_t packets, uint32_t src, uint32_t dst, uint16_t sport,
+          uint16_t dport, uint8_t proto)
+{
+    tu_u64(m, (uint64_t)RR_T0 + 60000);
+    tu_u64(m, (uint64_t)RR_T0 + 60000);
+    tu_u64(m, packets);
+    tu_u32(m, src);
+    tu_u32(m, dst);
+    tu_u16(m, sport);
+    tu_u16(m, dport);
+    tu_u8(m, proto);
+}
+
+START_TEST(test_reread_maps_turn_wide)
+{
+    static const uint16_t v4f[] = {152, 8, 153, 8, 2, 8, 8, 4, 12, 4, 7, 2, 11, 2, 4, 1};
+    static const uint16_t v6f[] = {152, 8, 153, 8, 2, 8, 27, 16, 28, 16, 7, 2, 11, 2, 4, 1};
+    static struct tu_msg m;
+    struct ds_cfg *c = tu_cfg("timezone: UTC\n"
+                              "darknet:\n  prefixes: [198.18.0.0/16, \"2001:db8:dead::/48\"]\n"
+                              "analyses:\n  - name: t\n    keys: [proto, dst_port]\n"
+                              "    slot: 1h\n");
+    struct explain_group g[2];
+    struct slot_explain e;
+    const struct slot_explain *exs[1] = {&e};
+    struct explain_exact *out[1] = {NULL};
+    struct explain_file file;
+    struct key_layout kl;
+    struct ds_error err;
+    struct addr s6, d6, a;
+    const struct explain_exact_group *x;
+    uint64_t big = UINT64_C(5000000000);
+
+    ck_assert_int_eq(addr_parse("2001:db8:1::5", &s6), 0);
+    ck_assert_int_eq(addr_parse("2001:db8:dead::1", &d6), 0);
+    key_layout_init(&kl, c->analyses[0].keys, c->analyses[0].n_keys);
+    tu_msg_begin(&m, (uint32_t)(RR_T0 / 1000), 0, 1);
+    tu_set_begin(&m, 2);
+    tu_template(&m, RR_TID, 8, v4f);
+    tu_template(&m, RR_TID + 1, 8, v6f);
+    tu_set_end(&m);
+    tu_set_begin(&m, RR_TID);
+    /* udp 2849: 200 IPv4 sources of 1 to 7 packets, narrow maps that grow */
+    for (uint32_t i = 1; i <= 200; i++)
+        rr_put_v4(&m, 1 + (i - 1) % 7, 0x0A000000u + i, 0xC6120100u + i % 50,
+                  (uint16_t)(1024 + i % 40), 2849, 17);
+    tu_set_end(&m);
+    /* then an IPv6 source and destination: the address maps turn wide */
+    tu_set_begin(&m, RR_TID + 1);
+    tu_u64(&m, (uint64_t)RR_T0 + 120000);
+    tu_u64(&m, (uint64_t)RR_T0 + 120000);
+    tu_u64(&m, 1000);
+    tu_bytes(&m, s6.b, 16);
+    tu_bytes(&m, d6.b, 16);
+    tu_u16(&m, 4321);
+    tu_u16(&m, 2849);
+    tu_u8(&m, 17);
+    tu_set_end(&m);
+    tu_set_begin(&m, RR_TID);
+    /* 3e9 + 2e9 packets of source port 4321: its narrow map's count passes 2^32 */
+    rr_put_v4(&m, UINT64_C(3000000000), 0x0A010009u, 0xC6120109u, 4321, 2849, 17);
+    rr_put_v4(&m, UINT64_C(2000000000), 0x0A010009u, 0xC6120109u, 4321, 2849, 17);
+    /* tcp 445: a first flow of 5e9 packets, new in each of its narrow maps */
+    rr_put_v4(&m, big, 0x0A020001u, 0xC6120201u, 80, 445, 6);
+    tu_set_end(&m);
+    tu_msg_end(&m);
+    tu_write_file(tu_path("rr-wide.ipfix"), m.b, m.len);
+
+    memset(g, 0, sizeof(g));
+    memset(&e, 0, sizeof(e));
+    e.start = RR_T0 / 1000;
+    e.end = e.start + 3600;
+    e.key_size = (uint32_t)kl.size;
+    e.n_groups = 2;
+    e.groups = g;
+    {
+        struct flow f0 = tu_flow(RR_T0, 1, "10.0.0.1", "198.18.1.1", 17, 1, 2849);
+        struct flow f1 = tu_flow(RR_T0, 1, "10.0.0.1", "198.18.1.1", 6, 1, 445);
+
+        key_extract(&kl, &f0, g[0].key);
+        key_extract(&kl, &f1, g[1].key);
+    }
+    memset(&file, 0, sizeof(file));
+    file.path = tu_path("rr-wide.ipfix");
+    file.first_ms = RR_T0;
+    file.last_ms = RR_T0 + 3600000;
+    ck_assert_int_eq(explain_reread(c, &c->analyses[0], &kl, exs, 1, &file, 1, out, &err),
+                     DS_OK);
+    ck_assert_ptr_nonnull(out[0]);
+    ck_assert(!out[0]->missed);
+
+    x = &out[0]->groups[0];
+    ck_assert(x->lists);
+    /* sources: the heavy one, the IPv6 one, then the 7-packet ones by address */
+    ck_assert(x->src.exact);
+    ck_assert_uint_eq(x->src.distinct, 202);
+    ck_assert_uint_eq(x->src.v[0].packets, big);
+    addr_from_v4(&a, 0x0A010009u);
+    ck_assert_mem_eq(&x->src.v[0].addr, &a, sizeof(a));
+    ck_assert_uint_eq(x->src.v[1].packets, 1000);
+    ck_assert_mem_eq(&x->src.v[1].addr, &s6, sizeof(s6));
+    ck_assert_uint_eq(x->src.v[2].packets, 7);
+    addr_from_v4(&a, 0x0A000007u);
+    ck_assert_mem_eq(&x->src.v[2].addr, &a, sizeof(a));
+    addr_from_v4(&a, 0x0A00000Eu);
+    ck_assert_mem_eq(&x->src.v[3].addr, &a, sizeof(a));
+    /* source ports: 4321's 5e9 + 1000, then 40 others */
+    ck_assert_uint_eq(x->sport.distinct, 41);
+    ck_assert_uint_eq(x->sport.v[0].port, 4321);
+    ck_assert_uint_eq(x->sport.v[0].packets, big + 1000);
+    /* destinations: 50 of the darknet's IPv4 ones, 198.18.1.9, the IPv6 one */
+    ck_assert_uint_eq(x->dst.distinct, 51);
+    addr_from_v4(&a, 0xC6120109u);
+    ck_assert_mem_eq(&x->dst.v[0].addr, &a, sizeof(a));
+    ck_assert_uint_eq(x->dst.v[1].packets, 1000);
+    ck_assert_mem_eq(&x->dst.v[1].addr, &d6, sizeof(d6));
+
+    x = &out[0]->groups[1];
+    ck_assert(x->lists);
+    ck_assert_uint_eq(x->src.distinct, 1);
+    ck_assert_uint_eq(x->src.v[0].packets, big);
+    addr_from_v4(&a, 0x0A020001u);
+    ck_assert_mem_eq(&x->src.v[0].addr, &a, sizeof(a));
+    ck_assert_uint_eq(x->sport.v[0].packets, big);
+    ck_assert_uint_eq(x->sport.v[0].port, 80);
+    ck_assert_uint_eq(x->dst.v[0].packets, big);
+    explain_exact_free(out[0]);
+    cfg_free(c);
+}
+END_TEST
+
 START_TEST(test_reread_changed_file_is_missed)
 {
     struct ds_cfg *c = tu_cfg("analyses:\n  - name: t\n    keys: [proto, dst_port]\n");
@@ -1507,6 +1645,7 @@ explain_suite(void)
     tcase_add_test(tc, test_reread_start_matches_brute_force);
     tcase_add_test(tc, test_reread_spread_matches_brute_force);
     tcase_add_test(tc, test_reread_bound_keeps_memory_lists);
+    tcase_add_test(tc, test_reread_maps_turn_wide);
     tcase_add_test(tc, test_reread_changed_file_is_missed);
     tcase_add_test(tc, test_reread_seeks_past_unwanted_chunks);
     suite_add_tcase(s, tc);
