@@ -253,6 +253,32 @@ scan_cb(void *ctx, uint64_t v)
         s->ids[s->n++] = id;
 }
 
+/*
+ * scan_cb() over d's exact values, stopping at the seventeenth block:
+ * sources from all over the Internet get there in a few values, and this
+ * runs at every growth of their table.
+ */
+static void
+scan_blocks(const struct distinct *d, struct block_scan *s)
+{
+    if (d->cap == 0) {
+        for (uint32_t i = 0; i < d->n && !s->too_many; i++)
+            scan_cb(s, d->inl[i]);
+    } else if (d->narrow) {
+        const uint32_t *t = (const uint32_t *)(const void *)d->tab;
+
+        for (uint32_t i = 0; i < d->cap && !s->too_many; i++)
+            if (t[i] != 0)
+                scan_cb(s, from_narrow(d, t[i]));
+    } else {
+        for (uint32_t i = 0; i < d->cap && !s->too_many; i++)
+            if (d->tab[i] != 0)
+                scan_cb(s, d->tab[i]);
+    }
+    if (d->v4_zero)
+        scan_cb(s, V4_TAG);
+}
+
 static void
 to_blocks_cb(void *ctx, uint64_t v)
 {
@@ -266,7 +292,7 @@ try_blocks(struct distinct *d, size_t table_bytes)
     struct block_scan scan = {{0}, 0, false};
     struct distinct old;
 
-    for_each_exact(d, scan_cb, &scan);
+    scan_blocks(d, &scan);
     if (scan.too_many || scan.n == 0 || scan.n * sizeof(struct distinct_block) > table_bytes)
         return false;
     old = *d;
@@ -284,39 +310,49 @@ try_blocks(struct distinct *d, size_t table_bytes)
     return true;
 }
 
-/* The table rehash() builds. */
-struct rehash_ctx {
-    uint64_t *tab;
-    uint32_t cap;
-    bool narrow;
-    uint32_t n;
-    uint8_t v4_zero;
-};
-
-static void
-rehash_cb(void *ctx, uint64_t v)
+/* Puts v in the table rehash() builds. */
+static inline void
+rehash_put(uint64_t *tab, uint32_t cap, bool narrow, uint64_t v, uint32_t *n, uint8_t *v4_zero)
 {
-    struct rehash_ctx *r = ctx;
-
-    if (r->narrow && (uint32_t)v == 0)
-        r->v4_zero = 1;
+    if (narrow && (uint32_t)v == 0)
+        *v4_zero = 1;
     else
-        r->n += (uint32_t)table_put(r->tab, r->cap, r->narrow, v);
+        *n += (uint32_t)table_put(tab, cap, narrow, v);
 }
 
-/* The exact set into a new table of cap entries, narrow or not. */
+/*
+ * The exact set into a new table of cap entries, narrow or not: its own
+ * loop, not for_each_exact()'s callback, for it runs at every growth of a
+ * busy group's sources.
+ */
 static void
 rehash(struct distinct *d, uint32_t cap, bool narrow)
 {
-    struct rehash_ctx r = {xcalloc(cap, narrow ? sizeof(uint32_t) : sizeof(uint64_t)), cap,
-                           narrow, 0, 0};
+    uint64_t *tab = xcalloc(cap, narrow ? sizeof(uint32_t) : sizeof(uint64_t));
+    uint32_t n = 0;
+    uint8_t v4_zero = 0;
 
-    for_each_exact(d, rehash_cb, &r);
+    if (d->cap == 0) {
+        for (uint32_t i = 0; i < d->n; i++)
+            rehash_put(tab, cap, narrow, d->inl[i], &n, &v4_zero);
+    } else if (d->narrow) {
+        const uint32_t *t = (const uint32_t *)(const void *)d->tab;
+
+        for (uint32_t i = 0; i < d->cap; i++)
+            if (t[i] != 0)
+                rehash_put(tab, cap, narrow, from_narrow(d, t[i]), &n, &v4_zero);
+    } else {
+        for (uint32_t i = 0; i < d->cap; i++)
+            if (d->tab[i] != 0)
+                rehash_put(tab, cap, narrow, d->tab[i], &n, &v4_zero);
+    }
+    if (d->v4_zero)
+        rehash_put(tab, cap, narrow, V4_TAG, &n, &v4_zero);
     free(d->tab);
-    d->tab = r.tab;
+    d->tab = tab;
     d->cap = cap;
-    d->n = r.n;
-    d->v4_zero = r.v4_zero;
+    d->n = n;
+    d->v4_zero = v4_zero;
     d->narrow = narrow;
 }
 
