@@ -57,11 +57,15 @@
  * taken (no flow of 0 packets is counted).  IPv6 keys are hashes: their
  * addresses are kept beside, in v6.
  *
- * While every key shares its upper 32 bits with the first (ports, or the
- * IPv4 addresses' values) and every count fits in 32 bits, as nearly
- * always, an entry is 8 bytes, not 16: the big maps of the drill-down are
- * half the memory, and half the cache lines to wait for.
+ * A map's table holds the values whose upper 32 bits are its high (the
+ * IPv4 addresses' tag, or 0 for ports) in 8-byte entries while every count
+ * fits in 32 bits, as nearly always; other values (IPv6 addresses) go to a
+ * side table of 16-byte entries.  The big maps of the drill-down take half
+ * the memory, and half the cache lines to wait for, even where a few IPv6
+ * flows come among the IPv4 ones.
  */
+#define V4_VALUES ((uint64_t)0xffff << 32)    /* addr_value()'s upper bits for IPv4 */
+
 struct ventry {
     uint64_t key;
     uint64_t packets;           /* 0: free */
@@ -77,9 +81,11 @@ struct vmap {
         struct ventry *e;       /* key and count side by side: one cache line a probe */
         struct ventry32 *e32;   /* narrow */
     };
-    uint32_t n, mask;           /* mask + 1 slots */
-    bool narrow;
-    uint64_t high;              /* narrow: the upper 32 bits of every key */
+    uint32_t n, mask;           /* values in the table; mask + 1 slots (0: none yet) */
+    bool narrow;                /* 8-byte entries: a count past 32 bits makes it wide */
+    bool any;                   /* a side table: takes every key */
+    uint64_t high;              /* not any: the upper 32 bits of the keys it takes */
+    struct vmap *side;          /* owned: the keys it does not take, wide, any */
     GHashTable *v6;             /* uint64 key -> struct addr (owned), NULL until one */
 };
 
@@ -212,15 +218,42 @@ vmap_bytes(const struct vmap *m)
                    : 0;
 }
 
-/* The map's memory back: its table to arena a (NULL: the arena is reset next). */
+/* A map for keys of upper bits high, narrow until a count passes 32 bits. */
+static void
+vmap_init(struct vmap *m, uint64_t high)
+{
+    memset(m, 0, sizeof(*m));
+    m->narrow = true;
+    m->high = high & ~(uint64_t)UINT32_MAX;
+}
+
+/* The map's memory back: its tables to arena a (NULL: the arena is reset next). */
 static void
 vmap_fini(struct vmap *m, struct tarena *a)
 {
     if (a != NULL && m->mask != 0)
         tarena_free(a, m->e, vmap_bytes(m));
+    if (m->side != NULL) {
+        vmap_fini(m->side, a);
+        free(m->side);
+    }
     if (m->v6 != NULL)
         g_hash_table_destroy(m->v6);
     memset(m, 0, sizeof(*m));
+}
+
+/* The distinct values of m, its side table's included. */
+static uint64_t
+vmap_count(const struct vmap *m)
+{
+    return m->n + (m->side != NULL ? m->side->n : 0);
+}
+
+/* The table of m that holds key: m, or its side table (NULL if none yet). */
+static inline struct vmap *
+vmap_table(const struct vmap *m, uint64_t key)
+{
+    return m->any || key >> 32 == m->high >> 32 ? (struct vmap *)(uintptr_t)m : m->side;
 }
 
 static inline uint32_t
@@ -230,22 +263,19 @@ vmap_home(const struct vmap *m, uint64_t key)
 }
 
 static inline void
-vmap_prefetch(const struct vmap *m, uint64_t key)
+vmap_prefetch(const struct vmap *map, uint64_t key)
 {
-    if (m->mask != 0 && m->narrow)
+    const struct vmap *m = vmap_table(map, key);
+
+    if (m == NULL || m->mask == 0)
+        return;
+    if (m->narrow)
         __builtin_prefetch(&m->e32[vmap_home(m, key)], 1);
-    else if (m->mask != 0)
+    else
         __builtin_prefetch(&m->e[vmap_home(m, key)], 1);
 }
 
-/* Can the narrow map m hold key? */
-static inline bool
-vmap_fits(const struct vmap *m, uint64_t key)
-{
-    return key >> 32 == m->high >> 32;
-}
-
-/* Entry i of m: its key and packets (0: free). */
+/* Entry i of table m: its key and packets (0: free). */
 static inline uint64_t
 vmap_key(const struct vmap *m, uint32_t i)
 {
@@ -258,7 +288,7 @@ vmap_packets(const struct vmap *m, uint32_t i)
     return m->narrow ? m->e32[i].packets : m->e[i].packets;
 }
 
-/* The slot of key in m: its entry, or the free one where it goes. */
+/* The slot of key in table m: its entry, or the free one where it goes. */
 static uint32_t
 vmap_slot(const struct vmap *m, uint64_t key)
 {
@@ -276,7 +306,7 @@ vmap_slot(const struct vmap *m, uint64_t key)
     return i;
 }
 
-/* Puts (key, packets), not in m, at its slot. */
+/* Puts (key, packets), not in table m, at its slot. */
 static void
 vmap_put(struct vmap *m, uint64_t key, uint64_t packets)
 {
@@ -292,8 +322,8 @@ vmap_put(struct vmap *m, uint64_t key, uint64_t packets)
 }
 
 /*
- * A table of at least want values, wide or narrow as asked (the first
- * time: sized from the distinct count known); the values move over.
+ * Table m anew, of at least want values (the first time: sized from the
+ * distinct count known), wide or narrow as asked; its values move over.
  */
 static void
 vmap_rebuild(struct vmap *m, struct tarena *a, uint64_t want, bool narrow)
@@ -323,22 +353,24 @@ group_over(struct rr_slot *s, struct rr_group *g)
     g->over = true;
 }
 
-/* Adds packets (> 0) to value key of map m; false if the slot is at its bound. */
+/* Adds packets (> 0) to value key of map; false if the slot is at its bound. */
 static bool
-map_add(uint64_t max_values, struct rr_slot *s, struct vmap *m, uint64_t hint, uint64_t key,
+map_add(uint64_t max_values, struct rr_slot *s, struct vmap *map, uint64_t hint, uint64_t key,
         const struct addr *a, uint64_t packets)
 {
+    struct vmap *m = vmap_table(map, key);
     uint32_t i;
 
-    if (m->mask == 0) {
-        m->narrow = true;
-        m->high = key & ~(uint64_t)UINT32_MAX;
-        vmap_rebuild(m, &s->arena, hint, true);
-    } else if ((m->n + 1) * 4 > (m->mask + 1) * 3) {
-        vmap_rebuild(m, &s->arena, 2 * (uint64_t)(m->mask + 1) * 3 / 4, m->narrow);
+    if (m == NULL) {
+        /* the first value of other upper bits: a side table, small at first */
+        m = map->side = xcalloc(1, sizeof(*map->side));
+        m->any = true;
+        hint = 0;
     }
-    if (m->narrow && !vmap_fits(m, key))
-        vmap_rebuild(m, &s->arena, m->n + 1, false);
+    if (m->mask == 0)
+        vmap_rebuild(m, &s->arena, hint, m->narrow);
+    else if ((m->n + 1) * 4 > (m->mask + 1) * 3)
+        vmap_rebuild(m, &s->arena, 2 * (uint64_t)(m->mask + 1) * 3 / 4, m->narrow);
     i = vmap_slot(m, key);
     if (vmap_packets(m, i) == 0) {
         if (s->values >= max_values)
@@ -346,9 +378,9 @@ map_add(uint64_t max_values, struct rr_slot *s, struct vmap *m, uint64_t hint, u
         m->n++;
         s->values++;
         if (a != NULL && topk_is_v6_key(key)) {
-            if (m->v6 == NULL)
-                m->v6 = g_hash_table_new_full(g_int64_hash, g_int64_equal, free, free);
-            g_hash_table_insert(m->v6, g_memdup2(&key, sizeof(key)),
+            if (map->v6 == NULL)
+                map->v6 = g_hash_table_new_full(g_int64_hash, g_int64_equal, free, free);
+            g_hash_table_insert(map->v6, g_memdup2(&key, sizeof(key)),
                                 g_memdup2(a, sizeof(*a)));
         }
         if (m->narrow)
@@ -389,7 +421,7 @@ flush(struct rr_an *an)
              !map_add(max_values, p->s, &g->map[1], g->hint[1], p->sport, NULL, p->packets)) ||
             !map_add(max_values, p->s, &g->map[2], g->hint[2], p->dst, &p->dst_a, p->packets)) {
             for (int k = 0; k < 3; k++)
-                p->s->values -= g->map[k].n;
+                p->s->values -= vmap_count(&g->map[k]);
             group_over(p->s, g);
         }
     }
@@ -555,26 +587,27 @@ list_of(const struct vmap *m, bool ports, size_t max, struct explain_list *l)
 
     memset(l, 0, sizeof(*l));
     l->exact = true;
-    l->distinct = m->n;
+    l->distinct = vmap_count(m);
     /* insertion into a short sorted array: max is 10 at most */
-    for (uint32_t i = 0; m->mask != 0 && i <= m->mask; i++) {
-        size_t at;
+    for (const struct vmap *t = m; t != NULL; t = t == m ? m->side : NULL) {
+        for (uint32_t i = 0; t->mask != 0 && i <= t->mask; i++) {
+            uint64_t packets = vmap_packets(t, i), key;
+            size_t at;
 
-        uint64_t packets = vmap_packets(m, i), key;
-
-        if (packets == 0)
-            continue;
-        key = vmap_key(m, i);
-        if (k == max && !before(packets, key, top_p[k - 1], top_k[k - 1]))
-            continue;
-        at = k < max ? k++ : max - 1;
-        while (at > 0 && before(packets, key, top_p[at - 1], top_k[at - 1])) {
-            top_p[at] = top_p[at - 1];
-            top_k[at] = top_k[at - 1];
-            at--;
+            if (packets == 0)
+                continue;
+            key = vmap_key(t, i);
+            if (k == max && !before(packets, key, top_p[k - 1], top_k[k - 1]))
+                continue;
+            at = k < max ? k++ : max - 1;
+            while (at > 0 && before(packets, key, top_p[at - 1], top_k[at - 1])) {
+                top_p[at] = top_p[at - 1];
+                top_k[at] = top_k[at - 1];
+                at--;
+            }
+            top_p[at] = packets;
+            top_k[at] = key;
         }
-        top_p[at] = packets;
-        top_k[at] = key;
     }
     for (size_t i = 0; i < k; i++) {
         const struct addr *a6;
@@ -806,6 +839,9 @@ slot_add(struct rr_an *an, uint64_t max_values, size_t idx)
         s->g[j].hint[0] = ds < cap ? ds : cap;
         s->g[j].hint[1] = ds / 4 < cap ? ds / 4 : cap;
         s->g[j].hint[2] = dd < cap ? dd : cap;
+        vmap_init(&s->g[j].map[0], V4_VALUES);
+        vmap_init(&s->g[j].map[1], 0);
+        vmap_init(&s->g[j].map[2], V4_VALUES);
     }
 }
 

@@ -1277,10 +1277,11 @@ START_TEST(test_reread_bound_keeps_memory_lists)
 END_TEST
 
 /*
- * The maps hold 8-byte entries while every value is a port or an IPv4
- * address and every count fits in 32 bits: an IPv6 address, a value's
- * count growing past 2^32, and a new value of more than 2^32 packets each
- * turn a map wide, and no value or count is lost on the way.
+ * The maps hold ports and IPv4 addresses in 8-byte entries while every
+ * count fits in 32 bits: IPv6 addresses go to a side table, and a value's
+ * count growing past 2^32, or a new value of more than 2^32 packets, turns
+ * a map's entries wide; no value or count is lost on the way, and the
+ * lists take the side table's values in their order.
  */
 static void
 rr_put_v4(struct tu_msg *m, uint64_t packets, uint32_t src, uint32_t dst, uint16_t sport,
@@ -1296,7 +1297,7 @@ rr_put_v4(struct tu_msg *m, uint64_t packets, uint32_t src, uint32_t dst, uint16
     tu_u8(m, proto);
 }
 
-START_TEST(test_reread_maps_turn_wide)
+START_TEST(test_reread_maps_side_and_wide)
 {
     static const uint16_t v4f[] = {152, 8, 153, 8, 2, 8, 8, 4, 12, 4, 7, 2, 11, 2, 4, 1};
     static const uint16_t v6f[] = {152, 8, 153, 8, 2, 8, 27, 16, 28, 16, 7, 2, 11, 2, 4, 1};
@@ -1330,7 +1331,7 @@ START_TEST(test_reread_maps_turn_wide)
         rr_put_v4(&m, 1 + (i - 1) % 7, 0x0A000000u + i, 0xC6120100u + i % 50,
                   (uint16_t)(1024 + i % 40), 2849, 17);
     tu_set_end(&m);
-    /* then an IPv6 source and destination: the address maps turn wide */
+    /* then an IPv6 source and destination: the address maps' side tables */
     tu_set_begin(&m, RR_TID + 1);
     tu_u64(&m, (uint64_t)RR_T0 + 120000);
     tu_u64(&m, (uint64_t)RR_T0 + 120000);
@@ -1645,7 +1646,7 @@ explain_suite(void)
     tcase_add_test(tc, test_reread_start_matches_brute_force);
     tcase_add_test(tc, test_reread_spread_matches_brute_force);
     tcase_add_test(tc, test_reread_bound_keeps_memory_lists);
-    tcase_add_test(tc, test_reread_maps_turn_wide);
+    tcase_add_test(tc, test_reread_maps_side_and_wide);
     tcase_add_test(tc, test_reread_changed_file_is_missed);
     tcase_add_test(tc, test_reread_seeks_past_unwanted_chunks);
     suite_add_tcase(s, tc);
