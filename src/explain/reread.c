@@ -774,7 +774,7 @@ read_file(struct rr *rr, size_t fi, bool **want, struct ds_error *err)
     opts.want = f->n_chunks > 0 ? want_message : NULL;
     opts.next = seek ? next_message : NULL;
     opts.growing = f->growing;
-    rc = ingest_file(f->path, &opts, &stats, digest, err);
+    rc = ingest_file(f->path, &opts, &stats, seek ? NULL : digest, err);
     for (size_t i = 0; i < rr->n_an; i++)
         flush(&rr->an[i]);
     if (cancelled(rr))
