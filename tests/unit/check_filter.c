@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ds/addr.h"
+#include "ds/cfg.h"
 #include "ds/prefix.h"
 #include "testutil.h"
 
@@ -508,6 +509,52 @@ START_TEST(test_many_prefixes)
 }
 END_TEST
 
+/*
+ * As many prefixes as a configuration may list, each ending inside a /16
+ * block (a table of its /24s) and cutting a /24 (searched for): the
+ * answers of the tables and of the search agree at every edge.
+ */
+START_TEST(test_most_prefixes_cut_blocks)
+{
+    enum { N = CFG_CIDRS_MAX };
+    static struct cidr dark[N], excl[N];
+    struct prefix_set *set;
+    struct addr a;
+
+    /* a /24 at the start of N /16 blocks from 1.0.0.0 on, a /28 excluded in each */
+    for (uint32_t i = 0; i < N; i++) {
+        addr_from_v4(&dark[i].net, 0x01000000u + (i << 16));
+        dark[i].len = 96 + 24;
+        dark[i].v4 = true;
+        addr_from_v4(&excl[i].net, 0x01000000u + (i << 16) + 0x40);
+        excl[i].len = 96 + 28;
+        excl[i].v4 = true;
+    }
+    set = prefix_set_new(dark, N, excl, N);
+    for (uint32_t i = 0; i < N; i += 7) {
+        uint32_t b = 0x01000000u + (i << 16);
+
+        addr_from_v4(&a, b);
+        ck_assert_int_eq(prefix_set_classify(set, &a), PREFIX_DARK);
+        addr_from_v4(&a, b + 0x3f);
+        ck_assert_int_eq(prefix_set_classify(set, &a), PREFIX_DARK);
+        addr_from_v4(&a, b + 0x40);
+        ck_assert_int_eq(prefix_set_classify(set, &a), PREFIX_EXCLUDED);
+        addr_from_v4(&a, b + 0x4f);
+        ck_assert_int_eq(prefix_set_classify(set, &a), PREFIX_EXCLUDED);
+        addr_from_v4(&a, b + 0x50);
+        ck_assert_int_eq(prefix_set_classify(set, &a), PREFIX_DARK);
+        addr_from_v4(&a, b + 255);
+        ck_assert_int_eq(prefix_set_classify(set, &a), PREFIX_DARK);
+        addr_from_v4(&a, b + 256);
+        ck_assert_int_eq(prefix_set_classify(set, &a), PREFIX_OUTSIDE);
+        addr_from_v4(&a, b + 0xffff);
+        ck_assert_int_eq(prefix_set_classify(set, &a), PREFIX_OUTSIDE);
+    }
+    prefix_set_free(set);
+}
+END_TEST
+
 /* ---- random prefix lists against a linear search ---- */
 
 static uint64_t rng_state;
@@ -758,6 +805,7 @@ main(void)
     tc = tcase_create("ranges");
     tcase_add_test(tc, test_ranges_merge_adjacent_same_class);
     tcase_add_test(tc, test_many_prefixes);
+    tcase_add_test(tc, test_most_prefixes_cut_blocks);
     tcase_add_test(tc, test_random_against_linear_search);
     suite_add_tcase(s, tc);
 
