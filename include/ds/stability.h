@@ -16,8 +16,18 @@
 
 #include "ds/parse.h"
 
-/* Is n/S strictly above th percent? */
-bool topn_above(uint64_t n, uint64_t total, const struct decimal *th);
+/*
+ * Is n/S strictly above th percent?  Inline: the store and the judge ask
+ * it of every group of every slot, for every threshold.
+ */
+static inline bool
+topn_above(uint64_t n, uint64_t total, const struct decimal *th)
+{
+    unsigned __int128 lhs = (unsigned __int128)n * 100u * (uint64_t)th->den;
+    unsigned __int128 rhs = (unsigned __int128)total * (uint64_t)th->num;
+
+    return lhs > rhs;
+}
 
 /*
  * TopN for each of n_th thresholds over the packet counts of a slot's

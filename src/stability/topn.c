@@ -10,15 +10,6 @@
  */
 #include "ds/stability.h"
 
-bool
-topn_above(uint64_t n, uint64_t total, const struct decimal *th)
-{
-    unsigned __int128 lhs = (unsigned __int128)n * 100u * (uint64_t)th->den;
-    unsigned __int128 rhs = (unsigned __int128)total * (uint64_t)th->num;
-
-    return lhs > rhs;
-}
-
 void
 topn_compute(const uint64_t *packets, size_t n_groups, uint64_t total,
              const struct decimal *th, size_t n_th, uint32_t *topn)
