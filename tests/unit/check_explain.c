@@ -1283,23 +1283,8 @@ END_TEST
  * a map's entries wide; no value or count is lost on the way, and the
  * lists take the side table's values in their order.
  */
-static void
-rr_put_v4(struct tu_msg *m, uint64_t packets, uint32_t src, uint32_t dst, uint16_t sport,
-          uint16_t dport, uint8_t proto)
-{
-    tu_u64(m, (uint64_t)RR_T0 + 60000);
-    tu_u64(m, (uint64_t)RR_T0 + 60000);
-    tu_u64(m, packets);
-    tu_u32(m, src);
-    tu_u32(m, dst);
-    tu_u16(m, sport);
-    tu_u16(m, dport);
-    tu_u8(m, proto);
-}
-
 START_TEST(test_reread_maps_side_and_wide)
 {
-    static const uint16_t v4f[] = {152, 8, 153, 8, 2, 8, 8, 4, 12, 4, 7, 2, 11, 2, 4, 1};
     static const uint16_t v6f[] = {152, 8, 153, 8, 2, 8, 27, 16, 28, 16, 7, 2, 11, 2, 4, 1};
     static struct tu_msg m;
     struct ds_cfg *c = tu_cfg("timezone: UTC\n"
@@ -1322,17 +1307,17 @@ START_TEST(test_reread_maps_side_and_wide)
     key_layout_init(&kl, c->analyses[0].keys, c->analyses[0].n_keys);
     tu_msg_begin(&m, (uint32_t)(RR_T0 / 1000), 0, 1);
     tu_set_begin(&m, 2);
-    tu_template(&m, RR_TID, 8, v4f);
-    tu_template(&m, RR_TID + 1, 8, v6f);
+    tu_template_basic(&m);
+    tu_template(&m, RR_TID, 8, v6f);
     tu_set_end(&m);
-    tu_set_begin(&m, RR_TID);
+    tu_set_begin(&m, TU_TID_BASIC);
     /* udp 2849: 200 IPv4 sources of 1 to 7 packets, narrow maps that grow */
     for (uint32_t i = 1; i <= 200; i++)
-        rr_put_v4(&m, 1 + (i - 1) % 7, 0x0A000000u + i, 0xC6120100u + i % 50,
-                  (uint16_t)(1024 + i % 40), 2849, 17);
+        tu_record_basic(&m, (uint64_t)RR_T0 + 60000, 1 + (i - 1) % 7, 0x0A000000u + i,
+                        0xC6120100u + i % 50, (uint16_t)(1024 + i % 40), 2849, 17);
     tu_set_end(&m);
     /* then an IPv6 source and destination: the address maps' side tables */
-    tu_set_begin(&m, RR_TID + 1);
+    tu_set_begin(&m, RR_TID);
     tu_u64(&m, (uint64_t)RR_T0 + 120000);
     tu_u64(&m, (uint64_t)RR_T0 + 120000);
     tu_u64(&m, 1000);
@@ -1342,12 +1327,14 @@ START_TEST(test_reread_maps_side_and_wide)
     tu_u16(&m, 2849);
     tu_u8(&m, 17);
     tu_set_end(&m);
-    tu_set_begin(&m, RR_TID);
+    tu_set_begin(&m, TU_TID_BASIC);
     /* 3e9 + 2e9 packets of source port 4321: its narrow map's count passes 2^32 */
-    rr_put_v4(&m, UINT64_C(3000000000), 0x0A010009u, 0xC6120109u, 4321, 2849, 17);
-    rr_put_v4(&m, UINT64_C(2000000000), 0x0A010009u, 0xC6120109u, 4321, 2849, 17);
+    tu_record_basic(&m, (uint64_t)RR_T0 + 60000, UINT64_C(3000000000), 0x0A010009u,
+                    0xC6120109u, 4321, 2849, 17);
+    tu_record_basic(&m, (uint64_t)RR_T0 + 60000, UINT64_C(2000000000), 0x0A010009u,
+                    0xC6120109u, 4321, 2849, 17);
     /* tcp 445: a first flow of 5e9 packets, new in each of its narrow maps */
-    rr_put_v4(&m, big, 0x0A020001u, 0xC6120201u, 80, 445, 6);
+    tu_record_basic(&m, (uint64_t)RR_T0 + 60000, big, 0x0A020001u, 0xC6120201u, 80, 445, 6);
     tu_set_end(&m);
     tu_msg_end(&m);
     tu_write_file(tu_path("rr-wide.ipfix"), m.b, m.len);
