@@ -31,12 +31,11 @@ addr_is_v4(const struct addr *a)
     return memcmp(a->b, mapped, 12) == 0;
 }
 
-/* Stores a host-order IPv4 address as IPv4-mapped. */
 /*
- * The IPv4-mapped address of v4, in two 8-byte stores (inline: the reader
- * makes two a record): a load of it soon after (addr_is_v4(), the
- * darknet's filter) can be served from them, which one spanning ten byte
- * stores cannot.
+ * Stores a host-order IPv4 address as IPv4-mapped, in two 8-byte stores
+ * (inline: the reader makes two a record): a load of it soon after
+ * (addr_is_v4(), the darknet's filter) can be served from them, which one
+ * spanning ten byte stores cannot.
  */
 static inline void
 addr_from_v4(struct addr *a, uint32_t v4)
@@ -51,6 +50,7 @@ addr_from_v4(struct addr *a, uint32_t v4)
     memcpy(a->b, &lo, 8);
     memcpy(a->b + 8, &hi, 8);
 }
+
 static inline uint32_t
 addr_v4(const struct addr *a)
 {

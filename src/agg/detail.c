@@ -97,12 +97,11 @@ replay(struct detail *d)
     return grew;
 }
 
-/* Ends d's logging: its lists and series from now on. */
-static void
+/* Ends d's logging: its lists and series from now on.  Returns the bytes the series took. */
+static size_t
 settle(struct detail *d)
 {
-    if (d->logging)
-        replay(d);
+    return d->logging ? replay(d) : 0;
 }
 
 /*
@@ -483,7 +482,7 @@ detail_add_type(struct detail *d, uint8_t proto, uint8_t tcp_flags, uint8_t icmp
 size_t
 detail_add_minute(struct detail *d, uint64_t m, uint64_t packets)
 {
-    size_t grew = d->logging ? replay(d) : 0;
+    size_t grew = settle(d);
 
     if (!d->has_lists || d->series.n_min == 0)
         return grew;

@@ -122,26 +122,52 @@ hll_add(uint8_t *regs, uint64_t h)
         regs[idx] = rho;
 }
 
-/* Every exact value but 0, including inline ones and 0.0.0.0, through fn. */
+/*
+ * The exact values of d but 0, inline ones and 0.0.0.0 included, one at a
+ * time: *pos starts at 0, and false says they are all given.  Inline: the
+ * loops over a busy group's set at every growth of its table (rehash(),
+ * scan_blocks()) pay no call per value.
+ */
+static inline bool
+next_exact(const struct distinct *d, uint32_t *pos, uint64_t *v)
+{
+    uint32_t end = d->cap == 0 ? d->n : d->cap;
+
+    while (*pos < end) {
+        uint32_t i = (*pos)++;
+
+        if (d->cap == 0) {
+            *v = d->inl[i];
+            return true;
+        }
+        if (d->narrow) {
+            uint32_t x = ((const uint32_t *)(const void *)d->tab)[i];
+
+            if (x != 0) {
+                *v = from_narrow(d, x);
+                return true;
+            }
+        } else if (d->tab[i] != 0) {
+            *v = d->tab[i];
+            return true;
+        }
+    }
+    if (*pos == end && d->v4_zero) {
+        (*pos)++;
+        *v = V4_TAG;
+        return true;
+    }
+    return false;
+}
+
+/* Every exact value through fn (see next_exact()). */
 static void
 for_each_exact(const struct distinct *d, void (*fn)(void *, uint64_t), void *ctx)
 {
-    if (d->cap == 0) {
-        for (uint32_t i = 0; i < d->n; i++)
-            fn(ctx, d->inl[i]);
-    } else if (d->narrow) {
-        const uint32_t *t = (const uint32_t *)(const void *)d->tab;
+    uint64_t v;
 
-        for (uint32_t i = 0; i < d->cap; i++)
-            if (t[i] != 0)
-                fn(ctx, from_narrow(d, t[i]));
-    } else {
-        for (uint32_t i = 0; i < d->cap; i++)
-            if (d->tab[i] != 0)
-                fn(ctx, d->tab[i]);
-    }
-    if (d->v4_zero)
-        fn(ctx, V4_TAG);
+    for (uint32_t pos = 0; next_exact(d, &pos, &v);)
+        fn(ctx, v);
 }
 
 /* Every value of a non-HLL counter through fn (zero included). */
@@ -261,22 +287,10 @@ scan_cb(void *ctx, uint64_t v)
 static void
 scan_blocks(const struct distinct *d, struct block_scan *s)
 {
-    if (d->cap == 0) {
-        for (uint32_t i = 0; i < d->n && !s->too_many; i++)
-            scan_cb(s, d->inl[i]);
-    } else if (d->narrow) {
-        const uint32_t *t = (const uint32_t *)(const void *)d->tab;
+    uint64_t v;
 
-        for (uint32_t i = 0; i < d->cap && !s->too_many; i++)
-            if (t[i] != 0)
-                scan_cb(s, from_narrow(d, t[i]));
-    } else {
-        for (uint32_t i = 0; i < d->cap && !s->too_many; i++)
-            if (d->tab[i] != 0)
-                scan_cb(s, d->tab[i]);
-    }
-    if (d->v4_zero)
-        scan_cb(s, V4_TAG);
+    for (uint32_t pos = 0; !s->too_many && next_exact(d, &pos, &v);)
+        scan_cb(s, v);
 }
 
 static void
@@ -321,9 +335,9 @@ rehash_put(uint64_t *tab, uint32_t cap, bool narrow, uint64_t v, uint32_t *n, ui
 }
 
 /*
- * The exact set into a new table of cap entries, narrow or not: its own
- * loop, not for_each_exact()'s callback, for it runs at every growth of a
- * busy group's sources.
+ * The exact set into a new table of cap entries, narrow or not: a loop of
+ * its own (next_exact()), not for_each_exact()'s callback, for it runs at
+ * every growth of a busy group's sources.
  */
 static void
 rehash(struct distinct *d, uint32_t cap, bool narrow)
@@ -331,23 +345,10 @@ rehash(struct distinct *d, uint32_t cap, bool narrow)
     uint64_t *tab = xcalloc(cap, narrow ? sizeof(uint32_t) : sizeof(uint64_t));
     uint32_t n = 0;
     uint8_t v4_zero = 0;
+    uint64_t v;
 
-    if (d->cap == 0) {
-        for (uint32_t i = 0; i < d->n; i++)
-            rehash_put(tab, cap, narrow, d->inl[i], &n, &v4_zero);
-    } else if (d->narrow) {
-        const uint32_t *t = (const uint32_t *)(const void *)d->tab;
-
-        for (uint32_t i = 0; i < d->cap; i++)
-            if (t[i] != 0)
-                rehash_put(tab, cap, narrow, from_narrow(d, t[i]), &n, &v4_zero);
-    } else {
-        for (uint32_t i = 0; i < d->cap; i++)
-            if (d->tab[i] != 0)
-                rehash_put(tab, cap, narrow, d->tab[i], &n, &v4_zero);
-    }
-    if (d->v4_zero)
-        rehash_put(tab, cap, narrow, V4_TAG, &n, &v4_zero);
+    for (uint32_t pos = 0; next_exact(d, &pos, &v);)
+        rehash_put(tab, cap, narrow, v, &n, &v4_zero);
     free(d->tab);
     d->tab = tab;
     d->cap = cap;
