@@ -2247,6 +2247,48 @@ START_TEST(test_distinct_zero_and_repeats)
 }
 END_TEST
 
+/*
+ * 0.0.0.0 has no slot in a narrow table (0 marks a free one): it is kept
+ * apart, and goes with the set through every growth, a widening to 64-bit
+ * entries, a copy and a merge.
+ */
+START_TEST(test_distinct_v4_zero_through_growth)
+{
+    struct distinct a, b;
+    uint8_t *buf;
+    size_t len;
+
+    distinct_init(&a, false);
+    distinct_add(&a, v4(0));
+    /* 2000 addresses over many /16 blocks: the exact set grows, and stays a set */
+    for (uint32_t i = 1; i <= 2000; i++)
+        distinct_add(&a, v4(i * 2654435761u));
+    ck_assert(a.mode == DISTINCT_EXACT && a.narrow);
+    ck_assert_uint_eq(distinct_count(&a), 2001);
+    /* an IPv6 value: the table turns to 64-bit entries */
+    distinct_add(&a, UINT64_C(0x8000000000000001));
+    ck_assert(a.mode == DISTINCT_EXACT && !a.narrow);
+    ck_assert_uint_eq(distinct_count(&a), 2002);
+    distinct_add(&a, v4(0));
+    ck_assert_uint_eq(distinct_count(&a), 2002);
+    /* serialised and read back */
+    buf = malloc(distinct_serialize_bound(&a));
+    ck_assert_ptr_nonnull(buf);
+    len = distinct_serialize(&a, buf);
+    ck_assert_uint_gt(distinct_deserialize(&b, buf, len), 0);
+    ck_assert_uint_eq(distinct_count(&b), 2002);
+    distinct_fini(&b);
+    free(buf);
+    /* merged into a set that had only 0.0.0.0 */
+    distinct_init(&b, false);
+    distinct_add(&b, v4(0));
+    distinct_merge(&b, &a);
+    ck_assert_uint_eq(distinct_count(&b), 2002);
+    distinct_fini(&b);
+    distinct_fini(&a);
+}
+END_TEST
+
 START_TEST(test_distinct_ports_bitmap)
 {
     struct distinct p;
@@ -3849,6 +3891,7 @@ agg_suite(void)
     tcase_add_test(tc, test_distinct_blocks_many);
     tcase_add_test(tc, test_distinct_ipv6);
     tcase_add_test(tc, test_distinct_zero_and_repeats);
+    tcase_add_test(tc, test_distinct_v4_zero_through_growth);
     tcase_add_test(tc, test_distinct_ports_bitmap);
     tcase_add_test(tc, test_distinct_modes);
     tcase_add_test(tc, test_distinct_merge_addresses);
