@@ -22,7 +22,7 @@ best_rate() { for i in 1 2 3; do "$@"; done | awk '{print $(NF-2)}' | sort -rn |
 if [ ! -s "$IN" ]; then
     echo "generating $IN (30 days, 10.5 million records)..."
     "$BUILD/darkstab-gen" --scenario bench "$IN" || exit 1
-    rm -rf "$NF"
+    rm -rf "$NF" "$D/nfdays"
 fi
 size=$(du -m "$IN" | cut -f1)
 
@@ -126,3 +126,17 @@ echo "darkstab analyze: ${secs} s, peak memory $((rss / 1024)) MB, store ${dbsiz
 "$BUILD/bench/agg_only" "$IN" 4000000 proto,dst_net/24 1h
 "$BUILD/bench/hashtable"
 awk -v r="$rate" -v f="$floor" 'BEGIN { printf "darkstab / bare libfixbuf loop: %.0f%%\n", 100 * r / f }'
+
+# 6. the same answer (both analyses judged, drill-down of the unstable
+#    slots) with nfdump and a script: nfdump -A per slot of the flows split
+#    a file a day (bench/nfdump_script.py); once, not the best of three
+if [ -n "$nf" ] && command -v python3 > /dev/null; then
+    rm -f "$D"/bench-n.db*
+    "$BUILD/darkstab" analyze -q -c bench/bench.yaml --store "$D/bench-n.db" -o "$D/bench.txt" \
+        "$IN" || exit 1
+    rm -f "$D"/bench-n.db*
+    echo
+    echo "the same answer with nfdump and a script (python3 bench/nfdump_script.py):"
+    python3 bench/nfdump_script.py "$(ls "$NF"/nfcapd.* | head -n 1)" "$D/nfdays" "$D/bench.txt" |
+        sed 's/^/  /'
+fi
