@@ -214,5 +214,11 @@ size_t detail_serialize_bound(const struct detail *d);
 size_t detail_serialize(const struct detail *d, uint8_t *buf);
 /* Returns an owned detail, or NULL if buf is not a valid serialisation. */
 struct detail *detail_deserialize(const uint8_t *buf, size_t len);
+/*
+ * As detail_deserialize(), its distinct counters read for their counts
+ * alone (distinct_deserialize_count()): for a detail that is shown, never
+ * added to, merged or written (a drill-down's groups as stored).
+ */
+struct detail *detail_deserialize_counts(const uint8_t *buf, size_t len);
 
 #endif

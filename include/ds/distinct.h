@@ -31,6 +31,7 @@ enum distinct_mode {
     DISTINCT_HLL = 1,
     DISTINCT_BITMAP = 2,    /* ports: 65536 bits */
     DISTINCT_BLOCKS = 3,    /* IPv4 addresses: a bitmap per /16 block, IPv6 in aux */
+    DISTINCT_COUNTED = 4,   /* a stored exact set read for its count alone: n */
 };
 
 struct distinct_block;
@@ -109,5 +110,13 @@ size_t distinct_serialize_bound(const struct distinct *d);
 size_t distinct_serialize(const struct distinct *d, uint8_t *buf);
 /* Returns bytes consumed, or 0 if buf is not a valid serialisation. */
 size_t distinct_deserialize(struct distinct *d, const uint8_t *buf, size_t len);
+/*
+ * As distinct_deserialize(), for what is read only to be counted (a
+ * drill-down's groups): an exact set's values are checked and skipped, not
+ * put in a table, and d is DISTINCT_COUNTED, which distinct_count(),
+ * distinct_is_estimate(), distinct_memory() and distinct_fini() take, and
+ * nothing else (it dies on them).  Other kinds are read whole.
+ */
+size_t distinct_deserialize_count(struct distinct *d, const uint8_t *buf, size_t len);
 
 #endif

@@ -294,7 +294,10 @@ void store_slot_row_fini(struct store_slot_row *row);
 /*
  * The slot of row with only the groups whose keys are groups of keys
  * (every group if keys is NULL): *slot owned, NULL and -1 if a blob is
- * damaged.  Its totals are the whole slot's.
+ * damaged.  Its totals are the whole slot's.  Its groups' details are to
+ * be shown, not added to, merged or saved: their distinct counters hold
+ * their counts alone (detail_deserialize_counts()); a busy group's set
+ * of sources is not built again to be counted.
  */
 int store_slot_row_decode(const struct store_slot_row *row, const struct key_layout *layout,
                           const struct agg_slot *keys, struct agg_slot **slot);

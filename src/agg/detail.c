@@ -721,9 +721,11 @@ series_deserialize(struct detail_series *s, const uint8_t *buf, size_t len)
     return pos;
 }
 
-struct detail *
-detail_deserialize(const uint8_t *buf, size_t len)
+static struct detail *
+read_detail(const uint8_t *buf, size_t len, bool counts_only)
 {
+    size_t (*read_distinct)(struct distinct *, const uint8_t *, size_t) =
+        counts_only ? distinct_deserialize_count : distinct_deserialize;
     struct detail *d;
     uint32_t n_types, magic;
     size_t pos, used;
@@ -747,15 +749,15 @@ detail_deserialize(const uint8_t *buf, size_t len)
     distinct_fini(&d->src);
     distinct_fini(&d->dst);
     distinct_fini(&d->dport);
-    used = distinct_deserialize(&d->src, buf + pos, len - pos);
+    used = read_distinct(&d->src, buf + pos, len - pos);
     if (used == 0)
         goto bad;
     pos += used;
-    used = distinct_deserialize(&d->dst, buf + pos, len - pos);
+    used = read_distinct(&d->dst, buf + pos, len - pos);
     if (used == 0)
         goto bad;
     pos += used;
-    used = distinct_deserialize(&d->dport, buf + pos, len - pos);
+    used = read_distinct(&d->dport, buf + pos, len - pos);
     if (used == 0)
         goto bad;
     pos += used;
@@ -786,4 +788,16 @@ detail_deserialize(const uint8_t *buf, size_t len)
 bad:
     detail_free(d);
     return NULL;
+}
+
+struct detail *
+detail_deserialize(const uint8_t *buf, size_t len)
+{
+    return read_detail(buf, len, false);
+}
+
+struct detail *
+detail_deserialize_counts(const uint8_t *buf, size_t len)
+{
+    return read_detail(buf, len, true);
 }

@@ -24,6 +24,7 @@
 #include "ds/addr.h"
 #include "ds/distinct.h"
 #include "ds/hash.h"
+#include "ds/log.h"
 #include "ds/varint.h"
 #include "ds/xmem.h"
 
@@ -406,6 +407,8 @@ distinct_add_slow(struct distinct *d, uint64_t v)
     d->last = v;
     d->has_last = 1;
     switch (d->mode) {
+    case DISTINCT_COUNTED:
+        fatalx("distinct: a set read for its count alone cannot take values");
     case DISTINCT_HLL:
         hll_add((uint8_t *)(void *)d->tab, hash_mix64(v));
         return;
@@ -539,6 +542,8 @@ distinct_count(const struct distinct *d)
         if (d->aux != NULL)
             n += distinct_count(d->aux);
         return n;
+    case DISTINCT_COUNTED:
+        return d->n;
     default:
         return d->n + d->has_zero + d->v4_zero;
     }
@@ -561,6 +566,8 @@ merge_cb(void *ctx, uint64_t v)
 void
 distinct_merge(struct distinct *dst, const struct distinct *src)
 {
+    if (dst->mode == DISTINCT_COUNTED || src->mode == DISTINCT_COUNTED)
+        fatalx("distinct: a set read for its count alone cannot be merged");
     if (src->mode == DISTINCT_HLL || (src->mode == DISTINCT_BLOCKS && src->aux != NULL &&
                                       src->aux->mode == DISTINCT_HLL)) {
         const struct distinct *h = src->mode == DISTINCT_HLL ? src : src->aux;
@@ -712,6 +719,9 @@ distinct_serialize(const struct distinct *d, uint8_t *buf)
 {
     size_t n = 8;
 
+    if (d->mode == DISTINCT_COUNTED)
+        fatalx("distinct: a set read for its count alone cannot be written");
+
     if (buf != NULL) {
         buf[0] = d->mode;
         buf[1] = d->ports;
@@ -773,12 +783,37 @@ distinct_serialize(const struct distinct *d, uint8_t *buf)
     return n;
 }
 
+/*
+ * The n values of an exact set's serialisation (from byte 8 of buf), into
+ * d if not NULL: returns the position after them, or 0 unless they are n
+ * increasing deltas that stay within 64 bits (and, of a port set, within
+ * ports): so that no two of them are one value, and the count is n.
+ */
+static size_t
+read_exact(const uint8_t *buf, size_t len, uint32_t n, bool ports, struct distinct *d)
+{
+    size_t pos = 8;
+    uint64_t prev = 0;
+
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t delta;
+
+        if (varint_get(buf, len, &pos, &delta) != 0 || delta == 0 || delta > UINT64_MAX - prev)
+            return 0;
+        prev += delta;
+        if (ports && prev > 0xffff)
+            return 0;
+        if (d != NULL)
+            distinct_add_slow(d, prev);
+    }
+    return pos;
+}
+
 size_t
 distinct_deserialize(struct distinct *d, const uint8_t *buf, size_t len)
 {
     uint32_t n;
     size_t pos = 8;
-    uint64_t prev = 0;
 
     if (len < 8 || buf[0] > DISTINCT_BLOCKS || buf[1] > 1 || buf[2] > 1)
         return 0;
@@ -836,18 +871,34 @@ distinct_deserialize(struct distinct *d, const uint8_t *buf, size_t len)
     if (n > DISTINCT_EXACT_MAX)
         return 0;
     d->has_zero = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        uint64_t delta;
-
-        if (varint_get(buf, len, &pos, &delta) != 0 || delta == 0) {
-            distinct_fini(d);
-            return 0;
-        }
-        prev += delta;
-        distinct_add_slow(d, prev);
+    pos = read_exact(buf, len, n, d->ports, d);
+    if (pos == 0) {
+        distinct_fini(d);
+        return 0;
     }
     if (buf[2])
         distinct_add_slow(d, 0);
     d->has_last = 0;
+    return pos;
+}
+
+size_t
+distinct_deserialize_count(struct distinct *d, const uint8_t *buf, size_t len)
+{
+    uint32_t n;
+    size_t pos;
+
+    if (len < 8 || buf[0] != DISTINCT_EXACT || buf[1] > 1 || buf[2] > 1)
+        return distinct_deserialize(d, buf, len);
+    n = (uint32_t)buf[4] | (uint32_t)buf[5] << 8 | (uint32_t)buf[6] << 16 | (uint32_t)buf[7] << 24;
+    if (n > DISTINCT_EXACT_MAX)
+        return 0;
+    pos = read_exact(buf, len, n, buf[1], NULL);
+    if (pos == 0)
+        return 0;
+    /* distinct values, none 0 (that one is buf[2]): what the set would count */
+    distinct_init(d, buf[1]);
+    d->mode = DISTINCT_COUNTED;
+    d->n = n + buf[2];
     return pos;
 }

@@ -136,6 +136,9 @@ store_inputs_overlap(struct store *st, int64_t aid, int64_t from_ms, int64_t to_
     LOCKED(st->be->inputs_overlap(st->state, aid, from_ms, to_ms, out, n, err));
 }
 
+static int row_decode(const struct store_slot_row *row, const struct key_layout *layout,
+                      const struct agg_slot *keys, bool counts_only, struct agg_slot **out);
+
 enum ds_rc
 store_slot_load(struct store *st, int64_t aid, const struct key_layout *layout, int64_t start,
                 struct agg_slot **slot, struct ds_error *err)
@@ -149,7 +152,8 @@ store_slot_load(struct store *st, int64_t aid, const struct key_layout *layout, 
     rc = store_slot_row(st, aid, start, true, &row, &found, err);
     if (rc != DS_OK || !found)
         return rc;
-    if (store_slot_row_decode(&row, layout, NULL, slot) != 0)
+    /* whole: a loaded slot may be merged into, counted into and saved again */
+    if (row_decode(&row, layout, NULL, false, slot) != 0)
         rc = ds_error_set(err, DS_ERR_DB, "store %s: slot %lld: group counts are damaged",
                           st->path, (long long)start);
     store_slot_row_fini(&row);
@@ -435,7 +439,8 @@ load_group(void *ctx, const uint8_t *key, uint64_t packets, uint64_t flows, uint
 /* As store_slot_decode(), with only the groups whose keys are groups of keys (if not NULL). */
 static int
 decode_keys(struct agg_slot *slot, const uint8_t *counts, size_t counts_len,
-            const uint8_t *details, size_t details_len, const struct agg_slot *keys)
+            const uint8_t *details, size_t details_len, const struct agg_slot *keys,
+            bool counts_only)
 {
     const struct key_layout *layout = slot->layout;
     struct load_ctx l;
@@ -469,7 +474,8 @@ decode_keys(struct agg_slot *slot, const uint8_t *counts, size_t counts_len,
         if (varint_get(details, details_len, &pos, &dlen) != 0 || dlen > details_len - pos)
             return -1;
         if (g != NULL && g->detail == NULL)
-            g->detail = detail_deserialize(details + pos, (size_t)dlen);
+            g->detail = counts_only ? detail_deserialize_counts(details + pos, (size_t)dlen)
+                                    : detail_deserialize(details + pos, (size_t)dlen);
         pos += (size_t)dlen;
     }
     return 0;
@@ -479,12 +485,13 @@ int
 store_slot_decode(struct agg_slot *slot, const uint8_t *counts, size_t counts_len,
                   const uint8_t *details, size_t details_len)
 {
-    return decode_keys(slot, counts, counts_len, details, details_len, NULL);
+    return decode_keys(slot, counts, counts_len, details, details_len, NULL, false);
 }
 
-int
-store_slot_row_decode(const struct store_slot_row *row, const struct key_layout *layout,
-                      const struct agg_slot *keys, struct agg_slot **out)
+/* The slot of row (groups of keys, or all); counts_only: its details' sets read for counts. */
+static int
+row_decode(const struct store_slot_row *row, const struct key_layout *layout,
+           const struct agg_slot *keys, bool counts_only, struct agg_slot **out)
 {
     struct agg_slot *slot = agg_slot_new(layout, row->start, row->end);
 
@@ -495,14 +502,21 @@ store_slot_row_decode(const struct store_slot_row *row, const struct key_layout 
     slot->complete = row->complete;
     slot->folded_packets = row->folded_packets;
     slot->folded_flows = row->folded_flows;
-    if (decode_keys(slot, row->counts, row->counts_len, row->details, row->details_len, keys) !=
-        0) {
+    if (decode_keys(slot, row->counts, row->counts_len, row->details, row->details_len, keys,
+                    counts_only) != 0) {
         agg_slot_free(slot);
         *out = NULL;
         return -1;
     }
     *out = slot;
     return 0;
+}
+
+int
+store_slot_row_decode(const struct store_slot_row *row, const struct key_layout *layout,
+                      const struct agg_slot *keys, struct agg_slot **out)
+{
+    return row_decode(row, layout, keys, true, out);
 }
 
 

@@ -18,6 +18,7 @@
 #include "ds/distinct.h"
 #include "ds/hash.h"
 #include "ds/json.h"
+#include "ds/log.h"
 #include "ds/key.h"
 #include "ds/keyspec.h"
 #include "ds/proto.h"
@@ -2587,6 +2588,24 @@ roundtrip(bool ports, const struct vset *s, const char *what)
     ck_assert_int_eq(distinct_is_estimate(&c), distinct_is_estimate(&d));
     if (!distinct_is_estimate(&d))
         ck_assert_msg(distinct_count(&c) == true_union(s, NULL), "%s", what);
+    /* read for its count alone: the same bytes, the same count, no table for an exact set */
+    {
+        struct distinct k;
+
+        memset(&k, 0xa5, sizeof(k));
+        ck_assert_msg(distinct_deserialize_count(&k, buf, len + 16) == len, "%s: counted", what);
+        ck_assert_msg(distinct_count(&k) == distinct_count(&c), "%s: count %llu, read %llu", what,
+                      (unsigned long long)distinct_count(&k),
+                      (unsigned long long)distinct_count(&c));
+        ck_assert_int_eq(distinct_is_estimate(&k), distinct_is_estimate(&c));
+        if (buf[0] == DISTINCT_EXACT) {
+            ck_assert_uint_eq(k.mode, DISTINCT_COUNTED);
+            ck_assert_uint_eq(distinct_memory(&k), 0);
+        } else {
+            ck_assert_uint_eq(k.mode, c.mode);
+        }
+        distinct_fini(&k);
+    }
     /* the copy merges as the original does */
     distinct_init(&m1, ports);
     distinct_init(&m2, ports);
@@ -2646,6 +2665,8 @@ expect_rejected(const uint8_t *buf, size_t len, const char *what)
 
     memset(&d, 0, sizeof(d));
     ck_assert_msg(distinct_deserialize(&d, buf, len) == 0, "%s: %zu bytes accepted", what, len);
+    ck_assert_msg(distinct_deserialize_count(&d, buf, len) == 0, "%s: %zu bytes counted", what,
+                  len);
 }
 
 /* Every truncation of every mode's serialisation is refused. */
@@ -2715,6 +2736,17 @@ START_TEST(test_distinct_deserialize_garbage)
     /* exact: a repeated value (delta 0) */
     memcpy(buf, "\x00\x00\x00\x00\x02\x00\x00\x00\x05\x00", 10);
     expect_rejected(buf, 10, "exact delta 0");
+    /* exact: deltas that pass 64 bits come back to a value given before */
+    memcpy(buf, "\x00\x00\x00\x00\x02\x00\x00\x00\x05\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 19);
+    expect_rejected(buf, 19, "exact past 64 bits");
+    /* ports: a value past 65535 */
+    memcpy(buf, "\x00\x01\x00\x00\x02\x00\x00\x00\x05\x80\x80\x04", 12);
+    expect_rejected(buf, 12, "port 65541");
+    buf[11] = 0x03;
+    memset(&d, 0, sizeof(d));
+    ck_assert_uint_eq(distinct_deserialize(&d, buf, 12), 12);
+    ck_assert_uint_eq(distinct_count(&d), 2);
+    distinct_fini(&d);
     /* exact: more values than an exact set holds */
     memcpy(buf, "\x00\x00\x00\x00\x01\x30\x00\x00", 8);
     memset(buf + 8, 0x01, DISTINCT_EXACT_MAX + 1);
@@ -2783,10 +2815,20 @@ START_TEST(test_distinct_deserialize_fuzz)
         small[4] = (uint8_t)rng_below(20);
         small[5] = small[6] = small[7] = 0;
         memset(&d, 0, sizeof(d));
-        if (distinct_deserialize(&d, small, len) != 0) {
-            accepted++;
-            ck_assert_uint_le(distinct_count(&d), 21);
-            distinct_fini(&d);
+        {
+            struct distinct k;
+            size_t used = distinct_deserialize(&d, small, len);
+
+            /* the count-only reader takes what the whole one does, and counts the same */
+            memset(&k, 0, sizeof(k));
+            ck_assert_uint_eq(distinct_deserialize_count(&k, small, len), used);
+            if (used != 0) {
+                accepted++;
+                ck_assert_uint_le(distinct_count(&d), 21);
+                ck_assert_uint_eq(distinct_count(&k), distinct_count(&d));
+                distinct_fini(&d);
+                distinct_fini(&k);
+            }
         }
     }
     ck_assert_int_gt(accepted, 0);
@@ -2815,6 +2857,19 @@ START_TEST(test_distinct_deserialize_fuzz)
         free(buf);
     }
     free_sets(as, AS_N);
+}
+END_TEST
+
+/* A set read for its count alone takes no value: a caller that tries has a bug, and dies. */
+START_TEST(test_distinct_counted_takes_no_value)
+{
+    static const uint8_t buf[] = {0, 0, 0, 0, 1, 0, 0, 0, 5};
+    struct distinct d;
+
+    log_set_level(LOG_EMERG);
+    ck_assert_uint_eq(distinct_deserialize_count(&d, buf, sizeof(buf)), sizeof(buf));
+    ck_assert_uint_eq(distinct_count(&d), 1);
+    distinct_add(&d, 7);
 }
 END_TEST
 
@@ -3899,6 +3954,7 @@ agg_suite(void)
     tcase_add_test(tc, test_distinct_merge_zero);
     tcase_add_test(tc, test_distinct_merge_hll_memory);
     tcase_add_test(tc, test_distinct_serialize_roundtrip);
+    tcase_add_exit_test(tc, test_distinct_counted_takes_no_value, 1);
     tcase_add_test(tc, test_distinct_deserialize_truncated);
     tcase_add_test(tc, test_distinct_deserialize_garbage);
     tcase_add_test(tc, test_distinct_deserialize_fuzz);

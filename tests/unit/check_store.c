@@ -697,6 +697,13 @@ START_TEST(test_slot_row_and_some_groups)
         ck_assert_ptr_nonnull(b);
         ck_assert_uint_eq(a->packets, b->packets);
         ck_assert_ptr_nonnull(b->detail);
+        /* to be shown: its exact sets read for their counts, not built again */
+        ck_assert_uint_gt(distinct_count(&a->detail->src), 1);
+        ck_assert_uint_eq(a->detail->src.mode, DISTINCT_EXACT);
+        ck_assert_uint_eq(b->detail->src.mode, DISTINCT_COUNTED);
+        ck_assert_uint_eq(distinct_count(&b->detail->src), distinct_count(&a->detail->src));
+        ck_assert_uint_eq(distinct_count(&b->detail->dst), distinct_count(&a->detail->dst));
+        ck_assert_uint_eq(distinct_count(&b->detail->dport), distinct_count(&a->detail->dport));
     }
     agg_slot_free(back);
     /* damaged counts: no slot */
