@@ -3961,6 +3961,8 @@ agg_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("detail");
+    /* the deferred details' slots of thousands of flows take seconds under AddressSanitizer */
+    tcase_set_timeout(tc, 60);
     tcase_add_checked_fixture(tc, utc_setup, no_teardown);
     tcase_add_test(tc, test_detail_types);
     tcase_add_test(tc, test_detail_first_last);
