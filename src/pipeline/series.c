@@ -542,6 +542,13 @@ struct window_slots {
     struct store_slot_row *row;
     bool *have;                 /* row[i] read from the store */
     bool *stored;               /* ... and found there */
+    /*
+     * row[i]'s groups above the lowest threshold (keys only), once walked:
+     * a busy row joins the windows of several unstable slots in a row, and
+     * walking its tens of thousands of groups for the same few is most of
+     * judging them.  NULL: not yet.
+     */
+    struct agg_slot **set;
     size_t forgotten;           /* row[0..forgotten) are freed */
 };
 
@@ -552,6 +559,8 @@ window_forget(struct window_slots *w, size_t upto)
     for (; w->forgotten < upto; w->forgotten++) {
         store_slot_row_fini(&w->row[w->forgotten]);
         w->have[w->forgotten] = false;
+        agg_slot_free(w->set[w->forgotten]);
+        w->set[w->forgotten] = NULL;
     }
 }
 
@@ -606,8 +615,8 @@ static enum ds_rc
 explain_rows(const struct cfg_analysis *a, const struct cfg_causes *causes,
              const struct key_layout *layout, const struct slot_result *r,
              const struct store_slot_row *row, const struct store_slot_row *const *win,
-             size_t n_win, const struct explain_exact *x, struct slot_explain **out,
-             struct agg_slot **slot, struct ds_error *err)
+             size_t n_win, const struct agg_slot *const *sets, const struct explain_exact *x,
+             struct slot_explain **out, struct agg_slot **slot, struct ds_error *err)
 {
     struct set_walk set = {agg_slot_new(layout, 0, 0), row->packets, cfg_lowest_threshold(a)};
     struct agg_slot **ws = xcalloc(n_win + 1, sizeof(*ws));
@@ -615,13 +624,18 @@ explain_rows(const struct cfg_analysis *a, const struct cfg_causes *causes,
 
     *out = NULL;
     *slot = NULL;
-    if (store_walk_groups(row->counts, row->counts_len, layout, add_if_in_set, &set) != 0)
-        rc = damaged(a, row->start, err);
-    for (size_t i = 0; i < n_win && rc == DS_OK; i++) {
-        set.total = win[i]->packets;
-        if (store_walk_groups(win[i]->counts, win[i]->counts_len, layout, add_if_in_set,
-                              &set) != 0)
-            rc = damaged(a, win[i]->start, err);
+    for (size_t i = 0; i <= n_win && rc == DS_OK; i++) {
+        const struct store_slot_row *w = i == 0 ? row : win[i - 1];
+
+        if (sets != NULL) {
+            /* the keys each row's walk would add, in its order */
+            for (uint32_t g = 0; g < sets[i]->n_groups; g++)
+                agg_slot_group_get(set.keys, agg_slot_group(sets[i], g)->key, false);
+            continue;
+        }
+        set.total = w->packets;
+        if (store_walk_groups(w->counts, w->counts_len, layout, add_if_in_set, &set) != 0)
+            rc = damaged(a, w->start, err);
     }
     if (rc == DS_OK && store_slot_row_decode(row, layout, set.keys, slot) != 0)
         rc = damaged(a, row->start, err);
@@ -643,6 +657,24 @@ explain_rows(const struct cfg_analysis *a, const struct cfg_causes *causes,
     return rc;
 }
 
+/* w->set[i], row i's groups above the lowest threshold, walked the first time only */
+static enum ds_rc
+row_set(struct series *s, struct window_slots *w, size_t i, struct ds_error *err)
+{
+    struct set_walk set = {NULL, w->row[i].packets, cfg_lowest_threshold(s->a)};
+
+    if (w->set[i] != NULL)
+        return DS_OK;
+    set.keys = agg_slot_new(s->layout, 0, 0);
+    if (store_walk_groups(w->row[i].counts, w->row[i].counts_len, s->layout, add_if_in_set,
+                          &set) != 0) {
+        agg_slot_free(set.keys);
+        return damaged(s->a, w->row[i].start, err);
+    }
+    w->set[i] = set.keys;
+    return DS_OK;
+}
+
 /*
  * 5. The drill-down of the unstable slot r, against the last T of the
  * n_window slots of w: computed, saved with the judgement, and handed to r
@@ -657,6 +689,7 @@ explain_unstable(struct series *s, struct slot_result *r, struct window_slots *w
     size_t first = n_window > (size_t)s->a->window ? n_window - (size_t)s->a->window : 0;
     struct store_slot_row *row = &w->row[n_window];
     const struct store_slot_row **win;
+    struct agg_slot **sets;
     size_t n_win = 0, len;
     struct slot_explain *e;
     uint8_t *blob;
@@ -670,21 +703,28 @@ explain_unstable(struct series *s, struct slot_result *r, struct window_slots *w
     if (!w->stored[n_window])
         return store_explain_save(s->st, s->aid, r->start, NULL, 0, err);
     win = xcalloc(n_window - first + 1, sizeof(*win));
-    for (size_t i = first; i < n_window; i++) {
+    sets = xcalloc(n_window - first + 2, sizeof(*sets));
+    rc = row_set(s, w, n_window, err);
+    sets[0] = w->set[n_window];
+    for (size_t i = first; i < n_window && rc == DS_OK; i++) {
         if (!w->have[i]) {
             rc = store_slot_row(s->st, s->aid, w->start[i], false, &w->row[i], &w->stored[i],
                                 err);
-            if (rc != DS_OK) {
-                free(win);
-                return rc;
-            }
+            if (rc != DS_OK)
+                break;
             w->have[i] = true;
         }
-        if (w->stored[i])
-            win[n_win++] = &w->row[i];
+        if (!w->stored[i])
+            continue;
+        rc = row_set(s, w, i, err);
+        win[n_win++] = &w->row[i];
+        sets[n_win] = w->set[i];
     }
-    rc = explain_rows(s->a, s->causes, s->layout, r, row, win, n_win, NULL, &e, slot, err);
+    if (rc == DS_OK)
+        rc = explain_rows(s->a, s->causes, s->layout, r, row, win, n_win,
+                          (const struct agg_slot *const *)sets, NULL, &e, slot, err);
     free(win);
+    free(sets);
     /* the details were for this slot's groups; a later window needs its counts only */
     free(row->details);
     row->details = NULL;
@@ -732,7 +772,7 @@ series_explain_stored(const struct cfg_analysis *a, const struct cfg_causes *cau
             n_win++;
         }
     }
-    rc = explain_rows(a, causes, layout, r, &row, win, n_win, x, out, &slot, err);
+    rc = explain_rows(a, causes, layout, r, &row, win, n_win, NULL, x, out, &slot, err);
     agg_slot_free(slot);
 out:
     for (size_t i = 0; i < n_win; i++)
@@ -1033,7 +1073,7 @@ series_reread(const struct ds_cfg *cfg, const struct cfg_analysis *a,
 enum ds_rc
 series_commit(struct series *s, struct ds_error *err)
 {
-    struct window_slots wins = {NULL, NULL, NULL, NULL, 0};
+    struct window_slots wins = {NULL, NULL, NULL, NULL, NULL, 0};
     struct store_slot_summary *hist = NULL, *later = NULL;
     size_t n_hist = 0, n_later = 0, n_window = 0;
     uint32_t *window[CFG_THRESHOLDS_MAX] = {0};
@@ -1094,6 +1134,7 @@ series_commit(struct series *s, struct ds_error *err)
     wins.row = xcalloc(n_hist + n_later + 1, sizeof(*wins.row));
     wins.have = xcalloc(n_hist + n_later + 1, sizeof(*wins.have));
     wins.stored = xcalloc(n_hist + n_later + 1, sizeof(*wins.stored));
+    wins.set = xcalloc(n_hist + n_later + 1, sizeof(*wins.set));
     for (size_t i = 0; i < n_hist; i++) {
         wins.start[n_window] = hist[i].start;
         for (size_t t = 0; t < s->a->n_thresholds; t++) {
@@ -1199,6 +1240,7 @@ out:
     free(wins.row);
     free(wins.have);
     free(wins.stored);
+    free(wins.set);
     free(wins.start);
     for (size_t t = 0; t < CFG_THRESHOLDS_MAX; t++)
         free(window[t]);
