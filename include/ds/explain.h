@@ -139,9 +139,9 @@ struct slot_explain *explain_slot(const struct cfg_analysis *a, const struct cfg
 struct explain_exact_group {
     uint8_t key[KEY_BYTES_MAX];
     /*
-     * The lists below are exact.  False: the slot reached
-     * drilldown.reread_values before this group was counted whole, and
-     * the group keeps what the aggregator kept in memory.
+     * The lists below are exact.  False: the slot passed
+     * drilldown.reread_values distinct values, this group had the most
+     * of those left, and it keeps what the aggregator kept in memory.
      */
     bool lists;
     struct explain_list src;
@@ -217,7 +217,8 @@ struct explain_reread_job {
  * its packets per source address, source port (port protocols only),
  * destination address and minute of the slot, and for the slot every
  * packet.  At most cfg->drilldown.reread_values distinct values are kept
- * per slot: the groups that reach it get lists = false.
+ * per slot (and twice as many values before they are summed): past it the
+ * groups with most get lists = false, the biggest first.
  *
  * On success out[i] (an array of n_ex the caller provides) is an owned
  * struct explain_exact for ex[i] (explain_exact_free).  A file that cannot

@@ -183,7 +183,8 @@ const struct cfg_entry cfg_top_entries[] = {
      "auto, memory or reread: top lists and minutes kept in memory or read back exactly"},
     {"drilldown", "reread_values", T_INT, CFG_OFF(drilldown.reread_values), "1000000",
      F_RESTART, 1000, INT64_C(1) << 32, NULL, 0, 0, 0, 0, 0,
-     "distinct values counted per slot when reading back; beyond, a group keeps its estimate"},
+     "distinct values counted per slot when reading back; beyond, the group with the most keeps "
+     "its estimate"},
     /* the nightly report mail: src/mail, the collector's schedule */
     {"report", "schedule", T_SCHEDULE, CFG_OFF(report.schedule_min), "", F_EMPTY_OK | F_RESTART,
      0, 0, NULL, 0, 0, 0, 0, 0,

@@ -6,7 +6,7 @@
  * size are not exact for a group of a thousand sources.  Only the groups
  * shown for unstable slots need them, and those are known once the slot is
  * judged: so the files holding such a slot are read again, and only the
- * flows of its shown groups are counted, in hash maps (exact).
+ * flows of its shown groups are counted, exactly.
  *
  * Our implementation:
  *   1. every explained slot of every analysis (job) gets a table of its
@@ -20,12 +20,16 @@
  *   3. a flow's packets go to the slot of its start, or are divided as
  *      agg_split() divides them (spread); a part in an explained slot
  *      counts in the slot's total, and, if its key is a shown group's, in
- *      that group's maps and minutes;
- *   4. a slot whose maps reach drilldown.reread_values distinct values
- *      stops growing them: the group that would pass it loses its maps
- *      (lists = false) so memory stays bounded;
- *   5. the maps become lists sorted as topk_top() sorts (most packets
- *      first, ties: the lower value), exact.
+ *      that group's minutes, and its source, source port and destination
+ *      are appended to the group's three value lists with the packets;
+ *   4. a slot's lists are sorted by value and summed (compacted) when the
+ *      slot is done, and before, whenever they hold twice the distinct
+ *      values they held after the last compaction, and at least
+ *      drilldown.reread_values: past that many distinct values, the group
+ *      with the most loses its lists (lists = false) until the slot is
+ *      within it, so memory stays bounded (by twice as many values);
+ *   5. the summed lists become lists sorted as topk_top() sorts (most
+ *      packets first, ties: the lower value), exact.
  * The caller compares each slot's total with the stored one: a difference
  * means some records of the slot were not in the files read (standard
  * input, an earlier run's file gone), and the lists are not trusted.
@@ -52,48 +56,42 @@
 #define READERS_MAX 8
 
 /*
- * Packets per value (a port, or addr_value() of an address): open
- * addressing, for reread_values of them per slot.  A slot with packets is
- * taken (no flow of 0 packets is counted).  IPv6 keys are hashes: their
- * addresses are kept beside, in v6.
+ * Packets per value (a port, or addr_value() of an address) of one of a
+ * group's lists: each flow's value and packets are appended, and sorted
+ * and summed by value when the slot is compacted.  Counting into hash
+ * maps instead waited for a cache line at nearly every flow (two thirds of
+ * reading back went to the maps of the big groups); appending and radix
+ * sorting are sequential.  No flow of 0 packets is counted.
  *
- * A map's table holds the values whose upper 32 bits are its high (the
- * IPv4 addresses' tag, or 0 for ports) in 8-byte entries while every count
- * fits in 32 bits, as nearly always; other values (IPv6 addresses) go to a
- * side table of 16-byte entries.  The big maps of the drill-down take half
- * the memory, and half the cache lines to wait for, even where a few IPv6
- * flows come among the IPv4 ones.
+ * Entries are 8 bytes (packets << 32 | the value's low 32 bits) for the
+ * values whose upper 32 bits are the list's high (the IPv4 addresses' tag,
+ * or 0 for ports) with packets that fit in 32 bits, as nearly always; the
+ * others (IPv6 addresses, whose keys are hashes, their addresses kept
+ * beside in v6; counts past 32 bits) are 16 bytes, in wide.  After a
+ * compaction each value is in one entry of one of the two, and [0, n) of
+ * each is sorted by value.
  */
 #define V4_VALUES ((uint64_t)0xffff << 32)    /* addr_value()'s upper bits for IPv4 */
 
 struct ventry {
     uint64_t key;
-    uint64_t packets;           /* 0: free */
+    uint64_t packets;
 };
 
-struct ventry32 {
-    uint32_t key;               /* the low 32 bits; the upper are the map's high */
-    uint32_t packets;           /* 0: free */
-};
-
-struct vmap {
-    union {
-        struct ventry *e;       /* key and count side by side: one cache line a probe */
-        struct ventry32 *e32;   /* narrow */
-    };
-    uint32_t n, mask;           /* values in the table; mask + 1 slots (0: none yet) */
-    bool narrow;                /* 8-byte entries: a count past 32 bits makes it wide */
-    bool any;                   /* a side table: takes every key */
-    uint64_t high;              /* not any: the upper 32 bits of the keys it takes */
-    struct vmap *side;          /* owned: the keys it does not take, wide, any */
+struct vlist {
+    uint64_t *e;                /* narrow entries */
+    struct ventry *w;           /* wide entries */
+    uint32_t n, cap;            /* of e */
+    uint32_t n_w, cap_w;        /* of w */
+    uint32_t distinct;          /* values after the last compaction */
+    uint64_t high;              /* upper 32 bits of the keys e takes */
     GHashTable *v6;             /* uint64 key -> struct addr (owned), NULL until one */
 };
 
 struct rr_group {
     const uint8_t *key;         /* borrowed from the result */
-    struct vmap map[3];         /* sources, source ports, destinations */
-    bool over;                  /* maps freed: past drilldown.reread_values */
-    uint64_t hint[3];           /* values expected: the first allocation, once a flow comes */
+    struct vlist list[3];       /* sources, source ports, destinations */
+    bool over;                  /* lists freed: past drilldown.reread_values */
     uint64_t *minutes;          /* inside the slot's x->minutes */
 };
 
@@ -104,17 +102,12 @@ struct rr_slot {
     struct rr_group *g;
     uint64_t *head;             /* the first 8 key bytes of each group: most flows differ there */
     size_t n_groups;
-    uint64_t values;            /* distinct values held by the maps */
-    struct tarena arena;        /* the maps' tables */
+    uint64_t values;            /* entries held by the lists */
+    uint64_t compact_at;        /* entries at which they are compacted next */
+    struct tarena arena;        /* the lists' arrays */
     bool done;                  /* lists made, maps freed: the reader has passed it */
 };
 
-/*
- * The maps of a big group are far larger than the cache: each flow's three
- * additions wait in a short queue while their lines are fetched, so that
- * the misses of several flows overlap.
- */
-#define RR_PENDING 16
 
 struct rr;
 
@@ -132,16 +125,6 @@ struct rr_an {
     int64_t settle_ms;          /* a slot ending this long before the latest start is done */
     int64_t horizon_ms;         /* earliest flow start of its files still to read */
     uint8_t key[KEY_BYTES_MAX]; /* the packed key of the flow being counted */
-    /* flows of shown groups waiting for their maps, whose lines are being fetched */
-    struct rr_pending {
-        struct rr_slot *s;
-        struct rr_group *g;
-        uint64_t src, dst, packets;
-        struct addr src_a, dst_a;
-        uint16_t sport;
-        bool ports;
-    } pend[RR_PENDING];
-    size_t n_pend;
 };
 
 /* An input of one or more jobs. */
@@ -160,6 +143,8 @@ struct rr {
     struct norm *norm;
     struct prefix_set *dark;
     struct tarena_pool pool;    /* for its slots' arenas */
+    uint64_t *scratch;          /* owned: the radix sort's other half */
+    size_t cap_scratch;
     uint64_t max_values;
     const struct flow *f;       /* the flow being counted */
     int64_t max_start_ms;       /* latest flow start read from the current file */
@@ -210,222 +195,249 @@ slot_of(struct rr_an *an, int64_t start)
     return NULL;
 }
 
-static size_t
-vmap_bytes(const struct vmap *m)
+/* Room for a list's arrays: powers of two from 64 bytes, from the slot's arena. */
+static void *
+grow_array(struct tarena *a, void *old, uint32_t n, uint32_t *cap, size_t size)
 {
-    return m->mask ? (size_t)(m->mask + 1) *
-                         (m->narrow ? sizeof(struct ventry32) : sizeof(struct ventry))
-                   : 0;
+    uint32_t c = *cap ? *cap * 2 : (uint32_t)(256 / size);
+    void *p;
+
+    if (*cap >= UINT32_MAX / 2)
+        fatalx("reread: a list of %u values", n);
+    p = tarena_alloc(a, (size_t)c * size);
+    if (p == NULL)
+        fatalx("reread: out of memory for a list of %u values", c);
+    if (n > 0)
+        memcpy(p, old, (size_t)n * size);
+    if (*cap > 0)
+        tarena_free(a, old, (size_t)*cap * size);
+    *cap = c;
+    return p;
 }
 
-/* A map for keys of upper bits high, narrow until a count passes 32 bits. */
+/* A list for keys of upper bits high. */
 static void
-vmap_init(struct vmap *m, uint64_t high)
+vlist_init(struct vlist *l, uint64_t high)
 {
-    memset(m, 0, sizeof(*m));
-    m->narrow = true;
-    m->high = high & ~(uint64_t)UINT32_MAX;
+    memset(l, 0, sizeof(*l));
+    l->high = high & ~(uint64_t)UINT32_MAX;
 }
 
-/* The map's memory back: its tables to arena a (NULL: the arena is reset next). */
+/* The list's memory back: its arrays to arena a (NULL: the arena is reset next). */
 static void
-vmap_fini(struct vmap *m, struct tarena *a)
+vlist_fini(struct vlist *l, struct tarena *a)
 {
-    if (a != NULL && m->mask != 0)
-        tarena_free(a, m->e, vmap_bytes(m));
-    if (m->side != NULL) {
-        vmap_fini(m->side, a);
-        free(m->side);
-    }
-    if (m->v6 != NULL)
-        g_hash_table_destroy(m->v6);
-    memset(m, 0, sizeof(*m));
+    if (a != NULL && l->cap > 0)
+        tarena_free(a, l->e, (size_t)l->cap * sizeof(*l->e));
+    if (a != NULL && l->cap_w > 0)
+        tarena_free(a, l->w, (size_t)l->cap_w * sizeof(*l->w));
+    if (l->v6 != NULL)
+        g_hash_table_destroy(l->v6);
+    memset(l, 0, sizeof(*l));
 }
 
-/* The distinct values of m, its side table's included. */
+/* Entries held: after a compaction, the distinct values. */
 static uint64_t
-vmap_count(const struct vmap *m)
+vlist_held(const struct vlist *l)
 {
-    return m->n + (m->side != NULL ? m->side->n : 0);
+    return (uint64_t)l->n + l->n_w;
 }
 
-/* The table of m that holds key: m, or its side table (NULL if none yet). */
-static inline struct vmap *
-vmap_table(const struct vmap *m, uint64_t key)
-{
-    return m->any || key >> 32 == m->high >> 32 ? (struct vmap *)(uintptr_t)m : m->side;
-}
-
-static inline uint32_t
-vmap_home(const struct vmap *m, uint64_t key)
-{
-    return (uint32_t)((key * 0x9E3779B97F4A7C15ULL) >> 32) & m->mask;
-}
-
-static inline void
-vmap_prefetch(const struct vmap *map, uint64_t key)
-{
-    const struct vmap *m = vmap_table(map, key);
-
-    if (m == NULL || m->mask == 0)
-        return;
-    if (m->narrow)
-        __builtin_prefetch(&m->e32[vmap_home(m, key)], 1);
-    else
-        __builtin_prefetch(&m->e[vmap_home(m, key)], 1);
-}
-
-/* Entry i of table m: its key and packets (0: free). */
-static inline uint64_t
-vmap_key(const struct vmap *m, uint32_t i)
-{
-    return m->narrow ? m->high | m->e32[i].key : m->e[i].key;
-}
-
-static inline uint64_t
-vmap_packets(const struct vmap *m, uint32_t i)
-{
-    return m->narrow ? m->e32[i].packets : m->e[i].packets;
-}
-
-/* The slot of key in table m: its entry, or the free one where it goes. */
-static uint32_t
-vmap_slot(const struct vmap *m, uint64_t key)
-{
-    uint32_t i = vmap_home(m, key);
-
-    if (m->narrow) {
-        uint32_t k = (uint32_t)key;
-
-        while (m->e32[i].packets != 0 && m->e32[i].key != k)
-            i = (i + 1) & m->mask;
-        return i;
-    }
-    while (m->e[i].packets != 0 && m->e[i].key != key)
-        i = (i + 1) & m->mask;
-    return i;
-}
-
-/* Puts (key, packets), not in table m, at its slot. */
 static void
-vmap_put(struct vmap *m, uint64_t key, uint64_t packets)
+wide_add(struct vlist *l, struct tarena *a, uint64_t key, uint64_t packets)
 {
-    uint32_t i = vmap_slot(m, key);
+    if (l->n_w == l->cap_w)
+        l->w = grow_array(a, l->w, l->n_w, &l->cap_w, sizeof(*l->w));
+    l->w[l->n_w].key = key;
+    l->w[l->n_w++].packets = packets;
+}
 
-    if (m->narrow) {
-        m->e32[i].key = (uint32_t)key;
-        m->e32[i].packets = (uint32_t)packets;
-    } else {
-        m->e[i].key = key;
-        m->e[i].packets = packets;
+/* Appends packets (> 0) of value key (address a, or NULL: a port) to l. */
+static inline void
+vlist_add(struct vlist *l, struct tarena *arena, uint64_t key, const struct addr *a,
+          uint64_t packets)
+{
+    if (key >> 32 == l->high >> 32 && packets <= UINT32_MAX) {
+        if (l->n == l->cap)
+            l->e = grow_array(arena, l->e, l->n, &l->cap, sizeof(*l->e));
+        l->e[l->n++] = packets << 32 | (uint32_t)key;
+        return;
     }
+    if (a != NULL && topk_is_v6_key(key)) {
+        if (l->v6 == NULL)
+            l->v6 = g_hash_table_new_full(g_int64_hash, g_int64_equal, free, free);
+        if (!g_hash_table_contains(l->v6, &key))
+            g_hash_table_insert(l->v6, g_memdup2(&key, sizeof(key)), g_memdup2(a, sizeof(*a)));
+    }
+    wide_add(l, arena, key, packets);
 }
 
 /*
- * Table m anew, of at least want values (the first time: sized from the
- * distinct count known), wide or narrow as asked; its values move over.
+ * Sorts the n 8-byte words of v by their bits under mask (a byte at a
+ * time, least first; bytes that are the same in every word are skipped),
+ * with tmp of as many words.
  */
 static void
-vmap_rebuild(struct vmap *m, struct tarena *a, uint64_t want, bool narrow)
+radix_sort(uint64_t *v, uint64_t *tmp, size_t n, uint64_t mask)
 {
-    struct vmap old = *m;
-    uint32_t cap = old.mask ? old.mask + 1 : 8;
+    uint64_t all_or = 0, all_and = ~(uint64_t)0, *from = v, *to = tmp;
 
-    while ((uint64_t)cap * 3 < want * 4 && cap < (UINT32_C(1) << 30))
-        cap *= 2;
-    m->narrow = narrow;
-    m->mask = cap - 1;
-    m->e = tarena_alloc(a, vmap_bytes(m));
-    if (m->e == NULL)
-        fatalx("reread: out of memory for a map of %u values", cap);
-    for (uint32_t i = 0; old.mask != 0 && i <= old.mask; i++)
-        if (vmap_packets(&old, i) != 0)
-            vmap_put(m, vmap_key(&old, i), vmap_packets(&old, i));
-    if (old.mask != 0)
-        tarena_free(a, old.e, vmap_bytes(&old));
+    for (size_t i = 0; i < n; i++) {
+        all_or |= v[i];
+        all_and &= v[i];
+    }
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        size_t count[256] = {0}, pos = 0;
+
+        if ((((all_or ^ all_and) & mask) >> shift & 0xff) == 0)
+            continue;
+        for (size_t i = 0; i < n; i++)
+            count[from[i] >> shift & 0xff]++;
+        for (int b = 0; b < 256; b++) {
+            size_t c = count[b];
+
+            count[b] = pos;
+            pos += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            to[count[from[i] >> shift & 0xff]++] = from[i];
+        {
+            uint64_t *t = from;
+
+            from = to;
+            to = t;
+        }
+    }
+    if (from != v)
+        memcpy(v, from, n * sizeof(*v));
+}
+
+static int
+cmp_ventry(const void *x, const void *y)
+{
+    const struct ventry *a = x, *b = y;
+
+    return a->key < b->key ? -1 : a->key > b->key;
+}
+
+/*
+ * Each value of l once, with its packets summed: the narrow entries
+ * radix sorted by value, the wide ones (few) by qsort(); a narrow sum past
+ * 32 bits, and a value that is also wide, end wide.  scratch: at least
+ * l->n words.
+ */
+static void
+vlist_compact(struct vlist *l, struct tarena *a, uint64_t *scratch)
+{
+    uint32_t k = 0, kw = 0;
+
+    radix_sort(l->e, scratch, l->n, UINT32_MAX);
+    for (uint32_t i = 0; i < l->n;) {
+        uint32_t key = (uint32_t)l->e[i];
+        uint64_t sum = 0;
+
+        for (; i < l->n && (uint32_t)l->e[i] == key; i++)
+            sum += l->e[i] >> 32;
+        if (sum <= UINT32_MAX)
+            l->e[k++] = sum << 32 | key;
+        else
+            wide_add(l, a, l->high | key, sum);
+    }
+    l->n = k;
+    if (l->n_w > 0) {
+        qsort(l->w, l->n_w, sizeof(*l->w), cmp_ventry);
+        for (uint32_t i = 0; i < l->n_w;) {
+            struct ventry v = l->w[i];
+
+            for (i++; i < l->n_w && l->w[i].key == v.key; i++)
+                v.packets += l->w[i].packets;
+            l->w[kw++] = v;
+        }
+        l->n_w = kw;
+        /* a value both narrow and wide (a flow of more than 2^32 packets): wide */
+        for (uint32_t i = 0; i < l->n_w; i++) {
+            uint32_t lo = 0, hi = l->n, key = (uint32_t)l->w[i].key;
+
+            if (l->w[i].key >> 32 != l->high >> 32)
+                continue;
+            while (lo < hi) {
+                uint32_t mid = lo + (hi - lo) / 2;
+
+                if ((uint32_t)l->e[mid] < key)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            if (lo < l->n && (uint32_t)l->e[lo] == key) {
+                l->w[i].packets += l->e[lo] >> 32;
+                memmove(&l->e[lo], &l->e[lo + 1], (l->n - lo - 1) * sizeof(*l->e));
+                l->n--;
+            }
+        }
+    }
+    l->distinct = l->n + l->n_w;
 }
 
 static void
 group_over(struct rr_slot *s, struct rr_group *g)
 {
     for (int m = 0; m < 3; m++)
-        vmap_fini(&g->map[m], &s->arena);
+        vlist_fini(&g->list[m], &s->arena);
     g->over = true;
 }
 
-/* Adds packets (> 0) to value key of map; false if the slot is at its bound. */
-static bool
-map_add(uint64_t max_values, struct rr_slot *s, struct vmap *map, uint64_t hint, uint64_t key,
-        const struct addr *a, uint64_t packets)
+/* Scratch of at least n words for the radix sort. */
+static uint64_t *
+scratch_for(struct rr *rr, size_t n)
 {
-    struct vmap *m = vmap_table(map, key);
-    uint32_t i;
-
-    if (m == NULL) {
-        /* the first value of other upper bits: a side table, small at first */
-        m = map->side = xcalloc(1, sizeof(*map->side));
-        m->any = true;
-        hint = 0;
+    if (rr->cap_scratch < n) {
+        free(rr->scratch);
+        rr->cap_scratch = n + n / 2;
+        rr->scratch = xreallocarray(NULL, rr->cap_scratch, sizeof(*rr->scratch));
     }
-    if (m->mask == 0)
-        vmap_rebuild(m, &s->arena, hint, m->narrow);
-    else if ((m->n + 1) * 4 > (m->mask + 1) * 3)
-        vmap_rebuild(m, &s->arena, 2 * (uint64_t)(m->mask + 1) * 3 / 4, m->narrow);
-    i = vmap_slot(m, key);
-    if (vmap_packets(m, i) == 0) {
-        if (s->values >= max_values)
-            return false;
-        m->n++;
-        s->values++;
-        if (a != NULL && topk_is_v6_key(key)) {
-            if (map->v6 == NULL)
-                map->v6 = g_hash_table_new_full(g_int64_hash, g_int64_equal, free, free);
-            g_hash_table_insert(map->v6, g_memdup2(&key, sizeof(key)),
-                                g_memdup2(a, sizeof(*a)));
-        }
-        if (m->narrow)
-            m->e32[i].key = (uint32_t)key;
-        else
-            m->e[i].key = key;
-    }
-    if (m->narrow && m->e32[i].packets + packets <= UINT32_MAX) {
-        m->e32[i].packets += (uint32_t)packets;
-        return true;
-    }
-    if (m->narrow) {
-        /* a count past 32 bits: wide entries from here on */
-        vmap_rebuild(m, &s->arena, m->n, false);
-        i = vmap_slot(m, key);
-        if (m->e[i].packets == 0)
-            m->e[i].key = key;  /* it was new: its entry went over empty */
-    }
-    m->e[i].packets += packets;
-    return true;
+    return rr->scratch;
 }
 
-/* The queued flows into their groups' maps, in order. */
+/*
+ * 4. every list of slot s summed by value; past max_values distinct values
+ * the group with the most loses its lists, until the slot is within it.
+ */
 static void
-flush(struct rr_an *an)
+slot_compact(struct rr *rr, struct rr_slot *s)
 {
-    uint64_t max_values = an->rr->max_values;
+    uint64_t distinct = 0;
 
-    for (size_t i = 0; i < an->n_pend; i++) {
-        const struct rr_pending *p = &an->pend[i];
-        struct rr_group *g = p->g;
+    for (size_t j = 0; j < s->n_groups; j++) {
+        struct rr_group *g = &s->g[j];
 
         if (g->over)
             continue;
-        /* 4. past the bound this group's maps go: a list either exact or as it was */
-        if (!map_add(max_values, p->s, &g->map[0], g->hint[0], p->src, &p->src_a, p->packets) ||
-            (p->ports &&
-             !map_add(max_values, p->s, &g->map[1], g->hint[1], p->sport, NULL, p->packets)) ||
-            !map_add(max_values, p->s, &g->map[2], g->hint[2], p->dst, &p->dst_a, p->packets)) {
-            for (int k = 0; k < 3; k++)
-                p->s->values -= vmap_count(&g->map[k]);
-            group_over(p->s, g);
+        for (int m = 0; m < 3; m++) {
+            vlist_compact(&g->list[m], &s->arena, scratch_for(rr, g->list[m].n));
+            distinct += vlist_held(&g->list[m]);
         }
     }
-    an->n_pend = 0;
+    while (distinct > rr->max_values) {
+        struct rr_group *big = NULL;
+        uint64_t most = 0;
+
+        for (size_t j = 0; j < s->n_groups; j++) {
+            uint64_t n = 0;
+
+            if (s->g[j].over)
+                continue;
+            for (int m = 0; m < 3; m++)
+                n += vlist_held(&s->g[j].list[m]);
+            if (big == NULL || n > most) {
+                big = &s->g[j];
+                most = n;
+            }
+        }
+        distinct -= most;
+        group_over(s, big);
+    }
+    s->values = distinct;
+    s->compact_at = 2 * distinct > rr->max_values ? 2 * distinct : rr->max_values;
 }
 
 /* The shown group of slot s whose key is an->key, or NULL. */
@@ -452,7 +464,6 @@ count_part(void *ctx, int64_t start, int64_t end, uint64_t packets)
     struct rr_slot *s = slot_of(an, start);
     const struct flow *f = an->rr->f;
     struct rr_group *g;
-    struct rr_pending *p;
     int64_t m;
 
     (void)end;
@@ -478,41 +489,36 @@ count_part(void *ctx, int64_t start, int64_t end, uint64_t packets)
         g->minutes[m] += packets;
     if (g->over)
         return;
-    if (an->n_pend == RR_PENDING)
-        flush(an);
-    p = &an->pend[an->n_pend++];
-    p->s = s;
-    p->g = g;
-    p->src = f->src_value;
-    p->dst = f->dst_value;
-    p->src_a = f->src;
-    p->dst_a = f->dst;
-    p->sport = f->src_port;
-    p->ports = proto_has_ports(f->proto);
-    p->packets = packets;
-    vmap_prefetch(&g->map[0], p->src);
-    if (p->ports)
-        vmap_prefetch(&g->map[1], p->sport);
-    vmap_prefetch(&g->map[2], p->dst);
+    vlist_add(&g->list[0], &s->arena, f->src_value, &f->src, packets);
+    s->values++;
+    if (proto_has_ports(f->proto)) {
+        vlist_add(&g->list[1], &s->arena, f->src_port, NULL, packets);
+        s->values++;
+    }
+    vlist_add(&g->list[2], &s->arena, f->dst_value, &f->dst, packets);
+    s->values++;
+    if (s->values >= s->compact_at)
+        slot_compact(an->rr, s);
 }
 
-static void list_of(const struct vmap *m, bool ports, size_t max, struct explain_list *l);
+static void list_of(const struct vlist *l, bool ports, size_t max, struct explain_list *out);
 
-/* 5. a slot the reader is well past: its lists now, and its maps freed */
+/* 5. a slot the reader is well past: its lists now, and its arrays freed */
 static void
-slot_done(struct rr_slot *s)
+slot_done(struct rr *rr, struct rr_slot *s)
 {
+    slot_compact(rr, s);
     for (size_t j = 0; j < s->n_groups; j++) {
         struct explain_exact_group *xg = &s->x->groups[j];
 
         if (!s->g[j].over) {
             xg->lists = true;
-            list_of(&s->g[j].map[0], false, EXPLAIN_SOURCES, &xg->src);
-            list_of(&s->g[j].map[1], true, EXPLAIN_SPORTS, &xg->sport);
-            list_of(&s->g[j].map[2], false, EXPLAIN_DSTS, &xg->dst);
+            list_of(&s->g[j].list[0], false, EXPLAIN_SOURCES, &xg->src);
+            list_of(&s->g[j].list[1], true, EXPLAIN_SPORTS, &xg->sport);
+            list_of(&s->g[j].list[2], false, EXPLAIN_DSTS, &xg->dst);
         }
         for (int m = 0; m < 3; m++)
-            vmap_fini(&s->g[j].map[m], NULL);
+            vlist_fini(&s->g[j].list[m], NULL);
     }
     tarena_reset(&s->arena);
     s->values = 0;
@@ -532,8 +538,7 @@ settle(struct rr_an *an, int64_t max_start_ms)
     while (an->first_open < an->n &&
            an->s[an->first_open].end * 1000 + an->settle_ms <= max_start_ms &&
            an->s[an->first_open].end * 1000 <= an->horizon_ms) {
-        flush(an);
-        slot_done(&an->s[an->first_open++]);
+        slot_done(an->rr, &an->s[an->first_open++]);
     }
 }
 
@@ -578,49 +583,51 @@ before(uint64_t a, uint64_t ka, uint64_t b, uint64_t kb)
     return a != b ? a > b : ka < kb;
 }
 
-/* 5. the map as a list of its max largest values (max <= EXPLAIN_SOURCES), exact */
+/* 5. the list (compacted) as a list of its max largest values (max <= EXPLAIN_SOURCES), exact */
 static void
-list_of(const struct vmap *m, bool ports, size_t max, struct explain_list *l)
+list_of(const struct vlist *l, bool ports, size_t max, struct explain_list *out)
 {
     uint64_t top_p[EXPLAIN_SOURCES], top_k[EXPLAIN_SOURCES];
     size_t k = 0;
 
-    memset(l, 0, sizeof(*l));
-    l->exact = true;
-    l->distinct = vmap_count(m);
+    memset(out, 0, sizeof(*out));
+    out->exact = true;
+    out->distinct = l->distinct;
     /* insertion into a short sorted array: max is 10 at most */
-    for (const struct vmap *t = m; t != NULL; t = t == m ? m->side : NULL) {
-        for (uint32_t i = 0; t->mask != 0 && i <= t->mask; i++) {
-            uint64_t packets = vmap_packets(t, i), key;
-            size_t at;
+    for (uint32_t i = 0; i < l->n + l->n_w; i++) {
+        uint64_t packets, key;
+        size_t at;
 
-            if (packets == 0)
-                continue;
-            key = vmap_key(t, i);
-            if (k == max && !before(packets, key, top_p[k - 1], top_k[k - 1]))
-                continue;
-            at = k < max ? k++ : max - 1;
-            while (at > 0 && before(packets, key, top_p[at - 1], top_k[at - 1])) {
-                top_p[at] = top_p[at - 1];
-                top_k[at] = top_k[at - 1];
-                at--;
-            }
-            top_p[at] = packets;
-            top_k[at] = key;
+        if (i < l->n) {
+            packets = l->e[i] >> 32;
+            key = l->high | (uint32_t)l->e[i];
+        } else {
+            packets = l->w[i - l->n].packets;
+            key = l->w[i - l->n].key;
         }
+        if (k == max && !before(packets, key, top_p[k - 1], top_k[k - 1]))
+            continue;
+        at = k < max ? k++ : max - 1;
+        while (at > 0 && before(packets, key, top_p[at - 1], top_k[at - 1])) {
+            top_p[at] = top_p[at - 1];
+            top_k[at] = top_k[at - 1];
+            at--;
+        }
+        top_p[at] = packets;
+        top_k[at] = key;
     }
     for (size_t i = 0; i < k; i++) {
         const struct addr *a6;
 
-        l->v[i].packets = top_p[i];
+        out->v[i].packets = top_p[i];
         if (ports)
-            l->v[i].port = (uint16_t)top_k[i];
+            out->v[i].port = (uint16_t)top_k[i];
         else if (!topk_is_v6_key(top_k[i]))
-            addr_from_v4(&l->v[i].addr, (uint32_t)top_k[i]);
-        else if (m->v6 != NULL && (a6 = g_hash_table_lookup(m->v6, &top_k[i])) != NULL)
-            l->v[i].addr = *a6;
+            addr_from_v4(&out->v[i].addr, (uint32_t)top_k[i]);
+        else if (l->v6 != NULL && (a6 = g_hash_table_lookup(l->v6, &top_k[i])) != NULL)
+            out->v[i].addr = *a6;
     }
-    l->n = (uint32_t)k;
+    out->n = (uint32_t)k;
 }
 
 /*
@@ -775,8 +782,6 @@ read_file(struct rr *rr, size_t fi, bool **want, struct ds_error *err)
     opts.next = seek ? next_message : NULL;
     opts.growing = f->growing;
     rc = ingest_file(f->path, &opts, &stats, seek ? NULL : digest, err);
-    for (size_t i = 0; i < rr->n_an; i++)
-        flush(&rr->an[i]);
     if (cancelled(rr))
         return ds_error_set(err, DS_ERR_IO, "reading back stopped");
     if (rc == DS_OK && !seek && f->digest != NULL && f->digest[0] != '\0' &&
@@ -799,7 +804,7 @@ reader_run(void *arg)
     for (size_t i = 0; i < rr->n_an && rr->rc == DS_OK; i++)
         for (size_t k = 0; k < rr->an[i].n; k++)
             if (!rr->an[i].s[k].done)
-                slot_done(&rr->an[i].s[k]);
+                slot_done(rr, &rr->an[i].s[k]);
     return NULL;
 }
 
@@ -823,25 +828,16 @@ slot_add(struct rr_an *an, uint64_t max_values, size_t idx)
     s->g = xcalloc(e->n_groups + 1, sizeof(*s->g));
     s->head = xcalloc(e->n_groups + 1, sizeof(*s->head));
     s->x = x;
+    s->compact_at = max_values;
     for (size_t j = 0; j < e->n_groups; j++) {
-        uint64_t ds = e->groups[j].src.distinct, dd = e->groups[j].dst.distinct;
-        uint64_t cap = max_values / 8;
-
         memcpy(x->groups[j].key, e->groups[j].key, layout->size);
         memcpy(&s->head[j], x->groups[j].key, sizeof(s->head[j]));
         x->groups[j].minutes = x->minutes + j * (size_t)x->n_min;
         s->g[j].key = x->groups[j].key;
         s->g[j].minutes = x->groups[j].minutes;
-        /*
-         * Sized from the distinct counts the aggregator kept (no source
-         * port count: a quarter of the sources), within the bound.
-         */
-        s->g[j].hint[0] = ds < cap ? ds : cap;
-        s->g[j].hint[1] = ds / 4 < cap ? ds / 4 : cap;
-        s->g[j].hint[2] = dd < cap ? dd : cap;
-        vmap_init(&s->g[j].map[0], V4_VALUES);
-        vmap_init(&s->g[j].map[1], 0);
-        vmap_init(&s->g[j].map[2], V4_VALUES);
+        vlist_init(&s->g[j].list[0], V4_VALUES);
+        vlist_init(&s->g[j].list[1], 0);
+        vlist_init(&s->g[j].list[2], V4_VALUES);
     }
 }
 
@@ -854,7 +850,7 @@ reader_fini(struct rr *rr)
         for (size_t k = 0; k < an->n; k++) {
             for (size_t j = 0; j < an->s[k].n_groups; j++)
                 for (int m = 0; m < 3; m++)
-                    vmap_fini(&an->s[k].g[j].map[m], NULL);
+                    vlist_fini(&an->s[k].g[j].list[m], NULL);
             tarena_reset(&an->s[k].arena);
             free(an->s[k].g);
             free(an->s[k].head);
@@ -866,6 +862,7 @@ reader_fini(struct rr *rr)
     norm_free(rr->norm);
     prefix_set_free(rr->dark);
     tarena_pool_fini(&rr->pool);
+    free(rr->scratch);
 }
 
 /* A slot to read back, and the reader it goes to. */
