@@ -164,12 +164,12 @@ def darkstab_topn(path):
         elif (an and line[:4].isdigit() and len(line.split()) >= 8 and
               re.fullmatch(r"[0-9,]+", line.split()[2])):
             f = line.split()
-            hour = len(f) > 2 and ":" in f[1]
+            hour = ":" in f[1]
             label = f[0] + (" " + f[1] if hour else "")
-            at = 2
             try:
-                # "15v": the text marks the threshold that left the band
-                got[an][label] = tuple(int(re.sub(r"[^0-9]", "", x)) for x in f[at + 3:at + 6])
+                # slot, day or hour, packets, flows, groups, TopN x 3; "15v": the
+                # text marks the threshold that left the band
+                got[an][label] = tuple(int(re.sub(r"[^0-9]", "", x)) for x in f[5:8])
             except ValueError:
                 pass
     return got

@@ -83,7 +83,6 @@ struct vlist {
     struct ventry *w;           /* wide entries */
     uint32_t n, cap;            /* of e */
     uint32_t n_w, cap_w;        /* of w */
-    uint32_t distinct;          /* values after the last compaction */
     uint64_t high;              /* upper 32 bits of the keys e takes */
     GHashTable *v6;             /* uint64 key -> struct addr (owned), NULL until one */
 };
@@ -375,7 +374,6 @@ vlist_compact(struct vlist *l, struct tarena *a, uint64_t *scratch)
             }
         }
     }
-    l->distinct = l->n + l->n_w;
 }
 
 static void
@@ -592,7 +590,7 @@ list_of(const struct vlist *l, bool ports, size_t max, struct explain_list *out)
 
     memset(out, 0, sizeof(*out));
     out->exact = true;
-    out->distinct = l->distinct;
+    out->distinct = vlist_held(l);
     /* insertion into a short sorted array: max is 10 at most */
     for (uint32_t i = 0; i < l->n + l->n_w; i++) {
         uint64_t packets, key;

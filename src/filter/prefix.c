@@ -96,6 +96,23 @@ covered(const struct cidr *list, size_t n, u128 v)
     return 0;
 }
 
+/* The last interval starting at or below v (r[0].start is 0). */
+static size_t
+search(const struct prefix_set *set, u128 v)
+{
+    size_t lo = 0, hi = set->n;
+
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (set->r[mid].start <= v)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* The last IPv4 interval starting at or below v4. */
 static size_t
 search4(const struct prefix_set *set, uint32_t v4)
@@ -222,9 +239,6 @@ prefix_set_free(struct prefix_set *set)
 enum prefix_class
 prefix_set_classify(const struct prefix_set *set, const struct addr *a)
 {
-    u128 v;
-    size_t lo = 0, hi;
-
     if (addr_is_v4(a)) {
         uint32_t v4 = addr_v4(a);
         uint32_t e = set->by16[v4 >> 16];
@@ -235,19 +249,7 @@ prefix_set_classify(const struct prefix_set *set, const struct addr *a)
         c = set->by24[e & ~BY16_CUT][(v4 >> 8) & 0xff];
         return c != BY24_SEARCH ? (enum prefix_class)c : set->r4[search4(set, v4)].cls;
     }
-    v = to_u128(a);
-    hi = set->n;
-
-    /* Invariant: r[lo].start <= v, and every r[i] with i >= hi starts above v. */
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-
-        if (set->r[mid].start <= v)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return set->r[lo].cls;
+    return set->r[search(set, to_u128(a))].cls;
 }
 
 size_t

@@ -602,9 +602,26 @@ damaged(const struct cfg_analysis *a, int64_t start, struct ds_error *err)
                         a->name, (long long)start);
 }
 
+/* row's groups above the lowest threshold of a (keys only, in the row's order): *out owned */
+static enum ds_rc
+row_set_walk(const struct cfg_analysis *a, const struct key_layout *layout,
+             const struct store_slot_row *row, struct agg_slot **out, struct ds_error *err)
+{
+    struct set_walk set = {agg_slot_new(layout, 0, 0), row->packets, cfg_lowest_threshold(a)};
+
+    *out = NULL;
+    if (store_walk_groups(row->counts, row->counts_len, layout, add_if_in_set, &set) != 0) {
+        agg_slot_free(set.keys);
+        return damaged(a, row->start, err);
+    }
+    *out = set.keys;
+    return DS_OK;
+}
+
 /*
  * The drill-down of the slot of row against the slots of win (the window
- * as the judgement saw it), with x's exact lists if not NULL.
+ * as the judgement saw it), with x's exact lists if not NULL.  sets[0] is
+ * row's set (row_set_walk()), sets[1 + i] win[i]'s.
  * explain_slot() compares only the groups of the lowest threshold's set of
  * the slot or of a window slot: so the stored counts are walked for those
  * keys and only their groups decoded, not the tens of thousands of groups
@@ -618,29 +635,20 @@ explain_rows(const struct cfg_analysis *a, const struct cfg_causes *causes,
              size_t n_win, const struct agg_slot *const *sets, const struct explain_exact *x,
              struct slot_explain **out, struct agg_slot **slot, struct ds_error *err)
 {
-    struct set_walk set = {agg_slot_new(layout, 0, 0), row->packets, cfg_lowest_threshold(a)};
+    struct agg_slot *keys = agg_slot_new(layout, 0, 0);
     struct agg_slot **ws = xcalloc(n_win + 1, sizeof(*ws));
     enum ds_rc rc = DS_OK;
 
     *out = NULL;
     *slot = NULL;
-    for (size_t i = 0; i <= n_win && rc == DS_OK; i++) {
-        const struct store_slot_row *w = i == 0 ? row : win[i - 1];
-
-        if (sets != NULL) {
-            /* the keys each row's walk would add, in its order */
-            for (uint32_t g = 0; g < sets[i]->n_groups; g++)
-                agg_slot_group_get(set.keys, agg_slot_group(sets[i], g)->key, false);
-            continue;
-        }
-        set.total = w->packets;
-        if (store_walk_groups(w->counts, w->counts_len, layout, add_if_in_set, &set) != 0)
-            rc = damaged(a, w->start, err);
-    }
-    if (rc == DS_OK && store_slot_row_decode(row, layout, set.keys, slot) != 0)
+    /* the union of the sets, each row's keys in its order */
+    for (size_t i = 0; i <= n_win; i++)
+        for (uint32_t g = 0; g < sets[i]->n_groups; g++)
+            agg_slot_group_get(keys, agg_slot_group(sets[i], g)->key, false);
+    if (store_slot_row_decode(row, layout, keys, slot) != 0)
         rc = damaged(a, row->start, err);
     for (size_t i = 0; i < n_win && rc == DS_OK; i++)
-        if (store_slot_row_decode(win[i], layout, set.keys, &ws[i]) != 0)
+        if (store_slot_row_decode(win[i], layout, keys, &ws[i]) != 0)
             rc = damaged(a, win[i]->start, err);
     if (rc == DS_OK) {
         explain_trim(a, *slot);
@@ -653,7 +661,7 @@ explain_rows(const struct cfg_analysis *a, const struct cfg_causes *causes,
     for (size_t i = 0; i < n_win; i++)
         agg_slot_free(ws[i]);
     free(ws);
-    agg_slot_free(set.keys);
+    agg_slot_free(keys);
     return rc;
 }
 
@@ -661,18 +669,7 @@ explain_rows(const struct cfg_analysis *a, const struct cfg_causes *causes,
 static enum ds_rc
 row_set(struct series *s, struct window_slots *w, size_t i, struct ds_error *err)
 {
-    struct set_walk set = {NULL, w->row[i].packets, cfg_lowest_threshold(s->a)};
-
-    if (w->set[i] != NULL)
-        return DS_OK;
-    set.keys = agg_slot_new(s->layout, 0, 0);
-    if (store_walk_groups(w->row[i].counts, w->row[i].counts_len, s->layout, add_if_in_set,
-                          &set) != 0) {
-        agg_slot_free(set.keys);
-        return damaged(s->a, w->row[i].start, err);
-    }
-    w->set[i] = set.keys;
-    return DS_OK;
+    return w->set[i] != NULL ? DS_OK : row_set_walk(s->a, s->layout, &w->row[i], &w->set[i], err);
 }
 
 /*
@@ -748,7 +745,7 @@ series_explain_stored(const struct cfg_analysis *a, const struct cfg_causes *cau
     struct store_slot_summary *sums = NULL;
     struct store_slot_row row, *rows = NULL;
     const struct store_slot_row **win = NULL;
-    struct agg_slot *slot = NULL;
+    struct agg_slot *slot = NULL, **sets = NULL;
     size_t n = 0, n_win = 0;
     bool found;
     enum ds_rc rc;
@@ -763,18 +760,24 @@ series_explain_stored(const struct cfg_analysis *a, const struct cfg_causes *cau
         goto out;
     rows = xcalloc(n + 1, sizeof(*rows));
     win = xcalloc(n + 1, sizeof(*win));
-    for (size_t i = 0; i < n; i++) {
+    sets = xcalloc(n + 2, sizeof(*sets));
+    rc = row_set_walk(a, layout, &row, &sets[0], err);
+    for (size_t i = 0; i < n && rc == DS_OK; i++) {
         rc = store_slot_row(st, aid, sums[i].start, false, &rows[n_win], &found, err);
-        if (rc != DS_OK)
-            goto out;
-        if (found) {
-            win[n_win] = &rows[n_win];
-            n_win++;
-        }
+        if (rc != DS_OK || !found)
+            continue;
+        win[n_win] = &rows[n_win];
+        n_win++;
+        rc = row_set_walk(a, layout, win[n_win - 1], &sets[n_win], err);
     }
-    rc = explain_rows(a, causes, layout, r, &row, win, n_win, NULL, x, out, &slot, err);
+    if (rc == DS_OK)
+        rc = explain_rows(a, causes, layout, r, &row, win, n_win,
+                          (const struct agg_slot *const *)sets, x, out, &slot, err);
     agg_slot_free(slot);
 out:
+    for (size_t i = 0; sets != NULL && i <= n_win; i++)
+        agg_slot_free(sets[i]);
+    free(sets);
     for (size_t i = 0; i < n_win; i++)
         store_slot_row_fini(&rows[i]);
     free(rows);

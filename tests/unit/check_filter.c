@@ -517,6 +517,15 @@ END_TEST
 START_TEST(test_most_prefixes_cut_blocks)
 {
     enum { N = CFG_CIDRS_MAX };
+    /* each block's edges: its /24 darknet, the /28 excluded in it, and past the /24 */
+    static const struct {
+        uint32_t offset;
+        enum prefix_class cls;
+    } edges[] = {
+        {0, PREFIX_DARK},        {0x3f, PREFIX_DARK},    {0x40, PREFIX_EXCLUDED},
+        {0x4f, PREFIX_EXCLUDED}, {0x50, PREFIX_DARK},    {255, PREFIX_DARK},
+        {256, PREFIX_OUTSIDE},   {0xffff, PREFIX_OUTSIDE},
+    };
     static struct cidr dark[N], excl[N];
     struct prefix_set *set;
     struct addr a;
@@ -534,22 +543,10 @@ START_TEST(test_most_prefixes_cut_blocks)
     for (uint32_t i = 0; i < N; i += 7) {
         uint32_t b = 0x01000000u + (i << 16);
 
-        addr_from_v4(&a, b);
-        ck_assert_int_eq(prefix_set_classify(set, &a), PREFIX_DARK);
-        addr_from_v4(&a, b + 0x3f);
-        ck_assert_int_eq(prefix_set_classify(set, &a), PREFIX_DARK);
-        addr_from_v4(&a, b + 0x40);
-        ck_assert_int_eq(prefix_set_classify(set, &a), PREFIX_EXCLUDED);
-        addr_from_v4(&a, b + 0x4f);
-        ck_assert_int_eq(prefix_set_classify(set, &a), PREFIX_EXCLUDED);
-        addr_from_v4(&a, b + 0x50);
-        ck_assert_int_eq(prefix_set_classify(set, &a), PREFIX_DARK);
-        addr_from_v4(&a, b + 255);
-        ck_assert_int_eq(prefix_set_classify(set, &a), PREFIX_DARK);
-        addr_from_v4(&a, b + 256);
-        ck_assert_int_eq(prefix_set_classify(set, &a), PREFIX_OUTSIDE);
-        addr_from_v4(&a, b + 0xffff);
-        ck_assert_int_eq(prefix_set_classify(set, &a), PREFIX_OUTSIDE);
+        for (size_t k = 0; k < sizeof(edges) / sizeof(edges[0]); k++) {
+            addr_from_v4(&a, b + edges[k].offset);
+            ck_assert_int_eq(prefix_set_classify(set, &a), edges[k].cls);
+        }
     }
     prefix_set_free(set);
 }
