@@ -91,6 +91,9 @@ struct agg_slot {
     bool defer;
     struct agg_deferred *deferred;      /* owned, mapped; n_deferred of cap_deferred */
     uint32_t n_deferred, cap_deferred;
+    /* with lists: the addresses of the deferred IPv6 flows, in their order */
+    struct agg_deferred_v6 *deferred_v6;    /* owned; n_deferred_v6 of cap_deferred_v6 */
+    uint32_t n_deferred_v6, cap_deferred_v6;
     struct agg_defer_spare *spare;      /* borrowed: the aggregator's buffer between slots */
     const struct decimal *defer_th;     /* borrowed: the lowest threshold, to keep groups by */
     bool defer_gave_up;                 /* the buffer filled with groups below it */
@@ -112,7 +115,11 @@ struct agg_opts {
      * for the groups it keeps then (those above the lowest threshold),
      * rather than for every group as each flow comes: the same details, in
      * the same order, for far less work where most groups end below it.
-     * Only without lists and series (drilldown.lists reread).  A slot keeps
+     * With lists and series (drilldown.lists memory) a deferred flow also
+     * keeps its source port, and an IPv6 flow its two addresses beside it,
+     * so that the lists and the series are those of counting each flow as
+     * it came; drilldown.series_memory then holds the series of the groups
+     * that have a detail, and with fewer series it drops fewer.  A slot keeps
      * its flows up to AGG_DEFER_BYTES; then the groups above the lowest
      * threshold now get their details (and their flows leave the buffer).
      * If that frees less than half, the buffer doubles as long as it stays
@@ -120,8 +127,8 @@ struct agg_opts {
      * (sizeof(struct detail) each); past that every group gets its
      * detail, and the slot counts details as flows come again, as do the
      * next AGG_DEFER_REST slots opened.  The buffer is mapped, and kept
-     * from a closed slot for the next until agg_flush().  Not for a
-     * collector: its checkpoints write open slots' details.
+     * from a closed slot for the next until agg_flush().  A checkpoint
+     * sees an open slot with every detail (agg_each_open()).
      */
     bool defer_details;
 };
@@ -149,8 +156,13 @@ int64_t agg_closed_upto(const struct agg *agg);
 size_t agg_open_slots(const struct agg *agg);
 /* The end of the latest open slot, INT64_MIN if none. */
 int64_t agg_open_end(const struct agg *agg);
-/* fn for every open slot, oldest first (borrowed: for checkpoints). */
-void agg_each_open(const struct agg *agg, void (*fn)(void *ctx, const struct agg_slot *slot),
+/*
+ * fn for every open slot, oldest first (borrowed: for checkpoints).  A slot
+ * whose details are deferred is shown with every group's detail, counted
+ * from its deferred flows for the call and freed after it: what counting
+ * each flow as it came would show.  The slot goes on deferring.
+ */
+void agg_each_open(struct agg *agg, void (*fn)(void *ctx, const struct agg_slot *slot),
                    void *ctx);
 /*
  * Restarting from a checkpoint: takes slot (may be NULL) as an open slot,

@@ -41,13 +41,15 @@ struct agg {
 
 /*
  * A flow of an open slot whose details are deferred: what detail_add()
- * reads of it without lists, in 40 bytes (the buffer is memory per open
- * slot).  A flow whose duration or packets do not fit ends the deferral.
+ * reads of it, in 40 bytes (the buffer is memory per open slot), but the
+ * addresses of an IPv6 flow, which the lists need whole (struct
+ * agg_deferred_v6, beside).  A flow whose start, duration or packets do
+ * not fit ends the deferral.
  */
 struct agg_deferred {
     uint64_t src_value;
     uint64_t dst_value;
-    int64_t start_ms;
+    uint64_t start_sport;       /* start_ms << 16 | src_port: a start within 2^47 ms */
     uint32_t duration_ms;       /* end_ms - start_ms */
     uint32_t packets;           /* its share in the slot */
     uint32_t gi;                /* its group */
@@ -55,6 +57,49 @@ struct agg_deferred {
     uint8_t proto;
     uint8_t type_bits;          /* the ICMP type, or the TCP flags: what ptype_of() reads */
 };
+
+#define DEFERRED_START_MAX (INT64_C(1) << 47)
+
+/* The addresses of a deferred IPv6 flow whose group keeps lists. */
+struct agg_deferred_v6 {
+    struct addr src;
+    struct addr dst;
+};
+
+/* Are the groups' details of slot with lists (as detail_new_in() makes them)? */
+static inline bool
+slot_has_lists(const struct agg_slot *slot)
+{
+    return slot->drilldown == NULL || slot->drilldown->lists != CFG_LISTS_REREAD;
+}
+
+/* Does deferred flow r have its addresses in the slot's deferred_v6? */
+static inline bool
+deferred_is_v6(const struct agg_slot *slot, const struct agg_deferred *r)
+{
+    return slot_has_lists(slot) && (topk_is_v6_key(r->src_value) || topk_is_v6_key(r->dst_value));
+}
+
+/* The flow r keeps (v6: its addresses, if it has them), for detail_add(). */
+static void
+deferred_flow(const struct agg_deferred *r, const struct agg_deferred_v6 *v6, struct flow *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->src_value = r->src_value;
+    f->dst_value = r->dst_value;
+    /* an arithmetic shift, as gcc and clang do, gives the signed start back */
+    f->start_ms = (int64_t)r->start_sport >> 16;
+    f->end_ms = f->start_ms + r->duration_ms;
+    f->src_port = (uint16_t)r->start_sport;
+    f->dst_port = r->dst_port;
+    f->proto = r->proto;
+    f->tcp_flags = r->type_bits;
+    f->icmp_type = r->type_bits;
+    if (v6 != NULL) {
+        f->src = v6->src;
+        f->dst = v6->dst;
+    }
+}
 
 /* ---- slots ---------------------------------------------------------------- */
 
@@ -120,6 +165,10 @@ deferred_resize(struct agg_slot *slot, uint32_t cap)
         }
         slot->deferred = NULL;
         slot->cap_deferred = 0;
+        free(slot->deferred_v6);
+        slot->deferred_v6 = NULL;
+        slot->n_deferred_v6 = 0;
+        slot->cap_deferred_v6 = 0;
         return;
     }
     if (slot->deferred == NULL && spare != NULL && spare->buf != NULL) {
@@ -258,29 +307,25 @@ agg_slot_fold(struct agg_slot *slot, uint64_t flows, uint64_t packets)
 static void
 replay_deferred(struct agg_slot *slot)
 {
-    uint32_t kept = 0;
+    uint32_t kept = 0, v6 = 0, kept_v6 = 0;
 
     for (uint32_t i = 0; i < slot->n_deferred; i++) {
         const struct agg_deferred *r = &slot->deferred[i];
         struct agg_group *g = agg_slot_group(slot, r->gi);
+        const struct agg_deferred_v6 *a = deferred_is_v6(slot, r) ? &slot->deferred_v6[v6++] : NULL;
         struct flow f;
 
         if (g->detail == NULL) {
             slot->deferred[kept++] = *r;
+            if (a != NULL)
+                slot->deferred_v6[kept_v6++] = *a;
             continue;
         }
-        memset(&f, 0, sizeof(f));
-        f.src_value = r->src_value;
-        f.dst_value = r->dst_value;
-        f.start_ms = r->start_ms;
-        f.end_ms = r->start_ms + r->duration_ms;
-        f.dst_port = r->dst_port;
-        f.proto = r->proto;
-        f.tcp_flags = r->type_bits;
-        f.icmp_type = r->type_bits;
-        detail_add(g->detail, &f, r->packets);
+        deferred_flow(r, a, &f);
+        slot->series_bytes += detail_add(g->detail, &f, r->packets);
     }
     slot->n_deferred = kept;
+    slot->n_deferred_v6 = kept_v6;
 }
 
 /*
@@ -330,10 +375,11 @@ defer_flow(struct agg_slot *slot, struct agg_group *g, const struct flow *f, uin
 {
     struct agg_deferred *r;
 
-    if (f->end_ms < f->start_ms || f->end_ms - f->start_ms > UINT32_MAX || packets > UINT32_MAX) {
+    if (f->end_ms < f->start_ms || f->end_ms - f->start_ms > UINT32_MAX || packets > UINT32_MAX ||
+        f->start_ms >= DEFERRED_START_MAX || f->start_ms < -DEFERRED_START_MAX) {
         /* not in 40 bytes: every group's detail from here on */
         settle_deferred(slot, NULL, 0);
-        detail_add(g->detail, f, packets);
+        slot->series_bytes += detail_add(g->detail, f, packets);
         return;
     }
     if (slot->n_deferred == slot->cap_deferred) {
@@ -344,13 +390,15 @@ defer_flow(struct agg_slot *slot, struct agg_group *g, const struct flow *f, uin
 
             if (slot->n_deferred <= slot->cap_deferred / 2) {
                 cap = slot->cap_deferred;       /* room enough again */
-            } else if ((size_t)cap * sizeof(*r) > (size_t)left * sizeof(struct detail) ||
+            } else if ((size_t)cap * sizeof(*r) +
+                               (size_t)slot->n_deferred_v6 * sizeof(struct agg_deferred_v6) >
+                           (size_t)left * sizeof(struct detail) ||
                        cap > UINT32_MAX / 2) {
                 settle_deferred(slot, NULL, 0);
                 slot->defer_gave_up = true;
             }
             if (g->detail != NULL) {
-                detail_add(g->detail, f, packets);
+                slot->series_bytes += detail_add(g->detail, f, packets);
                 return;
             }
             if (cap != slot->cap_deferred)
@@ -362,13 +410,21 @@ defer_flow(struct agg_slot *slot, struct agg_group *g, const struct flow *f, uin
     r = &slot->deferred[slot->n_deferred++];
     r->src_value = f->src_value;
     r->dst_value = f->dst_value;
-    r->start_ms = f->start_ms;
+    r->start_sport = (uint64_t)f->start_ms << 16 | f->src_port;
     r->duration_ms = (uint32_t)(f->end_ms - f->start_ms);
     r->packets = (uint32_t)packets;
     r->gi = agg_slot_group_index(slot, g);
     r->dst_port = f->dst_port;
     r->proto = f->proto;
     r->type_bits = proto_is_icmp(f->proto) ? f->icmp_type : f->tcp_flags;
+    if (deferred_is_v6(slot, r)) {
+        if (slot->n_deferred_v6 == slot->cap_deferred_v6) {
+            slot->cap_deferred_v6 = slot->cap_deferred_v6 ? 2 * slot->cap_deferred_v6 : 256;
+            slot->deferred_v6 = xreallocarray(slot->deferred_v6, slot->cap_deferred_v6,
+                                              sizeof(*slot->deferred_v6));
+        }
+        slot->deferred_v6[slot->n_deferred_v6++] = (struct agg_deferred_v6){f->src, f->dst};
+    }
 }
 
 /* Counts f's packets in group g of slot. */
@@ -494,8 +550,7 @@ agg_new(const struct cfg_analysis *a, const struct agg_opts *opts)
     slotcal_init(&agg->cal, a->slot_s);
     agg->opts = *opts;
     agg->opts.drilldown = &agg->drilldown;
-    /* a flow's detail without lists and series is what struct agg_deferred keeps */
-    agg->opts.defer_details = opts->defer_details && agg->drilldown.lists == CFG_LISTS_REREAD;
+    agg->opts.defer_details = opts->defer_details;
     agg->closed_upto = INT64_MIN;
     return agg;
 }
@@ -1034,7 +1089,8 @@ agg_memory(const struct agg *agg)
         const struct agg_slot *s = agg->open[i];
 
         total += (size_t)s->cap_groups * s->stride + ((size_t)s->index_mask + 1) * 4 +
-                 (size_t)s->cap_deferred * sizeof(struct agg_deferred);
+                 (size_t)s->cap_deferred * sizeof(struct agg_deferred) +
+                 (size_t)s->cap_deferred_v6 * sizeof(struct agg_deferred_v6);
         for (uint32_t j = 0; j < s->n_groups; j++) {
             const struct agg_group *g = agg_slot_group(s, j);
 
@@ -1045,12 +1101,53 @@ agg_memory(const struct agg *agg)
     return total;
 }
 
+/*
+ * fn(ctx, slot) with every group's detail: the groups still without one
+ * get one for the call, counted from the deferred flows (which are all
+ * theirs), and lose it after.  The buffer is read, not consumed.
+ */
+static void
+with_every_detail(struct agg_slot *slot, void (*fn)(void *ctx, const struct agg_slot *slot),
+                  void *ctx)
+{
+    uint32_t *lent, n_lent = 0, v6 = 0;
+
+    if (!slot->defer) {
+        fn(ctx, slot);
+        return;
+    }
+    lent = xcalloc(slot->n_groups ? slot->n_groups : 1, sizeof(*lent));
+    for (uint32_t i = 0; i < slot->n_groups; i++) {
+        struct agg_group *g = agg_slot_group(slot, i);
+
+        if (g->detail == NULL) {
+            g->detail = detail_new_in(slot->drilldown, slot->start, slot->end);
+            lent[n_lent++] = i;
+        }
+    }
+    for (uint32_t i = 0; i < slot->n_deferred; i++) {
+        const struct agg_deferred *r = &slot->deferred[i];
+        const struct agg_deferred_v6 *a = deferred_is_v6(slot, r) ? &slot->deferred_v6[v6++] : NULL;
+        struct flow f;
+
+        deferred_flow(r, a, &f);
+        detail_add(agg_slot_group(slot, r->gi)->detail, &f, r->packets);
+    }
+    fn(ctx, slot);
+    for (uint32_t i = 0; i < n_lent; i++) {
+        struct agg_group *g = agg_slot_group(slot, lent[i]);
+
+        detail_free(g->detail);
+        g->detail = NULL;
+    }
+    free(lent);
+}
+
 void
-agg_each_open(const struct agg *agg, void (*fn)(void *ctx, const struct agg_slot *slot),
-              void *ctx)
+agg_each_open(struct agg *agg, void (*fn)(void *ctx, const struct agg_slot *slot), void *ctx)
 {
     for (size_t i = 0; i < agg->n_open; i++)
-        fn(ctx, agg->open[i]);
+        with_every_detail(agg->open[i], fn, ctx);
 }
 
 void

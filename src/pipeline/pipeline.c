@@ -995,9 +995,9 @@ make_pipeline(const struct ds_cfg *cfg, struct store *st, const struct pipeline_
     for (size_t i = 0; i < p->n_an; i++) {
         struct analysis_run *r = &p->an[i];
         const struct cfg_analysis *a = &cfg->analyses[i];
-        /* analyze only: a collector's checkpoints write its open slots' details */
+        /* a collector's checkpoints see every detail (agg_each_open()) */
         struct agg_opts opts = {on_close, on_late, r, &p->dd, (uint32_t)cfg->limits.groups,
-                                live == NULL};
+                                true};
 
         unsigned changed = 0;
 
