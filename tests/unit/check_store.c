@@ -513,6 +513,56 @@ START_TEST(test_checkpoint_in_background)
 END_TEST
 
 /*
+ * A collector commits a slot every few milliseconds on the benchmark: the
+ * checkpoints in the background never copy every frame before the next
+ * commit, so the WAL would never start again (158 MB for the bench's 28 MB
+ * store).  Past 32 MB a checkpoint runs on the committing thread and it
+ * does: the WAL file stays within that and a commit's worth, over 60 MB of
+ * commits.
+ */
+START_TEST(test_wal_starts_again_under_commits)
+{
+    char path[4096], wal[4200];
+    struct store *st;
+    struct store_analysis_def def = {"ports", "proto,dst_port", DAY, "UTC", "start", "j", "1"};
+    struct agg_slot *s, *back = NULL;
+    struct ds_error err;
+    struct stat sb;
+    off_t longest = 0;
+    int64_t id;
+
+    snprintf(path, sizeof(path), "%s", tu_path("walcap.db"));
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    st = open_store(path);
+    init_layout();
+    ck_assert_int_eq(store_begin(st, &err), DS_OK);
+    ck_assert_int_eq(store_analysis(st, &def, &id, NULL, &err), DS_OK);
+    ck_assert_int_eq(store_commit(st, &err), DS_OK);
+    s = make_noisy_slot(D0, 4500);
+    for (int d = 0; d < 240; d++) {
+        s->start = D0 + d * DAY;
+        s->end = s->start + DAY;
+        ck_assert_int_eq(store_begin(st, &err), DS_OK);
+        ck_assert_int_eq(store_slot_save(st, id, s, &err), DS_OK);
+        ck_assert_int_eq(store_commit(st, &err), DS_OK);
+        ck_assert_int_eq(stat(wal, &sb), 0);
+        if (sb.st_size > longest)
+            longest = sb.st_size;
+    }
+    agg_slot_free(s);
+    ck_assert_int_eq(stat(path, &sb), 0);
+    /* what was committed is well past the bound: 240 slots of over 250 KB */
+    ck_assert_int_gt(sb.st_size, (off_t)60 << 20);
+    ck_assert_msg(longest <= (off_t)36 << 20, "WAL %lld bytes", (long long)longest);
+    ck_assert_int_eq(store_slot_load(st, id, &layout, D0 + 239 * DAY, &back, &err), DS_OK);
+    ck_assert_ptr_nonnull(back);
+    ck_assert_uint_eq(back->n_groups, 4500);
+    agg_slot_free(back);
+    store_close(st);
+}
+END_TEST
+
+/*
  * Schema 7: a store of version 6 (raw group blobs, as darkstab wrote them
  * until then) gets every slot's and open slot's blobs compressed by the
  * migration, and they read back the same; a blob that is not a whole zstd
@@ -1566,6 +1616,7 @@ store_suite(void)
     tc = tcase_create("checkpoint");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_checkpoint_in_background);
+    tcase_add_test(tc, test_wal_starts_again_under_commits);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("series");
