@@ -3779,6 +3779,51 @@ run_deferred(const char *attribution, const char *lists, bool defer, struct sink
     return ksize;
 }
 
+/*
+ * The slots of two runs, one counting as flows come and one deferring, are
+ * the same: groups, counts, flags, and details byte for byte.  Counts the
+ * groups with a detail and without one into *with_detail and *without.
+ */
+static void
+assert_same_slots(const struct sink *now, const struct sink *later, size_t ksize,
+                  size_t *with_detail, size_t *without)
+{
+    ck_assert_uint_eq(now->n_slots, later->n_slots);
+    for (size_t i = 0; i < now->n_slots; i++) {
+        const struct agg_slot *p = now->slots[i], *q = later->slots[i];
+
+        ck_assert_int_eq(p->start, q->start);
+        ck_assert_int_eq(p->complete, q->complete);
+        ck_assert_uint_eq(p->packets, q->packets);
+        ck_assert_uint_eq(p->flows, q->flows);
+        ck_assert_uint_eq(p->n_groups, q->n_groups);
+        ck_assert_ptr_null(q->deferred);
+        for (uint32_t j = 0; j < p->n_groups; j++) {
+            const struct agg_group *g = agg_slot_group(p, j), *h = agg_slot_group(q, j);
+
+            ck_assert(memcmp(g->key, h->key, ksize) == 0);
+            ck_assert_uint_eq(g->packets, h->packets);
+            ck_assert_uint_eq(g->flows, h->flows);
+            ck_assert_uint_eq(g->flags, h->flags);
+            ck_assert_int_eq(g->detail == NULL, h->detail == NULL);
+            if (g->detail != NULL) {
+                uint8_t *b1 = malloc(detail_serialize_bound(g->detail));
+                uint8_t *b2 = malloc(detail_serialize_bound(h->detail));
+                size_t l1 = detail_serialize(g->detail, b1);
+                size_t l2 = detail_serialize(h->detail, b2);
+
+                ck_assert_uint_eq(l1, l2);
+                ck_assert(memcmp(b1, b2, l1) == 0);
+                free(b1);
+                free(b2);
+                (*with_detail)++;
+            } else {
+                (*without)++;
+            }
+        }
+    }
+}
+
 START_TEST(test_agg_deferred_details)
 {
     static const char *const attributions[] = {"start", "spread"};
@@ -3800,40 +3845,7 @@ START_TEST(test_agg_deferred_details)
         free(v1.b);
         free(v2.b);
         ck_assert_uint_ge(now.n_slots, 3);
-        ck_assert_uint_eq(now.n_slots, later.n_slots);
-        for (size_t i = 0; i < now.n_slots; i++) {
-            const struct agg_slot *p = now.slots[i], *q = later.slots[i];
-
-            ck_assert_int_eq(p->start, q->start);
-            ck_assert_int_eq(p->complete, q->complete);
-            ck_assert_uint_eq(p->packets, q->packets);
-            ck_assert_uint_eq(p->flows, q->flows);
-            ck_assert_uint_eq(p->n_groups, q->n_groups);
-            ck_assert_ptr_null(q->deferred);
-            for (uint32_t j = 0; j < p->n_groups; j++) {
-                const struct agg_group *g = agg_slot_group(p, j), *h = agg_slot_group(q, j);
-
-                ck_assert(memcmp(g->key, h->key, ksize) == 0);
-                ck_assert_uint_eq(g->packets, h->packets);
-                ck_assert_uint_eq(g->flows, h->flows);
-                ck_assert_uint_eq(g->flags, h->flags);
-                ck_assert_int_eq(g->detail == NULL, h->detail == NULL);
-                if (g->detail != NULL) {
-                    uint8_t *b1 = malloc(detail_serialize_bound(g->detail));
-                    uint8_t *b2 = malloc(detail_serialize_bound(h->detail));
-                    size_t l1 = detail_serialize(g->detail, b1);
-                    size_t l2 = detail_serialize(h->detail, b2);
-
-                    ck_assert_uint_eq(l1, l2);
-                    ck_assert(memcmp(b1, b2, l1) == 0);
-                    free(b1);
-                    free(b2);
-                    with_detail++;
-                } else {
-                    without++;
-                }
-            }
-        }
+        assert_same_slots(&now, &later, ksize, &with_detail, &without);
         /* both kinds were there to compare: kept groups and trimmed ones */
         ck_assert_uint_gt(with_detail, 100);
         ck_assert_uint_gt(without, 1000);
@@ -3842,6 +3854,81 @@ START_TEST(test_agg_deferred_details)
         cfg_free(c1);
         cfg_free(c2);
     }
+}
+END_TEST
+
+/*
+ * Times at the edges of a deferred flow's 48 bits of start: a day before
+ * 1970 (negative milliseconds, the shift must keep the sign), one ending
+ * just inside 2^47 ms (year 6429), and flows past it, in the slot where
+ * the latter ends, which stops deferring at the first of them (as a
+ * hostile exporter's clock could ask).  With lists: the source ports and
+ * IPv6 addresses come back too.
+ */
+static size_t
+run_edges(bool defer, struct sink *sink, struct ds_cfg **cfg)
+{
+    struct agg_opts opts = {sink_close, sink_late, sink, NULL, 0, defer};
+    struct agg *agg;
+    size_t ksize;
+    uint64_t x = 7;
+    static const int64_t starts[] = {-86400, 140737401955, 140737488355};
+
+    *cfg = tu_cfg("timezone: UTC\n"
+                  "drilldown:\n  lists: memory\n"
+                  "analyses:\n  - name: t\n    keys: [proto, dst_port]\n    slot: 1d\n"
+                  "    thresholds: [1.0, 0.5]\n");
+    opts.drilldown = &(*cfg)->drilldown;
+    agg = agg_new(&(*cfg)->analyses[0], &opts);
+    for (size_t d = 0; d < 3; d++) {
+        for (int i = 0; i < 3000; i++) {
+            char src[48];
+            struct flow f;
+
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            if ((x >> 60) < 4)
+                snprintf(src, sizeof(src), "2001:db8:%x::1", (unsigned)(x >> 20) % 64);
+            else
+                snprintf(src, sizeof(src), "203.0.113.%u", (unsigned)(x >> 20) % 250);
+            f = tu_flow(MS(starts[d]) + (int64_t)((x >> 8) % 86000000), 1 + (x >> 40) % 3, src,
+                        (x >> 50) % 2 ? "198.18.0.9" : "2001:db8:dead::9", PROTO_TCP,
+                        (uint16_t)(1024 + (x >> 24) % 500),
+                        (uint16_t)((x >> 59) < 8 ? 23 : 100 + (x >> 30) % 300));
+            /* the last day's flows start past 2^47 ms: not in a deferred flow's 48 bits */
+            if (d == 2)
+                f.start_ms = f.end_ms = (INT64_C(1) << 47) + (int64_t)i;
+            agg_add(agg, &f);
+        }
+        /* day 1's last hours and day 2 share a slot: its deferral ends there */
+        if (d == 0)
+            agg_advance(agg, starts[d] + 2 * 86400);
+    }
+    agg_flush(agg);
+    ksize = agg_layout(agg)->size;
+    agg_free(agg);
+    return ksize;
+}
+
+START_TEST(test_agg_deferred_edges)
+{
+    struct sink now = {0}, later = {0};
+    struct ds_cfg *c1, *c2;
+    size_t with_detail = 0, without = 0, ksize;
+
+    ksize = run_edges(false, &now, &c1);
+    ck_assert_uint_eq(run_edges(true, &later, &c2), ksize);
+    ck_assert_uint_eq(now.n_slots, 3);
+    ck_assert_int_lt(now.slots[0]->start, 0);
+    /* the last slot holds day 1's last flows and day 2's, none late */
+    ck_assert_uint_eq(now.n_late, 0);
+    ck_assert_uint_eq(now.slots[0]->flows + now.slots[1]->flows + now.slots[2]->flows, 9000);
+    assert_same_slots(&now, &later, ksize, &with_detail, &without);
+    ck_assert_uint_gt(with_detail, 3);
+    ck_assert_uint_gt(without, 100);
+    sink_free(&now);
+    sink_free(&later);
+    cfg_free(c1);
+    cfg_free(c2);
 }
 END_TEST
 
@@ -4062,6 +4149,7 @@ agg_suite(void)
     tcase_set_timeout(tc, 180);
     tcase_add_checked_fixture(tc, utc_setup, no_teardown);
     tcase_add_test(tc, test_agg_deferred_details);
+    tcase_add_test(tc, test_agg_deferred_edges);
     suite_add_tcase(s, tc);
     return s;
 }
