@@ -160,7 +160,9 @@ int64_t agg_open_end(const struct agg *agg);
  * fn for every open slot, oldest first (borrowed: for checkpoints).  A slot
  * whose details are deferred is shown with every group's detail, counted
  * from its deferred flows for the call and freed after it: what counting
- * each flow as it came would show.  The slot goes on deferring.
+ * each flow as it came would show while drilldown.series_memory is not
+ * reached (the lent details' series are not counted in it; past it the
+ * two ways drop different series).  The slot goes on deferring.
  */
 void agg_each_open(struct agg *agg, void (*fn)(void *ctx, const struct agg_slot *slot),
                    void *ctx);

@@ -375,8 +375,10 @@ defer_flow(struct agg_slot *slot, struct agg_group *g, const struct flow *f, uin
 {
     struct agg_deferred *r;
 
-    if (f->end_ms < f->start_ms || f->end_ms - f->start_ms > UINT32_MAX || packets > UINT32_MAX ||
-        f->start_ms >= DEFERRED_START_MAX || f->start_ms < -DEFERRED_START_MAX) {
+    /* the start first: within 2^47, start + UINT32_MAX cannot overflow */
+    if (f->start_ms >= DEFERRED_START_MAX || f->start_ms < -DEFERRED_START_MAX ||
+        f->end_ms < f->start_ms || f->end_ms > f->start_ms + (int64_t)UINT32_MAX ||
+        packets > UINT32_MAX) {
         /* not in 40 bytes: every group's detail from here on */
         settle_deferred(slot, NULL, 0);
         slot->series_bytes += detail_add(g->detail, f, packets);

@@ -721,20 +721,20 @@ agg_thread(void *arg)
             agg_advance(p->an[a].agg, b->watermark_s);
             if (b->close_open)
                 agg_advance(p->an[a].agg, agg_open_end(p->an[a].agg));
-            if (b->checkpoint) {
+            if (b->checkpoint)
                 push_part(&p->an[a], b->checkpoint);
-                /*
-                 * The details it lent the open groups for the checkpoint are
-                 * freed, but this thread's arena would keep their pages.
-                 */
-                malloc_trim(0);
-            }
             if (p->live) {
                 pthread_mutex_lock(&p->live_lock);
                 p->an[a].live.open_slots = agg_open_slots(p->an[a].agg);
                 pthread_mutex_unlock(&p->live_lock);
             }
         }
+        /*
+         * The details lent to the open groups for a checkpoint's parts are
+         * freed, but this thread's arena would keep their pages.
+         */
+        if (b->checkpoint)
+            malloc_trim(0);
         end = b->end;
         pthread_mutex_lock(&p->lock);
         p->consumed[t]++;

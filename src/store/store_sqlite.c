@@ -203,6 +203,8 @@ struct sq {
     _Atomic bool ckpt_busy;     /* it has not finished */
     pid_t ckpt_pid;             /* the process that started it: a fork's child has none */
     int ckpt_frames;            /* the WAL's frames when the last one started */
+    int wal_frames;             /* the WAL's frames at the commit before */
+    bool ckpt_here_tried;       /* one ran on the committing thread since the WAL started */
     int page_size;
     ZSTD_CCtx *zc;              /* the blobs' (de)compression contexts, kept */
     ZSTD_DCtx *zd;
@@ -488,24 +490,37 @@ checkpoint_join(struct sq *s)
  * two fdatasyncs each, for ten million records.  If checkpoints have run
  * and the WAL is still WAL_LONG_BYTES long, the checkpoint runs here, where
  * no commit comes in between: it copies every frame, and the next write
- * starts the WAL again.  One long transaction (analyze's) is not that case.
+ * starts the WAL again.  One long transaction (analyze's) is not that case;
+ * nor is a WAL that one such checkpoint did not start again (a reader on
+ * another connection holds its frames): the next ones go back to the thread
+ * rather than hold the writer for each.
  */
 static int
 wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     struct sq *s = arg;
 
-    if (frames < s->ckpt_frames)
-        s->ckpt_frames = 0;     /* the WAL started again */
+    /* the WAL started again: it is shorter than at the commit before */
+    if (frames < s->wal_frames) {
+        s->ckpt_frames = 0;
+        s->ckpt_here_tried = false;
+    }
+    s->wal_frames = frames;
     if ((int64_t)(frames - s->ckpt_frames) * s->page_size < CHECKPOINT_BYTES)
         return SQLITE_OK;
     checkpoint_join_if_forked(s);
     if (atomic_load(&s->ckpt_busy))
         return SQLITE_OK;
     checkpoint_join(s);
-    if (s->ckpt_frames > 0 && (int64_t)frames * s->page_size >= WAL_LONG_BYTES) {
+    if (s->ckpt_frames > 0 && !s->ckpt_here_tried &&
+        (int64_t)frames * s->page_size >= WAL_LONG_BYTES) {
+        int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
         s->ckpt_frames = frames;
-        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        s->ckpt_here_tried = true;
+        /* not fatal, as in checkpoint_main(): the frames stay in the WAL */
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            log_warnx("store %s: checkpoint: %s", s->path, sqlite3_errmsg(db));
         return SQLITE_OK;
     }
     s->ckpt_frames = frames;
