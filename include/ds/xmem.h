@@ -15,5 +15,13 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* Returns owned memory holding the formatted string. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Gives the free pages of glibc's arenas back to the system (malloc_trim),
+ * after a burst of frees that a thread's arena would otherwise keep.  Any
+ * thread may call it.  Nothing under AddressSanitizer, whose allocator is
+ * not glibc's: there glibc's malloc is never set up, and two threads that
+ * trim at once raced in its lazy setup and crashed.
+ */
+void xmem_release_free(void);
 
 #endif

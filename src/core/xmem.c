@@ -1,6 +1,7 @@
 /*
  * Allocation wrappers that abort on exhaustion (see ds/xmem.h).
  */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -76,4 +77,20 @@ xasprintf(const char *fmt, ...)
     if (n < 0)
         fatalx("xasprintf: out of memory");
     return p;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define XMEM_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define XMEM_ASAN 1
+#endif
+#endif
+
+void
+xmem_release_free(void)
+{
+#ifndef XMEM_ASAN
+    malloc_trim(0);
+#endif
 }

@@ -18,7 +18,6 @@
  * and anything that still arrives for it is late and added to the closed
  * slot.
  */
-#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -734,7 +733,7 @@ agg_thread(void *arg)
          * freed, but this thread's arena would keep their pages.
          */
         if (b->checkpoint)
-            malloc_trim(0);
+            xmem_release_free();
         end = b->end;
         pthread_mutex_lock(&p->lock);
         p->consumed[t]++;
@@ -1351,7 +1350,7 @@ reread_unstable(struct pipeline *p, struct ds_error *err)
      * pages: given back first, the reading's maps take their place rather
      * than adding to them.
      */
-    malloc_trim(0);
+    xmem_release_free();
     if (rc == DS_OK) {
         series_reread_run(rr, cpus > 0 ? (unsigned)cpus : 1, NULL);
         rc = series_reread_apply(rr, p->st, true, err);
