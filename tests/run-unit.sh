@@ -1,7 +1,10 @@
 #!/bin/sh
 # Runs the Check unit test binaries given as arguments; each forks per test
 # (CK_FORK) so a crash fails only its own test.  Appends "passed failed" to
-# $RESULTS (if set) and prints "unit: N passed, N failed".
+# $RESULTS (if set) and prints "unit: N passed, N failed".  Of a binary with
+# a failure it also prints what a sanitizer (30 lines at most) and errors
+# such as fatalx()'s (10) wrote: Check's own line says no more than "Early
+# exit".
 set -u
 passed=0
 failed=0
@@ -23,7 +26,12 @@ for bin in "$@"; do
     bad=$((fails + errs))
     passed=$((passed + checks - bad))
     failed=$((failed + bad))
-    [ "$bad" -eq 0 ] && [ "$rc" -eq 0 ] || status=1
+    if [ "$bad" -ne 0 ] || [ "$rc" -ne 0 ]; then
+        status=1
+        # a test that exited early: what a sanitizer or fatalx() said of it
+        printf '%s\n' "$out" | grep -E 'Sanitizer|runtime error|^ +#[0-9]+ ' | head -n 30
+        printf '%s\n' "$out" | grep -E '^darkstab: error: ' | head -n 10
+    fi
 done
 [ -n "${RESULTS:-}" ] && echo "$passed $failed" >> "$RESULTS"
 echo "unit: $passed passed, $failed failed"
