@@ -26,11 +26,7 @@ MPORT=39444
 bench_dir "$D"
 [ $# -gt 0 ] || set -- "$(cd "$BUILD" && pwd)/darkstab"
 
-old_rmem=$(cat /proc/sys/net/core/rmem_max)
-if [ "$old_rmem" -lt 67108864 ] && [ -w /proc/sys/net/core/rmem_max ]; then
-    echo 67108864 > /proc/sys/net/core/rmem_max
-    trap 'echo "$old_rmem" > /proc/sys/net/core/rmem_max' EXIT
-fi
+raise_rmem
 
 hz=$(getconf CLK_TCK)
 run=0
@@ -42,13 +38,7 @@ while [ "$run" -lt "$RUNS" ]; do
         pid=$!
         sleep 1
         "$GEN" --scenario bench --send "127.0.0.1:$PORT" --rate "$RATE" > /dev/null 2>&1
-        last=-1
-        while :; do
-            sleep 1
-            now=$(metric_sum "$MPORT" darkstab_exporter_records_total)
-            [ "$now" = "$last" ] && break
-            last=$now
-        done
+        settle 'metric_sum "$MPORT" darkstab_exporter_records_total'
         printf '%s\n' "$ds"
         for t in /proc/"$pid"/task/*; do
             awk -v hz="$hz" -v name="$(cat "$t/comm")" '

@@ -28,11 +28,7 @@ MPORT=39464
 . "$(dirname "$0")/lib.sh"
 bench_dir "$D"
 
-old_rmem=$(cat /proc/sys/net/core/rmem_max)
-if [ "$old_rmem" -lt 67108864 ] && [ -w /proc/sys/net/core/rmem_max ]; then
-    echo 67108864 > /proc/sys/net/core/rmem_max
-    trap 'echo "$old_rmem" > /proc/sys/net/core/rmem_max' EXIT
-fi
+raise_rmem
 
 collect_config "$D/collect.yaml" "$(cd "$D" && pwd)/collect.db" "$PORT" "$MPORT"
 
@@ -57,17 +53,6 @@ cpu_ticks() {
         t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
     done
     echo "$t"
-}
-
-# settle PID COUNTER_CMD: waits until COUNTER_CMD's output stops growing
-settle() {
-    last=-1
-    while :; do
-        sleep 1
-        now=$(eval "$2")
-        [ "$now" = "$last" ] && break
-        last=$now
-    done
 }
 
 darkstab_count() {
@@ -105,7 +90,7 @@ for rate in $RATES; do
         sent=${sent% *}
         case $tool in
         darkstab)
-            settle "$pid" darkstab_count
+            settle darkstab_count
             got=$(darkstab_count)
             pk=$(metric_sum "$MPORT" darkstab_exporter_received_packets_total)
             [ "$got" = "$sent" ] && truth_packets=$pk

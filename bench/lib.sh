@@ -1,4 +1,4 @@
-# Sourced by bench/collect.sh and bench/soak.sh: darkstab collect fed over
+# Sourced by bench/collect.sh, bench/collect-threads.sh and bench/soak.sh: darkstab collect fed over
 # UDP on 127.0.0.1, with the darknet and the two analyses of bench/bench.yaml.
 
 # bench_dir DIR: creates DIR, writable by the collector (as root it runs as
@@ -36,4 +36,26 @@ collect_config() {
 metric_sum() {
     curl -s "http://127.0.0.1:$1/metrics" |
         awk -v m="$2" 'index($0, m) == 1 {s += $NF} END {printf "%.0f\n", s}'
+}
+
+# raise_rmem: lets a socket have a 64 MB receive buffer (net.core.rmem_max),
+# when we may, and puts the old limit back at exit
+raise_rmem() {
+    old_rmem=$(cat /proc/sys/net/core/rmem_max)
+    if [ "$old_rmem" -lt 67108864 ] && [ -w /proc/sys/net/core/rmem_max ]; then
+        echo 67108864 > /proc/sys/net/core/rmem_max
+        trap 'echo "$old_rmem" > /proc/sys/net/core/rmem_max' EXIT
+    fi
+}
+
+# settle COUNTER_CMD: waits until COUNTER_CMD's output stops growing; leaves
+# its last output in $now
+settle() {
+    last=-1
+    while :; do
+        sleep 1
+        now=$(eval "$1")
+        [ "$now" = "$last" ] && break
+        last=$now
+    done
 }

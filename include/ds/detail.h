@@ -97,6 +97,11 @@ struct detail *detail_new(void);
  * the defaults), and a series unless dd->series_memory is 0.
  */
 struct detail *detail_new_in(const struct cfg_drilldown *dd, int64_t start_s, int64_t end_s);
+/*
+ * Do the details detail_new_in() makes for dd keep lists and a series?  Not
+ * with drilldown.lists reread: the drill-down reads the slot back.
+ */
+bool detail_keeps_lists(const struct cfg_drilldown *dd);
 void detail_free(struct detail *d);
 size_t detail_series_add_slow(struct detail_series *s, uint32_t minute, uint64_t packets);
 

@@ -66,18 +66,12 @@ struct agg_deferred_v6 {
     struct addr dst;
 };
 
-/* Are the groups' details of slot with lists (as detail_new_in() makes them)? */
-static inline bool
-slot_has_lists(const struct agg_slot *slot)
-{
-    return slot->drilldown == NULL || slot->drilldown->lists != CFG_LISTS_REREAD;
-}
-
-/* Does deferred flow r have its addresses in the slot's deferred_v6? */
+/* Does deferred flow r have its addresses in the slot's deferred_v6 (its lists need them)? */
 static inline bool
 deferred_is_v6(const struct agg_slot *slot, const struct agg_deferred *r)
 {
-    return slot_has_lists(slot) && (topk_is_v6_key(r->src_value) || topk_is_v6_key(r->dst_value));
+    return (topk_is_v6_key(r->src_value) || topk_is_v6_key(r->dst_value)) &&
+           detail_keeps_lists(slot->drilldown);
 }
 
 /* The flow r keeps (v6: its addresses, if it has them), for detail_add(). */

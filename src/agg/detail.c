@@ -36,18 +36,20 @@ detail_new_in(const struct cfg_drilldown *dd, int64_t start_s, int64_t end_s)
     topk_init(&d->sport_top, cap_of(dd ? dd->ports : 0, DETAIL_PORTS_DEFAULT));
     topk_init(&d->dst_top, cap_of(dd ? dd->destinations : 0, DETAIL_DSTS_DEFAULT));
     d->series.start_s = start_s;
-    /*
-     * drilldown.lists reread: the drill-down reads the slot back, so a
-     * group keeps neither lists nor series (and never logs): the cost of
-     * counting a flow is its counters alone.
-     */
-    if (dd != NULL && dd->lists == CFG_LISTS_REREAD)
+    /* without lists a group never logs either: a flow costs its counters alone */
+    if (!detail_keeps_lists(dd))
         return d;
     d->has_lists = 1;
     d->logging = 1;
     if (minutes > 0 && (dd == NULL || dd->series_memory > 0))
         d->series.n_min = minutes > SERIES_MINUTES_MAX ? SERIES_MINUTES_MAX : (uint32_t)minutes;
     return d;
+}
+
+bool
+detail_keeps_lists(const struct cfg_drilldown *dd)
+{
+    return dd == NULL || dd->lists != CFG_LISTS_REREAD;
 }
 
 struct detail *

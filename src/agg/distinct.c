@@ -783,6 +783,14 @@ distinct_serialize(const struct distinct *d, uint8_t *buf)
     return n;
 }
 
+/* The count field of a serialisation's 8-byte header (bytes 4 to 7, little-endian). */
+static uint32_t
+header_n(const uint8_t *buf)
+{
+    return (uint32_t)buf[4] | (uint32_t)buf[5] << 8 | (uint32_t)buf[6] << 16 |
+           (uint32_t)buf[7] << 24;
+}
+
 /*
  * The n values of an exact set's serialisation (from byte 8 of buf), into
  * d if not NULL: returns the position after them, or 0 unless they are n
@@ -818,7 +826,7 @@ distinct_deserialize(struct distinct *d, const uint8_t *buf, size_t len)
     if (len < 8 || buf[0] > DISTINCT_BLOCKS || buf[1] > 1 || buf[2] > 1)
         return 0;
     distinct_init(d, buf[1]);
-    n = (uint32_t)buf[4] | (uint32_t)buf[5] << 8 | (uint32_t)buf[6] << 16 | (uint32_t)buf[7] << 24;
+    n = header_n(buf);
     d->has_zero = buf[2];
     switch (buf[0]) {
     case DISTINCT_HLL:
@@ -890,7 +898,7 @@ distinct_deserialize_count(struct distinct *d, const uint8_t *buf, size_t len)
 
     if (len < 8 || buf[0] != DISTINCT_EXACT || buf[1] > 1 || buf[2] > 1)
         return distinct_deserialize(d, buf, len);
-    n = (uint32_t)buf[4] | (uint32_t)buf[5] << 8 | (uint32_t)buf[6] << 16 | (uint32_t)buf[7] << 24;
+    n = header_n(buf);
     if (n > DISTINCT_EXACT_MAX)
         return 0;
     pos = read_exact(buf, len, n, buf[1], NULL);

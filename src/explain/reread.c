@@ -319,6 +319,23 @@ cmp_ventry(const void *x, const void *y)
     return a->key < b->key ? -1 : a->key > b->key;
 }
 
+/* The narrow entry of l (sorted) whose value's low 32 bits are key, or l->n. */
+static uint32_t
+narrow_find(const struct vlist *l, uint32_t key)
+{
+    uint32_t lo = 0, hi = l->n;
+
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+
+        if ((uint32_t)l->e[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < l->n && (uint32_t)l->e[lo] == key ? lo : l->n;
+}
+
 /*
  * Each value of l once, with its packets summed: the narrow entries
  * radix sorted by value, the wide ones (few) by qsort(); a narrow sum past
@@ -355,21 +372,14 @@ vlist_compact(struct vlist *l, struct tarena *a, uint64_t *scratch)
         l->n_w = kw;
         /* a value both narrow and wide (a flow of more than 2^32 packets): wide */
         for (uint32_t i = 0; i < l->n_w; i++) {
-            uint32_t lo = 0, hi = l->n, key = (uint32_t)l->w[i].key;
+            uint32_t at;
 
             if (l->w[i].key >> 32 != l->high >> 32)
                 continue;
-            while (lo < hi) {
-                uint32_t mid = lo + (hi - lo) / 2;
-
-                if ((uint32_t)l->e[mid] < key)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-            if (lo < l->n && (uint32_t)l->e[lo] == key) {
-                l->w[i].packets += l->e[lo] >> 32;
-                memmove(&l->e[lo], &l->e[lo + 1], (l->n - lo - 1) * sizeof(*l->e));
+            at = narrow_find(l, (uint32_t)l->w[i].key);
+            if (at < l->n) {
+                l->w[i].packets += l->e[at] >> 32;
+                memmove(&l->e[at], &l->e[at + 1], (l->n - at - 1) * sizeof(*l->e));
                 l->n--;
             }
         }

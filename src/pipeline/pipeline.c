@@ -1347,7 +1347,7 @@ reread_unstable(struct pipeline *p, struct ds_error *err)
     rc = series_reread_prepare(p->cfg, p->st, sets, p->n_an, known, p->n_files, &rr, err);
     /*
      * The aggregation's slots are freed, but its threads' arenas keep the
-     * pages: given back first, the reading's maps take their place rather
+     * pages: given back first, the reading's lists take their place rather
      * than adding to them.
      */
     xmem_release_free();

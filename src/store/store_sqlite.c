@@ -476,6 +476,16 @@ checkpoint_join(struct sq *s)
     }
 }
 
+/* A checkpoint on the committing thread; not fatal, as in checkpoint_main(). */
+static void
+checkpoint_here(struct sq *s, sqlite3 *db, const char *name)
+{
+    int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        log_warnx("store %s: checkpoint: %s", s->path, sqlite3_errmsg(db));
+}
+
 /*
  * Called by SQLite after each commit in WAL mode with the WAL's length in
  * frames (pages).  Runs on the committing thread with the database's mutex held:
@@ -514,13 +524,9 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     checkpoint_join(s);
     if (s->ckpt_frames > 0 && !s->ckpt_here_tried &&
         (int64_t)frames * s->page_size >= WAL_LONG_BYTES) {
-        int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-
         s->ckpt_frames = frames;
         s->ckpt_here_tried = true;
-        /* not fatal, as in checkpoint_main(): the frames stay in the WAL */
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-            log_warnx("store %s: checkpoint: %s", s->path, sqlite3_errmsg(db));
+        checkpoint_here(s, db, name);
         return SQLITE_OK;
     }
     s->ckpt_frames = frames;
@@ -532,7 +538,7 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     }
     atomic_store(&s->ckpt_busy, false);
     /* no thread: here, as SQLite would have */
-    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    checkpoint_here(s, db, name);
     return SQLITE_OK;
 }
 
