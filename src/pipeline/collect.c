@@ -343,20 +343,15 @@ acc_start(struct exp_state *e, int64_t minute)
 static void
 push_minutes(struct collector *c)
 {
-    struct store_minute *m = NULL;
-    size_t n = 0;
-
     for (size_t i = 0; i < exp_count(c); i++) {
         struct exp_state *e = exp_at(c, i);
 
         /* a sender's problems count from its first usable record on */
         if (!e->acc_used || e->probation)
             continue;
-        m = xreallocarray(m, n + 1, sizeof(*m));
-        m[n++] = e->acc;
+        pipeline_add_minutes(c->p, &e->acc, 1);
         acc_start(e, e->acc.minute);
     }
-    pipeline_push_minutes(c->p, m, n);
 }
 
 /* The exporter's clock moves to minute: the minute before goes out whole. */
@@ -366,12 +361,8 @@ acc_at(struct collector *c, struct exp_state *e, int64_t minute)
     (void)c;
     if (e->acc.minute == minute)
         return;
-    if (e->acc_used && !e->probation) {
-        struct store_minute *m = xmalloc(sizeof(*m));
-
-        *m = e->acc;
-        pipeline_push_minutes(c->p, m, 1);
-    }
+    if (e->acc_used && !e->probation)
+        pipeline_add_minutes(c->p, &e->acc, 1);
     acc_start(e, minute);
 }
 

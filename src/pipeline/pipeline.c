@@ -170,6 +170,13 @@ struct pipeline {
     pthread_mutex_t live_lock;          /* for pipeline_live_status() */
     series_judged_fn on_judged;
     void *on_judged_ctx;
+    /*
+     * Exporter minutes not yet queued for the store thread (reader's side):
+     * they go as one work before the next batch, so that a slot the batch
+     * closes finds them stored, as when each went alone.
+     */
+    struct store_minute *minutes;       /* owned */
+    size_t n_minutes, cap_minutes;
 
     /* reader state */
     uint32_t mask;                      /* analyses counting the current input */
@@ -201,6 +208,8 @@ struct pipeline {
     struct archive_reread *archive_reread;
 };
 
+/* exporter minutes waiting for the next batch: past this many they go at once */
+#define MINUTES_PENDING_MAX 4096
 /* how long a stopping collector goes on reading unstable slots back from its archive */
 #define ARCHIVE_STOP_WAIT_MS 10000
 /* a failing store (a full disk) is tried again after 1 s, 2 s, ... up to this */
@@ -757,11 +766,31 @@ slowest(const struct pipeline *p)
     return min;
 }
 
+/* The exporter minutes gathered so far, to the store thread as one work. */
+static void
+flush_minutes(struct pipeline *p)
+{
+    struct work *w;
+
+    if (p->n_minutes == 0)
+        return;
+    w = xcalloc(1, sizeof(*w));
+    w->kind = W_MINUTES;
+    w->minutes = p->minutes;
+    w->n_minutes = p->n_minutes;
+    p->minutes = NULL;
+    p->n_minutes = 0;
+    p->cap_minutes = 0;
+    work_push(p, w);
+}
+
 /* Hands the current batch to the aggregation threads and takes the next. */
 static void
 push_batch(struct pipeline *p, int end)
 {
     struct batch *b = p->cur;
+
+    flush_minutes(p);
 
     b->end = end;
     b->mask = p->mask;
@@ -1153,6 +1182,7 @@ pipeline_free(struct pipeline *p)
     }
     prefix_set_free(p->dark);
     norm_free(p->norm);
+    free(p->minutes);
     free(p->sizes);
     for (size_t i = 0; i < p->n_files; i++)
         free(p->files[i].chunks);
@@ -1541,6 +1571,8 @@ pipeline_flush(struct pipeline *p)
 {
     if (p->cur->n > 0 || p->watermark_s != p->pushed_watermark_s)
         push_batch(p, 0);
+    else
+        flush_minutes(p);
 }
 
 uint32_t
@@ -1549,6 +1581,7 @@ pipeline_checkpoint(struct pipeline *p, struct store_collector *state)
     struct work *w = xcalloc(1, sizeof(*w));
     uint32_t id = __atomic_add_fetch(&p->checkpoints, 1, __ATOMIC_RELEASE);
 
+    flush_minutes(p);
     w->kind = W_STATE;
     w->checkpoint = id;
     w->state = *state;
@@ -1579,25 +1612,31 @@ pipeline_checkpoint_wait(struct pipeline *p, uint32_t id, int timeout_ms)
 }
 
 void
-pipeline_push_minutes(struct pipeline *p, struct store_minute *m, size_t n)
+pipeline_add_minutes(struct pipeline *p, const struct store_minute *m, size_t n)
 {
-    struct work *w;
-
-    if (n == 0) {
-        free(m);
+    if (n == 0)
         return;
+    if (p->n_minutes + n > p->cap_minutes) {
+        size_t cap = p->cap_minutes ? p->cap_minutes : 64;
+
+        while (cap < p->n_minutes + n)
+            cap *= 2;
+        p->minutes = xreallocarray(p->minutes, cap, sizeof(*p->minutes));
+        p->cap_minutes = cap;
     }
-    w = xcalloc(1, sizeof(*w));
-    w->kind = W_MINUTES;
-    w->minutes = m;
-    w->n_minutes = n;
-    work_push(p, w);
+    memcpy(p->minutes + p->n_minutes, m, n * sizeof(*m));
+    p->n_minutes += n;
+    /* many exporters between batches: a bound on what waits here */
+    if (p->n_minutes >= MINUTES_PENDING_MAX)
+        flush_minutes(p);
 }
 
 void
 pipeline_push_gap(struct pipeline *p, const struct store_gap *g)
 {
     struct work *w = xcalloc(1, sizeof(*w));
+
+    flush_minutes(p);
 
     w->kind = W_GAP;
     w->gap = *g;
