@@ -89,8 +89,9 @@ struct agg_slot {
      * at the close into the details of the groups kept then (agg.c).
      */
     bool defer;
-    struct agg_deferred *deferred;      /* owned, mapped; n_deferred of cap_deferred */
+    struct agg_deferred *deferred;      /* owned; n_deferred of cap_deferred */
     uint32_t n_deferred, cap_deferred;
+    bool deferred_mapped;               /* deferred is mapped, else from the heap */
     /* with lists: the addresses of the deferred IPv6 flows, in their order */
     struct agg_deferred_v6 *deferred_v6;    /* owned; n_deferred_v6 of cap_deferred_v6 */
     uint32_t n_deferred_v6, cap_deferred_v6;

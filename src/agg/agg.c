@@ -137,52 +137,86 @@ agg_slot_new(const struct key_layout *layout, int64_t start, int64_t end)
 }
 
 /*
- * The deferred flows' buffer (megabytes for a daily slot) is mapped: it
- * grows with mremap(), without a copy, and its pages go back to the system
- * when it is unmapped.  A closed slot leaves it to the next (a page fault
- * costs microseconds on a virtual machine: hourly slots would fault theirs
- * in every hour), and agg_flush() unmaps it.
+ * The deferred flows' buffer: up to AGG_DEFER_BYTES from the heap, whose
+ * pages the next slot's buffer takes again already faulted in (many hourly
+ * slots close together when a backlog is replayed: each mapping its own
+ * buffer cost page faults by the hundred and, unmapped, a TLB shootdown on
+ * the other cores).  Beyond, mapped (megabytes for a daily slot): it grows
+ * with mremap(), without a copy, and its pages go back to the system when
+ * it is unmapped.  A closed slot leaves a mapped buffer to the next (a
+ * page fault costs microseconds on a virtual machine), and agg_flush()
+ * unmaps it.
  */
+static void
+deferred_release(struct agg_slot *slot)
+{
+    struct agg_defer_spare *spare = slot->spare;
+
+    if (slot->deferred == NULL)
+        return;
+    if (!slot->deferred_mapped)
+        free(slot->deferred);
+    else if (spare != NULL && spare->buf == NULL) {
+        spare->buf = slot->deferred;
+        spare->cap = slot->cap_deferred;
+    } else {
+        munmap(slot->deferred, (size_t)slot->cap_deferred * sizeof(*slot->deferred));
+    }
+    slot->deferred = NULL;
+    slot->cap_deferred = 0;
+    slot->deferred_mapped = false;
+}
+
 static void
 deferred_resize(struct agg_slot *slot, uint32_t cap)
 {
     struct agg_defer_spare *spare = slot->spare;
-    size_t old = (size_t)slot->cap_deferred * sizeof(*slot->deferred);
+    size_t want = (size_t)cap * sizeof(*slot->deferred);
     void *p;
 
     if (cap == 0) {
-        if (slot->deferred != NULL && spare != NULL && spare->buf == NULL) {
-            spare->buf = slot->deferred;
-            spare->cap = slot->cap_deferred;
-        } else if (slot->deferred != NULL) {
-            munmap(slot->deferred, old);
-        }
-        slot->deferred = NULL;
-        slot->cap_deferred = 0;
+        deferred_release(slot);
         free(slot->deferred_v6);
         slot->deferred_v6 = NULL;
         slot->n_deferred_v6 = 0;
         slot->cap_deferred_v6 = 0;
         return;
     }
-    if (slot->deferred == NULL && spare != NULL && spare->buf != NULL) {
-        slot->deferred = spare->buf;
-        slot->cap_deferred = spare->cap;
-        old = (size_t)spare->cap * sizeof(*slot->deferred);
-        spare->buf = NULL;
-        spare->cap = 0;
-        if (slot->cap_deferred >= cap)
-            return;
+    if (slot->deferred_mapped) {
+        p = mremap(slot->deferred, (size_t)slot->cap_deferred * sizeof(*slot->deferred), want,
+                   MREMAP_MAYMOVE);
+    } else if (want <= AGG_DEFER_BYTES) {
+        slot->deferred = xreallocarray(slot->deferred, cap, sizeof(*slot->deferred));
+        slot->cap_deferred = cap;
+        return;
+    } else {
+        /* from the heap to a mapping: the spare, if a slot left one */
+        p = MAP_FAILED;
+        if (spare != NULL && spare->buf != NULL) {
+            size_t have = (size_t)spare->cap * sizeof(*slot->deferred);
+
+            p = have >= want ? (void *)spare->buf : mremap(spare->buf, have, want, MREMAP_MAYMOVE);
+            if (p != MAP_FAILED && have > want) {
+                want = have;
+                cap = spare->cap;
+            }
+            if (p == MAP_FAILED)
+                munmap(spare->buf, have);
+            spare->buf = NULL;
+            spare->cap = 0;
+        }
+        if (p == MAP_FAILED)
+            p = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p != MAP_FAILED) {
+            memcpy(p, slot->deferred, (size_t)slot->n_deferred * sizeof(*slot->deferred));
+            free(slot->deferred);
+        }
     }
-    if (slot->deferred == NULL)
-        p = mmap(NULL, (size_t)cap * sizeof(*slot->deferred), PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    else
-        p = mremap(slot->deferred, old, (size_t)cap * sizeof(*slot->deferred), MREMAP_MAYMOVE);
     if (p == MAP_FAILED)
         fatalx("agg: out of memory for %u deferred flows", cap);
     slot->deferred = p;
     slot->cap_deferred = cap;
+    slot->deferred_mapped = true;
 }
 
 void
