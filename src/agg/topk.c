@@ -2,11 +2,12 @@
  * Space-Saving top lists (see ds/topk.h).
  *
  * Our implementation: keys, counts and errors in arrays of one block that
- * grows (1, 4, then doubling) up to max.  A value is found by scanning the
- * keys, four a step with one branch, while there are at most TOPK_SCAN
- * entries (the defaults never need more), through an open-addressing index
- * of entry numbers in the same block beyond: in a darknet's churn of new
- * values a hash probe mispredicts where a scan streams.  The entry to
+ * grows (1, 4, then doubling) up to max.  A value is found by scanning a
+ * byte of tag per key, sixteen a step (SSE2), while there are at most
+ * TOPK_SCAN entries (the defaults never need more), through an
+ * open-addressing index of entry numbers in the same block beyond: in a
+ * darknet's churn of new values a hash probe mispredicts where a scan
+ * streams, and the tags of 64 entries are one cache line.  The entry to
  * replace comes from a scan of the counts that collects every entry at the
  * minimum (see min_entry()): an exact list never pays for it, and an
  * increment costs nothing.  Metwally's bucket list, whose O(1) step
@@ -15,6 +16,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "ds/topk.h"
 #include "ds/varint.h"
@@ -90,22 +94,49 @@ index_remove(struct topk *t, uint64_t key)
     }
 }
 
+/* Entry i now holds key: its key, and its tag if the block has tags. */
+static inline void
+put_key(struct topk *t, uint32_t i, uint64_t key)
+{
+    t->key[i] = key;
+    if (t->cap > 1 && t->imask == 0)
+        topk_tags(t)[i] = topk_tag(key);
+}
+
 /* The entry holding key, or UINT32_MAX. */
 static uint32_t
 find(const struct topk *t, uint64_t key)
 {
     const uint64_t *k = t->key;
     const uint16_t *idx = topk_index(t);
-    uint32_t i = 0;
 
+    if (t->cap == 1)
+        return t->n > 0 && k[0] == key ? 0 : UINT32_MAX;
     if (t->imask == 0) {
-        /* four at a time, without a branch each: this loop is most of a miss */
-        for (; i + 4 <= t->n; i += 4)
-            if ((k[i] == key) | (k[i + 1] == key) | (k[i + 2] == key) | (k[i + 3] == key))
-                break;
-        for (; i < t->n; i++)
-            if (k[i] == key)
-                return i;
+        const uint8_t *tags = topk_tags(t);
+        uint8_t tag = topk_tag(key);
+
+        for (uint32_t base = 0; base < t->n; base += 16) {
+            uint32_t m;
+
+#ifdef __SSE2__
+            m = (uint32_t)_mm_movemask_epi8(
+                _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(tags + base)),
+                               _mm_set1_epi8((char)tag)));
+#else
+            m = 0;
+            for (uint32_t j = 0; j < 16; j++)
+                m |= (uint32_t)(tags[base + j] == tag) << j;
+#endif
+            if (t->n - base < 16)
+                m &= (1u << (t->n - base)) - 1;
+            for (; m != 0; m &= m - 1) {
+                uint32_t i = base + (uint32_t)__builtin_ctz(m);
+
+                if (k[i] == key)
+                    return i;
+            }
+        }
         return UINT32_MAX;
     }
     for (uint32_t s = topk_slot(key, t->imask); idx[s] != 0; s = (s + 1) & t->imask)
@@ -114,12 +145,15 @@ find(const struct topk *t, uint64_t key)
     return UINT32_MAX;
 }
 
-/* Bytes of the block for cap entries: three arrays, an index beyond TOPK_SCAN, minima when full. */
+/*
+ * Bytes of the block for cap entries: three arrays, an index beyond
+ * TOPK_SCAN or else tags, minima when full.
+ */
 static size_t
 block_size(uint32_t cap, uint32_t max)
 {
     return (size_t)cap * 3 * sizeof(uint64_t) +
-           (cap > TOPK_SCAN ? index_size(cap) * sizeof(uint16_t) : 0) +
+           (cap > TOPK_SCAN ? index_size(cap) * sizeof(uint16_t) : topk_tag_bytes(cap)) +
            (cap == max ? max * sizeof(uint16_t) : 0);
 }
 
@@ -151,6 +185,10 @@ grow(struct topk *t, uint32_t cap)
         memset(topk_index(t), 0, index_size(cap) * sizeof(uint16_t));
         for (uint32_t i = 0; i < t->n; i++)
             index_insert(t, t->key[i], i);
+    } else {
+        memset(topk_tags(t), 0, topk_tag_bytes(cap));
+        for (uint32_t i = 0; i < t->n; i++)
+            topk_tags(t)[i] = topk_tag(t->key[i]);
     }
 }
 
@@ -209,7 +247,7 @@ replace_entry(struct topk *t, uint32_t i, uint64_t key, uint64_t count, uint64_t
         t->floor = topk_count(t)[i];
     if (t->imask != 0)
         index_remove(t, t->key[i]);
-    t->key[i] = key;
+    put_key(t, i, key);
     topk_count(t)[i] = count;
     topk_err(t)[i] = err;
     set_addr(t, i, a);
@@ -233,7 +271,7 @@ topk_add_slow(struct topk *t, uint64_t key, uint64_t w, const struct addr *a)
     if (t->n < t->cap) {
         /* A value left out before may come back: it starts at the floor. */
         i = t->n++;
-        t->key[i] = key;
+        put_key(t, i, key);
         topk_count(t)[i] = t->floor + w;
         topk_err(t)[i] = t->floor;
         set_addr(t, i, a);
@@ -408,7 +446,7 @@ topk_merge(struct topk *dst, const struct topk *src)
     topk_init(dst, max);
     grow(dst, keep);
     for (uint32_t i = 0; i < keep; i++) {
-        dst->key[i] = all[i].e.key;
+        put_key(dst, i, all[i].e.key);
         topk_count(dst)[i] = all[i].e.count;
         topk_err(dst)[i] = all[i].e.err;
         if (topk_is_v6_key(all[i].e.key))
@@ -479,7 +517,7 @@ topk_deserialize(struct topk *t, const uint8_t *buf, size_t len)
             pos += 16;
             set_addr(t, (uint32_t)i, &a);
         }
-        t->key[i] = key;
+        put_key(t, (uint32_t)i, key);
         topk_count(t)[i] = count;
         topk_err(t)[i] = err;
         if (t->imask != 0)
