@@ -331,7 +331,15 @@ ring_commit(struct listen_set *s, uint8_t *at, const struct ring_hdr *h, const v
     if (h->len > 0)
         memcpy(at + sizeof(*h), data, h->len);
     atomic_store_explicit(&s->head, head + h->size, memory_order_release);
-    if (atomic_load(&s->consumer_waiting)) {
+    /*
+     * The consumer sets its flag, then looks at head; this looks at the
+     * flag after its store of head: without the fence between, both could
+     * miss the other's.  The flag is taken, not only read: one write wakes
+     * the consumer, and the items put before it runs need none.
+     */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&s->consumer_waiting, memory_order_relaxed) &&
+        atomic_exchange(&s->consumer_waiting, 0)) {
         uint64_t one = 1;
 
         if (write(s->wake_fd, &one, sizeof(one)) < 0) {
@@ -397,8 +405,8 @@ listen_next(struct listen_set *s, int timeout_ms)
             uint64_t v;
 
             atomic_store(&s->consumer_waiting, 1);
-            /* an item may have come between the check and the flag */
-            if (atomic_load_explicit(&s->head, memory_order_acquire) == tail &&
+            /* an item may have come between the check and the flag (see ring_commit()) */
+            if (atomic_load(&s->head) == tail &&
                 poll(&pfd, 1, timeout_ms) > 0) {
                 if (read(s->wake_fd, &v, sizeof(v)) < 0) {
                     /* nothing to read: woken for nothing */
