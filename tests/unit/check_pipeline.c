@@ -107,6 +107,70 @@ START_TEST(test_checkpoints_asked_back_to_back)
 }
 END_TEST
 
+/*
+ * Exporter minutes wait for the next batch of flows and go to the store
+ * thread together (at most 4096 wait): those of a replay (thousands a
+ * second) as much as the few of a quiet collector reach the store, each
+ * once, with the checkpoint that follows them.
+ */
+START_TEST(test_minutes_reach_the_store)
+{
+    struct ds_cfg *cfg = tu_cfg("darknet:\n  prefixes: [198.18.0.0/16]\nanalyses:\n"
+                                "  - name: ports\n");
+    struct pipeline_live_opts opts = {0};
+    struct store_minute m, *sums = NULL;
+    struct store_collector sc;
+    struct store *st;
+    struct pipeline *p;
+    struct ds_error err;
+    int64_t minute0 = T0_MS / 60000;
+    uint32_t id;
+    size_t n = 0;
+
+    st = store_open("sqlite", tu_path("minutes.db"), &err);
+    ck_assert_ptr_nonnull(st);
+    ck_assert_int_eq(pipeline_new_live(cfg, st, &opts, &p, &err), DS_OK);
+    /* a replay's: more than wait at once, one record each */
+    memset(&m, 0, sizeof(m));
+    snprintf(m.exporter, sizeof(m.exporter), "192.0.2.1 ipfix");
+    m.records = 1;
+    for (int64_t i = 0; i < 5000; i++) {
+        m.minute = minute0 + i;
+        pipeline_add_minutes(p, &m, 1);
+    }
+    /* a second exporter's, with flows between and a flush */
+    snprintf(m.exporter, sizeof(m.exporter), "192.0.2.2 ipfix");
+    m.records = 7;
+    m.minute = minute0;
+    pipeline_add_minutes(p, &m, 1);
+    for (int i = 0; i < 3; i++) {
+        struct flow f = tu_flow(T0_MS + i * 1000, 2, "203.0.113.5", "198.18.0.1", PROTO_TCP,
+                                40000, 23);
+
+        pipeline_add_flow(p, &f);
+    }
+    pipeline_flush(p);
+    m.minute = minute0 + 1;
+    pipeline_add_minutes(p, &m, 1);
+    sc = round_state(1);
+    id = pipeline_checkpoint(p, &sc);
+    ck_assert(pipeline_checkpoint_wait(p, id, 10000));
+    ck_assert_int_eq(pipeline_stop_live(p, &err), DS_OK);
+
+    ck_assert_int_eq(store_minutes_sum(st, minute0 * 60, (minute0 + 5000) * 60, &sums, &n, &err),
+                     DS_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(sums[0].exporter, "192.0.2.1 ipfix");
+    ck_assert_uint_eq(sums[0].records, 5000);
+    ck_assert_str_eq(sums[1].exporter, "192.0.2.2 ipfix");
+    ck_assert_uint_eq(sums[1].records, 14);
+    free(sums);
+    pipeline_free(p);
+    store_close(st);
+    cfg_free(cfg);
+}
+END_TEST
+
 static Suite *
 pipeline_suite(void)
 {
@@ -115,6 +179,7 @@ pipeline_suite(void)
 
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_checkpoints_asked_back_to_back);
+    tcase_add_test(tc, test_minutes_reach_the_store);
     suite_add_tcase(s, tc);
     return s;
 }
