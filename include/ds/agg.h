@@ -127,8 +127,9 @@ struct agg_opts {
      * within what the details of the groups still without one would take
      * (sizeof(struct detail) each); past that every group gets its
      * detail, and the slot counts details as flows come again, as do the
-     * next AGG_DEFER_REST slots opened.  The buffer is mapped, and kept
-     * from a closed slot for the next until agg_flush().  A checkpoint
+     * next AGG_DEFER_REST slots opened.  The buffer comes from the heap up
+     * to AGG_DEFER_BYTES and is mapped beyond; a mapped one is kept from a
+     * closed slot for the next until agg_flush().  A checkpoint
      * sees an open slot with every detail (agg_each_open()).
      */
     bool defer_details;

@@ -10,6 +10,7 @@
 #ifndef DS_LISTEN_H
 #define DS_LISTEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -82,6 +83,12 @@ void listen_release(struct listen_set *s);
  * ends; listen_next() still gives what the ring holds.
  */
 void listen_stop(struct listen_set *s);
+/*
+ * After listen_stop(): has the thread ended and listen_next() given every
+ * item?  listen_next() may return NULL before that (a wait that ended
+ * early, a pause of the thread's last reads).
+ */
+bool listen_drained(struct listen_set *s);
 /* Stops if needed, closes every socket, frees; NULL is a no-op. */
 void listen_close(struct listen_set *s);
 

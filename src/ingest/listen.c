@@ -810,6 +810,15 @@ listen_stop(struct listen_set *s)
     }
 }
 
+bool
+listen_drained(struct listen_set *s)
+{
+    /* done first: the thread's last items are in the ring before it sets it */
+    return !s->started ||
+           (atomic_load(&s->done) && s->item_size == 0 &&
+            atomic_load(&s->head) == atomic_load_explicit(&s->tail, memory_order_relaxed));
+}
+
 void
 listen_close(struct listen_set *s)
 {

@@ -43,6 +43,7 @@
 
 #define TICK_MS 1000                /* watermark, minutes, idle exporters */
 #define FLUSH_MS 100                /* flows handed over at least this often */
+#define STOP_DRAIN_MS 30000         /* a stop waits this long at most for the receive thread */
 #define WARN_EVERY_MS 10000         /* one warning per exporter this often, the rest counted */
 #define RING_BYTES (64u << 20)
 /* An exporter's clock never runs ahead of ours by more than this (a bogus future time). */
@@ -1686,13 +1687,31 @@ collector_run(struct collector *c, volatile sig_atomic_t *stop, volatile sig_ato
     /* stopping: what the sockets hold is read and counted, then the last checkpoint */
     log_info("collect: stopping: reading what is left, then saving");
     listen_stop(c->ls);
-    for (;;) {
-        const struct listen_item *it = listen_next(c->ls, 100);
+    {
+        /*
+         * Until the receive thread has ended and its last items are
+         * counted: a NULL alone may come before (a wait woken early).
+         * The deadline only keeps a stop from hanging on a stuck thread.
+         */
+        int64_t until = wall_ms() + STOP_DRAIN_MS;
 
-        if (it == NULL)
-            break;
-        handle_item(c, it, wall_ms());
-        listen_release(c->ls);
+        for (;;) {
+            const struct listen_item *it = listen_next(c->ls, 100);
+
+            if (it == NULL) {
+                if (listen_drained(c->ls))
+                    break;
+                if (wall_ms() > until) {
+                    log_warnx("collect: the receive thread did not end within %d s: "
+                              "what it still reads is not counted",
+                              STOP_DRAIN_MS / 1000);
+                    break;
+                }
+                continue;
+            }
+            handle_item(c, it, wall_ms());
+            listen_release(c->ls);
+        }
     }
     tick(c, wall_ms());
     /* a mail record made now is committed by the last checkpoint */
