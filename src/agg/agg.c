@@ -190,18 +190,19 @@ deferred_resize(struct agg_slot *slot, uint32_t cap)
         slot->cap_deferred = cap;
         return;
     } else {
-        /* from the heap to a mapping: the spare, if a slot left one */
+        /*
+         * From the heap to a mapping: the spare, if a slot left one (every
+         * buffer is mapped at the same size, the first past AGG_DEFER_BYTES,
+         * so a spare is large enough).
+         */
         p = MAP_FAILED;
         if (spare != NULL && spare->buf != NULL) {
-            size_t have = (size_t)spare->cap * sizeof(*slot->deferred);
-
-            p = have >= want ? (void *)spare->buf : mremap(spare->buf, have, want, MREMAP_MAYMOVE);
-            if (p != MAP_FAILED && have > want) {
-                want = have;
+            if (spare->cap >= cap) {
+                p = spare->buf;
                 cap = spare->cap;
+            } else {
+                munmap(spare->buf, (size_t)spare->cap * sizeof(*slot->deferred));
             }
-            if (p == MAP_FAILED)
-                munmap(spare->buf, have);
             spare->buf = NULL;
             spare->cap = 0;
         }

@@ -1647,6 +1647,34 @@ reload(struct collector *c, const char *path)
     log_info("collect: configuration reloaded from %s", path);
 }
 
+/*
+ * Stopping: counts what the receive thread still reads, until it has ended
+ * and its last items are counted (a NULL of listen_next() alone may come
+ * before: a wait woken early).  The deadline only keeps a stop from
+ * hanging on a stuck thread.
+ */
+static void
+drain_received(struct collector *c)
+{
+    int64_t until = wall_ms() + STOP_DRAIN_MS;
+
+    for (;;) {
+        const struct listen_item *it = listen_next(c->ls, 100);
+
+        if (it != NULL) {
+            handle_item(c, it, wall_ms());
+            listen_release(c->ls);
+        } else if (listen_drained(c->ls)) {
+            return;
+        } else if (wall_ms() > until) {
+            log_warnx("collect: the receive thread did not end within %d s: what it still "
+                      "reads is not counted",
+                      STOP_DRAIN_MS / 1000);
+            return;
+        }
+    }
+}
+
 enum ds_rc
 collector_run(struct collector *c, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload_flag,
               const char *config_path, struct ds_error *err)
@@ -1687,32 +1715,7 @@ collector_run(struct collector *c, volatile sig_atomic_t *stop, volatile sig_ato
     /* stopping: what the sockets hold is read and counted, then the last checkpoint */
     log_info("collect: stopping: reading what is left, then saving");
     listen_stop(c->ls);
-    {
-        /*
-         * Until the receive thread has ended and its last items are
-         * counted: a NULL alone may come before (a wait woken early).
-         * The deadline only keeps a stop from hanging on a stuck thread.
-         */
-        int64_t until = wall_ms() + STOP_DRAIN_MS;
-
-        for (;;) {
-            const struct listen_item *it = listen_next(c->ls, 100);
-
-            if (it == NULL) {
-                if (listen_drained(c->ls))
-                    break;
-                if (wall_ms() > until) {
-                    log_warnx("collect: the receive thread did not end within %d s: "
-                              "what it still reads is not counted",
-                              STOP_DRAIN_MS / 1000);
-                    break;
-                }
-                continue;
-            }
-            handle_item(c, it, wall_ms());
-            listen_release(c->ls);
-        }
-    }
+    drain_received(c);
     tick(c, wall_ms());
     /* a mail record made now is committed by the last checkpoint */
     mailer_halt(c->mailer);

@@ -1414,8 +1414,6 @@ pipeline_finish(struct pipeline *p, struct ds_error *err)
     for (size_t i = 0; i < p->n_an; i++)
         agg_flush(p->an[i].agg);
     stop_writer(p);
-    /* the aggregation's arenas keep the pages of the slots' freed buffers: the reread wants them */
-    xmem_release_free();
     log_debug("pipeline: last slots saved");
     for (size_t i = 0; i < p->n_an; i++) {
         rc = series_commit(p->an[i].series, err);

@@ -3807,15 +3807,7 @@ assert_same_slots(const struct sink *now, const struct sink *later, size_t ksize
             ck_assert_uint_eq(g->flags, h->flags);
             ck_assert_int_eq(g->detail == NULL, h->detail == NULL);
             if (g->detail != NULL) {
-                uint8_t *b1 = malloc(detail_serialize_bound(g->detail));
-                uint8_t *b2 = malloc(detail_serialize_bound(h->detail));
-                size_t l1 = detail_serialize(g->detail, b1);
-                size_t l2 = detail_serialize(h->detail, b2);
-
-                ck_assert_uint_eq(l1, l2);
-                ck_assert(memcmp(b1, b2, l1) == 0);
-                free(b1);
-                free(b2);
+                assert_detail_eq(g->detail, h->detail);
                 (*with_detail)++;
             } else {
                 (*without)++;
