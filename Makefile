@@ -335,6 +335,7 @@ bench: all $(BENCH_BINS) $(TOOL_BINS)
 	@sh bench/linear.sh $(BUILD)
 	@sh bench/sources.sh $(BUILD)
 	@sh bench/collect.sh $(BUILD)
+	@sh bench/ceiling.sh $(BUILD)
 	@sh bench/soak.sh $(BUILD) $(SOAK_SECONDS)
 	@sh bench/clickhouse.sh $(BUILD)
 

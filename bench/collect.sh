@@ -17,12 +17,17 @@
 # collector's user + system time (all its processes) over the run's wall
 # time, in percent of one core.  Every receiver gets a 64 MB socket buffer
 # (net.core.rmem_max is raised to allow it, when we may).
+#
+# COLLECTORS (default "darkstab nfcapd nfacctd") picks which run and in what
+# order; "ceiling" is darkstab built by bench/ceiling.sh (CEILING_BIN).
 set -u
 BUILD=${1:-build}
 RATES=${2:-"500000 1000000 2000000 3000000 max"}
 D="$BUILD/bench-data/collect"
 GEN="$BUILD/darkstab-gen"
 DS="$(cd "$BUILD" && pwd)/darkstab"
+COLLECTORS=${COLLECTORS:-"darkstab nfcapd nfacctd"}
+CEILING_BIN=${CEILING_BIN:-}
 PORT=39995
 MPORT=39464
 . "$(dirname "$0")/lib.sh"
@@ -65,11 +70,14 @@ truth_packets=""
 for rate in $RATES; do
     r=$rate
     [ "$r" = max ] && r=0
-    for tool in darkstab nfcapd nfacctd; do
+    for tool in $COLLECTORS; do
         rm -rf "$D/collect.db"* "$D/nfcapd" "$D"/nfacctd-*.csv
         case $tool in
         darkstab)
             "$DS" collect -c "$D/collect.yaml" --foreground -q > "$D/collect.log" 2>&1 &
+            ;;
+        ceiling)
+            "$CEILING_BIN" collect -c "$D/collect.yaml" --foreground -q > "$D/collect.log" 2>&1 &
             ;;
         nfcapd)
             mkdir -p "$D/nfcapd"
@@ -89,7 +97,7 @@ for rate in $RATES; do
         offered=${sent#* }
         sent=${sent% *}
         case $tool in
-        darkstab)
+        darkstab|ceiling)
             settle darkstab_count
             got=$(darkstab_count)
             pk=$(metric_sum "$MPORT" darkstab_exporter_received_packets_total)
@@ -135,7 +143,7 @@ printf '%-9s %-8s %10s %12s %12s %10s %7s\n' rate tool offered/s sent counted lo
 printf '%s' "$results"
 echo
 echo "highest zero-loss rate offered, per collector:"
-for tool in darkstab nfcapd nfacctd; do
+for tool in $COLLECTORS; do
     best=$(printf '%s' "$results" | awk -v t="$tool" '$2 == t && $6 == "0.000%" {if ($3 > b) b = $3}
                                                       END {print b + 0}')
     printf '  %-9s %s records/s\n' "$tool" "$best"
