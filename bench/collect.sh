@@ -28,6 +28,14 @@ GEN="$BUILD/darkstab-gen"
 DS="$(cd "$BUILD" && pwd)/darkstab"
 COLLECTORS=${COLLECTORS:-"darkstab nfcapd nfacctd"}
 CEILING_BIN=${CEILING_BIN:-}
+case " $COLLECTORS " in
+*" ceiling "*)
+    if [ ! -x "$CEILING_BIN" ]; then
+        echo "collect.sh: COLLECTORS has ceiling, and CEILING_BIN is not a program" >&2
+        exit 1
+    fi
+    ;;
+esac
 PORT=39995
 MPORT=39464
 . "$(dirname "$0")/lib.sh"
