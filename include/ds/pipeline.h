@@ -166,11 +166,11 @@ uint32_t pipeline_checkpoint(struct pipeline *p, struct store_collector *state);
 /* Has checkpoint id been committed (waiting up to timeout_ms)? */
 bool pipeline_checkpoint_wait(struct pipeline *p, uint32_t id, int timeout_ms);
 /*
- * Exporter minutes m[0..n) (borrowed) for the store: queued with the next
- * batch of flows, a checkpoint, a gap or pipeline_flush(), whichever comes
- * first, so that a slot closed by flows after them finds them stored.
+ * An exporter minute (copied) for the store: queued with the next batch of
+ * flows, a checkpoint, a gap or pipeline_flush(), whichever comes first, so
+ * that a slot closed by flows after it finds it stored.
  */
-void pipeline_add_minutes(struct pipeline *p, const struct store_minute *m, size_t n);
+void pipeline_add_minute(struct pipeline *p, const struct store_minute *m);
 void pipeline_push_gap(struct pipeline *p, const struct store_gap *g);
 /* Saves what was handed over and stops the threads; open slots stay in the checkpoint. */
 enum ds_rc pipeline_stop_live(struct pipeline *p, struct ds_error *err);

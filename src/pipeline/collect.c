@@ -350,7 +350,7 @@ push_minutes(struct collector *c)
         /* a sender's problems count from its first usable record on */
         if (!e->acc_used || e->probation)
             continue;
-        pipeline_add_minutes(c->p, &e->acc, 1);
+        pipeline_add_minute(c->p, &e->acc);
         acc_start(e, e->acc.minute);
     }
 }
@@ -359,11 +359,10 @@ push_minutes(struct collector *c)
 static void
 acc_at(struct collector *c, struct exp_state *e, int64_t minute)
 {
-    (void)c;
     if (e->acc.minute == minute)
         return;
     if (e->acc_used && !e->probation)
-        pipeline_add_minutes(c->p, &e->acc, 1);
+        pipeline_add_minute(c->p, &e->acc);
     acc_start(e, minute);
 }
 

@@ -1622,20 +1622,13 @@ pipeline_checkpoint_wait(struct pipeline *p, uint32_t id, int timeout_ms)
 }
 
 void
-pipeline_add_minutes(struct pipeline *p, const struct store_minute *m, size_t n)
+pipeline_add_minute(struct pipeline *p, const struct store_minute *m)
 {
-    if (n == 0)
-        return;
-    if (p->n_minutes + n > p->cap_minutes) {
-        size_t cap = p->cap_minutes ? p->cap_minutes : 64;
-
-        while (cap < p->n_minutes + n)
-            cap *= 2;
-        p->minutes = xreallocarray(p->minutes, cap, sizeof(*p->minutes));
-        p->cap_minutes = cap;
+    if (p->n_minutes == p->cap_minutes) {
+        p->cap_minutes = p->cap_minutes ? p->cap_minutes * 2 : 64;
+        p->minutes = xreallocarray(p->minutes, p->cap_minutes, sizeof(*p->minutes));
     }
-    memcpy(p->minutes + p->n_minutes, m, n * sizeof(*m));
-    p->n_minutes += n;
+    p->minutes[p->n_minutes++] = *m;
     /* many exporters between batches: a bound on what waits here */
     if (p->n_minutes >= MINUTES_PENDING_MAX)
         flush_minutes(p);

@@ -136,13 +136,13 @@ START_TEST(test_minutes_reach_the_store)
     m.records = 1;
     for (int64_t i = 0; i < 5000; i++) {
         m.minute = minute0 + i;
-        pipeline_add_minutes(p, &m, 1);
+        pipeline_add_minute(p, &m);
     }
     /* a second exporter's, with flows between and a flush */
     snprintf(m.exporter, sizeof(m.exporter), "192.0.2.2 ipfix");
     m.records = 7;
     m.minute = minute0;
-    pipeline_add_minutes(p, &m, 1);
+    pipeline_add_minute(p, &m);
     for (int i = 0; i < 3; i++) {
         struct flow f = tu_flow(T0_MS + i * 1000, 2, "203.0.113.5", "198.18.0.1", PROTO_TCP,
                                 40000, 23);
@@ -151,7 +151,7 @@ START_TEST(test_minutes_reach_the_store)
     }
     pipeline_flush(p);
     m.minute = minute0 + 1;
-    pipeline_add_minutes(p, &m, 1);
+    pipeline_add_minute(p, &m);
     sc = round_state(1);
     id = pipeline_checkpoint(p, &sc);
     ck_assert(pipeline_checkpoint_wait(p, id, 10000));
